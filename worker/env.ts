@@ -1,0 +1,29 @@
+import type { Classroom } from "../durable-objects/Classroom";
+
+/** Bindings and settings of the Worker (wrangler.toml, secrets, .dev.vars). */
+export interface WorkerBindings {
+  DB: D1Database;
+  UPLOADS: R2Bucket;
+  ASSETS: Fetcher;
+  CLASSROOM: DurableObjectNamespace<Classroom>;
+  REMINDERS: Queue;
+  /** Issuer and audience the insp site puts in its SSO tokens. */
+  INSP_SSO_ISSUER: string;
+  INSP_SSO_AUDIENCE: string;
+  /** HS256 shared secret for insp SSO tokens (or INSP_JWKS_URL for RS256/ES256). */
+  INSP_SSO_SECRET?: string;
+  INSP_JWKS_URL?: string;
+  /** The Worker's ES256 private key as a JWK (JSON string) with a `kid`; signs class and media tokens. */
+  WORKER_SIGNING_KEY?: string;
+  /** Set to "true" by the local start script: seeds and local-only helpers are allowed. */
+  LOCAL_DEV?: string;
+}
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends WorkerBindings {}
+  }
+}
+
+/** The Worker's environment (tests add their own bindings to the same global interface). */
+export type Env = Cloudflare.Env;

@@ -1,0 +1,38 @@
+import { Hono } from "hono";
+import { Classroom } from "../durable-objects/Classroom";
+import type { AppEnv } from "./app-env";
+import { loadUser } from "./auth/session";
+import { getDb } from "./db";
+import type { Env } from "./env";
+import { errorResponse, onError } from "./errors";
+import { requireSameOrigin } from "./origin";
+import { adminRoutes } from "./routes/admin";
+import { authRoutes } from "./routes/auth";
+import { classesRoutes } from "./routes/classes";
+import { healthRoutes } from "./routes/health";
+
+export { Classroom };
+
+export const app = new Hono<AppEnv>();
+
+app.onError(onError);
+app.use("*", async (c, next) => {
+  c.set("db", getDb(c.env.DB));
+  await next();
+});
+app.use("*", requireSameOrigin);
+app.use("*", loadUser);
+
+app.route("/", healthRoutes);
+app.route("/", authRoutes);
+app.route("/", classesRoutes);
+app.route("/", adminRoutes);
+
+app.notFound((c) => {
+  if (c.req.path.startsWith("/api/")) return errorResponse("NOT_FOUND", `No route ${c.req.method} ${c.req.path}`);
+  return c.env.ASSETS.fetch(c.req.raw);
+});
+
+export default {
+  fetch: app.fetch,
+} satisfies ExportedHandler<Env>;
