@@ -10,6 +10,7 @@ import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { classesRoutes } from "./routes/classes";
 import { healthRoutes } from "./routes/health";
+import { jwksRoutes } from "./routes/jwks";
 
 export { Classroom };
 
@@ -24,6 +25,7 @@ app.use("*", requireSameOrigin);
 app.use("*", loadUser);
 
 app.route("/", healthRoutes);
+app.route("/", jwksRoutes);
 app.route("/", authRoutes);
 app.route("/", classesRoutes);
 app.route("/", adminRoutes);

@@ -22,3 +22,14 @@ describe("GET /api/health", () => {
     expect(await res.json()).toMatchObject({ error: { code: "FORBIDDEN" } });
   });
 });
+
+describe("GET /.well-known/jwks.json", () => {
+  it("publishes the public half of the Worker's ES256 key and nothing private", async () => {
+    const res = await SELF.fetch("http://localhost/.well-known/jwks.json");
+    expect(res.status).toBe(200);
+    const { keys } = await res.json<{ keys: Record<string, string>[] }>();
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", kid: "test-key-1", use: "sig" });
+    expect(keys[0]).not.toHaveProperty("d");
+  });
+});
