@@ -1,0 +1,304 @@
+/**
+ * The portal's HTTP API shapes (classes, occurrences, calendar, enrollment, feedback, blocks, admin users):
+ * valibot schemas for every request body and query string, and plain TS types for every response.
+ * Shared by the Worker (which parses every request with these) and the web app.
+ *
+ * Times are UTC milliseconds. Request bodies are strict: unknown fields are refused.
+ */
+import * as v from "valibot";
+
+export const CLASS_KIND_VALUES = ["live", "recorded"] as const;
+export const CLASS_STATUS_VALUES = ["active", "archived"] as const;
+export const OCCURRENCE_STATUS_VALUES = ["scheduled", "cancelled"] as const;
+export const ROLE_VALUES = ["student", "teacher", "admin"] as const;
+export const CLASS_SCOPES = ["all", "teaching", "enrolled"] as const;
+
+/** Limits shared by the Worker and the forms of the web app. */
+export const LIMITS = {
+  titleLength: 200,
+  descriptionLength: 5000,
+  reminderCount: 5,
+  /** A reminder may go out at most 30 days before a class. */
+  reminderMaxMinutes: 30 * 24 * 60,
+  occurrenceMaxMinutes: 12 * 60,
+  seriesMaxCount: 100,
+  seriesMaxInterval: 60,
+  calendarMaxRangeDays: 366,
+  feedbackCommentLength: 2000,
+  blockReasonLength: 500,
+  displayNameLength: 100,
+  passwordMinLength: 8,
+  passwordMaxLength: 200,
+  searchLength: 100,
+  /** Every list endpoint returns at most this many rows per request. */
+  pageMax: 200,
+} as const;
+
+/** True when `timeZone` is an IANA zone this runtime knows (checked with Intl, no tz library). */
+export function isValidTimeZone(timeZone: string): boolean {
+  if (timeZone.length === 0 || timeZone.length > 64) return false;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** An IANA time zone name, normalized to its canonical spelling (e.g. "europe/berlin" → "Europe/Berlin"). */
+export const TimeZoneSchema = v.pipe(
+  v.string(),
+  v.maxLength(64, "Time zone name is too long"),
+  v.check(isValidTimeZone, "Unknown IANA time zone"),
+  v.transform((timeZone) => new Intl.DateTimeFormat("en-US", { timeZone }).resolvedOptions().timeZone),
+);
+
+/** UTC milliseconds between 1970 and the end of year 9999. */
+export const TimestampSchema = v.pipe(v.number(), v.integer("Expected whole milliseconds"), v.minValue(0), v.maxValue(253_402_300_799_999));
+
+/** An opaque row id (random UUIDs in practice). */
+export const IdSchema = v.pipe(v.string(), v.minLength(1, "Id is empty"), v.maxLength(64, "Id is too long"));
+
+export const EmailSchema = v.pipe(v.string(), v.trim(), v.maxLength(254, "E-mail address is too long"), v.email("Not an e-mail address"));
+
+const TitleSchema = v.pipe(v.string(), v.trim(), v.minLength(1, "Title is empty"), v.maxLength(LIMITS.titleLength, `Title is longer than ${LIMITS.titleLength} characters`));
+const DescriptionSchema = v.pipe(v.string(), v.maxLength(LIMITS.descriptionLength, `Description is longer than ${LIMITS.descriptionLength} characters`));
+const ReminderMinutesSchema = v.pipe(
+  v.array(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(LIMITS.reminderMaxMinutes))),
+  v.maxLength(LIMITS.reminderCount, `At most ${LIMITS.reminderCount} reminders`),
+  v.check((list) => new Set(list).size === list.length, "Reminder times must differ"),
+  v.transform((list) => [...list].sort((a, b) => b - a)),
+);
+
+/** Query string digits → a number (query values are always strings). */
+function queryInteger(min: number, max: number) {
+  return v.pipe(v.string(), v.regex(/^\d{1,16}$/, "Expected a whole number"), v.transform(Number), v.minValue(min), v.maxValue(max));
+}
+
+const PagingEntries = {
+  limit: v.optional(queryInteger(1, LIMITS.pageMax)),
+  offset: v.optional(queryInteger(0, 1_000_000)),
+};
+
+// ─── classes ────────────────────────────────────────────────────────────────────────────────────────────────
+
+export const ClassListQuerySchema = v.strictObject({ scope: v.optional(v.picklist(CLASS_SCOPES)), ...PagingEntries });
+export type ClassListQuery = v.InferOutput<typeof ClassListQuerySchema>;
+
+export const ClassCreateSchema = v.strictObject({
+  title: TitleSchema,
+  description: v.optional(DescriptionSchema),
+  kind: v.optional(v.picklist(CLASS_KIND_VALUES)),
+  reminderMinutes: v.optional(ReminderMinutesSchema),
+  /** Admins only: who teaches it (a teacher or admin). Teachers always create for themselves. */
+  teacherId: v.optional(IdSchema),
+});
+export type ClassCreate = v.InferOutput<typeof ClassCreateSchema>;
+
+export const ClassUpdateSchema = v.strictObject({
+  title: v.optional(TitleSchema),
+  description: v.optional(DescriptionSchema),
+  kind: v.optional(v.picklist(CLASS_KIND_VALUES)),
+  status: v.optional(v.picklist(CLASS_STATUS_VALUES)),
+  reminderMinutes: v.optional(ReminderMinutesSchema),
+});
+export type ClassUpdate = v.InferOutput<typeof ClassUpdateSchema>;
+
+// ─── occurrences ────────────────────────────────────────────────────────────────────────────────────────────
+
+/** One occurrence at fixed UTC times; `timezone` is what the teacher scheduled it in. */
+export const OccurrenceSingleCreateSchema = v.strictObject({ startsAt: TimestampSchema, endsAt: TimestampSchema, timezone: TimeZoneSchema });
+
+/** `YYYY-MM-DDTHH:mm`, a local wall-clock time. */
+export const LocalDateTimeSchema = v.pipe(
+  v.string(),
+  v.regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d$/, "Expected a local time YYYY-MM-DDTHH:mm"),
+  v.check((text) => {
+    const [year, month, day] = text.slice(0, 10).split("-").map(Number) as [number, number, number];
+    return new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day;
+  }, "No such calendar date"),
+);
+
+/**
+ * A recurrence expanded into occurrences at once. Every occurrence keeps the local wall-clock time of
+ * `firstStartLocal` in `timezone`, across DST changes. Weekly series run on `weekdays` (1 = Mon … 7 = Sun;
+ * default: the weekday of the first date) every `interval` weeks; `count` is the total number of occurrences.
+ */
+export const SeriesSchema = v.pipe(
+  v.strictObject({
+    firstStartLocal: LocalDateTimeSchema,
+    durationMinutes: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(LIMITS.occurrenceMaxMinutes, "An occurrence lasts at most 12 hours")),
+    timezone: TimeZoneSchema,
+    frequency: v.picklist(["daily", "weekly"]),
+    interval: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(LIMITS.seriesMaxInterval))),
+    weekdays: v.optional(
+      v.pipe(
+        v.array(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(7))),
+        v.minLength(1, "Pick at least one weekday"),
+        v.maxLength(7),
+        v.check((list) => new Set(list).size === list.length, "Weekdays must differ"),
+      ),
+    ),
+    count: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(LIMITS.seriesMaxCount)),
+  }),
+  v.check((series) => series.frequency === "weekly" || series.weekdays === undefined, "weekdays apply to weekly series only"),
+);
+export type Series = v.InferOutput<typeof SeriesSchema>;
+
+export const OccurrenceSeriesCreateSchema = v.strictObject({ series: SeriesSchema });
+
+/** POST /api/classes/:id/occurrences: a single occurrence or a series. */
+export const OccurrenceCreateSchema = v.union([OccurrenceSingleCreateSchema, OccurrenceSeriesCreateSchema], "Expected {startsAt, endsAt, timezone} or {series: {…}}");
+export type OccurrenceCreate = v.InferOutput<typeof OccurrenceCreateSchema>;
+
+export const OccurrenceMoveSchema = v.strictObject({ startsAt: TimestampSchema, endsAt: TimestampSchema });
+export type OccurrenceMove = v.InferOutput<typeof OccurrenceMoveSchema>;
+
+// ─── calendar ───────────────────────────────────────────────────────────────────────────────────────────────
+
+/** GET /api/calendar: events overlapping [from, to), a range of at most 366 days. */
+export const CalendarQuerySchema = v.strictObject({
+  from: queryInteger(0, 253_402_300_799_999),
+  to: queryInteger(0, 253_402_300_799_999),
+  limit: v.optional(queryInteger(1, LIMITS.pageMax)),
+});
+export type CalendarQuery = v.InferOutput<typeof CalendarQuerySchema>;
+
+// ─── enrollment ─────────────────────────────────────────────────────────────────────────────────────────────
+
+export const EnrollByEmailSchema = v.strictObject({ email: EmailSchema });
+export type EnrollByEmail = v.InferOutput<typeof EnrollByEmailSchema>;
+
+export const EnrollmentListQuerySchema = v.strictObject({ ...PagingEntries });
+
+// ─── feedback ───────────────────────────────────────────────────────────────────────────────────────────────
+
+export const FeedbackPutSchema = v.strictObject({
+  rating: v.pipe(v.number(), v.integer("Rating is a whole number"), v.minValue(1), v.maxValue(5)),
+  comment: v.optional(v.pipe(v.string(), v.maxLength(LIMITS.feedbackCommentLength, `Comment is longer than ${LIMITS.feedbackCommentLength} characters`))),
+});
+export type FeedbackPut = v.InferOutput<typeof FeedbackPutSchema>;
+
+// ─── blocks ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+export const BlockListQuerySchema = v.strictObject({ classId: v.optional(IdSchema), ...PagingEntries });
+
+export const BlockCreateSchema = v.strictObject({
+  userId: IdSchema,
+  /** Omit for a global block (admins only). */
+  classId: v.optional(IdSchema),
+  reason: v.pipe(v.string(), v.trim(), v.minLength(1, "Give a reason"), v.maxLength(LIMITS.blockReasonLength)),
+  /** Omit for a block until lifted. */
+  expiresAt: v.optional(TimestampSchema),
+});
+export type BlockCreate = v.InferOutput<typeof BlockCreateSchema>;
+
+// ─── admin users ────────────────────────────────────────────────────────────────────────────────────────────
+
+export const AdminUserListQuerySchema = v.strictObject({
+  /** Matches e-mail or display name, case-insensitively. */
+  q: v.optional(v.pipe(v.string(), v.maxLength(LIMITS.searchLength))),
+  role: v.optional(v.picklist(ROLE_VALUES)),
+  ...PagingEntries,
+});
+export type AdminUserListQuery = v.InferOutput<typeof AdminUserListQuerySchema>;
+
+export const AdminUserPatchSchema = v.strictObject({ role: v.picklist(ROLE_VALUES) });
+
+export const AdminUserCreateSchema = v.strictObject({
+  email: EmailSchema,
+  displayName: v.pipe(v.string(), v.trim(), v.minLength(1, "Display name is empty"), v.maxLength(LIMITS.displayNameLength)),
+  role: v.picklist(ROLE_VALUES),
+  password: v.pipe(v.string(), v.minLength(LIMITS.passwordMinLength, `Password needs at least ${LIMITS.passwordMinLength} characters`), v.maxLength(LIMITS.passwordMaxLength)),
+});
+export type AdminUserCreate = v.InferOutput<typeof AdminUserCreateSchema>;
+
+// ─── responses ──────────────────────────────────────────────────────────────────────────────────────────────
+
+export type ClassKind = (typeof CLASS_KIND_VALUES)[number];
+export type ClassStatus = (typeof CLASS_STATUS_VALUES)[number];
+export type OccurrenceStatus = (typeof OCCURRENCE_STATUS_VALUES)[number];
+
+export type Occurrence = {
+  id: string;
+  classId: string;
+  startsAt: number;
+  endsAt: number;
+  timezone: string;
+  status: OccurrenceStatus;
+  seriesId: string | null;
+};
+
+export type ClassSummary = {
+  id: string;
+  title: string;
+  description: string;
+  kind: ClassKind;
+  status: ClassStatus;
+  teacher: { id: string; displayName: string };
+  /** Whether the viewer is enrolled. */
+  enrolled: boolean;
+  enrolledCount: number;
+  /** The first scheduled occurrence that has not ended yet. */
+  nextOccurrence: Occurrence | null;
+  rating: { average: number | null; count: number };
+  reminderMinutes: number[];
+};
+
+export type ClassDetail = ClassSummary & {
+  /** Every occurrence, ascending by start (cancelled ones included). */
+  occurrences: Occurrence[];
+  canManage: boolean;
+  myRating: { rating: number; comment: string } | null;
+  canRate: boolean;
+};
+
+export type ClassListResponse = { classes: ClassSummary[] };
+export type ClassResponse = { class: ClassDetail };
+export type OccurrencesResponse = { occurrences: Occurrence[] };
+export type OccurrenceResponse = { occurrence: Occurrence };
+
+export type CalendarRelation = "teaching" | "enrolled" | "admin";
+export type CalendarEvent = {
+  occurrenceId: string;
+  classId: string;
+  title: string;
+  startsAt: number;
+  endsAt: number;
+  timezone: string;
+  status: OccurrenceStatus;
+  relation: CalendarRelation;
+};
+/** `truncated` is true when more events than `limit` matched (narrow the range to see them all). */
+export type CalendarResponse = { events: CalendarEvent[]; truncated: boolean };
+export type CalendarFeedResponse = { url: string };
+
+export type EnrolledStudent = { id: string; displayName: string; email: string };
+export type EnrollmentListResponse = { students: EnrolledStudent[] };
+export type EnrollByEmailResponse = { student: EnrolledStudent };
+
+export type FeedbackView = { classId: string; rating: number; comment: string; createdAt: number; updatedAt: number };
+export type FeedbackResponse = { feedback: FeedbackView };
+export type FeedbackComment = { userId: string; displayName: string; rating: number; comment: string; updatedAt: number };
+export type FeedbackSummary = {
+  average: number | null;
+  count: number;
+  /** Counts of ratings 1 … 5 (index 0 = rating 1). */
+  distribution: [number, number, number, number, number];
+  /** Only for the class's teacher and admins: the latest comments (non-empty ones), newest first. */
+  comments?: FeedbackComment[];
+};
+
+export type BlockView = {
+  id: string;
+  user: { id: string; displayName: string; email: string };
+  /** Null for a global block. */
+  classId: string | null;
+  reason: string;
+  blockedBy: { id: string; displayName: string };
+  createdAt: number;
+  /** Null = until lifted. */
+  expiresAt: number | null;
+};
+export type BlockListResponse = { blocks: BlockView[] };
+export type BlockResponse = { block: BlockView };
