@@ -8,7 +8,10 @@ import { errorResponse, onError } from "./errors";
 import { requireSameOrigin } from "./origin";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
+import { blocksRoutes } from "./routes/blocks";
+import { calendarRoutes } from "./routes/calendar";
 import { classesRoutes } from "./routes/classes";
+import { feedbackRoutes } from "./routes/feedback";
 import { healthRoutes } from "./routes/health";
 import { jwksRoutes } from "./routes/jwks";
 
@@ -28,6 +31,9 @@ app.route("/", healthRoutes);
 app.route("/", jwksRoutes);
 app.route("/", authRoutes);
 app.route("/", classesRoutes);
+app.route("/", calendarRoutes);
+app.route("/", feedbackRoutes);
+app.route("/", blocksRoutes);
 app.route("/", adminRoutes);
 
 app.notFound((c) => {

@@ -1,0 +1,55 @@
+import type { Series } from "../../schema/api/portal";
+import { type LocalDateTime, parseLocalDateTime, zonedLocalToUtc } from "./timezone";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** One expanded occurrence of a series, in UTC milliseconds. */
+export interface ExpandedOccurrence {
+  startsAt: number;
+  endsAt: number;
+  /** The local wall-clock start it was computed from (`YYYY-MM-DD`). */
+  localDate: string;
+}
+
+/** ISO weekday 1 (Mon) … 7 (Sun) of a calendar date. */
+function isoWeekday(dayNumber: number): number {
+  const weekday = new Date(dayNumber * DAY_MS).getUTCDay();
+  return weekday === 0 ? 7 : weekday;
+}
+
+/**
+ * Expands a series into `count` occurrences. Calendar dates are stepped as plain dates and each keeps the
+ * local wall-clock time of `firstStartLocal` in the series' zone, so a weekly 09:00 Berlin class stays at
+ * 09:00 local time when summer time starts (its UTC start moves from 08:00 to 07:00).
+ *
+ * Daily: every `interval` days from the first date. Weekly: on `weekdays` (default: the first date's weekday)
+ * of every `interval`-th week, counting weeks (Monday-based) from the week of the first date; dates before
+ * the first date are skipped.
+ */
+export function expandSeries(series: Series): ExpandedOccurrence[] {
+  const first = parseLocalDateTime(series.firstStartLocal);
+  const interval = series.interval ?? 1;
+  const firstDay = Math.floor(Date.UTC(first.year, first.month - 1, first.day) / DAY_MS);
+  const durationMs = series.durationMinutes * 60_000;
+  const days: number[] = [];
+
+  if (series.frequency === "daily") {
+    for (let i = 0; i < series.count; i += 1) days.push(firstDay + i * interval);
+  } else {
+    const weekdays = [...(series.weekdays ?? [isoWeekday(firstDay)])].sort((a, b) => a - b);
+    const firstMonday = firstDay - (isoWeekday(firstDay) - 1);
+    for (let week = 0; days.length < series.count; week += interval) {
+      for (const weekday of weekdays) {
+        const day = firstMonday + week * 7 + (weekday - 1);
+        if (day >= firstDay && days.length < series.count) days.push(day);
+      }
+    }
+  }
+
+  return days.map((day) => {
+    const date = new Date(day * DAY_MS);
+    const local: LocalDateTime = { year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate(), hour: first.hour, minute: first.minute };
+    const startsAt = zonedLocalToUtc(local, series.timezone);
+    return { startsAt, endsAt: startsAt + durationMs, localDate: date.toISOString().slice(0, 10) };
+  });
+}

@@ -1,0 +1,103 @@
+import { and, eq, sql } from "drizzle-orm";
+import * as v from "valibot";
+import { LIMITS, type Occurrence, OccurrenceSeriesCreateSchema, OccurrenceSingleCreateSchema } from "../../schema/api/portal";
+import { type ClassRow, classSeries, occurrences, type Occurrence as OccurrenceRow } from "../../schema/db";
+import { expandSeries } from "../calendar/series";
+import type { Db } from "../db";
+import { ApiError } from "../errors";
+import { parse } from "../validate";
+import { toOccurrence } from "./mapping";
+
+const MAX_DURATION_MS = LIMITS.occurrenceMaxMinutes * 60_000;
+
+/** Refuses an end before the start or a meeting longer than 12 hours. */
+export function checkTimes(startsAt: number, endsAt: number): void {
+  if (endsAt <= startsAt) throw new ApiError("INVALID_MESSAGE", "endsAt must be after startsAt");
+  if (endsAt - startsAt > MAX_DURATION_MS) throw new ApiError("INVALID_MESSAGE", "An occurrence lasts at most 12 hours");
+}
+
+/**
+ * Parses a POST /api/classes/:id/occurrences body. The two forms are told apart by the `series` key so a
+ * mistake in either gets that form's own error message instead of a generic "matches neither".
+ */
+export function parseOccurrenceCreate(body: unknown): v.InferOutput<typeof OccurrenceSingleCreateSchema> | v.InferOutput<typeof OccurrenceSeriesCreateSchema> {
+  const isSeries = typeof body === "object" && body !== null && "series" in body;
+  return isSeries ? parse(OccurrenceSeriesCreateSchema, body) : parse(OccurrenceSingleCreateSchema, body);
+}
+
+/** Creates one occurrence or a whole series (the series row and all its occurrences in one batch). */
+export async function createOccurrences(db: Db, cls: ClassRow, request: ReturnType<typeof parseOccurrenceCreate>): Promise<Occurrence[]> {
+  if (cls.status === "archived") throw new ApiError("CONFLICT", "This class is archived; reactivate it before scheduling");
+  const now = Date.now();
+  if ("startsAt" in request) {
+    checkTimes(request.startsAt, request.endsAt);
+    const [row] = await db
+      .insert(occurrences)
+      .values({ id: crypto.randomUUID(), classId: cls.id, startsAt: request.startsAt, endsAt: request.endsAt, timezone: request.timezone, createdAt: now, updatedAt: now })
+      .returning();
+    return [toOccurrence(row!)];
+  }
+  const { series } = request;
+  const seriesId = crypto.randomUUID();
+  const rows: OccurrenceRow[] = expandSeries(series).map((expanded) => ({
+    id: crypto.randomUUID(),
+    classId: cls.id,
+    seriesId,
+    startsAt: expanded.startsAt,
+    endsAt: expanded.endsAt,
+    timezone: series.timezone,
+    status: "scheduled",
+    revision: 0,
+    createdAt: now,
+    updatedAt: now,
+  }));
+  // One statement per occurrence: D1 allows 100 bound parameters per statement, a 100-row insert has 1000.
+  await db.batch([
+    db.insert(classSeries).values({
+      id: seriesId,
+      classId: cls.id,
+      frequency: series.frequency,
+      interval: series.interval ?? 1,
+      weekdays: series.weekdays ?? [],
+      firstStartLocal: series.firstStartLocal,
+      durationMinutes: series.durationMinutes,
+      timezone: series.timezone,
+      count: series.count,
+      createdAt: now,
+    }),
+    ...rows.map((row) => db.insert(occurrences).values(row)),
+  ]);
+  return rows.map(toOccurrence);
+}
+
+export async function loadOccurrence(db: Db, occurrenceId: string): Promise<OccurrenceRow> {
+  const row = await db.query.occurrences.findFirst({ where: eq(occurrences.id, occurrenceId) });
+  if (!row) throw new ApiError("NOT_FOUND", "No such occurrence");
+  return row;
+}
+
+/**
+ * Moves a scheduled occurrence and bumps its revision (reminders and calendar clients key on it). The
+ * status check is part of the UPDATE, so a cancel racing a move cannot be overwritten.
+ */
+export async function moveOccurrence(db: Db, occurrence: OccurrenceRow, startsAt: number, endsAt: number): Promise<OccurrenceRow> {
+  checkTimes(startsAt, endsAt);
+  const [row] = await db
+    .update(occurrences)
+    .set({ startsAt, endsAt, revision: sql`${occurrences.revision} + 1`, updatedAt: Date.now() })
+    .where(and(eq(occurrences.id, occurrence.id), eq(occurrences.status, "scheduled")))
+    .returning();
+  if (!row) throw new ApiError("CONFLICT", "This occurrence is cancelled; it cannot be moved");
+  return row;
+}
+
+/** Cancels a scheduled occurrence (CONFLICT when it already is). */
+export async function cancelOccurrence(db: Db, occurrence: OccurrenceRow): Promise<OccurrenceRow> {
+  const [row] = await db
+    .update(occurrences)
+    .set({ status: "cancelled", revision: sql`${occurrences.revision} + 1`, updatedAt: Date.now() })
+    .where(and(eq(occurrences.id, occurrence.id), eq(occurrences.status, "scheduled")))
+    .returning();
+  if (!row) throw new ApiError("CONFLICT", "This occurrence is already cancelled");
+  return row;
+}

@@ -1,0 +1,68 @@
+import { and, eq, isNull } from "drizzle-orm";
+import { Hono } from "hono";
+import { BlockCreateSchema, BlockListQuerySchema, IdSchema } from "../../schema/api/portal";
+import { blocks, users } from "../../schema/db";
+import type { AppEnv } from "../app-env";
+import { requireUser } from "../auth/session";
+import { ApiError } from "../errors";
+import { blockFilters, hasActiveBlock, listBlockViews } from "../portal/blocks";
+import { loadClass } from "../portal/classes";
+import { page } from "../portal/paging";
+import { canBlock, requireManageClass } from "../portal/permissions";
+import { jsonBody, parse, queryParams } from "../validate";
+
+/**
+ * Moderation blocks. A global block (admins only) signs the user out everywhere at their next request; a
+ * class block (that class's teacher or an admin) refuses enrollment, rating and joining that class.
+ */
+export const blocksRoutes = new Hono<AppEnv>();
+
+blocksRoutes.get("/api/blocks", async (c) => {
+  const user = requireUser(c);
+  const query = queryParams(c, BlockListQuerySchema);
+  if (query.classId !== undefined) {
+    requireManageClass(user, await loadClass(c.var.db, query.classId));
+    return c.json({ blocks: await listBlockViews(c.var.db, blockFilters.ofClass(query.classId), page(query)) });
+  }
+  if (user.role === "admin") return c.json({ blocks: await listBlockViews(c.var.db, undefined, page(query)) });
+  if (user.role === "teacher") return c.json({ blocks: await listBlockViews(c.var.db, blockFilters.ofClassesTaughtBy(user.id), page(query)) });
+  throw new ApiError("FORBIDDEN", "Only teachers and admins see blocks");
+});
+
+blocksRoutes.post("/api/blocks", async (c) => {
+  const user = requireUser(c);
+  if (user.role === "student") throw new ApiError("FORBIDDEN", "Only teachers and admins block users");
+  const body = await jsonBody(c, BlockCreateSchema);
+  const cls = body.classId === undefined ? null : await loadClass(c.var.db, body.classId);
+  if (!canBlock(user, cls ? { global: false, cls } : { global: true })) {
+    throw new ApiError("FORBIDDEN", cls ? "Teachers block users only from classes they teach" : "Only admins block users everywhere");
+  }
+  const target = await c.var.db.query.users.findFirst({ where: eq(users.id, body.userId) });
+  if (!target) throw new ApiError("NOT_FOUND", "No such user");
+  if (target.id === user.id) throw new ApiError("CONFLICT", "You cannot block yourself");
+  if (cls && target.id === cls.teacherId) throw new ApiError("CONFLICT", "The teacher of a class cannot be blocked from it");
+  if (target.role === "admin" && user.role !== "admin") throw new ApiError("FORBIDDEN", "Only admins block admins");
+  const now = Date.now();
+  if (body.expiresAt !== undefined && body.expiresAt <= now) throw new ApiError("INVALID_MESSAGE", "expiresAt must be in the future");
+  if (await hasActiveBlock(c.var.db, target.id, cls?.id ?? null)) throw new ApiError("CONFLICT", "This user is already blocked here");
+  const id = crypto.randomUUID();
+  await c.var.db.insert(blocks).values({ id, userId: target.id, classId: cls?.id ?? null, reason: body.reason, blockedBy: user.id, createdAt: now, expiresAt: body.expiresAt ?? null });
+  const [view] = await listBlockViews(c.var.db, blockFilters.byId(id), { limit: 1, offset: 0 });
+  return c.json({ block: view }, 201);
+});
+
+/** Lifting keeps the row (who blocked whom and when stays on record). */
+blocksRoutes.delete("/api/blocks/:id", async (c) => {
+  const user = requireUser(c);
+  const block = await c.var.db.query.blocks.findFirst({ where: eq(blocks.id, parse(IdSchema, c.req.param("id"))) });
+  if (!block) throw new ApiError("NOT_FOUND", "No such block");
+  const cls = block.classId === null ? null : await loadClass(c.var.db, block.classId);
+  if (!canBlock(user, cls ? { global: false, cls } : { global: true })) throw new ApiError("FORBIDDEN", "You may not lift this block");
+  const lifted = await c.var.db
+    .update(blocks)
+    .set({ liftedAt: Date.now(), liftedBy: user.id })
+    .where(and(eq(blocks.id, block.id), isNull(blocks.liftedAt)))
+    .returning({ id: blocks.id });
+  if (lifted.length === 0) throw new ApiError("CONFLICT", "This block was already lifted");
+  return c.body(null, 204);
+});
