@@ -274,7 +274,11 @@ export const recordings = sqliteTable(
 );
 
 export const NOTIFICATION_CHANNELS = ["email", "sms"] as const;
-export const NOTIFICATION_STATUSES = ["pending", "sent", "delivered", "failed", "dead", "cancelled"] as const;
+/**
+ * pending → sending (claimed by one queue consumer) → sent (provider accepted) → delivered (receipt), or back to
+ * pending for a retry; failed (permanent), dead (retries exhausted, dead-lettered), cancelled (occurrence changed).
+ */
+export const NOTIFICATION_STATUSES = ["pending", "sending", "sent", "delivered", "failed", "dead", "cancelled"] as const;
 
 /** E-mail/SMS reminders and notices: one per occurrence × user × channel × kind, guaranteed by the unique key. */
 export const notifications = sqliteTable(
@@ -431,6 +435,29 @@ export const blocks = sqliteTable(
   (t) => [index("blocks_user_id").on(t.userId), index("blocks_class_id").on(t.classId)],
 );
 
+/**
+ * The local outbox: where e-mail and SMS go when no provider keys are configured (the embedded setup).
+ * Admins list it at /outbox; `npm start` also prints each message to the console.
+ */
+export const outboxMessages = sqliteTable(
+  "outbox_messages",
+  {
+    id: text("id").primaryKey(),
+    notificationId: text("notification_id").references(() => notifications.id, { onDelete: "set null" }),
+    channel: text("channel", { enum: NOTIFICATION_CHANNELS }).notNull(),
+    destination: text("destination").notNull(),
+    /** E-mail subject; null for SMS. */
+    subject: text("subject"),
+    text: text("text").notNull(),
+    /** E-mail HTML part; null for SMS. */
+    html: text("html"),
+    /** File names of e-mail attachments, e.g. ["class.ics"]. */
+    attachments: text("attachments", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("outbox_messages_created_at").on(t.createdAt)],
+);
+
 /** The SFU fleet registry: each sfu-node registers and heartbeats here. */
 export const sfuNodes = sqliteTable(
   "sfu_nodes",
@@ -452,5 +479,6 @@ export type User = typeof users.$inferSelect;
 export type ClassRow = typeof classes.$inferSelect;
 export type Occurrence = typeof occurrences.$inferSelect;
 export type Notification = typeof notifications.$inferSelect;
+export type OutboxMessage = typeof outboxMessages.$inferSelect;
 export type Recording = typeof recordings.$inferSelect;
 export type Block = typeof blocks.$inferSelect;

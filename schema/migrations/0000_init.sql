@@ -176,6 +176,20 @@ CREATE TABLE `occurrences` (
 --> statement-breakpoint
 CREATE INDEX `occurrences_class_starts` ON `occurrences` (`class_id`,`starts_at`);--> statement-breakpoint
 CREATE INDEX `occurrences_starts_at` ON `occurrences` (`starts_at`);--> statement-breakpoint
+CREATE TABLE `outbox_messages` (
+	`id` text PRIMARY KEY NOT NULL,
+	`notification_id` text,
+	`channel` text NOT NULL,
+	`destination` text NOT NULL,
+	`subject` text,
+	`text` text NOT NULL,
+	`html` text,
+	`attachments` text DEFAULT '[]' NOT NULL,
+	`created_at` integer NOT NULL,
+	FOREIGN KEY (`notification_id`) REFERENCES `notifications`(`id`) ON UPDATE no action ON DELETE set null
+);
+--> statement-breakpoint
+CREATE INDEX `outbox_messages_created_at` ON `outbox_messages` (`created_at`);--> statement-breakpoint
 CREATE TABLE `poll_options` (
 	`id` text PRIMARY KEY NOT NULL,
 	`poll_id` text NOT NULL,
