@@ -1,0 +1,97 @@
+import { ERROR_CODES, type ErrorCode } from "../../schema/errors";
+
+/** An API failure with the code and message from the server's one error shape (or a network failure). */
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+type UnauthorizedHandler = () => void;
+let onUnauthorized: UnauthorizedHandler | null = null;
+
+/**
+ * Registers what happens when any request answers 401 (the app sends the user to sign-in).
+ * Kept as a hook so this module stays free of router and UI imports.
+ */
+export function setUnauthorizedHandler(handler: UnauthorizedHandler | null): void {
+  onUnauthorized = handler;
+}
+
+export interface RequestOptions {
+  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  /** Sent as JSON. */
+  body?: unknown;
+  /** Query parameters; undefined values are left out. */
+  query?: Record<string, string | number | undefined>;
+  /** A 401 from this request is an answer to show, not a lost session (the sign-in form itself). */
+  expectUnauthorized?: boolean;
+}
+
+function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === "string" && (ERROR_CODES as readonly string[]).includes(value);
+}
+
+async function readError(response: Response): Promise<ApiError> {
+  try {
+    const payload: unknown = await response.json();
+    if (payload && typeof payload === "object" && "error" in payload) {
+      const error = (payload as { error: unknown }).error;
+      if (error && typeof error === "object") {
+        const { code, message } = error as { code?: unknown; message?: unknown };
+        if (isErrorCode(code) && typeof message === "string") return new ApiError(code, message, response.status);
+      }
+    }
+  } catch {
+    // Not JSON (a proxy or platform error page): fall through to a generic error for the status.
+  }
+  const code: ErrorCode =
+    response.status === 401 ? "UNAUTHORIZED" : response.status === 429 ? "RATE_LIMITED" : response.status >= 500 ? "UNAVAILABLE" : "INTERNAL";
+  return new ApiError(code, `The server answered ${response.status} ${response.statusText}`.trim(), response.status);
+}
+
+/**
+ * The one way the app talks to the API: JSON in and out, same-origin cookies, and failures thrown as ApiError.
+ * The caller names the response type (from schema/api/*); 204 resolves to undefined.
+ */
+export async function api<T = void>(path: string, options: RequestOptions = {}): Promise<T> {
+  const url = new URL(path, window.location.origin);
+  for (const [key, value] of Object.entries(options.query ?? {})) {
+    if (value !== undefined) url.searchParams.set(key, String(value));
+  }
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: options.method ?? "GET",
+      credentials: "same-origin",
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
+  } catch {
+    throw new ApiError("UNAVAILABLE", "Cannot reach insp-live. Check your connection and try again.", 0);
+  }
+  if (!response.ok) {
+    const error = await readError(response);
+    if (response.status === 401 && !options.expectUnauthorized) onUnauthorized?.();
+    throw error;
+  }
+  if (response.status === 204) return undefined as T;
+  return (await response.json()) as T;
+}
+
+/** A message to show for anything thrown by an API call or a page action. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof ApiError) {
+    if (error.code === "RATE_LIMITED") return `${error.message} Please wait a moment before trying again.`;
+    return error.message;
+  }
+  if (error instanceof Error) return error.message;
+  return "Something went wrong.";
+}

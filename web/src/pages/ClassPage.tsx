@@ -1,0 +1,203 @@
+import { A, useParams } from "@solidjs/router";
+import { createMemo, createResource, createSignal, For, Show, type JSX } from "solid-js";
+import type { ClassDetail, ClassResponse } from "../../../schema/api/portal";
+import { api, errorMessage } from "../api";
+import { createNow } from "../clock";
+import { ErrorAlert, Loading } from "../components/ErrorAlert";
+import { JoinButton } from "../components/JoinButton";
+import { Modal } from "../components/Modal";
+import { RatingForm } from "../components/RatingForm";
+import { RatingSummary } from "../components/StarRating";
+import { useToasts } from "../components/Toasts";
+import { When } from "../components/When";
+import { useUser } from "../session";
+
+/** One class: details, schedule, enrollment, the rating widget and the (coming) live and recordings links. */
+export default function ClassPage(): JSX.Element {
+  const params = useParams();
+  const [detail, { refetch }] = createResource(
+    () => params.id,
+    async (id) => (await api<ClassResponse>(`/api/classes/${id}`)).class,
+  );
+  return (
+    <Show when={!detail.error} fallback={<ErrorAlert error={detail.error} />}>
+      {/* `latest` keeps the page on screen while a refetch (after enrolling or rating) is in flight. */}
+      <Show when={detail.latest} fallback={<Loading label="Loading the class…" />}>
+        {(current) => <ClassView detail={current()} reload={() => void refetch()} />}
+      </Show>
+    </Show>
+  );
+}
+
+function ClassView(props: { detail: ClassDetail; reload: () => void }): JSX.Element {
+  const user = useUser();
+  const toasts = useToasts();
+  const now = createNow(60_000);
+  const [busy, setBusy] = createSignal(false);
+  const [confirmLeave, setConfirmLeave] = createSignal(false);
+  const isTeacher = () => props.detail.teacher.id === user().id;
+
+  const upcoming = createMemo(() => props.detail.occurrences.filter((o) => o.endsAt > now()));
+  const past = createMemo(() => props.detail.occurrences.filter((o) => o.endsAt <= now()).reverse());
+  const nextJoinable = createMemo(() => upcoming().find((o) => o.status === "scheduled"));
+
+  const changeEnrollment = async (enroll: boolean) => {
+    setBusy(true);
+    try {
+      await api(`/api/classes/${props.detail.id}/enrollment`, { method: enroll ? "POST" : "DELETE" });
+      toasts.notify(enroll ? `You are enrolled in ${props.detail.title}.` : `You left ${props.detail.title}.`);
+      setConfirmLeave(false);
+      props.reload();
+    } catch (error) {
+      toasts.notify(errorMessage(error), "error");
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <article class="stack">
+      <div class="page-head">
+        <div>
+          <h1>{props.detail.title}</h1>
+          <p class="muted" style={{ margin: 0 }}>
+            {props.detail.kind === "live" ? "Live class" : "Recorded class"} with {props.detail.teacher.displayName} ·{" "}
+            {props.detail.enrolledCount} enrolled
+            <Show when={props.detail.status === "archived"}>
+              {" "}
+              <span class="badge">Archived</span>
+            </Show>
+          </p>
+        </div>
+        <div class="row">
+          <Show when={props.detail.canManage}>
+            <A href={`/classes/${props.detail.id}/edit`} class="button">
+              Edit class
+            </A>
+            <A href={`/classes/${props.detail.id}/manage`} class="button">
+              Schedule &amp; students
+            </A>
+          </Show>
+          <Show when={!isTeacher()}>
+            <Show
+              when={props.detail.enrolled}
+              fallback={
+                <button
+                  type="button"
+                  class="button button--primary"
+                  disabled={busy() || props.detail.status === "archived"}
+                  onClick={() => void changeEnrollment(true)}
+                >
+                  Enroll
+                </button>
+              }
+            >
+              <span class="badge badge--success">Enrolled</span>
+              <button type="button" class="button button--danger" disabled={busy()} onClick={() => setConfirmLeave(true)}>
+                Leave class
+              </button>
+            </Show>
+          </Show>
+        </div>
+      </div>
+
+      <div class="two-columns">
+        <div class="stack">
+          <section class="card stack" aria-labelledby="class-about">
+            <h2 id="class-about">About this class</h2>
+            <Show when={props.detail.description} fallback={<p class="muted">No description yet.</p>}>
+              <p style={{ "white-space": "pre-wrap" }}>{props.detail.description}</p>
+            </Show>
+            <div class="row">
+              <Show
+                when={nextJoinable()}
+                fallback={
+                  <button type="button" class="button" disabled>
+                    Join live class
+                  </button>
+                }
+              >
+                {(next) => <JoinButton classId={props.detail.id} occurrence={next()} label="Join live class" />}
+              </Show>
+              <span class="small muted">Opens 15 minutes before each session.</span>
+            </div>
+          </section>
+
+          <section class="card stack" aria-labelledby="class-schedule">
+            <h2 id="class-schedule">Schedule</h2>
+            <Show when={upcoming().length > 0} fallback={<p class="muted">No upcoming sessions.</p>}>
+              <ul class="list">
+                <For each={upcoming()}>
+                  {(occurrence) => (
+                    <li>
+                      <When startsAt={occurrence.startsAt} endsAt={occurrence.endsAt} cancelled={occurrence.status === "cancelled"} />
+                      <Show when={occurrence.status === "cancelled"}>
+                        <span class="badge badge--danger">Cancelled</span>
+                      </Show>
+                    </li>
+                  )}
+                </For>
+              </ul>
+            </Show>
+            <Show when={past().length > 0}>
+              <details>
+                <summary>Past sessions ({past().length})</summary>
+                <ul class="list">
+                  <For each={past()}>
+                    {(occurrence) => (
+                      <li>
+                        <When startsAt={occurrence.startsAt} endsAt={occurrence.endsAt} cancelled={occurrence.status === "cancelled"} />
+                      </li>
+                    )}
+                  </For>
+                </ul>
+              </details>
+            </Show>
+          </section>
+
+          <section class="card stack" aria-labelledby="class-recordings">
+            <h2 id="class-recordings">Recordings</h2>
+            <p class="muted">Recordings of this class will appear here.</p>
+          </section>
+        </div>
+
+        <aside class="stack">
+          <section class="card stack" aria-labelledby="class-rating">
+            <h2 id="class-rating">Rating</h2>
+            <p>
+              <RatingSummary average={props.detail.rating.average} count={props.detail.rating.count} />
+            </p>
+            <Show
+              when={props.detail.canRate}
+              fallback={
+                <Show when={props.detail.enrolled}>
+                  <p class="muted small">You can rate this class after your first session has ended.</p>
+                </Show>
+              }
+            >
+              <RatingForm classDetail={props.detail} onSaved={props.reload} />
+            </Show>
+          </section>
+          <section class="card stack" aria-labelledby="class-teacher">
+            <h2 id="class-teacher">Teacher</h2>
+            <p>{props.detail.teacher.displayName}</p>
+          </section>
+        </aside>
+      </div>
+
+      <Modal open={confirmLeave()} onOpenChange={setConfirmLeave} title="Leave this class?">
+        <div class="stack">
+          <p>You will no longer get reminders for {props.detail.title} and it leaves your calendar.</p>
+          <div class="form-actions">
+            <button type="button" class="button" onClick={() => setConfirmLeave(false)}>
+              Stay enrolled
+            </button>
+            <button type="button" class="button button--danger" disabled={busy()} onClick={() => void changeEnrollment(false)}>
+              Leave class
+            </button>
+          </div>
+        </div>
+      </Modal>
+    </article>
+  );
+}

@@ -1,0 +1,13 @@
+import { createResource, type JSX } from "solid-js";
+import type { EnrollmentListResponse } from "../../../schema/api/portal";
+import { api } from "../api";
+import { BlockList } from "../components/BlockList";
+
+/** Blocks for one class; the people offered are the class's enrolled students. */
+export function BlocksPanel(props: { classId: string }): JSX.Element {
+  const [students] = createResource(
+    () => props.classId,
+    (classId) => api<EnrollmentListResponse>(`/api/classes/${classId}/enrollments`),
+  );
+  return <BlockList classId={props.classId} candidates={students()?.students ?? []} />;
+}

@@ -1,0 +1,336 @@
+import { createMemo, createSignal, For, Index, Show, type JSX } from "solid-js";
+import {
+  LIMITS,
+  type ClassDetail,
+  type Occurrence,
+  type OccurrenceCreate,
+  type OccurrenceMove,
+  type OccurrenceResponse,
+  type OccurrencesResponse,
+} from "../../../schema/api/portal";
+import { api } from "../api";
+import { createAction } from "../action";
+import { ErrorAlert } from "../components/ErrorAlert";
+import { Modal } from "../components/Modal";
+import { TimeZoneSelect } from "../components/TimeZoneSelect";
+import { useToasts } from "../components/Toasts";
+import { When } from "../components/When";
+import { browserTimeZone, fromLocalInputValue, toLocalInputValue } from "../time";
+
+const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] as const;
+const WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"] as const;
+
+/** ISO weekday (1 = Monday … 7 = Sunday) of a "YYYY-MM-DDTHH:mm" wall time. */
+function isoWeekday(localValue: string): number | null {
+  const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(localValue);
+  if (!match) return null;
+  const day = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]))).getUTCDay();
+  return day === 0 ? 7 : day;
+}
+
+/** Sessions of a class: add one or a repeating series, move or cancel existing ones. */
+export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }): JSX.Element {
+  const toasts = useToasts();
+  const [mode, setMode] = createSignal<"once" | "series">("once");
+  const [timeZone, setTimeZone] = createSignal(browserTimeZone());
+  const [start, setStart] = createSignal("");
+  const [duration, setDuration] = createSignal(60);
+  const [frequency, setFrequency] = createSignal<"weekly" | "daily">("weekly");
+  const [interval, setInterval] = createSignal(1);
+  const [weekdays, setWeekdays] = createSignal<number[]>([]);
+  const [count, setCount] = createSignal(10);
+  const [formError, setFormError] = createSignal<string | null>(null);
+  const [moving, setMoving] = createSignal<Occurrence | null>(null);
+  const [cancelling, setCancelling] = createSignal<Occurrence | null>(null);
+
+  // Weekly series default to the weekday of the first session until the teacher picks days.
+  const effectiveWeekdays = createMemo(() => {
+    if (weekdays().length > 0) return weekdays();
+    const first = isoWeekday(start());
+    return first ? [first] : [];
+  });
+
+  const add = createAction(async () => {
+    setFormError(null);
+    const startsAt = fromLocalInputValue(start(), timeZone());
+    if (startsAt === null) return void setFormError("Choose the date and time of the first session.");
+    if (!(duration() > 0)) return void setFormError("The duration must be at least one minute.");
+    let created: OccurrencesResponse;
+    if (mode() === "once") {
+      created = await api<OccurrencesResponse>(`/api/classes/${props.detail.id}/occurrences`, {
+        method: "POST",
+        body: { startsAt, endsAt: startsAt + duration() * 60_000, timezone: timeZone() } satisfies OccurrenceCreate,
+      });
+    } else {
+      created = await api<OccurrencesResponse>(`/api/classes/${props.detail.id}/occurrences`, {
+        method: "POST",
+        body: {
+          series: {
+            firstStartLocal: start(),
+            durationMinutes: duration(),
+            timezone: timeZone(),
+            frequency: frequency(),
+            interval: interval(),
+            ...(frequency() === "weekly" ? { weekdays: effectiveWeekdays() } : {}),
+            count: count(),
+          },
+        } satisfies OccurrenceCreate,
+      });
+    }
+    const n = created.occurrences.length;
+    toasts.notify(n === 1 ? "Session added." : `${n} sessions added.`);
+    setStart("");
+    props.reload();
+  });
+
+  const upcomingFirst = createMemo(() => {
+    const now = Date.now();
+    const list = props.detail.occurrences;
+    return [...list.filter((o) => o.endsAt > now), ...list.filter((o) => o.endsAt <= now).reverse()];
+  });
+
+  return (
+    <div class="stack">
+      <form
+        class="card stack"
+        onSubmit={(event) => {
+          event.preventDefault();
+          void add.run();
+        }}
+        aria-labelledby="schedule-add-title"
+      >
+        <h2 id="schedule-add-title">Add sessions</h2>
+        <fieldset>
+          <legend>How often</legend>
+          <div class="row">
+            <label class="check">
+              <input type="radio" name="schedule-mode" value="once" checked={mode() === "once"} onChange={() => setMode("once")} />
+              One session
+            </label>
+            <label class="check">
+              <input type="radio" name="schedule-mode" value="series" checked={mode() === "series"} onChange={() => setMode("series")} />
+              Repeating series
+            </label>
+          </div>
+        </fieldset>
+        <div class="form-grid form-grid--2">
+          <div class="field">
+            <label for="schedule-start">{mode() === "once" ? "Starts" : "First session starts"}</label>
+            <input id="schedule-start" class="input" type="datetime-local" required value={start()} onInput={(e) => setStart(e.currentTarget.value)} />
+          </div>
+          <div class="field">
+            <label for="schedule-duration">Duration (minutes)</label>
+            <input
+              id="schedule-duration"
+              class="input"
+              type="number"
+              min="1"
+              max={LIMITS.occurrenceMaxMinutes}
+              required
+              value={duration()}
+              onInput={(e) => setDuration(e.currentTarget.valueAsNumber)}
+            />
+          </div>
+          <TimeZoneSelect id="schedule-zone" label="Time zone" value={timeZone()} onChange={setTimeZone} hint="The session keeps its local time across daylight-saving changes." />
+        </div>
+        <Show when={mode() === "series"}>
+          <div class="form-grid form-grid--2">
+            <div class="field">
+              <label for="schedule-frequency">Repeats</label>
+              <select id="schedule-frequency" class="select" value={frequency()} onChange={(e) => setFrequency(e.currentTarget.value as "weekly" | "daily")}>
+                <option value="weekly">Weekly</option>
+                <option value="daily">Daily</option>
+              </select>
+            </div>
+            <div class="field">
+              <label for="schedule-interval">Every how many {frequency() === "weekly" ? "weeks" : "days"}</label>
+              <input id="schedule-interval" class="input" type="number" min="1" max={LIMITS.seriesMaxInterval} value={interval()} onInput={(e) => setInterval(e.currentTarget.valueAsNumber)} />
+            </div>
+            <div class="field">
+              <label for="schedule-count">Number of sessions</label>
+              <input
+                id="schedule-count"
+                class="input"
+                type="number"
+                min="1"
+                max={LIMITS.seriesMaxCount}
+                required
+                value={count()}
+                onInput={(e) => setCount(e.currentTarget.valueAsNumber)}
+              />
+            </div>
+          </div>
+          <Show when={frequency() === "weekly"}>
+            <fieldset>
+              <legend>On these days</legend>
+              <div class="row">
+                <Index each={WEEKDAYS}>
+                  {(day, index) => (
+                    <label class="check" title={WEEKDAY_NAMES[index]}>
+                      <input
+                        type="checkbox"
+                        checked={effectiveWeekdays().includes(index + 1)}
+                        onChange={(e) => {
+                          const chosen = new Set(effectiveWeekdays());
+                          if (e.currentTarget.checked) chosen.add(index + 1);
+                          else chosen.delete(index + 1);
+                          setWeekdays([...chosen].sort());
+                        }}
+                        aria-label={WEEKDAY_NAMES[index]}
+                      />
+                      <span aria-hidden="true">{day()}</span>
+                    </label>
+                  )}
+                </Index>
+              </div>
+            </fieldset>
+          </Show>
+        </Show>
+        <Show when={formError()}>
+          <p class="alert alert--error" role="alert">
+            {formError()}
+          </p>
+        </Show>
+        <ErrorAlert error={add.error()} />
+        <div class="form-actions">
+          <button type="submit" class="button button--primary" disabled={add.pending()}>
+            {mode() === "once" ? "Add session" : `Add ${Number.isFinite(count()) ? count() : ""} sessions`}
+          </button>
+        </div>
+      </form>
+
+      <section class="card stack" aria-labelledby="schedule-list-title">
+        <h2 id="schedule-list-title">Sessions</h2>
+        <Show when={upcomingFirst().length > 0} fallback={<p class="muted">No sessions yet.</p>}>
+          <ul class="list">
+            <For each={upcomingFirst()}>
+              {(occurrence) => (
+                <li>
+                  <span>
+                    <When startsAt={occurrence.startsAt} endsAt={occurrence.endsAt} cancelled={occurrence.status === "cancelled"} />
+                    <Show when={occurrence.seriesId}>
+                      {" "}
+                      <span class="badge">Series</span>
+                    </Show>
+                    <Show when={occurrence.status === "cancelled"}>
+                      {" "}
+                      <span class="badge badge--danger">Cancelled</span>
+                    </Show>
+                  </span>
+                  <Show when={occurrence.status === "scheduled" && occurrence.endsAt > Date.now()}>
+                    <span class="row">
+                      <button type="button" class="button button--small" onClick={() => setMoving(occurrence)}>
+                        Move
+                      </button>
+                      <button type="button" class="button button--small button--danger" onClick={() => setCancelling(occurrence)}>
+                        Cancel
+                      </button>
+                    </span>
+                  </Show>
+                </li>
+              )}
+            </For>
+          </ul>
+        </Show>
+      </section>
+
+      <Show when={moving()}>
+        {(occurrence) => (
+          <MoveDialog
+            occurrence={occurrence()}
+            onClose={() => setMoving(null)}
+            onMoved={() => {
+              setMoving(null);
+              toasts.notify("Session moved. Enrolled students are told.");
+              props.reload();
+            }}
+          />
+        )}
+      </Show>
+      <Show when={cancelling()}>
+        {(occurrence) => (
+          <CancelDialog
+            occurrence={occurrence()}
+            onClose={() => setCancelling(null)}
+            onCancelled={() => {
+              setCancelling(null);
+              toasts.notify("Session cancelled. Enrolled students are told.");
+              props.reload();
+            }}
+          />
+        )}
+      </Show>
+    </div>
+  );
+}
+
+function MoveDialog(props: { occurrence: Occurrence; onClose: () => void; onMoved: () => void }): JSX.Element {
+  // Edited in the session's own zone: that is the zone the teacher planned it in.
+  const zone = () => props.occurrence.timezone;
+  const [start, setStart] = createSignal(toLocalInputValue(props.occurrence.startsAt, zone()));
+  const [duration, setDuration] = createSignal(Math.round((props.occurrence.endsAt - props.occurrence.startsAt) / 60_000));
+  const move = createAction(async () => {
+    const startsAt = fromLocalInputValue(start(), zone());
+    if (startsAt === null) throw new Error("Choose the new date and time.");
+    await api<OccurrenceResponse>(`/api/occurrences/${props.occurrence.id}`, {
+      method: "PATCH",
+      body: { startsAt, endsAt: startsAt + duration() * 60_000 } satisfies OccurrenceMove,
+    });
+    props.onMoved();
+  });
+  return (
+    <Modal open onOpenChange={(open) => !open && props.onClose()} title="Move session" description={`Times in ${zone().replaceAll("_", " ")}.`}>
+      <form
+        class="stack"
+        onSubmit={(event) => {
+          event.preventDefault();
+          void move.run();
+        }}
+      >
+        <div class="field">
+          <label for="move-start">New start</label>
+          <input id="move-start" class="input" type="datetime-local" required value={start()} onInput={(e) => setStart(e.currentTarget.value)} />
+        </div>
+        <div class="field">
+          <label for="move-duration">Duration (minutes)</label>
+          <input id="move-duration" class="input" type="number" min="1" max={LIMITS.occurrenceMaxMinutes} required value={duration()} onInput={(e) => setDuration(e.currentTarget.valueAsNumber)} />
+        </div>
+        <ErrorAlert error={move.error()} />
+        <div class="form-actions">
+          <button type="button" class="button" onClick={() => props.onClose()}>
+            Keep the time
+          </button>
+          <button type="submit" class="button button--primary" disabled={move.pending()}>
+            Move session
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+function CancelDialog(props: { occurrence: Occurrence; onClose: () => void; onCancelled: () => void }): JSX.Element {
+  const cancel = createAction(async () => {
+    await api<OccurrenceResponse>(`/api/occurrences/${props.occurrence.id}/cancel`, { method: "POST" });
+    props.onCancelled();
+  });
+  return (
+    <Modal open onOpenChange={(open) => !open && props.onClose()} title="Cancel this session?">
+      <div class="stack">
+        <p>
+          <When startsAt={props.occurrence.startsAt} endsAt={props.occurrence.endsAt} />
+        </p>
+        <p>Enrolled students are told that it will not take place.</p>
+        <ErrorAlert error={cancel.error()} />
+        <div class="form-actions">
+          <button type="button" class="button" onClick={() => props.onClose()}>
+            Keep the session
+          </button>
+          <button type="button" class="button button--danger" disabled={cancel.pending()} onClick={() => void cancel.run()}>
+            Cancel session
+          </button>
+        </div>
+      </div>
+    </Modal>
+  );
+}

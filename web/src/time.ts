@@ -1,0 +1,129 @@
+/** Time helpers: every instant is UTC milliseconds; everything shown is in the viewer's time zone. */
+
+/** The browser's IANA time zone (falls back to UTC on exotic platforms). */
+export function browserTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+}
+
+/**
+ * The zone to show times in: the user's saved zone unless it is the "UTC" default that accounts get before
+ * anyone chose one, in which case the browser's zone is the better guess.
+ */
+export function viewerTimeZone(savedTimeZone: string | null | undefined): string {
+  if (savedTimeZone && savedTimeZone !== "UTC" && isValidTimeZone(savedTimeZone)) return savedTimeZone;
+  return browserTimeZone();
+}
+
+export function isValidTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every IANA zone the browser knows, with the given zones guaranteed to be present. */
+export function timeZoneOptions(...mustInclude: string[]): string[] {
+  const zones = new Set<string>(Intl.supportedValuesOf("timeZone"));
+  zones.add("UTC");
+  for (const zone of mustInclude) if (zone) zones.add(zone);
+  return [...zones].sort();
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(timeZone: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const key = `${timeZone}|${JSON.stringify(options)}`;
+  let cached = formatters.get(key);
+  if (!cached) {
+    cached = new Intl.DateTimeFormat(undefined, { ...options, timeZone });
+    formatters.set(key, cached);
+  }
+  return cached;
+}
+
+/** "Tue, 3 Mar 2026, 14:00" in the zone. */
+export function formatDateTime(ms: number, timeZone: string): string {
+  return formatter(timeZone, { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" }).format(ms);
+}
+
+/** "14:00" in the zone. */
+export function formatTime(ms: number, timeZone: string): string {
+  return formatter(timeZone, { hour: "2-digit", minute: "2-digit" }).format(ms);
+}
+
+/** "Tue, 3 Mar 2026, 14:00 – 15:00" (the end shows its date only when it falls on another day). */
+export function formatRange(startsAt: number, endsAt: number, timeZone: string): string {
+  const sameDay = localDate(startsAt, timeZone) === localDate(endsAt, timeZone);
+  return `${formatDateTime(startsAt, timeZone)} – ${sameDay ? formatTime(endsAt, timeZone) : formatDateTime(endsAt, timeZone)}`;
+}
+
+/** The zone's short name at that instant ("CET", "GMT+5:30"), shown next to times so nobody guesses. */
+export function zoneLabel(ms: number, timeZone: string): string {
+  const part = formatter(timeZone, { timeZoneName: "short" })
+    .formatToParts(ms)
+    .find((p) => p.type === "timeZoneName");
+  return part ? `${timeZone.replaceAll("_", " ")} (${part.value})` : timeZone;
+}
+
+/** Wall-clock fields of an instant in a zone. */
+export function wallClock(ms: number, timeZone: string): { year: number; month: number; day: number; hour: number; minute: number; second: number } {
+  const parts = formatter(timeZone, {
+    year: "numeric",
+    month: "numeric",
+    day: "numeric",
+    hour: "numeric",
+    minute: "numeric",
+    second: "numeric",
+    hourCycle: "h23",
+  }).formatToParts(ms);
+  const field = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  return { year: field("year"), month: field("month"), day: field("day"), hour: field("hour"), minute: field("minute"), second: field("second") };
+}
+
+function localDate(ms: number, timeZone: string): string {
+  const w = wallClock(ms, timeZone);
+  return `${w.year}-${w.month}-${w.day}`;
+}
+
+/** Minutes the zone is ahead of UTC at that instant. */
+export function offsetMinutes(ms: number, timeZone: string): number {
+  const w = wallClock(ms, timeZone);
+  const wallAsUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
+  return Math.round((wallAsUtc - Math.floor(ms / 1000) * 1000) / 60000);
+}
+
+/**
+ * The instant at which the zone's clock shows the given wall time. A time skipped by a DST change moves forward
+ * (02:30 → 03:30); a time that happens twice resolves to its second, standard-time instant.
+ */
+export function wallTimeToUtc(year: number, month: number, day: number, hour: number, minute: number, timeZone: string): number {
+  const wallAsUtc = Date.UTC(year, month - 1, day, hour, minute);
+  const firstGuess = wallAsUtc - offsetMinutes(wallAsUtc, timeZone) * 60000;
+  return wallAsUtc - offsetMinutes(firstGuess, timeZone) * 60000;
+}
+
+/** "YYYY-MM-DDTHH:mm" for an <input type="datetime-local">, in the zone. */
+export function toLocalInputValue(ms: number, timeZone: string): string {
+  const w = wallClock(ms, timeZone);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${w.year}-${pad(w.month)}-${pad(w.day)}T${pad(w.hour)}:${pad(w.minute)}`;
+}
+
+/** Parses "YYYY-MM-DDTHH:mm" as wall time in the zone; null when malformed. */
+export function fromLocalInputValue(value: string, timeZone: string): number | null {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$/.exec(value);
+  if (!match) return null;
+  const [, y, mo, d, h, mi] = match.map(Number) as [number, number, number, number, number, number];
+  return wallTimeToUtc(y, mo, d, h, mi, timeZone);
+}
+
+/** "in 3 hours", "5 minutes ago". */
+export function relativeTime(ms: number, now: number): string {
+  const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  const diffMinutes = Math.round((ms - now) / 60000);
+  if (Math.abs(diffMinutes) < 60) return rtf.format(diffMinutes, "minute");
+  const diffHours = Math.round(diffMinutes / 60);
+  if (Math.abs(diffHours) < 48) return rtf.format(diffHours, "hour");
+  return rtf.format(Math.round(diffHours / 24), "day");
+}
