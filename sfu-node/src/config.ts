@@ -1,0 +1,99 @@
+import os from "node:os";
+import * as v from "valibot";
+import { SfuNodeIdSchema, SfuRegionSchema } from "../../schema/protocol/fleet";
+
+/** sfu-node settings, read once from the environment at start-up. */
+export interface SfuConfig {
+  /** Address the HTTP/WebSocket server and the RTC sockets bind to. */
+  listenHost: string;
+  /** HTTP port: `/media` (signaling WebSocket), `/metrics`, `/health`. */
+  httpPort: number;
+  /** Public IP or host name put in ICE candidates (the VM's public address behind NAT). */
+  announcedAddress: string | undefined;
+  /** RTC port range used when a worker's WebRtcServer cannot bind its fixed port. */
+  rtcPortMin: number;
+  rtcPortMax: number;
+  /** Worker i's WebRtcServer listens on UDP and TCP port `webRtcServerPortBase + i`. */
+  webRtcServerPortBase: number;
+  region: string;
+  nodeId: string;
+  /** The Worker's origin: JWKS at `/.well-known/jwks.json`, fleet registry at `/api/fleet/*`. */
+  workerUrl: string;
+  /** Bearer credential for the fleet registry; absent = the node runs without registering. */
+  fleetCredential: string | undefined;
+  /** Number of mediasoup workers (default: one per CPU core). */
+  workers: number;
+  /** URL browsers use to reach this node (sent to the registry). */
+  publicUrl: string;
+  /** A router passing this many consumers gets new consumers on another router, fed by pipeToRouter. */
+  consumersPerRouter: number;
+  /** Consumers the node accepts before it reports itself full. */
+  maxConsumers: number;
+}
+
+/** A setting was missing or invalid; the message names it. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+const Port = v.pipe(v.string(), v.regex(/^\d{1,5}$/, "must be a port number"), v.transform(Number), v.minValue(1), v.maxValue(65535));
+const PositiveInt = v.pipe(v.string(), v.regex(/^\d+$/, "must be a whole number"), v.transform(Number), v.minValue(1));
+const HttpUrl = v.pipe(v.string(), v.url("must be a URL"), v.regex(/^https?:\/\//, "must be http(s)"));
+
+const EnvSchema = v.object({
+  SFU_LISTEN_HOST: v.optional(v.pipe(v.string(), v.ip("must be an IP address")), "0.0.0.0"),
+  SFU_PORT: v.optional(Port, "8840"),
+  SFU_ANNOUNCED_ADDRESS: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(253))),
+  SFU_RTC_PORT_MIN: v.optional(Port, "40000"),
+  SFU_RTC_PORT_MAX: v.optional(Port, "49999"),
+  SFU_WEBRTC_SERVER_PORT: v.optional(Port, "44444"),
+  SFU_REGION: v.optional(SfuRegionSchema, "local"),
+  SFU_NODE_ID: v.optional(SfuNodeIdSchema),
+  WORKER_URL: HttpUrl,
+  FLEET_CREDENTIAL: v.optional(v.pipe(v.string(), v.minLength(16, "must be at least 16 characters"))),
+  SFU_WORKERS: v.optional(PositiveInt),
+  SFU_PUBLIC_URL: v.optional(HttpUrl),
+  SFU_CONSUMERS_PER_ROUTER: v.optional(PositiveInt, "400"),
+  SFU_MAX_CONSUMERS: v.optional(PositiveInt),
+});
+
+/**
+ * Parses and checks the settings. Throws {@link ConfigError} naming the first bad setting, so `main` can
+ * stop with a message an operator can act on.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): SfuConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const result = v.safeParse(EnvSchema, present);
+  if (!result.success) {
+    const issue = result.issues[0]!;
+    const name = issue.path?.map((p) => String(p.key)).join(".") ?? "environment";
+    if (issue.received === "undefined") throw new ConfigError(`${name} is required but not set`);
+    throw new ConfigError(`${name}: ${issue.message} (got ${issue.received})`);
+  }
+  const e = result.output;
+  if (e.SFU_RTC_PORT_MIN > e.SFU_RTC_PORT_MAX) throw new ConfigError(`SFU_RTC_PORT_MIN (${e.SFU_RTC_PORT_MIN}) must not be above SFU_RTC_PORT_MAX (${e.SFU_RTC_PORT_MAX})`);
+  const workers = e.SFU_WORKERS ?? os.availableParallelism();
+  if (e.SFU_WEBRTC_SERVER_PORT + workers - 1 > 65535) throw new ConfigError(`SFU_WEBRTC_SERVER_PORT: ${workers} workers need ports up to ${e.SFU_WEBRTC_SERVER_PORT + workers - 1}`);
+  const listensEverywhere = e.SFU_LISTEN_HOST === "0.0.0.0" || e.SFU_LISTEN_HOST === "::";
+  if (listensEverywhere && !e.SFU_ANNOUNCED_ADDRESS) throw new ConfigError("SFU_ANNOUNCED_ADDRESS: required when SFU_LISTEN_HOST is a wildcard address (browsers need a reachable IP in ICE candidates)");
+  const publicHost = e.SFU_ANNOUNCED_ADDRESS ?? e.SFU_LISTEN_HOST;
+  return {
+    listenHost: e.SFU_LISTEN_HOST,
+    httpPort: e.SFU_PORT,
+    announcedAddress: e.SFU_ANNOUNCED_ADDRESS,
+    rtcPortMin: e.SFU_RTC_PORT_MIN,
+    rtcPortMax: e.SFU_RTC_PORT_MAX,
+    webRtcServerPortBase: e.SFU_WEBRTC_SERVER_PORT,
+    region: e.SFU_REGION,
+    nodeId: e.SFU_NODE_ID ?? `${e.SFU_REGION}-${os.hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}`,
+    workerUrl: e.WORKER_URL.replace(/\/+$/, ""),
+    fleetCredential: e.FLEET_CREDENTIAL,
+    workers,
+    publicUrl: (e.SFU_PUBLIC_URL ?? `http://${publicHost.includes(":") ? `[${publicHost}]` : publicHost}:${e.SFU_PORT}`).replace(/\/+$/, ""),
+    consumersPerRouter: e.SFU_CONSUMERS_PER_ROUTER,
+    maxConsumers: e.SFU_MAX_CONSUMERS ?? workers * 500,
+  };
+}

@@ -1,0 +1,103 @@
+import * as v from "valibot";
+import { FLEET_HEARTBEAT_INTERVAL_MS, FleetAckSchema, type FleetLoad } from "../../schema/protocol/fleet";
+import type { SfuConfig } from "./config";
+import { log } from "./log";
+import { CpuSampler, nodeCounts } from "./metrics";
+import type { MediaNode } from "./Node";
+
+type LinkConfig = Pick<SfuConfig, "workerUrl" | "fleetCredential" | "nodeId" | "region" | "publicUrl" | "maxConsumers">;
+
+/**
+ * The node's entry in the Worker's fleet registry: it registers on start and heartbeats its load; when the
+ * Worker does not know it (404: the registry was reset) it registers again. Failures are logged and retried
+ * on the next beat, so a Worker outage never stops media.
+ */
+export class FleetLink {
+  readonly #config: LinkConfig & { fleetCredential: string };
+  readonly #node: MediaNode;
+  readonly #sampler: CpuSampler;
+  #timer: NodeJS.Timeout | undefined;
+  #registered = false;
+  #intervalMs = FLEET_HEARTBEAT_INTERVAL_MS;
+  #stopped = false;
+
+  constructor(config: LinkConfig & { fleetCredential: string }, node: MediaNode) {
+    this.#config = config;
+    this.#node = node;
+    this.#sampler = new CpuSampler(node);
+  }
+
+  /** Registers now, then beats every interval the Worker asks for. */
+  start(): void {
+    void this.#beat();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+
+  async load(): Promise<FleetLoad> {
+    const counts = nodeCounts(this.#node);
+    return { cpu: await this.#sampler.sample(), transports: counts.transports, consumers: counts.consumers, maxConsumers: this.#config.maxConsumers };
+  }
+
+  async #beat(): Promise<void> {
+    try {
+      if (!this.#registered) await this.#register();
+      else await this.#heartbeat();
+    } catch (error) {
+      log("warn", "fleet_link_failed", { registered: this.#registered, error: error instanceof Error ? error.message : String(error) });
+    }
+    if (!this.#stopped) {
+      this.#timer = setTimeout(() => void this.#beat(), this.#intervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  async #register(): Promise<void> {
+    const ack = await this.#post("/api/fleet/register", {
+      nodeId: this.#config.nodeId,
+      region: this.#config.region,
+      publicUrl: this.#config.publicUrl,
+      load: await this.load(),
+    });
+    this.#registered = true;
+    this.#intervalMs = ack.heartbeatIntervalMs;
+    log("info", "fleet_registered", { nodeId: this.#config.nodeId, region: this.#config.region });
+  }
+
+  async #heartbeat(): Promise<void> {
+    try {
+      await this.#post("/api/fleet/heartbeat", { nodeId: this.#config.nodeId, load: await this.load() });
+    } catch (error) {
+      if (error instanceof FleetHttpError && error.status === 404) {
+        this.#registered = false;
+        await this.#register();
+        return;
+      }
+      throw error;
+    }
+  }
+
+  async #post(path: string, body: unknown): Promise<v.InferOutput<typeof FleetAckSchema>> {
+    const response = await fetch(`${this.#config.workerUrl}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${this.#config.fleetCredential}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(5_000),
+    });
+    if (!response.ok) throw new FleetHttpError(response.status, `${path} answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
+    return v.parse(FleetAckSchema, await response.json());
+  }
+}
+
+class FleetHttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "FleetHttpError";
+  }
+}

@@ -1,0 +1,51 @@
+import { ConfigError, loadConfig, type SfuConfig } from "./config";
+import { FleetLink } from "./fleet-link";
+import { log } from "./log";
+import { createMediaTokenVerifier } from "./media-token";
+import { MediaNode } from "./Node";
+import { startSfuServer } from "./server";
+
+/** sfu-node entry point (`npm run sfu`): settings from the environment, see sfu-node/README in the report. */
+async function main(): Promise<void> {
+  let config: SfuConfig;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`sfu-node: bad configuration: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+
+  const node = await MediaNode.create(config);
+  const server = await startSfuServer({
+    node,
+    verifier: createMediaTokenVerifier({ workerUrl: config.workerUrl, nodeId: config.nodeId }),
+    host: config.listenHost,
+    port: config.httpPort,
+    region: config.region,
+  });
+  const fleetLink = config.fleetCredential ? new FleetLink({ ...config, fleetCredential: config.fleetCredential }, node) : undefined;
+  if (fleetLink) fleetLink.start();
+  else log("warn", "fleet_link_disabled", { reason: "FLEET_CREDENTIAL is not set; the Worker will not assign classes to this node" });
+  log("info", "sfu_started", { nodeId: config.nodeId, region: config.region, workers: config.workers, publicUrl: config.publicUrl });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log("info", "sfu_stopping", { signal });
+    fleetLink?.stop();
+    node.close();
+    await server.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+main().catch((error) => {
+  log("error", "sfu_start_failed", { error: String(error instanceof Error ? error.stack : error) });
+  process.exit(1);
+});

@@ -1,0 +1,36 @@
+import os from "node:os";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config";
+
+const minimal = { WORKER_URL: "http://127.0.0.1:8787", SFU_LISTEN_HOST: "127.0.0.1" };
+
+describe("sfu-node configuration", () => {
+  it("starts from the Worker URL alone on a loopback address, one worker per core", () => {
+    const config = loadConfig(minimal);
+    expect(config.workers).toBe(os.availableParallelism());
+    expect(config.region).toBe("local");
+    expect(config.consumersPerRouter).toBe(400);
+    expect(config.publicUrl).toBe("http://127.0.0.1:8840");
+    expect(config.fleetCredential).toBeUndefined();
+  });
+
+  it("names a missing setting", () => {
+    expect(() => loadConfig({ SFU_LISTEN_HOST: "127.0.0.1" })).toThrow(new ConfigError("WORKER_URL is required but not set"));
+  });
+
+  it("names a bad setting", () => {
+    expect(() => loadConfig({ ...minimal, SFU_PORT: "http" })).toThrow(/^SFU_PORT: /);
+    expect(() => loadConfig({ ...minimal, SFU_WORKERS: "0" })).toThrow(/^SFU_WORKERS: /);
+    expect(() => loadConfig({ ...minimal, SFU_REGION: "EU West" })).toThrow(/^SFU_REGION: /);
+    expect(() => loadConfig({ ...minimal, FLEET_CREDENTIAL: "short" })).toThrow(/^FLEET_CREDENTIAL: /);
+    expect(() => loadConfig({ ...minimal, SFU_RTC_PORT_MIN: "50000", SFU_RTC_PORT_MAX: "40000" })).toThrow(/SFU_RTC_PORT_MIN/);
+  });
+
+  it("requires an announced address when listening on every interface", () => {
+    expect(() => loadConfig({ WORKER_URL: minimal.WORKER_URL })).toThrow(/^SFU_ANNOUNCED_ADDRESS: /);
+    const config = loadConfig({ WORKER_URL: minimal.WORKER_URL, SFU_ANNOUNCED_ADDRESS: "203.0.113.7", SFU_WORKERS: "3", SFU_NODE_ID: "eu-1" });
+    expect(config.publicUrl).toBe("http://203.0.113.7:8840");
+    expect(config.workers).toBe(3);
+    expect(config.nodeId).toBe("eu-1");
+  });
+});

@@ -1,0 +1,97 @@
+import type { ChildProcess } from "node:child_process";
+import type { types } from "mediasoup";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Peer } from "../src/Peer";
+import type { Room } from "../src/Room";
+import { eventually, recordingConnection, startIssuer, startRtpCounter, startTestNode, startVp8Sender, type TestIssuer, type TestNode, VP8_SENDER } from "./helpers";
+
+let issuer: TestIssuer;
+let sfu: TestNode;
+const cleanups: (() => void)[] = [];
+
+beforeAll(async () => {
+  issuer = await startIssuer(8847);
+  // A threshold of one consumer per router, so the second receiver lands on the other worker.
+  sfu = await startTestNode({ httpPort: 8843, rtcBase: 41200, issuerUrl: issuer.url, consumersPerRouter: 1 });
+});
+
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+afterAll(async () => {
+  await sfu?.close();
+  await issuer?.close();
+});
+
+/** A teacher whose camera is FFmpeg sending VP8 over RTP into a plain transport. */
+async function ffmpegTeacher(room: Room): Promise<{ teacher: Peer; producer: types.Producer; ffmpeg: ChildProcess }> {
+  const teacher = room.addPeer({ userId: "teacher", role: "teacher", produce: ["video"], displayName: "Teacher", connection: recordingConnection() });
+  const input = await teacher.createPlainTransport("send", { comedia: true, rtcpMux: false });
+  const producer = await teacher.producePlain(input, "video", {
+    kind: "video",
+    rtpParameters: { codecs: [{ mimeType: "video/VP8", payloadType: VP8_SENDER.payloadType, clockRate: 90000 }], encodings: [{ ssrc: VP8_SENDER.ssrc }] },
+  });
+  const ffmpeg = startVp8Sender(input.tuple.localPort, input.rtcpTuple!.localPort);
+  cleanups.push(() => ffmpeg.kill("SIGKILL"));
+  return { teacher, producer, ffmpeg };
+}
+
+/** A student receiving `producerId` on a plain transport into a counting UDP socket. */
+async function countingStudent(room: Room, userId: string, producerId: string) {
+  const student = room.addPeer({ userId, role: "student", produce: [], displayName: userId, connection: recordingConnection() });
+  const output = await student.createPlainTransport("recv");
+  const consumed = await student.consume({ transportId: output.id, producerId, rtpCapabilities: await room.rtpCapabilities(), paused: false });
+  const payloadType = (consumed.rtpParameters as { codecs: { payloadType: number }[] }).codecs[0]!.payloadType;
+  const counter = await startRtpCounter(payloadType);
+  cleanups.push(() => counter.close());
+  await output.connect({ ip: "127.0.0.1", port: counter.port });
+  return { student, counter, slotIndex: student.consumers.get(consumed.consumerId)!.home.slotIndex };
+}
+
+describe("media flow with real workers and FFmpeg", () => {
+  it("forwards a producer's RTP to a consumer", async () => {
+    const room = await sfu.node.openRoom("class-rtp");
+    const { producer } = await ffmpegTeacher(room);
+    const { counter } = await countingStudent(room, "student-1", producer.id);
+    await eventually(() => counter.count() >= 30, 15_000, "30 RTP packets at the student");
+    const stats = await producer.getStats();
+    expect(stats[0]?.packetCount ?? 0).toBeGreaterThan(0);
+    room.close("closed-by-server");
+  });
+
+  it("fans one producer out to consumers on two workers through pipeToRouter", async () => {
+    const room = await sfu.node.openRoom("class-pipe");
+    const { producer } = await ffmpegTeacher(room);
+    const first = await countingStudent(room, "student-1", producer.id);
+    const second = await countingStudent(room, "student-2", producer.id);
+    expect(first.slotIndex).not.toBe(second.slotIndex);
+    expect(room.routers.size).toBe(2);
+    expect(new Set([...room.routers.values()].map((entry) => sfu.node.slots[entry.slotIndex]!.worker.pid)).size).toBe(2);
+
+    await eventually(() => first.counter.count() >= 30 && second.counter.count() >= 30, 15_000, "30 RTP packets at both students");
+    // The second router holds a piped copy of the producer (same id) feeding its student's consumer; on the
+    // first router the producer has two consumers: the first student's and the pipe's.
+    const pipedRouter = await room.routers.get(second.slotIndex)!.router.dump();
+    expect(pipedRouter.mapProducerIdConsumerIds).toEqual([{ key: producer.id, values: [...second.student.consumers.keys()] }]);
+    const homeRouter = await room.routers.get(first.slotIndex)!.router.dump();
+    expect(homeRouter.mapProducerIdConsumerIds.find((entry) => entry.key === producer.id)?.values).toHaveLength(2);
+
+    room.close("closed-by-server");
+    expect(room.routers.size).toBe(0);
+    expect(sfu.node.rooms.has("class-pipe")).toBe(false);
+  });
+
+  it("stops a consumer's RTP when the producing teacher leaves", async () => {
+    const room = await sfu.node.openRoom("class-leave");
+    const { teacher, producer } = await ffmpegTeacher(room);
+    const { student, counter } = await countingStudent(room, "student-1", producer.id);
+    await eventually(() => counter.count() >= 10, 15_000, "RTP at the student");
+    teacher.close();
+    await eventually(() => student.consumers.size === 0, 5_000, "the student's consumer closed");
+    const afterLeave = counter.count();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(counter.count() - afterLeave).toBeLessThanOrEqual(2);
+    room.close("closed-by-server");
+  });
+});
