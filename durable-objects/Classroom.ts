@@ -1,15 +1,287 @@
-import { type Connection, Server } from "partyserver";
+import { type Connection, type ConnectionContext, Server, type WSMessage } from "partyserver";
+import * as v from "valibot";
+import { errorFrame, okFrame, readRequestId } from "../schema/protocol/envelope";
+import {
+  CLASSROOM_CLOSE_CODES,
+  CLASSROOM_LIMITS,
+  CLASSROOM_METHODS,
+  ClassroomRequestFrameSchema,
+  HEARTBEAT_PING,
+  HEARTBEAT_PONG,
+  type Snapshot,
+} from "../schema/protocol/classroom";
+import { CLASS_IDENTITY_HEADER, type ClassIdentity, ClassIdentitySchema, isModerator } from "../schema/tokens/class-token";
 import type { Env } from "../worker/env";
+import { AUDIENCE_TAGS, Broadcaster } from "./broadcaster";
+import { Chat } from "./chat";
+import { ChannelError } from "./errors";
+import { HANDLERS, type RoomServices } from "./handlers";
+import { Hands } from "./hands";
+import { Moderation } from "./moderation";
+import { Outbox } from "./outbox";
+import { Polls } from "./polls";
+import { Presence } from "./presence";
+import { LiveSession } from "./session";
+import { RoomStorage } from "./storage";
+
+/** What each socket carries through hibernation: the identity the Worker verified, and when it connected. */
+type SocketState = ClassIdentity & { connectedAt: number };
+
+/** A socket that neither pinged nor sent anything for this long is considered dead and closed. */
+const HEARTBEAT_TIMEOUT_MS = 90_000;
+/** How often the alarm looks for dead sockets while anyone is connected. */
+const HEARTBEAT_CHECK_MS = 30_000;
+/** A session nobody is in ends after this long. */
+const EMPTY_SESSION_MS = 10 * 60_000;
+/** Backstop for the outbox: if the object is evicted before its flush timer fires, the alarm ships the rest. */
+const OUTBOX_BACKSTOP_MS = 2_000;
+
+const USER_TAG = (userId: string) => `user:${userId}`;
 
 /**
- * One Durable Object per class: the single authority of a live session.
- * (The class-channel issue fills this in; for now it only accepts connections.)
+ * One Durable Object per class: the single authority of a live session — presence and attendance, chat,
+ * polls, raised hands, reactions and moderation. Built on partyserver with hibernation; everything that must
+ * survive lives in the object's SQLite storage (see storage.ts) and is shipped to D1 through the outbox.
+ *
+ * Sockets arrive only through the Worker, which verified the class token and put the identity in a header
+ * ({@link CLASS_IDENTITY_HEADER}); the object is not reachable from outside any other way.
  */
 export class Classroom extends Server<Env> {
   static override options = { hibernate: true };
 
-  override onMessage(connection: Connection, message: string | ArrayBuffer): void {
-    connection.send(JSON.stringify({ ok: false, error: { code: "UNAVAILABLE", message: "The class channel is not available yet" } }));
-    void message;
+  private readonly store: RoomStorage;
+  private readonly outbox: Outbox;
+  private readonly session: LiveSession;
+  private readonly broadcaster: Broadcaster;
+  private readonly presence: Presence;
+  private readonly services: RoomServices;
+  private readonly lastMessageAt = new Map<string, number>();
+  private alarmAt: number | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new RoomStorage(ctx.storage.sql);
+    this.outbox = new Outbox(this.store, env.DB, () => this.scheduleAlarm(Date.now() + OUTBOX_BACKSTOP_MS));
+    this.session = new LiveSession(this.store, this.outbox);
+    this.broadcaster = new Broadcaster(
+      (tag) => ctx.getWebSockets(tag),
+      (pollId, audience) => this.services.polls.render(pollId, audience),
+    );
+    this.presence = new Presence(this.store, this.outbox, this.session, this.broadcaster);
+    const polls = new Polls(this.store, this.outbox, this.session, this.broadcaster);
+    this.services = {
+      chat: new Chat(this.store, this.outbox, this.session, this.presence, this.broadcaster),
+      polls,
+      hands: new Hands(this.presence, this.broadcaster),
+      moderation: new Moderation(this.store, this.outbox, this.presence, (userId, code, reason, message) => this.disconnectUser(userId, code, reason, message)),
+      endSession: (caller, now) => this.endSession(caller.userId, "ended-by-teacher", now),
+    };
+    // The heartbeat is answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(HEARTBEAT_PING, HEARTBEAT_PONG));
+    // Know the stored alarm after a wake-up, so a later wish never postpones an earlier duty (a grace end).
+    void ctx.blockConcurrencyWhile(async () => {
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
   }
+
+  override getConnectionTags(_connection: Connection, context: ConnectionContext): string[] {
+    const identity = readIdentity(context.request);
+    if (!identity) return [];
+    return [USER_TAG(identity.userId), isModerator(identity.role) ? AUDIENCE_TAGS.moderators : AUDIENCE_TAGS.students];
+  }
+
+  override onConnect(connection: Connection<SocketState>, context: ConnectionContext): void {
+    const identity = readIdentity(context.request);
+    if (!identity || identity.classId !== this.name) {
+      connection.close(CLASSROOM_CLOSE_CODES.unauthorized, "Join the class through the app");
+      return;
+    }
+    const now = Date.now();
+    if (this.services.moderation.isRecentlyBlocked(identity.userId, now)) {
+      this.sendClosing(connection, "blocked", "You have been blocked from this class");
+      connection.close(CLASSROOM_CLOSE_CODES.blocked, "Blocked from this class");
+      return;
+    }
+    const session = this.session.ensure(identity, now);
+    connection.setState({ ...identity, connectedAt: now });
+    this.presence.connected(identity, session.id, now);
+    connection.send(JSON.stringify({ notification: "snapshot", data: this.snapshot(identity) }));
+    this.scheduleAlarm(now + HEARTBEAT_CHECK_MS);
+  }
+
+  override async onMessage(connection: Connection<SocketState>, message: WSMessage): Promise<void> {
+    const identity = connection.state;
+    if (!identity) return;
+    const size = typeof message === "string" ? utf8Length(message) : message.byteLength;
+    if (size > CLASSROOM_LIMITS.maxFrameBytes) {
+      connection.close(CLASSROOM_CLOSE_CODES.frameTooLarge, `Frame too large: at most ${CLASSROOM_LIMITS.maxFrameBytes} bytes`);
+      return;
+    }
+    this.lastMessageAt.set(connection.id, Date.now());
+    if (typeof message !== "string") {
+      connection.send(errorFrame(null, "INVALID_MESSAGE", "Send JSON text frames"));
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(message);
+    } catch {
+      connection.send(errorFrame(null, "INVALID_MESSAGE", "The frame is not valid JSON"));
+      return;
+    }
+    connection.send(await this.dispatch(identity, raw));
+  }
+
+  override onClose(connection: Connection<SocketState>): void {
+    this.lastMessageAt.delete(connection.id);
+    const identity = connection.state;
+    if (!identity || !this.presence.get(identity.userId)) return;
+    const stillOpen = [...this.getConnections(USER_TAG(identity.userId))].some((other) => other.id !== connection.id && other.readyState === WebSocket.OPEN);
+    if (stillOpen) return;
+    this.scheduleAlarm(this.presence.lastSocketClosed(identity.userId, Date.now()));
+  }
+
+  override onError(connection: Connection<SocketState>): void {
+    this.onClose(connection);
+  }
+
+  override async onRequest(): Promise<Response> {
+    return Response.json({ error: { code: "NOT_FOUND", message: "The class channel only speaks WebSocket" } }, { status: 404 });
+  }
+
+  override async onAlarm(): Promise<void> {
+    this.alarmAt = null;
+    const now = Date.now();
+    this.services.polls.closeExpired(now);
+    this.presence.expireGraces(now);
+    this.closeDeadSockets(now);
+    const session = this.session.current();
+    if (session?.empty_since != null && now - session.empty_since >= EMPTY_SESSION_MS && this.presence.count() === 0) {
+      await this.endSession(null, "empty", now);
+    }
+    await this.outbox.flush();
+    this.scheduleNextAlarm(now);
+  }
+
+  /** Parses and runs one request; every outcome is a response frame (the socket stays open). */
+  private async dispatch(identity: SocketState, raw: unknown): Promise<string> {
+    const id = readRequestId(raw);
+    const frame = v.safeParse(ClassroomRequestFrameSchema, raw);
+    if (!frame.success) return errorFrame(id, "INVALID_MESSAGE", describe(frame.issues));
+    const method = frame.output.method;
+    const spec = CLASSROOM_METHODS[method];
+    if (!(spec.roles as readonly string[]).includes(identity.role)) return errorFrame(id, "FORBIDDEN", `A ${identity.role} may not use ${method}`);
+    const data = v.safeParse(spec.request, frame.output.data ?? {});
+    if (!data.success) return errorFrame(id, "INVALID_MESSAGE", describe(data.issues));
+    try {
+      const handler = HANDLERS[method] as (room: RoomServices, caller: ClassIdentity, data: unknown, now: number) => unknown;
+      const result = await handler(this.services, identity, data.output, Date.now());
+      return okFrame(frame.output.id, result);
+    } catch (error) {
+      if (error instanceof ChannelError) return errorFrame(id, error.code, error.message);
+      console.error(JSON.stringify({ event: "classroom_handler_failed", classId: this.name, method, error: String(error instanceof Error ? error.stack : error) }));
+      return errorFrame(id, "INTERNAL", "Something went wrong on our side");
+    }
+  }
+
+  private snapshot(identity: ClassIdentity): Snapshot {
+    const audience = isModerator(identity.role) ? "moderators" : "students";
+    return {
+      seq: this.broadcaster.currentSeq,
+      you: { userId: identity.userId, displayName: identity.displayName, role: identity.role },
+      session: this.session.state()!,
+      participants: this.presence.list(),
+      chat: this.services.chat.tail(),
+      polls: this.services.polls.all(audience),
+      myVotes: this.services.polls.votesOf(identity.userId),
+    };
+  }
+
+  private sendClosing(connection: WebSocket, reason: "kicked" | "blocked" | "ended", message: string): void {
+    try {
+      connection.send(JSON.stringify({ notification: "closing", data: { reason, message } }));
+    } catch {
+      // Already closing.
+    }
+  }
+
+  private disconnectUser(userId: string, code: number, reason: "kicked" | "blocked", message: string): void {
+    for (const connection of this.getConnections(USER_TAG(userId))) {
+      this.sendClosing(connection, reason, message);
+      connection.close(code, message);
+    }
+  }
+
+  /** Ends the session for everyone: attendance closed, D1 updated, every socket told and closed. */
+  private async endSession(endedBy: string | null, reason: "ended-by-teacher" | "empty", now: number): Promise<void> {
+    const session = this.session.current();
+    if (!session) return;
+    this.broadcaster.flush();
+    this.presence.removeAll("ended", now);
+    this.outbox.add("session.end", { id: session.id, endedAt: now, endedBy, reason });
+    this.store.clearSession();
+    this.broadcaster.stop();
+    const connections = [...this.getConnections()];
+    for (const connection of connections) this.sendClosing(connection, "ended", "The class has ended");
+    // Close after the current request's reply went out, so the moderator who ended it gets an answer.
+    setTimeout(() => {
+      for (const connection of connections) connection.close(CLASSROOM_CLOSE_CODES.ended, "The class has ended");
+    }, 0);
+    await this.outbox.flush();
+  }
+
+  private closeDeadSockets(now: number): void {
+    for (const connection of this.getConnections<SocketState>()) {
+      const lastPing = this.ctx.getWebSocketAutoResponseTimestamp(connection)?.getTime() ?? 0;
+      const lastSeen = Math.max(connection.state?.connectedAt ?? 0, lastPing, this.lastMessageAt.get(connection.id) ?? 0);
+      if (now - lastSeen > HEARTBEAT_TIMEOUT_MS) connection.close(CLASSROOM_CLOSE_CODES.heartbeatTimeout, "No heartbeat");
+    }
+  }
+
+  /** Sets the alarm to the earliest thing the object must do on its own. */
+  private scheduleNextAlarm(now: number): void {
+    const session = this.session.current();
+    const candidates = [
+      this.presence.nextGraceEnd(),
+      this.services.polls.nextTimerEnd(),
+      this.outbox.pending > 0 ? now + OUTBOX_BACKSTOP_MS : null,
+      [...this.getConnections()].length > 0 ? now + HEARTBEAT_CHECK_MS : null,
+      session?.empty_since != null ? session.empty_since + EMPTY_SESSION_MS : null,
+    ].filter((at): at is number => at !== null);
+    if (candidates.length > 0) this.scheduleAlarm(Math.min(...candidates));
+  }
+
+  /** Makes sure the alarm fires no later than `at`. */
+  private scheduleAlarm(at: number): void {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
+  }
+}
+
+function readIdentity(request: Request): ClassIdentity | null {
+  const header = request.headers.get(CLASS_IDENTITY_HEADER);
+  if (!header) return null;
+  try {
+    const parsed = v.safeParse(ClassIdentitySchema, JSON.parse(header));
+    return parsed.success ? parsed.output : null;
+  } catch {
+    return null;
+  }
+}
+
+function utf8Length(text: string): number {
+  // Cheap bound first: a UTF-16 code unit is at most 3 UTF-8 bytes.
+  if (text.length * 3 <= CLASSROOM_LIMITS.maxFrameBytes) return text.length;
+  return new TextEncoder().encode(text).byteLength;
+}
+
+function describe(issues: readonly v.BaseIssue<unknown>[]): string {
+  return issues
+    .slice(0, 5)
+    .map((issue) => {
+      const path = issue.path?.map((p) => String(p.key)).join(".");
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join("; ");
 }

@@ -13,6 +13,7 @@ import { calendarRoutes } from "./routes/calendar";
 import { classesRoutes } from "./routes/classes";
 import { feedbackRoutes } from "./routes/feedback";
 import { healthRoutes } from "./routes/health";
+import { joinRoutes, routeClassroomSocket } from "./routes/join";
 import { jwksRoutes } from "./routes/jwks";
 
 export { Classroom };
@@ -20,6 +21,8 @@ export { Classroom };
 export const app = new Hono<AppEnv>();
 
 app.onError(onError);
+// The class channel's sockets carry their own credential (the class token), so they skip the cookie middleware.
+app.all("/parties/*", (c) => routeClassroomSocket(c.req.raw, c.env));
 app.use("*", async (c, next) => {
   c.set("db", getDb(c.env.DB));
   await next();
@@ -31,6 +34,7 @@ app.route("/", healthRoutes);
 app.route("/", jwksRoutes);
 app.route("/", authRoutes);
 app.route("/", classesRoutes);
+app.route("/", joinRoutes);
 app.route("/", calendarRoutes);
 app.route("/", feedbackRoutes);
 app.route("/", blocksRoutes);

@@ -1,0 +1,140 @@
+import type { ClassroomEvent, Participant, Poll, UnsequencedEvent } from "../schema/protocol/classroom";
+
+/** Who receives an event: moderators (teacher, admins) see more of a poll than students do. */
+export type Audience = "all" | "moderators" | "students";
+
+/** Socket tags the Classroom gives each connection, so a frame goes to one audience without reading state. */
+export const AUDIENCE_TAGS = { moderators: "audience:moderators", students: "audience:students" } as const;
+
+/**
+ * Chat, moderation and poll changes go out within this window. One object can only send about 12,000 frames
+ * a second, so with 1,000 sockets every separate broadcast costs a twelfth of a second: batching everything
+ * of one window into one frame per socket is what keeps a large class responsive.
+ */
+const DELTA_WINDOW_MS = 50;
+/** Presence alone (joins, leaves, hands) may wait longer: a class of 1,000 joining at once is one frame per half second. */
+const PRESENCE_WINDOW_MS = 500;
+/** Reactions are summed and sent once a second. */
+const REACTION_WINDOW_MS = 1000;
+
+export interface PollRenderer {
+  /** The poll as `audience` sees it, or null when it no longer exists. */
+  (pollId: string, audience: "moderators" | "students"): Poll | null;
+}
+
+/** Collects changes and delivers them as one `events` frame per window and audience. */
+export class Broadcaster {
+  /** Sequence numbers stay increasing across restarts of the object: they start at the clock (µs resolution). */
+  private seq = Date.now() * 1000;
+  private queue: { event: ClassroomEvent; audience: Audience }[] = [];
+  private presence = new Map<string, Participant | null>();
+  private dirtyPolls = new Map<string, { students: boolean }>();
+  private reactions = new Map<string, number>();
+  private deltaTimer: { handle: ReturnType<typeof setTimeout>; due: number } | null = null;
+  private reactionTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(
+    private readonly sockets: (tag: string) => WebSocket[],
+    private readonly renderPoll: PollRenderer,
+  ) {}
+
+  /** The last sequence number handed out: a snapshot taken now contains every event up to it. */
+  get currentSeq(): number {
+    return this.seq;
+  }
+
+  emit(event: UnsequencedEvent, audience: Audience = "all"): void {
+    this.queue.push({ event: { ...event, seq: ++this.seq } as ClassroomEvent, audience });
+    this.schedule(DELTA_WINDOW_MS);
+  }
+
+  /** A participant's latest state (null = gone); several changes of one window collapse into the last. */
+  presenceChanged(userId: string, participant: Participant | null): void {
+    this.presence.set(userId, participant);
+    this.schedule(PRESENCE_WINDOW_MS);
+  }
+
+  /** A poll changed; students are only told when what they can see changed (not on every vote). */
+  pollChanged(pollId: string, studentsToo: boolean): void {
+    const dirty = this.dirtyPolls.get(pollId);
+    this.dirtyPolls.set(pollId, { students: studentsToo || (dirty?.students ?? false) });
+    this.schedule(DELTA_WINDOW_MS);
+  }
+
+  reaction(emoji: string): void {
+    this.reactions.set(emoji, (this.reactions.get(emoji) ?? 0) + 1);
+    this.reactionTimer ??= setTimeout(() => this.flushReactions(), REACTION_WINDOW_MS);
+  }
+
+  /** Sends everything pending now (also used before the object closes every socket). */
+  flush(): void {
+    if (this.deltaTimer) clearTimeout(this.deltaTimer.handle);
+    this.deltaTimer = null;
+    const forModerators: ClassroomEvent[] = [];
+    const forStudents: ClassroomEvent[] = [];
+    if (this.presence.size > 0) {
+      const upserts: Participant[] = [];
+      const removed: string[] = [];
+      for (const [userId, participant] of this.presence) participant ? upserts.push(participant) : removed.push(userId);
+      this.presence.clear();
+      const event: ClassroomEvent = { type: "participants", seq: ++this.seq, upserts, removed };
+      forModerators.push(event);
+      forStudents.push(event);
+    }
+    for (const { event, audience } of this.queue) {
+      if (audience !== "students") forModerators.push(event);
+      if (audience !== "moderators") forStudents.push(event);
+    }
+    this.queue = [];
+    for (const [pollId, dirty] of this.dirtyPolls) {
+      const seq = ++this.seq;
+      const moderatorView = this.renderPoll(pollId, "moderators");
+      if (moderatorView) forModerators.push({ type: "poll", seq, poll: moderatorView });
+      const studentView = dirty.students ? this.renderPoll(pollId, "students") : null;
+      if (studentView) forStudents.push({ type: "poll", seq, poll: studentView });
+    }
+    this.dirtyPolls.clear();
+    this.send(AUDIENCE_TAGS.moderators, forModerators);
+    this.send(AUDIENCE_TAGS.students, forStudents);
+  }
+
+  /** Drops pending timers (the session ended; nothing more goes out). */
+  stop(): void {
+    if (this.deltaTimer) clearTimeout(this.deltaTimer.handle);
+    if (this.reactionTimer) clearTimeout(this.reactionTimer);
+    this.deltaTimer = null;
+    this.reactionTimer = null;
+    this.queue = [];
+    this.presence.clear();
+    this.dirtyPolls.clear();
+    this.reactions.clear();
+  }
+
+  private flushReactions(): void {
+    this.reactionTimer = null;
+    if (this.reactions.size === 0) return;
+    const event: ClassroomEvent = { type: "reactions", seq: ++this.seq, counts: Object.fromEntries(this.reactions) };
+    this.reactions.clear();
+    this.send(AUDIENCE_TAGS.moderators, [event]);
+    this.send(AUDIENCE_TAGS.students, [event]);
+  }
+
+  private schedule(delayMs: number): void {
+    const due = Date.now() + delayMs;
+    if (this.deltaTimer && this.deltaTimer.due <= due) return;
+    if (this.deltaTimer) clearTimeout(this.deltaTimer.handle);
+    this.deltaTimer = { handle: setTimeout(() => this.flush(), delayMs), due };
+  }
+
+  private send(tag: string, events: ClassroomEvent[]): void {
+    if (events.length === 0) return;
+    const frame = JSON.stringify({ notification: "events", data: { events } });
+    for (const socket of this.sockets(tag)) {
+      try {
+        socket.send(frame);
+      } catch {
+        // The socket is closing; its close handler does the bookkeeping.
+      }
+    }
+  }
+}

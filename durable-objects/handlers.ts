@@ -1,0 +1,62 @@
+import type { ClassroomMethod, ClassroomRequestData, ClassroomResponses } from "../schema/protocol/classroom";
+import type { ClassIdentity } from "../schema/tokens/class-token";
+import type { Chat } from "./chat";
+import type { Hands } from "./hands";
+import type { Moderation } from "./moderation";
+import type { Polls } from "./polls";
+
+/** What handlers act on: one object per concern, owned by the Classroom. */
+export interface RoomServices {
+  chat: Chat;
+  polls: Polls;
+  hands: Hands;
+  moderation: Moderation;
+  endSession(caller: ClassIdentity, now: number): Promise<void>;
+}
+
+type Handler<M extends ClassroomMethod> = (room: RoomServices, caller: ClassIdentity, data: ClassroomRequestData<M>, now: number) => ClassroomResponses[M] | Promise<ClassroomResponses[M]>;
+
+/**
+ * One small handler per method. The dispatcher has already parsed `data` with the method's schema and checked
+ * the caller's role against the method's `roles`; handlers check what depends on state (locks, mutes, targets).
+ */
+export const HANDLERS: { [M in ClassroomMethod]: Handler<M> } = {
+  "chat.send": (room, caller, data, now) => ({ message: room.chat.send(caller, data, now) }),
+  "chat.delete": (room, caller, data, now) => {
+    room.chat.delete(caller, data.messageId, now);
+    return {};
+  },
+  "chat.lock": (room, _caller, data) => {
+    room.chat.lock(data.locked);
+    return { locked: data.locked };
+  },
+  "participant.mute": (room, _caller, data) => {
+    room.moderation.mute(data.userId, data.muted);
+    return {};
+  },
+  "participant.remove": (room, _caller, data, now) => {
+    room.moderation.remove(data.userId, now);
+    return {};
+  },
+  "participant.block": async (room, caller, data, now) => {
+    await room.moderation.block(caller, data.userId, data.reason ?? "", now);
+    return {};
+  },
+  "poll.create": (room, caller, data, now) => ({ poll: room.polls.create(caller, data, now) }),
+  "poll.vote": (room, caller, data, now) => ({ optionIds: room.polls.vote(caller, data, now) }),
+  "poll.close": (room, _caller, data, now) => ({ poll: room.polls.close(data.pollId, now) }),
+  "poll.publish": (room, _caller, data, now) => ({ poll: room.polls.publish(data.pollId, now) }),
+  "hand.raise": (room, caller, _data, now) => ({ handRaisedAt: room.hands.raise(caller, now) }),
+  "hand.lower": (room, caller, data) => {
+    room.hands.lower(caller, data.userId);
+    return {};
+  },
+  "reaction.send": (room, caller, data, now) => {
+    room.hands.react(caller, data.emoji, now);
+    return {};
+  },
+  "session.end": async (room, caller, _data, now) => {
+    await room.endSession(caller, now);
+    return {};
+  },
+};

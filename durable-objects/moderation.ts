@@ -1,0 +1,57 @@
+import { CLASSROOM_CLOSE_CODES } from "../schema/protocol/classroom";
+import { CLASS_TOKEN_LIFETIME_SECONDS, type ClassIdentity, isModerator } from "../schema/tokens/class-token";
+import { ChannelError } from "./errors";
+import type { Outbox } from "./outbox";
+import type { Presence } from "./presence";
+import type { RoomStorage } from "./storage";
+
+/**
+ * The join route refuses blocked users by reading D1; this local record covers class tokens that were issued
+ * before the block and are still valid (they live 2 minutes), so nobody slips back in meanwhile.
+ */
+const LOCAL_BLOCK_MS = (CLASS_TOKEN_LIFETIME_SECONDS + 60) * 1000;
+
+/** Closes every socket of a user with a code and a notice (implemented by the Classroom). */
+export type DisconnectUser = (userId: string, code: number, reason: "kicked" | "blocked", message: string) => void;
+
+/** Moderators remove (can rejoin), block (cannot rejoin) and mute participants. Moderators cannot target each other. */
+export class Moderation {
+  constructor(
+    private readonly storage: RoomStorage,
+    private readonly outbox: Outbox,
+    private readonly presence: Presence,
+    private readonly disconnect: DisconnectUser,
+  ) {}
+
+  remove(userId: string, now: number): void {
+    this.target(userId);
+    this.disconnect(userId, CLASSROOM_CLOSE_CODES.kicked, "kicked", "The teacher removed you from the class");
+    this.presence.remove(userId, "kicked", now);
+  }
+
+  async block(caller: ClassIdentity, userId: string, reason: string, now: number): Promise<void> {
+    this.target(userId);
+    this.storage.run(`INSERT OR REPLACE INTO recent_blocks (user_id, until) VALUES (?, ?)`, userId, now + LOCAL_BLOCK_MS);
+    this.outbox.add("block.insert", { id: crypto.randomUUID(), userId, classId: caller.classId, reason, blockedBy: caller.userId, createdAt: now });
+    this.disconnect(userId, CLASSROOM_CLOSE_CODES.blocked, "blocked", "You have been blocked from this class");
+    this.presence.remove(userId, "blocked", now);
+    // The block must be in D1 before the moderator is told it worked: the join route reads it from there.
+    await this.outbox.flush();
+  }
+
+  mute(userId: string, muted: boolean): void {
+    this.target(userId);
+    this.presence.setMuted(userId, muted);
+  }
+
+  isRecentlyBlocked(userId: string, now: number): boolean {
+    this.storage.run(`DELETE FROM recent_blocks WHERE until <= ?`, now);
+    return this.storage.one(`SELECT user_id FROM recent_blocks WHERE user_id = ?`, userId) !== null;
+  }
+
+  private target(userId: string): void {
+    const participant = this.presence.get(userId);
+    if (!participant) throw new ChannelError("NOT_FOUND", "That person is not in the class");
+    if (isModerator(participant.role)) throw new ChannelError("FORBIDDEN", "Teachers and admins cannot be removed, blocked or muted from the class");
+  }
+}

@@ -1,0 +1,164 @@
+import { and, eq, isNull } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { drizzle } from "drizzle-orm/d1";
+import { attendance, blocks, chatMessages, liveSessions, pollOptions, polls, pollVotes } from "../schema/db";
+import * as schema from "../schema/db";
+import type { RoomStorage } from "./storage";
+
+/**
+ * Every write meant for D1, by kind. The object first stores it in its own SQLite (the same transaction as the
+ * change it describes), then ships batches to D1; a row leaves the outbox only after D1 accepted it, so an
+ * eviction or restart loses nothing. Every write is idempotent, so shipping a batch twice is harmless.
+ */
+export interface OutboxWrites {
+  "session.start": { id: string; classId: string; occurrenceId: string | null; startedAt: number };
+  "session.end": { id: string; endedAt: number; endedBy: string | null; reason: string };
+  "attendance.join": { id: string; sessionId: string; userId: string; joinedAt: number };
+  "attendance.leave": { id: string; leftAt: number; durationMs: number; reason: string };
+  "chat.insert": { id: string; classId: string; sessionId: string; userId: string; clientMessageId: string; body: string; createdAt: number };
+  "chat.delete": { id: string; deletedAt: number; deletedBy: string };
+  "poll.insert": {
+    id: string;
+    classId: string;
+    sessionId: string;
+    createdBy: string;
+    question: string;
+    multipleChoice: boolean;
+    anonymous: boolean;
+    closesAt: number | null;
+    createdAt: number;
+    options: { id: string; position: number; label: string }[];
+  };
+  "poll.status": { id: string; status: "closed" | "published"; at: number };
+  "poll.vote": { pollId: string; userId: string; optionIds: string[]; createdAt: number };
+  "block.insert": { id: string; userId: string; classId: string; reason: string; blockedBy: string; createdAt: number };
+}
+export type OutboxKind = keyof OutboxWrites;
+
+const BATCH_ROWS = 100;
+/** Ship soon after a write, so D1 readers (the API, reports) see it quickly, but batch bursts together. */
+const FLUSH_DELAY_MS = 200;
+
+export class Outbox {
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  private flushing: Promise<void> | null = null;
+  private readonly db;
+
+  constructor(
+    private readonly storage: RoomStorage,
+    d1: D1Database,
+    /** Called after a write is queued, so the owner can make sure an alarm will flush it after eviction. */
+    private readonly onQueued: () => void,
+  ) {
+    this.db = drizzle(d1, { schema });
+  }
+
+  add<K extends OutboxKind>(kind: K, payload: OutboxWrites[K]): void {
+    this.storage.run(`INSERT INTO outbox (kind, payload) VALUES (?, ?)`, kind, JSON.stringify(payload));
+    this.onQueued();
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = null;
+      void this.flush();
+    }, FLUSH_DELAY_MS);
+  }
+
+  get pending(): number {
+    return this.storage.one<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`)?.n ?? 0;
+  }
+
+  /** Ships everything queued; concurrent callers share one run. */
+  flush(): Promise<void> {
+    this.flushing ??= this.drain().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const rows = this.storage.all<{ seq: number; kind: string; payload: string }>(`SELECT seq, kind, payload FROM outbox ORDER BY seq LIMIT ?`, BATCH_ROWS);
+      if (rows.length === 0) return;
+      const statements = rows.flatMap((row) => this.statements(row.kind as OutboxKind, JSON.parse(row.payload)));
+      try {
+        if (statements.length > 0) await this.db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+      } catch (error) {
+        // One bad row must not hold back the others: retry row by row and drop only the rows D1 refuses.
+        console.error(JSON.stringify({ event: "classroom_outbox_batch_failed", rows: rows.length, error: String(error) }));
+        for (const row of rows) {
+          const own = this.statements(row.kind as OutboxKind, JSON.parse(row.payload));
+          try {
+            if (own.length > 0) await this.db.batch(own as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
+          } catch (rowError) {
+            console.error(JSON.stringify({ event: "classroom_outbox_row_dropped", kind: row.kind, payload: row.payload, error: String(rowError) }));
+          }
+          this.storage.run(`DELETE FROM outbox WHERE seq = ?`, row.seq);
+        }
+        continue;
+      }
+      this.storage.run(`DELETE FROM outbox WHERE seq <= ?`, rows[rows.length - 1]!.seq);
+    }
+  }
+
+  private statements<K extends OutboxKind>(kind: K, payload: OutboxWrites[K]): BatchItem<"sqlite">[] {
+    const db = this.db;
+    const p = payload as never as OutboxWrites[OutboxKind] & Record<string, unknown>;
+    switch (kind) {
+      case "session.start": {
+        const w = p as OutboxWrites["session.start"];
+        return [db.insert(liveSessions).values(w).onConflictDoNothing()];
+      }
+      case "session.end": {
+        const w = p as OutboxWrites["session.end"];
+        return [db.update(liveSessions).set({ endedAt: w.endedAt, endedBy: w.endedBy, endReason: w.reason }).where(and(eq(liveSessions.id, w.id), isNull(liveSessions.endedAt)))];
+      }
+      case "attendance.join": {
+        const w = p as OutboxWrites["attendance.join"];
+        return [db.insert(attendance).values(w).onConflictDoNothing()];
+      }
+      case "attendance.leave": {
+        const w = p as OutboxWrites["attendance.leave"];
+        return [db.update(attendance).set({ leftAt: w.leftAt, durationMs: w.durationMs, leaveReason: w.reason }).where(eq(attendance.id, w.id))];
+      }
+      case "chat.insert": {
+        const w = p as OutboxWrites["chat.insert"];
+        return [db.insert(chatMessages).values(w).onConflictDoNothing()];
+      }
+      case "chat.delete": {
+        const w = p as OutboxWrites["chat.delete"];
+        return [db.update(chatMessages).set({ deletedAt: w.deletedAt, deletedBy: w.deletedBy }).where(eq(chatMessages.id, w.id))];
+      }
+      case "poll.insert": {
+        const { options, ...poll } = p as OutboxWrites["poll.insert"];
+        return [
+          db.insert(polls).values({ ...poll, status: "open" }).onConflictDoNothing(),
+          db.insert(pollOptions).values(options.map((o) => ({ ...o, pollId: poll.id }))).onConflictDoNothing(),
+        ];
+      }
+      case "poll.status": {
+        const w = p as OutboxWrites["poll.status"];
+        return [
+          w.status === "closed"
+            ? db.update(polls).set({ status: "closed", closedAt: w.at }).where(eq(polls.id, w.id))
+            : db.update(polls).set({ status: "published", publishedAt: w.at }).where(eq(polls.id, w.id)),
+        ];
+      }
+      case "poll.vote": {
+        const w = p as OutboxWrites["poll.vote"];
+        return [
+          db.delete(pollVotes).where(and(eq(pollVotes.pollId, w.pollId), eq(pollVotes.userId, w.userId))),
+          db.insert(pollVotes).values(w.optionIds.map((optionId) => ({ pollId: w.pollId, optionId, userId: w.userId, createdAt: w.createdAt }))),
+        ];
+      }
+      case "block.insert": {
+        const w = p as OutboxWrites["block.insert"];
+        return [db.insert(blocks).values(w).onConflictDoNothing()];
+      }
+      default:
+        return assertNever(kind as never);
+    }
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`Unknown outbox kind ${String(value)}`);
+}

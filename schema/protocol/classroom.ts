@@ -1,0 +1,230 @@
+import * as v from "valibot";
+import { CLASS_ROLES, type ClassRole } from "../tokens/class-token";
+import { requestFrameSchema } from "./envelope";
+
+/**
+ * The class channel: browser ↔ Classroom Durable Object over a WebSocket (`/parties/classroom/:classId?token=`).
+ *
+ * The client sends requests `{ id, method, data }` (see {@link CLASSROOM_METHODS}) and the literal text `ping`
+ * (answered `pong` without waking the object; it is the heartbeat). The object answers every request and sends
+ * notifications: first a `snapshot`, then `events` frames. Events are coalesced: one frame per short window
+ * carries every change since the last one, each with an increasing `seq`; a client ignores events whose `seq`
+ * is not above the snapshot's `seq`.
+ */
+
+export const HEARTBEAT_PING = "ping";
+export const HEARTBEAT_PONG = "pong";
+
+/** Limits the object enforces (the web app uses the same numbers to guide the user). */
+export const CLASSROOM_LIMITS = {
+  /** Inbound frames larger than this close the socket with {@link CLASSROOM_CLOSE_CODES.frameTooLarge}. */
+  maxFrameBytes: 64 * 1024,
+  /** Chat message length in user-perceived characters (grapheme clusters, counted with Intl.Segmenter). */
+  maxChatGraphemes: 2000,
+  /** Chat messages in a snapshot. */
+  snapshotChatMessages: 100,
+  /** Token bucket per user for chat messages. */
+  chatBurst: 10,
+  chatPerSecond: 2,
+  /** Token bucket per user for reactions (they are cheap: aggregated once a second). */
+  reactionBurst: 20,
+  reactionPerSecond: 5,
+  pollMinOptions: 2,
+  pollMaxOptions: 10,
+  pollMaxDurationSeconds: 3600,
+} as const;
+
+/** WebSocket close codes of the class channel. Clients must not reconnect after kicked, blocked or ended. */
+export const CLASSROOM_CLOSE_CODES = {
+  /** RFC 6455 "message too big". */
+  frameTooLarge: 1009,
+  /** The upgrade arrived without a verified identity, or for another class. */
+  unauthorized: 4001,
+  /** A moderator removed this participant (they may rejoin). */
+  kicked: 4003,
+  /** A moderator blocked this participant from the class. */
+  blocked: 4004,
+  /** A moderator ended the class (or it ended empty). */
+  ended: 4005,
+  /** No heartbeat for too long. */
+  heartbeatTimeout: 4008,
+} as const;
+
+/** Close codes after which the client stays disconnected. */
+export const FINAL_CLOSE_CODES: readonly number[] = [CLASSROOM_CLOSE_CODES.unauthorized, CLASSROOM_CLOSE_CODES.kicked, CLASSROOM_CLOSE_CODES.blocked, CLASSROOM_CLOSE_CODES.ended];
+
+const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
+const Empty = v.strictObject({});
+const Label = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(max));
+
+/** A reaction is one emoji (a short grapheme sequence; the web picker sends Unicode emoji). */
+const Emoji = v.pipe(v.string(), v.minLength(1), v.maxLength(32));
+
+/** Request data and response data for every method. `roles` lists who may call it; the object checks it. */
+export const CLASSROOM_METHODS = {
+  /** Post a chat message. `clientMessageId` makes a resend after a reconnect idempotent. */
+  "chat.send": {
+    roles: CLASS_ROLES,
+    request: v.strictObject({ clientMessageId: Id, body: v.pipe(v.string(), v.minLength(1), v.maxLength(16_000)) }),
+  },
+  "chat.delete": { roles: ["teacher", "admin"], request: v.strictObject({ messageId: Id }) },
+  /** Lock or unlock chat for students. */
+  "chat.lock": { roles: ["teacher", "admin"], request: v.strictObject({ locked: v.boolean() }) },
+  /** Mute or unmute one participant's chat. */
+  "participant.mute": { roles: ["teacher", "admin"], request: v.strictObject({ userId: Id, muted: v.boolean() }) },
+  /** Remove a participant now; they may rejoin. */
+  "participant.remove": { roles: ["teacher", "admin"], request: v.strictObject({ userId: Id }) },
+  /** Block a participant from this class (writes a class-scoped block) and remove them now. */
+  "participant.block": { roles: ["teacher", "admin"], request: v.strictObject({ userId: Id, reason: v.optional(v.pipe(v.string(), v.maxLength(500))) }) },
+  "poll.create": {
+    roles: ["teacher", "admin"],
+    request: v.strictObject({
+      question: Label(500),
+      options: v.pipe(v.array(Label(200)), v.minLength(CLASSROOM_LIMITS.pollMinOptions), v.maxLength(CLASSROOM_LIMITS.pollMaxOptions)),
+      multipleChoice: v.optional(v.boolean(), false),
+      anonymous: v.optional(v.boolean(), false),
+      durationSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(10), v.maxValue(CLASSROOM_LIMITS.pollMaxDurationSeconds))),
+    }),
+  },
+  /** Vote (students); voting again replaces the earlier vote while the poll is open. */
+  "poll.vote": { roles: ["student"], request: v.strictObject({ pollId: Id, optionIds: v.pipe(v.array(Id), v.minLength(1), v.maxLength(CLASSROOM_LIMITS.pollMaxOptions)) }) },
+  "poll.close": { roles: ["teacher", "admin"], request: v.strictObject({ pollId: Id }) },
+  /** Show the results to everyone (closes the poll first if it is open). */
+  "poll.publish": { roles: ["teacher", "admin"], request: v.strictObject({ pollId: Id }) },
+  "hand.raise": { roles: ["student"], request: Empty },
+  /** Lower a hand: your own (anyone), or someone else's (moderators). */
+  "hand.lower": { roles: CLASS_ROLES, request: v.strictObject({ userId: v.optional(Id) }) },
+  "reaction.send": { roles: CLASS_ROLES, request: v.strictObject({ emoji: Emoji }) },
+  /** End the class for everyone. */
+  "session.end": { roles: ["teacher", "admin"], request: Empty },
+} as const satisfies Record<string, { roles: readonly ClassRole[]; request: v.GenericSchema }>;
+
+export type ClassroomMethod = keyof typeof CLASSROOM_METHODS;
+export const CLASSROOM_METHOD_NAMES = Object.keys(CLASSROOM_METHODS) as [ClassroomMethod, ...ClassroomMethod[]];
+export type ClassroomRequestData<M extends ClassroomMethod> = v.InferOutput<(typeof CLASSROOM_METHODS)[M]["request"]>;
+
+export const ClassroomRequestFrameSchema = requestFrameSchema(CLASSROOM_METHOD_NAMES);
+export type ClassroomRequestFrame = v.InferOutput<typeof ClassroomRequestFrameSchema>;
+
+// ---- Shapes the object sends ----
+
+export const ParticipantSchema = v.object({
+  userId: v.string(),
+  displayName: v.string(),
+  role: v.picklist(CLASS_ROLES),
+  /** False during the reconnect grace (10 s) after the user's last socket closed. */
+  present: v.boolean(),
+  /** When the hand went up (the queue is ordered by it), or null. */
+  handRaisedAt: v.nullable(v.number()),
+  chatMuted: v.boolean(),
+});
+export type Participant = v.InferOutput<typeof ParticipantSchema>;
+
+export const ChatMessageSchema = v.object({
+  id: v.string(),
+  clientMessageId: v.string(),
+  userId: v.string(),
+  displayName: v.string(),
+  role: v.picklist(CLASS_ROLES),
+  body: v.string(),
+  createdAt: v.number(),
+});
+export type ChatMessage = v.InferOutput<typeof ChatMessageSchema>;
+
+export const PollOptionSchema = v.object({
+  id: v.string(),
+  label: v.string(),
+  /** Vote count: for moderators always, for students once published; null otherwise. */
+  votes: v.nullable(v.number()),
+  /** Who voted for it: moderators only, non-anonymous polls only. */
+  voters: v.optional(v.array(v.object({ userId: v.string(), displayName: v.string() }))),
+});
+
+export const PollSchema = v.object({
+  id: v.string(),
+  question: v.string(),
+  multipleChoice: v.boolean(),
+  anonymous: v.boolean(),
+  status: v.picklist(["open", "closed", "published"]),
+  createdAt: v.number(),
+  closesAt: v.nullable(v.number()),
+  options: v.array(PollOptionSchema),
+  /** Number of people who voted (null when counts are hidden from this viewer). */
+  totalVoters: v.nullable(v.number()),
+});
+export type Poll = v.InferOutput<typeof PollSchema>;
+
+export const SessionStateSchema = v.object({
+  sessionId: v.string(),
+  startedAt: v.number(),
+  chatLocked: v.boolean(),
+});
+export type SessionState = v.InferOutput<typeof SessionStateSchema>;
+
+export const SnapshotSchema = v.object({
+  /** Events with a `seq` up to this one are already in the snapshot. */
+  seq: v.number(),
+  you: v.object({ userId: v.string(), displayName: v.string(), role: v.picklist(CLASS_ROLES) }),
+  session: SessionStateSchema,
+  participants: v.array(ParticipantSchema),
+  chat: v.array(ChatMessageSchema),
+  polls: v.array(PollSchema),
+  /** The option ids you voted for, by poll id. */
+  myVotes: v.record(v.string(), v.array(v.string())),
+});
+export type Snapshot = v.InferOutput<typeof SnapshotSchema>;
+
+/** Changes after the snapshot. */
+export const ClassroomEventSchema = v.variant("type", [
+  v.object({ type: v.literal("participants"), seq: v.number(), upserts: v.array(ParticipantSchema), removed: v.array(v.string()) }),
+  v.object({ type: v.literal("chat.message"), seq: v.number(), message: ChatMessageSchema }),
+  v.object({ type: v.literal("chat.deleted"), seq: v.number(), messageId: v.string() }),
+  v.object({ type: v.literal("chat.locked"), seq: v.number(), locked: v.boolean() }),
+  v.object({ type: v.literal("poll"), seq: v.number(), poll: PollSchema }),
+  /** Reaction counts of the last second, by emoji. */
+  v.object({ type: v.literal("reactions"), seq: v.number(), counts: v.record(v.string(), v.number()) }),
+]);
+export type ClassroomEvent = v.InferOutput<typeof ClassroomEventSchema>;
+/** An event before the broadcaster stamps its `seq`. */
+export type UnsequencedEvent = ClassroomEvent extends infer E ? (E extends { seq: number } ? Omit<E, "seq"> : never) : never;
+
+export const ClassroomNotificationSchema = v.variant("notification", [
+  v.object({ notification: v.literal("snapshot"), data: SnapshotSchema }),
+  v.object({ notification: v.literal("events"), data: v.object({ events: v.array(ClassroomEventSchema) }) }),
+  /** Sent right before the object closes the socket for good (kicked, blocked, ended). */
+  v.object({ notification: v.literal("closing"), data: v.object({ reason: v.picklist(["kicked", "blocked", "ended"]), message: v.string() }) }),
+]);
+export type ClassroomNotification = v.InferOutput<typeof ClassroomNotificationSchema>;
+
+/** Response data by method. */
+export interface ClassroomResponses {
+  "chat.send": { message: ChatMessage };
+  "chat.delete": Record<string, never>;
+  "chat.lock": { locked: boolean };
+  "participant.mute": Record<string, never>;
+  "participant.remove": Record<string, never>;
+  "participant.block": Record<string, never>;
+  "poll.create": { poll: Poll };
+  "poll.vote": { optionIds: string[] };
+  "poll.close": { poll: Poll };
+  "poll.publish": { poll: Poll };
+  "hand.raise": { handRaisedAt: number };
+  "hand.lower": Record<string, never>;
+  "reaction.send": Record<string, never>;
+  "session.end": Record<string, never>;
+}
+
+
+/** `POST /api/classes/:id/join` response: a class token and where to connect with it. */
+export interface JoinResponse {
+  /** The class token (2 minutes); pass it as `?token=` on the socket URL. */
+  token: string;
+  expiresAt: number;
+  /** `ws(s)://host/parties/classroom/<classId>?token=…` */
+  socketUrl: string;
+  /** partysocket's pieces of the same URL. */
+  party: "classroom";
+  room: string;
+  role: ClassRole;
+  occurrenceId: string | null;
+}

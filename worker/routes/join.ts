@@ -1,0 +1,132 @@
+import { and, asc, eq, gt } from "drizzle-orm";
+import { Hono } from "hono";
+import { importJWK, jwtVerify } from "jose";
+import { routePartykitRequest } from "partyserver";
+import * as v from "valibot";
+import type { JoinResponse } from "../../schema/protocol/classroom";
+import { classes, enrollments, occurrences } from "../../schema/db";
+import {
+  CLASS_IDENTITY_HEADER,
+  CLASS_TOKEN_AUDIENCE,
+  CLASS_TOKEN_ISSUER,
+  CLASS_TOKEN_LIFETIME_SECONDS,
+  type ClassIdentity,
+  type ClassRole,
+  ClassTokenClaimsSchema,
+} from "../../schema/tokens/class-token";
+import type { AppEnv } from "../app-env";
+import { activeBlock, requireUser } from "../auth/session";
+import { signingKey, signWorkerToken } from "../auth/keys";
+import { getDb } from "../db";
+import type { Env } from "../env";
+import { ApiError, errorResponse } from "../errors";
+
+/** Students may enter this long before an occurrence starts (until it ends); teachers and admins any time. */
+const OPENS_BEFORE_START_MS = 15 * 60_000;
+
+const ClassIdSchema = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
+
+/** `POST /api/classes/:id/join`: checks the user may enter the live class now and hands out a class token. */
+export const joinRoutes = new Hono<AppEnv>();
+
+joinRoutes.post("/api/classes/:id/join", async (c) => {
+  const user = requireUser(c);
+  const parsedId = v.safeParse(ClassIdSchema, c.req.param("id"));
+  if (!parsedId.success) throw new ApiError("NOT_FOUND", "No such class");
+  const db = c.var.db;
+  const cls = await db.query.classes.findFirst({ where: eq(classes.id, parsedId.output) });
+  if (!cls) throw new ApiError("NOT_FOUND", "No such class");
+
+  let role: ClassRole;
+  if (cls.teacherId === user.id) role = "teacher";
+  else if (user.role === "admin") role = "admin";
+  else {
+    if (cls.status === "archived") throw new ApiError("NOT_FOUND", "No such class");
+    const enrolled = await db.query.enrollments.findFirst({ where: and(eq(enrollments.classId, cls.id), eq(enrollments.userId, user.id)) });
+    if (!enrolled) throw new ApiError("FORBIDDEN", "You are not enrolled in this class");
+    role = "student";
+  }
+  if (await activeBlock(db, user.id, cls.id)) throw new ApiError("FORBIDDEN", "You are blocked from this class");
+
+  const now = Date.now();
+  const [upcoming] = await db
+    .select()
+    .from(occurrences)
+    .where(and(eq(occurrences.classId, cls.id), eq(occurrences.status, "scheduled"), gt(occurrences.endsAt, now)))
+    .orderBy(asc(occurrences.startsAt))
+    .limit(1);
+  const open = upcoming && upcoming.startsAt - OPENS_BEFORE_START_MS <= now ? upcoming : null;
+  if (!open && role === "student") {
+    throw new ApiError(
+      "CONFLICT",
+      upcoming
+        ? `The class opens 15 minutes before it starts (${new Date(upcoming.startsAt).toISOString()})`
+        : "The class has no upcoming meeting",
+    );
+  }
+
+  const occurrenceId = open?.id ?? null;
+  const token = await signWorkerToken(
+    c.env,
+    { classId: cls.id, displayName: user.displayName, role, occurrenceId },
+    { audience: CLASS_TOKEN_AUDIENCE, issuer: CLASS_TOKEN_ISSUER, expiresInSeconds: CLASS_TOKEN_LIFETIME_SECONDS, subject: user.id },
+  );
+  const url = new URL(c.req.url);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.pathname = `/parties/classroom/${encodeURIComponent(cls.id)}`;
+  url.search = `?token=${encodeURIComponent(token)}`;
+  const body: JoinResponse = {
+    token,
+    expiresAt: now + CLASS_TOKEN_LIFETIME_SECONDS * 1000,
+    socketUrl: url.toString(),
+    party: "classroom",
+    room: cls.id,
+    role,
+    occurrenceId,
+  };
+  return c.json(body);
+});
+
+/**
+ * `/parties/classroom/:classId?token=…` — the class channel's WebSocket. The class token is verified here, at
+ * the edge, before the upgrade reaches the object; the object receives the verified identity in a header it
+ * trusts because nothing else can reach it. Plain HTTP requests to the object are refused.
+ */
+export async function routeClassroomSocket(request: Request, env: Env): Promise<Response> {
+  const response = await routePartykitRequest(request, env, {
+    onBeforeRequest: () => errorResponse("NOT_FOUND", "The class channel only speaks WebSocket"),
+    onBeforeConnect: async (req, lobby) => {
+      const identity = await verifyClassToken(env, new URL(req.url).searchParams.get("token"));
+      if (!identity || identity.classId !== lobby.name) return errorResponse("UNAUTHORIZED", "The class token is missing, invalid, expired or for another class");
+      if (await activeBlock(getDb(env.DB), identity.userId, identity.classId)) return errorResponse("FORBIDDEN", "You are blocked from this class");
+      const forwarded = new Request(req);
+      forwarded.headers.set(CLASS_IDENTITY_HEADER, JSON.stringify(identity));
+      return forwarded;
+    },
+  });
+  return response ?? errorResponse("NOT_FOUND", "No such party");
+}
+
+let verificationKey: { source: string; key: Promise<CryptoKey> } | undefined;
+
+async function publicKey(env: Env): Promise<CryptoKey> {
+  const source = env.WORKER_SIGNING_KEY ?? "";
+  if (verificationKey?.source !== source) {
+    verificationKey = { source, key: signingKey(env).then((key) => importJWK(key.publicJwk, "ES256") as Promise<CryptoKey>) };
+  }
+  return verificationKey.key;
+}
+
+/** The identity in a valid class token, or null (bad signature, wrong issuer/audience, expired, malformed). */
+export async function verifyClassToken(env: Env, token: string | null): Promise<ClassIdentity | null> {
+  if (!token || token.length > 4096) return null;
+  try {
+    const { payload } = await jwtVerify(token, await publicKey(env), { issuer: CLASS_TOKEN_ISSUER, audience: CLASS_TOKEN_AUDIENCE, algorithms: ["ES256"] });
+    const claims = v.safeParse(ClassTokenClaimsSchema, payload);
+    if (!claims.success) return null;
+    const { sub, classId, displayName, role, occurrenceId } = claims.output;
+    return { userId: sub, classId, displayName, role, occurrenceId };
+  } catch {
+    return null;
+  }
+}
