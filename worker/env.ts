@@ -15,6 +15,8 @@ export interface WorkerBindings {
   INSP_JWKS_URL?: string;
   /** The Worker's ES256 private key as a JWK (JSON string) with a `kid`; signs class and media tokens. */
   WORKER_SIGNING_KEY?: string;
+  /** Bearer credential sfu-nodes present to /api/fleet/*; while unset the fleet registry refuses every node. */
+  FLEET_CREDENTIAL?: string;
   /** Set to "true" by the local start script: seeds and local-only helpers are allowed. */
   LOCAL_DEV?: string;
 }

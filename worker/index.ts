@@ -12,6 +12,7 @@ import { blocksRoutes } from "./routes/blocks";
 import { calendarRoutes } from "./routes/calendar";
 import { classesRoutes } from "./routes/classes";
 import { feedbackRoutes } from "./routes/feedback";
+import { fleetRoutes } from "./routes/fleet";
 import { healthRoutes } from "./routes/health";
 import { joinRoutes, routeClassroomSocket } from "./routes/join";
 import { jwksRoutes } from "./routes/jwks";
@@ -39,6 +40,7 @@ app.route("/", calendarRoutes);
 app.route("/", feedbackRoutes);
 app.route("/", blocksRoutes);
 app.route("/", adminRoutes);
+app.route("/", fleetRoutes);
 
 app.notFound((c) => {
   if (c.req.path.startsWith("/api/")) return errorResponse("NOT_FOUND", `No route ${c.req.method} ${c.req.path}`);
