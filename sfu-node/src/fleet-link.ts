@@ -63,7 +63,8 @@ export class FleetLink {
       load: await this.load(),
     });
     this.#registered = true;
-    this.#intervalMs = ack.heartbeatIntervalMs;
+    // The Worker sets the pace; the floor keeps a misconfigured registry from turning this into a busy loop.
+    this.#intervalMs = Math.max(100, ack.heartbeatIntervalMs);
     log("info", "fleet_registered", { nodeId: this.#config.nodeId, region: this.#config.region });
   }
 

@@ -1,0 +1,76 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as v from "valibot";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FleetHeartbeatSchema, FleetRegisterSchema } from "../../schema/protocol/fleet";
+import { FleetLink } from "../src/fleet-link";
+import { MediaNode } from "../src/Node";
+import { eventually } from "./helpers";
+
+const CREDENTIAL = "fleet-test-credential-0123456789";
+
+/**
+ * A registry that checks requests the way worker/routes/fleet.ts does (bearer credential, schemas) and
+ * forgets the node after its first heartbeat, as a reset registry would.
+ */
+function startRegistry() {
+  const calls: { path: string; body: unknown }[] = [];
+  const known = new Set<string>();
+  const server = http.createServer((request, response) => {
+    let text = "";
+    request.on("data", (chunk: Buffer) => (text += chunk.toString()));
+    request.on("end", () => {
+      const reply = (status: number, body: unknown) => response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+      if (request.headers.authorization !== `Bearer ${CREDENTIAL}`) return reply(401, { error: { code: "UNAUTHORIZED", message: "bad credential" } });
+      const body: unknown = JSON.parse(text);
+      calls.push({ path: request.url ?? "", body });
+      const node = (id: string) => ({ id, region: "local", publicUrl: "http://127.0.0.1:1", load: { cpu: 0, transports: 0, consumers: 0, maxConsumers: 1 }, registeredAt: 1, lastHeartbeatAt: 1, healthy: true });
+      if (request.url === "/api/fleet/register") {
+        const registration = v.parse(FleetRegisterSchema, body);
+        known.add(registration.nodeId);
+        return reply(200, { node: node(registration.nodeId), heartbeatIntervalMs: 100 });
+      }
+      const beat = v.parse(FleetHeartbeatSchema, body);
+      if (!known.delete(beat.nodeId)) return reply(404, { error: { code: "NOT_FOUND", message: "register first" } });
+      return reply(200, { node: node(beat.nodeId), heartbeatIntervalMs: 100 });
+    });
+  });
+  return { server, calls };
+}
+
+let node: MediaNode;
+const registry = startRegistry();
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => registry.server.listen(8849, "127.0.0.1", resolve));
+  node = await MediaNode.create(
+    { nodeId: "link-node", listenHost: "127.0.0.1", announcedAddress: undefined, webRtcServerPortBase: 41800, rtcPortMin: 41810, rtcPortMax: 41999, workers: 1, consumersPerRouter: 400 },
+    { logLevel: "error" },
+  );
+});
+
+afterAll(async () => {
+  node?.close();
+  await new Promise<void>((resolve) => registry.server.close(() => resolve()));
+});
+
+describe("fleet link", () => {
+  it("registers with its identity and load, heartbeats, and registers again when the registry forgot it", async () => {
+    const port = (registry.server.address() as AddressInfo).port;
+    const link = new FleetLink(
+      { workerUrl: `http://127.0.0.1:${port}`, fleetCredential: CREDENTIAL, nodeId: "link-node", region: "local", publicUrl: "http://127.0.0.1:8840", maxConsumers: 500 },
+      node,
+    );
+    link.start();
+    await eventually(() => registry.calls.filter((call) => call.path === "/api/fleet/register").length >= 2, 5_000, "a second registration");
+    link.stop();
+    const [first, second] = registry.calls;
+    expect(first).toEqual({
+      path: "/api/fleet/register",
+      body: { nodeId: "link-node", region: "local", publicUrl: "http://127.0.0.1:8840", load: { cpu: expect.any(Number), transports: 0, consumers: 0, maxConsumers: 500 } },
+    });
+    expect(second?.path).toBe("/api/fleet/heartbeat");
+    expect(registry.calls[2]?.path).toBe("/api/fleet/heartbeat");
+    expect(registry.calls[3]?.path).toBe("/api/fleet/register");
+  });
+});
