@@ -74,6 +74,14 @@ describe("media token", () => {
     expect((await refusedUpgrade(sfu.mediaUrl("class-a", forever))).status).toBe(401);
   });
 
+  it("closes the socket when the token expires while connected", async () => {
+    const token = await issuer.sign("u1", studentGrant("class-expiring"), { exp: Math.floor(Date.now() / 1000) + 2 });
+    const client = await MediaClient.connect(sfu.mediaUrl("class-expiring", token));
+    await client.call("createWebRtcTransport", { direction: "recv" });
+    expect((await client.closed).code).toBe(4001);
+    expect(sfu.node.rooms.has("class-expiring")).toBe(false);
+  });
+
   it("accepts a valid token and says who the node thinks you are", async () => {
     const client = await MediaClient.connect(sfu.mediaUrl("class-a", await issuer.sign("u1", studentGrant("class-a"))));
     expect(client.notifications[0]).toEqual({ notification: "welcome", data: { nodeId: "test-node", classId: "class-a", userId: "u1", produce: [] } });
