@@ -65,7 +65,7 @@ export const CLASSROOM_METHODS = {
   /** Post a chat message. `clientMessageId` makes a resend after a reconnect idempotent. */
   "chat.send": {
     roles: CLASS_ROLES,
-    request: v.strictObject({ clientMessageId: Id, body: v.pipe(v.string(), v.minLength(1), v.maxLength(16_000)) }),
+    request: v.strictObject({ clientMessageId: Id, body: v.pipe(v.string(), v.minLength(1), v.maxLength(CLASSROOM_LIMITS.maxFrameBytes)) }),
   },
   "chat.delete": { roles: ["teacher", "admin"], request: v.strictObject({ messageId: Id }) },
   /** Lock or unlock chat for students. */

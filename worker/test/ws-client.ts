@@ -166,3 +166,16 @@ export class ChannelClient {
     for (const wake of waiters) wake();
   }
 }
+
+/** Retries `check` until it passes (D1 receives the object's writes in batches, a moment later). */
+export async function eventually(check: () => Promise<void>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
