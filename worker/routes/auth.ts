@@ -1,4 +1,168 @@
-import { Hono } from "hono";
+import { eq, sql } from "drizzle-orm";
+import { type Context, Hono } from "hono";
+import { getCookie } from "hono/cookie";
+import { LoginSchema, MePatchSchema, type UserResponse } from "../../schema/api/auth";
+import { sessions, users } from "../../schema/db";
 import type { AppEnv } from "../app-env";
+import { toPublicUser } from "../auth/public-user";
+import { hashPassword, verifyPassword } from "../auth/password";
+import { clearFailures, clientIp, type LimitedKey, loginEmailKey, loginIpKey, recordFailure, retryAfterSeconds, ssoIpKey } from "../auth/rate-limit";
+import { activeBlock, endSession, requireUser, SESSION_COOKIE, sha256Hex, startSession } from "../auth/session";
+import { safeNextPath, SsoError, spendJti, upsertSsoUser, verifySsoToken } from "../auth/sso";
+import { ApiError, errorResponse } from "../errors";
+import { jsonBody } from "../validate";
 
+/**
+ * Sign-in (insp SSO links and local passwords), sign-out, and the signed-in user's own profile.
+ * See API.md "Auth".
+ */
 export const authRoutes = new Hono<AppEnv>();
+
+/**
+ * A real hash to compare against when the e-mail is unknown or has no password, so a failed sign-in takes
+ * as long whether or not the account exists.
+ */
+let decoyHash: Promise<string> | undefined;
+
+// ─── SSO ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * GET /sso?token=JWT&next=/path. Success: a session cookie and a redirect to `next`. Failure: an HTML page
+ * saying why (the person came from a link, not from our app, so JSON would help nobody). An off-site `next`
+ * is refused with 400 rather than silently replaced: a tampered link should be visible, and the token is
+ * left unspent so a corrected link still works.
+ */
+authRoutes.get("/sso", async (c) => {
+  const origin = new URL(c.req.url).origin;
+  const next = safeNextPath(c.req.query("next"), origin);
+  if (next === null) return messagePage(c, 400, "Sign-in refused", "The sign-in link points to another site. Use the link from insp as it was sent.");
+
+  const ipKey = ssoIpKey(clientIp(c.req.header("cf-connecting-ip")));
+  const wait = await retryAfterSeconds(c.var.db, [ipKey]);
+  if (wait > 0) {
+    c.header("Retry-After", String(wait));
+    return messagePage(c, 429, "Too many failed sign-ins", `Too many sign-in links from your network failed. Try again in ${minutes(wait)}.`);
+  }
+
+  try {
+    const identity = await verifySsoToken(c.env, c.req.query("token") ?? "");
+    await spendJti(c.var.db, identity);
+    const user = await upsertSsoUser(c.var.db, identity);
+    const block = await activeBlock(c.var.db, user.id);
+    if (block) {
+      return messagePage(c, 403, "Your account is blocked", block.reason ? `You cannot sign in to insp live: ${block.reason}` : "You cannot sign in to insp live.");
+    }
+    await forgetCurrentSession(c);
+    await startSession(c, user.id);
+    c.header("Referrer-Policy", "no-referrer");
+    c.header("Cache-Control", "no-store");
+    return c.redirect(next, 302);
+  } catch (err) {
+    if (!(err instanceof SsoError)) throw err;
+    if (err.status === 401) await recordFailure(c.var.db, [ipKey]);
+    console.warn(JSON.stringify({ event: "sso_refused", status: err.status, reason: err.message }));
+    return messagePage(c, err.status, err.status === 403 ? "Sign-in refused" : "Sign-in failed", err.message);
+  }
+});
+
+// ─── local accounts ─────────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * POST /api/auth/login {email, password} → {user} + session cookie. Failures are counted per e-mail and per
+ * client address; past the limit every attempt (right password or not) gets 429 until old failures age out.
+ */
+authRoutes.post("/api/auth/login", async (c) => {
+  const body = await jsonBody(c, LoginSchema);
+  const keys: LimitedKey[] = [loginEmailKey(body.email), loginIpKey(clientIp(c.req.header("cf-connecting-ip")))];
+  const wait = await retryAfterSeconds(c.var.db, keys);
+  if (wait > 0) return errorResponse("RATE_LIMITED", `Too many failed sign-ins. Try again in ${minutes(wait)}.`, { "Retry-After": String(wait) });
+
+  const user = (await c.var.db.select().from(users).where(eqLowerEmail(body.email)).limit(1))[0];
+  decoyHash ??= hashPassword(crypto.randomUUID());
+  const stored = user?.passwordHash ?? (await decoyHash);
+  const matches = (await verifyPassword(body.password, stored)) && user?.passwordHash != null;
+  if (!user || !matches) {
+    await recordFailure(c.var.db, keys);
+    throw new ApiError("UNAUTHORIZED", "Wrong e-mail address or password");
+  }
+  await clearFailures(c.var.db, [keys[0]!]);
+  const block = await activeBlock(c.var.db, user.id);
+  if (block) throw new ApiError("FORBIDDEN", block.reason ? `Your account is blocked: ${block.reason}` : "Your account is blocked");
+
+  await forgetCurrentSession(c);
+  await startSession(c, user.id);
+  return c.json<UserResponse>({ user: toPublicUser(user) });
+});
+
+/** POST /api/auth/logout → 204; the session row is deleted, so the old cookie is worthless even if kept. */
+authRoutes.post("/api/auth/logout", async (c) => {
+  await endSession(c);
+  return c.body(null, 204);
+});
+
+// ─── profile ────────────────────────────────────────────────────────────────────────────────────────────────
+
+authRoutes.get("/api/me", (c) => c.json<UserResponse>({ user: toPublicUser(requireUser(c)) }));
+
+/** PATCH /api/me: the user's own name, time zone, phone and reminder channels. */
+authRoutes.patch("/api/me", async (c) => {
+  const user = requireUser(c);
+  const patch = await jsonBody(c, MePatchSchema);
+  const phone = patch.phone !== undefined ? patch.phone : user.phone;
+  const remindBySms = patch.remindBySms ?? user.remindBySms;
+  if (remindBySms && !phone) throw new ApiError("INVALID_MESSAGE", "remindBySms: add a phone number to get reminders by SMS");
+  const [updated] = await c.var.db
+    .update(users)
+    .set({ ...patch, updatedAt: Date.now() })
+    .where(eq(users.id, user.id))
+    .returning();
+  return c.json<UserResponse>({ user: toPublicUser(updated!) });
+});
+
+// ─── helpers ────────────────────────────────────────────────────────────────────────────────────────────────
+
+/** E-mail addresses match case-insensitively (users_email_unique is on lower(email)). */
+function eqLowerEmail(email: string) {
+  return sql`lower(${users.email}) = ${email.toLowerCase()}`;
+}
+
+/** Deletes the session the browser already holds (if any) before a new sign-in replaces its cookie. */
+async function forgetCurrentSession(c: Context<AppEnv>): Promise<void> {
+  const token = getCookie(c, SESSION_COOKIE);
+  if (token && token.length <= 200) await c.var.db.delete(sessions).where(eq(sessions.id, await sha256Hex(token)));
+}
+
+function minutes(seconds: number): string {
+  const count = Math.max(1, Math.ceil(seconds / 60));
+  return count === 1 ? "a minute" : `${count} minutes`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+/** A small self-contained HTML page for people who arrive by link and must be told what happened. */
+function messagePage(c: Context<AppEnv>, status: 400 | 401 | 403 | 429 | 500 | 503, title: string, message: string): Response {
+  c.header("Cache-Control", "no-store");
+  c.header("Referrer-Policy", "no-referrer");
+  return c.html(
+    `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>${escapeHtml(title)} · insp live</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1d2330}h1{font-size:1.4rem}a{color:#2457d6}</style>
+</head>
+<body>
+<main>
+<h1>${escapeHtml(title)}</h1>
+<p>${escapeHtml(message)}</p>
+<p><a href="/">Go to the insp live home page</a></p>
+</main>
+</body>
+</html>`,
+    status,
+  );
+}

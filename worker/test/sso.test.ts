@@ -1,0 +1,300 @@
+import { SELF } from "cloudflare:test";
+import { eq } from "drizzle-orm";
+import { CompactSign, importJWK, type JWK, SignJWT } from "jose";
+import { describe, expect, inject, it } from "vitest";
+import { blocks, ssoTokens, users } from "../../schema/db";
+import { createUser, db, ORIGIN } from "./helpers";
+import { TEST_SSO_SECRET } from "./keys";
+
+const ISSUER = "https://insp.example";
+const AUDIENCE = "insp-live";
+
+type Claims = Record<string, unknown>;
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** Claims as the insp site sends them, for a person nobody has seen yet. */
+function freshClaims(overrides: Claims = {}): Claims {
+  const id = crypto.randomUUID().slice(0, 8);
+  return {
+    iss: ISSUER,
+    aud: AUDIENCE,
+    sub: `insp-${id}`,
+    jti: crypto.randomUUID(),
+    iat: nowSeconds(),
+    exp: nowSeconds() + 300,
+    email: `sso-${id}@example.test`,
+    name: `Ada ${id}`,
+    role: "student",
+    ...overrides,
+  };
+}
+
+function without(claims: Claims, name: string): Claims {
+  const copy = { ...claims };
+  delete copy[name];
+  return copy;
+}
+
+async function hs256(claims: Claims, secret = TEST_SSO_SECRET): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(new TextEncoder().encode(secret));
+}
+
+async function withJwk(claims: Claims, jwk: JWK): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: jwk.alg!, kid: jwk.kid! }).sign(await importJWK(jwk, jwk.alg));
+}
+
+function base64url(text: string): string {
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** Each test signs in from its own address, so the per-address failure limit of one test never hits another. */
+function newIp(): string {
+  return `198.51.100.${Math.floor(Math.random() * 250) + 1}-${crypto.randomUUID().slice(0, 6)}`;
+}
+
+async function visitSso(token: string, options: { next?: string; ip?: string } = {}): Promise<Response> {
+  const url = new URL("/sso", ORIGIN);
+  url.searchParams.set("token", token);
+  if (options.next !== undefined) url.searchParams.set("next", options.next);
+  return SELF.fetch(url, { redirect: "manual", headers: { "cf-connecting-ip": options.ip ?? newIp() } });
+}
+
+function sessionCookieFrom(response: Response): string | null {
+  const header = response.headers.getSetCookie().find((cookie) => cookie.startsWith("insp_live_session="));
+  return header ? header.split(";")[0]! : null;
+}
+
+async function me(cookie: string): Promise<Response> {
+  return SELF.fetch(`${ORIGIN}/api/me`, { headers: { cookie } });
+}
+
+async function userByEmail(email: string) {
+  return (await db.select().from(users).where(eq(users.email, email)))[0];
+}
+
+/** Asserts the failure page a person would see: an HTML page with the status, the reason and a way home. */
+async function expectRefused(response: Response, status: number, reason: RegExp): Promise<void> {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("content-type")).toMatch(/^text\/html/);
+  const html = await response.text();
+  expect(html).toMatch(reason);
+  expect(html).toContain('href="/"');
+  expect(sessionCookieFrom(response)).toBeNull();
+}
+
+describe("GET /sso happy path", () => {
+  it("creates the user from the claims, sets a session cookie and redirects to next", async () => {
+    const claims = freshClaims({ role: "teacher", phone: "+4915112345678", zoneinfo: "europe/berlin" });
+    const response = await visitSso(await hs256(claims), { next: "/classes/abc?tab=chat" });
+
+    expect(response.status).toBe(302);
+    expect(response.headers.get("location")).toBe("/classes/abc?tab=chat");
+    const cookie = sessionCookieFrom(response);
+    expect(cookie).not.toBeNull();
+
+    const user = await userByEmail(claims.email as string);
+    expect(user).toMatchObject({ inspId: claims.sub, displayName: claims.name, role: "teacher", phone: "+4915112345678", timezone: "Europe/Berlin" });
+    expect(user!.calendarSecret.length).toBeGreaterThanOrEqual(32);
+
+    const profile = await me(cookie!);
+    expect(profile.status).toBe(200);
+    expect(await profile.json()).toEqual({
+      user: {
+        id: user!.id,
+        email: claims.email,
+        displayName: claims.name,
+        role: "teacher",
+        timezone: "Europe/Berlin",
+        phone: "+4915112345678",
+        remindByEmail: true,
+        remindBySms: false,
+      },
+    });
+  });
+
+  it("defaults next to / and an absent or unknown role to student", async () => {
+    const noRole = without(freshClaims(), "role");
+    const first = await visitSso(await hs256(noRole));
+    expect(first.status).toBe(302);
+    expect(first.headers.get("location")).toBe("/");
+    expect((await userByEmail(noRole.email as string))!.role).toBe("student");
+
+    const oddRole = freshClaims({ role: "superuser" });
+    expect((await visitSso(await hs256(oddRole))).status).toBe(302);
+    expect((await userByEmail(oddRole.email as string))!.role).toBe("student");
+  });
+
+  it("finds the same user again by insp id, following e-mail and role changes on insp", async () => {
+    const claims = freshClaims();
+    await visitSso(await hs256(claims));
+    const before = await userByEmail(claims.email as string);
+
+    const changedEmail = `renamed-${crypto.randomUUID().slice(0, 8)}@example.test`;
+    const again = await visitSso(await hs256(freshClaims({ sub: claims.sub, email: changedEmail, role: "admin", name: "Someone Else" })));
+    expect(again.status).toBe(302);
+    const after = await userByEmail(changedEmail);
+    expect(after!.id).toBe(before!.id);
+    expect(after!.role).toBe("admin");
+    // The name only seeds a new account; afterwards the user's own setting wins.
+    expect(after!.displayName).toBe(claims.name);
+  });
+
+  it("links a placeholder a teacher enrolled by e-mail, whatever the case of the address", async () => {
+    const email = `Placeholder-${crypto.randomUUID().slice(0, 8)}@Example.test`;
+    const placeholder = await createUser("student", { email, displayName: email });
+    const claims = freshClaims({ email: email.toLowerCase(), zoneinfo: "America/New_York" });
+
+    const response = await visitSso(await hs256(claims));
+    expect(response.status).toBe(302);
+    const linked = (await db.select().from(users).where(eq(users.id, placeholder.id)))[0]!;
+    expect(linked).toMatchObject({ inspId: claims.sub, email: email.toLowerCase(), displayName: claims.name, timezone: "America/New_York" });
+    expect(await db.select().from(users).where(eq(users.inspId, claims.sub as string))).toHaveLength(1);
+  });
+
+  it("records the used jti with the user it signed in", async () => {
+    const claims = freshClaims();
+    await visitSso(await hs256(claims));
+    const row = (await db.select().from(ssoTokens).where(eq(ssoTokens.jti, claims.jti as string)))[0];
+    expect(row?.userId).toBe((await userByEmail(claims.email as string))!.id);
+    expect(row!.expiresAt).toBeGreaterThan(Date.now());
+  });
+});
+
+describe("GET /sso with RS256/ES256 keys from INSP_JWKS_URL", () => {
+  const keys = inject("inspJwksPrivateKeys");
+
+  it.each([
+    ["RS256", keys.rs256],
+    ["ES256", keys.es256],
+  ])("accepts a %s token signed with a published key", async (_alg, jwk) => {
+    const claims = freshClaims();
+    const response = await visitSso(await withJwk(claims, jwk));
+    expect(response.status).toBe(302);
+    expect((await me(sessionCookieFrom(response)!)).status).toBe(200);
+  });
+
+  it("refuses a token signed with a key insp does not publish", async () => {
+    await expectRefused(await visitSso(await withJwk(freshClaims(), keys.unpublished)), 401, /bad signature/);
+  });
+});
+
+describe("GET /sso refuses bad tokens with the reason", () => {
+  it("wrong signature (another secret)", async () => {
+    const claims = freshClaims();
+    await expectRefused(await visitSso(await hs256(claims, "another-secret-that-is-long-enough-for-hs256-xxxxxxxx")), 401, /bad signature/);
+    expect(await userByEmail(claims.email as string)).toBeUndefined();
+  });
+
+  it("alg none", async () => {
+    const token = `${base64url(JSON.stringify({ alg: "none", typ: "JWT" }))}.${base64url(JSON.stringify(freshClaims()))}.`;
+    await expectRefused(await visitSso(token), 401, /algorithm &#34;none&#34;.*does not accept/);
+  });
+
+  it("an algorithm that is not configured (HS512)", async () => {
+    const token = await new SignJWT(freshClaims()).setProtectedHeader({ alg: "HS512" }).sign(new TextEncoder().encode(TEST_SSO_SECRET));
+    await expectRefused(await visitSso(token), 401, /algorithm &#34;HS512&#34;/);
+  });
+
+  it("wrong issuer", async () => {
+    await expectRefused(await visitSso(await hs256(freshClaims({ iss: "https://evil.example" }))), 401, /wrong issuer/);
+  });
+
+  it("wrong audience", async () => {
+    await expectRefused(await visitSso(await hs256(freshClaims({ aud: "some-other-app" }))), 401, /wrong audience/);
+  });
+
+  it("expired", async () => {
+    await expectRefused(await visitSso(await hs256(freshClaims({ iat: nowSeconds() - 120, exp: nowSeconds() - 60 }))), 401, /has expired/);
+  });
+
+  it("nbf in the future", async () => {
+    await expectRefused(await visitSso(await hs256(freshClaims({ nbf: nowSeconds() + 600 }))), 401, /not valid yet/);
+  });
+
+  it("iat older than 5 minutes even though exp is later", async () => {
+    await expectRefused(await visitSso(await hs256(freshClaims({ iat: nowSeconds() - 6 * 60, exp: nowSeconds() + 3600 }))), 401, /too old/);
+  });
+
+  it("a replayed jti", async () => {
+    const token = await hs256(freshClaims());
+    expect((await visitSso(token)).status).toBe(302);
+    await expectRefused(await visitSso(token), 401, /already been used/);
+  });
+
+  it("two concurrent uses of one link: exactly one wins", async () => {
+    const token = await hs256(freshClaims());
+    const statuses = (await Promise.all([visitSso(token), visitSso(token), visitSso(token)])).map((response) => response.status).sort();
+    expect(statuses).toEqual([302, 401, 401]);
+  });
+
+  it.each(["not-a-jwt", "a.b.c", ""])("malformed token %j", async (token) => {
+    await expectRefused(await visitSso(token), 401, /malformed|no token/);
+  });
+
+  it("a correctly signed token whose payload is not a JSON object", async () => {
+    const token = await new CompactSign(new TextEncoder().encode("not json")).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(TEST_SSO_SECRET));
+    await expectRefused(await visitSso(token), 401, /malformed/);
+  });
+
+  it.each(["iss", "aud", "exp", "iat", "sub", "jti", "email"])("missing claim %s", async (claim) => {
+    const claims = without(freshClaims(), claim);
+    await expectRefused(await visitSso(await hs256(claims)), 401, new RegExp(`missing the claim &#34;${claim}&#34;`));
+  });
+
+  it("an e-mail claim that is not an e-mail address", async () => {
+    await expectRefused(await visitSso(await hs256(freshClaims({ email: "not an address" }))), 401, /invalid claim &#34;email&#34;/);
+  });
+});
+
+describe("GET /sso for a blocked user", () => {
+  it("shows a 403 page with the reason and starts no session", async () => {
+    const admin = await createUser("admin");
+    const claims = freshClaims();
+    const blocked = await createUser("student", { inspId: claims.sub as string, email: claims.email as string });
+    await db.insert(blocks).values({ id: crypto.randomUUID(), userId: blocked.id, classId: null, reason: "Spam in chat", blockedBy: admin.id, createdAt: Date.now() });
+
+    await expectRefused(await visitSso(await hs256(claims)), 403, /blocked[\s\S]*Spam in chat/);
+  });
+
+  it("a block that has expired no longer stops sign-in", async () => {
+    const admin = await createUser("admin");
+    const claims = freshClaims();
+    const user = await createUser("student", { inspId: claims.sub as string, email: claims.email as string });
+    await db.insert(blocks).values({ id: crypto.randomUUID(), userId: user.id, classId: null, reason: "cool down", blockedBy: admin.id, createdAt: Date.now() - 7200_000, expiresAt: Date.now() - 1000 });
+    expect((await visitSso(await hs256(claims))).status).toBe(302);
+  });
+});
+
+describe("GET /sso next parameter", () => {
+  it.each(["//evil.example/x", "https://evil.example/", "/\\evil.example", "evil", "/%0d%0aLocation:x".replace("%0d%0a", "\r\n")])(
+    "refuses off-site next %j with 400 and leaves the token unspent",
+    async (next) => {
+      const token = await hs256(freshClaims());
+      await expectRefused(await visitSso(token, { next }), 400, /another site/);
+      const retry = await visitSso(token, { next: "/" });
+      expect(retry.status).toBe(302);
+      expect(retry.headers.get("location")).toBe("/");
+    },
+  );
+});
+
+describe("GET /sso failure limit per client address", () => {
+  it("after 20 failures from one address even a good link gets 429 with Retry-After", async () => {
+    const ip = newIp();
+    for (let i = 0; i < 20; i++) expect((await visitSso("garbage", { ip })).status).toBe(401);
+
+    const good = await hs256(freshClaims());
+    const limited = await visitSso(good, { ip });
+    expect(limited.status).toBe(429);
+    const retryAfter = Number(limited.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(15 * 60);
+    expect(await limited.text()).toMatch(/Too many/);
+
+    // Another address is not affected, and the refused link was not spent.
+    expect((await visitSso(good, { ip: newIp() })).status).toBe(302);
+  });
+});
