@@ -17,6 +17,23 @@ export interface WorkerBindings {
   WORKER_SIGNING_KEY?: string;
   /** Bearer credential sfu-nodes present to /api/fleet/*; while unset the fleet registry refuses every node. */
   FLEET_CREDENTIAL?: string;
+  /** SendGrid v3 Mail Send; without SENDGRID_API_KEY e-mail goes to the local outbox. */
+  SENDGRID_API_KEY?: string;
+  /** Defaults to https://api.sendgrid.com. */
+  SENDGRID_BASE_URL?: string;
+  /** Sender address, e.g. "insp live <live@insp.example>" or a bare address. */
+  SENDGRID_FROM?: string;
+  /** Base64 DER (SPKI) ECDSA P-256 key that verifies SendGrid's signed event webhook. */
+  SENDGRID_WEBHOOK_PUBLIC_KEY?: string;
+  /** Twilio Messages API; without TWILIO_ACCOUNT_SID + TWILIO_AUTH_TOKEN SMS goes to the local outbox. */
+  TWILIO_ACCOUNT_SID?: string;
+  TWILIO_AUTH_TOKEN?: string;
+  /** E.164 sender number (or a messaging service's alphanumeric id). */
+  TWILIO_FROM?: string;
+  /** Defaults to https://api.twilio.com. */
+  TWILIO_BASE_URL?: string;
+  /** The site's public origin, e.g. https://live.insp.example: join links and webhook URLs. */
+  PUBLIC_URL?: string;
   /** Set to "true" by the local start script: seeds and local-only helpers are allowed. */
   LOCAL_DEV?: string;
 }

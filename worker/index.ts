@@ -16,6 +16,10 @@ import { fleetRoutes } from "./routes/fleet";
 import { healthRoutes } from "./routes/health";
 import { joinRoutes, routeClassroomSocket } from "./routes/join";
 import { jwksRoutes } from "./routes/jwks";
+import { notificationsRoutes } from "./routes/notifications";
+import { webhooksRoutes } from "./routes/webhooks";
+import { consumeReminders } from "./reminders/consumer";
+import { runReminderCron } from "./reminders/cron";
 
 export { Classroom };
 
@@ -41,6 +45,8 @@ app.route("/", feedbackRoutes);
 app.route("/", blocksRoutes);
 app.route("/", adminRoutes);
 app.route("/", fleetRoutes);
+app.route("/", notificationsRoutes);
+app.route("/", webhooksRoutes);
 
 app.notFound((c) => {
   if (c.req.path.startsWith("/api/")) return errorResponse("NOT_FOUND", `No route ${c.req.method} ${c.req.path}`);
@@ -49,4 +55,10 @@ app.notFound((c) => {
 
 export default {
   fetch: app.fetch,
+  /** Every minute: create and enqueue the reminders that are due (worker/reminders/cron.ts). */
+  async scheduled(controller, env) {
+    await runReminderCron(env, controller.scheduledTime);
+  },
+  /** The REMINDERS queue: send each notification once (worker/reminders/consumer.ts). */
+  queue: (batch, env) => consumeReminders(batch, env),
 } satisfies ExportedHandler<Env>;

@@ -1,0 +1,227 @@
+/**
+ * The words of every reminder and notice: an e-mail (text + HTML + an .ics attachment) and an SMS that fits one
+ * GSM-7 segment where possible. Times are written in the recipient's own timezone.
+ */
+import { buildCalendar } from "../calendar/ics";
+import { fitSms } from "./gsm7";
+
+/** What a notification row's `kind` means. */
+export type NotificationKind =
+  | { type: "reminder"; minutes: number; revision: number }
+  | { type: "change"; revision: number }
+  | { type: "cancel" };
+
+export function reminderKind(minutes: number, revision: number): string {
+  return `reminder:${minutes}@${revision}`;
+}
+export function changeKind(revision: number): string {
+  return `change@${revision}`;
+}
+export const CANCEL_KIND = "cancel";
+
+/** Parses a stored kind; null for anything this code never writes. */
+export function parseKind(kind: string): NotificationKind | null {
+  const reminder = /^reminder:(\d+)@(\d+)$/.exec(kind);
+  if (reminder) return { type: "reminder", minutes: Number(reminder[1]), revision: Number(reminder[2]) };
+  const change = /^change@(\d+)$/.exec(kind);
+  if (change) return { type: "change", revision: Number(change[1]) };
+  if (kind === CANCEL_KIND) return { type: "cancel" };
+  return null;
+}
+
+/** Everything a message needs to say. */
+export interface MessageContext {
+  kind: NotificationKind;
+  classId: string;
+  classTitle: string;
+  occurrenceId: string;
+  startsAt: number;
+  endsAt: number;
+  revision: number;
+  recipientName: string;
+  /** IANA timezone of the recipient. */
+  recipientTimezone: string;
+  /** The site origin without a trailing slash. */
+  publicUrl: string;
+}
+
+export interface EmailAttachment {
+  filename: string;
+  /** MIME type, e.g. "text/calendar; method=PUBLISH". */
+  type: string;
+  /** Base64 of the file's bytes. */
+  content: string;
+}
+
+export interface EmailContent {
+  subject: string;
+  text: string;
+  html: string;
+  attachments: EmailAttachment[];
+}
+
+/** "24 hours", "1 hour", "10 minutes", "2 days". */
+export function durationWords(minutes: number): string {
+  if (minutes % 1440 === 0 && minutes > 2880) return plural(minutes / 1440, "day");
+  if (minutes % 60 === 0) return plural(minutes / 60, "hour");
+  return plural(minutes, "minute");
+}
+
+/** "24 h", "1 h", "10 min" for SMS. */
+function durationShort(minutes: number): string {
+  if (minutes % 1440 === 0 && minutes > 2880) return `${minutes / 1440} days`;
+  if (minutes % 60 === 0) return `${minutes / 60} h`;
+  return `${minutes} min`;
+}
+
+function plural(count: number, unit: string): string {
+  return `${count} ${unit}${count === 1 ? "" : "s"}`;
+}
+
+function safeTimezone(timeZone: string): string {
+  try {
+    new Intl.DateTimeFormat("en-GB", { timeZone });
+    return timeZone;
+  } catch {
+    return "UTC";
+  }
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(locale: string, timeZone: string): Intl.DateTimeFormat {
+  const key = `${locale}|${timeZone}`;
+  let cached = formatters.get(key);
+  if (!cached) {
+    cached = new Intl.DateTimeFormat(locale, {
+      timeZone,
+      weekday: "short",
+      day: "numeric",
+      month: "short",
+      year: "numeric",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+      timeZoneName: "short",
+    });
+    formatters.set(key, cached);
+  }
+  return cached;
+}
+
+/**
+ * Date parts in `timeZone`. The zone abbreviation comes from whichever locale knows a name for it (en-GB says
+ * "CEST" but "GMT-4" for New York, en-US the other way round); otherwise the GMT offset is shown.
+ */
+function zonedParts(ms: number, timeZone: string): (type: Intl.DateTimeFormatPartTypes) => string {
+  const zone = safeTimezone(timeZone);
+  const date = new Date(ms);
+  const parts = formatter("en-GB", zone).formatToParts(date);
+  const get = (list: Intl.DateTimeFormatPart[], type: Intl.DateTimeFormatPartTypes) => list.find((part) => part.type === type)?.value ?? "";
+  let zoneName = get(parts, "timeZoneName");
+  if (/^GMT[+-]/.test(zoneName)) {
+    const american = get(formatter("en-US", zone).formatToParts(date), "timeZoneName");
+    if (!/^GMT[+-]/.test(american)) zoneName = american;
+  }
+  return (type) => (type === "timeZoneName" ? zoneName : get(parts, type));
+}
+
+/** "Sun 29 Mar 2026, 09:00 CEST" in `timeZone`. */
+export function formatInZone(ms: number, timeZone: string): string {
+  const get = zonedParts(ms, timeZone);
+  return `${get("weekday")} ${get("day")} ${get("month")} ${get("year")}, ${get("hour")}:${get("minute")} ${get("timeZoneName")}`;
+}
+
+/** Shorter form for SMS: "Sun 29 Mar 09:00 CEST". */
+function formatShortInZone(ms: number, timeZone: string): string {
+  const get = zonedParts(ms, timeZone);
+  return `${get("weekday")} ${get("day")} ${get("month")} ${get("hour")}:${get("minute")} ${get("timeZoneName")}`;
+}
+
+export function joinLink(context: Pick<MessageContext, "publicUrl" | "classId">): string {
+  return `${context.publicUrl}/classes/${context.classId}/live`;
+}
+
+function classLink(context: Pick<MessageContext, "publicUrl" | "classId">): string {
+  return `${context.publicUrl}/classes/${context.classId}`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+}
+
+function base64Utf8(text: string): string {
+  let binary = "";
+  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+function headline(context: MessageContext): { subject: string; lead: string } {
+  const { kind, classTitle } = context;
+  switch (kind.type) {
+    case "reminder":
+      return { subject: `Reminder: ${classTitle} starts in ${durationWords(kind.minutes)}`, lead: `${classTitle} starts in ${durationWords(kind.minutes)}.` };
+    case "change":
+      return { subject: `New time: ${classTitle}`, lead: `${classTitle} has moved to a new time.` };
+    case "cancel":
+      return { subject: `Cancelled: ${classTitle}`, lead: `${classTitle} has been cancelled.` };
+  }
+}
+
+/** The e-mail for one notification: text and HTML parts and the occurrence as an .ics file. */
+export function buildEmail(context: MessageContext): EmailContent {
+  const { subject, lead } = headline(context);
+  const when = formatInZone(context.startsAt, context.recipientTimezone);
+  const until = formatInZone(context.endsAt, context.recipientTimezone);
+  const cancelled = context.kind.type === "cancel";
+  const link = cancelled ? classLink(context) : joinLink(context);
+  const text = [
+    `Hello ${context.recipientName},`,
+    "",
+    lead,
+    "",
+    `${cancelled ? "It was planned for" : "When"}: ${when} (until ${until})`,
+    `${cancelled ? "Class page" : "Join"}: ${link}`,
+    "",
+    "You get these messages because you take or teach this class. Change your reminder settings in insp live under Settings.",
+  ].join("\n");
+  const html = [
+    "<!doctype html>",
+    '<html><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1d2330">',
+    `<p>Hello ${escapeHtml(context.recipientName)},</p>`,
+    `<p><strong>${escapeHtml(lead)}</strong></p>`,
+    `<p>${cancelled ? "It was planned for" : "When"}: ${escapeHtml(when)} (until ${escapeHtml(until)})</p>`,
+    `<p><a href="${escapeHtml(link)}" style="display:inline-block;padding:8px 16px;background:#2f5bea;color:#fff;border-radius:6px;text-decoration:none">${cancelled ? "Open the class page" : "Join the class"}</a></p>`,
+    `<p style="color:#5b6475;font-size:13px">You get these messages because you take or teach this class. Change your reminder settings in insp live under Settings.</p>`,
+    "</body></html>",
+  ].join("\n");
+  const calendar = buildCalendar({
+    name: context.classTitle,
+    events: [
+      {
+        uid: `${context.occurrenceId}@insp-live`,
+        startsAt: context.startsAt,
+        endsAt: context.endsAt,
+        summary: context.classTitle,
+        description: `Join: ${joinLink(context)}`,
+        url: joinLink(context),
+        cancelled,
+        sequence: context.revision,
+      },
+    ],
+  });
+  return { subject, text, html, attachments: [{ filename: "class.ics", type: "text/calendar; method=PUBLISH", content: base64Utf8(calendar) }] };
+}
+
+/** The SMS for one notification: one 160-character GSM-7 segment where possible. */
+export function buildSms(context: MessageContext): string {
+  const when = formatShortInZone(context.startsAt, context.recipientTimezone);
+  switch (context.kind.type) {
+    case "reminder":
+      return fitSms(`{title} starts in ${durationShort(context.kind.minutes)}, ${when}. Join: ${joinLink(context)}`, context.classTitle);
+    case "change":
+      return fitSms(`{title} moved to ${when}. Join: ${joinLink(context)}`, context.classTitle);
+    case "cancel":
+      return fitSms(`{title} on ${when} is cancelled.`, context.classTitle);
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Delivery receipts from the providers. Both routes are exempt from the Origin check (see origin.ts) and are
+ * authenticated by the provider's signature instead; an unsigned, forged or stale request changes nothing.
+ *
+ * - POST /api/webhooks/twilio/status     Twilio status callbacks (form-encoded, X-Twilio-Signature)
+ * - POST /api/webhooks/sendgrid/events   SendGrid signed event webhook (JSON array, ECDSA P-256)
+ */
+import { Hono } from "hono";
+import * as v from "valibot";
+import type { AppEnv } from "../app-env";
+import type { Env } from "../env";
+import { ApiError } from "../errors";
+import { publicUrl } from "../reminders/send";
+import { SENDGRID_SIGNATURE_HEADER, SENDGRID_TIMESTAMP_HEADER, verifySendGridSignature } from "../reminders/sendgrid-webhook";
+import { verifyTwilioSignature } from "../reminders/twilio";
+import { parse } from "../validate";
+
+export const webhooksRoutes = new Hono<AppEnv>();
+
+const MAX_WEBHOOK_BYTES = 1024 * 1024;
+
+/** The path Twilio is told to call (StatusCallback); its signature covers the full URL. */
+export const TWILIO_STATUS_PATH = "/api/webhooks/twilio/status";
+
+// Provider payloads carry many fields we do not use and that change over time, so these schemas only require
+// what we read (the strict-schema rule is for our own API's request bodies).
+const TwilioStatusSchema = v.object({
+  MessageSid: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
+  MessageStatus: v.pipe(v.string(), v.maxLength(32)),
+  ErrorCode: v.optional(v.pipe(v.string(), v.maxLength(16))),
+});
+
+const SendGridEventSchema = v.object({
+  event: v.pipe(v.string(), v.maxLength(32)),
+  sg_message_id: v.optional(v.pipe(v.string(), v.maxLength(256))),
+  notification_id: v.optional(v.pipe(v.string(), v.maxLength(64))),
+  reason: v.optional(v.pipe(v.string(), v.maxLength(1000))),
+  type: v.optional(v.pipe(v.string(), v.maxLength(32))),
+});
+const SendGridEventsSchema = v.pipe(v.array(SendGridEventSchema), v.maxLength(5000));
+
+async function readLimited(request: Request): Promise<string> {
+  const text = await request.text();
+  if (text.length > MAX_WEBHOOK_BYTES) throw new ApiError("INVALID_MESSAGE", "Body is too large");
+  return text;
+}
+
+webhooksRoutes.post(TWILIO_STATUS_PATH, async (c) => {
+  const authToken = c.env.TWILIO_AUTH_TOKEN;
+  if (!authToken) throw new ApiError("UNAVAILABLE", "Twilio is not configured here");
+  const signature = c.req.header("x-twilio-signature");
+  if (!signature) throw new ApiError("UNAUTHORIZED", "Missing X-Twilio-Signature");
+  const params = new URLSearchParams(await readLimited(c.req.raw));
+  // Twilio signs the URL it was given; behind a proxy that can differ from the URL this request arrived at.
+  const candidates = new Set([`${publicUrl(c.env)}${TWILIO_STATUS_PATH}`, c.req.url]);
+  let valid = false;
+  for (const url of candidates) if (await verifyTwilioSignature(authToken, url, params, signature)) valid = true;
+  if (!valid) throw new ApiError("UNAUTHORIZED", "X-Twilio-Signature does not match");
+
+  const status = parse(TwilioStatusSchema, Object.fromEntries(params));
+  if (status.MessageStatus === "delivered") {
+    await markReceipt(c.env, { channel: "sms", providerMessageId: status.MessageSid }, "delivered", null);
+  } else if (status.MessageStatus === "undelivered" || status.MessageStatus === "failed") {
+    const error = `Twilio: ${status.MessageStatus}${status.ErrorCode ? ` (error ${status.ErrorCode})` : ""}`;
+    await markReceipt(c.env, { channel: "sms", providerMessageId: status.MessageSid }, "failed", error);
+  }
+  return c.body(null, 204);
+});
+
+webhooksRoutes.post("/api/webhooks/sendgrid/events", async (c) => {
+  const publicKey = c.env.SENDGRID_WEBHOOK_PUBLIC_KEY;
+  if (!publicKey) throw new ApiError("UNAVAILABLE", "The SendGrid event webhook is not configured here");
+  const body = await readLimited(c.req.raw);
+  const check = await verifySendGridSignature(publicKey, c.req.header(SENDGRID_SIGNATURE_HEADER), c.req.header(SENDGRID_TIMESTAMP_HEADER), body);
+  if (!check.ok) throw new ApiError("UNAUTHORIZED", check.reason);
+  let payload: unknown;
+  try {
+    payload = JSON.parse(body);
+  } catch {
+    throw new ApiError("INVALID_MESSAGE", "Body is not valid JSON");
+  }
+  const events = parse(SendGridEventsSchema, payload);
+  for (const event of events) {
+    const target = event.notification_id
+      ? { channel: "email" as const, notificationId: event.notification_id }
+      : event.sg_message_id
+        ? { channel: "email" as const, providerMessageId: event.sg_message_id.split(".")[0]! }
+        : null;
+    if (!target) continue;
+    if (event.event === "delivered") await markReceipt(c.env, target, "delivered", null);
+    else if (event.event === "bounce" || event.event === "dropped") {
+      await markReceipt(c.env, target, "failed", `SendGrid: ${event.type ?? event.event}${event.reason ? `: ${event.reason}` : ""}`.slice(0, 500));
+    }
+  }
+  return c.body(null, 204);
+});
+
+type ReceiptTarget = { channel: "email" | "sms"; providerMessageId: string } | { channel: "email" | "sms"; notificationId: string };
+
+/**
+ * Applies a receipt to a notification the provider accepted. Receipts can arrive out of order and twice, so only
+ * a row still `sent` changes: a delivered or failed one keeps its final state.
+ */
+async function markReceipt(env: Env, target: ReceiptTarget, status: "delivered" | "failed", error: string | null): Promise<void> {
+  const [column, value] = "notificationId" in target ? ["id", target.notificationId] : ["provider_message_id", target.providerMessageId];
+  await env.DB.prepare(`UPDATE notifications SET status = ?1, error = ?2, updated_at = ?3 WHERE ${column} = ?4 AND channel = ?5 AND status = 'sent'`)
+    .bind(status, error, Date.now(), value, target.channel)
+    .run();
+}

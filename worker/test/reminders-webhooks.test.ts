@@ -1,0 +1,146 @@
+import { env, SELF } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { eq } from "drizzle-orm";
+import { type Notification, notifications } from "../../schema/db";
+import { createUser, db } from "./helpers";
+import { createClass, createOccurrence, HOUR, pendingNotification, rowsById, uniquePhone } from "./reminders-helpers";
+
+const TWILIO_URL = "http://localhost/api/webhooks/twilio/status";
+const SENDGRID_URL = "http://localhost/api/webhooks/sendgrid/events";
+
+async function sentNotification(channel: "email" | "sms"): Promise<Notification> {
+  const teacher = await createUser("teacher");
+  const student = await createUser("student", { phone: uniquePhone(), remindBySms: true });
+  const occurrence = await createOccurrence(await createClass(teacher), Date.now() + HOUR);
+  const row = await pendingNotification(student, occurrence, channel);
+  const providerMessageId = channel === "sms" ? `SM${crypto.randomUUID().replace(/-/g, "")}` : crypto.randomUUID().slice(0, 22);
+  await db.update(notifications).set({ status: "sent", providerMessageId, sentAt: Date.now() }).where(eq(notifications.id, row.id));
+  return { ...row, status: "sent", providerMessageId };
+}
+
+/** Twilio's algorithm, written independently of the Worker's: HMAC-SHA1 over URL + sorted name/value pairs. */
+async function twilioSignature(token: string, url: string, params: Record<string, string>): Promise<string> {
+  const data = url + Object.keys(params).sort().map((key) => key + params[key]).join("");
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(token), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
+  return btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data)))));
+}
+
+function postTwilio(params: Record<string, string>, signature: string) {
+  return SELF.fetch(TWILIO_URL, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature }, body: new URLSearchParams(params).toString() });
+}
+
+/** r‖s (WebCrypto) → DER, the form SendGrid puts in its signature header. */
+function rawToDer(raw: Uint8Array): Uint8Array {
+  const integer = (bytes: Uint8Array) => {
+    let start = 0;
+    while (start < bytes.length - 1 && bytes[start] === 0) start += 1;
+    const trimmed = bytes.subarray(start);
+    const padded = trimmed[0]! & 0x80 ? Uint8Array.of(0, ...trimmed) : trimmed;
+    return Uint8Array.of(0x02, padded.length, ...padded);
+  };
+  const body = Uint8Array.of(...integer(raw.subarray(0, 32)), ...integer(raw.subarray(32)));
+  return Uint8Array.of(0x30, body.length, ...body);
+}
+
+async function sendGridSign(privateJwk: JsonWebKey, timestamp: string, body: string): Promise<string> {
+  const key = await crypto.subtle.importKey("jwk", privateJwk, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+  const raw = new Uint8Array(await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, new TextEncoder().encode(timestamp + body)));
+  return btoa(String.fromCharCode(...rawToDer(raw)));
+}
+
+function postSendGrid(body: string, signature: string, timestamp: string) {
+  return SELF.fetch(SENDGRID_URL, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-twilio-email-event-webhook-signature": signature, "x-twilio-email-event-webhook-timestamp": timestamp },
+    body,
+  });
+}
+
+const testKey = () => JSON.parse(env.TEST_SENDGRID_WEBHOOK_PRIVATE_JWK) as JsonWebKey;
+const nowSeconds = () => String(Math.floor(Date.now() / 1000));
+
+describe("Twilio status callbacks", () => {
+  it("accept a valid signature and mark the SMS delivered", async () => {
+    const sms = await sentNotification("sms");
+    const params = { MessageSid: sms.providerMessageId!, MessageStatus: "delivered", AccountSid: env.TWILIO_ACCOUNT_SID!, To: "+15550000000" };
+    const response = await postTwilio(params, await twilioSignature(env.TWILIO_AUTH_TOKEN!, TWILIO_URL, params));
+    expect(response.status).toBe(204);
+    expect((await rowsById([sms.id]))[0]!.status).toBe("delivered");
+  });
+
+  it("record an undelivered SMS as failed with Twilio's error code", async () => {
+    const sms = await sentNotification("sms");
+    const params = { MessageSid: sms.providerMessageId!, MessageStatus: "undelivered", ErrorCode: "30003" };
+    expect((await postTwilio(params, await twilioSignature(env.TWILIO_AUTH_TOKEN!, TWILIO_URL, params))).status).toBe(204);
+    const [row] = await rowsById([sms.id]);
+    expect(row!.status).toBe("failed");
+    expect(row!.error).toBe("Twilio: undelivered (error 30003)");
+  });
+
+  it("reject a forged or missing signature and change nothing", async () => {
+    const sms = await sentNotification("sms");
+    const params = { MessageSid: sms.providerMessageId!, MessageStatus: "delivered" };
+    const forged = await postTwilio(params, await twilioSignature("not-the-auth-token", TWILIO_URL, params));
+    expect(forged.status).toBe(401);
+    expect(((await forged.json()) as { error: { code: string } }).error.code).toBe("UNAUTHORIZED");
+    // Signed for other parameters than the ones sent.
+    const tampered = await postTwilio({ ...params, MessageStatus: "failed" }, await twilioSignature(env.TWILIO_AUTH_TOKEN!, TWILIO_URL, params));
+    expect(tampered.status).toBe(401);
+    const unsigned = await SELF.fetch(TWILIO_URL, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(params).toString() });
+    expect(unsigned.status).toBe(401);
+    expect((await rowsById([sms.id]))[0]!.status).toBe("sent");
+  });
+});
+
+describe("SendGrid signed event webhook", () => {
+  it("accepts a valid signature and applies delivered and bounce events", async () => {
+    const delivered = await sentNotification("email");
+    const bounced = await sentNotification("email");
+    const body = JSON.stringify([
+      { email: "a@example.test", event: "processed", sg_message_id: `${delivered.providerMessageId}.filter0001`, notification_id: delivered.id, timestamp: 1 },
+      { email: "a@example.test", event: "delivered", sg_message_id: `${delivered.providerMessageId}.filter0001`, notification_id: delivered.id, timestamp: 2 },
+      { email: "b@example.test", event: "bounce", type: "bounce", reason: "550 5.1.1 The email account does not exist", sg_message_id: `${bounced.providerMessageId}.filter0002`, timestamp: 3 },
+    ]);
+    const timestamp = nowSeconds();
+    const response = await postSendGrid(body, await sendGridSign(testKey(), timestamp, body), timestamp);
+    expect(response.status).toBe(204);
+    const rows = await rowsById([delivered.id, bounced.id]);
+    expect(rows.find((row) => row.id === delivered.id)!.status).toBe("delivered");
+    const bounce = rows.find((row) => row.id === bounced.id)!;
+    expect(bounce.status).toBe("failed");
+    expect(bounce.error).toBe("SendGrid: bounce: 550 5.1.1 The email account does not exist");
+  });
+
+  it("rejects a forged signature, a changed body and a stale timestamp", async () => {
+    const email = await sentNotification("email");
+    const body = JSON.stringify([{ event: "delivered", notification_id: email.id, sg_message_id: `${email.providerMessageId}.x` }]);
+    const timestamp = nowSeconds();
+
+    const otherKey = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair;
+    const forgedJwk = (await crypto.subtle.exportKey("jwk", otherKey.privateKey)) as JsonWebKey;
+    const forged = await postSendGrid(body, await sendGridSign(forgedJwk, timestamp, body), timestamp);
+    expect(forged.status).toBe(401);
+    expect(((await forged.json()) as { error: { message: string } }).error.message).toBe("Signature does not match");
+
+    const signed = await sendGridSign(testKey(), timestamp, body);
+    const changed = await postSendGrid(body.replace("delivered", "bounce"), signed, timestamp);
+    expect(changed.status).toBe(401);
+
+    const stale = String(Math.floor(Date.now() / 1000) - 3600);
+    const staleResponse = await postSendGrid(body, await sendGridSign(testKey(), stale, body), stale);
+    expect(staleResponse.status).toBe(401);
+    expect(((await staleResponse.json()) as { error: { message: string } }).error.message).toBe("Stale timestamp");
+
+    const missing = await SELF.fetch(SENDGRID_URL, { method: "POST", headers: { "content-type": "application/json" }, body });
+    expect(missing.status).toBe(401);
+    expect((await rowsById([email.id]))[0]!.status).toBe("sent");
+  });
+
+  it("refuses a validly signed body that is not an event list", async () => {
+    const body = JSON.stringify({ event: "delivered" });
+    const timestamp = nowSeconds();
+    const response = await postSendGrid(body, await sendGridSign(testKey(), timestamp, body), timestamp);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("INVALID_MESSAGE");
+  });
+});
