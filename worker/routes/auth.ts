@@ -5,7 +5,7 @@ import { LoginSchema, MePatchSchema, type UserResponse } from "../../schema/api/
 import { sessions, users } from "../../schema/db";
 import type { AppEnv } from "../app-env";
 import { toPublicUser } from "../auth/public-user";
-import { hashPassword, verifyPassword } from "../auth/password";
+import { verifyPassword } from "../auth/password";
 import { clearFailures, clientIp, type LimitedKey, loginEmailKey, loginIpKey, recordFailure, retryAfterSeconds, ssoIpKey } from "../auth/rate-limit";
 import { activeBlock, endSession, requireUser, SESSION_COOKIE, sha256Hex, startSession } from "../auth/session";
 import { safeNextPath, SsoError, spendJti, upsertSsoUser, verifySsoToken } from "../auth/sso";
@@ -19,10 +19,11 @@ import { jsonBody } from "../validate";
 export const authRoutes = new Hono<AppEnv>();
 
 /**
- * A real hash to compare against when the e-mail is unknown or has no password, so a failed sign-in takes
- * as long whether or not the account exists.
+ * A well-formed hash (of a password nobody knows) to compare against when the e-mail is unknown or has no
+ * password, so a failed sign-in takes as long whether or not the account exists. A constant rather than
+ * one computed at first use: workerd does not let one request await a promise another request created.
  */
-let decoyHash: Promise<string> | undefined;
+const DECOY_HASH = "pbkdf2$100000$3q2+7wAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
 // ─── SSO ────────────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -78,8 +79,7 @@ authRoutes.post("/api/auth/login", async (c) => {
   if (wait > 0) return errorResponse("RATE_LIMITED", `Too many failed sign-ins. Try again in ${minutes(wait)}.`, { "Retry-After": String(wait) });
 
   const user = (await c.var.db.select().from(users).where(eqLowerEmail(body.email)).limit(1))[0];
-  decoyHash ??= hashPassword(crypto.randomUUID());
-  const stored = user?.passwordHash ?? (await decoyHash);
+  const stored = user?.passwordHash ?? DECOY_HASH;
   const matches = (await verifyPassword(body.password, stored)) && user?.passwordHash != null;
   if (!user || !matches) {
     await recordFailure(c.var.db, keys);
