@@ -44,12 +44,12 @@ function formatter(timeZone: string, options: Intl.DateTimeFormatOptions): Intl.
 
 /** "Tue, 3 Mar 2026, 14:00" in the zone. */
 export function formatDateTime(ms: number, timeZone: string): string {
-  return formatter(timeZone, { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" }).format(ms);
+  return formatter(timeZone, { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "numeric", minute: "2-digit" }).format(ms);
 }
 
 /** "14:00" in the zone. */
 export function formatTime(ms: number, timeZone: string): string {
-  return formatter(timeZone, { hour: "2-digit", minute: "2-digit" }).format(ms);
+  return formatter(timeZone, { hour: "numeric", minute: "2-digit" }).format(ms);
 }
 
 /** "Tue, 3 Mar 2026, 14:00 – 15:00" (the end shows its date only when it falls on another day). */

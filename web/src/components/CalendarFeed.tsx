@@ -29,7 +29,7 @@ export function CalendarFeed(): JSX.Element {
 
   return (
     <section class="card stack" aria-labelledby="calendar-feed-title">
-      <h2 id="calendar-feed-title">Subscribe in your calendar app</h2>
+      <h2 id="calendar-feed-title">Subscribe to your schedule</h2>
       <p class="muted">
         Add this link to Google Calendar, Outlook or Apple Calendar to see your classes there. Keep it private:
         anyone with the link can see your schedule.

@@ -85,6 +85,10 @@ export function Shell(props: { children: JSX.Element }): JSX.Element {
           }}
         >
           <div class="app-nav__list">
+            {/* On phones the name does not fit in the bar, so the menu says who is signed in. */}
+            <p class="nav-user">
+              Signed in as <strong>{user().displayName}</strong>
+            </p>
             <For each={items()}>
               {(item) => (
                 <A href={item.href} end={item.end}>

@@ -50,6 +50,10 @@ export default function CalendarPage(): JSX.Element {
     }
   };
 
+  // FullCalendar's built-in English locale is 12-hour; follow the viewer's own clock convention instead.
+  const hour12 = new Intl.DateTimeFormat(undefined, { hour: "numeric" }).resolvedOptions().hour12 ?? false;
+  const timeFormat = { hour: "2-digit", minute: "2-digit", hour12, meridiem: hour12 ? "short" : false } as const;
+
   onMount(() => {
     // A month grid is unreadable at phone width; the list is the better start there.
     const phone = window.matchMedia("(max-width: 40rem)").matches;
@@ -59,10 +63,15 @@ export default function CalendarPage(): JSX.Element {
       initialView: phone ? "listMonth" : "dayGridMonth",
       headerToolbar: { left: "prev,next today", center: "title", right: "dayGridMonth,timeGridWeek,listMonth" },
       buttonText: { today: "Today", month: "Month", week: "Week", list: "List" },
+      // Dates follow the browser's language; FullCalendar falls back to its English texts (set above).
+      locale: navigator.language,
       height: "auto",
+      // A whole day of hour rows is too tall; the week view scrolls inside a fixed height, starting at 08:00.
+      views: { timeGridWeek: { height: 720, scrollTime: "08:00:00" } },
       nowIndicator: true,
       firstDay: 1,
-      eventTimeFormat: { hour: "2-digit", minute: "2-digit", meridiem: false },
+      eventTimeFormat: timeFormat,
+      slotLabelFormat: timeFormat,
       events: fetchEvents,
       eventClick: (info) => {
         info.jsEvent.preventDefault();

@@ -76,7 +76,7 @@ export default function Dashboard(): JSX.Element {
                             <p>
                               <When startsAt={next().startsAt} endsAt={next().endsAt} />
                               <br />
-                              <span class="small muted">{relativeTime(next().startsAt, now())}</span>
+                              <span class="small muted">{next().startsAt <= now() ? "In progress" : relativeTime(next().startsAt, now())}</span>
                             </p>
                             <div class="row">
                               <JoinButton classId={item.id} occurrence={next()} />

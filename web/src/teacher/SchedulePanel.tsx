@@ -216,6 +216,10 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
                       {" "}
                       <span class="badge badge--danger">Cancelled</span>
                     </Show>
+                    <Show when={occurrence.endsAt <= Date.now()}>
+                      {" "}
+                      <span class="badge">Past</span>
+                    </Show>
                   </span>
                   <Show when={occurrence.status === "scheduled" && occurrence.endsAt > Date.now()}>
                     <span class="row">

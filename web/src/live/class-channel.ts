@@ -1,0 +1,307 @@
+import PartySocket from "partysocket";
+import { createStore, produce, reconcile, type SetStoreFunction } from "solid-js/store";
+import * as v from "valibot";
+import type { ErrorCode } from "../../../schema/errors";
+import {
+  type ChatMessage,
+  CLASSROOM_CLOSE_CODES,
+  type ClassroomEvent,
+  type ClassroomMethod,
+  ClassroomNotificationSchema,
+  type ClassroomRequestData,
+  type ClassroomResponses,
+  FINAL_CLOSE_CODES,
+  HEARTBEAT_PING,
+  HEARTBEAT_PONG,
+  type JoinResponse,
+  type Participant,
+  type Poll,
+  type SessionState,
+  type Snapshot,
+} from "../../../schema/protocol/classroom";
+import { ResponseFrameSchema } from "../../../schema/protocol/envelope";
+import { api, ApiError } from "../api";
+
+/** How long a request may wait for its answer before it fails. */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** Heartbeat interval; the object closes sockets that stay silent for 90 seconds. */
+const HEARTBEAT_MS = 20_000;
+/** How long a burst of reactions stays on screen. */
+const REACTION_SHOW_MS = 3_000;
+
+export type ChannelStatus = "connecting" | "open" | "reconnecting" | "closed";
+
+/** Everything the classroom page shows, kept in a Solid store. */
+export interface ChannelState {
+  status: ChannelStatus;
+  /** Why the channel closed for good (removed, blocked, ended, refused), or null. */
+  closedMessage: string | null;
+  you: Snapshot["you"] | null;
+  session: SessionState | null;
+  participants: Participant[];
+  chat: ChatMessage[];
+  polls: Poll[];
+  myVotes: Record<string, string[]>;
+  /** Reaction bursts currently shown. */
+  reactions: { id: number; emoji: string; count: number }[];
+}
+
+/** A request the object refused, with its code from the closed set. */
+export class ChannelRequestError extends Error {
+  override readonly name = "ChannelRequestError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Pending {
+  resolve(data: unknown): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * The browser side of the class channel: a partysocket that fetches a fresh class token for every (re)connect,
+ * requests with ids and timeouts, a store fed by the snapshot and the coalesced events, a heartbeat, and chat
+ * messages that are resent after a reconnect until the object acknowledged them (the client message id makes
+ * the resend harmless).
+ */
+export class ClassChannel {
+  readonly state: ChannelState;
+  private readonly setState: SetStoreFunction<ChannelState>;
+  private readonly socket: PartySocket;
+  private readonly pending = new Map<number, Pending>();
+  private readonly unacknowledgedChat = new Map<string, string>();
+  private nextId = 1;
+  private snapshotSeq = 0;
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  private reactionId = 0;
+  private closedForGood = false;
+
+  constructor(readonly classId: string) {
+    [this.state, this.setState] = createStore<ChannelState>({
+      status: "connecting",
+      closedMessage: null,
+      you: null,
+      session: null,
+      participants: [],
+      chat: [],
+      polls: [],
+      myVotes: {},
+      reactions: [],
+    });
+    this.socket = new PartySocket({
+      host: window.location.host,
+      party: "classroom",
+      room: classId,
+      query: () => this.freshToken(),
+      maxRetries: Number.POSITIVE_INFINITY,
+    });
+    this.socket.addEventListener("message", (event) => this.onFrame(event.data));
+    this.socket.addEventListener("open", () => this.startHeartbeat());
+    this.socket.addEventListener("close", (event) => this.onClose(event.code, event.reason));
+  }
+
+  /** Sends a request and resolves with the object's answer, or rejects with a {@link ChannelRequestError}. */
+  request<M extends ClassroomMethod>(method: M, data: ClassroomRequestData<M>): Promise<ClassroomResponses[M]> {
+    if (this.state.status !== "open") return Promise.reject(new ChannelRequestError("UNAVAILABLE", "Not connected to the class right now"));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ChannelRequestError("UNAVAILABLE", "The class did not answer in time"));
+      }, REQUEST_TIMEOUT_MS);
+      this.pending.set(id, { resolve: resolve as (data: unknown) => void, reject, timer });
+      this.socket.send(JSON.stringify({ id, method, data }));
+    });
+  }
+
+  /** Posts a chat message; if the connection drops first, it is sent again after the reconnect. */
+  async sendChat(body: string): Promise<void> {
+    const clientMessageId = crypto.randomUUID();
+    this.unacknowledgedChat.set(clientMessageId, body);
+    try {
+      await this.request("chat.send", { clientMessageId, body });
+      this.unacknowledgedChat.delete(clientMessageId);
+    } catch (error) {
+      // A refusal is final; a lost connection keeps the message for the resend after the reconnect.
+      if (error instanceof ChannelRequestError && error.code !== "UNAVAILABLE") this.unacknowledgedChat.delete(clientMessageId);
+      throw error;
+    }
+  }
+
+  /** Leaves the class (the page is closing). */
+  close(): void {
+    this.closedForGood = true;
+    this.stopHeartbeat();
+    this.socket.close(1000, "Left the class");
+    this.failPending("You left the class");
+  }
+
+  private async freshToken(): Promise<Record<string, string>> {
+    try {
+      const join = await api<JoinResponse>(`/api/classes/${this.classId}/join`, { method: "POST" });
+      return { token: join.token };
+    } catch (error) {
+      const refusedForGood = error instanceof ApiError && error.status >= 400 && error.status < 500;
+      if (refusedForGood) this.finish(error.message);
+      // A network failure: let partysocket try again with backoff (the edge refuses the empty token).
+      return { token: "" };
+    }
+  }
+
+  private finish(message: string): void {
+    this.closedForGood = true;
+    this.setState({ status: "closed", closedMessage: message });
+    this.stopHeartbeat();
+    this.socket.close(1000, "Closed for good");
+    this.failPending(message);
+  }
+
+  private onClose(code: number, reason: string): void {
+    this.stopHeartbeat();
+    this.failPending("The connection to the class was lost");
+    if (this.closedForGood) return;
+    if (FINAL_CLOSE_CODES.includes(code)) {
+      this.finish(this.state.closedMessage ?? (reason || "The class channel closed"));
+      return;
+    }
+    if (code === CLASSROOM_CLOSE_CODES.frameTooLarge) this.setState("closedMessage", null);
+    this.setState("status", "reconnecting");
+  }
+
+  private onFrame(raw: unknown): void {
+    if (typeof raw !== "string" || raw === HEARTBEAT_PONG) return;
+    let frame: unknown;
+    try {
+      frame = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    const response = v.safeParse(ResponseFrameSchema, frame);
+    if (response.success) {
+      const pending = response.output.id === null ? undefined : this.pending.get(response.output.id);
+      if (!pending) return;
+      this.pending.delete(response.output.id!);
+      clearTimeout(pending.timer);
+      if (response.output.ok) pending.resolve(response.output.data);
+      else pending.reject(new ChannelRequestError(response.output.error.code, response.output.error.message));
+      return;
+    }
+    const notification = v.safeParse(ClassroomNotificationSchema, frame);
+    if (!notification.success) return;
+    const message = notification.output;
+    switch (message.notification) {
+      case "snapshot":
+        this.applySnapshot(message.data);
+        break;
+      case "events":
+        for (const event of message.data.events) if (event.seq > this.snapshotSeq) this.applyEvent(event);
+        break;
+      case "closing":
+        this.setState("closedMessage", message.data.message);
+        break;
+      default:
+        assertNever(message);
+    }
+  }
+
+  private applySnapshot(snapshot: Snapshot): void {
+    this.snapshotSeq = snapshot.seq;
+    this.setState(
+      reconcile({
+        ...this.state,
+        status: "open",
+        closedMessage: null,
+        you: snapshot.you,
+        session: snapshot.session,
+        participants: snapshot.participants,
+        chat: snapshot.chat,
+        polls: snapshot.polls,
+        myVotes: snapshot.myVotes,
+      }),
+    );
+    for (const [clientMessageId, body] of this.unacknowledgedChat) {
+      this.request("chat.send", { clientMessageId, body }).then(
+        () => this.unacknowledgedChat.delete(clientMessageId),
+        () => undefined,
+      );
+    }
+  }
+
+  private applyEvent(event: ClassroomEvent): void {
+    switch (event.type) {
+      case "participants":
+        this.setState(
+          "participants",
+          produce((list) => {
+            for (const removed of event.removed) {
+              const index = list.findIndex((p) => p.userId === removed);
+              if (index >= 0) list.splice(index, 1);
+            }
+            for (const upsert of event.upserts) {
+              const index = list.findIndex((p) => p.userId === upsert.userId);
+              if (index >= 0) list[index] = upsert;
+              else list.push(upsert);
+            }
+          }),
+        );
+        break;
+      case "chat.message":
+        if (!this.state.chat.some((m) => m.id === event.message.id)) this.setState("chat", this.state.chat.length, event.message);
+        break;
+      case "chat.deleted":
+        this.setState("chat", (chat) => chat.filter((m) => m.id !== event.messageId));
+        break;
+      case "chat.locked":
+        if (this.state.session) this.setState("session", "chatLocked", event.locked);
+        break;
+      case "poll": {
+        const index = this.state.polls.findIndex((p) => p.id === event.poll.id);
+        this.setState("polls", index >= 0 ? index : this.state.polls.length, reconcile(event.poll));
+        break;
+      }
+      case "reactions":
+        for (const [emoji, count] of Object.entries(event.counts)) {
+          const id = ++this.reactionId;
+          this.setState("reactions", this.state.reactions.length, { id, emoji, count });
+          setTimeout(() => this.setState("reactions", (list) => list.filter((r) => r.id !== id)), REACTION_SHOW_MS);
+        }
+        break;
+      default:
+        assertNever(event);
+    }
+  }
+
+  /** Remembers the caller's own vote (the object confirmed it). */
+  recordVote(pollId: string, optionIds: string[]): void {
+    this.setState("myVotes", pollId, optionIds);
+  }
+
+  private startHeartbeat(): void {
+    this.stopHeartbeat();
+    this.heartbeat = setInterval(() => {
+      if (this.socket.readyState === WebSocket.OPEN) this.socket.send(HEARTBEAT_PING);
+    }, HEARTBEAT_MS);
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+
+  private failPending(message: string): void {
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new ChannelRequestError("UNAVAILABLE", message));
+      this.pending.delete(id);
+    }
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`Unexpected message ${JSON.stringify(value)}`);
+}
