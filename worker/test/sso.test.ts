@@ -154,6 +154,13 @@ describe("GET /sso happy path", () => {
     expect(await db.select().from(users).where(eq(users.inspId, claims.sub as string))).toHaveLength(1);
   });
 
+  it("refuses to link an e-mail that already belongs to another insp identity", async () => {
+    const taken = await createUser("student", { inspId: `insp-other-${crypto.randomUUID().slice(0, 8)}` });
+    const claims = freshClaims({ email: taken.email });
+    await expectRefused(await visitSso(await hs256(claims)), 403, /belongs to another insp account/);
+    expect((await db.select().from(users).where(eq(users.id, taken.id)))[0]!.inspId).toBe(taken.inspId);
+  });
+
   it("records the used jti with the user it signed in", async () => {
     const claims = freshClaims();
     await visitSso(await hs256(claims));
