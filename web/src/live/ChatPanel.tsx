@@ -1,0 +1,138 @@
+import { createEffect, createSignal, For, on, Show, type JSX } from "solid-js";
+import { CLASSROOM_LIMITS } from "../../../schema/protocol/classroom";
+import { errorMessage } from "../api";
+import type { ClassChannel } from "./class-channel";
+import { EmojiButton } from "./EmojiButton";
+
+/** Closer than this to the bottom counts as "reading the newest": new messages scroll into view. */
+const STICK_TO_BOTTOM_PX = 48;
+
+const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+const graphemeCount = (text: string) => [...segmenter.segment(text)].length;
+
+/** Chat with an emoji picker. It follows new messages only while the reader is at the bottom. */
+export function ChatPanel(props: { channel: ClassChannel; moderator: boolean }): JSX.Element {
+  const state = props.channel.state;
+  const [draft, setDraft] = createSignal("");
+  const [error, setError] = createSignal<string | null>(null);
+  const [atBottom, setAtBottom] = createSignal(true);
+  const [unread, setUnread] = createSignal(0);
+  let list: HTMLOListElement | undefined;
+  let input: HTMLTextAreaElement | undefined;
+
+  const scrollToBottom = () => {
+    if (list) list.scrollTop = list.scrollHeight;
+    setUnread(0);
+  };
+  createEffect(
+    on(
+      () => state.chat.length,
+      (length, previous) => {
+        if (atBottom()) queueMicrotask(scrollToBottom);
+        else if (previous !== undefined && length > previous) setUnread((n) => n + length - previous);
+      },
+    ),
+  );
+  const onScroll = () => {
+    if (!list) return;
+    const bottom = list.scrollHeight - list.scrollTop - list.clientHeight < STICK_TO_BOTTOM_PX;
+    setAtBottom(bottom);
+    if (bottom) setUnread(0);
+  };
+
+  const locked = () => (state.session?.chatLocked ?? false) && !props.moderator;
+  const muted = () => state.participants.find((p) => p.userId === state.you?.userId)?.chatMuted ?? false;
+  const length = () => graphemeCount(draft());
+
+  const send = async (event?: Event) => {
+    event?.preventDefault();
+    const body = draft();
+    if (!body.trim() || length() > CLASSROOM_LIMITS.maxChatGraphemes) return;
+    setError(null);
+    setDraft("");
+    setAtBottom(true);
+    try {
+      await props.channel.sendChat(body);
+    } catch (failure) {
+      setError(errorMessage(failure));
+      if (!draft()) setDraft(body);
+    }
+  };
+  const insertEmoji = (emoji: string) => {
+    const start = input?.selectionStart ?? draft().length;
+    const end = input?.selectionEnd ?? start;
+    setDraft(draft().slice(0, start) + emoji + draft().slice(end));
+    queueMicrotask(() => {
+      input?.focus();
+      input?.setSelectionRange(start + emoji.length, start + emoji.length);
+    });
+  };
+
+  return (
+    <section class="card chat" aria-label="Chat">
+      <h2 class="card__title">Chat</h2>
+      <ol class="chat__list" ref={list} onScroll={onScroll} aria-live="polite" data-testid="chat-list">
+        <For each={state.chat} fallback={<li class="muted">No messages yet.</li>}>
+          {(message) => (
+            <li class="chat__message" classList={{ "chat__message--mine": message.userId === state.you?.userId }}>
+              <span class="chat__author">
+                {message.displayName}
+                <Show when={message.role !== "student"}>
+                  <span class="badge">{message.role}</span>
+                </Show>
+              </span>
+              <span class="chat__time muted small">{new Date(message.createdAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</span>
+              <p class="chat__body">{message.body}</p>
+              <Show when={props.moderator}>
+                <button type="button" class="button button--quiet button--small" aria-label={`Delete message from ${message.displayName}`} onClick={() => void props.channel.request("chat.delete", { messageId: message.id }).catch((e) => setError(errorMessage(e)))}>
+                  Delete
+                </button>
+              </Show>
+            </li>
+          )}
+        </For>
+      </ol>
+      <Show when={unread() > 0}>
+        <button type="button" class="button button--small chat__unread" onClick={scrollToBottom}>
+          {unread()} new message{unread() === 1 ? "" : "s"} ↓
+        </button>
+      </Show>
+      <Show when={locked() || muted()}>
+        <p class="alert alert--info">{locked() ? "The teacher has locked the chat." : "The teacher has muted your chat."}</p>
+      </Show>
+      <form class="chat__form" onSubmit={(e) => void send(e)}>
+        <label class="visually-hidden" for="chat-input">
+          Message
+        </label>
+        <textarea
+          id="chat-input"
+          ref={input}
+          class="textarea chat__input"
+          rows={2}
+          placeholder="Say something…"
+          value={draft()}
+          disabled={locked() || muted() || state.status !== "open"}
+          aria-invalid={length() > CLASSROOM_LIMITS.maxChatGraphemes}
+          onInput={(e) => setDraft(e.currentTarget.value)}
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && !e.shiftKey && !e.isComposing) void send(e);
+          }}
+        />
+        <EmojiButton onPick={insertEmoji} />
+        <button type="submit" class="button button--primary" disabled={!draft().trim() || locked() || muted() || state.status !== "open"}>
+          Send
+        </button>
+      </form>
+      <Show when={length() > CLASSROOM_LIMITS.maxChatGraphemes - 200}>
+        <p class="small muted">
+          {length()} / {CLASSROOM_LIMITS.maxChatGraphemes}
+        </p>
+      </Show>
+      <Show when={error()}>
+        <p class="alert alert--error" role="alert">
+          {error()}
+        </p>
+      </Show>
+    </section>
+  );
+}
