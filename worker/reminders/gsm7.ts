@@ -27,6 +27,13 @@ const LOOKALIKES: Record<string, string> = {
   "\u00A0": " ",
   "\u202F": " ",
   "\u2009": " ",
+  // Letters with a stroke do not decompose under NFD.
+  "\u0141": "L",
+  "\u0142": "l",
+  "\u0110": "D",
+  "\u0111": "d",
+  "\u0152": "OE",
+  "\u0153": "oe",
 };
 
 export function isGsm7(text: string): boolean {
