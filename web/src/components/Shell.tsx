@@ -17,6 +17,7 @@ const NAV_ITEMS: readonly NavItem[] = [
   { href: "/notifications", label: "Notifications" },
   { href: "/admin/users", label: "Users", roles: ["admin"] },
   { href: "/admin/blocks", label: "Blocks", roles: ["admin"] },
+  { href: "/outbox", label: "Outbox", roles: ["admin"] },
   { href: "/settings", label: "Settings" },
 ];
 
@@ -29,8 +30,18 @@ export function Shell(props: { children: JSX.Element }): JSX.Element {
   const [menuOpen, setMenuOpen] = createSignal(false);
   let menuButton: HTMLButtonElement | undefined;
 
-  // A followed link closes the phone menu.
-  createEffect(on(() => location.pathname, () => setMenuOpen(false), { defer: true }));
+  // A followed link closes the phone menu and moves focus to the new page, so screen readers start there
+  // instead of staying on a link that no longer exists.
+  createEffect(
+    on(
+      () => location.pathname,
+      () => {
+        setMenuOpen(false);
+        document.getElementById("main")?.focus({ preventScroll: true });
+      },
+      { defer: true },
+    ),
+  );
 
   const items = () => NAV_ITEMS.filter((item) => !item.roles || item.roles.includes(user().role));
 

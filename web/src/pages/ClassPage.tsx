@@ -39,7 +39,9 @@ function ClassView(props: { detail: ClassDetail; reload: () => void }): JSX.Elem
 
   const upcoming = createMemo(() => props.detail.occurrences.filter((o) => o.endsAt > now()));
   const past = createMemo(() => props.detail.occurrences.filter((o) => o.endsAt <= now()).reverse());
-  const nextJoinable = createMemo(() => upcoming().find((o) => o.status === "scheduled"));
+  // Only the class's own people get a Join link; the classroom checks membership again when it is opened.
+  const mayJoin = () => props.detail.enrolled || props.detail.canManage;
+  const nextJoinable = createMemo(() => (mayJoin() ? upcoming().find((o) => o.status === "scheduled") : undefined));
 
   const changeEnrollment = async (enroll: boolean) => {
     setBusy(true);
@@ -119,7 +121,7 @@ function ClassView(props: { detail: ClassDetail; reload: () => void }): JSX.Elem
               >
                 {(next) => <JoinButton classId={props.detail.id} occurrence={next()} label="Join live class" />}
               </Show>
-              <span class="small muted">Opens 15 minutes before each session.</span>
+              <span class="small muted">{mayJoin() ? "Opens 15 minutes before each session." : "Enroll to join the live sessions."}</span>
             </div>
           </section>
 
