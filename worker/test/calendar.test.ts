@@ -22,7 +22,6 @@ async function schedule(teacher: User, classId: string, body: unknown): Promise<
   return (await res.json<OccurrencesResponse>()).occurrences;
 }
 
-const utcHour = (ms: number) => new Date(ms).getUTCHours();
 const iso = (ms: number) => new Date(ms).toISOString();
 
 describe("local wall-clock → UTC with Intl", () => {
