@@ -1,0 +1,122 @@
+/**
+ * A live class in the browser: a teacher and two students in one class chat with emoji, run a poll and raise
+ * a hand — three real Chromium contexts against the whole stack started as `npm start` starts it.
+ */
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { launchBrowser, newUserContext } from "./lib/browser";
+import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+
+const baseUrl = inject("baseUrl");
+
+interface Person {
+  person: SsoPerson;
+  context: BrowserContext;
+  page: Page;
+}
+
+/** A state-changing API call from the person's own signed-in context (same-origin, like the app). */
+async function apiPost<T>(who: Person, path: string, body: unknown): Promise<T> {
+  const response = await who.context.request.post(path, { data: body, headers: { Origin: baseUrl } });
+  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+describe("a live class in the browser", () => {
+  let browser: Browser;
+  let teacher: Person;
+  let anna: Person;
+  let ben: Person;
+  let classId: string;
+
+  const open = async (person: SsoPerson): Promise<Person> => {
+    const context = await newUserContext(browser, baseUrl);
+    const page = await context.newPage();
+    await signInWithSso(page, baseUrl, person, "/");
+    return { person, context, page };
+  };
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    teacher = await open(newPerson("teacher", "Tess Teacher"));
+    anna = await open(newPerson("student", "Anna Student"));
+    ben = await open(newPerson("student", "Ben Student"));
+    const created = await apiPost<{ class: { id: string } }>(teacher, "/api/classes", { title: "Live chemistry" });
+    classId = created.class.id;
+    const startsAt = Date.now() + 5 * 60_000;
+    await apiPost(teacher, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
+    for (const student of [anna, ben]) await apiPost(student, `/api/classes/${classId}/enrollment`, {});
+    for (const who of [teacher, anna, ben]) {
+      await who.page.goto(`/classes/${classId}/live`);
+      await who.page.getByRole("heading", { name: "Live chemistry", level: 1 }).waitFor();
+    }
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it("everyone sees everyone, with the teacher's role", async () => {
+    for (const who of [teacher, anna, ben]) {
+      const people = who.page.getByTestId("participants");
+      for (const name of ["Tess Teacher", "Anna Student", "Ben Student"]) await people.getByText(name).waitFor();
+      expect(await people.locator("li", { hasText: "Tess Teacher" }).getByText("teacher", { exact: true }).isVisible()).toBe(true);
+    }
+  });
+
+  it("a student chats with an emoji from the picker and everyone receives it", async () => {
+    const input = anna.page.getByLabel("Message");
+    await input.fill("Good morning ");
+    await anna.page.getByRole("button", { name: "Insert emoji" }).click();
+    const firstEmoji = anna.page.locator("emoji-picker").getByRole("menuitem").first();
+    await firstEmoji.waitFor();
+    const label = (await firstEmoji.getAttribute("aria-label")) ?? "";
+    const emoji = label.split(",")[0]!.trim();
+    expect(emoji.length).toBeGreaterThan(0);
+    await firstEmoji.click();
+    await expect.poll(() => input.inputValue()).toBe(`Good morning ${emoji}`);
+    await anna.page.getByRole("button", { name: "Send" }).click();
+    for (const who of [teacher, anna, ben]) await who.page.getByTestId("chat-list").getByText(`Good morning ${emoji}`).waitFor();
+
+    await ben.page.getByLabel("Message").fill("Hi 👋🏽 🇯🇵");
+    await ben.page.getByLabel("Message").press("Enter");
+    for (const who of [teacher, anna]) await who.page.getByTestId("chat-list").getByText("Hi 👋🏽 🇯🇵").waitFor();
+  });
+
+  it("the teacher runs a poll: live counts for the teacher, results for students once published", async () => {
+    await teacher.page.getByRole("button", { name: "New poll" }).click();
+    await teacher.page.getByLabel("Question").fill("Which is a noble gas?");
+    await teacher.page.getByPlaceholder("Option 1").fill("Neon");
+    await teacher.page.getByPlaceholder("Option 2").fill("Nitrogen");
+    await teacher.page.getByRole("button", { name: "Start poll" }).click();
+
+    for (const [student, answer] of [
+      [anna, "Neon"],
+      [ben, "Neon"],
+    ] as const) {
+      const poll = student.page.getByTestId("poll").filter({ hasText: "Which is a noble gas?" });
+      await poll.getByLabel(answer, { exact: true }).check();
+      await poll.getByRole("button", { name: "Vote" }).click();
+      await poll.getByText("Your vote is in.").waitFor();
+      expect(await poll.getByTestId("poll-count").count()).toBe(0);
+    }
+    const teacherPoll = teacher.page.getByTestId("poll").filter({ hasText: "Which is a noble gas?" });
+    await teacherPoll.getByText("2 voted").waitFor();
+    expect(await teacherPoll.getByRole("img", { name: "Neon: 2 votes" }).isVisible()).toBe(true);
+
+    await teacherPoll.getByRole("button", { name: "Publish results" }).click();
+    const annaPoll = anna.page.getByTestId("poll").filter({ hasText: "Which is a noble gas?" });
+    await annaPoll.getByText("Results").waitFor();
+    await annaPoll.getByRole("img", { name: "Neon: 2 votes" }).waitFor();
+    expect(await annaPoll.getByRole("img", { name: "Nitrogen: 0 votes" }).isVisible()).toBe(true);
+  });
+
+  it("a student raises a hand; the teacher sees the queue and lowers it", async () => {
+    await ben.page.getByRole("button", { name: "✋ Raise hand" }).click();
+    const queue = teacher.page.getByTestId("hand-queue");
+    await queue.getByText("Ben Student").waitFor();
+    await queue.getByRole("button", { name: "Lower" }).click();
+    await queue.waitFor({ state: "detached" });
+    await ben.page.getByRole("button", { name: "✋ Raise hand" }).waitFor();
+  });
+});
