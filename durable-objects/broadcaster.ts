@@ -7,11 +7,13 @@ export type Audience = "all" | "moderators" | "students";
 export const AUDIENCE_TAGS = { moderators: "audience:moderators", students: "audience:students" } as const;
 
 /**
- * Chat, moderation and poll changes go out within this window. One object can only send about 12,000 frames
- * a second, so with 1,000 sockets every separate broadcast costs a twelfth of a second: batching everything
- * of one window into one frame per socket is what keeps a large class responsive.
+ * Chat, moderation and poll changes go out at most once per window: the first change after a quiet spell goes
+ * out at once, later ones wait for the window to end and share one frame. One object can only send about 12,000
+ * frames a second, so with 1,000 sockets every separate broadcast costs a twelfth of a second; the window
+ * therefore widens with the audience so that the object never plans more than {@link SEND_BUDGET_PER_SECOND}.
  */
-const DELTA_WINDOW_MS = 50;
+const MIN_DELTA_WINDOW_MS = 50;
+const SEND_BUDGET_PER_SECOND = 8_000;
 /** Presence alone (joins, leaves, hands) may wait longer: a class of 1,000 joining at once is one frame per half second. */
 const PRESENCE_WINDOW_MS = 500;
 /** Reactions are summed and sent once a second. */
@@ -31,6 +33,9 @@ export class Broadcaster {
   private dirtyPolls = new Map<string, { students: boolean }>();
   private reactions = new Map<string, number>();
   private deltaTimer: { handle: ReturnType<typeof setTimeout>; due: number } | null = null;
+  private lastFlushAt = 0;
+  /** The current delta window; recomputed from the number of sockets at every flush. */
+  private deltaWindowMs = MIN_DELTA_WINDOW_MS;
   private reactionTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
@@ -45,7 +50,7 @@ export class Broadcaster {
 
   emit(event: UnsequencedEvent, audience: Audience = "all"): void {
     this.queue.push({ event: { ...event, seq: ++this.seq } as ClassroomEvent, audience });
-    this.schedule(DELTA_WINDOW_MS);
+    this.schedule(this.deltaWindowMs);
   }
 
   /** A participant's latest state (null = gone); several changes of one window collapse into the last. */
@@ -58,7 +63,7 @@ export class Broadcaster {
   pollChanged(pollId: string, studentsToo: boolean): void {
     const dirty = this.dirtyPolls.get(pollId);
     this.dirtyPolls.set(pollId, { students: studentsToo || (dirty?.students ?? false) });
-    this.schedule(DELTA_WINDOW_MS);
+    this.schedule(this.deltaWindowMs);
   }
 
   reaction(emoji: string): void {
@@ -70,6 +75,7 @@ export class Broadcaster {
   flush(): void {
     if (this.deltaTimer) clearTimeout(this.deltaTimer.handle);
     this.deltaTimer = null;
+    this.lastFlushAt = Date.now();
     const forModerators: ClassroomEvent[] = [];
     const forStudents: ClassroomEvent[] = [];
     if (this.presence.size > 0) {
@@ -94,8 +100,8 @@ export class Broadcaster {
       if (studentView) forStudents.push({ type: "poll", seq, poll: studentView });
     }
     this.dirtyPolls.clear();
-    this.send(AUDIENCE_TAGS.moderators, forModerators);
-    this.send(AUDIENCE_TAGS.students, forStudents);
+    const sockets = this.send(AUDIENCE_TAGS.moderators, forModerators) + this.send(AUDIENCE_TAGS.students, forStudents);
+    if (sockets > 0) this.deltaWindowMs = Math.max(MIN_DELTA_WINDOW_MS, Math.ceil((sockets / SEND_BUDGET_PER_SECOND) * 1000));
   }
 
   /** Drops pending timers (the session ended; nothing more goes out). */
@@ -119,22 +125,27 @@ export class Broadcaster {
     this.send(AUDIENCE_TAGS.students, [event]);
   }
 
-  private schedule(delayMs: number): void {
-    const due = Date.now() + delayMs;
+  /** Flushes once `windowMs` has passed since the last flush (at once, within this turn, after a quiet spell). */
+  private schedule(windowMs: number): void {
+    const now = Date.now();
+    const due = Math.max(now, this.lastFlushAt + windowMs);
     if (this.deltaTimer && this.deltaTimer.due <= due) return;
     if (this.deltaTimer) clearTimeout(this.deltaTimer.handle);
-    this.deltaTimer = { handle: setTimeout(() => this.flush(), delayMs), due };
+    this.deltaTimer = { handle: setTimeout(() => this.flush(), due - now), due };
   }
 
-  private send(tag: string, events: ClassroomEvent[]): void {
-    if (events.length === 0) return;
+  /** Sends one frame to every socket with `tag`; returns how many sockets it went to. */
+  private send(tag: string, events: ClassroomEvent[]): number {
+    if (events.length === 0) return 0;
     const frame = JSON.stringify({ notification: "events", data: { events } });
-    for (const socket of this.sockets(tag)) {
+    const sockets = this.sockets(tag);
+    for (const socket of sockets) {
       try {
         socket.send(frame);
       } catch {
         // The socket is closing; its close handler does the bookkeeping.
       }
     }
+    return sockets.length;
   }
 }
