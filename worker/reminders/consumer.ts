@@ -128,6 +128,7 @@ async function handleNotification(body: ReminderQueueMessage, message: Message<u
       recipientName: row.displayName,
       recipientTimezone: row.timezone,
       publicUrl: publicUrl(env),
+      now: Date.now(),
     },
   });
   await record(env, row, destination!, result, message);

@@ -43,6 +43,18 @@ export interface MessageContext {
   recipientTimezone: string;
   /** The site origin without a trailing slash. */
   publicUrl: string;
+  /** When the message is written; reminders sent late (a move, a late enrolment) say the real time left. */
+  now?: number;
+}
+
+/** How far ahead a reminder may be off its window before it states the real time left instead. */
+const WINDOW_SLACK_MINUTES = 5;
+
+/** The "starts in …" minutes of a reminder: its window, or the real time left when that differs noticeably. */
+export function minutesToSay(context: Pick<MessageContext, "startsAt" | "now">, windowMinutes: number): number {
+  if (context.now === undefined) return windowMinutes;
+  const left = Math.max(1, Math.round((context.startsAt - context.now) / 60_000));
+  return Math.abs(left - windowMinutes) <= WINDOW_SLACK_MINUTES ? windowMinutes : left;
 }
 
 export interface EmailAttachment {
@@ -159,8 +171,10 @@ function base64Utf8(text: string): string {
 function headline(context: MessageContext): { subject: string; lead: string } {
   const { kind, classTitle } = context;
   switch (kind.type) {
-    case "reminder":
-      return { subject: `Reminder: ${classTitle} starts in ${durationWords(kind.minutes)}`, lead: `${classTitle} starts in ${durationWords(kind.minutes)}.` };
+    case "reminder": {
+      const words = durationWords(minutesToSay(context, kind.minutes));
+      return { subject: `Reminder: ${classTitle} starts in ${words}`, lead: `${classTitle} starts in ${words}.` };
+    }
     case "change":
       return { subject: `New time: ${classTitle}`, lead: `${classTitle} has moved to a new time.` };
     case "cancel":
@@ -218,7 +232,7 @@ export function buildSms(context: MessageContext): string {
   const when = formatShortInZone(context.startsAt, context.recipientTimezone);
   switch (context.kind.type) {
     case "reminder":
-      return fitSms(`{title} starts in ${durationShort(context.kind.minutes)}, ${when}. Join: ${joinLink(context)}`, context.classTitle);
+      return fitSms(`{title} starts in ${durationShort(minutesToSay(context, context.kind.minutes))}, ${when}. Join: ${joinLink(context)}`, context.classTitle);
     case "change":
       return fitSms(`{title} moved to ${when}. Join: ${joinLink(context)}`, context.classTitle);
     case "cancel":
