@@ -1,7 +1,8 @@
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { blocks } from "../../schema/db";
+import { blocks, notifications } from "../../schema/db";
 import { createUser, db } from "./helpers";
-import { createClass, createOccurrence, cronTick, enroll, HOUR, MINUTE, notificationsFor, providerRequests, settled, uniquePhone } from "./reminders-helpers";
+import { createClass, createOccurrence, cronTick, enroll, HOUR, MINUTE, notificationsFor, pendingNotification, providerRequests, settled, uniquePhone } from "./reminders-helpers";
 
 describe("reminder cron", () => {
   it("two overlapping cron runs create and send each reminder exactly once", async () => {
@@ -133,5 +134,26 @@ describe("reminder cron", () => {
     expect(studentText).toContain("Sun 28 Mar 2027, 03:00 EDT");
     const [sms] = await providerRequests("twilio", student.phone!);
     expect((sms!.body as { Body: string }).Body).toContain("Sun 28 Mar 03:00 EDT");
+  });
+});
+
+describe("stalled notifications", () => {
+  it("re-enqueues a row whose queue message was lost or whose sender died, and sends it once", async () => {
+    const teacher = await createUser("teacher", { remindByEmail: false });
+    const lost = await createUser("student");
+    const crashed = await createUser("student");
+    const cls = await createClass(teacher, { title: "Music" });
+    await enroll(cls, lost, crashed);
+    const occurrence = await createOccurrence(cls, Date.now() + 50 * MINUTE);
+    const twentyMinutesAgo = Date.now() - 20 * MINUTE;
+    const lostRow = await pendingNotification(lost, occurrence, "email");
+    const crashedRow = await pendingNotification(crashed, occurrence, "email");
+    await db.update(notifications).set({ updatedAt: twentyMinutesAgo }).where(eq(notifications.id, lostRow.id));
+    await db.update(notifications).set({ status: "sending", attempts: 1, updatedAt: twentyMinutesAgo }).where(eq(notifications.id, crashedRow.id));
+
+    await cronTick(Date.now());
+    const rows = await settled(occurrence.id);
+    expect(rows.map((row) => row.status)).toEqual(["sent", "sent"]);
+    for (const user of [lost, crashed]) expect((await providerRequests("sendgrid", user.email)).filter((request) => request.answer === "ok")).toHaveLength(1);
   });
 });
