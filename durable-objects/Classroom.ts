@@ -57,6 +57,13 @@ export class Classroom extends Server<Env> {
   private readonly services: RoomServices;
   private readonly lastMessageAt = new Map<string, number>();
   private alarmAt: number | null = null;
+  /**
+   * The participant list as JSON for snapshots. A class of 1,000 joining at once would otherwise read and
+   * serialize the whole list for every join; it is rebuilt at most once per presence flush instead. A cached
+   * list may miss changes still waiting in the broadcaster, but those reach the new socket in the next events
+   * frame with a sequence number above the snapshot's, so the client ends up with the same list.
+   */
+  private participantsJson: string | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -66,6 +73,9 @@ export class Classroom extends Server<Env> {
     this.broadcaster = new Broadcaster(
       (tag) => ctx.getWebSockets(tag),
       (pollId, audience) => this.services.polls.render(pollId, audience),
+      () => {
+        this.participantsJson = null;
+      },
     );
     this.presence = new Presence(this.store, this.outbox, this.session, this.broadcaster);
     const polls = new Polls(this.store, this.outbox, this.session, this.broadcaster);
@@ -105,7 +115,7 @@ export class Classroom extends Server<Env> {
     const session = this.session.ensure(identity, now);
     connection.setState({ ...identity, connectedAt: now });
     this.presence.connected(identity, session.id, now);
-    connection.send(JSON.stringify({ notification: "snapshot", data: this.snapshot(identity) }));
+    connection.send(this.snapshotFrame(identity));
     this.scheduleAlarm(now + HEARTBEAT_CHECK_MS);
   }
 
@@ -184,17 +194,21 @@ export class Classroom extends Server<Env> {
     }
   }
 
-  private snapshot(identity: ClassIdentity): Snapshot {
+  /** The `snapshot` notification for a new socket (see {@link Snapshot}). */
+  private snapshotFrame(identity: ClassIdentity): string {
     const audience = isModerator(identity.role) ? "moderators" : "students";
-    return {
+    const rest: Omit<Snapshot, "participants"> = {
       seq: this.broadcaster.currentSeq,
       you: { userId: identity.userId, displayName: identity.displayName, role: identity.role },
       session: this.session.state()!,
-      participants: this.presence.list(),
       chat: this.services.chat.tail(),
       polls: this.services.polls.all(audience),
       myVotes: this.services.polls.votesOf(identity.userId),
     };
+    this.participantsJson ??= JSON.stringify(this.presence.list());
+    const head = JSON.stringify({ notification: "snapshot", data: rest });
+    // Splice the cached list into the data object: `…}}` → `…,"participants":[…]}}`.
+    return `${head.slice(0, -2)},"participants":${this.participantsJson}}}`;
   }
 
   private sendClosing(connection: WebSocket, reason: "kicked" | "blocked" | "ended", message: string): void {

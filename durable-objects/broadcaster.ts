@@ -41,6 +41,8 @@ export class Broadcaster {
   constructor(
     private readonly sockets: (tag: string) => WebSocket[],
     private readonly renderPoll: PollRenderer,
+    /** Called whenever pending presence changes were sent or dropped (snapshot caches must be rebuilt). */
+    private readonly onPresenceSettled: () => void = () => undefined,
   ) {}
 
   /** The last sequence number handed out: a snapshot taken now contains every event up to it. */
@@ -83,6 +85,7 @@ export class Broadcaster {
       const removed: string[] = [];
       for (const [userId, participant] of this.presence) participant ? upserts.push(participant) : removed.push(userId);
       this.presence.clear();
+      this.onPresenceSettled();
       const event: ClassroomEvent = { type: "participants", seq: ++this.seq, upserts, removed };
       forModerators.push(event);
       forStudents.push(event);
@@ -112,6 +115,7 @@ export class Broadcaster {
     this.reactionTimer = null;
     this.queue = [];
     this.presence.clear();
+    this.onPresenceSettled();
     this.dirtyPolls.clear();
     this.reactions.clear();
   }
