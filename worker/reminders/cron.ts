@@ -160,12 +160,12 @@ async function requeueStalled(env: Env): Promise<string[]> {
 /** One cron tick at `now` (the controller's scheduled time). */
 export async function runReminderCron(env: Env, now: number): Promise<CronReport> {
   const occurrences = await upcomingOccurrences(env, now);
-  const statements = occurrences.flatMap((occurrence) => dueReminderInserts(env, occurrence, now, CATCH_UP_MS));
-  const created = await insertedIds(env, statements);
+  const due = occurrences.map((occurrence) => dueReminderInserts(env, occurrence, now, CATCH_UP_MS)).filter((statements) => statements.length > 0);
+  const created = await insertedIds(env, due.flat());
   await enqueueNotifications(env, created);
   const requeued = await requeueStalled(env);
   await enqueueNotifications(env, requeued);
-  const report: CronReport = { occurrences: statements.length / 2, created: created.length, requeued: requeued.length };
+  const report: CronReport = { occurrences: due.length, created: created.length, requeued: requeued.length };
   if (report.created > 0 || report.requeued > 0) console.log(JSON.stringify({ event: "reminders_cron", at: now, ...report, queuedAt: Date.now() }));
   return report;
 }

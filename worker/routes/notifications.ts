@@ -4,7 +4,7 @@
  * - GET /api/classes/:id/notifications   every notification of a class, for its teacher and admins
  * - GET /api/admin/outbox                the local outbox (messages not handed to a provider), admins only
  */
-import { and, desc, eq, sql } from "drizzle-orm";
+import { desc, eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import * as v from "valibot";
 import type { ClassNotificationsResponse, ClassNotificationView, MyNotificationsResponse, NotificationView, OutboxResponse } from "../../schema/api/notifications";
@@ -80,7 +80,7 @@ notificationsRoutes.get("/api/classes/:id/notifications", async (c) => {
     .select({ status: notifications.status, count: sql<number>`count(*)` })
     .from(notifications)
     .innerJoin(occurrences, eq(occurrences.id, notifications.occurrenceId))
-    .where(and(eq(occurrences.classId, cls.id)))
+    .where(eq(occurrences.classId, cls.id))
     .groupBy(notifications.status);
   const response: ClassNotificationsResponse = {
     notifications: rows.map((row): ClassNotificationView => ({ ...toView(row), user: { id: row.userId, displayName: row.displayName } })),
