@@ -71,6 +71,20 @@ describe("presence and attendance", () => {
   });
 });
 
+describe("poll timers", () => {
+  it("a poll with a timer closes by itself when the time is up, and voting stops", async () => {
+    const { classId, teacher, students } = await createLiveClass(1);
+    const teacherClient = await ChannelClient.join(teacher, classId);
+    const student = await ChannelClient.join(students[0]!, classId);
+    const { poll } = await teacherClient.ok<{ poll: Poll }>("poll.create", { question: "Quick!", options: ["a", "b"], durationSeconds: 30 });
+    expect(poll.closesAt! - poll.createdAt).toBe(30_000);
+    await runDueDuties(classId, `UPDATE polls SET closes_at = ${Date.now() - 1}`);
+    await student.until(() => student.poll(poll.id)?.status === "closed", "poll closed by its timer");
+    const late = await student.request("poll.vote", { pollId: poll.id, optionIds: [poll.options[0]!.id] });
+    expect(late.ok ? null : late.error.code).toBe("CONFLICT");
+  });
+});
+
 describe("hibernation and restarts", () => {
   it("after eviction with sockets hibernated, chat, polls and votes are all still there and the sockets keep working", async () => {
     const { classId, teacher, students } = await createLiveClass(1);
