@@ -31,6 +31,7 @@ export class Moderation {
 
   async block(caller: ClassIdentity, userId: string, reason: string, now: number): Promise<void> {
     this.target(userId);
+    this.storage.run(`DELETE FROM recent_blocks WHERE until <= ?`, now);
     this.storage.run(`INSERT OR REPLACE INTO recent_blocks (user_id, until) VALUES (?, ?)`, userId, now + LOCAL_BLOCK_MS);
     this.outbox.add("block.insert", { id: crypto.randomUUID(), userId, classId: caller.classId, reason, blockedBy: caller.userId, createdAt: now });
     this.disconnect(userId, CLASSROOM_CLOSE_CODES.blocked, "blocked", "You have been blocked from this class");
@@ -44,9 +45,9 @@ export class Moderation {
     this.presence.setMuted(userId, muted);
   }
 
+  /** A read only: joins are frequent, and every write would hold the reply until storage confirms it. */
   isRecentlyBlocked(userId: string, now: number): boolean {
-    this.storage.run(`DELETE FROM recent_blocks WHERE until <= ?`, now);
-    return this.storage.one(`SELECT user_id FROM recent_blocks WHERE user_id = ?`, userId) !== null;
+    return this.storage.one(`SELECT user_id FROM recent_blocks WHERE user_id = ? AND until > ?`, userId, now) !== null;
   }
 
   private target(userId: string): void {

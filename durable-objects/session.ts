@@ -44,6 +44,7 @@ export class LiveSession {
 
   /** Marks when the room became empty (null = someone is in). */
   setEmptySince(at: number | null): void {
-    this.storage.run(`UPDATE session SET empty_since = ?`, at);
+    // Only write on a change: this runs on every join.
+    this.storage.run(`UPDATE session SET empty_since = ? WHERE empty_since IS NOT ?`, at, at);
   }
 }
