@@ -77,6 +77,12 @@ describe("joining a live class", () => {
     expect((await openSocket(otherId, token)).response.status).toBe(401);
   });
 
+  it("the object has no plain HTTP surface: only WebSocket upgrades through the Worker", async () => {
+    const { classId } = await createLiveClass(0);
+    const res = await SELF.fetch(`http://localhost/parties/classroom/${classId}`);
+    expect(await errorOf(res)).toEqual({ status: 404, code: "NOT_FOUND" });
+  });
+
   it("a client cannot claim an identity with a header: the Worker replaces it with the verified one", async () => {
     const { classId, students } = await createLiveClass(2);
     const { token } = await joinToken(students[0]!, classId);
