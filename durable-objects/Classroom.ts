@@ -155,6 +155,15 @@ export class Classroom extends Server<Env> {
     this.onClose(connection);
   }
 
+  /**
+   * RPC for the Worker: a block written elsewhere (the blocks API: class-scoped, or global for every class the
+   * user is in) takes effect in the live class at once. Call through `getServerByName(env.CLASSROOM, classId)`.
+   */
+  async applyBlock(userId: string): Promise<void> {
+    this.services.moderation.applyBlock(userId, Date.now());
+    await this.outbox.flush();
+  }
+
   override async onRequest(): Promise<Response> {
     return Response.json({ error: { code: "NOT_FOUND", message: "The class channel only speaks WebSocket" } }, { status: 404 });
   }

@@ -31,13 +31,18 @@ export class Moderation {
 
   async block(caller: ClassIdentity, userId: string, reason: string, now: number): Promise<void> {
     this.target(userId);
-    this.storage.run(`DELETE FROM recent_blocks WHERE until <= ?`, now);
-    this.storage.run(`INSERT OR REPLACE INTO recent_blocks (user_id, until) VALUES (?, ?)`, userId, now + LOCAL_BLOCK_MS);
     this.outbox.add("block.insert", { id: crypto.randomUUID(), userId, classId: caller.classId, reason, blockedBy: caller.userId, createdAt: now });
-    this.disconnect(userId, CLASSROOM_CLOSE_CODES.blocked, "blocked", "You have been blocked from this class");
-    this.presence.remove(userId, "blocked", now);
+    this.applyBlock(userId, now);
     // The block must be in D1 before the moderator is told it worked: the join route reads it from there.
     await this.outbox.flush();
+  }
+
+  /** Puts a block that already exists in D1 into effect here: the user is disconnected now and kept out. */
+  applyBlock(userId: string, now: number): void {
+    this.storage.run(`DELETE FROM recent_blocks WHERE until <= ?`, now);
+    this.storage.run(`INSERT OR REPLACE INTO recent_blocks (user_id, until) VALUES (?, ?)`, userId, now + LOCAL_BLOCK_MS);
+    this.disconnect(userId, CLASSROOM_CLOSE_CODES.blocked, "blocked", "You have been blocked from this class");
+    this.presence.remove(userId, "blocked", now);
   }
 
   mute(userId: string, muted: boolean): void {

@@ -1,5 +1,6 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { eq } from "drizzle-orm";
+import { getServerByName } from "partyserver";
 import { describe, expect, it } from "vitest";
 import { attendance, blocks, chatMessages, liveSessions, pollVotes } from "../../schema/db";
 import { CLASSROOM_CLOSE_CODES, type Poll } from "../../schema/protocol/classroom";
@@ -145,6 +146,16 @@ describe("moderation and the end of a class", () => {
     expect((await api(`/api/classes/${classId}/join`, { method: "POST", as: students[0]! })).status).toBe(403);
     expect((await openSocket(classId, token)).response.status).toBe(403);
     await eventually(async () => expect((await db.select().from(attendance).where(eq(attendance.userId, students[0]!.id)))[0]?.leaveReason).toBe("blocked"));
+  });
+
+  it("a block made through the API takes effect in the live class at once (applyBlock RPC)", async () => {
+    const { classId, teacher, students } = await createLiveClass(1);
+    const teacherClient = await ChannelClient.join(teacher, classId);
+    const student = await ChannelClient.join(students[0]!, classId);
+    const stub = await getServerByName(env.CLASSROOM, classId);
+    await stub.applyBlock(students[0]!.id);
+    expect((await student.waitClosed()).code).toBe(CLASSROOM_CLOSE_CODES.blocked);
+    await teacherClient.until(() => !teacherClient.participants.has(students[0]!.id), "gone for the teacher");
   });
 
   it("remove kicks a user who may rejoin", async () => {
