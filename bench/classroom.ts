@@ -197,12 +197,17 @@ async function benchSize(size: number, sign: Awaited<ReturnType<typeof tokenSign
   const { classId, teacherId, studentIds } = seed(size);
   const people: [string, "teacher" | "student"][] = [[teacherId, "teacher"], ...studentIds.map((id) => [id, "student"] as [string, "student"])];
   const tokens = await Promise.all(people.map(([id, role]) => sign(classId, id, role)));
-  const clients: Client[] = [];
+  const clients: Client[] = new Array(people.length);
   const joinStart = performance.now();
-  for (let i = 0; i < people.length; i += OPEN_CONCURRENCY) {
-    const batch = people.slice(i, i + OPEN_CONCURRENCY).map(([id], j) => connect(classId, id, tokens[i + j]!, true));
-    clients.push(...(await Promise.all(batch)));
-  }
+  // A sliding window: a new socket opens as soon as one of the OPEN_CONCURRENCY in flight has its snapshot.
+  let next = 0;
+  const opener = async () => {
+    while (next < people.length) {
+      const index = next++;
+      clients[index] = await connect(classId, people[index]![0], tokens[index]!, true);
+    }
+  };
+  await Promise.all(Array.from({ length: OPEN_CONCURRENCY }, opener));
   const joinSeconds = (Math.max(...clients.map((c) => c.snapshotAt!)) - joinStart) / 1000;
   console.log(`\n${size} clients: all snapshots in ${joinSeconds.toFixed(2)} s`);
   const heartbeat = setInterval(() => {
