@@ -43,8 +43,9 @@ trap 'exit 143' TERM
 
 inspector=()
 [ -n "${INSPECTOR_PORT:-}" ] && inspector=(--inspector-port "$INSPECTOR_PORT")
+# PUBLIC_URL makes the join links in reminders point at this stack, whatever its port.
 start_service "wrangler dev" npx wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$state_dir" \
-  --show-interactive-dev-session=false "${inspector[@]}"
+  --var "PUBLIC_URL:$url" --show-interactive-dev-session=false "${inspector[@]}"
 start_extra_services "$url" "$state_dir"
 
 # Plain bash HTTP probe: one GET over /dev/tcp, true when the status line says 200.
@@ -63,6 +64,16 @@ until worker_healthy; do
   [ $SECONDS -lt $deadline ] || die "the Worker did not answer $url/api/health within 120 s"
   sleep 0.5
 done
+
+# Cron Triggers do not fire under `wrangler dev`: tick the Worker's scheduled handler at the top of every minute,
+# as production would, so reminders go out (their messages show in this console as `[outbox] …`).
+start_service "cron ticker" bash -c '
+  while sleep $((60 - $(date +%s) % 60)); do
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || continue
+    printf "GET /cdn-cgi/handler/scheduled?cron=*+*+*+*+* HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3
+    cat <&3 >/dev/null
+    exec 3<&- 3>&-
+  done' cron-ticker "$port"
 
 npx tsx scripts/lib/banner.ts "$url"
 echo "READY $url"
