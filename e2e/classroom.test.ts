@@ -102,13 +102,13 @@ describe("a live class in the browser", () => {
     }
     const teacherPoll = teacher.page.getByTestId("poll").filter({ hasText: "Which is a noble gas?" });
     await teacherPoll.getByText("2 voted").waitFor();
-    expect(await teacherPoll.getByRole("img", { name: "Neon: 2 votes" }).isVisible()).toBe(true);
+    await teacherPoll.getByRole("img", { name: "Neon: 2 votes" }).waitFor();
 
     await teacherPoll.getByRole("button", { name: "Publish results" }).click();
     const annaPoll = anna.page.getByTestId("poll").filter({ hasText: "Which is a noble gas?" });
     await annaPoll.getByText("Results").waitFor();
     await annaPoll.getByRole("img", { name: "Neon: 2 votes" }).waitFor();
-    expect(await annaPoll.getByRole("img", { name: "Nitrogen: 0 votes" }).isVisible()).toBe(true);
+    await annaPoll.getByRole("img", { name: "Nitrogen: 0 votes" }).waitFor();
   });
 
   it("a student raises a hand; the teacher sees the queue and lowers it", async () => {
