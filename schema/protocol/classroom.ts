@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { CLASS_ROLES, type ClassRole } from "../tokens/class-token";
+import { MEDIA_SOURCES, type MediaSource } from "../tokens/media-token";
 import { requestFrameSchema } from "./envelope";
 
 /**
@@ -97,6 +98,18 @@ export const CLASSROOM_METHODS = {
   "reaction.send": { roles: CLASS_ROLES, request: v.strictObject({ emoji: Emoji }) },
   /** End the class for everyone. */
   "session.end": { roles: ["teacher", "admin"], request: Empty },
+  /**
+   * Get (or renew) a place on an sfu-node: the object picks the nearest healthy node with headroom and signs a
+   * media token for it. Call it on join, before the token expires, and after the node said `reconnect` (the
+   * answer may name another node). `UNAVAILABLE` when no node is healthy.
+   */
+  "media.join": { roles: CLASS_ROLES, request: Empty },
+  /** Let a student send audio and video (they get a `grant` notification from their node). */
+  "stage.invite": { roles: ["teacher", "admin"], request: v.strictObject({ userId: Id }) },
+  /** Take the stage back: the node closes the student's producers at once. */
+  "stage.revoke": { roles: ["teacher", "admin"], request: v.strictObject({ userId: Id }) },
+  /** Pause someone's producer on the node; its owner sees it paused and may resume it themselves. */
+  "media.mute": { roles: ["teacher", "admin"], request: v.strictObject({ userId: Id, source: v.picklist(MEDIA_SOURCES) }) },
 } as const satisfies Record<string, { roles: readonly ClassRole[]; request: v.GenericSchema }>;
 
 export type ClassroomMethod = keyof typeof CLASSROOM_METHODS;
@@ -161,6 +174,33 @@ export const SessionStateSchema = v.object({
 });
 export type SessionState = v.InferOutput<typeof SessionStateSchema>;
 
+/** One producer in the class's media map (the class channel is the authority on who sends what). */
+export const MediaProducerInfoSchema = v.object({
+  producerId: v.string(),
+  userId: v.string(),
+  /** The sfu-node that carries it. */
+  nodeId: v.string(),
+  kind: v.picklist(["audio", "video"]),
+  source: v.picklist(MEDIA_SOURCES),
+  paused: v.boolean(),
+});
+export type MediaProducerInfo = v.InferOutput<typeof MediaProducerInfoSchema>;
+
+/** A recording in progress (REC-APP starts and stops it). */
+export const RecordingStateSchema = v.object({ recordingId: v.string(), startedAt: v.number(), startedBy: v.string() });
+export type RecordingState = v.InferOutput<typeof RecordingStateSchema>;
+
+/** Network quality per user, 0 (unusable) to 10 (perfect), from their producers' and consumers' scores. */
+export const MediaQualitySchema = v.record(v.string(), v.pipe(v.number(), v.minValue(0), v.maxValue(10)));
+
+export const MediaStateSchema = v.object({
+  producers: v.array(MediaProducerInfoSchema),
+  /** Students who may send audio and video now (teachers and admins always may). */
+  stage: v.array(v.string()),
+  recording: v.nullable(RecordingStateSchema),
+});
+export type MediaState = v.InferOutput<typeof MediaStateSchema>;
+
 export const SnapshotSchema = v.object({
   /** Events with a `seq` up to this one are already in the snapshot. */
   seq: v.number(),
@@ -171,6 +211,7 @@ export const SnapshotSchema = v.object({
   polls: v.array(PollSchema),
   /** The option ids you voted for, by poll id. */
   myVotes: v.record(v.string(), v.array(v.string())),
+  media: MediaStateSchema,
 });
 export type Snapshot = v.InferOutput<typeof SnapshotSchema>;
 
@@ -183,6 +224,12 @@ export const ClassroomEventSchema = v.variant("type", [
   v.object({ type: v.literal("poll"), seq: v.number(), poll: PollSchema }),
   /** Reaction counts of the last second, by emoji. */
   v.object({ type: v.literal("reactions"), seq: v.number(), counts: v.record(v.string(), v.number()) }),
+  /** Producers that appeared or changed (`paused`), and ids of producers that closed. */
+  v.object({ type: v.literal("media.producers"), seq: v.number(), upserts: v.array(MediaProducerInfoSchema), removed: v.array(v.string()) }),
+  /** The whole stage after a change. */
+  v.object({ type: v.literal("media.stage"), seq: v.number(), stage: v.array(v.string()) }),
+  /** Quality of the users whose score changed. */
+  v.object({ type: v.literal("media.quality"), seq: v.number(), quality: MediaQualitySchema }),
 ]);
 export type ClassroomEvent = v.InferOutput<typeof ClassroomEventSchema>;
 /** An event before the broadcaster stamps its `seq`. */
@@ -212,6 +259,20 @@ export interface ClassroomResponses {
   "hand.lower": Record<string, never>;
   "reaction.send": Record<string, never>;
   "session.end": Record<string, never>;
+  "media.join": MediaJoinResponse;
+  "stage.invite": Record<string, never>;
+  "stage.revoke": Record<string, never>;
+  "media.mute": Record<string, never>;
+}
+
+/** `media.join` answer: where to open the media signaling socket, and what you may send there. */
+export interface MediaJoinResponse {
+  nodeId: string;
+  /** `ws(s)://<node>/media/<classId>?token=<media token>` */
+  signalingUrl: string;
+  /** When the media token expires (UTC ms); call `media.join` again before then to renew. */
+  expiresAt: number;
+  produce: MediaSource[];
 }
 
 

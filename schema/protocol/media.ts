@@ -182,6 +182,13 @@ export const MediaNotificationSchema = v.variant("notification", [
     data: v.strictObject({ consumerId: v.string(), spatialLayer: v.nullable(v.number()), temporalLayer: v.nullable(v.number()) }),
   }),
   /**
+   * The teacher changed what you may send (stage invite/revoke). On a revoke your producers of the sources you
+   * lost are already closed (you also get `producerRemoved` for them).
+   */
+  v.strictObject({ notification: v.literal("grant"), data: v.strictObject({ produce: v.array(MediaSourceSchema) }) }),
+  /** The loudest speaker in this class on this node changed (null: nobody speaks). */
+  v.strictObject({ notification: v.literal("activeSpeaker"), data: v.strictObject({ userId: v.nullable(v.string()) }) }),
+  /**
    * Everything of this peer on the node is gone (its media worker died, or the node is shutting down):
    * rejoin (this node or a new one from the class channel). The socket closes right after.
    */

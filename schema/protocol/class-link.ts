@@ -1,0 +1,96 @@
+import * as v from "valibot";
+import { MEDIA_SOURCES } from "../tokens/media-token";
+import { requestFrameSchema } from "./envelope";
+import { SfuNodeIdSchema } from "./fleet";
+
+/**
+ * The class link: one WebSocket per class an sfu-node serves, from the node to that class's Durable Object.
+ *
+ * The node opens it when a room is created (`GET` upgrade at {@link classLinkPath}) with
+ * `Authorization: Bearer <FLEET_CREDENTIAL>` and {@link CLASS_LINK_NODE_HEADER}: <node id>; the Worker checks
+ * both before the upgrade reaches the object, which then treats the socket as that node and never as a
+ * participant. The node keeps the link (reconnecting with backoff) until the room closes.
+ *
+ * Frames use the shared envelope (./envelope.ts) in both directions:
+ * - node → object: notifications `{ notification, data }` ({@link ClassLinkNotificationSchema}); the first one
+ *   after every (re)connect is `sync`, the node's whole state for the class, which replaces what the object
+ *   knew about that node.
+ * - object → node: commands as requests `{ id, method, data }` ({@link CLASS_LINK_COMMANDS}); the node answers
+ *   each with `{ id, ok: true, data: {} }` or `{ id, ok: false, error: { code, message } }`.
+ */
+
+/** Where the node opens the link (on the Worker's origin). */
+export function classLinkPath(classId: string): string {
+  return `/api/fleet/classes/${encodeURIComponent(classId)}/link`;
+}
+
+/** The request header that names the node opening the link (the bearer credential authenticates it). */
+export const CLASS_LINK_NODE_HEADER = "x-sfu-node-id";
+
+/** WebSocket close codes on the link. */
+export const CLASS_LINK_CLOSE_CODES = {
+  /** The class session ended: the node disconnects every peer of the class and may keep the link closed. */
+  ended: 4005,
+  /** A second link from the same node replaced this one. */
+  replaced: 4009,
+} as const;
+
+const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
+const SourceSchema = v.picklist(MEDIA_SOURCES);
+const KindSchema = v.picklist(["audio", "video"]);
+
+/** A producer as the node reports it. */
+export const LinkProducerSchema = v.strictObject({
+  producerId: Id,
+  userId: Id,
+  kind: KindSchema,
+  source: SourceSchema,
+  paused: v.boolean(),
+});
+export type LinkProducer = v.InferOutput<typeof LinkProducerSchema>;
+
+/** Quality per user, 0 (unusable) to 10 (perfect): the worst score of their producers, or else of their consumers. */
+const QualitySchema = v.pipe(
+  v.record(Id, v.pipe(v.number(), v.minValue(0), v.maxValue(10))),
+  v.check((quality) => Object.keys(quality).length <= 5000, "at most 5000 users per quality report"),
+);
+
+/** Node → object, one way. */
+export const ClassLinkNotificationSchema = v.variant("notification", [
+  /** Everything the node has for this class now: its producers and the users with a media socket. */
+  v.strictObject({
+    notification: v.literal("sync"),
+    data: v.strictObject({ nodeId: SfuNodeIdSchema, producers: v.pipe(v.array(LinkProducerSchema), v.maxLength(10_000)), users: v.pipe(v.array(Id), v.maxLength(10_000)) }),
+  }),
+  v.strictObject({ notification: v.literal("producerAdded"), data: LinkProducerSchema }),
+  v.strictObject({ notification: v.literal("producerRemoved"), data: v.strictObject({ producerId: Id }) }),
+  v.strictObject({ notification: v.literal("producerPaused"), data: v.strictObject({ producerId: Id, paused: v.boolean() }) }),
+  v.strictObject({ notification: v.literal("quality"), data: v.strictObject({ quality: QualitySchema }) }),
+  /** The user's media socket on this node closed (their producers were removed before this). */
+  v.strictObject({ notification: v.literal("peerLeft"), data: v.strictObject({ userId: Id }) }),
+]);
+export type ClassLinkNotification = v.InferOutput<typeof ClassLinkNotificationSchema>;
+
+/** Object → node commands: request data by method (every answer's data is `{}`). */
+export const CLASS_LINK_COMMANDS = {
+  /** What the user may send from now on; the node closes their producers of sources no longer granted. */
+  setGrant: v.strictObject({ userId: Id, produce: v.pipe(v.array(SourceSchema), v.maxLength(MEDIA_SOURCES.length)) }),
+  /** Pause a producer server-side (a moderator muted it); its owner may resume it. */
+  pauseProducer: v.strictObject({ producerId: Id }),
+  closeProducer: v.strictObject({ producerId: Id }),
+  /** Close the user's media socket and everything of theirs on the node, now. */
+  disconnectPeer: v.strictObject({ userId: Id }),
+  /** Start recording these users' producers (REC-APP wires it to the recorder). */
+  "recording.start": v.strictObject({ recordingId: Id, userIds: v.pipe(v.array(Id), v.maxLength(10_000)) }),
+  "recording.stop": v.strictObject({ recordingId: Id }),
+} as const satisfies Record<string, v.GenericSchema>;
+
+export type ClassLinkCommand = keyof typeof CLASS_LINK_COMMANDS;
+export const CLASS_LINK_COMMAND_NAMES = Object.keys(CLASS_LINK_COMMANDS) as [ClassLinkCommand, ...ClassLinkCommand[]];
+export type ClassLinkCommandData<M extends ClassLinkCommand> = v.InferOutput<(typeof CLASS_LINK_COMMANDS)[M]>;
+
+export const ClassLinkCommandFrameSchema = requestFrameSchema(CLASS_LINK_COMMAND_NAMES);
+export type ClassLinkCommandFrame = v.InferOutput<typeof ClassLinkCommandFrameSchema>;
+
+/** Inbound frames larger than this are refused on both ends (a full `sync` of a big class fits). */
+export const CLASS_LINK_MAX_FRAME_BYTES = 1024 * 1024;
