@@ -14,6 +14,8 @@ import {
   HEARTBEAT_PING,
   HEARTBEAT_PONG,
   type JoinResponse,
+  type MediaProducerInfo,
+  type MediaState,
   type Participant,
   type Poll,
   type SessionState,
@@ -44,6 +46,8 @@ export interface ChannelState {
   myVotes: Record<string, string[]>;
   /** Reaction bursts currently shown. */
   reactions: { id: number; emoji: string; count: number }[];
+  /** The class's media map (who sends what on which node, the stage, recording) and network quality by user. */
+  media: MediaState & { quality: Record<string, number> };
 }
 
 /** A request the object refused, with its code from the closed set. */
@@ -92,6 +96,7 @@ export class ClassChannel {
       polls: [],
       myVotes: {},
       reactions: [],
+      media: { producers: [], stage: [], recording: null, quality: {} },
     });
     this.socket = new PartySocket({
       host: window.location.host,
@@ -222,6 +227,7 @@ export class ClassChannel {
         chat: snapshot.chat,
         polls: snapshot.polls,
         myVotes: snapshot.myVotes,
+        media: { ...snapshot.media, quality: this.state.media.quality },
       }),
     );
     for (const [clientMessageId, body] of this.unacknowledgedChat) {
@@ -270,6 +276,29 @@ export class ClassChannel {
           this.setState("reactions", this.state.reactions.length, { id, emoji, count });
           setTimeout(() => this.setState("reactions", (list) => list.filter((r) => r.id !== id)), REACTION_SHOW_MS);
         }
+        break;
+      case "media.producers":
+        this.setState(
+          "media",
+          "producers",
+          produce((list: MediaProducerInfo[]) => {
+            for (const removed of event.removed) {
+              const index = list.findIndex((p) => p.producerId === removed);
+              if (index >= 0) list.splice(index, 1);
+            }
+            for (const upsert of event.upserts) {
+              const index = list.findIndex((p) => p.producerId === upsert.producerId);
+              if (index >= 0) list[index] = upsert;
+              else list.push(upsert);
+            }
+          }),
+        );
+        break;
+      case "media.stage":
+        this.setState("media", "stage", event.stage);
+        break;
+      case "media.quality":
+        this.setState("media", "quality", event.quality);
         break;
       default:
         assertNever(event);
