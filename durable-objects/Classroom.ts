@@ -10,13 +10,18 @@ import {
   HEARTBEAT_PONG,
   type Snapshot,
 } from "../schema/protocol/classroom";
+import { CLASS_LINK_CLOSE_CODES, CLASS_LINK_MAX_FRAME_BYTES, CLASS_LINK_VERIFIED_NODE_HEADER } from "../schema/protocol/class-link";
+import { SfuNodeIdSchema } from "../schema/protocol/fleet";
+import { JOINER_LOCATION_HEADER, type JoinerLocation, JoinerLocationSchema } from "../schema/regions";
 import { CLASS_IDENTITY_HEADER, type ClassIdentity, ClassIdentitySchema, isModerator } from "../schema/tokens/class-token";
 import type { Env } from "../worker/env";
 import { AUDIENCE_TAGS, Broadcaster } from "./broadcaster";
 import { Chat } from "./chat";
 import { ChannelError } from "./errors";
-import { HANDLERS, type RoomServices } from "./handlers";
+import { type Caller, HANDLERS, type RoomServices } from "./handlers";
 import { Hands } from "./hands";
+import { MediaPlane } from "./media";
+import { MediaMap } from "./media-map";
 import { Moderation } from "./moderation";
 import { Outbox } from "./outbox";
 import { Polls } from "./polls";
@@ -24,8 +29,17 @@ import { Presence } from "./presence";
 import { LiveSession } from "./session";
 import { RoomStorage } from "./storage";
 
-/** What each socket carries through hibernation: the identity the Worker verified, and when it connected. */
-type SocketState = ClassIdentity & { connectedAt: number };
+/**
+ * What each socket carries through hibernation. A participant: the identity the Worker verified, where they
+ * connect from, and when. An sfu-node's class link: the node id the Worker verified (never a participant).
+ */
+type ParticipantState = ClassIdentity & { connectedAt: number; location: JoinerLocation };
+type NodeLinkState = { nodeId: string; connectedAt: number };
+type SocketState = ParticipantState | NodeLinkState;
+
+function isNodeLink<S extends object>(state: S): state is Extract<S, { nodeId: string }> {
+  return "nodeId" in state;
+}
 
 /** A socket that neither pinged nor sent anything for this long is considered dead and closed. */
 const HEARTBEAT_TIMEOUT_MS = 90_000;
@@ -37,6 +51,9 @@ const EMPTY_SESSION_MS = 10 * 60_000;
 const OUTBOX_BACKSTOP_MS = 2_000;
 
 const USER_TAG = (userId: string) => `user:${userId}`;
+const NODE_TAG = (nodeId: string) => `node:${nodeId}`;
+/** Every class link carries this tag (and no audience tag, so class broadcasts never reach a node). */
+const NODES_TAG = "nodes";
 
 /**
  * One Durable Object per class: the single authority of a live session — presence and attendance, chat,
@@ -54,6 +71,7 @@ export class Classroom extends Server<Env> {
   private readonly session: LiveSession;
   private readonly broadcaster: Broadcaster;
   private readonly presence: Presence;
+  private readonly mediaMap: MediaMap;
   private readonly services: RoomServices;
   private readonly lastMessageAt = new Map<string, number>();
   private alarmAt: number | null = null;
@@ -77,13 +95,15 @@ export class Classroom extends Server<Env> {
         this.participantsJson = null;
       },
     );
-    this.presence = new Presence(this.store, this.outbox, this.session, this.broadcaster);
+    this.presence = new Presence(this.store, this.outbox, this.session, this.broadcaster, (userId) => this.services.media.userLeft(userId));
+    this.mediaMap = new MediaMap(this.store, this.broadcaster);
     const polls = new Polls(this.store, this.outbox, this.session, this.broadcaster);
     this.services = {
       chat: new Chat(this.store, this.outbox, this.session, this.presence, this.broadcaster),
       polls,
       hands: new Hands(this.presence, this.broadcaster),
       moderation: new Moderation(this.store, this.outbox, this.presence, (userId, code, reason, message) => this.disconnectUser(userId, code, reason, message)),
+      media: new MediaPlane(this.mediaMap, this.presence, { sockets: (nodeId) => this.nodeLinks(nodeId) }, env),
       endSession: (caller, now) => this.endSession(caller.userId, "ended-by-teacher", now),
     };
     // The heartbeat is answered by the runtime without waking the object.
@@ -95,12 +115,19 @@ export class Classroom extends Server<Env> {
   }
 
   override getConnectionTags(_connection: Connection, context: ConnectionContext): string[] {
+    const nodeId = readNodeId(context.request);
+    if (nodeId) return [NODE_TAG(nodeId), NODES_TAG];
     const identity = readIdentity(context.request);
     if (!identity) return [];
     return [USER_TAG(identity.userId), isModerator(identity.role) ? AUDIENCE_TAGS.moderators : AUDIENCE_TAGS.students];
   }
 
   override onConnect(connection: Connection<SocketState>, context: ConnectionContext): void {
+    const nodeId = readNodeId(context.request);
+    if (nodeId) {
+      this.acceptNodeLink(connection, nodeId);
+      return;
+    }
     const identity = readIdentity(context.request);
     if (!identity || identity.classId !== this.name) {
       connection.close(CLASSROOM_CLOSE_CODES.unauthorized, "Join the class through the app");
@@ -113,7 +140,7 @@ export class Classroom extends Server<Env> {
       return;
     }
     const session = this.session.ensure(identity, now);
-    connection.setState({ ...identity, connectedAt: now });
+    connection.setState({ ...identity, connectedAt: now, location: readLocation(context.request) });
     this.presence.connected(identity, session.id, now);
     connection.send(this.snapshotFrame(identity));
     this.scheduleAlarm(now + HEARTBEAT_CHECK_MS);
@@ -122,6 +149,10 @@ export class Classroom extends Server<Env> {
   override async onMessage(connection: Connection<SocketState>, message: WSMessage): Promise<void> {
     const identity = connection.state;
     if (!identity) return;
+    if (isNodeLink(identity)) {
+      this.onNodeMessage(connection, identity, message);
+      return;
+    }
     const size = typeof message === "string" ? utf8Length(message) : message.byteLength;
     if (size > CLASSROOM_LIMITS.maxFrameBytes) {
       connection.close(CLASSROOM_CLOSE_CODES.frameTooLarge, `Frame too large: at most ${CLASSROOM_LIMITS.maxFrameBytes} bytes`);
@@ -145,6 +176,11 @@ export class Classroom extends Server<Env> {
   override onClose(connection: Connection<SocketState>): void {
     this.lastMessageAt.delete(connection.id);
     const identity = connection.state;
+    if (identity && isNodeLink(identity)) {
+      // A replaced link closes after its successor took over; only the last link of a node takes its media away.
+      if (this.nodeLinks(identity.nodeId).every((link) => link.socket === connection)) this.services.media.nodeGone(identity.nodeId);
+      return;
+    }
     if (!identity || !this.presence.get(identity.userId)) return;
     const stillOpen = [...this.getConnections(USER_TAG(identity.userId))].some((other) => other.id !== connection.id && other.readyState === WebSocket.OPEN);
     if (stillOpen) return;
@@ -182,8 +218,43 @@ export class Classroom extends Server<Env> {
     this.scheduleNextAlarm(now);
   }
 
+  /** A node's class link opened: it replaces an older link of the same node; the node's `sync` comes next. */
+  private acceptNodeLink(connection: Connection<SocketState>, nodeId: string): void {
+    for (const older of this.getConnections(NODE_TAG(nodeId))) {
+      if (older.id !== connection.id) older.close(CLASS_LINK_CLOSE_CODES.replaced, "Replaced by a newer link from the same node");
+    }
+    connection.setState({ nodeId, connectedAt: Date.now() });
+    this.scheduleAlarm(Date.now() + HEARTBEAT_CHECK_MS);
+  }
+
+  private onNodeMessage(connection: Connection<SocketState>, link: NodeLinkState, message: WSMessage): void {
+    this.lastMessageAt.set(connection.id, Date.now());
+    if (typeof message !== "string") return;
+    if (utf8Length(message, CLASS_LINK_MAX_FRAME_BYTES) > CLASS_LINK_MAX_FRAME_BYTES) {
+      connection.close(CLASSROOM_CLOSE_CODES.frameTooLarge, `Frame too large: at most ${CLASS_LINK_MAX_FRAME_BYTES} bytes`);
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(message);
+    } catch {
+      return;
+    }
+    this.services.media.receive(link.nodeId, raw);
+  }
+
+  /** Open class links, by node (all nodes when `nodeId` is not given). */
+  private nodeLinks(nodeId?: string): { nodeId: string; socket: WebSocket }[] {
+    const links: { nodeId: string; socket: WebSocket }[] = [];
+    for (const connection of this.getConnections<SocketState>(nodeId ? NODE_TAG(nodeId) : NODES_TAG)) {
+      const state = connection.state;
+      if (state && isNodeLink(state) && connection.readyState === WebSocket.OPEN) links.push({ nodeId: state.nodeId, socket: connection });
+    }
+    return links;
+  }
+
   /** Parses and runs one request; every outcome is a response frame (the socket stays open). */
-  private async dispatch(identity: SocketState, raw: unknown): Promise<string> {
+  private async dispatch(identity: Caller, raw: unknown): Promise<string> {
     const id = readRequestId(raw);
     const frame = v.safeParse(ClassroomRequestFrameSchema, raw);
     if (!frame.success) return errorFrame(id, "INVALID_MESSAGE", describe(frame.issues));
@@ -193,7 +264,7 @@ export class Classroom extends Server<Env> {
     const data = v.safeParse(spec.request, frame.output.data ?? {});
     if (!data.success) return errorFrame(id, "INVALID_MESSAGE", describe(data.issues));
     try {
-      const handler = HANDLERS[method] as (room: RoomServices, caller: ClassIdentity, data: unknown, now: number) => unknown;
+      const handler = HANDLERS[method] as (room: RoomServices, caller: Caller, data: unknown, now: number) => unknown;
       const result = await handler(this.services, identity, data.output, Date.now());
       return okFrame(frame.output.id, result);
     } catch (error) {
@@ -213,6 +284,7 @@ export class Classroom extends Server<Env> {
       chat: this.services.chat.tail(),
       polls: this.services.polls.all(audience),
       myVotes: this.services.polls.votesOf(identity.userId),
+      media: { producers: this.mediaMap.producers(), stage: this.mediaMap.stage(), recording: null },
     };
     this.participantsJson ??= JSON.stringify(this.presence.list());
     const head = JSON.stringify({ notification: "snapshot", data: rest });
@@ -243,8 +315,11 @@ export class Classroom extends Server<Env> {
     this.presence.removeAll("ended", now);
     this.outbox.add("session.end", { id: session.id, endedAt: now, endedBy, reason });
     this.store.clearSession();
+    this.mediaMap.clear();
     this.broadcaster.stop();
-    const connections = [...this.getConnections()];
+    // The nodes drop every peer of the class when their link closes with `ended`.
+    for (const { socket } of this.nodeLinks()) socket.close(CLASS_LINK_CLOSE_CODES.ended, "The class has ended");
+    const connections = [...this.getConnections<SocketState>()].filter((connection) => !connection.state || !isNodeLink(connection.state));
     for (const connection of connections) this.sendClosing(connection, "ended", "The class has ended");
     // Close after the current request's reply went out, so the moderator who ended it gets an answer.
     setTimeout(() => {
@@ -293,9 +368,27 @@ function readIdentity(request: Request): ClassIdentity | null {
   }
 }
 
-function utf8Length(text: string): number {
+/** The node id the Worker verified for a class link upgrade, or null for a participant's socket. */
+function readNodeId(request: Request): string | null {
+  const header = request.headers.get(CLASS_LINK_VERIFIED_NODE_HEADER);
+  if (!header) return null;
+  return v.is(SfuNodeIdSchema, header) ? header : null;
+}
+
+function readLocation(request: Request): JoinerLocation {
+  const header = request.headers.get(JOINER_LOCATION_HEADER);
+  if (!header) return {};
+  try {
+    const parsed = v.safeParse(JoinerLocationSchema, JSON.parse(header));
+    return parsed.success ? parsed.output : {};
+  } catch {
+    return {};
+  }
+}
+
+function utf8Length(text: string, limit: number = CLASSROOM_LIMITS.maxFrameBytes): number {
   // Cheap bound first: a UTF-16 code unit is at most 3 UTF-8 bytes.
-  if (text.length * 3 <= CLASSROOM_LIMITS.maxFrameBytes) return text.length;
+  if (text.length * 3 <= limit) return text.length;
   return new TextEncoder().encode(text).byteLength;
 }
 

@@ -1,7 +1,9 @@
 import type { ClassroomMethod, ClassroomRequestData, ClassroomResponses } from "../schema/protocol/classroom";
+import type { JoinerLocation } from "../schema/regions";
 import type { ClassIdentity } from "../schema/tokens/class-token";
 import type { Chat } from "./chat";
 import type { Hands } from "./hands";
+import type { MediaPlane } from "./media";
 import type { Moderation } from "./moderation";
 import type { Polls } from "./polls";
 
@@ -11,10 +13,14 @@ export interface RoomServices {
   polls: Polls;
   hands: Hands;
   moderation: Moderation;
+  media: MediaPlane;
   endSession(caller: ClassIdentity, now: number): Promise<void>;
 }
 
-type Handler<M extends ClassroomMethod> = (room: RoomServices, caller: ClassIdentity, data: ClassroomRequestData<M>, now: number) => ClassroomResponses[M] | Promise<ClassroomResponses[M]>;
+/** The caller of a method: the verified identity, and where they connect from (for the media node choice). */
+export type Caller = ClassIdentity & { location?: JoinerLocation };
+
+type Handler<M extends ClassroomMethod> = (room: RoomServices, caller: Caller, data: ClassroomRequestData<M>, now: number) => ClassroomResponses[M] | Promise<ClassroomResponses[M]>;
 
 /**
  * One small handler per method. The dispatcher has already parsed `data` with the method's schema and checked
@@ -57,6 +63,19 @@ export const HANDLERS: { [M in ClassroomMethod]: Handler<M> } = {
   },
   "session.end": async (room, caller, _data, now) => {
     await room.endSession(caller, now);
+    return {};
+  },
+  "media.join": (room, caller, _data, now) => room.media.join(caller, caller.location ?? {}, now),
+  "stage.invite": async (room, _caller, data) => {
+    await room.media.invite(data.userId);
+    return {};
+  },
+  "stage.revoke": async (room, _caller, data) => {
+    await room.media.revoke(data.userId);
+    return {};
+  },
+  "media.mute": async (room, _caller, data) => {
+    await room.media.mute(data.userId, data.source);
     return {};
   },
 };

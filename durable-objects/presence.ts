@@ -32,6 +32,8 @@ export class Presence {
     private readonly outbox: Outbox,
     private readonly session: LiveSession,
     private readonly broadcaster: Broadcaster,
+    /** Called after a participant left for good (grace over, kicked, blocked, ended): their media must stop. */
+    private readonly onLeft: (userId: string, reason: LeaveReason) => void = () => undefined,
   ) {}
 
   list(): Participant[] {
@@ -97,6 +99,7 @@ export class Presence {
     this.outbox.add("attendance.leave", { id: row.attendance_id, leftAt: now, durationMs: now - row.joined_at, reason });
     this.broadcaster.presenceChanged(userId, null);
     if (this.count() === 0) this.session.setEmptySince(now);
+    this.onLeft(userId, reason);
   }
 
   /** Closes every attendance interval (the session ends). */

@@ -1,6 +1,6 @@
 /**
  * The Classroom's own SQLite storage: everything a live session needs to survive hibernation, eviction or a
- * restart (session state, participants, chat tail, polls and votes, mutes, recent blocks, the D1 outbox).
+ * restart (session state, participants, chat tail, polls and votes, mutes, recent blocks, the media map, the D1 outbox).
  */
 
 /** Tables of the object's storage; created on start (idempotent). */
@@ -25,6 +25,10 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS poll_votes (
      poll_id TEXT NOT NULL, option_id TEXT NOT NULL, user_id TEXT NOT NULL, display_name TEXT NOT NULL, created_at INTEGER NOT NULL,
      PRIMARY KEY (poll_id, option_id, user_id))`,
+  `CREATE TABLE IF NOT EXISTS media_producers (
+     producer_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, node_id TEXT NOT NULL, kind TEXT NOT NULL, source TEXT NOT NULL,
+     paused INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS media_stage (user_id TEXT PRIMARY KEY)`,
   `CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, payload TEXT NOT NULL)`,
 ];
 
@@ -59,6 +63,6 @@ export class RoomStorage {
 
   /** Forgets everything of the ended session (the outbox and recent blocks stay). */
   clearSession(): void {
-    for (const table of ["session", "participants", "muted", "chat", "polls", "poll_options", "poll_votes"]) this.run(`DELETE FROM ${table}`);
+    for (const table of ["session", "participants", "muted", "chat", "polls", "poll_options", "poll_votes", "media_producers", "media_stage"]) this.run(`DELETE FROM ${table}`);
   }
 }

@@ -11,6 +11,7 @@ import { authRoutes } from "./routes/auth";
 import { blocksRoutes } from "./routes/blocks";
 import { calendarRoutes } from "./routes/calendar";
 import { classesRoutes } from "./routes/classes";
+import { classLinkRoutes } from "./routes/class-link";
 import { feedbackRoutes } from "./routes/feedback";
 import { fleetRoutes } from "./routes/fleet";
 import { healthRoutes } from "./routes/health";
@@ -45,6 +46,7 @@ app.route("/", feedbackRoutes);
 app.route("/", blocksRoutes);
 app.route("/", adminRoutes);
 app.route("/", fleetRoutes);
+app.route("/", classLinkRoutes);
 app.route("/", notificationsRoutes);
 app.route("/", webhooksRoutes);
 

@@ -27,6 +27,12 @@ export function classLinkPath(classId: string): string {
 /** The request header that names the node opening the link (the bearer credential authenticates it). */
 export const CLASS_LINK_NODE_HEADER = "x-sfu-node-id";
 
+/**
+ * Set by the Worker (and only by it: it strips the header from every other upgrade) on a link it authorized;
+ * the object takes the socket for that node's link.
+ */
+export const CLASS_LINK_VERIFIED_NODE_HEADER = "x-insp-verified-sfu-node";
+
 /** WebSocket close codes on the link. */
 export const CLASS_LINK_CLOSE_CODES = {
   /** The class session ended: the node disconnects every peer of the class and may keep the link closed. */

@@ -75,7 +75,7 @@ function nodeView(row: SfuNode, now: number): SfuNodeView {
 }
 
 /** The bearer credential must equal FLEET_CREDENTIAL (compared in constant time, over SHA-256 digests). */
-async function requireFleetCredential(c: Context<AppEnv>): Promise<void> {
+export async function requireFleetCredential(c: Context<AppEnv>): Promise<void> {
   const expected = c.env.FLEET_CREDENTIAL;
   if (!expected) throw new ApiError("UNAVAILABLE", "The fleet registry is disabled: FLEET_CREDENTIAL is not set on this Worker");
   const header = c.req.header("authorization") ?? "";

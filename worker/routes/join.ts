@@ -3,7 +3,9 @@ import { Hono } from "hono";
 import { importJWK, jwtVerify } from "jose";
 import { routePartykitRequest } from "partyserver";
 import * as v from "valibot";
+import { CLASS_LINK_VERIFIED_NODE_HEADER } from "../../schema/protocol/class-link";
 import type { JoinResponse } from "../../schema/protocol/classroom";
+import { JOINER_LOCATION_HEADER, locationFromCf } from "../../schema/regions";
 import { classes, enrollments, occurrences } from "../../schema/db";
 import {
   CLASS_IDENTITY_HEADER,
@@ -101,6 +103,10 @@ export async function routeClassroomSocket(request: Request, env: Env): Promise<
       if (await activeBlock(getDb(env.DB), identity.userId, identity.classId)) return errorResponse("FORBIDDEN", "You are blocked from this class");
       const forwarded = new Request(req);
       forwarded.headers.set(CLASS_IDENTITY_HEADER, JSON.stringify(identity));
+      // Where the participant connects from picks their media node; only the Worker may say so, and no
+      // participant's socket may pass for an sfu-node's class link.
+      forwarded.headers.set(JOINER_LOCATION_HEADER, JSON.stringify(locationFromCf(req.cf as Record<string, unknown> | undefined)));
+      forwarded.headers.delete(CLASS_LINK_VERIFIED_NODE_HEADER);
       return forwarded;
     },
   });

@@ -1,0 +1,188 @@
+import * as v from "valibot";
+import type { MediaJoinResponse } from "../schema/protocol/classroom";
+import { type ClassLinkCommand, type ClassLinkCommandData, type ClassLinkNotification, ClassLinkNotificationSchema } from "../schema/protocol/class-link";
+import { ResponseFrameSchema } from "../schema/protocol/envelope";
+import type { JoinerLocation } from "../schema/regions";
+import { type ClassIdentity, isModerator } from "../schema/tokens/class-token";
+import { MEDIA_SOURCES, type MediaSource } from "../schema/tokens/media-token";
+import { ChannelError } from "./errors";
+import type { MediaMap } from "./media-map";
+import type { Presence } from "./presence";
+import { healthyNodes, pickNode, signalingUrl, signMediaToken } from "./sfu-assign";
+
+/** A node has this long to answer a command before the caller is told it did not. */
+const COMMAND_TIMEOUT_MS = 5_000;
+
+/** What students on stage may send; teachers and admins may always send everything. */
+const STAGE_SOURCES: readonly MediaSource[] = ["audio", "video"];
+
+/** How the media plane reaches the class links the Classroom holds (one socket per node). */
+export interface NodeLinks {
+  /** Open link sockets by node id. */
+  sockets(nodeId?: string): { nodeId: string; socket: WebSocket }[];
+}
+
+/**
+ * The Classroom's side of the media plane: assigns participants to sfu-nodes and signs their media tokens,
+ * keeps the stage, and drives the nodes over their class links (grants, server-side mutes, disconnects).
+ */
+export class MediaPlane {
+  private nextCommandId = 1;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (error: ChannelError) => void; timer: ReturnType<typeof setTimeout> }>();
+
+  constructor(
+    private readonly map: MediaMap,
+    private readonly presence: Presence,
+    private readonly links: NodeLinks,
+    private readonly env: { DB: D1Database; WORKER_SIGNING_KEY?: string },
+  ) {}
+
+  /** What `userId` with `role` may send now. */
+  grantOf(caller: Pick<ClassIdentity, "userId" | "role">): MediaSource[] {
+    if (isModerator(caller.role)) return [...MEDIA_SOURCES];
+    return this.map.isOnStage(caller.userId) ? [...STAGE_SOURCES] : [];
+  }
+
+  /** `media.join`: the nearest healthy node with room, and a media token for it. */
+  async join(caller: ClassIdentity, location: JoinerLocation, now: number): Promise<MediaJoinResponse> {
+    const node = pickNode(await healthyNodes(this.env.DB, now), location, this.map.nodesInUse());
+    if (!node) throw new ChannelError("UNAVAILABLE", "No media server is available right now; try again in a moment");
+    const produce = this.grantOf(caller);
+    const { token, expiresAt } = await signMediaToken(this.env.WORKER_SIGNING_KEY, node, caller.userId, {
+      classId: caller.classId,
+      role: caller.role,
+      produce,
+      displayName: caller.displayName,
+    });
+    return { nodeId: node.id, signalingUrl: signalingUrl(node, caller.classId, token), expiresAt, produce };
+  }
+
+  async invite(userId: string): Promise<void> {
+    this.student(userId);
+    this.map.setOnStage(userId, true);
+    await this.commandAll("setGrant", { userId, produce: [...STAGE_SOURCES] });
+  }
+
+  /** Takes the stage back; the nodes close the student's producers at once. */
+  async revoke(userId: string): Promise<void> {
+    this.student(userId);
+    this.map.setOnStage(userId, false);
+    this.map.dropUngranted(userId, []);
+    await this.commandAll("setGrant", { userId, produce: [] });
+  }
+
+  /** Pauses the user's producer of `source` on its node. */
+  async mute(userId: string, source: MediaSource): Promise<void> {
+    if (!this.presence.get(userId)) throw new ChannelError("NOT_FOUND", "That person is not in the class");
+    const producer = this.map.find(userId, source);
+    if (!producer) throw new ChannelError("NOT_FOUND", `They are not sending ${source}`);
+    if (producer.paused) return;
+    const [link] = this.links.sockets(producer.nodeId);
+    if (!link) throw new ChannelError("UNAVAILABLE", "Their media server is not reachable right now");
+    await this.command(link.socket, "pauseProducer", { producerId: producer.producerId });
+  }
+
+  /** The participant is gone from the class (grace over, kicked, blocked, ended): their media stops now. */
+  userLeft(userId: string): void {
+    this.map.userLeft(userId);
+    for (const { socket } of this.links.sockets()) this.send(socket, "disconnectPeer", { userId }).catch(() => undefined);
+  }
+
+  /** A frame from a node's link: an answer to one of our commands, or a report. */
+  receive(nodeId: string, raw: unknown): void {
+    const response = v.safeParse(ResponseFrameSchema, raw);
+    if (response.success) {
+      this.settle(response.output);
+      return;
+    }
+    const parsed = v.safeParse(ClassLinkNotificationSchema, raw);
+    if (!parsed.success) {
+      console.warn(JSON.stringify({ event: "class_link_bad_frame", nodeId, issue: parsed.issues[0]?.message }));
+      return;
+    }
+    this.apply(nodeId, parsed.output);
+  }
+
+  /** The node's link closed. */
+  nodeGone(nodeId: string): void {
+    this.map.nodeGone(nodeId);
+  }
+
+  private apply(nodeId: string, notification: ClassLinkNotification): void {
+    switch (notification.notification) {
+      case "sync": {
+        // Only people still in the class keep media; anyone else the node still has is disconnected there.
+        const present = (userId: string) => this.presence.get(userId) !== null;
+        this.map.syncNode(nodeId, notification.data.producers.filter((p) => present(p.userId)));
+        const [link] = this.links.sockets(nodeId);
+        for (const userId of notification.data.users) {
+          if (!present(userId) && link) this.send(link.socket, "disconnectPeer", { userId }).catch(() => undefined);
+        }
+        return;
+      }
+      case "producerAdded":
+        if (this.presence.get(notification.data.userId)) this.map.added(nodeId, notification.data);
+        return;
+      case "producerRemoved":
+        this.map.removed(nodeId, notification.data.producerId);
+        return;
+      case "producerPaused":
+        this.map.paused(nodeId, notification.data.producerId, notification.data.paused);
+        return;
+      case "quality":
+        this.map.reportQuality(notification.data.quality);
+        return;
+      case "peerLeft":
+        return;
+    }
+  }
+
+  private student(userId: string): void {
+    const participant = this.presence.get(userId);
+    if (!participant) throw new ChannelError("NOT_FOUND", "That person is not in the class");
+    if (isModerator(participant.role)) throw new ChannelError("CONFLICT", "Teachers and admins are always on stage");
+  }
+
+  /** Sends a command to every linked node and waits for all of them (a node without that user just agrees). */
+  private async commandAll<M extends ClassLinkCommand>(method: M, data: ClassLinkCommandData<M>): Promise<void> {
+    await Promise.all(this.links.sockets().map(({ socket }) => this.command(socket, method, data)));
+  }
+
+  private async command<M extends ClassLinkCommand>(socket: WebSocket, method: M, data: ClassLinkCommandData<M>): Promise<void> {
+    try {
+      await this.send(socket, method, data);
+    } catch (error) {
+      if (error instanceof ChannelError) throw error;
+      throw new ChannelError("UNAVAILABLE", "The media server did not take the change; try again");
+    }
+  }
+
+  /** One command frame; resolves when the node confirms it, rejects on its refusal or after a timeout. */
+  send<M extends ClassLinkCommand>(socket: WebSocket, method: M, data: ClassLinkCommandData<M>): Promise<void> {
+    const id = this.nextCommandId++;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ChannelError("UNAVAILABLE", "The media server did not answer in time"));
+      }, COMMAND_TIMEOUT_MS);
+      this.pending.set(id, { resolve, reject, timer });
+      try {
+        socket.send(JSON.stringify({ id, method, data }));
+      } catch {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        reject(new ChannelError("UNAVAILABLE", "The media server link is closing"));
+      }
+    });
+  }
+
+  private settle(frame: v.InferOutput<typeof ResponseFrameSchema>): void {
+    if (frame.id === null) return;
+    const entry = this.pending.get(frame.id);
+    if (!entry) return;
+    this.pending.delete(frame.id);
+    clearTimeout(entry.timer);
+    if (frame.ok) entry.resolve();
+    else entry.reject(new ChannelError(frame.error.code === "NOT_FOUND" ? "NOT_FOUND" : "UNAVAILABLE", `The media server refused: ${frame.error.message}`));
+  }
+}

@@ -1,0 +1,67 @@
+import { FLEET_STALE_AFTER_MS } from "../schema/protocol/fleet";
+import { distanceKm, type JoinerLocation } from "../schema/regions";
+import { MEDIA_TOKEN_ISSUER, type MediaTokenGrant } from "../schema/tokens/media-token";
+import { signWithWorkerKey } from "../schema/tokens/worker-key";
+
+/** Media tokens live 10 minutes; the web app renews with `media.join` before then. */
+export const MEDIA_TOKEN_LIFETIME_SECONDS = 600;
+
+/** Two nodes closer than this to each other (as seen from the joiner) count as equally near. */
+const SAME_DISTANCE_KM = 300;
+
+export interface CandidateNode {
+  id: string;
+  region: string;
+  publicUrl: string;
+  consumers: number;
+  maxConsumers: number;
+}
+
+/** Healthy nodes (a heartbeat within {@link FLEET_STALE_AFTER_MS}) from the fleet registry in D1. */
+export async function healthyNodes(db: D1Database, now: number): Promise<CandidateNode[]> {
+  const { results } = await db
+    .prepare(`SELECT id, region, public_url AS publicUrl, consumers, max_consumers AS maxConsumers FROM sfu_nodes WHERE last_heartbeat_at >= ?`)
+    .bind(now - FLEET_STALE_AFTER_MS)
+    .all<CandidateNode>();
+  return results;
+}
+
+/**
+ * The node for a joiner: among nodes with headroom (consumers below their maximum), the nearest; between
+ * equally near ones, a node that already carries this class (fewer nodes per class), then the least loaded.
+ * Null when none has room.
+ */
+export function pickNode(nodes: readonly CandidateNode[], joiner: JoinerLocation, classNodes: ReadonlySet<string>): CandidateNode | null {
+  const open = nodes.filter((node) => node.consumers < node.maxConsumers);
+  if (open.length === 0) return null;
+  const ranked = open.map((node) => ({ node, distance: distanceKm(joiner, node.region), load: node.consumers / Math.max(1, node.maxConsumers) }));
+  ranked.sort((a, b) => {
+    const near = bucket(a.distance) - bucket(b.distance);
+    if (near !== 0) return near;
+    const carries = Number(classNodes.has(b.node.id)) - Number(classNodes.has(a.node.id));
+    if (carries !== 0) return carries;
+    return a.load - b.load || a.node.id.localeCompare(b.node.id);
+  });
+  return ranked[0]!.node;
+}
+
+function bucket(distance: number): number {
+  return Number.isFinite(distance) ? Math.floor(distance / SAME_DISTANCE_KM) : Number.MAX_SAFE_INTEGER;
+}
+
+/** Signs a media token for `node` (audience = its id) with the Worker's key. */
+export async function signMediaToken(signingKeySource: string | undefined, node: CandidateNode, userId: string, grant: MediaTokenGrant): Promise<{ token: string; expiresAt: number }> {
+  // The same second the signer puts in `exp`, so the client renews in time.
+  const expiresAt = (Math.floor(Date.now() / 1000) + MEDIA_TOKEN_LIFETIME_SECONDS) * 1000;
+  const token = await signWithWorkerKey(signingKeySource, grant, { audience: node.id, issuer: MEDIA_TOKEN_ISSUER, expiresInSeconds: MEDIA_TOKEN_LIFETIME_SECONDS, subject: userId });
+  return { token, expiresAt };
+}
+
+/** `ws(s)://<node>/media/<classId>?token=…` from the node's public http(s) URL. */
+export function signalingUrl(node: CandidateNode, classId: string, token: string): string {
+  const url = new URL(node.publicUrl);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.pathname = `${url.pathname.replace(/\/+$/, "")}/media/${encodeURIComponent(classId)}`;
+  url.search = `?token=${encodeURIComponent(token)}`;
+  return url.toString();
+}
