@@ -18,6 +18,7 @@ import { healthRoutes } from "./routes/health";
 import { joinRoutes, routeClassroomSocket } from "./routes/join";
 import { jwksRoutes } from "./routes/jwks";
 import { notificationsRoutes } from "./routes/notifications";
+import { recordingsRoutes } from "./routes/recordings";
 import { webhooksRoutes } from "./routes/webhooks";
 import { consumeReminders } from "./reminders/consumer";
 import { runReminderCron } from "./reminders/cron";
@@ -48,6 +49,7 @@ app.route("/", adminRoutes);
 app.route("/", fleetRoutes);
 app.route("/", classLinkRoutes);
 app.route("/", notificationsRoutes);
+app.route("/", recordingsRoutes);
 app.route("/", webhooksRoutes);
 
 app.notFound((c) => {

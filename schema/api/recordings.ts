@@ -1,0 +1,105 @@
+/**
+ * Recordings over HTTP: the progress reports sfu-nodes send while a recording is composed, uploaded and packaged
+ * (`POST /api/fleet/recordings/:id`, fleet credential), and what users read (`GET /api/classes/:id/recordings`,
+ * `GET /api/recordings/:id`, the catalog `GET /api/recordings`), delete (`DELETE /api/recordings/:id`) and rate
+ * (`PUT|GET /api/recordings/:id/feedback`). Shared by the Worker, sfu-node and the web app.
+ *
+ * Times are UTC milliseconds. Request bodies are strict: unknown fields are refused.
+ */
+import * as v from "valibot";
+import { LIMITS, TimestampSchema } from "./portal";
+
+/** The same list as `RECORDING_STATUSES` in schema/db.ts (kept apart so the web app need not load drizzle). */
+export const RECORDING_STATUS_VALUES = ["recording", "composing", "uploading", "packaging", "ready", "failed"] as const;
+export type RecordingStatus = (typeof RECORDING_STATUS_VALUES)[number];
+
+/**
+ * Where each status sits in a recording's life. A report may keep the status (with progress not lower than
+ * before) or move to a later one; `ready` and `failed` are final. `failed` is reachable from every status
+ * before it, so it shares the last rank with `ready`.
+ */
+export const RECORDING_STATUS_RANK: Record<RecordingStatus, number> = {
+  recording: 0,
+  composing: 1,
+  uploading: 2,
+  packaging: 3,
+  ready: 4,
+  failed: 4,
+};
+
+/** Statuses after which nothing changes any more. */
+export const FINAL_RECORDING_STATUSES: readonly RecordingStatus[] = ["ready", "failed"];
+
+/** A playback URL the browser fetches (http or https, no credentials in it). */
+const PlaybackUrlSchema = v.pipe(
+  v.string(),
+  v.maxLength(2048, "URL is too long"),
+  v.url("Not a URL"),
+  v.check((url) => /^https?:\/\//i.test(url) && !/^https?:\/\/[^/]*@/i.test(url), "Expected an http(s) URL without credentials"),
+);
+
+/** A progress report from the node that records, composes and publishes the recording. */
+export const FleetRecordingUpdateSchema = v.pipe(
+  v.strictObject({
+    status: v.picklist(RECORDING_STATUS_VALUES),
+    /** 0–100 within `status`. */
+    progress: v.pipe(v.number(), v.integer("Progress is a whole number"), v.minValue(0), v.maxValue(100)),
+    /** Required with `failed`: what went wrong, in words a teacher can act on. */
+    failureReason: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(500))),
+    durationMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(7 * 24 * 3600_000))),
+    endedAt: v.optional(TimestampSchema),
+    /** The composed MP4's object key in the recordings bucket. */
+    sourceKey: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(1024))),
+    hlsManifestUrl: v.optional(PlaybackUrlSchema),
+    dashManifestUrl: v.optional(PlaybackUrlSchema),
+    posterUrl: v.optional(PlaybackUrlSchema),
+    thumbnailsVttUrl: v.optional(PlaybackUrlSchema),
+  }),
+  v.check((update) => update.status !== "failed" || update.failureReason !== undefined, "failureReason is required with status failed"),
+  v.check((update) => update.status !== "ready" || update.progress === 100, "A ready recording has progress 100"),
+);
+export type FleetRecordingUpdate = v.InferOutput<typeof FleetRecordingUpdateSchema>;
+
+/** Catalog query: `q` matches the class or recording title; `page` counts from 1. */
+export const RecordingCatalogQuerySchema = v.strictObject({
+  q: v.optional(v.pipe(v.string(), v.trim(), v.maxLength(LIMITS.searchLength))),
+  page: v.optional(v.pipe(v.string(), v.regex(/^\d{1,6}$/, "Expected a whole number"), v.transform(Number), v.minValue(1))),
+});
+export type RecordingCatalogQuery = v.InferOutput<typeof RecordingCatalogQuerySchema>;
+
+/** Catalog page size. */
+export const RECORDING_CATALOG_PAGE_SIZE = 24;
+
+/** A recording as users see it. */
+export type RecordingView = {
+  id: string;
+  classId: string;
+  classTitle: string;
+  teacher: { id: string; displayName: string };
+  /** The recording's own title, or "" (the class title stands for it). */
+  title: string;
+  status: RecordingStatus;
+  /** 0–100 within `status`. */
+  progress: number;
+  failureReason: string | null;
+  startedAt: number;
+  endedAt: number | null;
+  durationMs: number | null;
+  hlsManifestUrl: string | null;
+  dashManifestUrl: string | null;
+  posterUrl: string | null;
+  thumbnailsVttUrl: string | null;
+  rating: { average: number | null; count: number };
+  /** The viewer's own rating, if any. */
+  myRating: { rating: number; comment: string } | null;
+  /** The viewer may rate it now (an enrolled student, not blocked, recording ready). */
+  canRate: boolean;
+  /** The viewer may delete it (the class's teacher or an admin). */
+  canManage: boolean;
+};
+
+export type RecordingResponse = { recording: RecordingView };
+export type RecordingListResponse = { recordings: RecordingView[] };
+export type RecordingCatalogResponse = { recordings: RecordingView[]; page: number; hasMore: boolean };
+export type RecordingFeedbackView = { recordingId: string; rating: number; comment: string; createdAt: number; updatedAt: number };
+export type RecordingFeedbackResponse = { feedback: RecordingFeedbackView };
