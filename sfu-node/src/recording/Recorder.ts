@@ -1,0 +1,228 @@
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import * as v from "valibot";
+import type { types } from "mediasoup";
+import type { MediaSource } from "../../../schema/tokens/media-token";
+import { log } from "../log";
+import type { Peer } from "../Peer";
+import type { Room } from "../Room";
+import { type Canvas, composeRecording } from "./compose";
+import { PortPool } from "./port-pool";
+import { TrackCapture } from "./TrackCapture";
+
+/** What `startRecording` needs; the recording id and class id come from the class's Durable Object. */
+export interface RecordingOptions {
+  recordingId: string;
+  classId: string;
+  /** Whose producers are recorded (camera, microphone, screen), in layout order. */
+  userIds: readonly string[];
+  /** A directory of its own for this recording: segments, lists and the composed file go here. */
+  workDir: string;
+  /** Composed picture size and rate (default 1280×720 at 25 fps). */
+  canvas?: Canvas;
+  /**
+   * Called with the composed file before the recording counts as finished (upload and packaging go
+   * here), so {@link drainRecordings} waits for it too on shutdown.
+   */
+  onComposed?: (composed: ComposedRecording) => Promise<void> | void;
+}
+
+/** The one file a recording ends as. */
+export interface ComposedRecording {
+  /** Absolute path of the H.264/AAC MP4 (faststart). */
+  file: string;
+  durationMs: number;
+  /** Wall-clock ms of the recording's first instant (the composed file's time 0). */
+  startedAt: number;
+  /** Wall-clock ms of its last instant. */
+  endedAt: number;
+  /** Wall-clock ms when the file was ready (for the stop → playable figure). */
+  composedAt: number;
+}
+
+/** A recording in progress. */
+export interface RecordingHandle {
+  readonly recordingId: string;
+  readonly classId: string;
+  readonly startedAt: number;
+  /** Ends capture and composes; every call returns the same promise. */
+  stop(): Promise<ComposedRecording>;
+  /** Settles when the recording is composed (and `onComposed` ran), however it was stopped. */
+  readonly finished: Promise<ComposedRecording>;
+  /** The tracks captured so far, with the FFmpeg writing each (for operators and tests). */
+  tracks(): RecordedTrackInfo[];
+}
+
+export interface RecordedTrackInfo {
+  userId: string;
+  source: MediaSource;
+  producerId: string;
+  ffmpegPid: number | undefined;
+  runs: number;
+  ended: boolean;
+}
+
+/** Recorder settings from the environment, parsed once at start-up (see {@link loadRecorderSettings}). */
+export interface RecorderSettings {
+  /** Local UDP ports recorder FFmpeg processes listen on (RTP/RTCP pairs); keep them closed to the outside. */
+  portMin: number;
+  portMax: number;
+}
+
+const Port = v.pipe(v.string(), v.regex(/^\d{1,5}$/, "must be a port number"), v.transform(Number), v.minValue(1), v.maxValue(65535));
+const SettingsSchema = v.object({
+  SFU_RECORDING_PORT_MIN: v.optional(Port, "50000"),
+  SFU_RECORDING_PORT_MAX: v.optional(Port, "50999"),
+});
+
+/** Reads SFU_RECORDING_PORT_MIN / SFU_RECORDING_PORT_MAX; throws an Error naming the bad setting. */
+export function loadRecorderSettings(env: NodeJS.ProcessEnv = process.env): RecorderSettings {
+  const present = Object.fromEntries(Object.entries(env).filter(([key, value]) => key.startsWith("SFU_RECORDING_") && value));
+  const result = v.safeParse(SettingsSchema, present);
+  if (!result.success) {
+    const issue = result.issues[0]!;
+    throw new Error(`${issue.path?.map((p) => String(p.key)).join(".") ?? "SFU_RECORDING_*"}: ${issue.message} (got ${issue.received})`);
+  }
+  const { SFU_RECORDING_PORT_MIN: portMin, SFU_RECORDING_PORT_MAX: portMax } = result.output;
+  if (portMax - portMin < 3) throw new Error(`SFU_RECORDING_PORT_MIN/MAX: the range ${portMin}-${portMax} must hold at least two port pairs`);
+  return { portMin, portMax };
+}
+
+let ports: PortPool | undefined;
+const active = new Set<Recording>();
+
+/** Sets the recorder's port range (main does it at start-up; tests pick their own range). */
+export function configureRecorder(settings: RecorderSettings): void {
+  if (ports && ports.inUse > 0) throw new Error("Cannot change the recording ports while recordings run");
+  ports = new PortPool(settings.portMin, settings.portMax);
+}
+
+/** Port pairs held by running captures (0 once every capture has ended). */
+export function recordingPortsInUse(): number {
+  return ports?.inUse ?? 0;
+}
+
+/**
+ * Starts recording `options.userIds` in `room`: every producer of theirs that exists now or appears later
+ * is captured until it closes, the recording stops, or the room closes (class end, which also composes).
+ * Resolves once the producers that exist now are being captured.
+ */
+export async function startRecording(room: Room, options: RecordingOptions): Promise<RecordingHandle> {
+  ports ??= (() => {
+    const settings = loadRecorderSettings();
+    return new PortPool(settings.portMin, settings.portMax);
+  })();
+  if (room.closed) throw new Error(`Class ${options.classId} is not open on this node`);
+  await mkdir(options.workDir, { recursive: true });
+  const recording = new Recording(room, options, ports);
+  active.add(recording);
+  void recording.finished.then(
+    () => active.delete(recording),
+    () => active.delete(recording),
+  );
+  await recording.captureExisting();
+  return recording;
+}
+
+/** Stops every running recording and waits until each is composed and handed on (SIGTERM calls this first). */
+export async function drainRecordings(): Promise<void> {
+  const running = [...active];
+  if (running.length > 0) log("info", "recordings_draining", { recordings: running.map((recording) => recording.recordingId) });
+  await Promise.allSettled(running.map((recording) => recording.stop()));
+}
+
+class Recording implements RecordingHandle {
+  readonly recordingId: string;
+  readonly classId: string;
+  readonly startedAt = Date.now();
+  readonly finished: Promise<ComposedRecording>;
+  readonly #room: Room;
+  readonly #options: RecordingOptions;
+  readonly #ports: PortPool;
+  readonly #users: ReadonlySet<string>;
+  readonly #captures: TrackCapture[] = [];
+  readonly #starting = new Set<Promise<unknown>>();
+  readonly #onProducer = (producer: types.Producer, peer: Peer, source: MediaSource) => this.#follow(producer, peer.userId, source);
+  readonly #onRoomClose = () => void this.stop().catch(() => undefined);
+  #resolve!: (composed: ComposedRecording) => void;
+  #reject!: (error: unknown) => void;
+  #stopping: Promise<ComposedRecording> | undefined;
+
+  constructor(room: Room, options: RecordingOptions, ports: PortPool) {
+    this.recordingId = options.recordingId;
+    this.classId = options.classId;
+    this.#room = room;
+    this.#options = options;
+    this.#ports = ports;
+    this.#users = new Set(options.userIds);
+    this.finished = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    // Nobody has to await `finished`; a failure is logged where it happens.
+    this.finished.catch(() => undefined);
+    room.on("producer", this.#onProducer);
+    room.once("close", this.#onRoomClose);
+    log("info", "recording_started", { recordingId: this.recordingId, classId: this.classId, userIds: options.userIds });
+  }
+
+  async captureExisting(): Promise<void> {
+    for (const peer of this.#room.peers.values()) {
+      for (const { producer, source } of peer.producers.values()) this.#follow(producer, peer.userId, source);
+    }
+    await Promise.allSettled([...this.#starting]);
+  }
+
+  tracks(): RecordedTrackInfo[] {
+    return this.#captures.map((capture) => ({ userId: capture.userId, source: capture.source, producerId: capture.producerId, ffmpegPid: capture.ffmpegPid, runs: capture.runs, ended: capture.ended }));
+  }
+
+  stop(): Promise<ComposedRecording> {
+    this.#stopping ??= this.#stop().then(
+      (composed) => {
+        this.#resolve(composed);
+        return composed;
+      },
+      (error: unknown) => {
+        log("error", "recording_failed", { recordingId: this.recordingId, error: String(error) });
+        this.#reject(error);
+        throw error;
+      },
+    );
+    return this.#stopping;
+  }
+
+  #follow(producer: types.Producer, userId: string, source: MediaSource): void {
+    if (this.#stopping || !this.#users.has(userId) || producer.closed) return;
+    if (this.#captures.some((capture) => capture.producerId === producer.id && !capture.ended)) return;
+    const dir = path.join(this.#options.workDir, "tracks", `${safeName(userId)}-${source}-${producer.id}`);
+    const starting = TrackCapture.start({ room: this.#room, producer, userId, source, dir, ports: this.#ports, onEnded: () => undefined }).then(
+      (capture) => {
+        this.#captures.push(capture);
+        // The recording stopped while this capture was starting: it must not outlive it.
+        if (this.#stopping) void capture.stop();
+      },
+      (error: unknown) => log("error", "recording_track_failed", { recordingId: this.recordingId, producerId: producer.id, userId, source, error: String(error) }),
+    );
+    this.#starting.add(starting);
+    void starting.finally(() => this.#starting.delete(starting));
+  }
+
+  async #stop(): Promise<ComposedRecording> {
+    const endedAt = Date.now();
+    this.#room.off("producer", this.#onProducer);
+    this.#room.off("close", this.#onRoomClose);
+    await Promise.allSettled([...this.#starting]);
+    await Promise.all(this.#captures.map((capture) => capture.stop()));
+    const file = path.join(this.#options.workDir, `${safeName(this.recordingId)}.mp4`);
+    await composeRecording({ tracks: this.#captures, userIds: this.#options.userIds, startedAt: this.startedAt, endedAt, workDir: this.#options.workDir, output: file, canvas: this.#options.canvas });
+    const composed: ComposedRecording = { file, durationMs: endedAt - this.startedAt, startedAt: this.startedAt, endedAt, composedAt: Date.now() };
+    log("info", "recording_composed", { recordingId: this.recordingId, file, durationMs: composed.durationMs, composeMs: composed.composedAt - endedAt });
+    await this.#options.onComposed?.(composed);
+    return composed;
+  }
+}
+
+function safeName(value: string): string {
+  return value.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 60);
+}

@@ -1,0 +1,78 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/** The FFmpeg and ffprobe binaries (Debian's by default; FFMPEG_PATH / FFPROBE_PATH override). */
+export const FFMPEG = process.env.FFMPEG_PATH || "ffmpeg";
+export const FFPROBE = process.env.FFPROBE_PATH || "ffprobe";
+
+/** A running FFmpeg with the tail of its stderr kept for the log when it fails. */
+export interface FfmpegProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderrTail(): string;
+}
+
+export function spawnFfmpeg(args: string[]): FfmpegProcess {
+  const child = spawn(FFMPEG, ["-hide_banner", "-nostdin", "-loglevel", "warning", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  let tail = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-2000);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once("error", (error) => {
+      tail += `\n${error.message}`;
+      resolve({ code: -1, signal: null });
+    });
+    child.once("exit", (code, signal) => resolve({ code, signal }));
+  });
+  return { child, exited, stderrTail: () => tail.trim() };
+}
+
+/**
+ * Asks FFmpeg to finish (SIGINT: it closes its files properly), and kills it if it has not exited after
+ * `graceMs`. A killed capture still leaves readable segments; only the open one may be cut short.
+ */
+export async function stopFfmpeg(ffmpeg: FfmpegProcess, graceMs = 4000): Promise<void> {
+  if (ffmpeg.child.exitCode !== null || ffmpeg.child.signalCode !== null) return;
+  ffmpeg.child.kill("SIGINT");
+  const timer = setTimeout(() => ffmpeg.child.kill("SIGKILL"), graceMs);
+  await ffmpeg.exited;
+  clearTimeout(timer);
+}
+
+/** Runs FFmpeg to completion; rejects with the end of its stderr when it fails. */
+export async function runFfmpeg(args: string[]): Promise<void> {
+  const ffmpeg = spawnFfmpeg(args);
+  const { code, signal } = await ffmpeg.exited;
+  if (code !== 0) throw new Error(`ffmpeg failed (${signal ?? code}): ${ffmpeg.stderrTail()}`);
+}
+
+/** `format` fields of a media file, or undefined when ffprobe cannot read it (an empty last segment). */
+export async function probeFormat(file: string): Promise<{ startTime: number; duration: number } | undefined> {
+  try {
+    const { stdout } = await run(FFPROBE, ["-v", "error", "-show_entries", "format=start_time,duration", "-of", "json", file]);
+    const format = (JSON.parse(stdout) as { format?: { start_time?: string; duration?: string } }).format;
+    const startTime = Number(format?.start_time);
+    const duration = Number(format?.duration);
+    if (!Number.isFinite(startTime)) return undefined;
+    return { startTime, duration: Number.isFinite(duration) ? duration : 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether some process on this machine has a UDP socket bound to `port` (read from /proc, no side effects). */
+export async function udpPortBound(port: number): Promise<boolean> {
+  const suffix = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const table of ["/proc/net/udp", "/proc/net/udp6"]) {
+    const text = await readFile(table, "utf8").catch(() => "");
+    for (const line of text.split("\n").slice(1)) {
+      const local = line.trim().split(/\s+/)[1];
+      if (local?.endsWith(suffix)) return true;
+    }
+  }
+  return false;
+}

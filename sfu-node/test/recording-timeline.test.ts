@@ -1,0 +1,109 @@
+import type { ChildProcess } from "node:child_process";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { MediaNode } from "../src/Node";
+import { configureRecorder, recordingPortsInUse, startRecording } from "../src/recording/Recorder";
+import { eventually } from "./helpers";
+import { PICTURES, SOUNDS, ffmpegPeer, frameAt, isFaststart, plainProducer, probeStreams, sendStream, silences, sleep, startRecorderTestNode, tempDir } from "./recording-helpers";
+
+let node: MediaNode;
+const senders: ChildProcess[] = [];
+const canvas = { width: 640, height: 360, fps: 15 };
+
+beforeAll(async () => {
+  node = await startRecorderTestNode(45000);
+  configureRecorder({ portMin: 45600, portMax: 45699 });
+});
+
+afterEach(() => {
+  for (const sender of senders.splice(0)) sender.kill("SIGKILL");
+});
+
+afterAll(() => node?.close());
+
+describe("recording a class on the node", { timeout: 60_000 }, () => {
+  it("puts audio that starts 3 s after the video 3 s into the composed file, after silence", async () => {
+    const room = await node.openRoom("class-late-audio");
+    const teacher = await ffmpegPeer(room, "teacher");
+    const camera = await plainProducer(teacher, "video");
+    senders.push(sendStream(camera, "video", PICTURES.testPattern()));
+    const recording = await startRecording(room, { recordingId: "rec-late-audio", classId: room.classId, userIds: ["teacher"], workDir: await tempDir("late"), canvas });
+    await sleep(3000);
+    const audioAt = Date.now();
+    const microphone = await plainProducer(teacher, "audio");
+    senders.push(sendStream(microphone, "audio", SOUNDS.tone()));
+    await sleep(4000);
+    const composed = await recording.stop();
+
+    expect(composed.durationMs).toBeGreaterThan(7000);
+    const probe = await probeStreams(composed.file);
+    expect(probe.streams.map((stream) => `${stream.codec_type}:${stream.codec_name}`).sort()).toEqual(["audio:aac", "video:h264"]);
+    expect(Number(probe.format.duration)).toBeCloseTo(composed.durationMs / 1000, 0);
+    expect(await isFaststart(composed.file)).toBe(true);
+    // Silence from the start until the microphone came (plus the sender's and the capture's start-up), then sound to the end.
+    const audioStart = (audioAt - composed.startedAt) / 1000;
+    const quiet = await silences(composed.file);
+    expect(quiet).toHaveLength(1);
+    expect(quiet[0]![0]).toBeLessThan(0.1);
+    expect(quiet[0]![1]).toBeGreaterThan(Math.max(3, audioStart));
+    expect(quiet[0]![1]).toBeLessThan(audioStart + 1.5);
+    expect(recordingPortsInUse()).toBe(0);
+    room.close("closed-by-server");
+  });
+
+  it("keeps a mute in the middle as silence and goes on recording after it", async () => {
+    const room = await node.openRoom("class-mute");
+    const teacher = await ffmpegPeer(room, "teacher");
+    const camera = await plainProducer(teacher, "video");
+    const microphone = await plainProducer(teacher, "audio");
+    senders.push(sendStream(camera, "video", PICTURES.testPattern()), sendStream(microphone, "audio", SOUNDS.tone()));
+    await sleep(500);
+    const recording = await startRecording(room, { recordingId: "rec-mute", classId: room.classId, userIds: ["teacher"], workDir: await tempDir("mute"), canvas });
+    await sleep(3000);
+    const pausedAt = Date.now();
+    await teacher.pauseProducer(microphone.producer.id);
+    await sleep(3000);
+    const resumedAt = Date.now();
+    await teacher.resumeProducer(microphone.producer.id);
+    await sleep(3000);
+    const composed = await recording.stop();
+
+    // Exactly one silence after the capture got going: the mute, where it happened on the wall clock.
+    const [pause, resume] = [(pausedAt - composed.startedAt) / 1000, (resumedAt - composed.startedAt) / 1000];
+    const quiet = (await silences(composed.file)).filter(([, end]) => end > pause - 2);
+    expect(quiet).toHaveLength(1);
+    expect(quiet[0]![0]).toBeGreaterThan(pause - 0.1);
+    expect(quiet[0]![0]).toBeLessThan(pause + 0.3);
+    expect(quiet[0]![1]).toBeGreaterThan(resume - 0.1);
+    expect(quiet[0]![1]).toBeLessThan(resume + 0.4);
+    expect(Number((await probeStreams(composed.file)).format.duration)).toBeCloseTo(composed.durationMs / 1000, 0);
+    room.close("closed-by-server");
+  });
+
+  it("makes a screen share started half-way the main picture, with the camera as picture-in-picture", async () => {
+    const room = await node.openRoom("class-screen");
+    const teacher = await ffmpegPeer(room, "teacher");
+    const camera = await plainProducer(teacher, "video");
+    senders.push(sendStream(camera, "video", PICTURES.solid("blue")));
+    const recording = await startRecording(room, { recordingId: "rec-screen", classId: room.classId, userIds: ["teacher"], workDir: await tempDir("screen"), canvas });
+    await sleep(4000);
+    const screenAt = Date.now();
+    const screen = await plainProducer(teacher, "screen");
+    senders.push(sendStream(screen, "screen", PICTURES.solid("red")));
+    await eventually(() => recording.tracks().some((track) => track.source === "screen"), 5000, "the screen being captured");
+    await sleep(4000);
+    const composed = await recording.stop();
+
+    const isBlue = ([r, g, b]: [number, number, number]) => b > 150 && r < 80 && g < 80;
+    const isRed = ([r, g, b]: [number, number, number]) => r > 150 && g < 80 && b < 80;
+    // Before the share: the camera fills the middle of the picture.
+    const before = await frameAt(composed.file, (screenAt - composed.startedAt) / 1000 - 0.5);
+    expect(isBlue(before(32, 18))).toBe(true);
+    expect(isBlue(before(16, 6))).toBe(true);
+    // After: the screen is the main picture and the camera sits in the bottom-right corner.
+    const after = await frameAt(composed.file, composed.durationMs / 1000 - 1);
+    expect(isRed(after(32, 18))).toBe(true);
+    expect(isRed(after(16, 6))).toBe(true);
+    expect(isBlue(after(58, 31))).toBe(true);
+    room.close("closed-by-server");
+  });
+});
