@@ -300,6 +300,9 @@ export class ClassChannel {
       case "media.quality":
         this.setState("media", "quality", event.quality);
         break;
+      case "recording":
+        this.setState("media", "recording", event.recording);
+        break;
       default:
         assertNever(event);
     }
