@@ -27,6 +27,7 @@ import { Outbox } from "./outbox";
 import { Polls } from "./polls";
 import { Presence } from "./presence";
 import { LiveSession } from "./session";
+import { RecordingControl } from "./recording";
 import { RoomStorage } from "./storage";
 
 /**
@@ -98,12 +99,15 @@ export class Classroom extends Server<Env> {
     this.presence = new Presence(this.store, this.outbox, this.session, this.broadcaster, (userId) => this.services.media.userLeft(userId));
     this.mediaMap = new MediaMap(this.store, this.broadcaster);
     const polls = new Polls(this.store, this.outbox, this.session, this.broadcaster);
+    const links = { sockets: (nodeId?: string) => this.nodeLinks(nodeId) };
+    const media = new MediaPlane(this.mediaMap, this.presence, links, env);
     this.services = {
       chat: new Chat(this.store, this.outbox, this.session, this.presence, this.broadcaster),
       polls,
       hands: new Hands(this.presence, this.broadcaster),
       moderation: new Moderation(this.store, this.outbox, this.presence, (userId, code, reason, message) => this.disconnectUser(userId, code, reason, message)),
-      media: new MediaPlane(this.mediaMap, this.presence, { sockets: (nodeId) => this.nodeLinks(nodeId) }, env),
+      media,
+      recording: new RecordingControl(this.store, this.session, this.outbox, this.presence, this.mediaMap, links, media, this.broadcaster, env.DB),
       endSession: (caller, now) => this.endSession(caller.userId, "ended-by-teacher", now),
     };
     // The heartbeat is answered by the runtime without waking the object.
@@ -284,7 +288,7 @@ export class Classroom extends Server<Env> {
       chat: this.services.chat.tail(),
       polls: this.services.polls.all(audience),
       myVotes: this.services.polls.votesOf(identity.userId),
-      media: { producers: this.mediaMap.producers(), stage: this.mediaMap.stage(), recording: null },
+      media: { producers: this.mediaMap.producers(), stage: this.mediaMap.stage(), recording: this.services.recording.state() },
     };
     this.participantsJson ??= JSON.stringify(this.presence.list());
     const head = JSON.stringify({ notification: "snapshot", data: rest });
@@ -309,6 +313,8 @@ export class Classroom extends Server<Env> {
 
   /** Ends the session for everyone: attendance closed, D1 updated, every socket told and closed. */
   private async endSession(endedBy: string | null, reason: "ended-by-teacher" | "empty", now: number): Promise<void> {
+    // The recording ends with the class; the node composes it before its link closes with `ended`.
+    await this.services.recording.stop(now);
     const session = this.session.current();
     if (!session) return;
     this.broadcaster.flush();

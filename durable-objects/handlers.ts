@@ -6,6 +6,7 @@ import type { Hands } from "./hands";
 import type { MediaPlane } from "./media";
 import type { Moderation } from "./moderation";
 import type { Polls } from "./polls";
+import type { RecordingControl } from "./recording";
 
 /** What handlers act on: one object per concern, owned by the Classroom. */
 export interface RoomServices {
@@ -14,6 +15,7 @@ export interface RoomServices {
   hands: Hands;
   moderation: Moderation;
   media: MediaPlane;
+  recording: RecordingControl;
   endSession(caller: ClassIdentity, now: number): Promise<void>;
 }
 
@@ -78,4 +80,6 @@ export const HANDLERS: { [M in ClassroomMethod]: Handler<M> } = {
     await room.media.mute(data.userId, data.source);
     return {};
   },
+  "recording.start": async (room, caller, _data, now) => ({ recording: await room.recording.start(caller, now) }),
+  "recording.stop": async (room, _caller, _data, now) => ({ recording: await room.recording.stop(now) }),
 };

@@ -110,6 +110,13 @@ export const CLASSROOM_METHODS = {
   "stage.revoke": { roles: ["teacher", "admin"], request: v.strictObject({ userId: Id }) },
   /** Pause someone's producer on the node; its owner sees it paused and may resume it themselves. */
   "media.mute": { roles: ["teacher", "admin"], request: v.strictObject({ userId: Id, source: v.picklist(MEDIA_SOURCES) }) },
+  /**
+   * Start recording the teachers' camera, microphone and screen (one recording row per recorded interval).
+   * Answers the running recording if one is already on. `CONFLICT` while no teacher sends anything.
+   */
+  "recording.start": { roles: ["teacher", "admin"], request: Empty },
+  /** Stop the running recording (it is composed, uploaded and packaged after this); `recording: null` if none ran. */
+  "recording.stop": { roles: ["teacher", "admin"], request: Empty },
 } as const satisfies Record<string, { roles: readonly ClassRole[]; request: v.GenericSchema }>;
 
 export type ClassroomMethod = keyof typeof CLASSROOM_METHODS;
@@ -230,6 +237,8 @@ export const ClassroomEventSchema = v.variant("type", [
   v.object({ type: v.literal("media.stage"), seq: v.number(), stage: v.array(v.string()) }),
   /** Quality of the users whose score changed. */
   v.object({ type: v.literal("media.quality"), seq: v.number(), quality: MediaQualitySchema }),
+  /** Recording started (the new state) or stopped (null). */
+  v.object({ type: v.literal("recording"), seq: v.number(), recording: v.nullable(RecordingStateSchema) }),
 ]);
 export type ClassroomEvent = v.InferOutput<typeof ClassroomEventSchema>;
 /** An event before the broadcaster stamps its `seq`. */
@@ -263,6 +272,8 @@ export interface ClassroomResponses {
   "stage.invite": Record<string, never>;
   "stage.revoke": Record<string, never>;
   "media.mute": Record<string, never>;
+  "recording.start": { recording: RecordingState };
+  "recording.stop": { recording: RecordingState | null };
 }
 
 /** `media.join` answer: where to open the media signaling socket, and what you may send there. */
