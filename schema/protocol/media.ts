@@ -204,4 +204,6 @@ export const MEDIA_CLOSE_CODES = {
   replaced: 4009,
   /** The media token expired while connected. */
   tokenExpired: 4001,
+  /** The class removed you (kicked, blocked, or the class ended): do not reconnect with this token. */
+  removed: 4003,
 } as const;

@@ -1,4 +1,4 @@
-import { exportJWK, importJWK, type JWK, type JWTPayload, SignJWT } from "jose";
+import { type CryptoKey, exportJWK, importJWK, type JWK, type JWTPayload, SignJWT } from "jose";
 
 /**
  * The Worker's ES256 signing key, loaded from the `WORKER_SIGNING_KEY` secret (a P-256 private JWK as JSON).

@@ -1,7 +1,9 @@
 import { EventEmitter } from "node:events";
 import * as mediasoup from "mediasoup";
 import type { types } from "mediasoup";
+import { followActiveSpeaker } from "./active-speaker";
 import type { SfuConfig } from "./config";
+import { GrantOverrides } from "./grant-overrides";
 import { log } from "./log";
 import { Room } from "./Room";
 
@@ -31,6 +33,8 @@ export interface WorkerSlot {
 export interface MediaNodeEvents {
   /** The worker in `slot` died and was replaced; rooms on it have already told their peers to reconnect. */
   workerReplaced: [slot: WorkerSlot, previousPid: number];
+  /** A room opened (the class link connects for it). */
+  roomOpened: [room: Room];
 }
 
 /** Creation options that are not operator settings (tests use them to pin a worker log level). */
@@ -51,6 +55,8 @@ export class MediaNode extends EventEmitter<MediaNodeEvents> {
   readonly #slots: WorkerSlot[] = [];
   readonly #rooms = new Map<string, Room>();
   readonly #roomsOpening = new Map<string, Promise<Room>>();
+  /** What classes decided about their participants after signing their tokens (see GrantOverrides). */
+  readonly overrides = new GrantOverrides();
   #closed = false;
 
   private constructor(config: NodeConfig, options: MediaNodeOptions) {
@@ -101,6 +107,8 @@ export class MediaNode extends EventEmitter<MediaNodeEvents> {
         room.once("close", () => {
           if (this.#rooms.get(classId) === room) this.#rooms.delete(classId);
         });
+        followActiveSpeaker(room);
+        this.emit("roomOpened", room);
         return room;
       },
     );

@@ -40,8 +40,7 @@ export class Peer {
   readonly role: MediaRole;
   readonly displayName: string | undefined;
   readonly room: Room;
-  /** The media sources the token allows this peer to send. */
-  readonly produceGrant: ReadonlySet<MediaSource>;
+  readonly #produceGrant: Set<MediaSource>;
   readonly #connection: PeerConnection;
   readonly #transports = new Map<string, TransportEntry>();
   readonly #producers = new Map<string, { producer: types.Producer; source: MediaSource }>();
@@ -53,12 +52,29 @@ export class Peer {
     this.userId = init.userId;
     this.role = init.role;
     this.displayName = init.displayName;
-    this.produceGrant = new Set(init.produce);
+    this.#produceGrant = new Set(init.produce);
     this.#connection = init.connection;
   }
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The media sources this peer may send: the token's grant, until the class changes it ({@link setGrant}). */
+  get produceGrant(): ReadonlySet<MediaSource> {
+    return this.#produceGrant;
+  }
+
+  /**
+   * The class changed what this peer may send (stage invite or revoke): producers of sources no longer
+   * granted close now, and the client is told its new grant.
+   */
+  setGrant(produce: readonly MediaSource[]): void {
+    if (this.#closed) return;
+    this.#produceGrant.clear();
+    for (const source of produce) this.#produceGrant.add(source);
+    for (const { producer, source } of [...this.#producers.values()]) if (!this.#produceGrant.has(source)) producer.close();
+    this.notify({ notification: "grant", data: { produce: [...this.#produceGrant] } });
   }
 
   get transports(): ReadonlyMap<string, TransportEntry> {
@@ -243,6 +259,12 @@ export class Peer {
     if (this.#closed) return;
     this.notify({ notification: "reconnect", data: { reason } });
     this.#closeWithCode(MEDIA_CLOSE_CODES.reconnect, reason);
+  }
+
+  /** The class removed this participant (kicked, blocked, ended): everything of theirs closes now. */
+  disconnect(): void {
+    if (this.#closed) return;
+    this.#closeWithCode(MEDIA_CLOSE_CODES.removed, "removed from the class");
   }
 
   /** The media token expired while connected. */

@@ -25,6 +25,8 @@ export interface RoomEvents {
   close: [];
   /** A producer was added (the recorder follows these). */
   producer: [producer: types.Producer, peer: Peer, source: MediaSource];
+  /** A participant's media connection ended (the class link reports it). */
+  peerLeft: [userId: string];
 }
 
 export type CloseReason = "closed-by-server" | "worker-died";
@@ -36,6 +38,8 @@ export interface PeerInit {
   produce: readonly MediaSource[];
   displayName: string | undefined;
   connection: PeerConnection;
+  /** When the media token was issued (ms): decisions the class made later win over its grant. */
+  issuedAt?: number;
 }
 
 /**
@@ -90,8 +94,9 @@ export class Room extends EventEmitter<RoomEvents> {
   /** Joins a peer; an older connection of the same user is closed first (a reload or a second tab). */
   addPeer(init: PeerInit): Peer {
     if (this.#closed) throw new MediaError("UNAVAILABLE", "This class was just closed on this node; join again");
+    const produce = this.#node.overrides.admit(this.classId, init.userId, init.issuedAt, init.produce);
     const previous = this.#peers.get(init.userId);
-    const peer = new Peer(this, init);
+    const peer = new Peer(this, { ...init, produce });
     // The new peer takes the seat first, so the old one leaving does not empty (and close) the room.
     this.#peers.set(init.userId, peer);
     previous?.replace();
@@ -104,6 +109,7 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.#peers.get(peer.userId) !== peer) return;
     this.#peers.delete(peer.userId);
     log("info", "peer_left", { classId: this.classId, userId: peer.userId });
+    this.emit("peerLeft", peer.userId);
     if (this.#peers.size === 0) this.close("closed-by-server");
   }
 

@@ -1,3 +1,4 @@
+import { ClassLinks } from "./class-link";
 import { ConfigError, loadConfig, type SfuConfig } from "./config";
 import { FleetLink } from "./fleet-link";
 import { log } from "./log";
@@ -27,8 +28,10 @@ async function main(): Promise<void> {
     region: config.region,
   });
   const fleetLink = config.fleetCredential ? new FleetLink({ ...config, fleetCredential: config.fleetCredential }, node) : undefined;
-  if (fleetLink) fleetLink.start();
-  else log("warn", "fleet_link_disabled", { reason: "FLEET_CREDENTIAL is not set; the Worker will not assign classes to this node" });
+  const classLinks = config.fleetCredential ? new ClassLinks({ workerUrl: config.workerUrl, fleetCredential: config.fleetCredential, nodeId: config.nodeId }, node) : undefined;
+  fleetLink?.start();
+  classLinks?.start();
+  if (!fleetLink) log("warn", "fleet_link_disabled", { reason: "FLEET_CREDENTIAL is not set; the Worker will not assign classes to this node" });
   log("info", "sfu_started", { nodeId: config.nodeId, region: config.region, workers: config.workers, publicUrl: config.publicUrl });
 
   let stopping = false;
@@ -37,6 +40,7 @@ async function main(): Promise<void> {
     stopping = true;
     log("info", "sfu_stopping", { signal });
     fleetLink?.stop();
+    classLinks?.stop();
     node.close();
     await server.close();
     process.exit(0);

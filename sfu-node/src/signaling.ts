@@ -106,6 +106,8 @@ export class SignalingServer {
       if (!classId) throw new MediaError("NOT_FOUND", "Media signaling is at /media/<classId>");
       if (!token) throw new MediaError("UNAUTHORIZED", "A media token is required (?token=…)");
       claims = await this.#verifier.verify(token, classId);
+      // A participant the class removed after this token was signed is refused before the socket opens.
+      this.#node.overrides.admit(classId, claims.sub, claims.iat === undefined ? undefined : claims.iat * 1000, claims.produce);
     } catch (error) {
       const body = errorBody(error);
       log("info", "media_socket_refused", { classId, code: body.code, reason: body.message });
@@ -166,6 +168,7 @@ export class SignalingServer {
         role: claims.role,
         produce: claims.produce,
         displayName: claims.displayName,
+        issuedAt: claims.iat === undefined ? undefined : claims.iat * 1000,
         connection: {
           notify: send,
           close: (code, reason) => {
