@@ -53,7 +53,7 @@ export class PublishError extends Error {
 }
 
 const UPLOAD_SHARE = 20;
-/** Progress reports within a phase at most this often (each one is an HTTP request to the Worker). */
+/** Progress reports within a phase at most this often by default (each one is an HTTP request to the Worker). */
 const REPORT_INTERVAL_MS = 1000;
 
 /** Serializes and throttles the reports of one publish. */
@@ -66,17 +66,18 @@ class ProgressReports {
   constructor(
     private readonly recordingId: string,
     private readonly reporter: PublishReporter,
+    private readonly intervalMs: number,
   ) {}
 
   get progress(): number {
     return this.lastProgress;
   }
 
-  /** Queues a report; progress reports in the same phase closer than {@link REPORT_INTERVAL_MS} are dropped. */
+  /** Queues a report; progress reports in the same phase closer than the interval are dropped. */
   send(status: PublishStatus, progress: number, details?: PublishDetails): void {
     const value = Math.max(this.lastProgress, Math.min(100, Math.floor(progress)));
     const sameStatus = status === this.lastStatus;
-    if (sameStatus && details === undefined && (value === this.lastProgress || Date.now() - this.lastSentAt < REPORT_INTERVAL_MS)) return;
+    if (sameStatus && details === undefined && (value === this.lastProgress || Date.now() - this.lastSentAt < this.intervalMs)) return;
     this.lastStatus = status;
     this.lastProgress = value;
     this.lastSentAt = Date.now();
@@ -106,10 +107,12 @@ function describe(error: unknown): string {
 export class RecordingPublisher {
   readonly store: RecordingStore;
   readonly packager: Packager;
+  private readonly reportIntervalMs: number;
 
-  constructor(store: RecordingStore, packager: Packager) {
+  constructor(store: RecordingStore, packager: Packager, options: { reportIntervalMs?: number } = {}) {
     this.store = store;
     this.packager = packager;
+    this.reportIntervalMs = options.reportIntervalMs ?? REPORT_INTERVAL_MS;
   }
 
   /**
@@ -121,7 +124,7 @@ export class RecordingPublisher {
   async publishRecording(request: PublishRequest): Promise<PublishedRecording> {
     const prefix = recordingPrefix(request.classId, request.recordingId);
     const sourceKey = `${prefix}source.mp4`;
-    const reports = new ProgressReports(request.recordingId, request.report);
+    const reports = new ProgressReports(request.recordingId, request.report, this.reportIntervalMs);
     let sourceStored = false;
     let phase = "Uploading the recording";
     try {
@@ -172,10 +175,10 @@ export class RecordingPublisher {
  * The node's publisher from its storage settings: MediaConvert when configured, local FFmpeg otherwise.
  * Call {@link RecordingPublisher.publishRecording} on it.
  */
-export function createPublisher(config: StorageConfig, options: { maxAttempts?: number; pollIntervalMs?: number; ffmpegPreset?: string } = {}): RecordingPublisher {
+export function createPublisher(config: StorageConfig, options: { maxAttempts?: number; pollIntervalMs?: number; ffmpegPreset?: string; reportIntervalMs?: number } = {}): RecordingPublisher {
   const store = new RecordingStore(config.s3, { maxAttempts: options.maxAttempts });
   const packager = config.mediaConvert
     ? new MediaConvertPackager(store, config.s3.region, config.mediaConvert, { pollIntervalMs: options.pollIntervalMs, credentials: config.s3.credentials })
     : new FfmpegPackager(store, { preset: options.ffmpegPreset });
-  return new RecordingPublisher(store, packager);
+  return new RecordingPublisher(store, packager, { reportIntervalMs: options.reportIntervalMs });
 }
