@@ -11,6 +11,7 @@ const Dashboard = lazy(() => import("./pages/Dashboard"));
 const CalendarPage = lazy(() => import("./pages/Calendar"));
 const Catalog = lazy(() => import("./pages/Catalog"));
 const ClassPage = lazy(() => import("./pages/ClassPage"));
+const RecordingPage = lazy(() => import("./pages/Recording"));
 const Classroom = lazy(() => import("./pages/Classroom"));
 const Settings = lazy(() => import("./pages/Settings"));
 const Notifications = lazy(() => import("./pages/Notifications"));
@@ -94,6 +95,7 @@ export function App(): JSX.Element {
         <Route path="/classes/:id/edit" component={ClassEditor} />
         <Route path="/classes/:id/manage" component={ClassManage} />
         <Route path="/classes/:id/live" component={Classroom} />
+        <Route path="/recordings/:id" component={RecordingPage} />
         <Route path="/settings" component={Settings} />
         <Route path="/notifications" component={Notifications} />
         <Route path="/outbox" component={Outbox} />

@@ -6,9 +6,10 @@ import { ErrorAlert, Loading } from "../components/ErrorAlert";
 import { RatingSummary } from "../components/StarRating";
 import { useToasts } from "../components/Toasts";
 import { When } from "../components/When";
+import { RecordingCatalog } from "../recordings/RecordingCatalog";
 import { useUser } from "../session";
 
-/** Every class the user may see, with a filter and an Enroll button. */
+/** Every class the user may see, with a filter and an Enroll button, and the recorded lectures they may watch. */
 export default function Catalog(): JSX.Element {
   const user = useUser();
   const toasts = useToasts();
@@ -119,6 +120,11 @@ export default function Catalog(): JSX.Element {
           </Show>
         </Show>
       </Show>
+      <section class="stack" aria-labelledby="catalog-recordings">
+        <h2 id="catalog-recordings">Recorded lectures</h2>
+        <p class="muted small">Recordings of the classes you teach or are enrolled in, matching the search above.</p>
+        <RecordingCatalog query={query()} />
+      </section>
     </section>
   );
 }

@@ -10,9 +10,10 @@ import { RatingForm } from "../components/RatingForm";
 import { RatingSummary } from "../components/StarRating";
 import { useToasts } from "../components/Toasts";
 import { When } from "../components/When";
+import { RecordingList } from "../recordings/RecordingList";
 import { useUser } from "../session";
 
-/** One class: details, schedule, enrollment, the rating widget and the (coming) live and recordings links. */
+/** One class: details, schedule, enrollment, the rating widget, the live link and the class's recordings. */
 export default function ClassPage(): JSX.Element {
   const params = useParams();
   const [detail, { refetch }] = createResource(
@@ -159,7 +160,9 @@ function ClassView(props: { detail: ClassDetail; reload: () => void }): JSX.Elem
 
           <section class="card stack" aria-labelledby="class-recordings">
             <h2 id="class-recordings">Recordings</h2>
-            <p class="muted">Recordings of this class will appear here.</p>
+            <Show when={mayJoin()} fallback={<p class="muted">Enroll to watch this class's recordings.</p>}>
+              <RecordingList classId={props.detail.id} />
+            </Show>
           </section>
         </div>
 

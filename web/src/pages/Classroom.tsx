@@ -7,6 +7,7 @@ import { ChatPanel } from "../live/ChatPanel";
 import { ClassChannel } from "../live/class-channel";
 import { ParticipantList } from "../live/ParticipantList";
 import { PollsPanel } from "../live/PollsPanel";
+import { RecordingControl } from "../recordings/RecordingControl";
 import "../live/classroom.css";
 
 const QUICK_REACTIONS = ["👍", "🎉", "❤️", "😂", "👏", "🤔"];
@@ -66,6 +67,7 @@ export default function Classroom(): JSX.Element {
 
       <Show when={state.you && state.status !== "closed"}>
         <div class="row classroom__toolbar" role="toolbar" aria-label="Class actions">
+          <RecordingControl channel={channel} moderator={moderator()} onError={onError} />
           <Show when={!moderator()}>
             <button
               type="button"

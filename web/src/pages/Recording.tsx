@@ -1,0 +1,79 @@
+import { A, useParams } from "@solidjs/router";
+import { createEffect, createResource, onCleanup, Show, type JSX } from "solid-js";
+import type { RecordingResponse } from "../../../schema/api/recordings";
+import { api } from "../api";
+import { ErrorAlert, Loading } from "../components/ErrorAlert";
+import { RatingSummary } from "../components/StarRating";
+import { formatDuration, isInProgress, recordingTitle, statusLabel } from "../recordings/format";
+import { Player } from "../recordings/Player";
+import { RecordingRating } from "../recordings/RecordingRating";
+import "../recordings/recordings.css";
+
+/** While the recording is still processed, the page asks again this often. */
+const POLL_MS = 2_000;
+
+/** One recording: the player (once ready), its class, duration and rating; progress while it is processed. */
+export default function RecordingPage(): JSX.Element {
+  const params = useParams();
+  const [recording, { refetch }] = createResource(
+    () => params.id,
+    async (id) => (await api<RecordingResponse>(`/api/recordings/${id}`)).recording,
+  );
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  createEffect(() => {
+    const current = recording.latest;
+    clearTimeout(timer);
+    if (current && isInProgress(current)) timer = setTimeout(() => void refetch(), POLL_MS);
+  });
+  onCleanup(() => clearTimeout(timer));
+
+  return (
+    <Show when={!recording.error} fallback={<ErrorAlert error={recording.error} />}>
+      <Show when={recording.latest} fallback={<Loading label="Loading the recording…" />}>
+        {(r) => (
+          <article class="stack">
+            <div class="page-head">
+              <div>
+                <h1>{recordingTitle(r())}</h1>
+                <p class="muted" style={{ margin: 0 }}>
+                  <A href={`/classes/${r().classId}`}>{r().classTitle}</A> with {r().teacher.displayName} · {formatDuration(r().durationMs)}
+                </p>
+              </div>
+            </div>
+            <Show
+              when={r().status === "ready"}
+              fallback={
+                <p class="card" role="status" data-testid="recording-status">
+                  {statusLabel(r().status)}
+                  <Show when={isInProgress(r()) && r().status !== "recording"}>
+                    {" "}
+                    <progress max={100} value={r().progress} /> {r().progress}%
+                  </Show>
+                  <Show when={r().failureReason}>
+                    <span class="muted"> — {r().failureReason}</span>
+                  </Show>
+                </p>
+              }
+            >
+              {/* Keyed on the id so a new recording gets a fresh player. */}
+              <Show when={r().id} keyed>
+                <Player recording={r()} />
+              </Show>
+              <div class="two-columns">
+                <section class="card stack" aria-labelledby="recording-rating">
+                  <h2 id="recording-rating">Rating</h2>
+                  <p>
+                    <RatingSummary average={r().rating.average} count={r().rating.count} />
+                  </p>
+                  <Show when={r().canRate}>
+                    <RecordingRating recording={r()} onSaved={() => void refetch()} />
+                  </Show>
+                </section>
+              </div>
+            </Show>
+          </article>
+        )}
+      </Show>
+    </Show>
+  );
+}

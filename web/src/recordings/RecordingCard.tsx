@@ -1,0 +1,51 @@
+import { A } from "@solidjs/router";
+import { Show, type JSX } from "solid-js";
+import type { RecordingView } from "../../../schema/api/recordings";
+import { RatingSummary } from "../components/StarRating";
+import { formatDuration, isInProgress, recordingTitle, statusLabel } from "./format";
+
+/** One recording as a card: poster, title, duration, status with live progress, and the rating once ready. */
+export function RecordingCard(props: { recording: RecordingView; showClass?: boolean; actions?: JSX.Element }): JSX.Element {
+  const r = () => props.recording;
+  const ready = () => r().status === "ready";
+  return (
+    <li class="card recording-card" data-testid="recording-card" data-recording-id={r().id} data-status={r().status}>
+      <div class="recording-card__poster">
+        <Show when={r().posterUrl} fallback={<span class="recording-card__placeholder" aria-hidden="true">▶</span>}>
+          {(poster) => <img src={poster()} alt="" loading="lazy" />}
+        </Show>
+        <Show when={r().durationMs !== null}>
+          <span class="recording-card__duration">{formatDuration(r().durationMs)}</span>
+        </Show>
+      </div>
+      <h3 class="card__title">
+        <Show when={ready()} fallback={<span>{recordingTitle(r())}</span>}>
+          <A href={`/recordings/${r().id}`}>{recordingTitle(r())}</A>
+        </Show>
+      </h3>
+      <Show when={props.showClass}>
+        <p class="card__meta">
+          <A href={`/classes/${r().classId}`}>{r().classTitle}</A> with {r().teacher.displayName}
+        </p>
+      </Show>
+      <Show when={!ready()}>
+        <p class="small recording-card__status" role="status" data-testid="recording-status">
+          <span classList={{ badge: true, "badge--danger": r().status === "failed", "recording-card__live": r().status === "recording" }}>{statusLabel(r().status)}</span>
+          <Show when={isInProgress(r()) && r().status !== "recording"}>
+            {" "}
+            <progress max={100} value={r().progress} aria-label={`${statusLabel(r().status)}: ${r().progress}%`} /> {r().progress}%
+          </Show>
+          <Show when={r().status === "failed" && r().failureReason}>
+            <span class="muted"> {r().failureReason}</span>
+          </Show>
+        </p>
+      </Show>
+      <Show when={ready()}>
+        <p class="small">
+          <RatingSummary average={r().rating.average} count={r().rating.count} />
+        </p>
+      </Show>
+      {props.actions}
+    </li>
+  );
+}
