@@ -49,4 +49,25 @@ stop_services() {
 start_extra_services() {
   local worker_url="$1" state_dir="$2"
   : "$worker_url" "$state_dir"
+  local port="${worker_url##*:}"
+
+  # Recordings storage (REC-STORE): a local S3-compatible store (s3rver) on PORT+50 with its data in the state
+  # directory, unless real S3 settings are already in the environment. The exports reach the sfu-node started
+  # after this block, which uploads and packages recordings there; browsers fetch the packaged files directly.
+  if [ -z "${S3_BUCKET:-}" ]; then
+    local s3_port=$((port + 50))
+    export S3_ENDPOINT="http://127.0.0.1:$s3_port" S3_REGION=us-east-1 S3_BUCKET=insp-live-recordings \
+      S3_ACCESS_KEY_ID=S3RVER S3_SECRET_ACCESS_KEY=S3RVER
+    export S3_PUBLIC_URL="$S3_ENDPOINT/$S3_BUCKET"
+    start_service "local S3 (s3rver)" npx tsx scripts/s3-local.ts --port "$s3_port" --dir "$state_dir/s3" \
+      --bucket "$S3_BUCKET" --origin "$worker_url" --origin "http://localhost:$port"
+    local waited=0
+    until { exec 3<>"/dev/tcp/127.0.0.1/$s3_port"; } 2>/dev/null; do
+      services_alive || die "the local S3 store did not start (see the output above)"
+      [ $waited -lt 100 ] || die "the local S3 store did not listen on port $s3_port within 20 s"
+      sleep 0.2
+      waited=$((waited + 1))
+    done
+    exec 3<&- 3>&-
+  fi
 }
