@@ -64,6 +64,7 @@ until worker_healthy; do
   [ $SECONDS -lt $deadline ] || die "the Worker did not answer $url/api/health within 120 s"
   sleep 0.5
 done
+wait_extra_services
 
 # Cron Triggers do not fire under `wrangler dev`: tick the Worker's scheduled handler at the top of every minute,
 # as production would, so reminders go out (their messages show in this console as `[outbox] …`).

@@ -45,7 +45,7 @@ stop_services() {
 }
 
 # The place where the stack grows: later parts (one sfu-node, a local S3-compatible store, …) start here with
-# start_service, next to the Worker. Arguments: the Worker's URL and the state directory. Nothing yet.
+# start_service, next to the Worker. Arguments: the Worker's URL and the state directory.
 start_extra_services() {
   local worker_url="$1" state_dir="$2"
   : "$worker_url" "$state_dir"
@@ -70,4 +70,39 @@ start_extra_services() {
     done
     exec 3<&- 3>&-
   fi
+
+  # The media plane (MEDIA-DO): one sfu-node on PORT+40 (or SFU_PORT), region `local`, registered with this Worker under the
+  # FLEET_CREDENTIAL of .dev.vars. Its RTC ports sit in a 100-port window derived from PORT (WebRtcServer on the
+  # first ports, the fallback/plain-transport range after them), so stacks on different ports do not collide;
+  # SFU_WEBRTC_SERVER_PORT / SFU_RTC_PORT_MIN / SFU_RTC_PORT_MAX in the environment override it.
+  sfu_port="${SFU_PORT:-$((port + 40))}"
+  local rtc_base=$((20000 + (port % 400) * 100)) credential
+  credential="$(sed -n "s/^FLEET_CREDENTIAL=['\"]\{0,1\}\([^'\"]*\)['\"]\{0,1\}$/\1/p" "$repo_root/.dev.vars" | tail -n 1)"
+  [ -n "$credential" ] || die "FLEET_CREDENTIAL is missing from $repo_root/.dev.vars (scripts/dev-vars.ts writes it)"
+  start_service "sfu-node" env SFU_PORT="$sfu_port" SFU_LISTEN_HOST=127.0.0.1 SFU_REGION=local SFU_NODE_ID="local-$sfu_port" \
+    SFU_WEBRTC_SERVER_PORT="${SFU_WEBRTC_SERVER_PORT:-$rtc_base}" \
+    SFU_RTC_PORT_MIN="${SFU_RTC_PORT_MIN:-$((rtc_base + 10))}" SFU_RTC_PORT_MAX="${SFU_RTC_PORT_MAX:-$((rtc_base + 99))}" \
+    WORKER_URL="$worker_url" FLEET_CREDENTIAL="$credential" npm run --silent sfu
+}
+
+# The sfu-node's port (set by start_extra_services).
+sfu_port=""
+
+# Waits (after the Worker answers) until the sfu-node says it is registered with the Worker: only then can a
+# class get media. Its /health reports `"fleet":"registered"`.
+wait_extra_services() {
+  local deadline=$((SECONDS + 60)) body
+  while :; do
+    body=""
+    if { exec 3<>"/dev/tcp/127.0.0.1/$sfu_port"; } 2>/dev/null; then
+      printf 'GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+      body="$(timeout 5 cat <&3 || true)"
+      exec 3<&- 3>&-
+    fi
+    [[ "$body" == *'"fleet":"registered"'* ]] && break
+    services_alive || die "the sfu-node did not start (see the output above)"
+    [ $SECONDS -lt $deadline ] || die "the sfu-node on port $sfu_port did not register with the Worker within 60 s"
+    sleep 0.5
+  done
+  log "sfu-node registered (http://127.0.0.1:$sfu_port)"
 }

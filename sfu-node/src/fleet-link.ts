@@ -5,6 +5,9 @@ import { log } from "./log";
 import { CpuSampler, nodeCounts } from "./metrics";
 import type { MediaNode } from "./Node";
 
+/** How soon a node that could not register tries again. */
+const REGISTER_RETRY_MS = 2_000;
+
 type LinkConfig = Pick<SfuConfig, "workerUrl" | "fleetCredential" | "nodeId" | "region" | "publicUrl" | "maxConsumers">;
 
 /**
@@ -25,6 +28,11 @@ export class FleetLink {
     this.#config = config;
     this.#node = node;
     this.#sampler = new CpuSampler(node);
+  }
+
+  /** Whether the Worker's registry has this node now (it registers again after a 404). */
+  get registered(): boolean {
+    return this.#registered;
   }
 
   /** Registers now, then beats every interval the Worker asks for. */
@@ -50,7 +58,8 @@ export class FleetLink {
       log("warn", "fleet_link_failed", { registered: this.#registered, error: error instanceof Error ? error.message : String(error) });
     }
     if (!this.#stopped) {
-      this.#timer = setTimeout(() => void this.#beat(), this.#intervalMs);
+      // Until registered, try again soon (the Worker may still be starting); then beat at the Worker's pace.
+      this.#timer = setTimeout(() => void this.#beat(), this.#registered ? this.#intervalMs : Math.min(this.#intervalMs, REGISTER_RETRY_MS));
       this.#timer.unref();
     }
   }

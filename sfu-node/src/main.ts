@@ -20,14 +20,15 @@ async function main(): Promise<void> {
   }
 
   const node = await MediaNode.create(config);
+  const fleetLink = config.fleetCredential ? new FleetLink({ ...config, fleetCredential: config.fleetCredential }, node) : undefined;
   const server = await startSfuServer({
     node,
     verifier: createMediaTokenVerifier({ workerUrl: config.workerUrl, nodeId: config.nodeId }),
     host: config.listenHost,
     port: config.httpPort,
     region: config.region,
+    fleetStatus: () => (fleetLink ? (fleetLink.registered ? "registered" : "registering") : "disabled"),
   });
-  const fleetLink = config.fleetCredential ? new FleetLink({ ...config, fleetCredential: config.fleetCredential }, node) : undefined;
   const classLinks = config.fleetCredential ? new ClassLinks({ workerUrl: config.workerUrl, fleetCredential: config.fleetCredential, nodeId: config.nodeId }, node) : undefined;
   fleetLink?.start();
   classLinks?.start();

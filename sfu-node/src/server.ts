@@ -15,9 +15,17 @@ export interface SfuServer {
 
 /**
  * The node's one HTTP server: the media signaling WebSocket at `/media/<classId>`, Prometheus text at
- * `/metrics`, and `/health` (200 while at least one media worker runs, 503 otherwise).
+ * `/metrics`, and `/health` (200 while at least one media worker runs, 503 otherwise; `fleet` says whether the
+ * node is registered with the Worker, so a start script can wait for it).
  */
-export async function startSfuServer(options: { node: MediaNode; verifier: MediaTokenVerifier; host: string; port: number; region: string }): Promise<SfuServer> {
+export async function startSfuServer(options: {
+  node: MediaNode;
+  verifier: MediaTokenVerifier;
+  host: string;
+  port: number;
+  region: string;
+  fleetStatus?: () => "registered" | "registering" | "disabled";
+}): Promise<SfuServer> {
   const { node } = options;
   const signaling = new SignalingServer({ node, verifier: options.verifier });
   const sampler = new CpuSampler(node);
@@ -35,7 +43,14 @@ export async function startSfuServer(options: { node: MediaNode; verifier: Media
     if (request.method !== "GET" && request.method !== "HEAD") return json(405, { error: { code: "INVALID_MESSAGE", message: "Only GET is served here" } });
     if (path === "/health") {
       const workers = node.slots.filter((slot) => !slot.worker.closed && !slot.worker.died).length;
-      return json(workers > 0 ? 200 : 503, { status: workers > 0 ? "ok" : "down", nodeId: node.nodeId, region: options.region, workers, rooms: node.rooms.size });
+      return json(workers > 0 ? 200 : 503, {
+        status: workers > 0 ? "ok" : "down",
+        nodeId: node.nodeId,
+        region: options.region,
+        workers,
+        rooms: node.rooms.size,
+        fleet: options.fleetStatus?.() ?? "disabled",
+      });
     }
     if (path === "/metrics") {
       renderMetrics(node, sampler, workerRestarts).then(
