@@ -21,6 +21,7 @@ describe("storage settings", () => {
       publicUrl: "http://127.0.0.1:8837/insp-live-recordings",
     });
     expect(config.mediaConvert).toBeUndefined();
+    expect(config.ffmpegPreset).toBe("superfast");
   });
 
   it("uses the bucket's AWS URL, or S3_PUBLIC_URL (CloudFront), for browsers", () => {
@@ -40,6 +41,7 @@ describe("storage settings", () => {
     expect(() => loadStorageConfig({ ...local, S3_BUCKET: "Recordings_Bucket" })).toThrow(/^S3_BUCKET: must be a valid S3 bucket name/);
     expect(() => loadStorageConfig({ ...local, S3_ENDPOINT: "ftp://127.0.0.1" })).toThrow(/^S3_ENDPOINT: /);
     expect(() => loadStorageConfig({ ...local, S3_REGION: "Europe" })).toThrow(/^S3_REGION: /);
+    expect(() => loadStorageConfig({ ...local, FFMPEG_X264_PRESET: "fastest" })).toThrow(/^FFMPEG_X264_PRESET: must be one of ultrafast, /);
     expect(() => loadStorageConfig({ S3_BUCKET: "recordings", S3_ACCESS_KEY_ID: "AKIA" })).toThrow(/^S3_SECRET_ACCESS_KEY is required/);
     expect(() => loadStorageConfig({ ...local, MEDIACONVERT_ROLE_ARN: "MediaConvertRole" })).toThrow(/^MEDIACONVERT_ROLE_ARN: must be an IAM role ARN/);
     expect(() => loadStorageConfig({ ...local, MEDIACONVERT_ENDPOINT: mediaConvert.MEDIACONVERT_ENDPOINT })).toThrow(/^MEDIACONVERT_ROLE_ARN is required when MEDIACONVERT_ENDPOINT is set/);

@@ -51,6 +51,7 @@ export async function startTestS3(port: number): Promise<{ s3: LocalS3; config: 
   const config: StorageConfig = {
     s3: { endpoint: s3.endpoint, region: "us-east-1", bucket: BUCKET, credentials: { ...LOCAL_S3_CREDENTIALS }, publicUrl: `${s3.endpoint}/${BUCKET}` },
     mediaConvert: undefined,
+    ffmpegPreset: "superfast",
   };
   return {
     s3,

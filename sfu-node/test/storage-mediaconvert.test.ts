@@ -66,7 +66,7 @@ describe("packaging with AWS MediaConvert (real SDK, local service)", () => {
   }
 
   function mediaConvertConfig(overrides: Partial<NonNullable<StorageConfig["mediaConvert"]>> = {}): StorageConfig {
-    return { s3: s3.config.s3, mediaConvert: { endpoint: service!.url, roleArn: ROLE, queueArn: undefined, speke: undefined, ...overrides } };
+    return { ...s3.config, mediaConvert: { endpoint: service!.url, roleArn: ROLE, queueArn: undefined, speke: undefined, ...overrides } };
   }
 
   async function publish(config: StorageConfig, recordingId: string, reports: Report[]) {

@@ -32,11 +32,17 @@ export interface MediaConvertSettings {
   speke: SpekeSettings | undefined;
 }
 
+/** x264 speed presets, fastest first. */
+export const X264_PRESETS = ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"] as const;
+export type X264Preset = (typeof X264_PRESETS)[number];
+
 /** Storage and packaging settings of the node. */
 export interface StorageConfig {
   s3: S3Settings;
   /** undefined = package with local FFmpeg. */
   mediaConvert: MediaConvertSettings | undefined;
+  /** x264 preset of local packaging (`FFMPEG_X264_PRESET`, default superfast). */
+  ffmpegPreset: X264Preset;
 }
 
 const HttpUrl = v.pipe(v.string(), v.url("must be a URL"), v.regex(/^https?:\/\//, "must be http(s)"));
@@ -65,6 +71,8 @@ const EnvSchema = v.object({
   SPEKE_URL: v.optional(v.pipe(HttpUrl, v.regex(/^https:\/\//, "must be https (MediaConvert only calls https key providers)"))),
   SPEKE_CERTIFICATE_ARN: v.optional(Arn),
   SPEKE_SYSTEM_IDS: v.optional(SystemIds),
+  // superfast encodes the three-rung ladder of a typical lecture in under half its length on two cores.
+  FFMPEG_X264_PRESET: v.optional(v.picklist(X264_PRESETS, `must be one of ${X264_PRESETS.join(", ")}`), "superfast"),
 });
 
 const STORAGE_VARIABLES = ["S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_PUBLIC_URL", "MEDIACONVERT_ENDPOINT", "MEDIACONVERT_ROLE_ARN"];
@@ -77,6 +85,7 @@ const STORAGE_VARIABLES = ["S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_S
  *   addressing), `S3_ACCESS_KEY_ID` + `S3_SECRET_ACCESS_KEY` (both or neither), `S3_PUBLIC_URL` (default: the
  *   bucket's URL).
  * - `MEDIACONVERT_ROLE_ARN` switches packaging to MediaConvert; `MEDIACONVERT_ENDPOINT`, `MEDIACONVERT_QUEUE_ARN`.
+ * - `FFMPEG_X264_PRESET`: speed/size trade-off of local packaging (default superfast).
  * - `SPEKE_URL` + `SPEKE_SYSTEM_IDS` (+ `SPEKE_CERTIFICATE_ARN`) add DRM; MediaConvert only (the job's role
  *   calls the key provider; the recording id is the SPEKE resource id).
  */
@@ -107,13 +116,14 @@ export function loadStorageConfig(env: NodeJS.ProcessEnv = process.env): Storage
   if (e.MEDIACONVERT_ROLE_ARN === undefined) {
     const orphan = ["MEDIACONVERT_ENDPOINT", "MEDIACONVERT_QUEUE_ARN", ...spekeSet].find((name) => name in present);
     if (orphan) throw new ConfigError(`MEDIACONVERT_ROLE_ARN is required when ${orphan} is set (local FFmpeg packaging takes no ${orphan.split("_")[0]} settings)`);
-    return { s3, mediaConvert: undefined };
+    return { s3, mediaConvert: undefined, ffmpegPreset: e.FFMPEG_X264_PRESET };
   }
   if (spekeSet.length > 0 && (e.SPEKE_URL === undefined || e.SPEKE_SYSTEM_IDS === undefined)) {
     throw new ConfigError(`${e.SPEKE_URL === undefined ? "SPEKE_URL" : "SPEKE_SYSTEM_IDS"} is required when ${spekeSet[0]} is set`);
   }
   return {
     s3,
+    ffmpegPreset: e.FFMPEG_X264_PRESET,
     mediaConvert: {
       endpoint: e.MEDIACONVERT_ENDPOINT?.replace(/\/+$/, ""),
       roleArn: e.MEDIACONVERT_ROLE_ARN,
