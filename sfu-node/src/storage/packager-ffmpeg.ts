@@ -115,7 +115,8 @@ function spriteGrid(thumbnails: number): SpriteGrid {
  */
 function thumbnailArguments(source: string, intervalSeconds: number, grid: SpriteGrid, outputDirectory: string): string[] {
   const { columns, rows } = grid;
-  const select = `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${intervalSeconds})'`;
+  // The k-th thumbnail is the first frame at or after k·interval, so its cue time never drifts.
+  const select = `select='gte(t\\,selected_n*${intervalSeconds})'`;
   return [
     "-i", source,
     "-filter_complex", `[0:v]${select},${fitInto(THUMBNAIL_SIZE.width, THUMBNAIL_SIZE.height)},split=2[each][tiles];[tiles]tile=${columns}x${rows}[sprite]`,

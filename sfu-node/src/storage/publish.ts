@@ -97,7 +97,7 @@ class ProgressReports {
 }
 
 /** Turns an SDK or FFmpeg error into one line for the failure reason. */
-function describe(error: unknown): string {
+function errorSummary(error: unknown): string {
   const e = error as { name?: string; message?: string; code?: string; Code?: string };
   const message = e.message?.trim() || e.code || e.Code || e.name || String(error);
   return message.split("\n")[0]!.slice(0, 300);
@@ -153,12 +153,12 @@ export class RecordingPublisher {
       log("info", "storage.published", { recordingId: request.recordingId, packager: this.packager.name });
       return published;
     } catch (error) {
-      const reason = `${phase} failed: ${describe(error)}`;
+      const reason = `${phase} failed: ${errorSummary(error)}`;
       log("error", "storage.publish_failed", { recordingId: request.recordingId, reason });
       try {
         await this.store.deletePrefix(prefix, sourceStored ? [sourceKey] : []);
       } catch (cleanupError) {
-        log("error", "storage.cleanup_failed", { recordingId: request.recordingId, prefix, error: describe(cleanupError) });
+        log("error", "storage.cleanup_failed", { recordingId: request.recordingId, prefix, error: errorSummary(cleanupError) });
       }
       reports.send("failed", reports.progress, sourceStored ? { failureReason: reason, sourceKey } : { failureReason: reason });
       await reports.flushed();
