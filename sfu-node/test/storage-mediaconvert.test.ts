@@ -7,8 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { StorageConfig } from "../src/storage/config";
 import { LADDER } from "../src/storage/packager";
 import { MediaConvertPackager } from "../src/storage/packager-mediaconvert";
-import { createPublisher, PublishError, type PublishDetails, type PublishStatus } from "../src/storage/publish";
-import { recordingPrefix } from "../src/storage/s3";
+import { createPublisher, PublishError, type PublishDetails, RecordingPublisher, type PublishStatus } from "../src/storage/publish";
+import { RecordingStore, recordingPrefix } from "../src/storage/s3";
 import { type FakeMediaConvert, startFakeMediaConvert } from "./servers/mediaconvert";
 import { makeComposedLikeMp4, probe, startTestS3 } from "./storage-helpers";
 
@@ -164,6 +164,21 @@ describe("packaging with AWS MediaConvert (real SDK, local service)", () => {
     const wrongKey: StorageConfig = { ...mediaConvertConfig(), s3: { ...s3.config.s3, credentials: { accessKeyId: s3.config.s3.credentials!.accessKeyId, secretAccessKey: "not-the-secret" } } };
     await expect(publish(wrongKey, "rec_mc_key", reports)).rejects.toThrow(/MediaConvert refused the job: The request signature we calculated does not match/);
     expect(mediaConvert.jobs).toHaveLength(0);
+  });
+
+  it("cancels a job that runs past its deadline and ends in failed", async () => {
+    const mediaConvert = await startService();
+    const config = mediaConvertConfig();
+    const store = new RecordingStore(config.s3);
+    const packager = new MediaConvertPackager(store, "us-east-1", config.mediaConvert!, { pollIntervalMs: 20, timeoutMs: 1, credentials: config.s3.credentials });
+    const publisher = new RecordingPublisher(store, packager);
+    const reports: Report[] = [];
+    await expect(publisher.publishRecording({ classId: "class_mc", recordingId: "rec_slow", file: source, durationMs: SECONDS * 1000, report: (status, progress, details) => void reports.push({ status, progress, details }) })).rejects.toThrow(
+      /MediaConvert job \S+ did not finish in time; cancelled$/,
+    );
+    expect(mediaConvert.jobs[0]!.statuses.at(-1)).toBe("CANCELED");
+    expect(reports.at(-1)!.status).toBe("failed");
+    publisher.close();
   });
 
   it("re-reads the job as soon as an EventBridge state-change webhook names it", async () => {

@@ -33,7 +33,7 @@ function videoDescription(width: number, height: number, bitrate: number) {
         GopSize: GOP_SECONDS,
         GopSizeUnits: "SECONDS",
         // Key frames only on the GOP cadence, so every rendition switches at the same points.
-        SceneChangeDetect: "TRANSITION_DETECTION",
+        SceneChangeDetect: "DISABLED",
         FramerateControl: "INITIALIZE_FROM_SOURCE",
         QualityTuningLevel: "SINGLE_PASS_HQ",
       },
@@ -205,19 +205,27 @@ export class MediaConvertPackager implements Packager {
     };
   }
 
-  /** Polls `GetJob` until COMPLETE (resolves) or ERROR/CANCELED/timeout (rejects), mapping progress. */
+  /**
+   * Polls `GetJob` until COMPLETE (resolves) or ERROR/CANCELED/timeout (rejects), mapping progress. When it
+   * stops following a job that is still running (the service unreachable, the deadline passed), it cancels the
+   * job, so no output appears after the caller has cleaned up.
+   */
   private async waitForJob(jobId: string, request: PackageRequest): Promise<void> {
     const deadline = Date.now() + (this.timeoutMs ?? Math.max(3_600_000, request.durationMs * 10));
+    let ended = false;
     try {
       for (;;) {
         const { Job: job } = await this.client.send(new GetJobCommand({ Id: jobId }));
         switch (job?.Status) {
           case "COMPLETE":
+            ended = true;
             request.onProgress(JOB_SHARE);
             return;
           case "ERROR":
+            ended = true;
             throw new PackagingError(`MediaConvert job ${jobId} failed: ${job.ErrorMessage ?? "no message"} (error ${job.ErrorCode ?? "unknown"})`);
           case "CANCELED":
+            ended = true;
             throw new PackagingError(`MediaConvert job ${jobId} was cancelled`);
           case "PROGRESSING":
             request.onProgress(((job.JobPercentComplete ?? 0) * JOB_SHARE) / 100);
@@ -227,10 +235,7 @@ export class MediaConvertPackager implements Packager {
           default:
             throw new PackagingError(`MediaConvert job ${jobId} has an unknown status ${String(job?.Status)}`);
         }
-        if (Date.now() > deadline) {
-          await this.client.send(new CancelJobCommand({ Id: jobId })).catch((error: Error) => log("warn", "storage.mediaconvert_cancel_failed", { jobId, error: error.message }));
-          throw new PackagingError(`MediaConvert job ${jobId} did not finish in time; cancelled`);
-        }
+        if (Date.now() > deadline) throw new PackagingError(`MediaConvert job ${jobId} did not finish in time; cancelled`);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.pollIntervalMs);
           this.waiting.set(jobId, () => {
@@ -239,6 +244,9 @@ export class MediaConvertPackager implements Packager {
           });
         });
       }
+    } catch (error) {
+      if (!ended) await this.client.send(new CancelJobCommand({ Id: jobId })).catch((cancelError: Error) => log("warn", "storage.mediaconvert_cancel_failed", { jobId, error: cancelError.message }));
+      throw error;
     } finally {
       this.waiting.delete(jobId);
     }
