@@ -5,12 +5,18 @@ import { log } from "./log";
 import { createMediaTokenVerifier } from "./media-token";
 import { MediaNode } from "./Node";
 import { startSfuServer } from "./server";
+import { drainRecordings } from "./recording/Recorder";
+import { createRecordingGlue, recordingWorkRoot } from "./recording-glue";
+import { loadStorageConfig, type StorageConfig } from "./storage/config";
+import { createPublisher } from "./storage/publish";
 
 /** sfu-node entry point (`npm run sfu`): settings from the environment, see sfu-node/README in the report. */
 async function main(): Promise<void> {
   let config: SfuConfig;
+  let storage: StorageConfig | undefined;
   try {
     config = loadConfig();
+    storage = loadStorageConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`sfu-node: bad configuration: ${error.message}\n`);
@@ -29,7 +35,10 @@ async function main(): Promise<void> {
     region: config.region,
     fleetStatus: () => (fleetLink ? (fleetLink.registered ? "registered" : "registering") : "disabled"),
   });
-  const classLinks = config.fleetCredential ? new ClassLinks({ workerUrl: config.workerUrl, fleetCredential: config.fleetCredential, nodeId: config.nodeId }, node) : undefined;
+  const recording = config.fleetCredential
+    ? createRecordingGlue({ workerUrl: config.workerUrl, fleetCredential: config.fleetCredential, workRoot: recordingWorkRoot(), publisher: storage ? createPublisher(storage) : undefined })
+    : undefined;
+  const classLinks = config.fleetCredential ? new ClassLinks({ workerUrl: config.workerUrl, fleetCredential: config.fleetCredential, nodeId: config.nodeId, recording }, node) : undefined;
   fleetLink?.start();
   classLinks?.start();
   if (!fleetLink) log("warn", "fleet_link_disabled", { reason: "FLEET_CREDENTIAL is not set; the Worker will not assign classes to this node" });
@@ -40,6 +49,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log("info", "sfu_stopping", { signal });
+    // Running recordings are composed, uploaded and reported before anything closes: a SIGTERM loses none.
+    await drainRecordings();
+    await recording?.reportsFlushed();
     fleetLink?.stop();
     classLinks?.stop();
     node.close();

@@ -1,0 +1,148 @@
+/**
+ * Recording a class in the browser, end to end: a teacher with a (fake) camera and microphone records ten
+ * seconds of a live class from the web app, a student in the class sees the REC badge; after the stop the class
+ * page shows the recording's progress until it is ready; then it plays in the app's player (time advances and
+ * frames are decoded), shows thumbnail previews while seeking, and the student rates it. The whole stack runs
+ * as `npm start` starts it: Worker, class object, sfu-node with the recorder, local S3 and FFmpeg packaging.
+ */
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { launchBrowser, newUserContext } from "./lib/browser";
+import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+
+const baseUrl = inject("baseUrl");
+const RECORD_MS = 10_000;
+/** Composing, uploading and packaging a 10-second class on a busy 2-core machine. */
+const PROCESSING_TIMEOUT_MS = 180_000;
+
+interface Person {
+  person: SsoPerson;
+  context: BrowserContext;
+  page: Page;
+}
+
+/** The few browser objects the in-page snippet touches (this project is typed for Node, not the DOM). */
+interface PageVideo {
+  currentTime: number;
+  getVideoPlaybackQuality(): { totalVideoFrames: number };
+}
+interface PageWindow {
+  document: { querySelector(selector: string): PageVideo | null };
+}
+
+async function apiPost<T>(who: Person, path: string, body: unknown): Promise<T> {
+  const response = await who.context.request.post(path, { data: body, headers: { Origin: baseUrl } });
+  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+/** What the player's video element reports: its position and how many frames it has decoded. */
+function playback(page: Page): Promise<{ currentTime: number; frames: number } | null> {
+  return page.evaluate(() => {
+    const video = (globalThis as unknown as PageWindow).document.querySelector('[data-testid="recording-video"]');
+    return video ? { currentTime: video.currentTime, frames: video.getVideoPlaybackQuality().totalVideoFrames } : null;
+  });
+}
+
+describe("recording a class", () => {
+  let browser: Browser;
+  let teacher: Person;
+  let student: Person;
+  let classId: string;
+
+  const open = async (person: SsoPerson): Promise<Person> => {
+    const context = await newUserContext(browser, baseUrl);
+    const page = await context.newPage();
+    await signInWithSso(page, baseUrl, person, "/");
+    return { person, context, page };
+  };
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    teacher = await open(newPerson("teacher", "Rita Recorder"));
+    student = await open(newPerson("student", "Sam Viewer"));
+    classId = (await apiPost<{ class: { id: string } }>(teacher, "/api/classes", { title: "Recorded physics" })).class.id;
+    const startsAt = Date.now() - 60_000;
+    await apiPost(teacher, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
+    await apiPost(student, `/api/classes/${classId}/enrollment`, {});
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it("records 10 seconds, shows progress until ready, and plays back with thumbnails and a rating", { timeout: 360_000 }, async () => {
+    for (const who of [teacher, student]) {
+      await who.page.goto(`/classes/${classId}/live`);
+      await who.page.getByRole("heading", { name: "Recorded physics", level: 1 }).waitFor();
+    }
+    // The teacher's camera and microphone go on when they join.
+    await teacher.page.locator('[data-testid="media-tile"][data-local="true"][data-video="live"]').waitFor({ timeout: 30_000 });
+    await student.page.locator('[data-testid="media-tile"][data-source="video"]').first().waitFor({ timeout: 30_000 });
+
+    // Record, once the class object knows the teacher's producers (until then it answers "nothing to record").
+    const rec = (page: Page) => page.getByTestId("rec-indicator");
+    await expect
+      .poll(
+        async () => {
+          if ((await rec(teacher.page).count()) === 0) await teacher.page.getByTestId("recording-toggle").click();
+          return rec(teacher.page).count();
+        },
+        { timeout: 20_000, interval: 1_000 },
+      )
+      .toBe(1);
+    await rec(student.page).waitFor();
+    expect(await student.page.getByTestId("recording-toggle").count()).toBe(0);
+
+    await teacher.page.waitForTimeout(RECORD_MS);
+    await teacher.page.getByRole("button", { name: "■ Stop recording" }).click();
+    await rec(teacher.page).waitFor({ state: "detached" });
+    await rec(student.page).waitFor({ state: "detached" });
+
+    // The class page shows the recording's progress live, then the finished recording.
+    await student.page.goto(`/classes/${classId}`);
+    const card = student.page.getByTestId("recording-card").first();
+    await card.waitFor();
+    const seen = new Set<string>();
+    await expect
+      .poll(
+        async () => {
+          const status = (await card.getAttribute("data-status")) ?? "";
+          seen.add(status);
+          return status;
+        },
+        { timeout: PROCESSING_TIMEOUT_MS, interval: 300 },
+      )
+      .toBe("ready");
+    expect([...seen].some((status) => ["composing", "uploading", "packaging"].includes(status))).toBe(true);
+    await expect.poll(() => card.locator("img").getAttribute("src")).toMatch(/poster/);
+    const duration = (await card.locator(".recording-card__duration").textContent()) ?? "";
+    const [minutes, seconds] = duration.split(":").map(Number);
+    expect(minutes! * 60 + seconds!).toBeGreaterThanOrEqual(9);
+    expect(minutes! * 60 + seconds!).toBeLessThanOrEqual(14);
+
+    // It plays: time advances and frames are decoded.
+    await card.getByRole("link").click();
+    await student.page.getByTestId("recording-video").waitFor();
+    await student.page.getByTestId("player-play").click();
+    await expect.poll(async () => (await playback(student.page))?.currentTime ?? 0, { timeout: 30_000, interval: 250 }).toBeGreaterThan(2);
+    expect((await playback(student.page))!.frames).toBeGreaterThan(0);
+
+    // Hovering the seek bar previews that moment from the thumbnail sprite.
+    const seek = student.page.getByRole("slider", { name: "Seek" });
+    const box = (await seek.boundingBox())!;
+    await student.page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+    const preview = student.page.getByTestId("thumbnail-preview");
+    await preview.waitFor();
+    await expect.poll(() => preview.locator(".player__preview-image").getAttribute("style")).toMatch(/background-image: url\(".*sprite[^"]*"\)/);
+
+    // The student rates it; the rating shows on the page.
+    await student.page.getByRole("radio", { name: "4 stars" }).check({ force: true });
+    await student.page.getByRole("button", { name: "Submit rating" }).click();
+    await student.page.getByText("Thank you — your rating is saved.").waitFor();
+
+    // Recorded lectures appear in the catalog.
+    await student.page.goto("/classes");
+    await student.page.getByRole("list", { name: "Recorded lectures" }).getByText("Recorded physics").first().waitFor();
+  });
+});
