@@ -41,8 +41,8 @@ export interface StorageConfig {
   s3: S3Settings;
   /** undefined = package with local FFmpeg. */
   mediaConvert: MediaConvertSettings | undefined;
-  /** x264 preset of local packaging (`FFMPEG_X264_PRESET`, default superfast). */
-  ffmpegPreset: X264Preset;
+  /** x264 preset of local packaging (`FFMPEG_X264_PRESET`); undefined = superfast. */
+  ffmpegPreset?: X264Preset;
 }
 
 const HttpUrl = v.pipe(v.string(), v.url("must be a URL"), v.regex(/^https?:\/\//, "must be http(s)"));
