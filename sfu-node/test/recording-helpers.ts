@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rename, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -30,8 +30,8 @@ export function tempDir(prefix: string): Promise<string> {
 /** A synthetic picture for a video sender (lavfi source graph). */
 export const PICTURES = {
   /** A moving test pattern: every frame differs. */
-  testPattern: (fps = 15) => `testsrc=size=320x240:rate=${fps}`,
-  solid: (colour: string, fps = 15) => `color=c=${colour}:size=320x240:rate=${fps}`,
+  testPattern: (fps = 15) => `testsrc=size=160x120:rate=${fps}`,
+  solid: (colour: string, fps = 15) => `color=c=${colour}:size=160x120:rate=${fps}`,
   /** Black with a full white frame during the first 100 ms of every second. */
   flashEverySecond: (fps: number) => `color=c=black:size=320x240:rate=${fps},drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='lt(mod(t\\,1)\\,0.1)'`,
 };
@@ -66,24 +66,54 @@ export async function plainProducer(peer: Peer, source: MediaSource): Promise<Te
   return { producer, rtpUrl: `rtp://127.0.0.1:${transport.tuple.localPort}?rtcpport=${transport.rtcpTuple!.localPort}&pkt_size=1200` };
 }
 
-/** FFmpeg arguments that encode lavfi input `input` for `target` (as the `-map`ped output). */
-function outputArgs(kind: types.MediaKind, map: string, target: TestProducer, source: MediaSource): string[] {
-  const codec =
-    kind === "video"
-      ? ["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-g", "15", "-an"]
-      : ["-c:a", "libopus", "-b:a", "64k", "-ac", "2", "-vn"];
-  return ["-map", map, ...codec, "-payload_type", String(PAYLOAD_TYPE[kind]), "-ssrc", String(SSRC[source]), "-f", "rtp", target.rtpUrl];
+/**
+ * Encodes a synthetic stream once into `file` (WebM: VP8 for pictures, Opus for sounds). Senders then copy
+ * it into RTP without encoding, which keeps them real-time on a busy two-core machine (a live libvpx
+ * encoder starved of CPU falls seconds behind).
+ */
+export async function encodeStream(name: string, source: MediaSource, lavfi: string, seconds = 24): Promise<string> {
+  const file = path.join(os.tmpdir(), `insp-rec-source-${name}-${seconds}s.webm`);
+  // Kept between runs: the same graph always encodes to the same stream.
+  if (await stat(file).then((info) => info.size > 0, () => false)) return file;
+  const codec = source === "audio" ? ["-c:a", "libopus", "-b:a", "64k", "-ac", "2"] : ["-c:v", "libvpx", "-deadline", "good", "-cpu-used", "5", "-b:v", "200k", "-g", "15"];
+  const partial = `${file}.${process.pid}.part.webm`;
+  await run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", lavfi, "-t", String(seconds), ...codec, partial]);
+  await rename(partial, file);
+  return file;
 }
 
-/** Sends one synthetic stream in real time to `target` (stops by itself after `seconds`). */
-export function sendStream(target: TestProducer, source: MediaSource, lavfi: string, seconds = 60): ChildProcess {
+/** Sends a file made by {@link encodeStream} in real time to `target`. */
+export function sendStream(target: TestProducer, source: MediaSource, file: string): ChildProcess {
   const kind = source === "audio" ? "audio" : "video";
-  return spawnSender(["-re", "-t", String(seconds), "-f", "lavfi", "-i", lavfi, ...outputArgs(kind, "0", target, source)]);
+  return spawnSender(["-re", "-i", file, "-map", "0", "-c", "copy", "-payload_type", String(PAYLOAD_TYPE[kind]), "-ssrc", String(SSRC[source]), "-f", "rtp", target.rtpUrl]);
 }
 
-/** One FFmpeg sending a picture and a sound with a shared clock (for A/V sync). */
-export function sendAudioVideo(video: TestProducer, audio: TestProducer, picture: string, sound: string, seconds = 60): ChildProcess {
-  return spawnSender(["-re", "-t", String(seconds), "-f", "lavfi", "-i", picture, "-re", "-t", String(seconds), "-f", "lavfi", "-i", sound, ...outputArgs("video", "0:v", video, "video"), ...outputArgs("audio", "1:a", audio, "audio")]);
+/**
+ * A picture and a sound encoded once into one WebM file (VP8 + Opus) with exact timestamps, so a sender
+ * can stream both without encoding: its RTCP sender reports (which map RTP time to wall time from each
+ * stream's first packet) then agree between the two streams, as a browser's do.
+ */
+export async function encodeAudioVideo(name: string, picture: string, sound: string, seconds: number): Promise<string> {
+  const file = path.join(os.tmpdir(), `insp-rec-source-${name}-${seconds}s.webm`);
+  if (await stat(file).then((info) => info.size > 0, () => false)) return file;
+  const partial = `${file}.${process.pid}.part.webm`;
+  await run("ffmpeg", [
+    "-v", "error", "-y",
+    "-f", "lavfi", "-i", picture, "-f", "lavfi", "-i", sound, "-t", String(seconds),
+    "-c:v", "libvpx", "-deadline", "good", "-cpu-used", "5", "-b:v", "300k", "-g", "15",
+    "-c:a", "libopus", "-b:a", "64k", "-ac", "2",
+    partial,
+  ]);
+  await rename(partial, file);
+  return file;
+}
+
+/** Streams a file made by {@link encodeAudioVideo} in real time, copying its packets into RTP. */
+export function sendAudioVideoFile(video: TestProducer, audio: TestProducer, file: string): ChildProcess {
+  const copy = (kind: types.MediaKind, target: TestProducer, source: MediaSource) => [
+    "-map", kind === "video" ? "0:v" : "0:a", "-c", "copy", "-payload_type", String(PAYLOAD_TYPE[kind]), "-ssrc", String(SSRC[source]), "-f", "rtp", target.rtpUrl,
+  ];
+  return spawnSender(["-re", "-i", file, ...copy("video", video, "video"), ...copy("audio", audio, "audio")]);
 }
 
 function spawnSender(args: string[]): ChildProcess {

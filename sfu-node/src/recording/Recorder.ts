@@ -59,6 +59,8 @@ export interface RecordedTrackInfo {
   producerId: string;
   ffmpegPid: number | undefined;
   runs: number;
+  /** Wall clock (ms) of the first packet captured, undefined while none has come. */
+  firstPacketAt: number | undefined;
   ended: boolean;
 }
 
@@ -174,7 +176,7 @@ class Recording implements RecordingHandle {
   }
 
   tracks(): RecordedTrackInfo[] {
-    return this.#captures.map((capture) => ({ userId: capture.userId, source: capture.source, producerId: capture.producerId, ffmpegPid: capture.ffmpegPid, runs: capture.runs, ended: capture.ended }));
+    return this.#captures.map((capture) => ({ userId: capture.userId, source: capture.source, producerId: capture.producerId, ffmpegPid: capture.ffmpegPid, runs: capture.runs, firstPacketAt: capture.firstPacketAt, ended: capture.ended }));
   }
 
   stop(): Promise<ComposedRecording> {

@@ -1,3 +1,4 @@
+import dgram from "node:dgram";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { types } from "mediasoup";
@@ -5,7 +6,8 @@ import type { MediaSource } from "../../../schema/tokens/media-token";
 import { log } from "../log";
 import type { Room } from "../Room";
 import { type FfmpegProcess, spawnFfmpeg, stopFfmpeg, udpPortBound } from "./ffmpeg";
-import type { PortPair, PortPool } from "./port-pool";
+import type { PortBlock, PortPool } from "./port-pool";
+import { parseSenderReports, RunClock } from "./run-clock";
 import { recorderSdp } from "./sdp";
 
 /** Segment length; a crash loses at most the segment being written. */
@@ -21,7 +23,7 @@ export interface CapturedTrack {
   readonly source: MediaSource;
   readonly kind: types.MediaKind;
   readonly producerId: string;
-  /** Holds `run-<n>-<index>.mkv` segments and `run-<n>.csv` segment lists. */
+  /** Holds `run-<n>-<index>.mkv` segments, `run-<n>.csv` segment lists and `run-<n>.json` run timings. */
   readonly dir: string;
   /** Wall clock (ms) when the capture started and when the producer or the capture ended. */
   readonly openedAt: number;
@@ -41,10 +43,10 @@ export interface TrackCaptureOptions {
 
 /**
  * One recorded producer: a consumer on a plain transport sending RTP to an FFmpeg that writes copy-codec
- * Matroska segments. Timestamps in the segments are wall-clock arrival times (FFmpeg's
- * `use_wallclock_as_timestamps` with `-copyts`), so every segment carries its own position on the class's
- * timeline and tracks of different producers line up without any other bookkeeping. An FFmpeg that dies
- * is restarted on the same ports (a new run, new segments); earlier segments stay.
+ * Matroska segments, timestamped from the RTP timestamps (so jitter and bursts on the way do not bend the
+ * timeline). The consumer's RTCP goes to the node instead, which keeps each run's wall-clock anchors (see
+ * {@link RunClock}). An FFmpeg that dies is restarted on the same ports (a new run, new segments); earlier
+ * segments stay.
  */
 export class TrackCapture implements CapturedTrack {
   readonly userId: string;
@@ -54,11 +56,15 @@ export class TrackCapture implements CapturedTrack {
   readonly dir: string;
   readonly openedAt = Date.now();
   closedAt: number | undefined;
+  /** Wall clock (ms) when the first packet went to FFmpeg; undefined while nothing has come. */
+  firstPacketAt: number | undefined;
   readonly #options: TrackCaptureOptions;
-  #ports: PortPair | undefined;
+  #ports: PortBlock | undefined;
   #transport: types.PlainTransport | undefined;
   #consumer: types.Consumer | undefined;
   #ffmpeg: FfmpegProcess | undefined;
+  #reports: dgram.Socket | undefined;
+  #clock: RunClock | undefined;
   #runs = 0;
   #keyFrameTimer: NodeJS.Timeout | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
@@ -124,11 +130,19 @@ export class TrackCapture implements CapturedTrack {
     consumer.once("transportclose", () => this.#endedBySfu("transport closed"));
     // A paused (muted) producer sends nothing; the picture must be decodable again as soon as it resumes.
     consumer.on("producerresume", () => this.#requestKeyFrame());
-    await transport.connect({ ip: "127.0.0.1", port: this.#ports.rtp, rtcpPort: this.#ports.rtcp });
+    this.#reports = await this.#listenForReports(this.#ports.reports);
+    await transport.connect({ ip: "127.0.0.1", port: this.#ports.rtp, rtcpPort: this.#ports.reports });
+    consumer.on("trace", (trace) => {
+      if (trace.direction !== "out" || (trace.type !== "rtp" && trace.type !== "keyframe")) return;
+      const timestamp = (trace.info as { rtpPacket?: { timestamp?: number } } | undefined)?.rtpPacket?.timestamp;
+      const clock = this.#clock;
+      if (timestamp === undefined || !clock || clock.hasFirstPacket) return;
+      this.firstPacketAt ??= Date.now();
+      void clock.firstPacket(timestamp, Date.now()).catch((error: unknown) => log("error", "recording_timing_write_failed", { producerId: this.producerId, error: String(error) }));
+      consumer.enableTraceEvent([]).catch(() => undefined);
+    });
     await writeFile(this.#sdpPath(), recorderSdp({ kind: consumer.kind, rtpParameters: consumer.rtpParameters, rtpPort: this.#ports.rtp, rtcpPort: this.#ports.rtcp }));
-    await this.#startFfmpeg();
-    await consumer.resume();
-    this.#requestKeyFrame();
+    await this.#startRun();
     if (consumer.kind === "video") this.#keyFrameTimer = setInterval(() => this.#requestKeyFrame(), KEY_FRAME_INTERVAL_MS);
     log("info", "recording_track_started", { producerId: producer.id, userId: this.userId, source: this.source, rtpPort: this.#ports.rtp });
   }
@@ -137,18 +151,32 @@ export class TrackCapture implements CapturedTrack {
     return path.join(this.dir, "input.sdp");
   }
 
+  /**
+   * Starts the next FFmpeg run with the consumer held paused, so the run's first packet is one mediasoup
+   * sends after FFmpeg listens (for video a key frame: a resumed consumer waits for one) and its RTP
+   * timestamp is known from the consumer's trace.
+   */
+  async #startRun(): Promise<void> {
+    const consumer = this.#consumer!;
+    await consumer.pause();
+    await this.#startFfmpeg();
+    await consumer.enableTraceEvent(["rtp", "keyframe"]);
+    await consumer.resume();
+    this.#requestKeyFrame();
+  }
+
   /** Starts FFmpeg run n and waits until it listens (RTP sent before that would be lost). */
   async #startFfmpeg(): Promise<void> {
     const ports = this.#ports!;
     const runIndex = this.#runs++;
+    this.#clock = new RunClock(path.join(this.dir, `run-${runIndex}.json`), this.#consumer!.rtpParameters.codecs[0]!.clockRate);
     const ffmpeg = spawnFfmpeg([
       "-protocol_whitelist", "file,udp,rtp",
-      "-use_wallclock_as_timestamps", "1",
+      // Nothing is written while FFmpeg probes (5 s by default); the first packet is a key frame that says all it needs.
+      "-analyzeduration", "1000000", "-probesize", "500000",
       "-i", this.#sdpPath(),
       "-map", "0", "-c", "copy", "-copyts",
-      "-f", "segment", "-segment_format", "matroska",
-      // With wall-clock timestamps the segment muxer's own clock would cut at every key frame; cut on the clock instead.
-      "-segment_atclocktime", "1", "-segment_time", String(SEGMENT_SECONDS),
+      "-f", "segment", "-segment_format", "matroska", "-segment_time", String(SEGMENT_SECONDS),
       "-segment_list", path.join(this.dir, `run-${runIndex}.csv`), "-segment_list_type", "csv",
       "-reset_timestamps", "0",
       path.join(this.dir, `run-${runIndex}-%05d.mkv`),
@@ -176,12 +204,27 @@ export class TrackCapture implements CapturedTrack {
   async #restart(): Promise<void> {
     if (this.#stopping) return;
     try {
-      await this.#startFfmpeg();
-      this.#requestKeyFrame();
+      await this.#startRun();
       log("info", "recording_ffmpeg_restarted", { producerId: this.producerId, run: this.#runs - 1 });
     } catch (error) {
       log("error", "recording_ffmpeg_restart_failed", { producerId: this.producerId, error: String(error) });
     }
+  }
+
+  /** mediasoup sends the consumer's RTCP here; sender reports become the current run's clock anchors. */
+  async #listenForReports(port: number): Promise<dgram.Socket> {
+    const socket = dgram.createSocket("udp4");
+    socket.on("message", (packet) => {
+      for (const report of parseSenderReports(packet)) {
+        void this.#clock?.senderReport(report).catch((error: unknown) => log("error", "recording_timing_write_failed", { producerId: this.producerId, error: String(error) }));
+      }
+    });
+    socket.on("error", (error) => log("warn", "recording_report_socket_error", { producerId: this.producerId, error: error.message }));
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(port, "127.0.0.1", () => resolve());
+    });
+    return socket;
   }
 
   #requestKeyFrame(): void {
@@ -203,6 +246,7 @@ export class TrackCapture implements CapturedTrack {
     // FFmpeg first, while RTP still flows, so its last segment ends cleanly with what arrived.
     if (this.#ffmpeg) await stopFfmpeg(this.#ffmpeg);
     this.#transport?.close();
+    this.#reports?.close();
     if (this.#ports) this.#options.ports.release(this.#ports);
   }
 }

@@ -65,7 +65,10 @@ export async function composeRecording(input: ComposeInput): Promise<void> {
       filters.push(`[${index}:a]asetpts=${setpts},aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo[a${index}]`);
       audioLabels.push(`[a${index}]`);
     } else {
-      filters.push(`[${index}:v]setpts=${setpts},fps=${canvas.fps},format=yuv420p[v${index}]`);
+      // The last picture stays up until the source ended (a sender that stalls, or a mute at the very end).
+      const lastEnd = Math.max(...group.segments.map((segment) => segment.end)) - input.startedAt / 1000;
+      const hold = Math.max(0, Math.max(...group.intervals.map(([, to]) => to)) - lastEnd);
+      filters.push(`[${index}:v]setpts=${setpts},fps=${canvas.fps},tpad=stop_mode=clone:stop_duration=${hold.toFixed(3)},format=yuv420p[v${index}]`);
     }
   }
 

@@ -1,23 +1,31 @@
 import dgram from "node:dgram";
 
-/** The two local UDP ports FFmpeg binds for one recorded track: RTP on an even port, RTCP on the next one. */
-export interface PortPair {
+/**
+ * The local UDP ports of one recorded track: FFmpeg binds `rtp` and `rtcp` (the next port), and the node
+ * reads mediasoup's RTCP sender reports on `reports`.
+ */
+export interface PortBlock {
   readonly rtp: number;
   readonly rtcp: number;
+  readonly reports: number;
 }
 
-/** No free pair was left in the pool's range. */
+/** Ports per track, aligned so a block never straddles another. */
+const BLOCK = 4;
+
+/** No free block was left in the pool's range. */
 export class PortPoolExhaustedError extends Error {
   constructor(min: number, max: number) {
-    super(`No free recording port pair between ${min} and ${max}`);
+    super(`No free recording port block between ${min} and ${max}`);
     this.name = "PortPoolExhaustedError";
   }
 }
 
 /**
- * The ports recorder FFmpeg processes listen on. FFmpeg must be told its port in the SDP before it starts,
- * so the node hands them out itself: pairs (even RTP, odd RTCP) from a configured range, skipping pairs some
- * other process already holds. Every capture releases its pair on every exit path; `inUse` lets tests check.
+ * The ports recorder FFmpeg processes (and the node's sender-report sockets) listen on. FFmpeg must be told
+ * its port in the SDP before it starts, so the node hands them out itself: blocks of four from a configured
+ * range, skipping blocks some other process already holds. Every capture releases its block on every exit
+ * path; `inUse` lets tests check.
  */
 export class PortPool {
   readonly min: number;
@@ -26,39 +34,39 @@ export class PortPool {
   #next: number;
 
   constructor(min: number, max: number) {
-    if (min > max - 1) throw new Error(`A recording port range needs at least two ports (got ${min}-${max})`);
-    this.min = min % 2 === 0 ? min : min + 1;
+    this.min = Math.ceil(min / BLOCK) * BLOCK;
+    if (this.min + BLOCK - 1 > max) throw new Error(`A recording port range needs at least ${BLOCK} aligned ports (got ${min}-${max})`);
     this.max = max;
     this.#next = this.min;
   }
 
-  /** Pairs currently handed out. */
+  /** Blocks currently handed out. */
   get inUse(): number {
     return this.#taken.size;
   }
 
-  /** The next free pair (round robin, so a just-released pair is not reused while its old socket lingers). */
-  async acquire(): Promise<PortPair> {
-    const pairs = Math.floor((this.max - this.min + 1) / 2);
-    for (let tried = 0; tried < pairs; tried++) {
+  /** The next free block (round robin, so a just-released block is not reused while its old sockets linger). */
+  async acquire(): Promise<PortBlock> {
+    const blocks = Math.floor((this.max - this.min + 1) / BLOCK);
+    for (let tried = 0; tried < blocks; tried++) {
       const rtp = this.#next;
-      this.#next = rtp + 2 + 1 > this.max ? this.min : rtp + 2;
+      this.#next = rtp + 2 * BLOCK - 1 > this.max ? this.min : rtp + BLOCK;
       if (this.#taken.has(rtp)) continue;
       this.#taken.add(rtp);
-      if (await bothFree(rtp, rtp + 1)) return { rtp, rtcp: rtp + 1 };
+      if (await allFree(rtp, rtp + 1, rtp + 2)) return { rtp, rtcp: rtp + 1, reports: rtp + 2 };
       this.#taken.delete(rtp);
     }
     throw new PortPoolExhaustedError(this.min, this.max);
   }
 
-  /** Gives a pair back. Safe to call twice. */
-  release(pair: PortPair): void {
-    this.#taken.delete(pair.rtp);
+  /** Gives a block back. Safe to call twice. */
+  release(block: PortBlock): void {
+    this.#taken.delete(block.rtp);
   }
 }
 
 /** Whether nothing else on this machine holds `ports` (checked by binding and letting go at once). */
-async function bothFree(...ports: number[]): Promise<boolean> {
+async function allFree(...ports: number[]): Promise<boolean> {
   const sockets: dgram.Socket[] = [];
   try {
     for (const port of ports) {

@@ -1,0 +1,121 @@
+import { writeFile } from "node:fs/promises";
+
+/** Seconds between 1900 (NTP epoch) and 1970 (Unix epoch). */
+const NTP_UNIX_OFFSET_SECONDS = 2_208_988_800;
+/** A new anchor at most this often, so long runs follow the drift between media and wall clocks. */
+const ANCHOR_EVERY_SECONDS = 5;
+
+/** Media time (seconds from a run's first packet) ↔ wall clock (Unix ms), from one sender report. */
+export interface ClockAnchor {
+  mediaSeconds: number;
+  wallMs: number;
+}
+
+/** What is saved next to a run's segments: how to place them on the wall clock. */
+export interface RunTiming {
+  clockRate: number;
+  /** When the node saw the run's first packet leave mediasoup (used while no sender report has come). */
+  firstPacketWallMs: number | undefined;
+  anchors: ClockAnchor[];
+}
+
+/** One RTCP sender report: NTP time (Unix ms) and the RTP timestamp sampled at that instant. */
+export interface SenderReport {
+  ssrc: number;
+  wallMs: number;
+  rtpTimestamp: number;
+}
+
+/** The sender reports in an RTCP compound packet (others are skipped). */
+export function parseSenderReports(packet: Buffer): SenderReport[] {
+  const reports: SenderReport[] = [];
+  let offset = 0;
+  while (offset + 4 <= packet.length) {
+    const version = packet[offset]! >> 6;
+    const type = packet[offset + 1]!;
+    const length = (packet.readUInt16BE(offset + 2) + 1) * 4;
+    if (version !== 2 || offset + length > packet.length) break;
+    if (type === 200 && length >= 28) {
+      const seconds = packet.readUInt32BE(offset + 8);
+      const fraction = packet.readUInt32BE(offset + 12);
+      reports.push({
+        ssrc: packet.readUInt32BE(offset + 4),
+        wallMs: (seconds - NTP_UNIX_OFFSET_SECONDS) * 1000 + (fraction / 2 ** 32) * 1000,
+        rtpTimestamp: packet.readUInt32BE(offset + 16),
+      });
+    }
+    offset += length;
+  }
+  return reports;
+}
+
+/**
+ * The clock of one FFmpeg run. FFmpeg timestamps a run's packets from their RTP timestamps, counting from
+ * the first packet it gets (time 0); this learns that packet's RTP timestamp (from mediasoup's trace of
+ * what the consumer sent) and the wall-clock meaning of RTP timestamps (from mediasoup's sender reports,
+ * which carry the sender's capture time). Together they place every segment on the wall clock, and audio
+ * and video of one sender line up as the sender's own reports say they do.
+ */
+export class RunClock {
+  readonly #file: string;
+  readonly #timing: RunTiming;
+  #base: number | undefined;
+  #lastRtp = 0;
+  #unwrapped = 0;
+
+  constructor(file: string, clockRate: number) {
+    this.#file = file;
+    this.#timing = { clockRate, firstPacketWallMs: undefined, anchors: [] };
+  }
+
+  get hasFirstPacket(): boolean {
+    return this.#base !== undefined;
+  }
+
+  /** The first RTP packet this run's FFmpeg received. */
+  firstPacket(rtpTimestamp: number, wallMs: number): Promise<void> {
+    if (this.#base !== undefined) return Promise.resolve();
+    this.#base = rtpTimestamp;
+    this.#lastRtp = rtpTimestamp;
+    this.#timing.firstPacketWallMs = wallMs;
+    return this.#save();
+  }
+
+  /** A sender report of the consumer's stream. */
+  senderReport(report: SenderReport): Promise<void> {
+    if (this.#base === undefined) return Promise.resolve();
+    // RTP timestamps wrap at 2^32; steps between reports are far below 2^31, so a signed difference unwraps them.
+    this.#unwrapped += (report.rtpTimestamp - this.#lastRtp) | 0;
+    this.#lastRtp = report.rtpTimestamp;
+    const mediaSeconds = this.#unwrapped / this.#timing.clockRate;
+    const last = this.#timing.anchors.at(-1);
+    if (last && mediaSeconds - last.mediaSeconds < ANCHOR_EVERY_SECONDS) return Promise.resolve();
+    this.#timing.anchors.push({ mediaSeconds, wallMs: report.wallMs });
+    return this.#save();
+  }
+
+  #save(): Promise<void> {
+    return writeFile(this.#file, JSON.stringify(this.#timing));
+  }
+}
+
+/** Anchors this close (media seconds) to a segment are near enough that clock drift cannot matter. */
+const ANCHOR_REACH_SECONDS = 120;
+
+/**
+ * Wall-clock seconds of media time `mediaSeconds` of a run, or undefined when the run never got a packet.
+ * Of the anchors within reach it takes the latest: mediasoup's first reports of a stream fall back to
+ * arrival times (late by the network delay and any sender burst) until it has estimated the sender's clock
+ * from three of the sender's own reports; later ones carry capture times.
+ */
+export function wallSecondsAt(timing: RunTiming, mediaSeconds: number): number | undefined {
+  let anchor: ClockAnchor | undefined;
+  for (const candidate of timing.anchors) {
+    if (Math.abs(candidate.mediaSeconds - mediaSeconds) <= ANCHOR_REACH_SECONDS) anchor = candidate;
+    else if (!anchor && candidate.mediaSeconds > mediaSeconds) anchor = candidate;
+  }
+  anchor ??= timing.anchors.at(-1);
+  if (anchor) return anchor.wallMs / 1000 + (mediaSeconds - anchor.mediaSeconds);
+  if (timing.firstPacketWallMs !== undefined) return timing.firstPacketWallMs / 1000 + mediaSeconds;
+  return undefined;
+}
