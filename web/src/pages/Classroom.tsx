@@ -5,6 +5,8 @@ import { api, errorMessage } from "../api";
 import { useToasts } from "../components/Toasts";
 import { ChatPanel } from "../live/ChatPanel";
 import { ClassChannel } from "../live/class-channel";
+import { MediaSession } from "../live/media";
+import { MediaStage } from "../live/MediaStage";
 import { ParticipantList } from "../live/ParticipantList";
 import { PollsPanel } from "../live/PollsPanel";
 import { RecordingControl } from "../recordings/RecordingControl";
@@ -13,9 +15,9 @@ import "../live/classroom.css";
 const QUICK_REACTIONS = ["👍", "🎉", "❤️", "😂", "👏", "🤔"];
 
 /**
- * The live classroom: people (roles, hands, presence), chat with emoji, polls, reactions and the teacher's
- * controls, all over the class channel. A banner shows when the connection drops; the channel reconnects and
- * resyncs by itself.
+ * The live classroom: audio, video and screen share (MediaStage, over the class's sfu-node), people (roles,
+ * hands, presence), chat with emoji, polls, reactions and the teacher's controls over the class channel. A
+ * banner shows when the connection drops; the channel reconnects and resyncs by itself.
  */
 export default function Classroom(): JSX.Element {
   const params = useParams();
@@ -25,7 +27,11 @@ export default function Classroom(): JSX.Element {
     async (id) => (await api<ClassResponse>(`/api/classes/${id}`)).class,
   );
   const channel = new ClassChannel(params.id!);
-  onCleanup(() => channel.close());
+  const media = new MediaSession(channel);
+  onCleanup(() => {
+    media.close();
+    channel.close();
+  });
   const state = channel.state;
   const moderator = () => state.you?.role === "teacher" || state.you?.role === "admin";
   const myHand = () => state.participants.find((p) => p.userId === state.you?.userId)?.handRaisedAt ?? null;
@@ -106,6 +112,7 @@ export default function Classroom(): JSX.Element {
             )}
           </For>
         </div>
+        <MediaStage channel={channel} session={media} moderator={moderator()} onError={onError} />
         <div class="classroom__grid">
           <ParticipantList channel={channel} moderator={moderator()} onError={onError} />
           <ChatPanel channel={channel} moderator={moderator()} />
