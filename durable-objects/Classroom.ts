@@ -349,7 +349,8 @@ export class Classroom extends Server<Env> {
       this.presence.nextGraceEnd(),
       this.services.polls.nextTimerEnd(),
       this.outbox.pending > 0 ? now + OUTBOX_BACKSTOP_MS : null,
-      [...this.getConnections()].length > 0 ? now + HEARTBEAT_CHECK_MS : null,
+      // The runtime's count, not partyserver's iterator: that one decodes every socket's attachment (~70 ms at 1,000).
+      this.ctx.getWebSockets().length > 0 ? now + HEARTBEAT_CHECK_MS : null,
       session?.empty_since != null ? session.empty_since + EMPTY_SESSION_MS : null,
     ].filter((at): at is number => at !== null);
     if (candidates.length > 0) this.scheduleAlarm(Math.min(...candidates));
