@@ -1,0 +1,238 @@
+/**
+ * Live audio, video and screen share in the browser: a teacher and two students in one class, three real
+ * Chromium contexts (fake camera and microphone) against the whole stack started as `npm start` starts it,
+ * media through the stack's sfu-node.
+ *
+ * What a person would notice is read from the page: tiles say whose media they show (`data-user-id`,
+ * `data-source`, `data-audio`), and the browser's own WebRTC statistics say whether that media is really
+ * decoded (`framesDecoded`) or heard (`packetsReceived`, `totalSamplesReceived`). To read those statistics the
+ * test registers every RTCPeerConnection the page creates (an init script of the test, not of the app).
+ */
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { launchBrowser, newUserContext } from "./lib/browser";
+import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+
+const baseUrl = inject("baseUrl");
+/** Media may take a few seconds to flow on a busy 2-core machine; a user would wait that long too. */
+const MEDIA_TIMEOUT_MS = 20_000;
+/** "At once": what a person watching would still call immediate. */
+const AT_ONCE_MS = 2_000;
+
+/**
+ * The few browser objects the in-page snippets touch. This project is typed for Node, not the DOM; the
+ * snippets run in Chromium, where `globalThis` is the page's window.
+ */
+interface PageTrack {
+  id: string;
+  readyState: "live" | "ended";
+}
+interface PageMediaElement {
+  srcObject: { getTracks(): PageTrack[] } | null;
+}
+interface PagePeerConnection {
+  connectionState: string;
+  getStats(): Promise<{ forEach(visit: (report: Record<string, unknown>) => void): void }>;
+}
+interface PageWindow {
+  RTCPeerConnection: new (configuration?: unknown) => PagePeerConnection;
+  document: { querySelector(selector: string): PageMediaElement | null; querySelectorAll(selector: string): { forEach(visit: (element: PageMediaElement) => void): void } };
+  __e2ePeerConnections: PagePeerConnection[];
+  __e2eTracksBeforeRemoval: PageTrack[];
+}
+
+interface Person {
+  person: SsoPerson;
+  context: BrowserContext;
+  page: Page;
+  userId: string;
+}
+
+/** Keeps every RTCPeerConnection of the page in a list, so the test can read the browser's WebRTC stats. */
+function registerPeerConnections(): void {
+  const page = globalThis as unknown as PageWindow;
+  const Native = page.RTCPeerConnection;
+  const list: PagePeerConnection[] = [];
+  Object.defineProperty(page, "__e2ePeerConnections", { value: list });
+  page.RTCPeerConnection = class extends Native {
+    constructor(configuration?: unknown) {
+      super(configuration);
+      list.push(this);
+    }
+  };
+}
+
+interface InboundFigures {
+  framesDecoded: number;
+  packetsReceived: number;
+  totalSamplesReceived: number;
+  trackEnded: boolean;
+}
+
+/**
+ * The browser's inbound-rtp statistics for the track one tile (video/screen) or audio element (audio) plays
+ * for `userId`; null while there is no such element.
+ */
+async function inbound(page: Page, userId: string, source: "video" | "screen" | "audio"): Promise<InboundFigures | null> {
+  return page.evaluate(
+    async ({ userId, source }) => {
+      const page = globalThis as unknown as PageWindow;
+      const selector = source === "audio" ? `audio[data-user-id="${userId}"]` : `[data-testid="media-tile"][data-user-id="${userId}"][data-source="${source}"] video`;
+      const track = page.document.querySelector(selector)?.srcObject?.getTracks()[0];
+      if (!track) return null;
+      const figures = { framesDecoded: 0, packetsReceived: 0, totalSamplesReceived: 0, trackEnded: track.readyState === "ended" };
+      for (const connection of page.__e2ePeerConnections) {
+        if (connection.connectionState === "closed") continue;
+        (await connection.getStats()).forEach((report) => {
+          if (report.type !== "inbound-rtp" || report.trackIdentifier !== track.id) return;
+          figures.framesDecoded = Number(report.framesDecoded ?? 0);
+          figures.packetsReceived = Number(report.packetsReceived ?? 0);
+          figures.totalSamplesReceived = Number(report.totalSamplesReceived ?? 0);
+        });
+      }
+      return figures;
+    },
+    { userId, source },
+  );
+}
+
+/** Waits until the page decodes frames of `userId`'s `source`. */
+async function expectDecodedVideo(page: Page, userId: string, source: "video" | "screen"): Promise<void> {
+  await expect.poll(async () => (await inbound(page, userId, source))?.framesDecoded ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(0);
+}
+
+/** Waits until `userId`'s audio arrives and keeps arriving (two readings, the second higher). */
+async function expectFlowingAudio(page: Page, userId: string): Promise<void> {
+  await expect.poll(async () => (await inbound(page, userId, "audio"))?.packetsReceived ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(0);
+  const first = (await inbound(page, userId, "audio"))!;
+  await expect
+    .poll(async () => {
+      const now = (await inbound(page, userId, "audio"))!;
+      return now.packetsReceived > first.packetsReceived && now.totalSamplesReceived > first.totalSamplesReceived;
+    }, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
+    .toBe(true);
+}
+
+function tile(page: Page, userId: string, source: "video" | "screen") {
+  return page.locator(`[data-testid="media-tile"][data-user-id="${userId}"][data-source="${source}"]`);
+}
+
+/** A state-changing API call from the person's own signed-in context (same-origin, like the app). */
+async function apiPost<T>(context: BrowserContext, path: string, body: unknown): Promise<T> {
+  const response = await context.request.post(path, { data: body, headers: { Origin: baseUrl } });
+  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+describe("live audio, video and screen share", () => {
+  let browser: Browser;
+  let teacher: Person;
+  let anna: Person;
+  let ben: Person;
+  let classId: string;
+
+  const open = async (person: SsoPerson): Promise<Person> => {
+    const context = await newUserContext(browser, baseUrl);
+    await context.addInitScript(registerPeerConnections);
+    const page = await context.newPage();
+    await signInWithSso(page, baseUrl, person, "/");
+    const me = await (await context.request.get("/api/me")).json();
+    return { person, context, page, userId: (me as { user: { id: string } }).user.id };
+  };
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    teacher = await open(newPerson("teacher", "Tara Teacher"));
+    anna = await open(newPerson("student", "Anna Student"));
+    ben = await open(newPerson("student", "Ben Student"));
+    const created = await apiPost<{ class: { id: string } }>(teacher.context, "/api/classes", { title: "Live physics" });
+    classId = created.class.id;
+    const startsAt = Date.now() + 5 * 60_000;
+    await apiPost(teacher.context, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
+    for (const student of [anna, ben]) await apiPost(student.context, `/api/classes/${classId}/enrollment`, {});
+    for (const who of [teacher, anna, ben]) {
+      await who.page.goto(`/classes/${classId}/live`);
+      await who.page.getByRole("heading", { name: "Live physics", level: 1 }).waitFor();
+    }
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it("both students decode the teacher's camera and hear the microphone", async () => {
+    // The teacher's own preview shows at once: camera and microphone start by themselves for a teacher.
+    await teacher.page.locator(`[data-testid="media-tile"][data-user-id="${teacher.userId}"][data-local="true"][data-video="live"]`).waitFor({ timeout: MEDIA_TIMEOUT_MS });
+    for (const student of [anna, ben]) {
+      await expectDecodedVideo(student.page, teacher.userId, "video");
+      await expectFlowingAudio(student.page, teacher.userId);
+      const teacherTile = tile(student.page, teacher.userId, "video");
+      expect(await teacherTile.getAttribute("data-audio")).toBe("live");
+      await expect.poll(() => teacherTile.getByRole("img", { name: /Network quality: (excellent|good)/ }).count(), { timeout: MEDIA_TIMEOUT_MS }).toBe(1);
+    }
+    // Students send nothing until they are on stage: no controls to send, no tiles of theirs at the teacher.
+    expect(await anna.page.getByRole("button", { name: "Turn camera on" }).count()).toBe(0);
+    expect(await tile(teacher.page, anna.userId, "video").count()).toBe(0);
+  });
+
+  it("the teacher mutes the microphone and the students see it at once", async () => {
+    await teacher.page.getByRole("button", { name: "Mute microphone" }).click();
+    for (const student of [anna, ben]) {
+      await student.page.locator(`[data-testid="media-tile"][data-user-id="${teacher.userId}"][data-audio="muted"]`).waitFor({ timeout: AT_ONCE_MS });
+      await tile(student.page, teacher.userId, "video").getByRole("img", { name: "Microphone muted" }).waitFor({ timeout: AT_ONCE_MS });
+    }
+    await teacher.page.getByRole("button", { name: "Unmute microphone" }).click();
+    for (const student of [anna, ben]) await student.page.locator(`[data-testid="media-tile"][data-user-id="${teacher.userId}"][data-audio="live"]`).waitFor({ timeout: AT_ONCE_MS });
+    await expectFlowingAudio(anna.page, teacher.userId);
+  });
+
+  it("the teacher's screen share reaches both students, large, and goes away when it stops", async () => {
+    await teacher.page.getByRole("button", { name: "Share screen" }).click();
+    for (const student of [anna, ben]) {
+      await expectDecodedVideo(student.page, teacher.userId, "screen");
+      const screenBox = (await tile(student.page, teacher.userId, "screen").boundingBox())!;
+      const cameraBox = (await tile(student.page, teacher.userId, "video").boundingBox())!;
+      expect(screenBox.width).toBeGreaterThan(cameraBox.width);
+    }
+    await teacher.page.getByRole("button", { name: "Stop sharing" }).click();
+    for (const student of [anna, ben]) await tile(student.page, teacher.userId, "screen").waitFor({ state: "detached", timeout: MEDIA_TIMEOUT_MS });
+  });
+
+  it("a student put on stage is seen and heard by the teacher, and taken off again", async () => {
+    await teacher.page.getByRole("button", { name: "Invite Anna Student to stage" }).click();
+    await anna.page.getByRole("button", { name: "Join the stage" }).click();
+    await expectDecodedVideo(teacher.page, anna.userId, "video");
+    await expectFlowingAudio(teacher.page, anna.userId);
+    await expectDecodedVideo(ben.page, anna.userId, "video");
+
+    await teacher.page.getByRole("button", { name: "Take Anna Student off stage" }).click();
+    await tile(teacher.page, anna.userId, "video").waitFor({ state: "detached", timeout: MEDIA_TIMEOUT_MS });
+    // Anna's own camera and microphone are released and her send controls are gone.
+    await anna.page.getByRole("button", { name: "Mute microphone" }).waitFor({ state: "detached" });
+    expect(await tile(anna.page, anna.userId, "video").count()).toBe(0);
+  });
+
+  it("a removed student's media stops", async () => {
+    await expectDecodedVideo(ben.page, teacher.userId, "video");
+    const tracksBefore = await ben.page.evaluate(() => {
+      const page = globalThis as unknown as PageWindow;
+      const tracks: PageTrack[] = [];
+      page.document.querySelectorAll('[data-testid="media-stage"] video, [data-testid="media-stage"] audio').forEach((element) => tracks.push(...(element.srcObject?.getTracks() ?? [])));
+      Object.defineProperty(page, "__e2eTracksBeforeRemoval", { value: tracks });
+      return tracks.filter((track) => track.readyState === "live").length;
+    });
+    // The teacher's camera and microphone at least.
+    expect(tracksBefore).toBeGreaterThanOrEqual(2);
+
+    await teacher.page.getByTestId("participants").locator("li", { hasText: "Ben Student" }).getByRole("button", { name: "Remove" }).click();
+    await ben.page.getByTestId("channel-closed").waitFor();
+    await expect
+      .poll(() => ben.page.evaluate(() => (globalThis as unknown as PageWindow).__e2eTracksBeforeRemoval.every((track) => track.readyState === "ended")), {
+        timeout: MEDIA_TIMEOUT_MS,
+      })
+      .toBe(true);
+    expect(await ben.page.locator('[data-testid="media-tile"]').count()).toBe(0);
+    // The others carry on.
+    await expectFlowingAudio(anna.page, teacher.userId);
+  });
+});
