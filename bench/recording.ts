@@ -1,0 +1,155 @@
+/**
+ * Recording benchmark, from the teacher's stop to something a student can watch (prints figures; not a test).
+ *
+ *   npm run bench:recording              # record 30 s
+ *   npm run bench:recording -- 120       # another length in seconds
+ *   FFMPEG_X264_PRESET=veryfast npm run bench:recording
+ *
+ * The node's real recording path, in one process: a mediasoup node with a teacher whose camera and microphone
+ * are FFmpeg senders of a synthetic source (a white flash and a 1 kHz beep at the start of every second, sent
+ * together as a browser sends them); the class link's `recording.start` / `recording.stop` commands through the
+ * node's recording glue (sfu-node/src/recording-glue.ts) into the recorder, the publisher (local FFmpeg
+ * packaging) and the local S3 store of `npm start` (s3rver on 127.0.0.1:8890); a stand-in for the Worker on
+ * 127.0.0.1:8891 takes the progress reports (checked with the API's own schema) and notes when each arrives.
+ *
+ * Figures, each from the stop and as a ratio of the recording's length (issue 5's targets in brackets):
+ *   - composed MP4 on the node;
+ *   - first playable file: the faststart source MP4 stored in S3, playable in a browser  [≤ 10 s];
+ *   - full ladder: `ready`, every HLS/DASH rendition, thumbnails, sprite, WebVTT and poster stored  [≤ 0.5×];
+ *   - A/V offsets: beep minus flash at every second of the stored source MP4  [≤ 40 ms].
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import * as v from "valibot";
+import { type FleetRecordingUpdate, FleetRecordingUpdateSchema } from "../schema/api/recordings";
+import { LOCAL_S3_CREDENTIALS, startLocalS3 } from "../scripts/s3-local";
+import { configureRecorder } from "../sfu-node/src/recording/Recorder";
+import { createRecordingGlue } from "../sfu-node/src/recording-glue";
+import { loadStorageConfig } from "../sfu-node/src/storage/config";
+import { createPublisher } from "../sfu-node/src/storage/publish";
+import {
+  PICTURES,
+  SOUNDS,
+  beepOnsets,
+  encodeAudioVideo,
+  ffmpegPeer,
+  flashOnsets,
+  plainProducer,
+  sendAudioVideoFile,
+  sleep,
+  startRecorderTestNode,
+} from "../sfu-node/test/recording-helpers";
+
+const SECONDS = Number(process.argv[2] ?? 30);
+if (!(SECONDS >= 5)) throw new Error("the recording length must be at least 5 seconds");
+/** Senders run this long before the recording starts, like a teacher who has been on camera for a while. */
+const WARM_UP_MS = 11_000;
+const S3_PORT = 8890;
+const WORKER_PORT = 8891;
+const BUCKET = "insp-live-recordings";
+const CREDENTIAL = "bench-recording-fleet-credential";
+const RECORDING_ID = `bench-${Date.now()}`;
+
+const work = await mkdtemp(path.join(os.tmpdir(), "insp-recording-bench-"));
+
+/** The Worker's fleet recordings endpoint, as far as the node can tell: it checks and notes every report. */
+const reports: { at: number; update: FleetRecordingUpdate }[] = [];
+const worker = http.createServer((request, response) => {
+  let body = "";
+  request.on("data", (chunk) => (body += chunk));
+  request.on("end", () => {
+    const parsed = v.safeParse(FleetRecordingUpdateSchema, JSON.parse(body || "null"));
+    const authorized = request.headers.authorization === `Bearer ${CREDENTIAL}` && request.url === `/api/fleet/recordings/${RECORDING_ID}`;
+    if (!authorized || !parsed.success) {
+      console.error("refused report", request.url, body);
+      response.writeHead(400).end();
+      return;
+    }
+    reports.push({ at: performance.now(), update: parsed.output });
+    response.writeHead(200, { "content-type": "application/json" }).end("{}");
+  });
+});
+await new Promise<void>((resolve) => worker.listen(WORKER_PORT, "127.0.0.1", resolve));
+
+const s3 = await startLocalS3({ port: S3_PORT, directory: path.join(work, "s3"), bucket: BUCKET, origins: ["http://127.0.0.1:8787"] });
+const publicUrl = `${s3.endpoint}/${BUCKET}`;
+// The node's own settings parser, pointed at the local store (FFMPEG_X264_PRESET applies as on a node).
+const storage = loadStorageConfig({
+  ...process.env,
+  S3_ENDPOINT: s3.endpoint,
+  S3_REGION: "us-east-1",
+  S3_BUCKET: BUCKET,
+  S3_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
+  S3_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+  S3_PUBLIC_URL: publicUrl,
+})!;
+const publisher = createPublisher(storage);
+const glue = createRecordingGlue({ workerUrl: `http://127.0.0.1:${WORKER_PORT}`, fleetCredential: CREDENTIAL, workRoot: path.join(work, "recordings"), publisher });
+
+const node = await startRecorderTestNode(46000);
+configureRecorder({ portMin: 46500, portMax: 46599 });
+const room = await node.openRoom("bench-class");
+const teacher = await ffmpegPeer(room, "teacher");
+const camera = await plainProducer(teacher, "video");
+const microphone = await plainProducer(teacher, "audio");
+
+console.log(`encoding a ${SECONDS} s flash-and-beep source…`);
+const source = await encodeAudioVideo("bench-flash-beep", PICTURES.flashEverySecond(25), SOUNDS.beepEverySecond(), Math.ceil(WARM_UP_MS / 1000 + SECONDS + 10));
+const sender = sendAudioVideoFile(camera, microphone, source);
+
+try {
+  await sleep(WARM_UP_MS);
+  console.log(`recording ${SECONDS} s…`);
+  await glue.start(room, { recordingId: RECORDING_ID, userIds: ["teacher"] });
+  await sleep(SECONDS * 1000);
+  const stoppedAt = performance.now();
+  await glue.stop(room, { recordingId: RECORDING_ID });
+
+  const reached = async (check: (update: FleetRecordingUpdate) => boolean): Promise<{ at: number; update: FleetRecordingUpdate }> => {
+    for (;;) {
+      const found = reports.find((report) => check(report.update));
+      if (found) return found;
+      const failed = reports.find((report) => report.update.status === "failed");
+      if (failed) throw new Error(`the recording failed: ${failed.update.failureReason}`);
+      await sleep(50);
+    }
+  };
+  const composed = await reached((u) => u.status === "composing" && u.progress === 100);
+  const playable = await reached((u) => u.status === "packaging");
+  const ready = await reached((u) => u.status === "ready");
+  await glue.reportsFlushed();
+
+  const lengthSeconds = (composed.update.durationMs ?? SECONDS * 1000) / 1000;
+  const figure = (label: string, at: number) => {
+    const seconds = (at - stoppedAt) / 1000;
+    console.log(`  ${label.padEnd(44)} ${seconds.toFixed(1).padStart(6)} s   ${(seconds / lengthSeconds).toFixed(2)}× the length`);
+  };
+  console.log(`\nrecording length ${lengthSeconds.toFixed(1)} s; from the stop:`);
+  figure("composed MP4 on the node", composed.at);
+  figure("first playable file (source MP4 in S3)", playable.at);
+  figure("full ladder ready (HLS + DASH, thumbnails)", ready.at);
+
+  // A/V sync of what viewers get: the stored source MP4, fetched back from the store.
+  const stored = path.join(work, "stored.mp4");
+  const sourceUrl = `${publicUrl}/${playable.update.sourceKey}`;
+  await writeFile(stored, Buffer.from(await (await fetch(sourceUrl)).arrayBuffer()));
+  const flashes = await flashOnsets(stored);
+  const beeps = await beepOnsets(stored);
+  const offsets = flashes
+    .map((flash) => Math.round((beeps.reduce((nearest, beep) => (Math.abs(beep - flash) < Math.abs(nearest - flash) ? beep : nearest), Infinity) - flash) * 1000))
+    .filter((offset) => Math.abs(offset) < 500);
+  const worst = offsets.reduce((max, offset) => Math.max(max, Math.abs(offset)), 0);
+  console.log(`  A/V offsets, beep − flash (ms), ${offsets.length} of ${flashes.length} flashes paired: ${offsets.join(" ")}`);
+  console.log(`  worst |offset| ${worst} ms; mean ${(offsets.reduce((sum, o) => sum + o, 0) / Math.max(1, offsets.length)).toFixed(1)} ms`);
+  console.log(`\nprogress reports the Worker got: ${reports.map((r) => `${r.update.status} ${r.update.progress}`).join(" → ")}`);
+} finally {
+  sender.kill("SIGKILL");
+  room.close("closed-by-server");
+  node.close();
+  publisher.close();
+  await s3.close();
+  worker.close();
+  await rm(work, { recursive: true, force: true });
+}
