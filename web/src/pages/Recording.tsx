@@ -9,8 +9,9 @@ import { Player } from "../recordings/Player";
 import { RecordingRating } from "../recordings/RecordingRating";
 import "../recordings/recordings.css";
 
-/** While the recording is still processed, the page asks again this often. */
+/** While the recording is still processed, the page asks again this often (less often while it is recorded). */
 const POLL_MS = 2_000;
+const POLL_WHILE_RECORDING_MS = 10_000;
 
 /** One recording: the player (once ready), its class, duration and rating; progress while it is processed. */
 export default function RecordingPage(): JSX.Element {
@@ -23,7 +24,7 @@ export default function RecordingPage(): JSX.Element {
   createEffect(() => {
     const current = recording.latest;
     clearTimeout(timer);
-    if (current && isInProgress(current)) timer = setTimeout(() => void refetch(), POLL_MS);
+    if (current && isInProgress(current)) timer = setTimeout(() => void refetch(), current.status === "recording" && current.endedAt === null ? POLL_WHILE_RECORDING_MS : POLL_MS);
   });
   onCleanup(() => clearTimeout(timer));
 

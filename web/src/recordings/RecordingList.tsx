@@ -7,8 +7,10 @@ import { isInProgress } from "./format";
 import { RecordingCard } from "./RecordingCard";
 import "./recordings.css";
 
-/** While any recording is still being processed, the list is fetched again this often. */
+/** While a recording is composed, uploaded or packaged, the list is fetched again this often… */
 const POLL_MS = 2_000;
+/** …and this often while one is only being recorded (a class may run for hours). */
+const POLL_WHILE_RECORDING_MS = 10_000;
 
 /** A class's recordings, newest first; progress of those being processed updates live. */
 export function RecordingList(props: { classId: string }): JSX.Element {
@@ -23,7 +25,9 @@ export function RecordingList(props: { classId: string }): JSX.Element {
   createEffect(() => {
     const current = list.latest;
     clearTimeout(timer);
-    if (current?.some(isInProgress)) timer = setTimeout(() => void refetch(), POLL_MS);
+    // A stopped recording (endedAt set) moves on within seconds; a running one may go on for hours.
+    const processing = current?.some((r) => isInProgress(r) && (r.status !== "recording" || r.endedAt !== null));
+    if (current?.some(isInProgress)) timer = setTimeout(() => void refetch(), processing ? POLL_MS : POLL_WHILE_RECORDING_MS);
   });
   onCleanup(() => clearTimeout(timer));
 
