@@ -6,6 +6,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { CLASS_LINK_CLOSE_CODES, CLASS_LINK_NODE_HEADER, type ClassLinkNotification, ClassLinkNotificationSchema } from "../../schema/protocol/class-link";
 import { type ResponseFrame, ResponseFrameSchema } from "../../schema/protocol/envelope";
 import { ClassLinks } from "../src/class-link";
+import { AUDIO_LEVEL_URI, OPUS_PAYLOAD_TYPE, speech, startMicrophone } from "./audio-helpers";
 import { BROWSER_VP8_PARAMETERS, eventually, MediaClient, NODE_ID, refusedUpgrade, startIssuer, startTestNode, type TestIssuer, type TestNode } from "./helpers";
 
 const CREDENTIAL = "class-link-test-credential-0123";
@@ -74,13 +75,18 @@ class ClassObjectEnd {
   }
 
   /** The first report `notification` (from index `after` on) whose data matches. */
-  async waitFor<N extends ClassLinkNotification["notification"]>(notification: N, match: (data: ReportData<N>) => boolean = () => true, after = 0): Promise<ReportData<N>> {
+  async waitFor<N extends ClassLinkNotification["notification"]>(
+    notification: N,
+    match: (data: ReportData<N>) => boolean = () => true,
+    after = 0,
+    timeoutMs = 5_000,
+  ): Promise<ReportData<N>> {
     const matches = match as (data: unknown) => boolean;
     let found: unknown;
     await eventually(() => {
       found = this.received.slice(after).find((n) => n.notification === notification && matches(n.data))?.data;
       return found !== undefined;
-    }, 5_000, `${notification} report`);
+    }, timeoutMs, `${notification} report`);
     return found as ReportData<N>;
   }
 
@@ -196,5 +202,26 @@ describe("class link", () => {
     object.socket!.close(CLASS_LINK_CLOSE_CODES.ended, "ended");
     expect((await teacher.closed).code).toBe(4003);
     await eventually(() => !sfu.node.rooms.has(classId), 5_000, "room closed");
+  });
+
+  it("reports a sender's network quality from how well their producers arrive", async () => {
+    const classId = "class-quality";
+    const teacher = await MediaClient.connect(sfu.mediaUrl(classId, await issuer.sign("teacher-4", { ...teacherGrant, classId })));
+    await object.waitFor("sync", (s) => s.users.includes("teacher-4"));
+    // Their microphone, as RTP into a plain transport of their peer (a browser's would come over WebRTC).
+    const peer = sfu.node.rooms.get(classId)!.peers.get("teacher-4")!;
+    const input = await peer.createPlainTransport("send", { comedia: true });
+    await peer.producePlain(input, "audio", {
+      kind: "audio",
+      rtpParameters: { codecs: [{ mimeType: "audio/opus", payloadType: OPUS_PAYLOAD_TYPE, clockRate: 48000, channels: 2 }], headerExtensions: [{ uri: AUDIO_LEVEL_URI, id: 1 }], encodings: [{ ssrc: 7777 }] },
+    });
+    const stop = startMicrophone(input.tuple.localPort, 7777, speech);
+    try {
+      const report = await object.waitFor("quality", (q) => q.quality["teacher-4"] !== undefined, 0, 15_000);
+      expect(report.quality["teacher-4"]).toBe(10);
+    } finally {
+      stop();
+      await teacher.close();
+    }
   });
 });
