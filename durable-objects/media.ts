@@ -59,8 +59,14 @@ export class MediaPlane {
 
   async invite(userId: string): Promise<void> {
     this.student(userId);
-    this.map.setOnStage(userId, true);
-    await this.commandAll("setGrant", { userId, produce: [...STAGE_SOURCES] });
+    if (!this.map.setOnStage(userId, true)) return;
+    try {
+      await this.commandAll("setGrant", { userId, produce: [...STAGE_SOURCES] });
+    } catch (error) {
+      // The teacher is told it did not work; the stage must not show a student who cannot send.
+      this.map.setOnStage(userId, false);
+      throw error;
+    }
   }
 
   /** Takes the stage back; the nodes close the student's producers at once. */
