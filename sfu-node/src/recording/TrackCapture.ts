@@ -177,6 +177,8 @@ export class TrackCapture implements CapturedTrack {
       "-i", this.#sdpPath(),
       "-map", "0", "-c", "copy", "-copyts",
       "-f", "segment", "-segment_format", "matroska", "-segment_time", String(SEGMENT_SECONDS),
+      // Clusters of half a second, flushed as written: a killed FFmpeg loses about that, not the segment.
+      "-segment_format_options", "flush_packets=1:cluster_time_limit=500",
       "-segment_list", path.join(this.dir, `run-${runIndex}.csv`), "-segment_list_type", "csv",
       "-reset_timestamps", "0",
       path.join(this.dir, `run-${runIndex}-%05d.mkv`),
@@ -198,7 +200,9 @@ export class TrackCapture implements CapturedTrack {
     // A run that lasted a while was healthy: restart at once. Quick repeated failures back off up to 10 s.
     this.#restartsInARow = Date.now() - startedAt > 30_000 ? 0 : this.#restartsInARow + 1;
     const delay = Math.min(10_000, this.#restartsInARow <= 1 ? 0 : 250 * 2 ** this.#restartsInARow);
-    this.#restartTimer = setTimeout(() => void this.#restart(), delay);
+    // A paused (muted) producer sends nothing to probe: start again once it resumes.
+    if (this.#consumer?.producerPaused) this.#consumer.once("producerresume", () => void this.#restart());
+    else this.#restartTimer = setTimeout(() => void this.#restart(), delay);
   }
 
   async #restart(): Promise<void> {

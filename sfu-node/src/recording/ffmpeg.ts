@@ -33,9 +33,11 @@ export function spawnFfmpeg(args: string[]): FfmpegProcess {
 
 /**
  * Asks FFmpeg to finish (SIGINT: it closes its files properly), and kills it if it has not exited after
- * `graceMs`. A killed capture still leaves readable segments; only the open one may be cut short.
+ * `graceMs`. FFmpeg only notices the signal when its input delivers a packet, so a capture whose RTP has
+ * already stopped (producer or room closed, mute) would take seconds; captures flush every cluster, so
+ * killing it loses at most the last half second.
  */
-export async function stopFfmpeg(ffmpeg: FfmpegProcess, graceMs = 4000): Promise<void> {
+export async function stopFfmpeg(ffmpeg: FfmpegProcess, graceMs = 1500): Promise<void> {
   if (ffmpeg.child.exitCode !== null || ffmpeg.child.signalCode !== null) return;
   ffmpeg.child.kill("SIGINT");
   const timer = setTimeout(() => ffmpeg.child.kill("SIGKILL"), graceMs);
