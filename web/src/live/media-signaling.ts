@@ -73,6 +73,7 @@ export class MediaSocket {
       }, OPEN_TIMEOUT_MS);
       // Notifications may arrive right after `open` (the node's `welcome`): the socket object must exist first.
       const socket = new MediaSocket(ws, handlers);
+      // A socket that never opened is this promise's failure, not a lost connection for `onClose`.
       socket.closedByUs = true;
       ws.addEventListener("open", () => {
         clearTimeout(timer);

@@ -13,6 +13,8 @@ export const ICE_RECOVERY_MS = 10_000;
 const REJOIN_BACKOFF_MS = [0, 1_000, 2_000, 5_000, 10_000];
 /** Renew the media token this long before it expires (the node closes the socket at expiry). */
 const RENEW_BEFORE_EXPIRY_MS = 20_000;
+/** `media.join` refusals after which retrying cannot help. */
+const FINAL_JOIN_ERRORS: readonly string[] = ["UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND"];
 /** The User Timing mark set when the first `media.join` starts (bench/media-join.ts reads it). */
 export const MEDIA_JOIN_MARK = "insp-media-join";
 
@@ -316,7 +318,8 @@ export class MediaSession {
       if (!this.current(connection)) return;
       this.teardown();
       const unavailable = (error instanceof ChannelRequestError || error instanceof MediaSignalingError) && error.code === "UNAVAILABLE";
-      const refused = error instanceof ChannelRequestError && !unavailable;
+      // Only a refusal of who we are is final; anything else (a node restarting, a slow answer) is worth a retry.
+      const refused = error instanceof ChannelRequestError && FINAL_JOIN_ERRORS.includes(error.code);
       this.setState({ status: refused ? "closed" : unavailable ? "unavailable" : "reconnecting", message: error instanceof Error ? error.message : String(error) });
       if (!refused) this.scheduleRejoin();
     }
@@ -588,6 +591,7 @@ export class MediaSession {
         this.updateFeed((feed) => feed.consumerId === message.data.consumerId, { score: message.data.score, producerScore: message.data.producerScore });
         break;
       case "consumerLayersChanged":
+        // Tiles ask for the layer they need (setPreferredLayer); which one flows is the node's call under congestion.
         break;
       case "grant":
         this.onGrant(connection, message.data.produce);
