@@ -5,7 +5,7 @@ import { log } from "./log";
 import { createMediaTokenVerifier } from "./media-token";
 import { MediaNode } from "./Node";
 import { startSfuServer } from "./server";
-import { drainRecordings } from "./recording/Recorder";
+import { configureRecorder, drainRecordings, loadRecorderSettings } from "./recording/Recorder";
 import { createRecordingGlue, recordingWorkRoot } from "./recording-glue";
 import { loadStorageConfig, type StorageConfig } from "./storage/config";
 import { createPublisher } from "./storage/publish";
@@ -17,6 +17,7 @@ async function main(): Promise<void> {
   try {
     config = loadConfig();
     storage = loadStorageConfig();
+    configureRecorder(loadRecorderSettings());
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`sfu-node: bad configuration: ${error.message}\n`);

@@ -3,6 +3,7 @@ import path from "node:path";
 import * as v from "valibot";
 import type { types } from "mediasoup";
 import type { MediaSource } from "../../../schema/tokens/media-token";
+import { ConfigError } from "../config";
 import { log } from "../log";
 import type { Peer } from "../Peer";
 import type { Room } from "../Room";
@@ -77,16 +78,16 @@ const SettingsSchema = v.object({
   SFU_RECORDING_PORT_MAX: v.optional(Port, "50999"),
 });
 
-/** Reads SFU_RECORDING_PORT_MIN / SFU_RECORDING_PORT_MAX; throws an Error naming the bad setting. */
+/** Reads SFU_RECORDING_PORT_MIN / SFU_RECORDING_PORT_MAX; throws a {@link ConfigError} naming the bad setting. */
 export function loadRecorderSettings(env: NodeJS.ProcessEnv = process.env): RecorderSettings {
   const present = Object.fromEntries(Object.entries(env).filter(([key, value]) => key.startsWith("SFU_RECORDING_") && value));
   const result = v.safeParse(SettingsSchema, present);
   if (!result.success) {
     const issue = result.issues[0]!;
-    throw new Error(`${issue.path?.map((p) => String(p.key)).join(".") ?? "SFU_RECORDING_*"}: ${issue.message} (got ${issue.received})`);
+    throw new ConfigError(`${issue.path?.map((p) => String(p.key)).join(".") ?? "SFU_RECORDING_*"}: ${issue.message} (got ${issue.received})`);
   }
   const { SFU_RECORDING_PORT_MIN: portMin, SFU_RECORDING_PORT_MAX: portMax } = result.output;
-  if (portMax - portMin < 3) throw new Error(`SFU_RECORDING_PORT_MIN/MAX: the range ${portMin}-${portMax} must hold at least two port pairs`);
+  if (portMax - portMin < 7) throw new ConfigError(`SFU_RECORDING_PORT_MIN/MAX: the range ${portMin}-${portMax} must hold at least two tracks (4 ports each)`);
   return { portMin, portMax };
 }
 
