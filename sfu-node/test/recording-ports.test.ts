@@ -37,7 +37,7 @@ describe("recording ports", () => {
     const { producer } = await plainProducer(teacher, "video");
     producer.close();
     const pool = new PortPool(45920, 45939);
-    const starting = TrackCapture.start({ room, producer, userId: "teacher", source: "video", dir: await tempDir("ports"), ports: pool, onEnded: () => undefined });
+    const starting = TrackCapture.start({ room, producer, userId: "teacher", source: "video", dir: await tempDir("ports"), ports: pool });
     await expect(starting).rejects.toThrow();
     expect(pool.inUse).toBe(0);
     room.close("closed-by-server");

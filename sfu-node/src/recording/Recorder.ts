@@ -116,6 +116,7 @@ export async function startRecording(room: Room, options: RecordingOptions): Pro
     return new PortPool(settings.portMin, settings.portMax);
   })();
   if (room.closed) throw new Error(`Class ${options.classId} is not open on this node`);
+  if ([...active].some((recording) => recording.recordingId === options.recordingId)) throw new Error(`Recording ${options.recordingId} is already running`);
   await mkdir(options.workDir, { recursive: true });
   const recording = new Recording(room, options, ports);
   active.add(recording);
@@ -199,7 +200,7 @@ class Recording implements RecordingHandle {
     if (this.#stopping || !this.#users.has(userId) || producer.closed) return;
     if (this.#captures.some((capture) => capture.producerId === producer.id && !capture.ended)) return;
     const dir = path.join(this.#options.workDir, "tracks", `${safeName(userId)}-${source}-${producer.id}`);
-    const starting = TrackCapture.start({ room: this.#room, producer, userId, source, dir, ports: this.#ports, onEnded: () => undefined }).then(
+    const starting = TrackCapture.start({ room: this.#room, producer, userId, source, dir, ports: this.#ports }).then(
       (capture) => {
         this.#captures.push(capture);
         // The recording stopped while this capture was starting: it must not outlive it.

@@ -37,8 +37,6 @@ export interface TrackCaptureOptions {
   source: MediaSource;
   dir: string;
   ports: PortPool;
-  /** Called once when the capture ended by itself (its producer closed, or the room went away). */
-  onEnded: (capture: TrackCapture) => void;
 }
 
 /**
@@ -240,7 +238,7 @@ export class TrackCapture implements CapturedTrack {
   #endedBySfu(reason: string): void {
     if (this.#stopping) return;
     log("info", "recording_track_ended", { producerId: this.producerId, userId: this.userId, source: this.source, reason });
-    void this.stop().then(() => this.#options.onEnded(this));
+    void this.stop();
   }
 
   async #stop(): Promise<void> {
