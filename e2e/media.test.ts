@@ -64,6 +64,8 @@ function registerPeerConnections(): void {
 
 interface InboundFigures {
   framesDecoded: number;
+  /** Height of the last decoded frame: which simulcast layer arrives. */
+  frameHeight: number;
   packetsReceived: number;
   totalSamplesReceived: number;
   trackEnded: boolean;
@@ -80,12 +82,13 @@ async function inbound(page: Page, userId: string, source: "video" | "screen" | 
       const selector = source === "audio" ? `audio[data-user-id="${userId}"]` : `[data-testid="media-tile"][data-user-id="${userId}"][data-source="${source}"] video`;
       const track = page.document.querySelector(selector)?.srcObject?.getTracks()[0];
       if (!track) return null;
-      const figures = { framesDecoded: 0, packetsReceived: 0, totalSamplesReceived: 0, trackEnded: track.readyState === "ended" };
+      const figures = { framesDecoded: 0, frameHeight: 0, packetsReceived: 0, totalSamplesReceived: 0, trackEnded: track.readyState === "ended" };
       for (const connection of page.__e2ePeerConnections) {
         if (connection.connectionState === "closed") continue;
         (await connection.getStats()).forEach((report) => {
           if (report.type !== "inbound-rtp" || report.trackIdentifier !== track.id) return;
           figures.framesDecoded = Number(report.framesDecoded ?? 0);
+          figures.frameHeight = Number(report.frameHeight ?? 0);
           figures.packetsReceived = Number(report.packetsReceived ?? 0);
           figures.totalSamplesReceived = Number(report.totalSamplesReceived ?? 0);
         });
@@ -210,6 +213,19 @@ describe("live audio, video and screen share", () => {
     // Anna's own camera and microphone are released and her send controls are gone.
     await anna.page.getByRole("button", { name: "Mute microphone" }).waitFor({ state: "detached" });
     expect(await tile(anna.page, anna.userId, "video").count()).toBe(0);
+  });
+
+  it("a small tile gets a smaller simulcast layer of the teacher's camera", async () => {
+    // A phone-sized window: the teacher's tile is under 200 px high, so the smallest layer (320×180) is enough;
+    // the 1280-wide window before it shows the tile at about 500 px, where 360p or 720p flows.
+    await ben.page.setViewportSize({ width: 360, height: 740 });
+    await expect
+      .poll(async () => {
+        const figures = await inbound(ben.page, teacher.userId, "video");
+        return figures !== null && figures.frameHeight > 0 && figures.frameHeight <= 180;
+      }, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
+      .toBe(true);
+    await ben.page.setViewportSize({ width: 1280, height: 900 });
   });
 
   it("a removed student's media stops", async () => {
