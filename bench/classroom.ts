@@ -80,7 +80,8 @@ function devVar(name: string): string {
 function writeBenchConfig(): string {
   const config = readFileSync(path.join(repoRoot, "wrangler.toml"), "utf8")
     .replace(/^main = .*$/m, `main = "${path.join(repoRoot, "bench/bare-room/worker.ts")}"`)
-    .replace(/^directory = "(.*)"$/m, (_, dir: string) => `directory = "${path.join(repoRoot, dir)}"`)
+    // An empty assets directory of its own: wrangler dev restarts when the assets change (someone building web/).
+    .replace(/^directory = "(.*)"$/m, `directory = "${path.join(STATE_DIR, "assets")}"`)
     .replace(/^migrations_dir = "(.*)"$/m, (_, dir: string) => `migrations_dir = "${path.join(repoRoot, dir)}"`)
     .replace(/^run_worker_first = \[/m, `run_worker_first = ["/bench-bare/*", `);
   const file = path.join(STATE_DIR, "wrangler.toml");
@@ -88,6 +89,7 @@ function writeBenchConfig(): string {
     file,
     `${config}\n[[durable_objects.bindings]]\nname = "BARE_ROOM"\nclass_name = "BareRoom"\n\n[[migrations]]\ntag = "bench-bare"\nnew_sqlite_classes = ["BareRoom"]\n`,
   );
+  mkdirSync(path.join(STATE_DIR, "assets"), { recursive: true });
   copyFileSync(path.join(repoRoot, ".dev.vars"), path.join(STATE_DIR, ".dev.vars"));
   const bundleDir = path.join(STATE_DIR, "bundle");
   run("npx", ["wrangler", "deploy", "--dry-run", "--config", file, "--outdir", bundleDir]);
@@ -308,7 +310,13 @@ async function benchMode(mode: Mode, size: number, sign: Awaited<ReturnType<type
   const people: [string, "teacher" | "student"][] = [[teacherId, "teacher"], ...studentIds.map((id) => [id, "student"] as [string, "student"])];
   const tokens = await Promise.all(people.map(([id, role]) => sign(classId, id, role)));
   const clients: Client[] = new Array(people.length);
-  const profiler = PROFILE && mode === "ours" ? await startProfile(INSPECTOR_PORT) : null;
+  const profiler =
+    PROFILE && mode === "ours"
+      ? await startProfile(INSPECTOR_PORT).catch((error: unknown) => {
+          console.log(`  (no CPU profile: ${String(error)})`);
+          return null;
+        })
+      : null;
   const joinCpu = cpuSeconds();
   const joinStart = performance.now();
   // A sliding window: a new socket opens as soon as one of the OPEN_CONCURRENCY in flight has its snapshot.

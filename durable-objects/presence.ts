@@ -67,6 +67,11 @@ export class Presence {
         now,
       );
       this.outbox.add("attendance.join", { id: attendanceId, sessionId, userId: identity.userId, joinedAt: now });
+      this.session.setEmptySince(null);
+      // Built from what was just written rather than read back: this runs for every one of 1,000 joiners.
+      const { userId, displayName, role } = identity;
+      this.broadcaster.presenceChanged(userId, { userId, displayName, role, present: true, handRaisedAt: null, chatMuted: this.isMuted(userId) });
+      return;
     }
     this.session.setEmptySince(null);
     this.changed(identity.userId);
