@@ -14,9 +14,12 @@
  *   - ours: the sfu-node's MediaNode → Room → Peer code path (receivers placed by Room.routerForReceiving,
  *     producers piped with pipeToRouter once a router passes the consumer threshold of 400);
  *   - bare: plain mediasoup, two routers on two workers joined by pipeToRouter, receivers split evenly.
- * Each phase warms up for 3 s and measures for 10 s: CPU per worker (getResourceUsage deltas), packets
- * delivered per second at the sinks, loss from sequence gaps, and receivers (and consumers) per core at 80 % CPU,
- * extrapolated linearly from the workers' CPU time. Ports: sinks 48600-48699, relay 48700, RTC 47000-48599.
+ * Each phase warms up for 4 s (consumers reach the 720p layer) and measures for 10 s: CPU per worker
+ * (getResourceUsage deltas), packets delivered per second at the sinks, loss from sequence gaps at the sinks and
+ * the part of it already lost at the producers' ingress, the CPU the rest of the machine used meanwhile, and
+ * receivers (and consumers) per core at 80 % CPU, extrapolated linearly from the workers' CPU per delivered
+ * packet. No transport-cc: the sinks send no feedback, so its estimator would hold consumers on low layers.
+ * Ports: sinks 48600-48699, relay 48700, RTC 47000-48599.
  */
 import "./lib/quiet-sfu-log";
 import { readFileSync } from "node:fs";
@@ -39,7 +42,7 @@ const RTC_RANGE = { min: RTC_BASE + 10, max: 48_599 };
 const SINK_FIRST_PORT = 48_600;
 const SINK_SOCKETS = 100;
 const RELAY_PORT = 48_700;
-/** Receivers joining at once (as real joins overlap; also keeps setup of 1,000 to a few seconds). */
+/** Receivers joining at once, as real joins overlap (placement then sees consumer counts a few joins late). */
 const JOIN_CONCURRENCY = 20;
 const CPU_TARGET = 0.8;
 const TARGET_RATIO = 0.9;
@@ -49,6 +52,7 @@ const SOURCES = ["video", "audio", "screen"] as const;
 const args = process.argv.slice(2);
 const sizes = args.filter((arg) => /^\d+$/.test(arg)).map(Number);
 const sinkProcesses = Number(args.find((arg) => arg.startsWith("--sinks="))?.slice("--sinks=".length) ?? 2);
+if (!Number.isInteger(sinkProcesses) || sinkProcesses < 1 || sinkProcesses > SINK_SOCKETS) throw new Error(`--sinks must be a whole number from 1 to ${SINK_SOCKETS}`);
 
 type Mode = "ours" | "bare";
 
@@ -291,10 +295,11 @@ async function measure(mode: Mode, receivers: number, phase: Phase, sinks: RtpSi
 const pct = (cores: number) => `${(cores * 100).toFixed(0)} %`;
 const int = (value: number) => Math.round(value).toLocaleString("en-US");
 
-const HEADER = "mode |     N | CPU w0 / w1 | recv/wkr |  sink | others |     pkt/s |    loss | ingress | rcvbuf | 720p | recv/core | cons/core | % bare";
+const HEADER = "mode |     N | CPU w0 / w1 | recv/wkr |  sink | others |     pkt/s |    loss | ingress | rcvbuf | 720p | recv/core | cons/core | ours/bare";
 
-function printResult(result: Result, bare?: Result): void {
-  const ratio = bare ? `${((result.receiversPerCore / bare.receiversPerCore) * 100).toFixed(0)} %` : "";
+/** One row; a bare row also says what ours reached as a share of it. */
+function printResult(result: Result, ours?: Result): void {
+  const ratio = ours ? `${((ours.receiversPerCore / result.receiversPerCore) * 100).toFixed(0)} %` : "";
   console.log(
     [
       result.mode.padEnd(4),
@@ -310,7 +315,7 @@ function printResult(result: Result, bare?: Result): void {
       `${result.topLayerPercent.toFixed(0)} %`.padStart(4),
       int(result.receiversPerCore).padStart(9),
       int(result.consumersPerCore).padStart(9),
-      ratio.padStart(6),
+      ratio.padStart(9),
     ].join(" | "),
   );
 }
@@ -341,6 +346,19 @@ async function main(): Promise<void> {
     { logLevel: "error" },
   );
   const bareWorkers: types.Worker[] = [];
+  const cleanUp = () => {
+    node.close();
+    for (const worker of bareWorkers) worker.close();
+    media.close();
+    sinks.close();
+  };
+  // FFmpeg outlives a killed parent; stop it (and the workers and sinks) on Ctrl-C or a kill too.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      cleanUp();
+      process.exit(130);
+    });
+  }
   try {
     for (let index = 0; index < WORKERS; index++) bareWorkers.push(await mediasoup.createWorker({ logLevel: "error" }));
     // The teacher's ingress, measured on the relay before any phase (FFmpeg paces the loops in real time).
@@ -353,10 +371,11 @@ async function main(): Promise<void> {
     console.log(HEADER);
     const results: Result[] = [];
     for (const receivers of sizes.length > 0 ? sizes : DEFAULT_SIZES) {
+      // Each row is printed as soon as it is measured, so a run cut short still leaves its figures.
       const ours = await runPhase("ours", receivers, () => setUpOurs(node, receivers, sinks, media), sinks, media);
+      printResult(ours);
       const bare = await runPhase("bare", receivers, () => setUpBare(bareWorkers, receivers, sinks, media), sinks, media);
-      printResult(ours, bare);
-      printResult(bare);
+      printResult(bare, ours);
       results.push(ours, bare);
     }
     const bare = results.filter((r) => r.mode === "bare").map((r) => r.receiversPerCore);
@@ -367,10 +386,7 @@ async function main(): Promise<void> {
     );
     console.log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   } finally {
-    node.close();
-    for (const worker of bareWorkers) worker.close();
-    media.close();
-    sinks.close();
+    cleanUp();
   }
 }
 
