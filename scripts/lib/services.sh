@@ -74,7 +74,8 @@ start_extra_services() {
   # The media plane (MEDIA-DO): one sfu-node on PORT+40 (or SFU_PORT), region `local`, registered with this Worker under the
   # FLEET_CREDENTIAL of .dev.vars. Its RTC ports sit in a 100-port window derived from PORT (WebRtcServer on the
   # first ports, the fallback/plain-transport range after them), so stacks on different ports do not collide;
-  # SFU_WEBRTC_SERVER_PORT / SFU_RTC_PORT_MIN / SFU_RTC_PORT_MAX in the environment override it.
+  # SFU_WEBRTC_SERVER_PORT / SFU_RTC_PORT_MIN / SFU_RTC_PORT_MAX in the environment override it. The recorder's
+  # loopback RTP ports get their own 100-port window (60000+), its working files the state dir.
   sfu_port="${SFU_PORT:-$((port + 40))}"
   local rtc_base=$((20000 + (port % 400) * 100)) credential
   credential="$(sed -n "s/^FLEET_CREDENTIAL=['\"]\{0,1\}\([^'\"]*\)['\"]\{0,1\}$/\1/p" "$repo_root/.dev.vars" | tail -n 1)"
@@ -82,6 +83,9 @@ start_extra_services() {
   start_service "sfu-node" env SFU_PORT="$sfu_port" SFU_LISTEN_HOST=127.0.0.1 SFU_REGION=local SFU_NODE_ID="local-$sfu_port" \
     SFU_WEBRTC_SERVER_PORT="${SFU_WEBRTC_SERVER_PORT:-$rtc_base}" \
     SFU_RTC_PORT_MIN="${SFU_RTC_PORT_MIN:-$((rtc_base + 10))}" SFU_RTC_PORT_MAX="${SFU_RTC_PORT_MAX:-$((rtc_base + 99))}" \
+    SFU_RECORDING_PORT_MIN="${SFU_RECORDING_PORT_MIN:-$((60000 + (port % 50) * 100))}" \
+    SFU_RECORDING_PORT_MAX="${SFU_RECORDING_PORT_MAX:-$((60000 + (port % 50) * 100 + 99))}" \
+    SFU_RECORDING_DIR="${SFU_RECORDING_DIR:-$state_dir/recordings}" \
     WORKER_URL="$worker_url" FLEET_CREDENTIAL="$credential" npm run --silent sfu
 }
 

@@ -1,8 +1,10 @@
 import { and, eq, isNull } from "drizzle-orm";
+import { getServerByName } from "partyserver";
 import { Hono } from "hono";
 import { BlockCreateSchema, BlockListQuerySchema, IdSchema } from "../../schema/api/portal";
-import { blocks, users } from "../../schema/db";
+import { attendance, blocks, liveSessions, users } from "../../schema/db";
 import type { AppEnv } from "../app-env";
+import type { Db } from "../db";
 import { requireUser } from "../auth/session";
 import { ApiError } from "../errors";
 import { blockFilters, hasActiveBlock, listBlockViews } from "../portal/blocks";
@@ -47,6 +49,9 @@ blocksRoutes.post("/api/blocks", async (c) => {
   if (await hasActiveBlock(c.var.db, target.id, cls?.id ?? null)) throw new ApiError("CONFLICT", "This user is already blocked here");
   const id = crypto.randomUUID();
   await c.var.db.insert(blocks).values({ id, userId: target.id, classId: cls?.id ?? null, reason: body.reason, blockedBy: user.id, createdAt: now, expiresAt: body.expiresAt ?? null });
+  // The block is in D1 (joins are refused from now on); a user sitting in a live class is put out of it too.
+  const liveClassIds = cls ? [cls.id] : await liveClassesOf(c.var.db, target.id);
+  await Promise.all(liveClassIds.map(async (classId) => (await getServerByName(c.env.CLASSROOM, classId)).applyBlock(target.id)));
   const [view] = await listBlockViews(c.var.db, blockFilters.byId(id), { limit: 1, offset: 0 });
   return c.json({ block: view }, 201);
 });
@@ -66,3 +71,13 @@ blocksRoutes.delete("/api/blocks/:id", async (c) => {
   if (lifted.length === 0) throw new ApiError("CONFLICT", "This block was already lifted");
   return c.body(null, 204);
 });
+
+/** Classes whose current live session the user has joined (a global block ends their presence in each). */
+async function liveClassesOf(db: Db, userId: string): Promise<string[]> {
+  const rows = await db
+    .selectDistinct({ classId: liveSessions.classId })
+    .from(attendance)
+    .innerJoin(liveSessions, eq(liveSessions.id, attendance.sessionId))
+    .where(and(eq(attendance.userId, userId), isNull(liveSessions.endedAt)));
+  return rows.map((row) => row.classId);
+}

@@ -1,11 +1,10 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { eq } from "drizzle-orm";
-import { getServerByName } from "partyserver";
 import { describe, expect, it } from "vitest";
 import { attendance, blocks, chatMessages, liveSessions, pollVotes } from "../../schema/db";
 import { CLASSROOM_CLOSE_CODES, type Poll } from "../../schema/protocol/classroom";
-import { api, db } from "./helpers";
-import { ChannelClient, createLiveClass, eventually, joinToken, openSocket } from "./ws-client";
+import { api, createUser, db } from "./helpers";
+import { ChannelClient, createLiveClass, enroll, eventually, joinToken, openSocket } from "./ws-client";
 
 function stubOf(classId: string) {
   return env.CLASSROOM.get(env.CLASSROOM.idFromName(classId));
@@ -148,14 +147,28 @@ describe("moderation and the end of a class", () => {
     await eventually(async () => expect((await db.select().from(attendance).where(eq(attendance.userId, students[0]!.id)))[0]?.leaveReason).toBe("blocked"));
   });
 
-  it("a block made through the API takes effect in the live class at once (applyBlock RPC)", async () => {
+  it("a class block made on the blocks page puts the student out of the live class at once and keeps them out", async () => {
     const { classId, teacher, students } = await createLiveClass(1);
     const teacherClient = await ChannelClient.join(teacher, classId);
     const student = await ChannelClient.join(students[0]!, classId);
-    const stub = await getServerByName(env.CLASSROOM, classId);
-    await stub.applyBlock(students[0]!.id);
+    const response = await api("/api/blocks", { as: teacher, method: "POST", body: { userId: students[0]!.id, classId, reason: "Disruptive" } });
+    expect(response.status).toBe(201);
     expect((await student.waitClosed()).code).toBe(CLASSROOM_CLOSE_CODES.blocked);
     await teacherClient.until(() => !teacherClient.participants.has(students[0]!.id), "gone for the teacher");
+    expect((await api(`/api/classes/${classId}/join`, { method: "POST", as: students[0]! })).status).toBe(403);
+  });
+
+  it("a global block by an admin puts the user out of every class they sit in", async () => {
+    const first = await createLiveClass(1);
+    const second = await createLiveClass(0);
+    const user = await enroll(second.classId, first.students[0]!);
+    const inFirst = await ChannelClient.join(user, first.classId);
+    const inSecond = await ChannelClient.join(user, second.classId);
+    await eventually(async () => expect(await db.select().from(attendance).where(eq(attendance.userId, user.id))).toHaveLength(2));
+    const admin = await createUser("admin");
+    expect((await api("/api/blocks", { as: admin, method: "POST", body: { userId: user.id, reason: "Abuse" } })).status).toBe(201);
+    expect((await inFirst.waitClosed()).code).toBe(CLASSROOM_CLOSE_CODES.blocked);
+    expect((await inSecond.waitClosed()).code).toBe(CLASSROOM_CLOSE_CODES.blocked);
   });
 
   it("remove kicks a user who may rejoin", async () => {
