@@ -134,6 +134,18 @@ export const MEDIA_METHODS = {
     response: Empty,
   },
   restartIce: { request: v.strictObject({ transportId: Id }), response: v.object({ iceParameters: v.looseObject({}) }) },
+  /**
+   * Renews the media token on this open socket (from the class channel's `media.renew` for this node): the node
+   * checks it like at connect, and that it is for the same class, user and role, then keeps the connection
+   * past the old token's expiry. Transports, producers and consumers stay as they are. The new token's grant
+   * applies (unless the class changed it after the token was signed); a source it no longer grants has its
+   * producer closed, with a `grant` notification before this answer. A refused token (`UNAUTHORIZED`,
+   * `FORBIDDEN`) changes nothing: the connection still ends when the old token expires.
+   */
+  "token.renew": {
+    request: v.strictObject({ token: v.pipe(v.string(), v.minLength(1), v.maxLength(8192)) }),
+    response: v.object({ expiresAt: v.number(), produce: v.array(MediaSourceSchema) }),
+  },
   /** mediasoup's stats for one of this peer's transports, producers or consumers. */
   getStats: {
     request: v.strictObject({ target: v.picklist(["transport", "producer", "consumer"]), id: Id }),
@@ -202,7 +214,7 @@ export const MEDIA_CLOSE_CODES = {
   reconnect: 4010,
   /** The same user opened a second socket for the same class on this node; the older one is closed. */
   replaced: 4009,
-  /** The media token expired while connected. */
+  /** The media token expired while connected (it was not renewed with `token.renew` in time). */
   tokenExpired: 4001,
   /** The class removed you (kicked, blocked, or the class ended): do not reconnect with this token. */
   removed: 4003,

@@ -45,6 +45,8 @@ export class Peer {
   readonly #transports = new Map<string, TransportEntry>();
   readonly #producers = new Map<string, { producer: types.Producer; source: MediaSource }>();
   readonly #consumers = new Map<string, ConsumerEntry>();
+  #expiry: NodeJS.Timeout | undefined;
+  #expiresAt = Number.POSITIVE_INFINITY;
   #closed = false;
 
   constructor(room: Room, init: PeerInit) {
@@ -71,6 +73,36 @@ export class Peer {
    */
   setGrant(produce: readonly MediaSource[]): void {
     if (this.#closed) return;
+    this.#applyGrant(produce);
+  }
+
+  /** When this peer's media token expires (UTC ms); the connection ends then unless it is renewed. */
+  get expiresAt(): number {
+    return this.#expiresAt;
+  }
+
+  /** Ends the connection (close code tokenExpired) at `expiresAt`, replacing any earlier deadline. */
+  expireAt(expiresAt: number): void {
+    if (this.#closed) return;
+    clearTimeout(this.#expiry);
+    this.#expiresAt = expiresAt;
+    this.#expiry = setTimeout(() => this.expire(), Math.max(0, expiresAt - Date.now()));
+  }
+
+  /**
+   * A renewed media token (already verified for this peer): the connection lives until its expiry, and its
+   * grant applies when it differs from the current one (a `grant` notification, and producers of sources no
+   * longer granted close). Transports, producers and consumers otherwise stay untouched.
+   */
+  renew(expiresAt: number, produce: readonly MediaSource[]): void {
+    if (this.#closed) throw new MediaError("UNAVAILABLE", "This connection is closing");
+    this.expireAt(expiresAt);
+    const next = new Set(produce);
+    const same = next.size === this.#produceGrant.size && [...next].every((source) => this.#produceGrant.has(source));
+    if (!same) this.#applyGrant([...next]);
+  }
+
+  #applyGrant(produce: readonly MediaSource[]): void {
     this.#produceGrant.clear();
     for (const source of produce) this.#produceGrant.add(source);
     for (const { producer, source } of [...this.#producers.values()]) if (!this.#produceGrant.has(source)) producer.close();
@@ -242,6 +274,7 @@ export class Peer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#expiry);
     for (const entry of [...this.#transports.values()]) entry.transport.close();
     this.#transports.clear();
     this.room.removePeer(this);
@@ -275,6 +308,7 @@ export class Peer {
 
   #closeWithCode(code: number, reason: string): void {
     this.#closed = true;
+    clearTimeout(this.#expiry);
     for (const entry of [...this.#transports.values()]) entry.transport.close();
     this.#transports.clear();
     this.room.removePeer(this);

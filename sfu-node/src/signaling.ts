@@ -29,7 +29,12 @@ const PING_INTERVAL_MS = 30_000;
 /** The signaling path: `/media/<classId>?token=<media token>`. */
 const MEDIA_PATH = /^\/media\/([A-Za-z0-9._~-]{1,128})$/;
 
-type Handler<M extends MediaMethod> = (peer: Peer, data: MediaRequestData<M>) => Promise<MediaResponseData<M>>;
+/** What handlers use besides the peer: the server's token checks, for renewing on the open socket. */
+interface HandlerContext {
+  renewToken(peer: Peer, token: string): Promise<MediaResponseData<"token.renew">>;
+}
+
+type Handler<M extends MediaMethod> = (peer: Peer, data: MediaRequestData<M>, context: HandlerContext) => Promise<MediaResponseData<M>>;
 
 const ok = {};
 
@@ -64,6 +69,7 @@ const HANDLERS: { [M in MediaMethod]: Handler<M> } = {
     return ok;
   },
   restartIce: (peer, data) => peer.restartIce(data.transportId),
+  "token.renew": (peer, data, context) => context.renewToken(peer, data.token),
   getStats: (peer, data) => peer.getStats(data),
 };
 
@@ -83,6 +89,7 @@ export class SignalingServer {
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   readonly #pingTimer: NodeJS.Timeout;
   readonly #alive = new WeakSet<WebSocket>();
+  readonly #context: HandlerContext = { renewToken: (peer, token) => this.#renewToken(peer, token) };
 
   constructor(options: SignalingOptions) {
     this.#node = options.node;
@@ -134,7 +141,7 @@ export class SignalingServer {
     // Frames that arrive while the room opens are handled once the peer exists, in order.
     const early: { raw: WebSocket.RawData; isBinary: boolean }[] = [];
     ws.on("message", (raw, isBinary) => {
-      if (peer) void handleFrame(peer, raw, isBinary, send);
+      if (peer) void handleFrame(peer, raw, isBinary, send, this.#context);
       else early.push({ raw, isBinary });
     });
     ws.on("close", () => peer?.close());
@@ -151,11 +158,27 @@ export class SignalingServer {
       peer.close();
       return;
     }
-    const expiresInMs = claims.exp * 1000 - Date.now();
-    const expiry = setTimeout(() => peer?.expire(), Math.max(0, expiresInMs));
-    ws.on("close", () => clearTimeout(expiry));
+    // The peer ends at the token's expiry unless `token.renew` moves the deadline.
+    peer.expireAt(claims.exp * 1000);
     send({ notification: "welcome", data: { nodeId: this.#node.nodeId, classId: claims.classId, userId: claims.sub, produce: [...claims.produce] } });
-    for (const frame of early.splice(0)) void handleFrame(peer, frame.raw, frame.isBinary, send);
+    for (const frame of early.splice(0)) void handleFrame(peer, frame.raw, frame.isBinary, send, this.#context);
+  }
+
+  /**
+   * `token.renew`: the new token is checked exactly like at connect (signature, issuer, audience = this node,
+   * expiry, lifetime, class), and must name the connection's user and role. Nothing changes unless every check
+   * passes. Its grant goes through the class's later decisions like a connecting token's does, so a stage
+   * revoke that happened after the token was signed is not undone by it.
+   */
+  async #renewToken(peer: Peer, token: string): Promise<MediaResponseData<"token.renew">> {
+    const classId = peer.room.classId;
+    const claims = await this.#verifier.verify(token, classId);
+    if (claims.sub !== peer.userId) throw new MediaError("FORBIDDEN", "The media token is for someone else");
+    if (claims.role !== peer.role) throw new MediaError("FORBIDDEN", "The media token is for another role in this class");
+    const produce = this.#node.overrides.admit(classId, claims.sub, claims.iat === undefined ? undefined : claims.iat * 1000, claims.produce);
+    peer.renew(claims.exp * 1000, produce);
+    log("debug", "media_token_renewed", { classId, userId: peer.userId, expiresAt: peer.expiresAt });
+    return { expiresAt: peer.expiresAt, produce: [...peer.produceGrant] };
   }
 
   async #join(ws: WebSocket, claims: MediaTokenClaims, send: (frame: MediaNotification) => void): Promise<Peer> {
@@ -192,7 +215,7 @@ export class SignalingServer {
 }
 
 /** Parses one frame, runs its handler, and always answers (an unanswered request would hang the client). */
-async function handleFrame(peer: Peer, raw: WebSocket.RawData, isBinary: boolean, send: (frame: MediaResponseFrame) => void): Promise<void> {
+async function handleFrame(peer: Peer, raw: WebSocket.RawData, isBinary: boolean, send: (frame: MediaResponseFrame) => void, context: HandlerContext): Promise<void> {
   if (isBinary) return send({ id: null, ok: false, error: { code: "INVALID_MESSAGE", message: "Frames are JSON text" } });
   let json: unknown;
   try {
@@ -210,7 +233,7 @@ async function handleFrame(peer: Peer, raw: WebSocket.RawData, isBinary: boolean
   if (!data.success) return send({ id, ok: false, error: { code: "INVALID_MESSAGE", message: `data: ${describeIssues(data.issues)}` } });
   try {
     const handler = HANDLERS[method] as Handler<MediaMethod>;
-    const result = await handler(peer, data.output as MediaRequestData<MediaMethod>);
+    const result = await handler(peer, data.output as MediaRequestData<MediaMethod>, context);
     send({ id, ok: true, data: result });
   } catch (error) {
     const body = errorBody(error);
