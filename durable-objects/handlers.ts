@@ -68,6 +68,7 @@ export const HANDLERS: { [M in ClassroomMethod]: Handler<M> } = {
     return {};
   },
   "media.join": (room, caller, _data, now) => room.media.join(caller, caller.location ?? {}, now),
+  "media.renew": (room, caller, data, now) => room.media.renew(caller, data.nodeId, now),
   "stage.invite": async (room, _caller, data) => {
     await room.media.invite(data.userId);
     return {};

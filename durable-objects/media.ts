@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import type { MediaJoinResponse } from "../schema/protocol/classroom";
+import type { MediaJoinResponse, MediaRenewResponse } from "../schema/protocol/classroom";
 import { type ClassLinkCommand, type ClassLinkCommandData, type ClassLinkNotification, ClassLinkNotificationSchema } from "../schema/protocol/class-link";
 import { ResponseFrameSchema } from "../schema/protocol/envelope";
 import type { JoinerLocation } from "../schema/regions";
@@ -55,6 +55,24 @@ export class MediaPlane {
       displayName: caller.displayName,
     });
     return { nodeId: node.id, signalingUrl: signalingUrl(node, caller.classId, token), expiresAt, produce };
+  }
+
+  /**
+   * `media.renew`: a new media token for the node the caller is connected to, so it can be handed over the open
+   * media socket. The node must still be healthy; it need not have headroom (the caller is already counted
+   * there, and moving them would cost the media gap this avoids). The grant is the class's current one.
+   */
+  async renew(caller: ClassIdentity, nodeId: string, now: number): Promise<MediaRenewResponse> {
+    const node = (await healthyNodes(this.env.DB, now)).find((candidate) => candidate.id === nodeId);
+    if (!node) throw new ChannelError("NOT_FOUND", "That media server is no longer available; join media again");
+    const produce = this.grantOf(caller);
+    const { token, expiresAt } = await signMediaToken(this.env.WORKER_SIGNING_KEY, node, caller.userId, {
+      classId: caller.classId,
+      role: caller.role,
+      produce,
+      displayName: caller.displayName,
+    });
+    return { nodeId: node.id, token, expiresAt, produce };
   }
 
   async invite(userId: string): Promise<void> {

@@ -3,7 +3,7 @@ import { distanceKm, type JoinerLocation } from "../schema/regions";
 import { MEDIA_TOKEN_ISSUER, type MediaTokenGrant } from "../schema/tokens/media-token";
 import { signWithWorkerKey } from "../schema/tokens/worker-key";
 
-/** Media tokens live 10 minutes; the web app renews with `media.join` before then. */
+/** Media tokens live 10 minutes; the web app renews with `media.renew` (same node) before then. */
 export const MEDIA_TOKEN_LIFETIME_SECONDS = 600;
 
 /** Two nodes closer than this to each other (as seen from the joiner) count as equally near. */

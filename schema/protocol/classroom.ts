@@ -99,11 +99,17 @@ export const CLASSROOM_METHODS = {
   /** End the class for everyone. */
   "session.end": { roles: ["teacher", "admin"], request: Empty },
   /**
-   * Get (or renew) a place on an sfu-node: the object picks the nearest healthy node with headroom and signs a
-   * media token for it. Call it on join, before the token expires, and after the node said `reconnect` (the
-   * answer may name another node). `UNAVAILABLE` when no node is healthy.
+   * Get a place on an sfu-node: the object picks the nearest healthy node with headroom and signs a media token
+   * for it. Call it on join, after the node said `reconnect` (the answer may name another node), and when
+   * `media.renew` is refused. `UNAVAILABLE` when no node is healthy.
    */
   "media.join": { roles: CLASS_ROLES, request: Empty },
+  /**
+   * A fresh media token for the node you are connected to, to hand it over your open media socket
+   * (`token.renew`) so your media never stops. The grant is what you may send now. `NOT_FOUND` when that node is
+   * no longer healthy (no recent heartbeat): call `media.join` instead and move.
+   */
+  "media.renew": { roles: CLASS_ROLES, request: v.strictObject({ nodeId: Id }) },
   /** Let a student send audio and video (they get a `grant` notification from their node). */
   "stage.invite": { roles: ["teacher", "admin"], request: v.strictObject({ userId: Id }) },
   /** Take the stage back: the node closes the student's producers at once. */
@@ -269,6 +275,7 @@ export interface ClassroomResponses {
   "reaction.send": Record<string, never>;
   "session.end": Record<string, never>;
   "media.join": MediaJoinResponse;
+  "media.renew": MediaRenewResponse;
   "stage.invite": Record<string, never>;
   "stage.revoke": Record<string, never>;
   "media.mute": Record<string, never>;
@@ -281,11 +288,19 @@ export interface MediaJoinResponse {
   nodeId: string;
   /** `ws(s)://<node>/media/<classId>?token=<media token>` */
   signalingUrl: string;
-  /** When the media token expires (UTC ms); call `media.join` again before then to renew. */
+  /** When the media token expires (UTC ms); renew it before then with `media.renew` (or `media.join` to move). */
   expiresAt: number;
   produce: MediaSource[];
 }
 
+/** `media.renew` answer: a media token for the same node, to send there as `token.renew { token }`. */
+export interface MediaRenewResponse {
+  nodeId: string;
+  token: string;
+  /** When the new token expires (UTC ms). */
+  expiresAt: number;
+  produce: MediaSource[];
+}
 
 /** `POST /api/classes/:id/join` response: a class token and where to connect with it. */
 export interface JoinResponse {
