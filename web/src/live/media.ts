@@ -11,8 +11,21 @@ import { MediaSignalingError, MediaSocket } from "./media-signaling";
 export const ICE_RECOVERY_MS = 10_000;
 /** Waits between rejoin attempts (the last one repeats). */
 const REJOIN_BACKOFF_MS = [0, 1_000, 2_000, 5_000, 10_000];
-/** Renew the media token this long before it expires (the node closes the socket at expiry). */
-const RENEW_BEFORE_EXPIRY_MS = 20_000;
+/**
+ * Renew the media token this long before it expires (the node closes the socket at expiry). A minute leaves
+ * room for a retry or two even when a request runs into its 10 s timeout.
+ */
+const RENEW_BEFORE_EXPIRY_MS = 60_000;
+/** Tries at renewing one token before falling back to a rejoin. */
+const RENEW_ATTEMPTS = 3;
+/** Wait between renewal tries. */
+const RENEW_RETRY_MS = 3_000;
+/**
+ * Renewal refusals another try cannot fix: the node left the fleet (`NOT_FOUND` from the class), or the node
+ * does not take the token (`UNAUTHORIZED`, `FORBIDDEN`) or does not know `token.renew` (`INVALID_MESSAGE`, a
+ * node from before it existed). Anything else (a timeout, `UNAVAILABLE`) is tried again while time is left.
+ */
+const FINAL_RENEW_ERRORS: readonly string[] = ["NOT_FOUND", "UNAUTHORIZED", "FORBIDDEN", "INVALID_MESSAGE"];
 /** `media.join` refusals after which retrying cannot help. */
 const FINAL_JOIN_ERRORS: readonly string[] = ["UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND"];
 /** The User Timing mark set when the first `media.join` starts (bench/media-join.ts reads it). */
@@ -113,7 +126,8 @@ interface Connection {
  *
  * Reconnect ladder: ICE `disconnected`/`failed` → `restartIce`; no recovery within {@link ICE_RECOVERY_MS}, a
  * closed socket, or the node's `reconnect` → `media.join` again (maybe another node) and rebuild, publishing
- * the same tracks again. The class channel is independent of all this and keeps working.
+ * the same tracks again. The class channel is independent of all this and keeps working. The media token is
+ * renewed on the open socket before it expires (`media.renew` → `token.renew`), without touching the media.
  */
 export class MediaSession {
   readonly state: MediaSessionState;
@@ -357,7 +371,7 @@ export class MediaSession {
     this.joinedOnce = true;
     this.rejoinAttempt = 0;
     this.setState({ status: "connected", message: null });
-    connection.renewTimer = setTimeout(() => this.rejoin(), Math.max(0, grant.expiresAt - Date.now() - RENEW_BEFORE_EXPIRY_MS));
+    this.scheduleRenewal(connection, grant.expiresAt);
     this.syncConsumers();
 
     // Publish again what was sent before a rejoin; a teacher starts with camera and microphone on.
@@ -371,6 +385,43 @@ export class MediaSession {
       this.autoPublished = true;
       for (const source of ["audio", "video"] as const) if (grant.produce.includes(source)) void this.publish(source).catch((error) => this.report(error));
     }
+  }
+
+  private scheduleRenewal(connection: Connection, expiresAt: number): void {
+    if (connection.renewTimer) clearTimeout(connection.renewTimer);
+    connection.renewTimer = setTimeout(() => void this.renew(connection, expiresAt), Math.max(0, expiresAt - Date.now() - RENEW_BEFORE_EXPIRY_MS));
+  }
+
+  /**
+   * Keeps the connection past its token's expiry: a fresh token for the same node from the class
+   * (`media.renew`), handed over the open socket (`token.renew`). Transports, producers and consumers stay, so
+   * nobody's audio or video stops. Only when that cannot work (the node is gone, it refuses, or no try
+   * succeeds in time) does the session rejoin from `media.join`, which rebuilds everything.
+   */
+  private async renew(connection: Connection, expiresAt: number): Promise<void> {
+    connection.renewTimer = null;
+    for (let attempt = 1; ; attempt++) {
+      const nodeId = this.state.nodeId;
+      if (!this.current(connection) || !connection.socket || !nodeId) break;
+      try {
+        const renewal = await this.channel.request("media.renew", { nodeId });
+        if (!this.current(connection)) return;
+        const answer = await connection.socket.request("token.renew", { token: renewal.token });
+        if (!this.current(connection)) return;
+        // The node sent a `grant` first when the grant changed; this covers a notification that got lost.
+        if (!sameSources(answer.produce, this.state.produce)) this.onGrant(connection, answer.produce);
+        this.scheduleRenewal(connection, answer.expiresAt);
+        return;
+      } catch (error) {
+        if (!this.current(connection)) return;
+        const final = (error instanceof ChannelRequestError || error instanceof MediaSignalingError) && FINAL_RENEW_ERRORS.includes(error.code);
+        // Stop trying while there is still time to rejoin before the node closes the socket at expiry.
+        const timeLeft = expiresAt - Date.now() - RENEW_RETRY_MS;
+        if (final || attempt >= RENEW_ATTEMPTS || timeLeft < RENEW_RETRY_MS) break;
+        await new Promise((resolve) => setTimeout(resolve, RENEW_RETRY_MS));
+      }
+    }
+    if (this.current(connection)) this.rejoin();
   }
 
   private current(connection: Connection): boolean {
@@ -684,6 +735,10 @@ export function describeMediaError(error: unknown): string {
     if (error.name === "NotReadableError") return "The camera or microphone is in use by another application.";
   }
   return error instanceof Error ? error.message : String(error);
+}
+
+function sameSources(a: readonly MediaSource[], b: readonly MediaSource[]): boolean {
+  return a.length === b.length && a.every((source) => b.includes(source));
 }
 
 function sourceName(source: MediaSource): string {
