@@ -5,7 +5,7 @@ import type { MediaJoinResponse } from "../../../schema/protocol/classroom";
 import type { MediaNotification } from "../../../schema/protocol/media";
 import type { MediaSource } from "../../../schema/tokens/media-token";
 import { ChannelRequestError, type ClassChannel } from "./class-channel";
-import { MediaSignalingError, MediaSocket } from "./media-signaling";
+import { localExpiry, MediaSignalingError, MediaSocket } from "./media-signaling";
 
 /** After this long without ICE recovering (restartIce included), the session rejoins from `media.join`. */
 export const ICE_RECOVERY_MS = 10_000;
@@ -340,6 +340,7 @@ export class MediaSession {
   }
 
   private async connect(connection: Connection, grant: MediaJoinResponse): Promise<void> {
+    const expiresAt = localExpiry(new URL(grant.signalingUrl).searchParams.get("token"), grant.expiresAt);
     const socket = await MediaSocket.open(grant.signalingUrl, {
       onNotification: (notification) => this.onNotification(connection, notification),
       onClose: () => {
@@ -371,7 +372,7 @@ export class MediaSession {
     this.joinedOnce = true;
     this.rejoinAttempt = 0;
     this.setState({ status: "connected", message: null });
-    this.scheduleRenewal(connection, grant.expiresAt);
+    this.scheduleRenewal(connection, expiresAt);
     this.syncConsumers();
 
     // Publish again what was sent before a rejoin; a teacher starts with camera and microphone on.
@@ -387,6 +388,7 @@ export class MediaSession {
     }
   }
 
+  /** Renews {@link RENEW_BEFORE_EXPIRY_MS} before `expiresAt` (this browser's clock, see {@link localExpiry}). */
   private scheduleRenewal(connection: Connection, expiresAt: number): void {
     if (connection.renewTimer) clearTimeout(connection.renewTimer);
     connection.renewTimer = setTimeout(() => void this.renew(connection, expiresAt), Math.max(0, expiresAt - Date.now() - RENEW_BEFORE_EXPIRY_MS));
@@ -405,12 +407,13 @@ export class MediaSession {
       if (!this.current(connection) || !connection.socket || !nodeId) break;
       try {
         const renewal = await this.channel.request("media.renew", { nodeId });
+        const renewedUntil = localExpiry(renewal.token, renewal.expiresAt);
         if (!this.current(connection)) return;
         const answer = await connection.socket.request("token.renew", { token: renewal.token });
         if (!this.current(connection)) return;
         // The node sent a `grant` first when the grant changed; this covers a notification that got lost.
         if (!sameSources(answer.produce, this.state.produce)) this.onGrant(connection, answer.produce);
-        this.scheduleRenewal(connection, answer.expiresAt);
+        this.scheduleRenewal(connection, renewedUntil);
         return;
       } catch (error) {
         if (!this.current(connection)) return;
