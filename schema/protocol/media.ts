@@ -194,8 +194,8 @@ export const MediaNotificationSchema = v.variant("notification", [
     data: v.strictObject({ consumerId: v.string(), spatialLayer: v.nullable(v.number()), temporalLayer: v.nullable(v.number()) }),
   }),
   /**
-   * The teacher changed what you may send (stage invite/revoke). On a revoke your producers of the sources you
-   * lost are already closed (you also get `producerRemoved` for them).
+   * The teacher changed what you may send (stage invite/revoke), or a renewed token (`token.renew`) carries
+   * another grant. On a revoke your producers of the sources you lost are already closed.
    */
   v.strictObject({ notification: v.literal("grant"), data: v.strictObject({ produce: v.array(MediaSourceSchema) }) }),
   /** The loudest speaker in this class on this node changed (null: nobody speaks). */
