@@ -21,7 +21,7 @@ describe("storage settings", () => {
       publicUrl: "http://127.0.0.1:8837/insp-live-recordings",
     });
     expect(config.mediaConvert).toBeUndefined();
-    expect(config.ffmpegPreset).toBe("superfast");
+    expect(config.ffmpegPreset).toBeUndefined();
   });
 
   it("uses the bucket's AWS URL, or S3_PUBLIC_URL (CloudFront), for browsers", () => {

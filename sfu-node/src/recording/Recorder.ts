@@ -218,6 +218,7 @@ class Recording implements RecordingHandle {
     this.#room.off("close", this.#onRoomClose);
     await Promise.allSettled([...this.#starting]);
     await Promise.all(this.#captures.map((capture) => capture.stop()));
+    log("info", "recording_captures_stopped", { recordingId: this.recordingId, tookMs: Date.now() - endedAt });
     const file = path.join(this.#options.workDir, `${safeName(this.recordingId)}.mp4`);
     await composeRecording({ tracks: this.#captures, userIds: this.#options.userIds, startedAt: this.startedAt, endedAt, workDir: this.#options.workDir, output: file, canvas: this.#options.canvas });
     const composed: ComposedRecording = { file, durationMs: endedAt - this.startedAt, startedAt: this.startedAt, endedAt, composedAt: Date.now() };

@@ -41,7 +41,7 @@ export interface StorageConfig {
   s3: S3Settings;
   /** undefined = package with local FFmpeg. */
   mediaConvert: MediaConvertSettings | undefined;
-  /** x264 preset of local packaging (`FFMPEG_X264_PRESET`); undefined = superfast. */
+  /** x264 preset of local packaging for every rung (`FFMPEG_X264_PRESET`); undefined = each rung's own. */
   ffmpegPreset?: X264Preset;
 }
 
@@ -71,8 +71,7 @@ const EnvSchema = v.object({
   SPEKE_URL: v.optional(v.pipe(HttpUrl, v.regex(/^https:\/\//, "must be https (MediaConvert only calls https key providers)"))),
   SPEKE_CERTIFICATE_ARN: v.optional(Arn),
   SPEKE_SYSTEM_IDS: v.optional(SystemIds),
-  // superfast encodes the three-rung ladder of a typical lecture in under half its length on two cores.
-  FFMPEG_X264_PRESET: v.optional(v.picklist(X264_PRESETS, `must be one of ${X264_PRESETS.join(", ")}`), "superfast"),
+  FFMPEG_X264_PRESET: v.optional(v.picklist(X264_PRESETS, `must be one of ${X264_PRESETS.join(", ")}`)),
 });
 
 const STORAGE_VARIABLES = ["S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_PUBLIC_URL", "MEDIACONVERT_ENDPOINT", "MEDIACONVERT_ROLE_ARN"];
@@ -85,7 +84,8 @@ const STORAGE_VARIABLES = ["S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_S
  *   addressing), `S3_ACCESS_KEY_ID` + `S3_SECRET_ACCESS_KEY` (both or neither), `S3_PUBLIC_URL` (default: the
  *   bucket's URL).
  * - `MEDIACONVERT_ROLE_ARN` switches packaging to MediaConvert; `MEDIACONVERT_ENDPOINT`, `MEDIACONVERT_QUEUE_ARN`.
- * - `FFMPEG_X264_PRESET`: speed/size trade-off of local packaging (default superfast).
+ * - `FFMPEG_X264_PRESET`: one speed/size trade-off for every rung of local packaging (default: superfast for
+ *   360p, ultrafast for the high-bitrate rungs).
  * - `SPEKE_URL` + `SPEKE_SYSTEM_IDS` (+ `SPEKE_CERTIFICATE_ARN`) add DRM; MediaConvert only (the job's role
  *   calls the key provider; the recording id is the SPEKE resource id).
  */

@@ -13,8 +13,8 @@ const execFileAsync = promisify(execFile);
 const FFMPEG = process.env.FFMPEG_PATH || "ffmpeg";
 const FFPROBE = process.env.FFPROBE_PATH || "ffprobe";
 
-/** Share of the packaging progress each step takes, measured on a 2-core machine (the ladder encode dominates). */
-const STEP_SHARE = { ladder: 80, thumbnails: 6, poster: 1, upload: 13 } as const;
+/** Share of the packaging progress each step takes, measured on a 2-core machine (the ladder encode, with the thumbnails beside it, dominates). */
+const STEP_SHARE = { ladder: 87, upload: 13 } as const;
 const SPRITE_COLUMNS = 10;
 const POSTER_SIZE = { width: 1280, height: 720 } as const;
 
@@ -74,15 +74,15 @@ function fitInto(width: number, height: number): string {
  * playlists (`-hls_playlist`) point at, so the ladder is encoded and stored once for both formats. Key frames
  * every {@link GOP_SECONDS} in every rendition, so the player can switch at any segment boundary.
  */
-function ladderArguments(source: string, info: SourceInfo, outputDirectory: string, preset: string): string[] {
+function ladderArguments(source: string, info: SourceInfo, outputDirectory: string, preset: string | undefined): string[] {
   const split = `[0:v]split=${LADDER.length}${LADDER.map((_, i) => `[in${i}]`).join("")}`;
   const scaled = LADDER.map((rendition, i) => `[in${i}]${fitInto(rendition.width, rendition.height)}[v${i}]`);
   const args = ["-i", source, "-filter_complex", [split, ...scaled].join(";")];
   LADDER.forEach((_, i) => args.push("-map", `[v${i}]`));
   if (info.hasAudio) args.push("-map", "0:a:0");
-  args.push("-c:v", "libx264", "-preset", preset, "-profile:v", "high", "-pix_fmt", "yuv420p", "-sc_threshold", "0", "-force_key_frames", `expr:gte(t,n_forced*${GOP_SECONDS})`);
+  args.push("-c:v", "libx264", "-profile:v", "high", "-pix_fmt", "yuv420p", "-sc_threshold", "0", "-force_key_frames", `expr:gte(t,n_forced*${GOP_SECONDS})`);
   LADDER.forEach((rendition, i) => {
-    args.push(`-b:v:${i}`, String(rendition.bitrate), `-maxrate:v:${i}`, String(rendition.bitrate), `-bufsize:v:${i}`, String(rendition.bitrate * 2));
+    args.push(`-preset:v:${i}`, preset ?? rendition.preset, `-b:v:${i}`, String(rendition.bitrate), `-maxrate:v:${i}`, String(rendition.bitrate), `-bufsize:v:${i}`, String(rendition.bitrate * 2));
   });
   if (info.hasAudio) args.push("-c:a", "aac", "-b:a", String(AUDIO.bitrate), "-ar", String(AUDIO.sampleRate), "-ac", String(AUDIO.channels));
   args.push(
@@ -130,8 +130,8 @@ export class FfmpegPackager implements Packager {
   readonly name = "ffmpeg";
 
   /**
-   * @param options.preset x264 preset (default superfast: the full ladder of a typical lecture takes under half
-   *   its length on two cores; veryfast about 0.55×); slower presets save bytes at a large CPU cost.
+   * @param options.preset one x264 preset for every rung (default: each rung's own, see {@link LADDER});
+   *   slower presets save bytes at a large CPU cost.
    * @param options.workRoot where the temporary output folder goes (default the OS temp directory).
    */
   constructor(
@@ -156,14 +156,26 @@ export class FfmpegPackager implements Packager {
       const thumbnailsDirectory = path.join(workDirectory, "thumbnails");
       await Promise.all([mkdir(streamDirectory), mkdir(thumbnailsDirectory)]);
 
-      const started = Date.now();
-      await runFfmpeg(ladderArguments(source, info, streamDirectory, this.options.preset ?? "superfast"), info.durationSeconds, progress(0, STEP_SHARE.ladder));
-      log("info", "storage.ladder_encoded", { recordingId: request.recordingId, seconds: info.durationSeconds, tookMs: Date.now() - started });
-
+      // The ladder keeps both cores busy only part of the time (decoding and scaling run on one thread), so the
+      // thumbnails and the poster are taken from the source alongside it.
       const interval = thumbnailInterval(info.durationSeconds * 1000);
       const expected = Math.min(MAX_THUMBNAILS, Math.ceil(info.durationSeconds / interval));
       const grid = spriteGrid(expected);
-      await runFfmpeg(thumbnailArguments(source, interval, grid, thumbnailsDirectory), info.durationSeconds, progress(STEP_SHARE.ladder, STEP_SHARE.thumbnails));
+      // A tenth of the way in (at most a minute): the first seconds are often the teacher setting up.
+      const posterAt = Math.min(60, info.durationSeconds / 10);
+      const started = Date.now();
+      const pictures = (async () => {
+        await runFfmpeg(thumbnailArguments(source, interval, grid, thumbnailsDirectory), info.durationSeconds, () => {});
+        await runFfmpeg(["-ss", posterAt.toFixed(3), "-i", source, "-vf", fitInto(POSTER_SIZE.width, POSTER_SIZE.height), "-frames:v", "1", "-q:v", "3", path.join(workDirectory, "poster.jpg")], 1, () => {});
+      })();
+      const [ladder, stills] = await Promise.allSettled([
+        runFfmpeg(ladderArguments(source, info, streamDirectory, this.options.preset), info.durationSeconds, progress(0, STEP_SHARE.ladder)),
+        pictures,
+      ]);
+      if (ladder.status === "rejected") throw ladder.reason;
+      if (stills.status === "rejected") throw stills.reason;
+      log("info", "storage.ladder_encoded", { recordingId: request.recordingId, seconds: info.durationSeconds, tookMs: Date.now() - started });
+
       const thumbnails = (await readdir(thumbnailsDirectory)).filter((name) => /^thumb-\d+\.jpg$/.test(name)).sort();
       // The sprite holds the first columns × rows thumbnails (the estimate from the probed duration).
       const cues = thumbnails.slice(0, grid.columns * grid.rows).map((_, i) => {
@@ -173,12 +185,8 @@ export class FfmpegPackager implements Packager {
       });
       if (cues.length === 0) throw new PackagingError("no thumbnail could be taken from the recording");
 
-      // A tenth of the way in (at most a minute): the first seconds are often the teacher setting up.
-      const posterAt = Math.min(60, info.durationSeconds / 10);
-      await runFfmpeg(["-ss", posterAt.toFixed(3), "-i", source, "-vf", fitInto(POSTER_SIZE.width, POSTER_SIZE.height), "-frames:v", "1", "-q:v", "3", path.join(workDirectory, "poster.jpg")], 1, progress(STEP_SHARE.ladder + STEP_SHARE.thumbnails, STEP_SHARE.poster));
-
       const thumbnailsVttKey = `${request.outputPrefix}thumbnails/thumbnails.vtt`;
-      const uploadBase = STEP_SHARE.ladder + STEP_SHARE.thumbnails + STEP_SHARE.poster;
+      const uploadBase = STEP_SHARE.ladder;
       await this.store.uploadDirectory(workDirectory, request.outputPrefix, { isLast: (file) => /\.(mpd|m3u8)$/.test(file), onProgress: progress(uploadBase, STEP_SHARE.upload) });
       await this.store.putText(thumbnailsVttKey, thumbnailsVtt(cues, interval, info.durationSeconds));
       return {
