@@ -8,7 +8,7 @@ import { MEDIA_SOURCES, type MediaSource } from "../schema/tokens/media-token";
 import { ChannelError } from "./errors";
 import type { MediaMap } from "./media-map";
 import type { Presence } from "./presence";
-import { healthyNodes, pickNode, signalingUrl, signMediaToken } from "./sfu-assign";
+import { type CandidateNode, healthyNodes, pickNode, signalingUrl, signMediaToken } from "./sfu-assign";
 
 /** A node has this long to answer a command before the caller is told it did not. */
 const COMMAND_TIMEOUT_MS = 5_000;
@@ -47,13 +47,7 @@ export class MediaPlane {
   async join(caller: ClassIdentity, location: JoinerLocation, now: number): Promise<MediaJoinResponse> {
     const node = pickNode(await healthyNodes(this.env.DB, now), location, this.map.nodesInUse());
     if (!node) throw new ChannelError("UNAVAILABLE", "No media server is available right now; try again in a moment");
-    const produce = this.grantOf(caller);
-    const { token, expiresAt } = await signMediaToken(this.env.WORKER_SIGNING_KEY, node, caller.userId, {
-      classId: caller.classId,
-      role: caller.role,
-      produce,
-      displayName: caller.displayName,
-    });
+    const { token, expiresAt, produce } = await this.tokenFor(caller, node);
     return { nodeId: node.id, signalingUrl: signalingUrl(node, caller.classId, token), expiresAt, produce };
   }
 
@@ -65,14 +59,20 @@ export class MediaPlane {
   async renew(caller: ClassIdentity, nodeId: string, now: number): Promise<MediaRenewResponse> {
     const node = (await healthyNodes(this.env.DB, now)).find((candidate) => candidate.id === nodeId);
     if (!node) throw new ChannelError("NOT_FOUND", "That media server is no longer available; join media again");
+    const { token, expiresAt, produce } = await this.tokenFor(caller, node);
+    return { nodeId: node.id, token, expiresAt, produce };
+  }
+
+  /** A media token for `node` carrying the caller's identity and the grant the class gives them now. */
+  private async tokenFor(caller: ClassIdentity, node: CandidateNode): Promise<{ token: string; expiresAt: number; produce: MediaSource[] }> {
     const produce = this.grantOf(caller);
-    const { token, expiresAt } = await signMediaToken(this.env.WORKER_SIGNING_KEY, node, caller.userId, {
+    const signed = await signMediaToken(this.env.WORKER_SIGNING_KEY, node, caller.userId, {
       classId: caller.classId,
       role: caller.role,
       produce,
       displayName: caller.displayName,
     });
-    return { nodeId: node.id, token, expiresAt, produce };
+    return { ...signed, produce };
   }
 
   async invite(userId: string): Promise<void> {

@@ -11,6 +11,7 @@
 import type { Browser, BrowserContext, Page, WebSocket as PageSocket } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser, newUserContext } from "./lib/browser";
+import { type PagePeerConnection, registerPeerConnections } from "./lib/peer-connections";
 import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -19,28 +20,10 @@ const MEDIA_TIMEOUT_MS = 20_000;
 interface PageTrack {
   id: string;
 }
-interface PagePeerConnection {
-  connectionState: string;
-  getStats(): Promise<{ forEach(visit: (report: Record<string, unknown>) => void): void }>;
-}
 interface PageWindow {
   RTCPeerConnection: new (configuration?: unknown) => PagePeerConnection;
   document: { querySelector(selector: string): { srcObject: { getTracks(): PageTrack[] } | null } | null };
   __e2ePeerConnections: PagePeerConnection[];
-}
-
-/** Keeps every RTCPeerConnection of the page in a list, so the test can read the browser's WebRTC stats. */
-function registerPeerConnections(): void {
-  const page = globalThis as unknown as PageWindow;
-  const Native = page.RTCPeerConnection;
-  const list: PagePeerConnection[] = [];
-  Object.defineProperty(page, "__e2ePeerConnections", { value: list });
-  page.RTCPeerConnection = class extends Native {
-    constructor(configuration?: unknown) {
-      super(configuration);
-      list.push(this);
-    }
-  };
 }
 
 interface Watching {

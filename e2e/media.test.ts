@@ -11,6 +11,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser, newUserContext } from "./lib/browser";
+import { type PagePeerConnection, registerPeerConnections } from "./lib/peer-connections";
 import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -30,10 +31,6 @@ interface PageTrack {
 interface PageMediaElement {
   srcObject: { getTracks(): PageTrack[] } | null;
 }
-interface PagePeerConnection {
-  connectionState: string;
-  getStats(): Promise<{ forEach(visit: (report: Record<string, unknown>) => void): void }>;
-}
 interface PageWindow {
   RTCPeerConnection: new (configuration?: unknown) => PagePeerConnection;
   document: { querySelector(selector: string): PageMediaElement | null; querySelectorAll(selector: string): { forEach(visit: (element: PageMediaElement) => void): void } };
@@ -46,20 +43,6 @@ interface Person {
   context: BrowserContext;
   page: Page;
   userId: string;
-}
-
-/** Keeps every RTCPeerConnection of the page in a list, so the test can read the browser's WebRTC stats. */
-function registerPeerConnections(): void {
-  const page = globalThis as unknown as PageWindow;
-  const Native = page.RTCPeerConnection;
-  const list: PagePeerConnection[] = [];
-  Object.defineProperty(page, "__e2ePeerConnections", { value: list });
-  page.RTCPeerConnection = class extends Native {
-    constructor(configuration?: unknown) {
-      super(configuration);
-      list.push(this);
-    }
-  };
 }
 
 interface InboundFigures {

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import dgram from "node:dgram";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import type { types } from "mediasoup";
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from "jose";
 import * as v from "valibot";
 import WebSocket from "ws";
@@ -9,7 +10,8 @@ import { type MediaMethod, type MediaNotification, MediaNotificationSchema, type
 import { MEDIA_TOKEN_ISSUER, type MediaTokenGrant } from "../../schema/tokens/media-token";
 import { createMediaTokenVerifier } from "../src/media-token";
 import { MediaNode } from "../src/Node";
-import type { PeerConnection } from "../src/Peer";
+import type { Peer, PeerConnection } from "../src/Peer";
+import type { Room } from "../src/Room";
 import { type SfuServer, startSfuServer } from "../src/server";
 
 export const NODE_ID = "test-node";
@@ -243,6 +245,22 @@ export function startVp8Sender(rtpPort: number, rtcpPort: number): ChildProcess 
     ],
     { stdio: ["ignore", "ignore", "inherit"] },
   );
+}
+
+/**
+ * A teacher whose camera is FFmpeg sending VP8 over RTP into a plain transport, joined straight into `room`;
+ * the FFmpeg process is killed by `cleanups` (the test's afterEach list).
+ */
+export async function ffmpegTeacher(room: Room, cleanups: (() => void)[]): Promise<{ teacher: Peer; producer: types.Producer; ffmpeg: ChildProcess }> {
+  const teacher = room.addPeer({ userId: "teacher", role: "teacher", produce: ["video"], displayName: "Teacher", connection: recordingConnection() });
+  const input = await teacher.createPlainTransport("send", { comedia: true, rtcpMux: false });
+  const producer = await teacher.producePlain(input, "video", {
+    kind: "video",
+    rtpParameters: { codecs: [{ mimeType: "video/VP8", payloadType: VP8_SENDER.payloadType, clockRate: 90000 }], encodings: [{ ssrc: VP8_SENDER.ssrc }] },
+  });
+  const ffmpeg = startVp8Sender(input.tuple.localPort, input.rtcpTuple!.localPort);
+  cleanups.push(() => ffmpeg.kill("SIGKILL"));
+  return { teacher, producer, ffmpeg };
 }
 
 /** A UDP socket that counts RTP packets of one payload type (RTCP and others are ignored). */

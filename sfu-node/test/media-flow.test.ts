@@ -1,9 +1,6 @@
-import type { ChildProcess } from "node:child_process";
-import type { types } from "mediasoup";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Peer } from "../src/Peer";
 import type { Room } from "../src/Room";
-import { eventually, recordingConnection, startIssuer, startRtpCounter, startTestNode, startVp8Sender, type TestIssuer, type TestNode, VP8_SENDER } from "./helpers";
+import { eventually, ffmpegTeacher, recordingConnection, startIssuer, startRtpCounter, startTestNode, type TestIssuer, type TestNode } from "./helpers";
 
 let issuer: TestIssuer;
 let sfu: TestNode;
@@ -24,19 +21,6 @@ afterAll(async () => {
   await issuer?.close();
 });
 
-/** A teacher whose camera is FFmpeg sending VP8 over RTP into a plain transport. */
-async function ffmpegTeacher(room: Room): Promise<{ teacher: Peer; producer: types.Producer; ffmpeg: ChildProcess }> {
-  const teacher = room.addPeer({ userId: "teacher", role: "teacher", produce: ["video"], displayName: "Teacher", connection: recordingConnection() });
-  const input = await teacher.createPlainTransport("send", { comedia: true, rtcpMux: false });
-  const producer = await teacher.producePlain(input, "video", {
-    kind: "video",
-    rtpParameters: { codecs: [{ mimeType: "video/VP8", payloadType: VP8_SENDER.payloadType, clockRate: 90000 }], encodings: [{ ssrc: VP8_SENDER.ssrc }] },
-  });
-  const ffmpeg = startVp8Sender(input.tuple.localPort, input.rtcpTuple!.localPort);
-  cleanups.push(() => ffmpeg.kill("SIGKILL"));
-  return { teacher, producer, ffmpeg };
-}
-
 /** A student receiving `producerId` on a plain transport into a counting UDP socket. */
 async function countingStudent(room: Room, userId: string, producerId: string) {
   const student = room.addPeer({ userId, role: "student", produce: [], displayName: userId, connection: recordingConnection() });
@@ -52,7 +36,7 @@ async function countingStudent(room: Room, userId: string, producerId: string) {
 describe("media flow with real workers and FFmpeg", () => {
   it("forwards a producer's RTP to a consumer", async () => {
     const room = await sfu.node.openRoom("class-rtp");
-    const { producer } = await ffmpegTeacher(room);
+    const { producer } = await ffmpegTeacher(room, cleanups);
     const { counter } = await countingStudent(room, "student-1", producer.id);
     await eventually(() => counter.count() >= 30, 15_000, "30 RTP packets at the student");
     const stats = await producer.getStats();
@@ -62,7 +46,7 @@ describe("media flow with real workers and FFmpeg", () => {
 
   it("fans one producer out to consumers on two workers through pipeToRouter", async () => {
     const room = await sfu.node.openRoom("class-pipe");
-    const { producer } = await ffmpegTeacher(room);
+    const { producer } = await ffmpegTeacher(room, cleanups);
     const first = await countingStudent(room, "student-1", producer.id);
     const second = await countingStudent(room, "student-2", producer.id);
     expect(first.slotIndex).not.toBe(second.slotIndex);
@@ -84,7 +68,7 @@ describe("media flow with real workers and FFmpeg", () => {
 
   it("stops a consumer's RTP when the producing teacher leaves", async () => {
     const room = await sfu.node.openRoom("class-leave");
-    const { teacher, producer } = await ffmpegTeacher(room);
+    const { teacher, producer } = await ffmpegTeacher(room, cleanups);
     const { student, counter } = await countingStudent(room, "student-1", producer.id);
     await eventually(() => counter.count() >= 10, 15_000, "RTP at the student");
     teacher.close();

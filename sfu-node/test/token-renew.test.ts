@@ -1,21 +1,17 @@
-import type { ChildProcess } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { MediaTokenGrant } from "../../schema/tokens/media-token";
-import type { Room } from "../src/Room";
 import {
   BROWSER_DTLS,
   BROWSER_RTP_CAPABILITIES,
   BROWSER_VP8_PARAMETERS,
   eventually,
+  ffmpegTeacher,
   MediaClient,
-  recordingConnection,
   startIssuer,
   startRtpCounter,
   startTestNode,
-  startVp8Sender,
   type TestIssuer,
   type TestNode,
-  VP8_SENDER,
 } from "./helpers";
 
 let issuer: TestIssuer;
@@ -41,19 +37,6 @@ const studentGrant = (classId: string, produce: MediaTokenGrant["produce"] = [])
 const teacherGrant = (classId: string, produce: MediaTokenGrant["produce"] = ["audio", "video", "screen"]): MediaTokenGrant => ({ classId, role: "teacher", produce });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A teacher whose camera is FFmpeg sending VP8 over RTP into a plain transport (joined straight into the room). */
-async function ffmpegTeacher(room: Room): Promise<{ producerId: string; ffmpeg: ChildProcess }> {
-  const teacher = room.addPeer({ userId: "teacher", role: "teacher", produce: ["video"], displayName: "Teacher", connection: recordingConnection() });
-  const input = await teacher.createPlainTransport("send", { comedia: true, rtcpMux: false });
-  const producer = await teacher.producePlain(input, "video", {
-    kind: "video",
-    rtpParameters: { codecs: [{ mimeType: "video/VP8", payloadType: VP8_SENDER.payloadType, clockRate: 90000 }], encodings: [{ ssrc: VP8_SENDER.ssrc }] },
-  });
-  const ffmpeg = startVp8Sender(input.tuple.localPort, input.rtcpTuple!.localPort);
-  cleanups.push(() => ffmpeg.kill("SIGKILL"));
-  return { producerId: producer.id, ffmpeg };
-}
-
 /** A socket-connected student whose token expires in `lifetimeS` seconds. */
 async function shortLivedStudent(classId: string, userId: string, lifetimeS: number, produce: MediaTokenGrant["produce"] = []) {
   const expiresAt = (seconds(Date.now()) + lifetimeS) * 1000;
@@ -67,7 +50,7 @@ describe("token.renew on the open media socket", () => {
     const { client, expiresAt } = await shortLivedStudent(classId, "student-1", 3);
     const room = sfu.node.rooms.get(classId)!;
     const peer = room.peers.get("student-1")!;
-    const { producerId } = await ffmpegTeacher(room);
+    const { producer: { id: producerId } } = await ffmpegTeacher(room, cleanups);
 
     // The browser's consumer, negotiated over the socket, and the same peer's RTP counted on a plain transport.
     const recv = await client.call<{ transportId: string }>("createWebRtcTransport", { direction: "recv" });
