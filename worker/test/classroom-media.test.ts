@@ -161,6 +161,22 @@ describe("media.join", () => {
     paris.close();
     boston.close();
   });
+
+  it("keeps a class on the node that serves it, even for a participant nearer another node", async () => {
+    await addNode("node-eu", "eu-west");
+    await addNode("node-us", "us-east-1");
+    const { classId, teacher, students } = await createLiveClass(1);
+    const paris = await joinFrom(teacher, classId, { latitude: "48.86", longitude: "2.35", continent: "EU", country: "FR" });
+    expect((await paris.ok<MediaJoinResponse>("media.join")).nodeId).toBe("node-eu");
+    // The teacher's node opens its class link and reports the camera: the class now lives there.
+    const link = await NodeLink.connect(classId, "node-eu", [{ producerId: "p-teacher-cam", userId: teacher.id, kind: "video", source: "video", paused: false }], [teacher.id]);
+    await paris.until(() => producersSeenBy(paris).has("p-teacher-cam"), "the camera in the media map");
+    const boston = await joinFrom(students[0]!, classId, { latitude: "42.36", longitude: "-71.06", continent: "NA", country: "US" });
+    expect((await boston.ok<MediaJoinResponse>("media.join")).nodeId).toBe("node-eu");
+    link.socket.close();
+    paris.close();
+    boston.close();
+  });
 });
 
 describe("stage and mute", () => {
