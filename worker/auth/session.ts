@@ -82,6 +82,21 @@ export async function activeBlock(db: Db, userId: string, classId?: string) {
 }
 
 /**
+ * Whether `activeBlock(…, userId, classId)` would find a block (global or for `classId`, not lifted, not expired),
+ * as one raw D1 statement: the class channel asks this on every upgrade, and building the drizzle query cost
+ * more CPU than the query itself (bench/classroom.ts profile).
+ */
+export async function isBlocked(d1: D1Database, userId: string, classId: string): Promise<boolean> {
+  const row = await d1
+    .prepare(
+      `SELECT 1 FROM blocks WHERE user_id = ? AND lifted_at IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (class_id IS NULL OR class_id = ?) LIMIT 1`,
+    )
+    .bind(userId, Date.now(), classId)
+    .first();
+  return row !== null;
+}
+
+/**
  * Loads the signed-in user into `c.var.user`. A globally blocked user is treated as signed out at once:
  * the block takes effect on their very next request.
  */

@@ -77,6 +77,31 @@ describe("joining a live class", () => {
     expect((await openSocket(otherId, token)).response.status).toBe(401);
   });
 
+  it("a token issued before a block opens no socket: blocks for this class or global count, lifted, expired or other-class ones do not", async () => {
+    const { classId, teacher, students } = await createLiveClass(1);
+    const { classId: otherId } = await createLiveClass(0);
+    const student = students[0]!;
+    const { token } = await joinToken(student, classId);
+    const now = Date.now();
+    const block = { userId: student.id, reason: "spam", blockedBy: teacher.id, createdAt: now };
+    await db.insert(blocks).values([
+      { ...block, id: crypto.randomUUID(), classId: otherId },
+      { ...block, id: crypto.randomUUID(), classId, expiresAt: now - 1 },
+      { ...block, id: crypto.randomUUID(), classId: null, liftedAt: now, liftedBy: teacher.id },
+    ]);
+    const opened = await openSocket(classId, token);
+    expect(opened.response.status).toBe(101);
+    opened.socket!.accept();
+    opened.socket!.close(1000, "done");
+
+    const globalId = crypto.randomUUID();
+    await db.insert(blocks).values({ ...block, id: globalId, classId: null, expiresAt: now + 60_000 });
+    expect(await errorOf((await openSocket(classId, token)).response)).toEqual({ status: 403, code: "FORBIDDEN" });
+    await db.update(blocks).set({ liftedAt: Date.now(), liftedBy: teacher.id }).where(eq(blocks.id, globalId));
+    await db.insert(blocks).values({ ...block, id: crypto.randomUUID(), classId });
+    expect(await errorOf((await openSocket(classId, token)).response)).toEqual({ status: 403, code: "FORBIDDEN" });
+  });
+
   it("the object has no plain HTTP surface: only WebSocket upgrades through the Worker", async () => {
     const { classId } = await createLiveClass(0);
     const res = await SELF.fetch(`http://localhost/parties/classroom/${classId}`);
