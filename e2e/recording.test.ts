@@ -24,10 +24,14 @@ interface Person {
 /** The few browser objects the in-page snippet touches (this project is typed for Node, not the DOM). */
 interface PageVideo {
   currentTime: number;
+  paused: boolean;
+  readyState: number;
+  videoHeight: number;
+  buffered: { length: number; start(index: number): number; end(index: number): number };
   getVideoPlaybackQuality(): { totalVideoFrames: number };
 }
 interface PageWindow {
-  document: { querySelector(selector: string): PageVideo | null };
+  document: { querySelector(selector: string): (PageVideo & { textContent: string | null }) | null };
 }
 
 async function apiPost<T>(who: Person, path: string, body: unknown): Promise<T> {
@@ -36,12 +40,35 @@ async function apiPost<T>(who: Person, path: string, body: unknown): Promise<T> 
   return (await response.json()) as T;
 }
 
-/** What the player's video element reports: its position and how many frames it has decoded. */
-function playback(page: Page): Promise<{ currentTime: number; frames: number } | null> {
+/** What the player's video element reports: its position, decoded frames, and enough state to tell why it stalls. */
+function playback(page: Page) {
   return page.evaluate(() => {
-    const video = (globalThis as unknown as PageWindow).document.querySelector('[data-testid="recording-video"]');
-    return video ? { currentTime: video.currentTime, frames: video.getVideoPlaybackQuality().totalVideoFrames } : null;
+    const { document } = globalThis as unknown as PageWindow;
+    const video = document.querySelector('[data-testid="recording-video"]');
+    if (!video) return null;
+    const buffered = Array.from({ length: video.buffered.length }, (_, i) => `${video.buffered.start(i).toFixed(1)}-${video.buffered.end(i).toFixed(1)}`).join(",");
+    return {
+      currentTime: video.currentTime,
+      frames: video.getVideoPlaybackQuality().totalVideoFrames,
+      paused: video.paused,
+      readyState: video.readyState,
+      height: video.videoHeight,
+      buffered,
+      message: document.querySelector(".player [role=alert]")?.textContent ?? null,
+    };
   });
+}
+
+/** Waits until the video has played past `seconds`; fails with what the player showed last. */
+async function waitForPlayback(page: Page, seconds: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Awaited<ReturnType<typeof playback>> = null;
+  while (Date.now() < deadline) {
+    last = await playback(page);
+    if (last && last.currentTime > seconds) return;
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`the recording did not play past ${seconds} s within ${timeoutMs / 1000} s; the player showed ${JSON.stringify(last)}`);
 }
 
 describe("recording a class", () => {
@@ -125,7 +152,7 @@ describe("recording a class", () => {
     await card.getByRole("link").click();
     await student.page.getByTestId("recording-video").waitFor();
     await student.page.getByTestId("player-play").click();
-    await expect.poll(async () => (await playback(student.page))?.currentTime ?? 0, { timeout: 30_000, interval: 250 }).toBeGreaterThan(2);
+    await waitForPlayback(student.page, 2, 30_000);
     expect((await playback(student.page))!.frames).toBeGreaterThan(0);
 
     // Hovering the seek bar previews that moment from the thumbnail sprite.

@@ -41,6 +41,9 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
   const [cues, setCues] = createSignal<ThumbnailCue[]>([]);
   /** Where the preview is shown: the time under the pointer (or the thumb while dragging) and its x position. */
   const [preview, setPreview] = createSignal<{ time: number; left: number } | null>(null);
+  /** Until the manifest is loaded, a press of play is remembered (playing before that would be cut off by the load). */
+  let loaded = false;
+  let playWhenLoaded = false;
 
   onMount(() => {
     void start();
@@ -72,6 +75,8 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
       try {
         await instance.load(source);
         setError(null);
+        loaded = true;
+        if (playWhenLoaded) void video.play().catch(() => setError("Press play again to start the video."));
         return;
       } catch (loadError) {
         console.error("manifest failed to load", source, loadError);
@@ -103,6 +108,11 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
   };
 
   const togglePlay = () => {
+    if (!loaded) {
+      playWhenLoaded = !playWhenLoaded;
+      setPlaying(playWhenLoaded);
+      return;
+    }
     if (video.paused) void video.play().catch(() => setError("Press play again to start the video."));
     else video.pause();
   };
