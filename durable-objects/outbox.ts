@@ -1,3 +1,8 @@
+import { and, eq, isNull } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { drizzle } from "drizzle-orm/d1";
+import { attendance, blocks, chatMessages, liveSessions, pollOptions, polls, pollVotes } from "../schema/db";
+import * as schema from "../schema/db";
 import type { RoomStorage } from "./storage";
 
 /**
@@ -37,13 +42,16 @@ const FLUSH_DELAY_MS = 200;
 export class Outbox {
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private flushing: Promise<void> | null = null;
+  private readonly db;
 
   constructor(
     private readonly storage: RoomStorage,
-    private readonly d1: D1Database,
+    d1: D1Database,
     /** Called after a write is queued, so the owner can make sure an alarm will flush it after eviction. */
     private readonly onQueued: () => void,
-  ) {}
+  ) {
+    this.db = drizzle(d1, { schema });
+  }
 
   add<K extends OutboxKind>(kind: K, payload: OutboxWrites[K]): void {
     this.storage.run(`INSERT INTO outbox (kind, payload) VALUES (?, ?)`, kind, JSON.stringify(payload));
@@ -72,14 +80,14 @@ export class Outbox {
       if (rows.length === 0) return;
       const statements = rows.flatMap((row) => this.statements(row.kind as OutboxKind, JSON.parse(row.payload)));
       try {
-        if (statements.length > 0) await this.d1.batch(statements);
+        if (statements.length > 0) await this.db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
       } catch (error) {
         // One bad row must not hold back the others: retry row by row and drop only the rows D1 refuses.
         console.error(JSON.stringify({ event: "classroom_outbox_batch_failed", rows: rows.length, error: String(error) }));
         for (const row of rows) {
           const own = this.statements(row.kind as OutboxKind, JSON.parse(row.payload));
           try {
-            if (own.length > 0) await this.d1.batch(own);
+            if (own.length > 0) await this.db.batch(own as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
           } catch (rowError) {
             console.error(JSON.stringify({ event: "classroom_outbox_row_dropped", kind: row.kind, payload: row.payload, error: String(rowError) }));
           }
@@ -91,95 +99,59 @@ export class Outbox {
     }
   }
 
-  /**
-   * The statements of one write, in raw SQL: drizzle rebuilt its query objects for every row shipped (≈ 0.2 ms
-   * each, one attendance row per joiner; bench/classroom.ts profile). The SQL is what drizzle generated for the
-   * same writes; absent optional values are bound as NULL as drizzle did.
-   */
-  private statements<K extends OutboxKind>(kind: K, payload: OutboxWrites[K]): D1PreparedStatement[] {
+  private statements<K extends OutboxKind>(kind: K, payload: OutboxWrites[K]): BatchItem<"sqlite">[] {
+    const db = this.db;
     const p = payload as never as OutboxWrites[OutboxKind] & Record<string, unknown>;
     switch (kind) {
       case "session.start": {
         const w = p as OutboxWrites["session.start"];
-        return [
-          this.d1.prepare(
-            `INSERT INTO live_sessions (id, class_id, occurrence_id, started_at, ended_at, ended_by, end_reason) VALUES (?, ?, ?, ?, NULL, NULL, NULL) ON CONFLICT DO NOTHING`,
-          ).bind(w.id, w.classId, w.occurrenceId ?? null, w.startedAt),
-        ];
+        return [db.insert(liveSessions).values(w).onConflictDoNothing()];
       }
       case "session.end": {
         const w = p as OutboxWrites["session.end"];
-        return [
-          this.d1.prepare(`UPDATE live_sessions SET ended_at = ?, ended_by = ?, end_reason = ? WHERE id = ? AND ended_at IS NULL`).bind(w.endedAt, w.endedBy ?? null, w.reason, w.id),
-        ];
+        return [db.update(liveSessions).set({ endedAt: w.endedAt, endedBy: w.endedBy, endReason: w.reason }).where(and(eq(liveSessions.id, w.id), isNull(liveSessions.endedAt)))];
       }
       case "attendance.join": {
         const w = p as OutboxWrites["attendance.join"];
-        return [
-          this.d1.prepare(
-            `INSERT INTO attendance (id, session_id, user_id, joined_at, left_at, duration_ms, leave_reason) VALUES (?, ?, ?, ?, NULL, NULL, NULL) ON CONFLICT DO NOTHING`,
-          ).bind(w.id, w.sessionId, w.userId, w.joinedAt),
-        ];
+        return [db.insert(attendance).values(w).onConflictDoNothing()];
       }
       case "attendance.leave": {
         const w = p as OutboxWrites["attendance.leave"];
-        return [this.d1.prepare(`UPDATE attendance SET left_at = ?, duration_ms = ?, leave_reason = ? WHERE id = ?`).bind(w.leftAt, w.durationMs, w.reason, w.id)];
+        return [db.update(attendance).set({ leftAt: w.leftAt, durationMs: w.durationMs, leaveReason: w.reason }).where(eq(attendance.id, w.id))];
       }
       case "chat.insert": {
         const w = p as OutboxWrites["chat.insert"];
-        return [
-          this.d1.prepare(
-            `INSERT INTO chat_messages (id, class_id, session_id, user_id, client_message_id, body, created_at, deleted_at, deleted_by) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL) ON CONFLICT DO NOTHING`,
-          ).bind(w.id, w.classId, w.sessionId ?? null, w.userId, w.clientMessageId, w.body, w.createdAt),
-        ];
+        return [db.insert(chatMessages).values(w).onConflictDoNothing()];
       }
       case "chat.delete": {
         const w = p as OutboxWrites["chat.delete"];
-        return [this.d1.prepare(`UPDATE chat_messages SET deleted_at = ?, deleted_by = ? WHERE id = ?`).bind(w.deletedAt, w.deletedBy ?? null, w.id)];
+        return [db.update(chatMessages).set({ deletedAt: w.deletedAt, deletedBy: w.deletedBy }).where(eq(chatMessages.id, w.id))];
       }
       case "poll.insert": {
         const { options, ...poll } = p as OutboxWrites["poll.insert"];
-        const statements = [
-          this.d1.prepare(
-            `INSERT INTO polls (id, class_id, session_id, created_by, question, multiple_choice, anonymous, status, closes_at, created_at, closed_at, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, NULL, NULL) ON CONFLICT DO NOTHING`,
-          ).bind(poll.id, poll.classId, poll.sessionId ?? null, poll.createdBy, poll.question, poll.multipleChoice ? 1 : 0, poll.anonymous ? 1 : 0, poll.closesAt ?? null, poll.createdAt),
+        return [
+          db.insert(polls).values({ ...poll, status: "open" }).onConflictDoNothing(),
+          db.insert(pollOptions).values(options.map((o) => ({ ...o, pollId: poll.id }))).onConflictDoNothing(),
         ];
-        if (options.length > 0) {
-          statements.push(
-            this.d1.prepare(`INSERT INTO poll_options (id, poll_id, position, label) VALUES ${options.map(() => "(?, ?, ?, ?)").join(", ")} ON CONFLICT DO NOTHING`).bind(
-              ...options.flatMap((o) => [o.id, poll.id, o.position, o.label]),
-            ),
-          );
-        }
-        return statements;
       }
       case "poll.status": {
         const w = p as OutboxWrites["poll.status"];
         return [
           w.status === "closed"
-            ? this.d1.prepare(`UPDATE polls SET status = 'closed', closed_at = ? WHERE id = ?`).bind(w.at, w.id)
-            : this.d1.prepare(`UPDATE polls SET status = 'published', published_at = ? WHERE id = ?`).bind(w.at, w.id),
+            ? db.update(polls).set({ status: "closed", closedAt: w.at }).where(eq(polls.id, w.id))
+            : db.update(polls).set({ status: "published", publishedAt: w.at }).where(eq(polls.id, w.id)),
         ];
       }
       case "poll.vote": {
         const w = p as OutboxWrites["poll.vote"];
-        const statements = [this.d1.prepare(`DELETE FROM poll_votes WHERE poll_id = ? AND user_id = ?`).bind(w.pollId, w.userId)];
-        if (w.optionIds.length > 0) {
-          statements.push(
-            this.d1.prepare(`INSERT INTO poll_votes (poll_id, option_id, user_id, created_at) VALUES ${w.optionIds.map(() => "(?, ?, ?, ?)").join(", ")}`).bind(
-              ...w.optionIds.flatMap((optionId) => [w.pollId, optionId, w.userId, w.createdAt]),
-            ),
-          );
-        }
-        return statements;
+        return [
+          db.delete(pollVotes).where(and(eq(pollVotes.pollId, w.pollId), eq(pollVotes.userId, w.userId))),
+          db.insert(pollVotes).values(w.optionIds.map((optionId) => ({ pollId: w.pollId, optionId, userId: w.userId, createdAt: w.createdAt }))),
+        ];
       }
       case "block.insert": {
         const w = p as OutboxWrites["block.insert"];
-        return [
-          this.d1.prepare(
-            `INSERT INTO blocks (id, user_id, class_id, reason, blocked_by, created_at, expires_at, lifted_at, lifted_by) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, NULL) ON CONFLICT DO NOTHING`,
-          ).bind(w.id, w.userId, w.classId, w.reason, w.blockedBy, w.createdAt),
-        ];
+        return [db.insert(blocks).values(w).onConflictDoNothing()];
       }
       default:
         return assertNever(kind as never);
