@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, or } from "drizzle-orm";
+import { and, eq, gt, isNull, or, sql } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { blocks, type Role, sessions, type User, users } from "../../schema/db";
@@ -63,37 +63,36 @@ export async function userForSessionToken(db: Db, token: string | undefined): Pr
   return rows[0]?.user ?? null;
 }
 
-/** The active block of a user: global, or for `classId` when given. */
-export async function activeBlock(db: Db, userId: string, classId?: string) {
-  const now = Date.now();
-  const rows = await db
-    .select()
-    .from(blocks)
-    .where(
-      and(
-        eq(blocks.userId, userId),
-        isNull(blocks.liftedAt),
-        or(isNull(blocks.expiresAt), gt(blocks.expiresAt, now)),
-        classId ? or(isNull(blocks.classId), eq(blocks.classId, classId)) : isNull(blocks.classId),
-      ),
-    )
-    .limit(1);
-  return rows[0] ?? null;
+/** The two block lookups, built once per drizzle instance: building a query costs more CPU than running it. */
+const blockQueries = new WeakMap<Db, ReturnType<typeof prepareBlockQueries>>();
+
+function prepareBlockQueries(db: Db) {
+  const notOver = and(isNull(blocks.liftedAt), or(isNull(blocks.expiresAt), gt(blocks.expiresAt, sql.placeholder("now"))));
+  const forUser = eq(blocks.userId, sql.placeholder("userId"));
+  return {
+    global: db.select().from(blocks).where(and(forUser, notOver, isNull(blocks.classId))).limit(1).prepare(),
+    inClass: db
+      .select()
+      .from(blocks)
+      .where(and(forUser, notOver, or(isNull(blocks.classId), eq(blocks.classId, sql.placeholder("classId")))))
+      .limit(1)
+      .prepare(),
+  };
 }
 
 /**
- * Whether `activeBlock(…, userId, classId)` would find a block (global or for `classId`, not lifted, not expired),
- * as one raw D1 statement: the class channel asks this on every upgrade, and building the drizzle query cost
- * more CPU than the query itself (bench/classroom.ts profile).
+ * The active block of a user (not lifted, not expired): global, or global or for `classId` when given. Asked on
+ * every request and every class-channel upgrade, so its queries are prepared once per drizzle instance.
  */
-export async function isBlocked(d1: D1Database, userId: string, classId: string): Promise<boolean> {
-  const row = await d1
-    .prepare(
-      `SELECT 1 FROM blocks WHERE user_id = ? AND lifted_at IS NULL AND (expires_at IS NULL OR expires_at > ?) AND (class_id IS NULL OR class_id = ?) LIMIT 1`,
-    )
-    .bind(userId, Date.now(), classId)
-    .first();
-  return row !== null;
+export async function activeBlock(db: Db, userId: string, classId?: string) {
+  let queries = blockQueries.get(db);
+  if (!queries) {
+    queries = prepareBlockQueries(db);
+    blockQueries.set(db, queries);
+  }
+  const now = Date.now();
+  const rows = classId ? await queries.inClass.all({ userId, now, classId }) : await queries.global.all({ userId, now });
+  return rows[0] ?? null;
 }
 
 /**

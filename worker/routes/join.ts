@@ -17,8 +17,9 @@ import {
   ClassTokenClaimsSchema,
 } from "../../schema/tokens/class-token";
 import type { AppEnv } from "../app-env";
-import { activeBlock, isBlocked, requireUser } from "../auth/session";
+import { activeBlock, requireUser } from "../auth/session";
 import { signingKey, signWorkerToken } from "../auth/keys";
+import { getDb } from "../db";
 import type { Env } from "../env";
 import { ApiError, errorResponse } from "../errors";
 
@@ -99,7 +100,7 @@ export async function routeClassroomSocket(request: Request, env: Env): Promise<
     onBeforeConnect: async (req, lobby) => {
       const identity = await verifyClassToken(env, new URL(req.url).searchParams.get("token"));
       if (!identity || identity.classId !== lobby.name) return errorResponse("UNAUTHORIZED", "The class token is missing, invalid, expired or for another class");
-      if (await isBlocked(env.DB, identity.userId, identity.classId)) return errorResponse("FORBIDDEN", "You are blocked from this class");
+      if (await activeBlock(getDb(env.DB), identity.userId, identity.classId)) return errorResponse("FORBIDDEN", "You are blocked from this class");
       const forwarded = new Request(req);
       forwarded.headers.set(CLASS_IDENTITY_HEADER, JSON.stringify(identity));
       // Where the participant connects from picks their media node; only the Worker may say so, and no
