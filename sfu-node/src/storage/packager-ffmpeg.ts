@@ -186,8 +186,7 @@ export class FfmpegPackager implements Packager {
       if (cues.length === 0) throw new PackagingError("no thumbnail could be taken from the recording");
 
       const thumbnailsVttKey = `${request.outputPrefix}thumbnails/thumbnails.vtt`;
-      const uploadBase = STEP_SHARE.ladder;
-      await this.store.uploadDirectory(workDirectory, request.outputPrefix, { isLast: (file) => /\.(mpd|m3u8)$/.test(file), onProgress: progress(uploadBase, STEP_SHARE.upload) });
+      await this.store.uploadDirectory(workDirectory, request.outputPrefix, { isLast: (file) => /\.(mpd|m3u8)$/.test(file), onProgress: progress(STEP_SHARE.ladder, STEP_SHARE.upload) });
       await this.store.putText(thumbnailsVttKey, thumbnailsVtt(cues, interval, info.durationSeconds));
       return {
         hlsManifestKey: `${request.outputPrefix}stream/master.m3u8`,
