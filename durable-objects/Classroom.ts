@@ -107,7 +107,13 @@ export class Classroom extends Server<Env> {
       chat: new Chat(this.store, this.outbox, this.session, this.presence, this.broadcaster),
       polls,
       hands: new Hands(this.presence, this.broadcaster),
-      moderation: new Moderation(this.store, this.outbox, this.presence, (userId, code, reason, message) => this.disconnectUser(userId, code, reason, message)),
+      moderation: new Moderation(
+        this.store,
+        this.outbox,
+        this.presence,
+        (userId, code, reason, message) => this.disconnectUser(userId, code, reason, message),
+        (userId) => this.openParticipantSockets(userId)[0]?.state?.role ?? null,
+      ),
       media,
       recording: new RecordingControl(this.store, this.session, this.outbox, this.presence, this.mediaMap, links, media, this.broadcaster, env.DB),
       endSession: (caller, now) => this.endSession(caller.userId, "ended-by-teacher", now),
@@ -140,6 +146,18 @@ export class Classroom extends Server<Env> {
       return;
     }
     const now = Date.now();
+    const others = this.openParticipantSockets(identity.userId).filter((other) => other !== connection);
+    // The Worker gives every socket a fresh id; two open sockets sharing one would let the close of either make
+    // the user "gone" while the other stays in the class.
+    if (others.some((other) => other.id === connection.id)) {
+      connection.close(CLASSROOM_CLOSE_CODES.unauthorized, "Join the class through the app");
+      return;
+    }
+    if (others.length >= CLASSROOM_LIMITS.maxSocketsPerUser) {
+      this.sendClosing(connection, "too-many-sockets", `You have the class open in ${others.length} places already; close one of them`);
+      connection.close(CLASSROOM_CLOSE_CODES.tooManySockets, "Too many open connections");
+      return;
+    }
     if (this.services.moderation.isRecentlyBlocked(identity.userId, now)) {
       this.sendClosing(connection, "blocked", "You have been blocked from this class");
       connection.close(CLASSROOM_CLOSE_CODES.blocked, "Blocked from this class");
@@ -188,7 +206,7 @@ export class Classroom extends Server<Env> {
       return;
     }
     if (!identity || !this.presence.get(identity.userId)) return;
-    const stillOpen = [...this.getConnections(USER_TAG(identity.userId))].some((other) => other.id !== connection.id && other.readyState === WebSocket.OPEN);
+    const stillOpen = this.openParticipantSockets(identity.userId).some((other) => other !== connection && other.id !== connection.id);
     if (stillOpen) return;
     this.scheduleAlarm(this.presence.lastSocketClosed(identity.userId, Date.now()));
   }
@@ -206,6 +224,19 @@ export class Classroom extends Server<Env> {
     await this.outbox.flush();
   }
 
+  /**
+   * RPC for the Worker: the user is no longer enrolled (they left or the teacher removed them). Their open
+   * sockets are closed and their attendance ends; they cannot come back in, since the edge checks enrolment at
+   * every upgrade. Teachers and admins are never enrolled and are not touched.
+   */
+  async revokeEnrollment(userId: string): Promise<void> {
+    const role = this.presence.get(userId)?.role ?? this.openParticipantSockets(userId)[0]?.state?.role ?? null;
+    if (role !== "student") return;
+    this.disconnectUser(userId, CLASSROOM_CLOSE_CODES.kicked, "kicked", "You are no longer enrolled in this class");
+    this.presence.remove(userId, "kicked", Date.now());
+    await this.outbox.flush();
+  }
+
   override async onRequest(): Promise<Response> {
     return Response.json({ error: { code: "NOT_FOUND", message: "The class channel only speaks WebSocket" } }, { status: 404 });
   }
@@ -216,7 +247,7 @@ export class Classroom extends Server<Env> {
     this.session.forget();
     const now = Date.now();
     this.services.polls.closeExpired(now);
-    this.presence.expireGraces(now);
+    this.presence.expireGraces(now, (userId) => this.openParticipantSockets(userId).length > 0);
     this.closeDeadSockets(now);
     const session = this.session.current();
     if (session?.empty_since != null && now - session.empty_since >= EMPTY_SESSION_MS && this.presence.count() === 0) {
@@ -261,11 +292,24 @@ export class Classroom extends Server<Env> {
     return links;
   }
 
+  /** The user's open participant sockets (never a node's class link). */
+  private openParticipantSockets(userId: string): Connection<ParticipantState>[] {
+    const open: Connection<ParticipantState>[] = [];
+    for (const connection of this.getConnections<SocketState>(USER_TAG(userId))) {
+      const state = connection.state;
+      if (state && !isNodeLink(state) && connection.readyState === WebSocket.OPEN) open.push(connection as Connection<ParticipantState>);
+    }
+    return open;
+  }
+
   /** Parses and runs one request; every outcome is a response frame (the socket stays open). */
   private async dispatch(identity: Caller, raw: unknown): Promise<string> {
     const id = readRequestId(raw);
     const frame = v.safeParse(ClassroomRequestFrameSchema, raw);
     if (!frame.success) return errorFrame(id, "INVALID_MESSAGE", describe(frame.issues));
+    // Only a present participant acts in the class: a socket the class no longer counts (removed, blocked,
+    // session ended) is refused rather than allowed to chat, vote or take media tokens unseen.
+    if (!this.presence.isPresent(identity.userId)) return errorFrame(id, "FORBIDDEN", "You are not in the class any more; join it again");
     const method = frame.output.method;
     const spec = CLASSROOM_METHODS[method];
     if (!(spec.roles as readonly string[]).includes(identity.role)) return errorFrame(id, "FORBIDDEN", `A ${identity.role} may not use ${method}`);
@@ -300,7 +344,7 @@ export class Classroom extends Server<Env> {
     return `${head.slice(0, -2)},"participants":${this.participantsJson}}}`;
   }
 
-  private sendClosing(connection: WebSocket, reason: "kicked" | "blocked" | "ended", message: string): void {
+  private sendClosing(connection: WebSocket, reason: "kicked" | "blocked" | "ended" | "too-many-sockets", message: string): void {
     try {
       connection.send(JSON.stringify({ notification: "closing", data: { reason, message } }));
     } catch {

@@ -1,5 +1,5 @@
 import { CLASSROOM_CLOSE_CODES } from "../schema/protocol/classroom";
-import { CLASS_TOKEN_LIFETIME_SECONDS, type ClassIdentity, isModerator } from "../schema/tokens/class-token";
+import { CLASS_TOKEN_LIFETIME_SECONDS, type ClassIdentity, type ClassRole, isModerator } from "../schema/tokens/class-token";
 import { ChannelError } from "./errors";
 import type { Outbox } from "./outbox";
 import type { Presence } from "./presence";
@@ -14,6 +14,9 @@ const LOCAL_BLOCK_MS = (CLASS_TOKEN_LIFETIME_SECONDS + 60) * 1000;
 /** Closes every socket of a user with a code and a notice (implemented by the Classroom). */
 export type DisconnectUser = (userId: string, code: number, reason: "kicked" | "blocked", message: string) => void;
 
+/** The class role carried by an open socket of the user, or null when they have none (implemented by the Classroom). */
+export type OpenSocketRole = (userId: string) => ClassRole | null;
+
 /** Moderators remove (can rejoin), block (cannot rejoin) and mute participants. Moderators cannot target each other. */
 export class Moderation {
   constructor(
@@ -21,6 +24,7 @@ export class Moderation {
     private readonly outbox: Outbox,
     private readonly presence: Presence,
     private readonly disconnect: DisconnectUser,
+    private readonly openSocketRole: OpenSocketRole,
   ) {}
 
   remove(userId: string, now: number): void {
@@ -55,9 +59,13 @@ export class Moderation {
     return this.storage.one(`SELECT user_id FROM recent_blocks WHERE user_id = ? AND until > ?`, userId, now) !== null;
   }
 
+  /**
+   * A target is anyone in the list or holding an open socket: moderation must reach a socket whatever the
+   * list's bookkeeping says, or a participant the list lost could never be removed.
+   */
   private target(userId: string): void {
-    const participant = this.presence.get(userId);
-    if (!participant) throw new ChannelError("NOT_FOUND", "That person is not in the class");
-    if (isModerator(participant.role)) throw new ChannelError("FORBIDDEN", "Teachers and admins cannot be removed, blocked or muted from the class");
+    const role = this.presence.get(userId)?.role ?? this.openSocketRole(userId);
+    if (!role) throw new ChannelError("NOT_FOUND", "That person is not in the class");
+    if (isModerator(role)) throw new ChannelError("FORBIDDEN", "Teachers and admins cannot be removed, blocked or muted from the class");
   }
 }

@@ -85,11 +85,25 @@ export class Presence {
     return due;
   }
 
-  /** Ends the grace of everyone whose grace is over (they did not come back). */
-  expireGraces(now: number): void {
+  /**
+   * Ends the grace of everyone whose grace is over (they did not come back). Whether someone is still here is
+   * decided by their open sockets, not by the bookkeeping that led to the grace: a user with an open socket is
+   * marked present again instead of being dropped from the list while still in the class.
+   */
+  expireGraces(now: number, hasOpenSocket: (userId: string) => boolean): void {
     for (const row of this.storage.all<{ user_id: string }>(`SELECT user_id FROM participants WHERE present = 0 AND leave_due_at <= ?`, now)) {
-      this.remove(row.user_id, "left", now);
+      if (hasOpenSocket(row.user_id)) {
+        this.storage.run(`UPDATE participants SET present = 1, leave_due_at = NULL WHERE user_id = ?`, row.user_id);
+        this.changed(row.user_id);
+      } else {
+        this.remove(row.user_id, "left", now);
+      }
     }
+  }
+
+  /** Whether the user is in the list and not away (a cheap read, made before every channel action). */
+  isPresent(userId: string): boolean {
+    return this.storage.one(`SELECT user_id FROM participants WHERE user_id = ? AND present = 1`, userId) !== null;
   }
 
   nextGraceEnd(): number | null {

@@ -222,6 +222,25 @@ export const liveSessions = sqliteTable(
   (t) => [index("live_sessions_class_id").on(t.classId, t.startedAt)],
 );
 
+/**
+ * Class tokens handed out, one row per user and class (the latest). Written by the join route before the token
+ * leaves the Worker, so "which live classes may this user be sitting in" is answerable at once — attendance
+ * reaches D1 later, through the class object's outbox — and a block or un-enrolment reaches every one of them.
+ */
+export const classEntries = sqliteTable(
+  "class_entries",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    classId: text("class_id")
+      .notNull()
+      .references(() => classes.id, { onDelete: "cascade" }),
+    issuedAt: integer("issued_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.classId] })],
+);
+
 /** Attendance: one row per join … leave of a user in a session. */
 export const attendance = sqliteTable(
   "attendance",

@@ -20,6 +20,8 @@ export const HEARTBEAT_PONG = "pong";
 export const CLASSROOM_LIMITS = {
   /** Inbound frames larger than this close the socket with {@link CLASSROOM_CLOSE_CODES.frameTooLarge}. */
   maxFrameBytes: 64 * 1024,
+  /** Open sockets of one user in one class (tabs and devices); one more is closed with `tooManySockets`. */
+  maxSocketsPerUser: 8,
   /** Chat message length in user-perceived characters (grapheme clusters, counted with Intl.Segmenter). */
   maxChatGraphemes: 2000,
   /** Chat messages in a snapshot. */
@@ -49,10 +51,18 @@ export const CLASSROOM_CLOSE_CODES = {
   ended: 4005,
   /** No heartbeat for too long. */
   heartbeatTimeout: 4008,
+  /** The user already has {@link CLASSROOM_LIMITS.maxSocketsPerUser} sockets open in this class. */
+  tooManySockets: 4009,
 } as const;
 
 /** Close codes after which the client stays disconnected. */
-export const FINAL_CLOSE_CODES: readonly number[] = [CLASSROOM_CLOSE_CODES.unauthorized, CLASSROOM_CLOSE_CODES.kicked, CLASSROOM_CLOSE_CODES.blocked, CLASSROOM_CLOSE_CODES.ended];
+export const FINAL_CLOSE_CODES: readonly number[] = [
+  CLASSROOM_CLOSE_CODES.unauthorized,
+  CLASSROOM_CLOSE_CODES.kicked,
+  CLASSROOM_CLOSE_CODES.blocked,
+  CLASSROOM_CLOSE_CODES.ended,
+  CLASSROOM_CLOSE_CODES.tooManySockets,
+];
 
 const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 const Empty = v.strictObject({});
@@ -254,7 +264,7 @@ export const ClassroomNotificationSchema = v.variant("notification", [
   v.object({ notification: v.literal("snapshot"), data: SnapshotSchema }),
   v.object({ notification: v.literal("events"), data: v.object({ events: v.array(ClassroomEventSchema) }) }),
   /** Sent right before the object closes the socket for good (kicked, blocked, ended). */
-  v.object({ notification: v.literal("closing"), data: v.object({ reason: v.picklist(["kicked", "blocked", "ended"]), message: v.string() }) }),
+  v.object({ notification: v.literal("closing"), data: v.object({ reason: v.picklist(["kicked", "blocked", "ended", "too-many-sockets"]), message: v.string() }) }),
 ]);
 export type ClassroomNotification = v.InferOutput<typeof ClassroomNotificationSchema>;
 

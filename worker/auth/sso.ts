@@ -262,5 +262,10 @@ export function safeNextPath(next: string | undefined, origin: string): string |
     return null;
   }
   if (url.origin !== origin) return null;
-  return `${url.pathname}${url.search}${url.hash}`;
+  // The decision is made on the normalized value: URL parsing removes dot-segments ("/.//evil", "/%2e//evil",
+  // "/a/..//evil" all become "//evil"), so a raw value that looked like a path can come out protocol-relative.
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  if (!path.startsWith("/") || path.startsWith("//") || path.includes("\\")) return null;
+  if (new URL(path, origin).origin !== origin) return null;
+  return path;
 }

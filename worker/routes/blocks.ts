@@ -1,8 +1,8 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, gt, isNull } from "drizzle-orm";
 import { getServerByName } from "partyserver";
 import { Hono } from "hono";
 import { BlockCreateSchema, BlockListQuerySchema, IdSchema } from "../../schema/api/portal";
-import { attendance, blocks, liveSessions, users } from "../../schema/db";
+import { attendance, blocks, classEntries, liveSessions, users } from "../../schema/db";
 import type { AppEnv } from "../app-env";
 import type { Db } from "../db";
 import { requireUser } from "../auth/session";
@@ -72,12 +72,28 @@ blocksRoutes.delete("/api/blocks/:id", async (c) => {
   return c.body(null, 204);
 });
 
-/** Classes whose current live session the user has joined (a global block ends their presence in each). */
+/**
+ * A class token handed out this long ago may still be holding a live socket whose attendance has not reached D1
+ * (the class object writes it through its outbox, which may be behind or failing): such classes are told too.
+ */
+const RECENT_ENTRY_MS = 24 * 3600_000;
+
+/**
+ * Classes the user may be sitting in live (a global block ends their presence in each): those whose current
+ * session they joined according to D1, and those they took a class token for recently, whatever the outbox's
+ * state. Telling a class the user is not in costs one call and changes nothing there.
+ */
 async function liveClassesOf(db: Db, userId: string): Promise<string[]> {
-  const rows = await db
-    .selectDistinct({ classId: liveSessions.classId })
-    .from(attendance)
-    .innerJoin(liveSessions, eq(liveSessions.id, attendance.sessionId))
-    .where(and(eq(attendance.userId, userId), isNull(liveSessions.endedAt)));
-  return rows.map((row) => row.classId);
+  const [attended, entered] = await Promise.all([
+    db
+      .selectDistinct({ classId: liveSessions.classId })
+      .from(attendance)
+      .innerJoin(liveSessions, eq(liveSessions.id, attendance.sessionId))
+      .where(and(eq(attendance.userId, userId), isNull(liveSessions.endedAt))),
+    db
+      .select({ classId: classEntries.classId })
+      .from(classEntries)
+      .where(and(eq(classEntries.userId, userId), gt(classEntries.issuedAt, Date.now() - RECENT_ENTRY_MS))),
+  ]);
+  return [...new Set([...attended, ...entered].map((row) => row.classId))];
 }

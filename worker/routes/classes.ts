@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import { type Context, Hono } from "hono";
+import { getServerByName } from "partyserver";
 import * as v from "valibot";
 import {
   ClassCreateSchema,
@@ -132,6 +133,7 @@ classesRoutes.delete("/api/classes/:id/enrollment", async (c) => {
   const user = requireUser(c);
   const { cls } = await loadVisibleClass(c.var.db, user, parse(IdSchema, c.req.param("id")));
   await unenroll(c.var.db, cls.id, user.id, "You are not enrolled in this class");
+  await (await getServerByName(c.env.CLASSROOM, cls.id)).revokeEnrollment(user.id);
   return c.body(null, 204);
 });
 
@@ -155,6 +157,9 @@ classesRoutes.delete("/api/classes/:id/enrollments/:userId", async (c) => {
   const user = requireUser(c);
   const { cls } = await loadVisibleClass(c.var.db, user, parse(IdSchema, c.req.param("id")));
   requireManageClass(user, cls);
-  await unenroll(c.var.db, cls.id, parse(IdSchema, c.req.param("userId")), "That user is not enrolled in this class");
+  const studentId = parse(IdSchema, c.req.param("userId"));
+  await unenroll(c.var.db, cls.id, studentId, "That user is not enrolled in this class");
+  // A student sitting in the live class is put out of it now, not when their socket next reconnects.
+  await (await getServerByName(c.env.CLASSROOM, cls.id)).revokeEnrollment(studentId);
   return c.body(null, 204);
 });

@@ -6,7 +6,7 @@ import * as v from "valibot";
 import { CLASS_LINK_VERIFIED_NODE_HEADER } from "../../schema/protocol/class-link";
 import type { JoinResponse } from "../../schema/protocol/classroom";
 import { JOINER_LOCATION_HEADER, locationFromCf } from "../../schema/regions";
-import { classes, enrollments, occurrences } from "../../schema/db";
+import { classEntries, classes, enrollments, occurrences } from "../../schema/db";
 import {
   CLASS_IDENTITY_HEADER,
   CLASS_TOKEN_AUDIENCE,
@@ -19,7 +19,7 @@ import {
 import type { AppEnv } from "../app-env";
 import { activeBlock, requireUser } from "../auth/session";
 import { signingKey, signWorkerToken } from "../auth/keys";
-import { getDb } from "../db";
+import { type Db, getDb } from "../db";
 import type { Env } from "../env";
 import { ApiError, errorResponse } from "../errors";
 
@@ -68,6 +68,11 @@ joinRoutes.post("/api/classes/:id/join", async (c) => {
   }
 
   const occurrenceId = open?.id ?? null;
+  // Recorded before the token leaves: a block or un-enrolment from now on finds this class among the user's.
+  await db
+    .insert(classEntries)
+    .values({ userId: user.id, classId: cls.id, issuedAt: now })
+    .onConflictDoUpdate({ target: [classEntries.userId, classEntries.classId], set: { issuedAt: now } });
   const token = await signWorkerToken(
     c.env,
     { classId: cls.id, displayName: user.displayName, role, occurrenceId },
@@ -100,8 +105,19 @@ export async function routeClassroomSocket(request: Request, env: Env): Promise<
     onBeforeConnect: async (req, lobby) => {
       const identity = await verifyClassToken(env, new URL(req.url).searchParams.get("token"));
       if (!identity || identity.classId !== lobby.name) return errorResponse("UNAUTHORIZED", "The class token is missing, invalid, expired or for another class");
-      if (await activeBlock(getDb(env.DB), identity.userId, identity.classId)) return errorResponse("FORBIDDEN", "You are blocked from this class");
-      const forwarded = new Request(req);
+      const db = getDb(env.DB);
+      // A class token lives two minutes; who may enter is decided again now, not when it was issued.
+      const [blocked, enrolled] = await Promise.all([
+        activeBlock(db, identity.userId, identity.classId),
+        identity.role === "student" ? isEnrolled(db, identity.classId, identity.userId) : Promise.resolve(true),
+      ]);
+      if (blocked) return errorResponse("FORBIDDEN", "You are blocked from this class");
+      if (!enrolled) return errorResponse("FORBIDDEN", "You are not enrolled in this class");
+      // partyserver takes the connection id from the `_pk` query parameter; a client that chose it could open
+      // two sockets with one id, and the close of either would count the user as gone while the other stays.
+      const url = new URL(req.url);
+      url.searchParams.set("_pk", crypto.randomUUID());
+      const forwarded = new Request(url, req);
       forwarded.headers.set(CLASS_IDENTITY_HEADER, JSON.stringify(identity));
       // Where the participant connects from picks their media node; only the Worker may say so, and no
       // participant's socket may pass for an sfu-node's class link.
@@ -135,4 +151,9 @@ export async function verifyClassToken(env: Env, token: string | null): Promise<
   } catch {
     return null;
   }
+}
+
+async function isEnrolled(db: Db, classId: string, userId: string): Promise<boolean> {
+  const row = await db.select({ userId: enrollments.userId }).from(enrollments).where(and(eq(enrollments.classId, classId), eq(enrollments.userId, userId))).limit(1);
+  return row.length > 0;
 }

@@ -276,7 +276,21 @@ describe("GET /sso for a blocked user", () => {
 });
 
 describe("GET /sso next parameter", () => {
-  it.each(["//evil.example/x", "https://evil.example/", "/\\evil.example", "evil", "/%0d%0aLocation:x".replace("%0d%0a", "\r\n")])(
+  it.each([
+    "//evil.example/x",
+    "https://evil.example/",
+    "/\\evil.example",
+    "evil",
+    "/%0d%0aLocation:x".replace("%0d%0a", "\r\n"),
+    // Dot-segments that URL parsing removes, leaving a protocol-relative "//evil.example".
+    "/.//evil.example",
+    "/..//evil.example",
+    "/%2e//evil.example",
+    "/%2E%2E//evil.example/x?y#z",
+    "/a/..//evil.example",
+    "/a/b/../..//evil.example",
+    "/././/evil.example",
+  ])(
     "refuses off-site next %j with 400 and leaves the token unspent",
     async (next) => {
       const token = await hs256(freshClaims());
@@ -286,6 +300,18 @@ describe("GET /sso next parameter", () => {
       expect(retry.headers.get("location")).toBe("/");
     },
   );
+});
+
+describe("GET /sso next parameter that normalizes to a same-origin path", () => {
+  it.each([
+    ["/a/../classes/x", "/classes/x"],
+    ["/./classes/x?tab=chat#end", "/classes/x?tab=chat#end"],
+    ["/%2e/classes", "/classes"],
+  ])("follows %j as %j", async (next, expected) => {
+    const response = await visitSso(await hs256(freshClaims()), { next });
+    expect(response.status).toBe(302);
+    expect(response.headers.get("location")).toBe(expected);
+  });
 });
 
 describe("GET /sso failure limit per client address", () => {
