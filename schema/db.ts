@@ -295,9 +295,10 @@ export const recordings = sqliteTable(
 export const NOTIFICATION_CHANNELS = ["email", "sms"] as const;
 /**
  * pending → sending (claimed by one queue consumer) → sent (provider accepted) → delivered (receipt), or back to
- * pending for a retry; failed (permanent), dead (retries exhausted, dead-lettered), cancelled (occurrence changed).
+ * pending for a retry; failed (permanent), dead (retries exhausted, dead-lettered), cancelled (occurrence changed,
+ * recipient left), unknown (the provider did not answer in time; settled by its delivery report, never resent).
  */
-export const NOTIFICATION_STATUSES = ["pending", "sending", "sent", "delivered", "failed", "dead", "cancelled"] as const;
+export const NOTIFICATION_STATUSES = ["pending", "sending", "sent", "delivered", "failed", "dead", "cancelled", "unknown"] as const;
 
 /** E-mail/SMS reminders and notices: one per occurrence × user × channel × kind, guaranteed by the unique key. */
 export const notifications = sqliteTable(

@@ -32,6 +32,8 @@ export interface WorkerBindings {
   TWILIO_FROM?: string;
   /** Defaults to https://api.twilio.com. */
   TWILIO_BASE_URL?: string;
+  /** How long a SendGrid/Twilio call may take before its outcome counts as unknown, in ms (default 15000). */
+  PROVIDER_TIMEOUT_MS?: string;
   /** The site's public origin, e.g. https://live.insp.example: join links and webhook URLs. */
   PUBLIC_URL?: string;
   /** Set to "true" by the local start script: seeds and local-only helpers are allowed. */

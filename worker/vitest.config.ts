@@ -1,7 +1,7 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { PROVIDER_TEST_CREDENTIALS } from "./test/global/provider-servers.ts";
+import { PROVIDER_TEST_CREDENTIALS, TEST_PROVIDER_TIMEOUT_MS } from "./test/global/provider-servers.ts";
 import { TEST_SIGNING_KEY, TEST_SSO_SECRET } from "./test/keys.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -28,6 +28,7 @@ export default defineConfig(async () => {
             TWILIO_AUTH_TOKEN: PROVIDER_TEST_CREDENTIALS.twilioAuthToken,
             TWILIO_FROM: PROVIDER_TEST_CREDENTIALS.twilioFrom,
             TWILIO_BASE_URL: inject("twilioUrl"),
+            PROVIDER_TIMEOUT_MS: String(TEST_PROVIDER_TIMEOUT_MS),
             TEST_SENDGRID_WEBHOOK_PRIVATE_JWK: inject("sendgridWebhookPrivateJwk"),
             // SSO with RS256/ES256: keys published by the JWKS server of worker/test/global/jwks-server.ts.
             INSP_JWKS_URL: inject("inspJwksUrl"),

@@ -1,6 +1,6 @@
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { EnrolledStudent } from "../../schema/api/portal";
-import { type ClassRow, enrollments, type User, users } from "../../schema/db";
+import { type ClassRow, enrollments, notifications, occurrences, type User, users } from "../../schema/db";
 import { activeBlock, randomToken } from "../auth/session";
 import type { Db } from "../db";
 import { ApiError } from "../errors";
@@ -54,12 +54,29 @@ export async function enrollByEmail(db: Db, cls: ClassRow, email: string, enroll
   return { id: placeholder.id, displayName: placeholder.displayName, email: placeholder.email };
 }
 
-/** Removes an enrollment; NOT_FOUND when there was none. */
+/**
+ * Removes an enrollment and, in the same batch, cancels the user's reminders for the class that are still waiting
+ * in the queue (the consumer checks enrolment again before sending, for those already claimed); NOT_FOUND when
+ * there was none.
+ */
 export async function unenroll(db: Db, classId: string, userId: string, notFoundMessage: string): Promise<void> {
-  const removed = await db
-    .delete(enrollments)
-    .where(and(eq(enrollments.classId, classId), eq(enrollments.userId, userId)))
-    .returning({ userId: enrollments.userId });
+  const now = Date.now();
+  const [removed] = await db.batch([
+    db
+      .delete(enrollments)
+      .where(and(eq(enrollments.classId, classId), eq(enrollments.userId, userId)))
+      .returning({ userId: enrollments.userId }),
+    db
+      .update(notifications)
+      .set({ status: "cancelled", error: "The recipient left the class", updatedAt: now })
+      .where(
+        and(
+          eq(notifications.userId, userId),
+          eq(notifications.status, "pending"),
+          inArray(notifications.occurrenceId, db.select({ id: occurrences.id }).from(occurrences).where(eq(occurrences.classId, classId))),
+        ),
+      ),
+  ]);
   if (removed.length === 0) throw new ApiError("NOT_FOUND", notFoundMessage);
 }
 

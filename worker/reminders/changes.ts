@@ -40,7 +40,7 @@ export async function occurrenceChanged(env: Env, change: OccurrenceChange): Pro
   const noticeKind = change.kind === "cancelled" ? CANCEL_KIND : changeKind(occurrence.revision);
   statements.push(...recipientInserts(env, occurrence, noticeKind, now, now, true));
   if (change.kind === "moved" && occurrence.status === "scheduled" && occurrence.classStatus === "active") {
-    statements.push(...dueReminderInserts(env, { ...occurrence, reminderMinutes: JSON.parse(occurrence.reminderMinutes) as number[] }, now));
+    statements.push(...dueReminderInserts(env, { ...occurrence, reminderMinutes: JSON.parse(occurrence.reminderMinutes) as number[], scheduledAt: now }, now));
   }
   // One batch: the old reminders stop and the notices appear together, or nothing changes.
   const created = await insertedIds(env, statements);

@@ -6,6 +6,8 @@
  * or still being sent by another delivery (look again later). Retryable failures (429, 5xx, network) put the
  * row back to pending and retry the message with backoff; permanent ones (bad address or number) fail it at
  * once; after the last delivery attempt the row is dead and the queue moves the message to the dead-letter queue.
+ * A provider that did not answer in time may have sent the message: that row becomes `unknown` and is never sent
+ * again; the provider's delivery report settles it (at most once, even under a slow provider).
  */
 import * as v from "valibot";
 import { ReminderQueueMessageSchema, type ReminderQueueMessage } from "../../schema/api/notifications";
@@ -42,6 +44,10 @@ interface ClaimedNotification {
   occurrenceStatus: "scheduled" | "cancelled";
   classId: string;
   classTitle: string;
+  classStatus: string;
+  teacherId: string;
+  /** 1 when the recipient is enrolled in the class now. */
+  enrolled: number;
   displayName: string;
   timezone: string;
   email: string;
@@ -89,7 +95,8 @@ async function handleNotification(body: ReminderQueueMessage, message: Message<u
   const row = await env.DB.prepare(
     `SELECT n.id, n.user_id AS userId, n.channel, n.kind, n.attempts, n.occurrence_id AS occurrenceId,
             o.starts_at AS startsAt, o.ends_at AS endsAt, o.revision, o.status AS occurrenceStatus,
-            c.id AS classId, c.title AS classTitle,
+            c.id AS classId, c.title AS classTitle, c.status AS classStatus, c.teacher_id AS teacherId,
+            EXISTS (SELECT 1 FROM enrollments e WHERE e.class_id = c.id AND e.user_id = n.user_id) AS enrolled,
             u.display_name AS displayName, u.timezone, u.email, u.phone, u.remind_by_email AS remindByEmail, u.remind_by_sms AS remindBySms
      FROM notifications n
      JOIN occurrences o ON o.id = n.occurrence_id
@@ -143,6 +150,9 @@ async function skipReason(env: Env, row: ClaimedNotification, kind: Notification
     if (row.startsAt <= now) return "Too late: the class had already started";
   }
   if (kind.type === "change" && (row.occurrenceStatus === "cancelled" || kind.revision !== row.revision)) return "Superseded by a later change";
+  // Decided now, not when the row was written: the recipient may have left the class since the cron ran.
+  if (row.userId !== row.teacherId && !row.enrolled) return "The recipient is no longer enrolled in the class";
+  if (row.classStatus !== "active") return "The class is archived";
   if (row.channel === "email" && !row.remindByEmail) return "E-mail reminders were turned off";
   if (row.channel === "sms" && !row.remindBySms) return "SMS reminders were turned off";
   if (!destination) return row.channel === "sms" ? "No phone number" : "No e-mail address";
@@ -151,6 +161,14 @@ async function skipReason(env: Env, row: ClaimedNotification, kind: Notification
 }
 
 async function record(env: Env, row: ClaimedNotification, destination: string, result: SendResult, message: Message<unknown>): Promise<void> {
+  if (result.ok === "unknown") {
+    // The provider may have taken it: sending again could make a duplicate. The row waits for the provider's
+    // signed delivery report (which names our notification id) to say what became of it; nothing resends it.
+    await finish(env, row.id, { status: "unknown", error: result.error, destination });
+    message.ack();
+    console.warn(JSON.stringify({ event: "reminder_outcome_unknown", notificationId: row.id, error: result.error }));
+    return;
+  }
   if (result.ok) {
     await finish(env, row.id, { status: "sent", providerMessageId: result.providerMessageId, destination, sentAt: Date.now() });
     message.ack();
@@ -173,7 +191,7 @@ async function record(env: Env, row: ClaimedNotification, destination: string, r
 }
 
 interface Outcome {
-  status: "sent" | "failed" | "dead" | "pending" | "cancelled";
+  status: "sent" | "failed" | "dead" | "pending" | "cancelled" | "unknown";
   error?: string;
   providerMessageId?: string;
   destination?: string;

@@ -34,6 +34,8 @@ export interface DueOccurrence {
   startsAt: number;
   revision: number;
   reminderMinutes: number[];
+  /** When the occurrence got its current time (created or last moved); null when unknown. */
+  scheduledAt: number | null;
 }
 
 export interface CronReport {
@@ -48,14 +50,21 @@ export interface CronReport {
 /**
  * The reminder window due at `now` for an occurrence: the smallest window that has opened (earlier windows that
  * were missed are not sent late, since a later one is about to go), or null before the first window and after
- * the start. With `catchUpMs` a window that opened longer ago than that is not due.
+ * the start. With `catchUpMs`, a window is due for that long after it opened — or after the occurrence got its
+ * time, when that was later: a session scheduled inside a window (5 minutes before its start, in a class reminded
+ * 60 minutes ahead) gets that window's reminder at once, saying the time actually left.
  */
-export function dueWindow(occurrence: Pick<DueOccurrence, "startsAt" | "reminderMinutes">, now: number, catchUpMs = Number.POSITIVE_INFINITY): number | null {
+export function dueWindow(
+  occurrence: Pick<DueOccurrence, "startsAt" | "reminderMinutes"> & { scheduledAt?: number | null },
+  now: number,
+  catchUpMs = Number.POSITIVE_INFINITY,
+): number | null {
   if (occurrence.startsAt <= now) return null;
   const opened = occurrence.reminderMinutes.filter((minutes) => occurrence.startsAt - minutes * MINUTE_MS <= now);
   if (opened.length === 0) return null;
   const minutes = Math.min(...opened);
-  return now - (occurrence.startsAt - minutes * MINUTE_MS) <= catchUpMs ? minutes : null;
+  const effectiveOpening = Math.max(occurrence.startsAt - minutes * MINUTE_MS, occurrence.scheduledAt ?? Number.NEGATIVE_INFINITY);
+  return now - effectiveOpening <= catchUpMs ? minutes : null;
 }
 
 /** Who is notified for a class, on one channel, as an INSERT … SELECT with the preference and block filters. */
@@ -116,7 +125,8 @@ export async function enqueueNotifications(env: Env, ids: readonly string[]): Pr
 /** Occurrences of active classes starting within the horizon, with their class's windows. */
 async function upcomingOccurrences(env: Env, now: number): Promise<DueOccurrence[]> {
   const { results } = await env.DB.prepare(
-    `SELECT o.id, o.class_id AS classId, c.teacher_id AS teacherId, o.starts_at AS startsAt, o.revision, c.reminder_minutes AS reminderMinutes
+    `SELECT o.id, o.class_id AS classId, c.teacher_id AS teacherId, o.starts_at AS startsAt, o.revision, c.reminder_minutes AS reminderMinutes,
+            o.updated_at AS scheduledAt
      FROM occurrences o JOIN classes c ON c.id = o.class_id
      WHERE o.status = 'scheduled' AND c.status = 'active' AND o.starts_at > ?1 AND o.starts_at <= ?2`,
   )

@@ -85,14 +85,16 @@ export function smsMeasure(text: string): { units: number; segment: number; enco
 export function fitSms(template: string, title: string): string {
   const cleanTemplate = toGsm7Where(template);
   const cleanTitle = toGsm7Where(title.replace(/\s+/g, " ").trim());
-  const full = cleanTemplate.replace("{title}", cleanTitle);
+  // A replacer function, not a replacement string: a title holding `$&`, `$'` or `$$` must arrive as written.
+  const fill = (text: string) => cleanTemplate.replace("{title}", () => text);
+  const full = fill(cleanTitle);
   const measured = smsMeasure(full);
   if (measured.units <= measured.segment) return full;
   const chars = [...cleanTitle];
   for (let keep = chars.length - 1; keep >= 12; keep -= 1) {
-    const candidate = cleanTemplate.replace("{title}", `${chars.slice(0, keep).join("").trimEnd()}...`);
+    const candidate = fill(`${chars.slice(0, keep).join("").trimEnd()}...`);
     const size = smsMeasure(candidate);
     if (size.units <= size.segment) return candidate;
   }
-  return cleanTemplate.replace("{title}", chars.length > 12 ? `${chars.slice(0, 12).join("").trimEnd()}...` : cleanTitle);
+  return fill(chars.length > 12 ? `${chars.slice(0, 12).join("").trimEnd()}...` : cleanTitle);
 }

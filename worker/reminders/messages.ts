@@ -47,14 +47,25 @@ export interface MessageContext {
   now?: number;
 }
 
-/** How far ahead a reminder may be off its window before it states the real time left instead. */
-const WINDOW_SLACK_MINUTES = 5;
+/**
+ * How far a reminder may be off its window and still name the window: the cron ticks once a minute, so a
+ * reminder on time leaves up to a minute less than its window. Anything later says the real time left.
+ */
+const WINDOW_SLACK_MINUTES = 1;
 
-/** The "starts in …" minutes of a reminder: its window, or the real time left when that differs noticeably. */
+/**
+ * The "starts in …" minutes of a reminder: its window when sent on time, otherwise the real time left (a late
+ * scheduling, a move, a retry), rounded the way a person would say it: minutes below an hour and a half, whole
+ * hours below two days, whole days beyond.
+ */
 export function minutesToSay(context: Pick<MessageContext, "startsAt" | "now">, windowMinutes: number): number {
   if (context.now === undefined) return windowMinutes;
-  const left = Math.max(1, Math.round((context.startsAt - context.now) / 60_000));
-  return Math.abs(left - windowMinutes) <= WINDOW_SLACK_MINUTES ? windowMinutes : left;
+  const exact = (context.startsAt - context.now) / 60_000;
+  if (windowMinutes - exact <= WINDOW_SLACK_MINUTES && exact <= windowMinutes + WINDOW_SLACK_MINUTES) return windowMinutes;
+  const minutes = Math.max(1, Math.round(exact));
+  if (minutes < 90) return minutes;
+  if (minutes < 2 * 1440) return Math.round(minutes / 60) * 60;
+  return Math.round(minutes / 1440) * 1440;
 }
 
 export interface EmailAttachment {

@@ -8,7 +8,9 @@ export type SendResult =
       error: string;
       /** The provider's Retry-After, in seconds, when it sent one. */
       retryAfterSeconds?: number;
-    };
+    }
+  /** The request went out but no answer came in time: the provider may or may not have taken the message. */
+  | { ok: "unknown"; error: string };
 
 /** How long one provider call may take before it counts as a network failure. */
 export const PROVIDER_TIMEOUT_MS = 15_000;
@@ -25,8 +27,13 @@ export function httpFailure(provider: string, response: Response, detail: string
   };
 }
 
-/** A network failure (refused, reset, timed out): always retryable. */
+/**
+ * A network failure. A timeout comes after the request was sent, so the provider may have taken it: the outcome
+ * is unknown and retrying could duplicate the message. A refused or reset connection is retried: the request
+ * did not get through as far as the provider can tell us.
+ */
 export function networkFailure(provider: string, error: unknown): SendResult {
-  const reason = error instanceof Error ? (error.name === "TimeoutError" ? "timed out" : error.message) : String(error);
+  if (error instanceof Error && error.name === "TimeoutError") return { ok: "unknown", error: `${provider} did not answer in time; waiting for its delivery report` };
+  const reason = error instanceof Error ? error.message : String(error);
   return { ok: false, retryable: true, error: `${provider} unreachable: ${reason}`.slice(0, 500) };
 }

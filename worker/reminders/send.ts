@@ -7,7 +7,7 @@ import type { Db } from "../db";
 import type { Env } from "../env";
 import { buildEmail, buildSms, type MessageContext } from "./messages";
 import { outboxEmail, outboxSms } from "./outbox";
-import type { SendResult } from "./provider-result";
+import { PROVIDER_TIMEOUT_MS, type SendResult } from "./provider-result";
 import { parseAddress, SENDGRID_DEFAULT_BASE_URL, type SendGridConfig, sendGridMail } from "./sendgrid";
 import { sendTwilioSms, TWILIO_DEFAULT_BASE_URL, type TwilioConfig } from "./twilio";
 
@@ -31,14 +31,31 @@ export function publicUrl(env: Env): string {
 export function sendGridConfig(env: Env): SendGridConfig | Error | null {
   if (!env.SENDGRID_API_KEY) return null;
   if (!env.SENDGRID_FROM) return new Error("SENDGRID_FROM is not set (the sender address SendGrid sends from)");
-  return { apiKey: env.SENDGRID_API_KEY, baseUrl: (env.SENDGRID_BASE_URL || SENDGRID_DEFAULT_BASE_URL).replace(/\/+$/, ""), from: parseAddress(env.SENDGRID_FROM) };
+  return {
+    apiKey: env.SENDGRID_API_KEY,
+    baseUrl: (env.SENDGRID_BASE_URL || SENDGRID_DEFAULT_BASE_URL).replace(/\/+$/, ""),
+    from: parseAddress(env.SENDGRID_FROM),
+    timeoutMs: providerTimeoutMs(env),
+  };
 }
 
 /** Twilio settings, or null (→ outbox) when the account SID or auth token is missing. */
 export function twilioConfig(env: Env): TwilioConfig | Error | null {
   if (!env.TWILIO_ACCOUNT_SID || !env.TWILIO_AUTH_TOKEN) return null;
   if (!env.TWILIO_FROM) return new Error("TWILIO_FROM is not set (the number or messaging service SMS come from)");
-  return { accountSid: env.TWILIO_ACCOUNT_SID, authToken: env.TWILIO_AUTH_TOKEN, baseUrl: (env.TWILIO_BASE_URL || TWILIO_DEFAULT_BASE_URL).replace(/\/+$/, ""), from: env.TWILIO_FROM };
+  return {
+    accountSid: env.TWILIO_ACCOUNT_SID,
+    authToken: env.TWILIO_AUTH_TOKEN,
+    baseUrl: (env.TWILIO_BASE_URL || TWILIO_DEFAULT_BASE_URL).replace(/\/+$/, ""),
+    from: env.TWILIO_FROM,
+    timeoutMs: providerTimeoutMs(env),
+  };
+}
+
+/** PROVIDER_TIMEOUT_MS when it is a sensible number of milliseconds (1 s … 60 s), else the default. */
+function providerTimeoutMs(env: Env): number {
+  const value = Number(env.PROVIDER_TIMEOUT_MS);
+  return Number.isInteger(value) && value >= 1000 && value <= 60_000 ? value : PROVIDER_TIMEOUT_MS;
 }
 
 /** Builds the message for `delivery` and hands it to the provider (or the outbox). Never throws for provider trouble. */
@@ -54,5 +71,8 @@ export async function deliver(env: Env, db: Db, delivery: Delivery): Promise<Sen
   const config = twilioConfig(env);
   if (config === null) return outboxSms(db, { notificationId: delivery.notificationId, to: delivery.destination, body });
   if (config instanceof Error) return { ok: false, retryable: false, error: config.message };
-  return sendTwilioSms(config, { to: delivery.destination, body, statusCallback: `${publicUrl(env)}/api/webhooks/twilio/status` });
+  // Our id travels in the callback URL, so a report settles the row even when Twilio's answer (with its sid)
+  // never reached us.
+  const statusCallback = `${publicUrl(env)}/api/webhooks/twilio/status?notification=${encodeURIComponent(delivery.notificationId)}`;
+  return sendTwilioSms(config, { to: delivery.destination, body, statusCallback });
 }

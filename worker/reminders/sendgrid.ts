@@ -14,6 +14,8 @@ export interface EmailAddress {
 
 export interface SendGridConfig {
   apiKey: string;
+  /** How long a call may take before its outcome counts as unknown (default {@link PROVIDER_TIMEOUT_MS}). */
+  timeoutMs?: number;
   /** Without a trailing slash; defaults to SENDGRID_DEFAULT_BASE_URL. */
   baseUrl: string;
   from: EmailAddress;
@@ -58,7 +60,7 @@ export async function sendGridMail(config: SendGridConfig, mail: SendGridMail): 
       method: "POST",
       headers: { authorization: `Bearer ${config.apiKey}`, "content-type": "application/json" },
       body: JSON.stringify(mailSendBody(config, mail)),
-      signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
+      signal: AbortSignal.timeout(config.timeoutMs ?? PROVIDER_TIMEOUT_MS),
     });
   } catch (error) {
     return networkFailure("SendGrid", error);

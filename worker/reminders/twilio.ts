@@ -10,6 +10,8 @@ export const TWILIO_DEFAULT_BASE_URL = "https://api.twilio.com";
 export interface TwilioConfig {
   accountSid: string;
   authToken: string;
+  /** How long a call may take before its outcome counts as unknown (default {@link PROVIDER_TIMEOUT_MS}). */
+  timeoutMs?: number;
   /** Without a trailing slash; defaults to TWILIO_DEFAULT_BASE_URL. */
   baseUrl: string;
   /** E.164 sender, or a Messaging Service SID (MG…). */
@@ -45,7 +47,7 @@ export async function sendTwilioSms(config: TwilioConfig, sms: TwilioSms): Promi
         accept: "application/json",
       },
       body: messageForm(config, sms).toString(),
-      signal: AbortSignal.timeout(PROVIDER_TIMEOUT_MS),
+      signal: AbortSignal.timeout(config.timeoutMs ?? PROVIDER_TIMEOUT_MS),
     });
   } catch (error) {
     return networkFailure("Twilio", error);

@@ -51,18 +51,26 @@ webhooksRoutes.post(TWILIO_STATUS_PATH, async (c) => {
   const signature = c.req.header("x-twilio-signature");
   if (!signature) throw new ApiError("UNAUTHORIZED", "Missing X-Twilio-Signature");
   const params = new URLSearchParams(await readLimited(c.req.raw));
-  // Twilio signs the URL it was given; behind a proxy that can differ from the URL this request arrived at.
-  const candidates = new Set([`${publicUrl(c.env)}${TWILIO_STATUS_PATH}`, c.req.url]);
+  // Twilio signs the URL it was given (with our query); behind a proxy that can differ from the URL this request
+  // arrived at.
+  const candidates = new Set([`${publicUrl(c.env)}${TWILIO_STATUS_PATH}${new URL(c.req.url).search}`, c.req.url]);
   let valid = false;
   for (const url of candidates) if (await verifyTwilioSignature(authToken, url, params, signature)) valid = true;
   if (!valid) throw new ApiError("UNAUTHORIZED", "X-Twilio-Signature does not match");
 
   const status = parse(TwilioStatusSchema, Object.fromEntries(params));
+  const notificationId = new URL(c.req.url).searchParams.get("notification");
+  const target: ReceiptTarget =
+    notificationId && notificationId.length <= 64
+      ? { channel: "sms", notificationId, providerMessageId: status.MessageSid }
+      : { channel: "sms", providerMessageId: status.MessageSid };
   if (status.MessageStatus === "delivered") {
-    await markReceipt(c.env, { channel: "sms", providerMessageId: status.MessageSid }, "delivered", null);
+    await markReceipt(c.env, target, "delivered", null);
   } else if (status.MessageStatus === "undelivered" || status.MessageStatus === "failed") {
     const error = `Twilio: ${status.MessageStatus}${status.ErrorCode ? ` (error ${status.ErrorCode})` : ""}`;
-    await markReceipt(c.env, { channel: "sms", providerMessageId: status.MessageSid }, "failed", error);
+    await markReceipt(c.env, target, "failed", error);
+  } else if (status.MessageStatus === "sent" || status.MessageStatus === "queued" || status.MessageStatus === "accepted") {
+    await markReceipt(c.env, target, "sent", null);
   }
   return c.body(null, 204);
 });
@@ -88,6 +96,7 @@ webhooksRoutes.post("/api/webhooks/sendgrid/events", async (c) => {
         : null;
     if (!target) continue;
     if (event.event === "delivered") await markReceipt(c.env, target, "delivered", null);
+    else if (event.event === "processed") await markReceipt(c.env, target, "sent", null);
     else if (event.event === "bounce" || event.event === "dropped") {
       await markReceipt(c.env, target, "failed", `SendGrid: ${event.type ?? event.event}${event.reason ? `: ${event.reason}` : ""}`.slice(0, 500));
     }
@@ -95,15 +104,22 @@ webhooksRoutes.post("/api/webhooks/sendgrid/events", async (c) => {
   return c.body(null, 204);
 });
 
-type ReceiptTarget = { channel: "email" | "sms"; providerMessageId: string } | { channel: "email" | "sms"; notificationId: string };
+type ReceiptTarget =
+  | { channel: "email" | "sms"; providerMessageId: string }
+  | { channel: "email" | "sms"; notificationId: string; providerMessageId?: string };
 
 /**
- * Applies a receipt to a notification the provider accepted. Receipts can arrive out of order and twice, so only
- * a row still `sent` changes: a delivered or failed one keeps its final state.
+ * Applies a receipt to a notification the provider accepted, or whose outcome was unknown (the provider did not
+ * answer in time). Receipts can arrive out of order and twice, so a delivered or failed row keeps its final
+ * state, and "sent" only settles an unknown row.
  */
-async function markReceipt(env: Env, target: ReceiptTarget, status: "delivered" | "failed", error: string | null): Promise<void> {
+async function markReceipt(env: Env, target: ReceiptTarget, status: "sent" | "delivered" | "failed", error: string | null): Promise<void> {
   const [column, value] = "notificationId" in target ? ["id", target.notificationId] : ["provider_message_id", target.providerMessageId];
-  await env.DB.prepare(`UPDATE notifications SET status = ?1, error = ?2, updated_at = ?3 WHERE ${column} = ?4 AND channel = ?5 AND status = 'sent'`)
-    .bind(status, error, Date.now(), value, target.channel)
+  const from = status === "sent" ? "('unknown')" : "('sent', 'unknown')";
+  await env.DB.prepare(
+    `UPDATE notifications SET status = ?1, error = ?2, updated_at = ?3, provider_message_id = COALESCE(provider_message_id, ?6)
+     WHERE ${column} = ?4 AND channel = ?5 AND status IN ${from}`,
+  )
+    .bind(status, error, Date.now(), value, target.channel, target.providerMessageId ?? null)
     .run();
 }

@@ -1,28 +1,10 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { Notification, User } from "../../schema/db";
-import worker from "../index";
+import type { User } from "../../schema/db";
 import { MAX_DELIVERY_ATTEMPTS } from "../reminders/consumer";
+import worker from "../index";
 import { createUser } from "./helpers";
-import { createClass, createOccurrence, enroll, HOUR, pendingNotification, providerRequests, rowsById, scriptProvider, uniquePhone } from "./reminders-helpers";
-
-/** Delivers one queue message for `notification` to the consumer, as the queue would on attempt `attempts`. */
-async function deliver(notification: Notification, attempts = 1, messageId = crypto.randomUUID()) {
-  const batch = createMessageBatch("insp-live-reminders", [{ id: messageId, timestamp: new Date(), attempts, body: { notificationId: notification.id } }]);
-  // getQueueResult does not report retry delays, so note what the consumer asked for on the way through.
-  const retryDelays: (number | undefined)[] = [];
-  const message = batch.messages[0]!;
-  const retry = message.retry.bind(message);
-  message.retry = (options?: QueueRetryOptions) => {
-    retryDelays.push(options?.delaySeconds);
-    retry(options);
-  };
-  const ctx = createExecutionContext();
-  await worker.queue!(batch, env);
-  const result = await getQueueResult(batch, ctx);
-  const row = (await rowsById([notification.id]))[0]!;
-  return { result, row, messageId, retryDelays };
-}
+import { createClass, createOccurrence, deliverQueued as deliver, enroll, HOUR, pendingNotification, providerRequests, rowsById, scriptProvider, uniquePhone } from "./reminders-helpers";
 
 async function setup(channel: "email" | "sms", student?: User) {
   const teacher = await createUser("teacher");
@@ -147,7 +129,7 @@ describe("reminder queue consumer", () => {
     const form = message!.body as Record<string, string>;
     expect(form.To).toBe(sms.destination);
     expect(form.From).toBe(env.TWILIO_FROM);
-    expect(form.StatusCallback).toBe("http://localhost/api/webhooks/twilio/status");
+    expect(form.StatusCallback).toBe(`http://localhost/api/webhooks/twilio/status?notification=${sms.notification.id}`);
     expect(form.Body).toMatch(/^Chemistry starts in 1 h, .* Join: http:\/\/localhost\/classes\//);
     expect(form.Body!.length).toBeLessThanOrEqual(160);
   });

@@ -1,5 +1,5 @@
 /** Shared set-up for the reminders tests: classes, occurrences, enrolments, and the provider look-alikes' controls. */
-import { createScheduledController, env } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, createScheduledController, env, getQueueResult } from "cloudflare:test";
 import { eq, inArray } from "drizzle-orm";
 import { type ClassRow, classes, enrollments, type Notification, notifications, type Occurrence, occurrences, type User } from "../../schema/db";
 import type { CapturedRequest, Outcome } from "./global/provider-servers";
@@ -128,3 +128,49 @@ export function uniquePhone(): string {
   phoneCounter += 1;
   return `+1555${String(Math.floor(Math.random() * 1000)).padStart(3, "0")}${String(phoneCounter).padStart(4, "0")}`;
 }
+
+/** Twilio's algorithm, written independently of the Worker's: HMAC-SHA1 over URL + sorted name/value pairs. */
+export async function twilioSignature(token: string, url: string, params: Record<string, string>): Promise<string> {
+  const data = url + Object.keys(params).sort().map((key) => key + params[key]).join("");
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(token), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
+  return btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data)))));
+}
+
+/** r‖s (WebCrypto) → DER, the form SendGrid puts in its signature header. */
+function rawToDer(raw: Uint8Array): Uint8Array {
+  const integer = (bytes: Uint8Array) => {
+    let start = 0;
+    while (start < bytes.length - 1 && bytes[start] === 0) start += 1;
+    const trimmed = bytes.subarray(start);
+    const padded = trimmed[0]! & 0x80 ? Uint8Array.of(0, ...trimmed) : trimmed;
+    return Uint8Array.of(0x02, padded.length, ...padded);
+  };
+  const body = Uint8Array.of(...integer(raw.subarray(0, 32)), ...integer(raw.subarray(32)));
+  return Uint8Array.of(0x30, body.length, ...body);
+}
+
+export async function sendGridSign(privateJwk: JsonWebKey, timestamp: string, body: string): Promise<string> {
+  const key = await crypto.subtle.importKey("jwk", privateJwk, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+  const raw = new Uint8Array(await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, new TextEncoder().encode(timestamp + body)));
+  return btoa(String.fromCharCode(...rawToDer(raw)));
+}
+
+
+/** Delivers one queue message for `notification` to the consumer, as the queue would on attempt `attempts`. */
+export async function deliverQueued(notification: Notification, attempts = 1, messageId = crypto.randomUUID()) {
+  const batch = createMessageBatch("insp-live-reminders", [{ id: messageId, timestamp: new Date(), attempts, body: { notificationId: notification.id } }]);
+  // getQueueResult does not report retry delays, so note what the consumer asked for on the way through.
+  const retryDelays: (number | undefined)[] = [];
+  const message = batch.messages[0]!;
+  const retry = message.retry.bind(message);
+  message.retry = (options?: QueueRetryOptions) => {
+    retryDelays.push(options?.delaySeconds);
+    retry(options);
+  };
+  const ctx = createExecutionContext();
+  await worker.queue!(batch, env);
+  const result = await getQueueResult(batch, ctx);
+  const row = (await rowsById([notification.id]))[0]!;
+  return { result, row, messageId, retryDelays };
+}
+

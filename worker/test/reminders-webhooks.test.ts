@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { type Notification, notifications } from "../../schema/db";
 import { createUser, db } from "./helpers";
-import { createClass, createOccurrence, HOUR, pendingNotification, rowsById, uniquePhone } from "./reminders-helpers";
+import { createClass, createOccurrence, HOUR, pendingNotification, rowsById, sendGridSign, twilioSignature, uniquePhone } from "./reminders-helpers";
 
 const TWILIO_URL = "http://localhost/api/webhooks/twilio/status";
 const SENDGRID_URL = "http://localhost/api/webhooks/sendgrid/events";
@@ -18,34 +18,8 @@ async function sentNotification(channel: "email" | "sms"): Promise<Notification>
   return { ...row, status: "sent", providerMessageId };
 }
 
-/** Twilio's algorithm, written independently of the Worker's: HMAC-SHA1 over URL + sorted name/value pairs. */
-async function twilioSignature(token: string, url: string, params: Record<string, string>): Promise<string> {
-  const data = url + Object.keys(params).sort().map((key) => key + params[key]).join("");
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(token), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
-  return btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data)))));
-}
-
 function postTwilio(params: Record<string, string>, signature: string) {
   return SELF.fetch(TWILIO_URL, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature }, body: new URLSearchParams(params).toString() });
-}
-
-/** r‖s (WebCrypto) → DER, the form SendGrid puts in its signature header. */
-function rawToDer(raw: Uint8Array): Uint8Array {
-  const integer = (bytes: Uint8Array) => {
-    let start = 0;
-    while (start < bytes.length - 1 && bytes[start] === 0) start += 1;
-    const trimmed = bytes.subarray(start);
-    const padded = trimmed[0]! & 0x80 ? Uint8Array.of(0, ...trimmed) : trimmed;
-    return Uint8Array.of(0x02, padded.length, ...padded);
-  };
-  const body = Uint8Array.of(...integer(raw.subarray(0, 32)), ...integer(raw.subarray(32)));
-  return Uint8Array.of(0x30, body.length, ...body);
-}
-
-async function sendGridSign(privateJwk: JsonWebKey, timestamp: string, body: string): Promise<string> {
-  const key = await crypto.subtle.importKey("jwk", privateJwk, { name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
-  const raw = new Uint8Array(await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, new TextEncoder().encode(timestamp + body)));
-  return btoa(String.fromCharCode(...rawToDer(raw)));
 }
 
 function postSendGrid(body: string, signature: string, timestamp: string) {

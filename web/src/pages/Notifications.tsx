@@ -20,6 +20,7 @@ const STATUS_LABELS: Record<NotificationStatus, string> = {
   failed: "Failed",
   dead: "Gave up",
   cancelled: "Not sent",
+  unknown: "Awaiting provider report",
 };
 
 /** A status as a badge: green once the provider confirmed delivery, red when it could not be sent. */

@@ -22,7 +22,15 @@ export const PROVIDER_TEST_CREDENTIALS = {
   twilioFrom: "+15005550006",
 } as const;
 
-export type Outcome = "ok" | "400" | "429" | "500" | "drop";
+/**
+ * "slow" takes the message (it counts as accepted) but answers only after {@link SLOW_ANSWER_MS}, longer than the
+ * Worker's provider timeout in the tests: a provider that sent it while the client gave up waiting.
+ */
+export type Outcome = "ok" | "slow" | "400" | "429" | "500" | "drop";
+
+/** How long a "slow" answer takes; the tests' PROVIDER_TIMEOUT_MS ({@link TEST_PROVIDER_TIMEOUT_MS}) is shorter. */
+export const SLOW_ANSWER_MS = 5_000;
+export const TEST_PROVIDER_TIMEOUT_MS = 2_500;
 
 export interface CapturedRequest {
   /** The destination (e-mail address or phone number) the request was for, if it could be read. */
@@ -100,7 +108,7 @@ function nextOutcome(state: State, match: string | null): Outcome {
 
 function record(state: State, captured: Omit<CapturedRequest, "at">, captureBodies: boolean): void {
   const at = Date.now();
-  if (captured.answer === "ok") {
+  if (captured.answer === "ok" || captured.answer === "slow") {
     state.accepted += 1;
     state.firstAt ??= at;
     state.lastAt = at;
@@ -110,7 +118,7 @@ function record(state: State, captured: Omit<CapturedRequest, "at">, captureBodi
 
 /** Answers a scripted failure; returns true when it did. */
 function scriptedFailure(outcome: Outcome, response: ServerResponse, provider: "sendgrid" | "twilio"): boolean {
-  if (outcome === "ok") return false;
+  if (outcome === "ok" || outcome === "slow") return false;
   if (outcome === "drop") {
     response.socket?.destroy();
     return true;
@@ -190,6 +198,7 @@ export function startSendGridServer(options: { captureBodies?: boolean } = {}): 
     const outcome = nextOutcome(state, match);
     record(state, { ...base, match, body, answer: outcome }, captureBodies);
     if (scriptedFailure(outcome, response, "sendgrid")) return;
+    if (outcome === "slow") await new Promise((resolve) => setTimeout(resolve, SLOW_ANSWER_MS));
     response.writeHead(202, { "x-message-id": Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64url") });
     response.end();
   });
@@ -232,6 +241,7 @@ export function startTwilioServer(options: { captureBodies?: boolean } = {}): Pr
     const outcome = nextOutcome(state, match);
     record(state, { ...base, match, body: form, answer: outcome }, captureBodies);
     if (scriptedFailure(outcome, response, "twilio")) return;
+    if (outcome === "slow") await new Promise((resolve) => setTimeout(resolve, SLOW_ANSWER_MS));
     json(response, 201, {
       sid: `SM${randomHex(16)}`,
       account_sid: credentials.twilioAccountSid,
