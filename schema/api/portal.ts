@@ -45,12 +45,25 @@ export function isValidTimeZone(timeZone: string): boolean {
   }
 }
 
-/** An IANA time zone name, normalized to its canonical spelling (e.g. "europe/berlin" → "Europe/Berlin"). */
+/**
+ * The zone as the user chose it, with its case corrected ("europe/berlin" → "Europe/Berlin"). Intl resolves
+ * links to the names ICU keeps (Asia/Kolkata → Asia/Calcutta, Europe/Kyiv → Europe/Kiev); a user who chose the
+ * current name keeps it.
+ */
+export function chosenTimeZone(timeZone: string): string {
+  const resolved = new Intl.DateTimeFormat("en-US", { timeZone }).resolvedOptions().timeZone;
+  if (resolved.toLowerCase() === timeZone.toLowerCase()) return resolved;
+  // A link name: ICU knows it only by its target, so its case is corrected by rule ("asia/kolkata").
+  if (timeZone !== timeZone.toLowerCase()) return timeZone;
+  return timeZone.replace(/(^|[/_-])([a-z])/g, (_match, separator: string, letter: string) => separator + letter.toUpperCase());
+}
+
+/** An IANA time zone name, as chosen, with its case corrected (see {@link chosenTimeZone}). */
 export const TimeZoneSchema = v.pipe(
   v.string(),
   v.maxLength(64, "Time zone name is too long"),
   v.check(isValidTimeZone, "Unknown IANA time zone"),
-  v.transform((timeZone) => new Intl.DateTimeFormat("en-US", { timeZone }).resolvedOptions().timeZone),
+  v.transform(chosenTimeZone),
 );
 
 /** UTC milliseconds between 1970 and the end of year 9999. */

@@ -132,9 +132,12 @@ function formatter(locale: string, timeZone: string): Intl.DateTimeFormat {
   return cached;
 }
 
+/** Where en-GB has no abbreviation for a zone, these locales may ("EDT" in en-US, "IST" for India in en-IN). */
+const ABBREVIATION_LOCALES = ["en-US", "en-IN"];
+
 /**
  * Date parts in `timeZone`. The zone abbreviation comes from whichever locale knows a name for it (en-GB says
- * "CEST" but "GMT-4" for New York, en-US the other way round); otherwise the GMT offset is shown.
+ * "CEST" but "GMT-4" for New York, en-US the other way round, en-IN says "IST"); otherwise the GMT offset.
  */
 function zonedParts(ms: number, timeZone: string): (type: Intl.DateTimeFormatPartTypes) => string {
   const zone = safeTimezone(timeZone);
@@ -142,10 +145,11 @@ function zonedParts(ms: number, timeZone: string): (type: Intl.DateTimeFormatPar
   const parts = formatter("en-GB", zone).formatToParts(date);
   const get = (list: Intl.DateTimeFormatPart[], type: Intl.DateTimeFormatPartTypes) => list.find((part) => part.type === type)?.value ?? "";
   let zoneName = get(parts, "timeZoneName");
-  if (/^GMT[+-]/.test(zoneName)) {
-    const american = get(formatter("en-US", zone).formatToParts(date), "timeZoneName");
-    if (!/^GMT[+-]/.test(american)) zoneName = american;
+  for (const locale of ABBREVIATION_LOCALES) {
+    if (!/^GMT[+-]/.test(zoneName)) break;
+    zoneName = get(formatter(locale, zone).formatToParts(date), "timeZoneName") || zoneName;
   }
+  if (/^GMT[+-]/.test(zoneName)) zoneName = get(parts, "timeZoneName");
   return (type) => (type === "timeZoneName" ? zoneName : get(parts, type));
 }
 

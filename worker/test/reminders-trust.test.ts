@@ -3,7 +3,7 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { enrollments, notifications } from "../../schema/db";
 import { fitSms } from "../reminders/gsm7";
-import { buildEmail, buildSms, type MessageContext } from "../reminders/messages";
+import { buildEmail, buildSms, formatInZone, type MessageContext } from "../reminders/messages";
 import { SLOW_ANSWER_MS } from "./global/provider-servers";
 import { api, createUser, db } from "./helpers";
 import {
@@ -185,5 +185,19 @@ describe("user text is substituted as written", () => {
     const email = buildEmail(context(title));
     expect(email.subject).toBe(`Reminder: ${title} starts in 10 minutes`);
     expect(email.text).toContain(`${title} starts in 10 minutes.`);
+  });
+});
+
+describe("time zones in settings and messages", () => {
+  it("a zone chosen as Asia/Kolkata is stored as chosen (not Asia/Calcutta) and reminders say IST", async () => {
+    const student = await createUser("student");
+    const response = await api("/api/me", { as: student, method: "PATCH", body: { timezone: "asia/kolkata" } });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { user: { timezone: string } }).user.timezone).toBe("Asia/Kolkata");
+    const again = await api("/api/me", { as: student, method: "PATCH", body: { timezone: "europe/berlin" } });
+    expect(((await again.json()) as { user: { timezone: string } }).user.timezone).toBe("Europe/Berlin");
+    expect(formatInZone(Date.UTC(2027, 0, 15, 12, 0), "Asia/Kolkata")).toBe("Fri 15 Jan 2027, 17:30 IST");
+    expect(formatInZone(Date.UTC(2027, 6, 15, 12, 0), "America/New_York")).toBe("Thu 15 Jul 2027, 08:00 EDT");
+    expect(formatInZone(Date.UTC(2027, 6, 15, 12, 0), "Europe/Berlin")).toBe("Thu 15 Jul 2027, 14:00 CEST");
   });
 });
