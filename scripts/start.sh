@@ -71,7 +71,7 @@ wait_extra_services
 start_service "cron ticker" bash -c '
   while sleep $((60 - $(date +%s) % 60)); do
     exec 3<>"/dev/tcp/127.0.0.1/$1" || continue
-    printf "GET /cdn-cgi/handler/scheduled?cron=*+*+*+*+* HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3
+    printf "GET /cdn-cgi/local/scheduled?cron=*+*+*+*+* HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3
     cat <&3 >/dev/null
     exec 3<&- 3>&-
   done' cron-ticker "$port"
