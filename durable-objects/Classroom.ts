@@ -26,6 +26,7 @@ import { Moderation } from "./moderation";
 import { Outbox } from "./outbox";
 import { Polls } from "./polls";
 import { Presence } from "./presence";
+import { RateLimiter } from "./rate-limit";
 import { LiveSession } from "./session";
 import { RecordingControl } from "./recording";
 import { RoomStorage } from "./storage";
@@ -74,6 +75,7 @@ export class Classroom extends Server<Env> {
   private readonly presence: Presence;
   private readonly mediaMap: MediaMap;
   private readonly services: RoomServices;
+  private readonly rateLimiter = new RateLimiter();
   private readonly lastMessageAt = new Map<string, number>();
   private alarmAt: number | null = null;
   /** When the alarm last looked for dead sockets (in memory: after a wake-up the first alarm looks). */
@@ -315,9 +317,14 @@ export class Classroom extends Server<Env> {
     if (!(spec.roles as readonly string[]).includes(identity.role)) return errorFrame(id, "FORBIDDEN", `A ${identity.role} may not use ${method}`);
     const data = v.safeParse(spec.request, frame.output.data ?? {});
     if (!data.success) return errorFrame(id, "INVALID_MESSAGE", describe(data.issues));
+    const now = Date.now();
+    // After the refusals that cost nothing (shape, role) and before the handler, so a refused call writes and
+    // sends nothing; a malformed flood is answered without spending anyone's allowance.
+    const refusal = this.rateLimiter.admit(spec.rateLimit, identity, now);
+    if (refusal) return errorFrame(id, "RATE_LIMITED", refusal.message, refusal.retryAfterMs);
     try {
       const handler = HANDLERS[method] as (room: RoomServices, caller: Caller, data: unknown, now: number) => unknown;
-      const result = await handler(this.services, identity, data.output, Date.now());
+      const result = await handler(this.services, identity, data.output, now);
       return okFrame(frame.output.id, result);
     } catch (error) {
       if (error instanceof ChannelError) return errorFrame(id, error.code, error.message);

@@ -25,8 +25,9 @@ export type Caller = ClassIdentity & { location?: JoinerLocation };
 type Handler<M extends ClassroomMethod> = (room: RoomServices, caller: Caller, data: ClassroomRequestData<M>, now: number) => ClassroomResponses[M] | Promise<ClassroomResponses[M]>;
 
 /**
- * One small handler per method. The dispatcher has already parsed `data` with the method's schema and checked
- * the caller's role against the method's `roles`; handlers check what depends on state (locks, mutes, targets).
+ * One small handler per method. The dispatcher has already parsed `data` with the method's schema, checked
+ * the caller's role against the method's `roles` and taken from its `rateLimit` buckets; handlers check what
+ * depends on state (locks, mutes, targets).
  */
 export const HANDLERS: { [M in ClassroomMethod]: Handler<M> } = {
   "chat.send": (room, caller, data, now) => ({ message: room.chat.send(caller, data, now) }),
@@ -59,8 +60,8 @@ export const HANDLERS: { [M in ClassroomMethod]: Handler<M> } = {
     room.hands.lower(caller, data.userId);
     return {};
   },
-  "reaction.send": (room, caller, data, now) => {
-    room.hands.react(caller, data.emoji, now);
+  "reaction.send": (room, _caller, data) => {
+    room.hands.react(data.emoji);
     return {};
   },
   "session.end": async (room, caller, _data, now) => {

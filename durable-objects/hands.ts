@@ -1,17 +1,13 @@
-import { CLASSROOM_LIMITS } from "../schema/protocol/classroom";
 import { type ClassIdentity, isModerator } from "../schema/tokens/class-token";
 import type { Broadcaster } from "./broadcaster";
 import { graphemeCount } from "./chat";
 import { ChannelError } from "./errors";
 import type { Presence } from "./presence";
-import { TokenBuckets } from "./rate-limit";
 
 const PICTOGRAPHIC = /\p{Extended_Pictographic}|\p{Regional_Indicator}/u;
 
 /** Raised hands (a queue ordered by when each went up) and reactions (summed and sent once a second). */
 export class Hands {
-  private readonly reactionBuckets = new TokenBuckets(CLASSROOM_LIMITS.reactionBurst, CLASSROOM_LIMITS.reactionPerSecond);
-
   constructor(
     private readonly presence: Presence,
     private readonly broadcaster: Broadcaster,
@@ -34,9 +30,8 @@ export class Hands {
     if (participant.handRaisedAt !== null) this.presence.setHand(target, null);
   }
 
-  react(caller: ClassIdentity, emoji: string, now: number): void {
+  react(emoji: string): void {
     if (graphemeCount(emoji) !== 1 || !PICTOGRAPHIC.test(emoji)) throw new ChannelError("INVALID_MESSAGE", "A reaction is a single emoji");
-    if (!this.reactionBuckets.take(caller.userId, now)) throw new ChannelError("RATE_LIMITED", "Too many reactions; wait a moment");
     this.broadcaster.reaction(emoji);
   }
 }

@@ -16,6 +16,58 @@ import { requestFrameSchema } from "./envelope";
 export const HEARTBEAT_PING = "ping";
 export const HEARTBEAT_PONG = "pong";
 
+/**
+ * A token bucket: `burst` actions at once, then `perSecond` on average. A user's bucket is shared by all of
+ * their sockets in the class (tabs and devices), so opening more sockets buys nothing.
+ */
+export interface RateLimit {
+  readonly burst: number;
+  readonly perSecond: number;
+  /** What is counted, as the refusal names it: "Too many votes; try again in 2 s". */
+  readonly what: string;
+  /** Teachers' and admins' numbers where they act on many people at once (lowering everyone's hands). */
+  readonly moderators?: { readonly burst: number; readonly perSecond: number };
+}
+
+/**
+ * The buckets of the class channel. Each action that writes (SQLite, the D1 outbox, a D1 read, a signature) or
+ * fans out to the class draws from one; a refusal writes nothing. The bursts leave room for what a person does
+ * by hand (changing a vote a few times, reloading a page); the rates are far below what a script can send.
+ */
+const RATE_LIMITS = {
+  chat: { burst: 10, perSecond: 2, what: "messages" },
+  /** Reactions are cheap (summed and sent once a second), so more of them pass. */
+  reactions: { burst: 20, perSecond: 5, what: "reactions" },
+  votes: { burst: 5, perSecond: 1, what: "votes" },
+  /** Raising and lowering your own hand; a moderator clears many hands in a row. */
+  hands: { burst: 6, perSecond: 0.5, what: "hand raises and lowers", moderators: { burst: 60, perSecond: 10 } },
+  /** `media.join` and `media.renew`: each reads the fleet in D1 and signs a token; one per tab at once. */
+  media: { burst: 8, perSecond: 1, what: "media requests" },
+  /** Deleting messages, muting, removing and blocking people, locking chat, ending the class. */
+  moderation: { burst: 30, perSecond: 5, what: "moderation actions" },
+  polls: { burst: 20, perSecond: 1, what: "poll changes" },
+  stage: { burst: 20, perSecond: 2, what: "stage changes" },
+  /** Each start runs an FFmpeg on the node and writes a recording row. */
+  recording: { burst: 6, perSecond: 0.1, what: "recording changes" },
+  /**
+   * Per class, shared by every teacher and admin in it: the actions that reach every socket (and every node)
+   * of the class, so several moderators together cannot flood it either.
+   */
+  classBroadcasts: { burst: 40, perSecond: 4, what: "class-wide changes" },
+} as const satisfies Record<string, RateLimit>;
+
+/** The name of a bucket in {@link CLASSROOM_LIMITS.rateLimits}. */
+export type RateLimitName = keyof typeof RATE_LIMITS;
+
+/**
+ * The buckets one method draws from: `user` per caller (all of their sockets together), and `class` once for
+ * the whole class. An action passes only when every bucket it names has a token.
+ */
+export interface MethodRateLimit {
+  readonly user: RateLimitName;
+  readonly class?: RateLimitName;
+}
+
 /** Limits the object enforces (the web app uses the same numbers to guide the user). */
 export const CLASSROOM_LIMITS = {
   /** Inbound frames larger than this close the socket with {@link CLASSROOM_CLOSE_CODES.frameTooLarge}. */
@@ -26,12 +78,8 @@ export const CLASSROOM_LIMITS = {
   maxChatGraphemes: 2000,
   /** Chat messages in a snapshot. */
   snapshotChatMessages: 100,
-  /** Token bucket per user for chat messages. */
-  chatBurst: 10,
-  chatPerSecond: 2,
-  /** Token bucket per user for reactions (they are cheap: aggregated once a second). */
-  reactionBurst: 20,
-  reactionPerSecond: 5,
+  /** Token buckets, by name; each method of {@link CLASSROOM_METHODS} names the ones it draws from. */
+  rateLimits: RATE_LIMITS,
   pollMinOptions: 2,
   pollMaxOptions: 10,
   pollMaxDurationSeconds: 3600,
@@ -71,24 +119,29 @@ const Label = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1), v.ma
 /** A reaction is one emoji (a short grapheme sequence; the web picker sends Unicode emoji). */
 const Emoji = v.pipe(v.string(), v.minLength(1), v.maxLength(32));
 
-/** Request data and response data for every method. `roles` lists who may call it; the object checks it. */
+/**
+ * Request data for every method. `roles` lists who may call it; `rateLimit` names the token buckets a call
+ * draws from (see {@link CLASSROOM_LIMITS.rateLimits}). The object checks both before it acts.
+ */
 export const CLASSROOM_METHODS = {
   /** Post a chat message. `clientMessageId` makes a resend after a reconnect idempotent. */
   "chat.send": {
     roles: CLASS_ROLES,
+    rateLimit: { user: "chat" },
     request: v.strictObject({ clientMessageId: Id, body: v.pipe(v.string(), v.minLength(1), v.maxLength(CLASSROOM_LIMITS.maxFrameBytes)) }),
   },
-  "chat.delete": { roles: ["teacher", "admin"], request: v.strictObject({ messageId: Id }) },
+  "chat.delete": { roles: ["teacher", "admin"], rateLimit: { user: "moderation" }, request: v.strictObject({ messageId: Id }) },
   /** Lock or unlock chat for students. */
-  "chat.lock": { roles: ["teacher", "admin"], request: v.strictObject({ locked: v.boolean() }) },
+  "chat.lock": { roles: ["teacher", "admin"], rateLimit: { user: "moderation", class: "classBroadcasts" }, request: v.strictObject({ locked: v.boolean() }) },
   /** Mute or unmute one participant's chat. */
-  "participant.mute": { roles: ["teacher", "admin"], request: v.strictObject({ userId: Id, muted: v.boolean() }) },
+  "participant.mute": { roles: ["teacher", "admin"], rateLimit: { user: "moderation" }, request: v.strictObject({ userId: Id, muted: v.boolean() }) },
   /** Remove a participant now; they may rejoin. */
-  "participant.remove": { roles: ["teacher", "admin"], request: v.strictObject({ userId: Id }) },
+  "participant.remove": { roles: ["teacher", "admin"], rateLimit: { user: "moderation" }, request: v.strictObject({ userId: Id }) },
   /** Block a participant from this class (writes a class-scoped block) and remove them now. */
-  "participant.block": { roles: ["teacher", "admin"], request: v.strictObject({ userId: Id, reason: v.optional(v.pipe(v.string(), v.maxLength(500))) }) },
+  "participant.block": { roles: ["teacher", "admin"], rateLimit: { user: "moderation" }, request: v.strictObject({ userId: Id, reason: v.optional(v.pipe(v.string(), v.maxLength(500))) }) },
   "poll.create": {
     roles: ["teacher", "admin"],
+    rateLimit: { user: "polls", class: "classBroadcasts" },
     request: v.strictObject({
       question: Label(500),
       options: v.pipe(v.array(Label(200)), v.minLength(CLASSROOM_LIMITS.pollMinOptions), v.maxLength(CLASSROOM_LIMITS.pollMaxOptions)),
@@ -98,42 +151,42 @@ export const CLASSROOM_METHODS = {
     }),
   },
   /** Vote (students); voting again replaces the earlier vote while the poll is open. */
-  "poll.vote": { roles: ["student"], request: v.strictObject({ pollId: Id, optionIds: v.pipe(v.array(Id), v.minLength(1), v.maxLength(CLASSROOM_LIMITS.pollMaxOptions)) }) },
-  "poll.close": { roles: ["teacher", "admin"], request: v.strictObject({ pollId: Id }) },
+  "poll.vote": { roles: ["student"], rateLimit: { user: "votes" }, request: v.strictObject({ pollId: Id, optionIds: v.pipe(v.array(Id), v.minLength(1), v.maxLength(CLASSROOM_LIMITS.pollMaxOptions)) }) },
+  "poll.close": { roles: ["teacher", "admin"], rateLimit: { user: "polls", class: "classBroadcasts" }, request: v.strictObject({ pollId: Id }) },
   /** Show the results to everyone (closes the poll first if it is open). */
-  "poll.publish": { roles: ["teacher", "admin"], request: v.strictObject({ pollId: Id }) },
-  "hand.raise": { roles: ["student"], request: Empty },
+  "poll.publish": { roles: ["teacher", "admin"], rateLimit: { user: "polls", class: "classBroadcasts" }, request: v.strictObject({ pollId: Id }) },
+  "hand.raise": { roles: ["student"], rateLimit: { user: "hands" }, request: Empty },
   /** Lower a hand: your own (anyone), or someone else's (moderators). */
-  "hand.lower": { roles: CLASS_ROLES, request: v.strictObject({ userId: v.optional(Id) }) },
-  "reaction.send": { roles: CLASS_ROLES, request: v.strictObject({ emoji: Emoji }) },
+  "hand.lower": { roles: CLASS_ROLES, rateLimit: { user: "hands" }, request: v.strictObject({ userId: v.optional(Id) }) },
+  "reaction.send": { roles: CLASS_ROLES, rateLimit: { user: "reactions" }, request: v.strictObject({ emoji: Emoji }) },
   /** End the class for everyone. */
-  "session.end": { roles: ["teacher", "admin"], request: Empty },
+  "session.end": { roles: ["teacher", "admin"], rateLimit: { user: "moderation" }, request: Empty },
   /**
    * Get a place on an sfu-node: the object picks the nearest healthy node with headroom and signs a media token
    * for it. Call it on join, after the node said `reconnect` (the answer may name another node), and when
    * `media.renew` is refused. `UNAVAILABLE` when no node is healthy.
    */
-  "media.join": { roles: CLASS_ROLES, request: Empty },
+  "media.join": { roles: CLASS_ROLES, rateLimit: { user: "media" }, request: Empty },
   /**
    * A fresh media token for the node you are connected to, to hand it over your open media socket
    * (`token.renew`) so your media never stops. The grant is what you may send now. `NOT_FOUND` when that node is
    * no longer healthy (no recent heartbeat): call `media.join` instead and move.
    */
-  "media.renew": { roles: CLASS_ROLES, request: v.strictObject({ nodeId: Id }) },
+  "media.renew": { roles: CLASS_ROLES, rateLimit: { user: "media" }, request: v.strictObject({ nodeId: Id }) },
   /** Let a student send audio and video (they get a `grant` notification from their node). */
-  "stage.invite": { roles: ["teacher", "admin"], request: v.strictObject({ userId: Id }) },
+  "stage.invite": { roles: ["teacher", "admin"], rateLimit: { user: "stage", class: "classBroadcasts" }, request: v.strictObject({ userId: Id }) },
   /** Take the stage back: the node closes the student's producers at once. */
-  "stage.revoke": { roles: ["teacher", "admin"], request: v.strictObject({ userId: Id }) },
+  "stage.revoke": { roles: ["teacher", "admin"], rateLimit: { user: "stage", class: "classBroadcasts" }, request: v.strictObject({ userId: Id }) },
   /** Pause someone's producer on the node; its owner sees it paused and may resume it themselves. */
-  "media.mute": { roles: ["teacher", "admin"], request: v.strictObject({ userId: Id, source: v.picklist(MEDIA_SOURCES) }) },
+  "media.mute": { roles: ["teacher", "admin"], rateLimit: { user: "moderation", class: "classBroadcasts" }, request: v.strictObject({ userId: Id, source: v.picklist(MEDIA_SOURCES) }) },
   /**
    * Start recording the teachers' camera, microphone and screen (one recording row per recorded interval).
    * Answers the running recording if one is already on. `CONFLICT` while no teacher sends anything.
    */
-  "recording.start": { roles: ["teacher", "admin"], request: Empty },
+  "recording.start": { roles: ["teacher", "admin"], rateLimit: { user: "recording", class: "classBroadcasts" }, request: Empty },
   /** Stop the running recording (it is composed, uploaded and packaged after this); `recording: null` if none ran. */
-  "recording.stop": { roles: ["teacher", "admin"], request: Empty },
-} as const satisfies Record<string, { roles: readonly ClassRole[]; request: v.GenericSchema }>;
+  "recording.stop": { roles: ["teacher", "admin"], rateLimit: { user: "recording", class: "classBroadcasts" }, request: Empty },
+} as const satisfies Record<string, { roles: readonly ClassRole[]; rateLimit: MethodRateLimit; request: v.GenericSchema }>;
 
 export type ClassroomMethod = keyof typeof CLASSROOM_METHODS;
 export const CLASSROOM_METHOD_NAMES = Object.keys(CLASSROOM_METHODS) as [ClassroomMethod, ...ClassroomMethod[]];

@@ -56,6 +56,8 @@ export class ChannelRequestError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** For `RATE_LIMITED`: how long until the same request would pass (the message says it in seconds too). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
@@ -193,7 +195,7 @@ export class ClassChannel {
       this.pending.delete(response.output.id!);
       clearTimeout(pending.timer);
       if (response.output.ok) pending.resolve(response.output.data);
-      else pending.reject(new ChannelRequestError(response.output.error.code, response.output.error.message));
+      else pending.reject(new ChannelRequestError(response.output.error.code, response.output.error.message, response.output.error.retryAfterMs));
       return;
     }
     const notification = v.safeParse(ClassroomNotificationSchema, frame);

@@ -335,7 +335,7 @@ export class MediaSession {
       // Only a refusal of who we are is final; anything else (a node restarting, a slow answer) is worth a retry.
       const refused = error instanceof ChannelRequestError && FINAL_JOIN_ERRORS.includes(error.code);
       this.setState({ status: refused ? "closed" : unavailable ? "unavailable" : "reconnecting", message: error instanceof Error ? error.message : String(error) });
-      if (!refused) this.scheduleRejoin();
+      if (!refused) this.scheduleRejoin(retryAfterMs(error));
     }
   }
 
@@ -418,10 +418,11 @@ export class MediaSession {
       } catch (error) {
         if (!this.current(connection)) return;
         const final = (error instanceof ChannelRequestError || error instanceof MediaSignalingError) && FINAL_RENEW_ERRORS.includes(error.code);
+        const wait = Math.max(RENEW_RETRY_MS, retryAfterMs(error));
         // Stop trying while there is still time to rejoin before the node closes the socket at expiry.
-        const timeLeft = expiresAt - Date.now() - RENEW_RETRY_MS;
+        const timeLeft = expiresAt - Date.now() - wait;
         if (final || attempt >= RENEW_ATTEMPTS || timeLeft < RENEW_RETRY_MS) break;
-        await new Promise((resolve) => setTimeout(resolve, RENEW_RETRY_MS));
+        await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
     if (this.current(connection)) this.rejoin();
@@ -439,9 +440,10 @@ export class MediaSession {
     this.scheduleRejoin();
   }
 
-  private scheduleRejoin(): void {
+  /** Joins again after the backoff, or after `atLeastMs` when the class asked for that long (`RATE_LIMITED`). */
+  private scheduleRejoin(atLeastMs = 0): void {
     if (this.closed || this.rejoinTimer) return;
-    const delay = REJOIN_BACKOFF_MS[Math.min(this.rejoinAttempt, REJOIN_BACKOFF_MS.length - 1)]!;
+    const delay = Math.max(atLeastMs, REJOIN_BACKOFF_MS[Math.min(this.rejoinAttempt, REJOIN_BACKOFF_MS.length - 1)]!);
     this.rejoinAttempt += 1;
     this.rejoinTimer = setTimeout(() => {
       this.rejoinTimer = null;
@@ -750,4 +752,9 @@ function sourceName(source: MediaSource): string {
 
 function assertNever(value: never): never {
   throw new Error(`Unexpected notification ${JSON.stringify(value)}`);
+}
+
+/** The wait a `RATE_LIMITED` refusal asked for (0 for any other failure): retrying sooner would be refused again. */
+function retryAfterMs(error: unknown): number {
+  return error instanceof ChannelRequestError && error.code === "RATE_LIMITED" ? (error.retryAfterMs ?? 0) : 0;
 }
