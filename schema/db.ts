@@ -166,6 +166,7 @@ export const enrollments = sqliteTable(
 );
 
 export const UPLOAD_KINDS = ["pdf", "image", "other"] as const;
+export type UploadKind = (typeof UPLOAD_KINDS)[number];
 
 /** Uploaded media (stored in R2 under `storage_key`). */
 export const mediaUploads = sqliteTable(
@@ -502,3 +503,5 @@ export type Notification = typeof notifications.$inferSelect;
 export type OutboxMessage = typeof outboxMessages.$inferSelect;
 export type Recording = typeof recordings.$inferSelect;
 export type Block = typeof blocks.$inferSelect;
+export type MediaUpload = typeof mediaUploads.$inferSelect;
+export type SlideDeck = typeof slideDecks.$inferSelect;

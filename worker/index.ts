@@ -13,6 +13,7 @@ import { calendarRoutes } from "./routes/calendar";
 import { classesRoutes } from "./routes/classes";
 import { classLinkRoutes } from "./routes/class-link";
 import { feedbackRoutes } from "./routes/feedback";
+import { filesRoutes } from "./routes/files";
 import { fleetRoutes } from "./routes/fleet";
 import { healthRoutes } from "./routes/health";
 import { joinRoutes, routeClassroomSocket } from "./routes/join";
@@ -51,6 +52,7 @@ app.route("/", classLinkRoutes);
 app.route("/", notificationsRoutes);
 app.route("/", recordingsRoutes);
 app.route("/", webhooksRoutes);
+app.route("/", filesRoutes);
 
 app.notFound((c) => {
   if (c.req.path.startsWith("/api/")) return errorResponse("NOT_FOUND", `No route ${c.req.method} ${c.req.path}`);

@@ -1,4 +1,4 @@
-import type { JWTPayload } from "jose";
+import { importJWK, type JWTPayload } from "jose";
 import { loadSigningKey, type SignOptions, type SigningKey, signWithWorkerKey } from "../../schema/tokens/worker-key";
 import type { Env } from "../env";
 
@@ -16,4 +16,15 @@ export function signingKey(env: Env): Promise<SigningKey> {
 /** Signs `claims` as an ES256 JWT with the Worker's key (`iss` = the Worker, `aud` and lifetime as given). */
 export function signWorkerToken(env: Env, claims: JWTPayload, options: SignOptions): Promise<string> {
   return signWithWorkerKey(env.WORKER_SIGNING_KEY, claims, options);
+}
+
+let verificationKey: { source: string; key: Promise<CryptoKey> } | undefined;
+
+/** The public half of the Worker's key, imported once per isolate (and again if the secret changes). */
+export function workerPublicKey(env: Env): Promise<CryptoKey> {
+  const source = env.WORKER_SIGNING_KEY ?? "";
+  if (verificationKey?.source !== source) {
+    verificationKey = { source, key: signingKey(env).then((key) => importJWK(key.publicJwk, "ES256") as Promise<CryptoKey>) };
+  }
+  return verificationKey.key;
 }

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt } from "drizzle-orm";
 import { Hono } from "hono";
-import { importJWK, jwtVerify } from "jose";
+import { jwtVerify } from "jose";
 import { routePartykitRequest } from "partyserver";
 import * as v from "valibot";
 import { CLASS_LINK_VERIFIED_NODE_HEADER } from "../../schema/protocol/class-link";
@@ -18,8 +18,9 @@ import {
 } from "../../schema/tokens/class-token";
 import type { AppEnv } from "../app-env";
 import { activeBlock, requireUser } from "../auth/session";
-import { signingKey, signWorkerToken } from "../auth/keys";
-import { type Db, getDb } from "../db";
+import { signWorkerToken, workerPublicKey } from "../auth/keys";
+import { getDb } from "../db";
+import { isEnrolled } from "../portal/classes";
 import type { Env } from "../env";
 import { ApiError, errorResponse } from "../errors";
 
@@ -129,21 +130,11 @@ export async function routeClassroomSocket(request: Request, env: Env): Promise<
   return response ?? errorResponse("NOT_FOUND", "No such party");
 }
 
-let verificationKey: { source: string; key: Promise<CryptoKey> } | undefined;
-
-async function publicKey(env: Env): Promise<CryptoKey> {
-  const source = env.WORKER_SIGNING_KEY ?? "";
-  if (verificationKey?.source !== source) {
-    verificationKey = { source, key: signingKey(env).then((key) => importJWK(key.publicJwk, "ES256") as Promise<CryptoKey>) };
-  }
-  return verificationKey.key;
-}
-
 /** The identity in a valid class token, or null (bad signature, wrong issuer/audience, expired, malformed). */
 export async function verifyClassToken(env: Env, token: string | null): Promise<ClassIdentity | null> {
   if (!token || token.length > 4096) return null;
   try {
-    const { payload } = await jwtVerify(token, await publicKey(env), { issuer: CLASS_TOKEN_ISSUER, audience: CLASS_TOKEN_AUDIENCE, algorithms: ["ES256"] });
+    const { payload } = await jwtVerify(token, await workerPublicKey(env), { issuer: CLASS_TOKEN_ISSUER, audience: CLASS_TOKEN_AUDIENCE, algorithms: ["ES256"] });
     const claims = v.safeParse(ClassTokenClaimsSchema, payload);
     if (!claims.success) return null;
     const { sub, classId, displayName, role, occurrenceId } = claims.output;
@@ -153,7 +144,3 @@ export async function verifyClassToken(env: Env, token: string | null): Promise<
   }
 }
 
-async function isEnrolled(db: Db, classId: string, userId: string): Promise<boolean> {
-  const row = await db.select({ userId: enrollments.userId }).from(enrollments).where(and(eq(enrollments.classId, classId), eq(enrollments.userId, userId))).limit(1);
-  return row.length > 0;
-}
