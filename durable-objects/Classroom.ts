@@ -16,6 +16,7 @@ import { JOINER_LOCATION_HEADER, type JoinerLocation, JoinerLocationSchema } fro
 import { CLASS_IDENTITY_HEADER, type ClassIdentity, ClassIdentitySchema, isModerator } from "../schema/tokens/class-token";
 import type { Env } from "../worker/env";
 import { AUDIENCE_TAGS, Broadcaster } from "./broadcaster";
+import { Board } from "./board";
 import { Chat } from "./chat";
 import { ChannelError } from "./errors";
 import { type Caller, HANDLERS, type RoomServices } from "./handlers";
@@ -100,8 +101,11 @@ export class Classroom extends Server<Env> {
         this.participantsJson = null;
       },
     );
-    this.presence = new Presence(this.store, this.outbox, this.session, this.broadcaster, (userId) => this.services.media.userLeft(userId));
-    this.mediaMap = new MediaMap(this.store, this.broadcaster);
+    this.presence = new Presence(this.store, this.outbox, this.session, this.broadcaster, (userId) => {
+      this.services.media.userLeft(userId);
+      this.services.board.userLeft(userId);
+    });
+    this.mediaMap = new MediaMap(this.store, this.broadcaster, () => this.services.board.screenShareEnded(Date.now()));
     const polls = new Polls(this.store, this.outbox, this.session, this.broadcaster);
     const links = { sockets: (nodeId?: string) => this.nodeLinks(nodeId) };
     const media = new MediaPlane(this.mediaMap, this.presence, links, env);
@@ -118,6 +122,12 @@ export class Classroom extends Server<Env> {
       ),
       media,
       recording: new RecordingControl(this.store, this.session, this.outbox, this.presence, this.mediaMap, links, media, this.broadcaster, env.DB),
+      board: new Board(
+        this.store,
+        this.broadcaster,
+        (deckId) => deckPageCount(env.DB, this.name, deckId),
+        (_fromUserId, frame) => this.broadcaster.sendNow(frame),
+      ),
       endSession: (caller, now) => this.endSession(caller.userId, "ended-by-teacher", now),
     };
     // The heartbeat is answered by the runtime without waking the object.
@@ -344,6 +354,7 @@ export class Classroom extends Server<Env> {
       polls: this.services.polls.all(audience),
       myVotes: this.services.polls.votesOf(identity.userId),
       media: { producers: this.mediaMap.producers(), stage: this.mediaMap.stage(), recording: this.services.recording.state() },
+      board: this.services.board.state(),
     };
     this.participantsJson ??= JSON.stringify(this.presence.list());
     const head = JSON.stringify({ notification: "snapshot", data: rest });
@@ -376,6 +387,7 @@ export class Classroom extends Server<Env> {
     this.presence.removeAll("ended", now);
     this.outbox.add("session.end", { id: session.id, endedAt: now, endedBy, reason });
     this.store.clearSession();
+    this.services.board.endSession();
     this.session.forget();
     this.mediaMap.clear();
     this.broadcaster.stop();
@@ -469,4 +481,10 @@ function describe(issues: readonly v.BaseIssue<unknown>[]): string {
       return path ? `${path}: ${issue.message}` : issue.message;
     })
     .join("; ");
+}
+
+/** The page count of a deck of this class, from D1 (null when the deck is not this class's). */
+async function deckPageCount(db: D1Database, classId: string, deckId: string): Promise<number | null> {
+  const row = await db.prepare(`SELECT page_count AS pages FROM slide_decks WHERE id = ?1 AND class_id = ?2`).bind(deckId, classId).first<{ pages: number }>();
+  return row?.pages ?? null;
 }

@@ -120,6 +120,22 @@ export class Broadcaster {
     }
   }
 
+  /**
+   * Sends an unsequenced notification to every participant at once, outside the windows: the pen moving must not
+   * wait for a window (a stroke in progress is replaced by its `board.op` when it is done).
+   */
+  sendNow(frame: string): void {
+    for (const tag of [AUDIENCE_TAGS.moderators, AUDIENCE_TAGS.students]) {
+      for (const socket of this.sockets(tag)) {
+        try {
+          socket.send(frame);
+        } catch {
+          // Closing; its close handler does the bookkeeping.
+        }
+      }
+    }
+  }
+
   /** Drops pending timers (the session ended; nothing more goes out). */
   stop(): void {
     if (this.deltaTimer) clearTimeout(this.deltaTimer.handle);

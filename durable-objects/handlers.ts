@@ -1,7 +1,10 @@
+import { surfaceKey } from "../schema/protocol/board";
 import type { ClassroomMethod, ClassroomRequestData, ClassroomResponses } from "../schema/protocol/classroom";
 import type { JoinerLocation } from "../schema/regions";
 import type { ClassIdentity } from "../schema/tokens/class-token";
+import type { Board } from "./board";
 import type { Chat } from "./chat";
+import { ChannelError } from "./errors";
 import type { Hands } from "./hands";
 import type { MediaPlane } from "./media";
 import type { Moderation } from "./moderation";
@@ -16,6 +19,7 @@ export interface RoomServices {
   moderation: Moderation;
   media: MediaPlane;
   recording: RecordingControl;
+  board: Board;
   endSession(caller: ClassIdentity, now: number): Promise<void>;
 }
 
@@ -84,4 +88,19 @@ export const HANDLERS: { [M in ClassroomMethod]: Handler<M> } = {
   },
   "recording.start": async (room, caller, _data, now) => ({ recording: await room.recording.start(caller, now) }),
   "recording.stop": async (room, _caller, _data, now) => ({ recording: await room.recording.stop(now) }),
+  "board.op": (room, caller, data, now) => ({ opSeq: room.board.apply(caller, data.clientOpId, data.surface, data.op, now) }),
+  "board.ink": (room, caller, data) => {
+    room.board.ink(caller, data);
+    return {};
+  },
+  "board.show": async (room, _caller, data, now) => ({ presenter: await room.board.show(data.surface, data.view, now) }),
+  "board.hide": (room) => {
+    room.board.hide();
+    return {};
+  },
+  "board.pen": (room, _caller, data) => {
+    if (!room.moderation.isStudentHere(data.userId)) throw new ChannelError("NOT_FOUND", "That student is not in the class");
+    return { pens: room.board.setPen(data.userId, data.allowed) };
+  },
+  "board.fetch": (room, _caller, data) => room.board.surfaceState(surfaceKey(data.surface)),
 };

@@ -25,6 +25,8 @@ export class MediaMap {
   constructor(
     private readonly storage: RoomStorage,
     private readonly broadcaster: Broadcaster,
+    /** Called after producers went away and none is sharing a screen any more (its annotations must go). */
+    private readonly onScreenShareEnded: () => void = () => undefined,
   ) {}
 
   producers(): MediaProducerInfo[] {
@@ -162,6 +164,7 @@ export class MediaMap {
   private announce(upserts: MediaProducerInfo[], removed: string[]): void {
     if (upserts.length === 0 && removed.length === 0) return;
     this.broadcaster.emit({ type: "media.producers", upserts, removed });
+    if (removed.length > 0 && this.storage.one(`SELECT producer_id FROM media_producers WHERE source = 'screen' LIMIT 1`) === null) this.onScreenShareEnded();
   }
 }
 

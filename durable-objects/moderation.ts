@@ -59,6 +59,11 @@ export class Moderation {
     return this.storage.one(`SELECT user_id FROM recent_blocks WHERE user_id = ? AND until > ?`, userId, now) !== null;
   }
 
+  /** Whether `userId` is a student in the list now (a pen or the stage goes only to someone who is here). */
+  isStudentHere(userId: string): boolean {
+    return this.presence.get(userId)?.role === "student";
+  }
+
   /**
    * A target is anyone in the list or holding an open socket: moderation must reach a socket whatever the
    * list's bookkeeping says, or a participant the list lost could never be removed.

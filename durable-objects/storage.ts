@@ -30,6 +30,15 @@ const SCHEMA = [
      paused INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS media_stage (user_id TEXT PRIMARY KEY)`,
   `CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, payload TEXT NOT NULL)`,
+  // The board (board.ts): the op log (for order and idempotent resends), the shapes it leaves, its small state.
+  `CREATE TABLE IF NOT EXISTS board_ops (
+     op_seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, client_op_id TEXT NOT NULL, surface TEXT NOT NULL,
+     op TEXT NOT NULL, at INTEGER NOT NULL, UNIQUE (user_id, client_op_id))`,
+  `CREATE TABLE IF NOT EXISTS board_shapes (
+     surface TEXT NOT NULL, shape_id TEXT NOT NULL, user_id TEXT NOT NULL, shape TEXT NOT NULL, op_seq INTEGER NOT NULL,
+     PRIMARY KEY (surface, shape_id))`,
+  `CREATE TABLE IF NOT EXISTS board_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS board_pens (user_id TEXT PRIMARY KEY)`,
 ];
 
 /** Chat messages kept in the object beyond the snapshot's tail, so resends stay idempotent for a while. */

@@ -1,6 +1,17 @@
 import * as v from "valibot";
 import { CLASS_ROLES, type ClassRole } from "../tokens/class-token";
 import { MEDIA_SOURCES, type MediaSource } from "../tokens/media-token";
+import {
+  BoardInkSchema,
+  BoardOpEntrySchema,
+  BoardOpSchema,
+  BoardPresenterSchema,
+  BoardStateSchema,
+  BoardSurfaceSchema,
+  type BoardPresenter,
+  type BoardSurfaceState,
+  BoardViewSchema,
+} from "./board";
 import { requestFrameSchema } from "./envelope";
 
 /**
@@ -54,6 +65,12 @@ const RATE_LIMITS = {
    * of the class, so several moderators together cannot flood it either.
    */
   classBroadcasts: { burst: 40, perSecond: 4, what: "class-wide changes" },
+  /** Board ops: one per finished stroke, eraser sweep or undo; fast handwriting makes several a second. */
+  board: { burst: 120, perSecond: 30, what: "drawing changes" },
+  /** Strokes in progress, batched by the browser at about 20 Hz; a pen and a laser at once stay under this. */
+  ink: { burst: 200, perSecond: 60, what: "pen updates" },
+  /** Reading another surface's shapes (browsing the deck alone). */
+  boardReads: { burst: 30, perSecond: 5, what: "page loads" },
 } as const satisfies Record<string, RateLimit>;
 
 /** The name of a bucket in {@link CLASSROOM_LIMITS.rateLimits}. */
@@ -186,6 +203,26 @@ export const CLASSROOM_METHODS = {
   "recording.start": { roles: ["teacher", "admin"], rateLimit: { user: "recording", class: "classBroadcasts" }, request: Empty },
   /** Stop the running recording (it is composed, uploaded and packaged after this); `recording: null` if none ran. */
   "recording.stop": { roles: ["teacher", "admin"], rateLimit: { user: "recording", class: "classBroadcasts" }, request: Empty },
+  /**
+   * Change the board: add, replace or delete shapes, or clear a surface (moderators). Teachers and admins may
+   * always draw, students while they hold a pen; anyone but a moderator changes only their own shapes.
+   * `clientOpId` makes a resend after a reconnect apply once (the answer names the op's first `opSeq`).
+   */
+  "board.op": { roles: CLASS_ROLES, rateLimit: { user: "board" }, request: v.strictObject({ clientOpId: Id, surface: BoardSurfaceSchema, op: BoardOpSchema }) },
+  /** A stroke in progress or the laser pointer: passed on to everyone else at once, never stored. */
+  "board.ink": { roles: CLASS_ROLES, rateLimit: { user: "ink" }, request: BoardInkSchema },
+  /** Show a surface to the class (students follow it); also adds a blank page when `page` is the next one. */
+  "board.show": {
+    roles: ["teacher", "admin"],
+    rateLimit: { user: "board", class: "classBroadcasts" },
+    request: v.strictObject({ surface: BoardSurfaceSchema, view: v.optional(BoardViewSchema) }),
+  },
+  /** Hide the board (the main area goes back to the screen or the camera). */
+  "board.hide": { roles: ["teacher", "admin"], rateLimit: { user: "board", class: "classBroadcasts" }, request: Empty },
+  /** Give a student the pen, or take it back. */
+  "board.pen": { roles: ["teacher", "admin"], rateLimit: { user: "moderation", class: "classBroadcasts" }, request: v.strictObject({ userId: Id, allowed: v.boolean() }) },
+  /** The shapes of one surface (a student browsing the deck alone, or any page after a reconnect). */
+  "board.fetch": { roles: CLASS_ROLES, rateLimit: { user: "boardReads" }, request: v.strictObject({ surface: BoardSurfaceSchema }) },
 } as const satisfies Record<string, { roles: readonly ClassRole[]; rateLimit: MethodRateLimit; request: v.GenericSchema }>;
 
 export type ClassroomMethod = keyof typeof CLASSROOM_METHODS;
@@ -288,6 +325,7 @@ export const SnapshotSchema = v.object({
   /** The option ids you voted for, by poll id. */
   myVotes: v.record(v.string(), v.array(v.string())),
   media: MediaStateSchema,
+  board: BoardStateSchema,
 });
 export type Snapshot = v.InferOutput<typeof SnapshotSchema>;
 
@@ -308,6 +346,12 @@ export const ClassroomEventSchema = v.variant("type", [
   v.object({ type: v.literal("media.quality"), seq: v.number(), quality: MediaQualitySchema }),
   /** Recording started (the new state) or stopped (null). */
   v.object({ type: v.literal("recording"), seq: v.number(), recording: v.nullable(RecordingStateSchema) }),
+  /** An accepted board op, in `opSeq` order. */
+  v.object({ type: v.literal("board.op"), seq: v.number(), entry: BoardOpEntrySchema }),
+  /** What the presenter shows now (null: the board is hidden), and how many blank pages there are. */
+  v.object({ type: v.literal("board.presenter"), seq: v.number(), presenter: v.nullable(BoardPresenterSchema), blankPages: v.number() }),
+  /** Students who hold a pen, after a change. */
+  v.object({ type: v.literal("board.pens"), seq: v.number(), pens: v.array(v.string()) }),
 ]);
 export type ClassroomEvent = v.InferOutput<typeof ClassroomEventSchema>;
 /** An event before the broadcaster stamps its `seq`. */
@@ -317,6 +361,8 @@ export const ClassroomNotificationSchema = v.variant("notification", [
   v.object({ notification: v.literal("snapshot"), data: SnapshotSchema }),
   v.object({ notification: v.literal("events"), data: v.object({ events: v.array(ClassroomEventSchema) }) }),
   /** Sent right before the object closes the socket for good (kicked, blocked, ended). */
+  /** Someone's stroke in progress (or laser pointer), straight away and to everyone but its drawer. */
+  v.object({ notification: v.literal("board.ink"), data: v.object({ userId: v.string(), ink: BoardInkSchema }) }),
   v.object({ notification: v.literal("closing"), data: v.object({ reason: v.picklist(["kicked", "blocked", "ended", "too-many-sockets"]), message: v.string() }) }),
 ]);
 export type ClassroomNotification = v.InferOutput<typeof ClassroomNotificationSchema>;
@@ -344,6 +390,12 @@ export interface ClassroomResponses {
   "media.mute": Record<string, never>;
   "recording.start": { recording: RecordingState };
   "recording.stop": { recording: RecordingState | null };
+  "board.op": { opSeq: number };
+  "board.ink": Record<string, never>;
+  "board.show": { presenter: BoardPresenter };
+  "board.hide": Record<string, never>;
+  "board.pen": { pens: string[] };
+  "board.fetch": BoardSurfaceState;
 }
 
 /** `media.join` answer: where to open the media signaling socket, and what you may send there. */

@@ -21,6 +21,7 @@ import {
   type SessionState,
   type Snapshot,
 } from "../../../schema/protocol/classroom";
+import { type BoardInk, type BoardState, surfaceKey } from "../../../schema/protocol/board";
 import { ResponseFrameSchema } from "../../../schema/protocol/envelope";
 import { api, ApiError } from "../api";
 
@@ -48,6 +49,8 @@ export interface ChannelState {
   reactions: { id: number; emoji: string; count: number }[];
   /** The class's media map (who sends what on which node, the stage, recording) and network quality by user. */
   media: MediaState & { quality: Record<string, number> };
+  /** The board: the presenter's surface with its shapes, the pens, the blank pages. */
+  board: BoardState;
 }
 
 /** A request the object refused, with its code from the closed set. */
@@ -78,6 +81,7 @@ interface Pending {
 export class ClassChannel {
   readonly state: ChannelState;
   private readonly setState: SetStoreFunction<ChannelState>;
+  private readonly inkListeners = new Set<(userId: string, ink: BoardInk) => void>();
   private readonly socket: PartySocket;
   private readonly pending = new Map<number, Pending>();
   private readonly unacknowledgedChat = new Map<string, string>();
@@ -99,6 +103,7 @@ export class ClassChannel {
       myVotes: {},
       reactions: [],
       media: { producers: [], stage: [], recording: null, quality: {} },
+      board: { presenter: null, pens: [], blankPages: 0, current: null },
     });
     this.socket = new PartySocket({
       host: window.location.host,
@@ -208,6 +213,9 @@ export class ClassChannel {
       case "events":
         for (const event of message.data.events) if (event.seq > this.snapshotSeq) this.applyEvent(event);
         break;
+      case "board.ink":
+        for (const listener of this.inkListeners) listener(message.data.userId, message.data.ink);
+        break;
       case "closing":
         this.setState("closedMessage", message.data.message);
         break;
@@ -230,6 +238,7 @@ export class ClassChannel {
         polls: snapshot.polls,
         myVotes: snapshot.myVotes,
         media: { ...snapshot.media, quality: this.state.media.quality },
+        board: snapshot.board,
       }),
     );
     for (const [clientMessageId, body] of this.unacknowledgedChat) {
@@ -305,9 +314,46 @@ export class ClassChannel {
       case "recording":
         this.setState("media", "recording", event.recording);
         break;
+      case "board.presenter":
+        this.setState("board", { presenter: event.presenter, blankPages: event.blankPages });
+        // The shapes of a newly shown surface come from `board.fetch`; until then none are known.
+        if (!event.presenter || this.state.board.current?.surface !== surfaceKey(event.presenter.surface)) this.setState("board", "current", null);
+        break;
+      case "board.pens":
+        this.setState("board", "pens", event.pens);
+        break;
+      case "board.op":
+        this.applyBoardOp(event.entry);
+        break;
       default:
         assertNever(event);
     }
+  }
+
+  /** Calls `listener` with every stroke in progress others draw (the board component draws them). */
+  onInk(listener: (userId: string, ink: BoardInk) => void): () => void {
+    this.inkListeners.add(listener);
+    return () => this.inkListeners.delete(listener);
+  }
+
+  private applyBoardOp(entry: Extract<ClassroomEvent, { type: "board.op" }>["entry"]): void {
+    const current = this.state.board.current;
+    if (!current || current.surface !== entry.surface || entry.opSeq <= current.opSeq) return;
+    this.setState(
+      "board",
+      "current",
+      produce((surface) => {
+        if (!surface) return;
+        surface.opSeq = entry.opSeq;
+        const op = entry.op;
+        if (op.type === "add") surface.shapes.push({ shape: op.shape, userId: entry.userId });
+        else if (op.type === "update") {
+          const index = surface.shapes.findIndex((s) => s.shape.id === op.shape.id);
+          if (index >= 0) surface.shapes[index] = { shape: op.shape, userId: surface.shapes[index]!.userId };
+        } else if (op.type === "delete") surface.shapes = surface.shapes.filter((s) => !op.shapeIds.includes(s.shape.id));
+        else surface.shapes = [];
+      }),
+    );
   }
 
   /** Remembers the caller's own vote (the object confirmed it). */
