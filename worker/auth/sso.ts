@@ -21,11 +21,16 @@ const CLOCK_TOLERANCE_SECONDS = 30;
 const HMAC_ALGORITHMS = ["HS256"];
 const JWKS_ALGORITHMS = ["RS256", "ES256"];
 
-/** Why an SSO sign-in was refused; `status` is the HTTP status of the page that says so. */
+/**
+ * Why an SSO sign-in was refused; `status` is the HTTP status of the page that says so. `signatureVerified` is
+ * true when insp did sign the token (it was refused for its claims, its age, a replay, …): such a token cannot
+ * have been forged, so it never counts as a failure of the client's address.
+ */
 export class SsoError extends Error {
   constructor(
     message: string,
     readonly status: 400 | 401 | 403 | 500 | 503 = 401,
+    readonly signatureVerified = false,
   ) {
     super(message);
     this.name = "SsoError";
@@ -110,23 +115,21 @@ export async function verifySsoToken(env: Env, token: string): Promise<SsoIdenti
   } catch (err) {
     throw err instanceof SsoError ? err : describeJoseError(err);
   }
-  return identityFrom(result.payload);
+  try {
+    return identityFrom(result.payload);
+  } catch (err) {
+    throw err instanceof SsoError ? new SsoError(err.message, err.status, true) : err;
+  }
 }
 
 function describeJoseError(err: unknown): SsoError {
+  // jose checks the claims only after the signature verified.
   if (err instanceof errors.JWTExpired) {
     return err.claim === "iat"
-      ? new SsoError(`The sign-in link is too old (issued more than ${SSO_MAX_TOKEN_AGE_SECONDS / 60} minutes ago). Go back to insp and try again.`)
-      : new SsoError("The sign-in link has expired. Go back to insp and try again.");
+      ? new SsoError(`The sign-in link is too old (issued more than ${SSO_MAX_TOKEN_AGE_SECONDS / 60} minutes ago). Go back to insp and try again.`, 401, true)
+      : new SsoError("The sign-in link has expired. Go back to insp and try again.", 401, true);
   }
-  if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.reason === "missing") return new SsoError(`The sign-in token is missing the claim "${err.claim}".`);
-    if (err.claim === "iss") return new SsoError("The sign-in token comes from the wrong issuer.");
-    if (err.claim === "aud") return new SsoError("The sign-in token is meant for another site (wrong audience).");
-    if (err.claim === "nbf") return new SsoError("The sign-in link is not valid yet. Check your device clock, or try again in a minute.");
-    if (err.claim === "iat" && err.reason === "check_failed") return new SsoError("The sign-in token was issued in the future. Check your device clock.");
-    return new SsoError(`The sign-in token has an invalid claim "${err.claim}".`);
-  }
+  if (err instanceof errors.JWTClaimValidationFailed) return new SsoError(describeClaimFailure(err), 401, true);
   if (err instanceof errors.JWSSignatureVerificationFailed) return new SsoError("The sign-in token has a bad signature.");
   if (err instanceof errors.JWKSNoMatchingKey) return new SsoError("The sign-in token was signed with a key insp does not publish (bad signature).");
   if (err instanceof errors.JOSEAlgNotAllowed) return new SsoError("The sign-in token uses an algorithm this site does not accept.");
@@ -138,6 +141,15 @@ function describeJoseError(err: unknown): SsoError {
   if (err instanceof errors.JOSEError) return new SsoError("The sign-in token is malformed.");
   console.error(JSON.stringify({ event: "sso_verify_failed", error: String(err) }));
   return new SsoError("The sign-in token could not be verified.");
+}
+
+function describeClaimFailure(err: errors.JWTClaimValidationFailed): string {
+  if (err.reason === "missing") return `The sign-in token is missing the claim "${err.claim}".`;
+  if (err.claim === "iss") return "The sign-in token comes from the wrong issuer.";
+  if (err.claim === "aud") return "The sign-in token is meant for another site (wrong audience).";
+  if (err.claim === "nbf") return "The sign-in link is not valid yet. Check your device clock, or try again in a minute.";
+  if (err.claim === "iat" && err.reason === "check_failed") return "The sign-in token was issued in the future. Check your device clock.";
+  return `The sign-in token has an invalid claim "${err.claim}".`;
 }
 
 function identityFrom(payload: JWTPayload): SsoIdentity {

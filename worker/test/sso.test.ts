@@ -315,19 +315,32 @@ describe("GET /sso next parameter that normalizes to a same-origin path", () => 
 });
 
 describe("GET /sso failure limit per client address", () => {
-  it("after 20 failures from one address even a good link gets 429 with Retry-After", async () => {
+  it("after 20 broken links from one address the next gets 429, but a good link from there still signs in", async () => {
     const ip = newIp();
     for (let i = 0; i < 20; i++) expect((await visitSso("garbage", { ip })).status).toBe(401);
+    await expectRefused(await visitSso(await hs256(freshClaims(), "another-secret-that-is-long-enough-for-hs256-xxxxxxxx"), { ip }), 429, /Too many broken sign-in links/);
 
-    const good = await hs256(freshClaims());
-    const limited = await visitSso(good, { ip });
+    const limited = await visitSso("garbage", { ip });
     expect(limited.status).toBe(429);
     const retryAfter = Number(limited.headers.get("retry-after"));
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(15 * 60);
-    expect(await limited.text()).toMatch(/Too many/);
 
-    // Another address is not affected, and the refused link was not spent.
-    expect((await visitSso(good, { ip: newIp() })).status).toBe(302);
+    // A token insp signed cannot be forged, so no failure count refuses it.
+    const good = await visitSso(await hs256(freshClaims()), { ip });
+    expect(good.status).toBe(302);
+    expect((await me(sessionCookieFrom(good)!)).status).toBe(200);
+  });
+
+  it("signed links refused for their claims (expired, replayed) never count against the address", async () => {
+    const ip = newIp();
+    const used = await hs256(freshClaims());
+    expect((await visitSso(used, { ip })).status).toBe(302);
+    for (let i = 0; i < 12; i++) {
+      await expectRefused(await visitSso(await hs256(freshClaims({ iat: nowSeconds() - 120, exp: nowSeconds() - 60 })), { ip }), 401, /has expired/);
+      await expectRefused(await visitSso(used, { ip }), 401, /already been used/);
+    }
+    // 24 refusals, yet a broken link still gets its reason rather than 429.
+    await expectRefused(await visitSso("garbage", { ip }), 401, /malformed/);
   });
 });
