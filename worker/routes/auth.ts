@@ -6,6 +6,7 @@ import { sessions, users } from "../../schema/db";
 import type { AppEnv } from "../app-env";
 import { toPublicUser } from "../auth/public-user";
 import { verifyPassword } from "../auth/password";
+import { sendAccountNotice } from "../auth/account-notice";
 import { knownDeviceId, rememberDevice } from "../auth/known-device";
 import { isDemoAccount, isLocalDev } from "../auth/local-dev";
 import { type Claim, claimAttempt, clearFailures, clientIp, type LimitedKey, loginAccountKey, loginDeviceKey, loginIpKey, releaseClaim, ssoIpKey } from "../auth/rate-limit";
@@ -59,7 +60,11 @@ authRoutes.get("/sso", async (c) => {
 
   try {
     await spendJti(c.var.db, identity);
-    const user = await upsertSsoUser(c.var.db, identity);
+    const user = await upsertSsoUser(c.var.db, identity, {
+      signedIn: c.var.user,
+      // The notice must not hold up the sign-in it is about.
+      notify: (owner, notice) => c.executionCtx.waitUntil(sendAccountNotice(c.env, c.var.db, owner, notice)),
+    });
     const block = await activeBlock(c.var.db, user.id);
     if (block) {
       return messagePage(c, 403, "Your account is blocked", block.reason ? `You cannot sign in to insp live: ${block.reason}` : "You cannot sign in to insp live.");
