@@ -15,23 +15,10 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
+import { parseDevVars } from "./lib/dev-vars-file";
 
 const repoRoot = path.resolve(import.meta.dirname, "..");
 const devVarsPath = path.join(repoRoot, ".dev.vars");
-
-/** Parses dotenv lines `KEY=value`, `KEY="value"` or `KEY='value'`; comments and blank lines are skipped. */
-function parseDevVars(text: string): Map<string, string> {
-  const values = new Map<string, string>();
-  for (const line of text.split(/\r?\n/)) {
-    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
-    if (!match) continue;
-    let value = match[2]!;
-    const quote = value[0];
-    if ((quote === '"' || quote === "'") && value.endsWith(quote) && value.length >= 2) value = value.slice(1, -1);
-    values.set(match[1]!, value);
-  }
-  return values;
-}
 
 function randomSecret(bytes: number): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString("base64url");

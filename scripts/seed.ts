@@ -3,6 +3,8 @@
  *
  *   npm run seed [-- --persist-to DIR]      (DIR: wrangler's state directory; default .wrangler/state)
  *
+ * Refuses to run unless .dev.vars says LOCAL_DEV=true (scripts/dev-vars.ts, which `npm start` runs first, writes it).
+ *
  * Idempotent: rows have fixed ids and are inserted with INSERT OR IGNORE, so re-seeding keeps whatever people
  * changed. The one exception is the demo occurrence "starting soon": once it is over, re-seeding moves it to
  * start 30 minutes from now again, so the demo always has a class about to begin.
@@ -13,6 +15,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { hashPassword } from "../worker/auth/password";
+import { readDevVars } from "./lib/dev-vars-file";
+import { defaultInspId } from "./lib/insp-id";
 import { DEMO_CLASS_ID, DEMO_CLASS_TITLE, DEMO_ENROLLED_EMAILS, DEMO_PASSWORD, DEMO_TEACHER_EMAIL, DEMO_USERS } from "./lib/demo-data";
 
 const MINUTE = 60_000;
@@ -36,8 +40,12 @@ async function seedSql(now: number): Promise<string> {
   const statements: string[] = [];
   for (const user of DEMO_USERS) {
     statements.push(
-      `INSERT OR IGNORE INTO users (id, email, display_name, role, password_hash, timezone, remind_by_email, remind_by_sms, calendar_secret, created_at, updated_at)
-       VALUES (${text(user.id)}, ${text(user.email)}, ${text(user.displayName)}, ${text(user.role)}, NULL, 'UTC', 1, 0, ${text(crypto.randomUUID())}, ${now}, ${now});`,
+      `INSERT OR IGNORE INTO users (id, insp_id, email, display_name, role, password_hash, timezone, remind_by_email, remind_by_sms, calendar_secret, created_at, updated_at)
+       VALUES (${text(user.id)}, ${text(defaultInspId(user.email))}, ${text(user.email)}, ${text(user.displayName)}, ${text(user.role)}, NULL, 'UTC', 1, 0, ${text(crypto.randomUUID())}, ${now}, ${now});`,
+      // The insp id the banner's SSO link carries (databases seeded before it was set get it too): an account with a
+      // password is never linked to an insp identity by e-mail alone (README "Account linking").
+      `UPDATE users SET insp_id = ${text(defaultInspId(user.email))}, updated_at = ${now}
+       WHERE id = ${text(user.id)} AND insp_id IS NULL AND NOT EXISTS (SELECT 1 FROM users WHERE insp_id = ${text(defaultInspId(user.email))});`,
       // A demo account that already existed without a password (e.g. first seen through SSO) gets the demo one.
       `UPDATE users SET password_hash = ${text(await hashPassword(DEMO_PASSWORD))}, updated_at = ${now}
        WHERE lower(email) = ${text(user.email)} AND password_hash IS NULL;`,
@@ -85,6 +93,13 @@ async function seedSql(now: number): Promise<string> {
     statements.push(occurrence(`${seriesId}-${week + 1}`, firstStart + week * 7 * DAY, seriesId));
   }
   return statements.join("\n");
+}
+
+// Demo accounts share a published password: seed only where the Worker treats the data as local (it refuses
+// demo sign-ins elsewhere too, worker/auth/local-dev.ts).
+if (readDevVars(repoRoot).get("LOCAL_DEV") !== "true") {
+  console.error(`[insp-live] not seeding: ${path.join(repoRoot, ".dev.vars")} does not say LOCAL_DEV=true (npm start writes it; demo data is for local development only)`);
+  process.exit(1);
 }
 
 const workDir = mkdtempSync(path.join(tmpdir(), "insp-live-seed-"));

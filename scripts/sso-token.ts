@@ -4,7 +4,10 @@
  * jti, valid for 5 minutes and usable once.
  *
  *   npm run sso-token -- --email a@b.c --role student [--name "Ada L."] [--sub insp-id] [--phone +4915…]
- *                        [--tz Europe/Paris] [--next /path] [--url http://localhost:8787]
+ *                        [--tz Europe/Paris] [--next /path] [--url http://localhost:8787] [--unverified-email]
+ *
+ * The token asserts `email_verified: true`, as insp does for an address it checked, unless --unverified-email:
+ * only a verified address may be linked to an existing insp live account of that address.
  *
  * With --url it prints the whole sign-in link `<url>/sso?token=…&next=/` instead of the bare token.
  */
@@ -12,6 +15,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { SignJWT } from "jose";
+import { defaultInspId } from "./lib/insp-id";
 
 const repoRoot = path.resolve(import.meta.dirname, "..");
 const ROLES = ["student", "teacher", "admin"];
@@ -57,6 +61,7 @@ const { values } = (() => {
         tz: { type: "string" },
         next: { type: "string", default: "/" },
         url: { type: "string" },
+        "unverified-email": { type: "boolean", default: false },
       },
       strict: true,
     });
@@ -72,8 +77,9 @@ const toml = readFileSync(path.join(repoRoot, "wrangler.toml"), "utf8");
 const issuer = wranglerVar(toml, "INSP_SSO_ISSUER");
 const audience = wranglerVar(toml, "INSP_SSO_AUDIENCE");
 
-const claims: Record<string, string> = {
+const claims: Record<string, string | boolean> = {
   email: values.email,
+  email_verified: !values["unverified-email"],
   role: values.role,
   name: values.name ?? values.email.split("@")[0]!,
 };
@@ -85,7 +91,7 @@ const token = await new SignJWT(claims)
   .setIssuer(issuer)
   .setAudience(audience)
   // The same e-mail always maps to the same insp id unless --sub says otherwise, as on the real insp site.
-  .setSubject(values.sub ?? `insp-${values.email.toLowerCase()}`)
+  .setSubject(values.sub ?? defaultInspId(values.email))
   .setJti(crypto.randomUUID())
   .setIssuedAt()
   .setExpirationTime("5m")

@@ -35,7 +35,7 @@ export async function startSession(c: Context<AppEnv>, userId: string): Promise<
   setCookie(c, SESSION_COOKIE, token, {
     httpOnly: true,
     sameSite: "Lax",
-    secure: url.protocol === "https:" || !isLocalHost(url.hostname),
+    secure: secureCookie(url),
     path: "/",
     maxAge: SESSION_TTL_MS / 1000,
   });
@@ -45,6 +45,11 @@ export async function endSession(c: Context<AppEnv>): Promise<void> {
   const token = getCookie(c, SESSION_COOKIE);
   if (token) await c.var.db.delete(sessions).where(eq(sessions.id, await sha256Hex(token)));
   deleteCookie(c, SESSION_COOKIE, { path: "/" });
+}
+
+/** Cookies are Secure everywhere but on plain-http localhost, where a browser would drop a Secure one. */
+export function secureCookie(url: URL): boolean {
+  return url.protocol === "https:" || !isLocalHost(url.hostname);
 }
 
 function isLocalHost(hostname: string): boolean {

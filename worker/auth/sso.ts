@@ -6,6 +6,7 @@ import { EmailSchema, isValidTimeZone, LIMITS, ROLE_VALUES } from "../../schema/
 import { type Role, ssoTokens, type User, users } from "../../schema/db";
 import type { Db } from "../db";
 import type { Env } from "../env";
+import type { AccountNotice } from "./account-notice";
 import { randomToken } from "./session";
 
 /**
@@ -21,11 +22,16 @@ const CLOCK_TOLERANCE_SECONDS = 30;
 const HMAC_ALGORITHMS = ["HS256"];
 const JWKS_ALGORITHMS = ["RS256", "ES256"];
 
-/** Why an SSO sign-in was refused; `status` is the HTTP status of the page that says so. */
+/**
+ * Why an SSO sign-in was refused; `status` is the HTTP status of the page that says so. `signatureVerified` is
+ * true when insp did sign the token (it was refused for its claims, its age, a replay, …): such a token cannot
+ * have been forged, so it never counts as a failure of the client's address.
+ */
 export class SsoError extends Error {
   constructor(
     message: string,
     readonly status: 400 | 401 | 403 | 500 | 503 = 401,
+    readonly signatureVerified = false,
   ) {
     super(message);
     this.name = "SsoError";
@@ -38,6 +44,8 @@ export type SsoIdentity = {
   jti: string;
   issuer: string;
   email: string;
+  /** True only when insp asserts it checked the address (`email_verified: true`); linking needs it. */
+  emailVerified: boolean;
   displayName: string;
   /** Null when the token carries no role claim; an unknown role counts as student. */
   role: Role | null;
@@ -54,6 +62,7 @@ const ClaimsSchema = v.object({
   exp: v.number(),
   iat: v.number(),
   email: v.pipe(v.string("Claim email must be a string"), EmailSchema),
+  email_verified: v.optional(v.unknown()),
   name: v.optional(v.unknown()),
   role: v.optional(v.unknown()),
   phone: v.optional(v.unknown()),
@@ -110,23 +119,21 @@ export async function verifySsoToken(env: Env, token: string): Promise<SsoIdenti
   } catch (err) {
     throw err instanceof SsoError ? err : describeJoseError(err);
   }
-  return identityFrom(result.payload);
+  try {
+    return identityFrom(result.payload);
+  } catch (err) {
+    throw err instanceof SsoError ? new SsoError(err.message, err.status, true) : err;
+  }
 }
 
 function describeJoseError(err: unknown): SsoError {
+  // jose checks the claims only after the signature verified.
   if (err instanceof errors.JWTExpired) {
     return err.claim === "iat"
-      ? new SsoError(`The sign-in link is too old (issued more than ${SSO_MAX_TOKEN_AGE_SECONDS / 60} minutes ago). Go back to insp and try again.`)
-      : new SsoError("The sign-in link has expired. Go back to insp and try again.");
+      ? new SsoError(`The sign-in link is too old (issued more than ${SSO_MAX_TOKEN_AGE_SECONDS / 60} minutes ago). Go back to insp and try again.`, 401, true)
+      : new SsoError("The sign-in link has expired. Go back to insp and try again.", 401, true);
   }
-  if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.reason === "missing") return new SsoError(`The sign-in token is missing the claim "${err.claim}".`);
-    if (err.claim === "iss") return new SsoError("The sign-in token comes from the wrong issuer.");
-    if (err.claim === "aud") return new SsoError("The sign-in token is meant for another site (wrong audience).");
-    if (err.claim === "nbf") return new SsoError("The sign-in link is not valid yet. Check your device clock, or try again in a minute.");
-    if (err.claim === "iat" && err.reason === "check_failed") return new SsoError("The sign-in token was issued in the future. Check your device clock.");
-    return new SsoError(`The sign-in token has an invalid claim "${err.claim}".`);
-  }
+  if (err instanceof errors.JWTClaimValidationFailed) return new SsoError(describeClaimFailure(err), 401, true);
   if (err instanceof errors.JWSSignatureVerificationFailed) return new SsoError("The sign-in token has a bad signature.");
   if (err instanceof errors.JWKSNoMatchingKey) return new SsoError("The sign-in token was signed with a key insp does not publish (bad signature).");
   if (err instanceof errors.JOSEAlgNotAllowed) return new SsoError("The sign-in token uses an algorithm this site does not accept.");
@@ -138,6 +145,15 @@ function describeJoseError(err: unknown): SsoError {
   if (err instanceof errors.JOSEError) return new SsoError("The sign-in token is malformed.");
   console.error(JSON.stringify({ event: "sso_verify_failed", error: String(err) }));
   return new SsoError("The sign-in token could not be verified.");
+}
+
+function describeClaimFailure(err: errors.JWTClaimValidationFailed): string {
+  if (err.reason === "missing") return `The sign-in token is missing the claim "${err.claim}".`;
+  if (err.claim === "iss") return "The sign-in token comes from the wrong issuer.";
+  if (err.claim === "aud") return "The sign-in token is meant for another site (wrong audience).";
+  if (err.claim === "nbf") return "The sign-in link is not valid yet. Check your device clock, or try again in a minute.";
+  if (err.claim === "iat" && err.reason === "check_failed") return "The sign-in token was issued in the future. Check your device clock.";
+  return `The sign-in token has an invalid claim "${err.claim}".`;
 }
 
 function identityFrom(payload: JWTPayload): SsoIdentity {
@@ -160,6 +176,7 @@ function identityFrom(payload: JWTPayload): SsoIdentity {
     jti: claims.jti,
     issuer: claims.iss,
     email: claims.email,
+    emailVerified: claims.email_verified === true,
     displayName: name || claims.email.split("@")[0]!,
     role,
     phone,
@@ -184,19 +201,30 @@ export async function spendJti(db: Db, identity: SsoIdentity, now = Date.now()):
 
 /**
  * Finds the portal user for an insp identity, in this order: the row with this insp id; else a row with the
- * same e-mail (any case) not yet linked to an insp id — e.g. a placeholder a teacher enrolled — which is
- * linked now; else a new row. E-mail follows insp on every sign-in and so does the role when the token
- * carries one; name, phone and time zone only seed a row being created or linked, after that the user's own
- * settings win.
+ * same e-mail (any case) not yet linked to an insp id, which is linked now if the rule below allows it; else a
+ * new row. E-mail follows insp on every sign-in and so does the role when the token carries one; name, phone and
+ * time zone only seed a row being created or linked, after that the user's own settings win.
+ *
+ * Linking rule (README "Account linking"): insp must assert the address is verified (`email_verified: true`),
+ * or whoever registered that address on insp would take the account over. Then a placeholder (no password,
+ * student, e.g. enrolled by a teacher) is linked at once; an account with a password or a teacher/admin role is
+ * linked only when the browser is signed in to that very account (`signedIn`), i.e. its owner proved it with the
+ * password. Otherwise the sign-in is refused with a page saying how to link, and nothing is changed. The owner
+ * is told (`notify`) of every link of an existing account and of every refused one with a verified address.
  */
-export async function upsertSsoUser(db: Db, identity: SsoIdentity, now = Date.now()): Promise<User> {
+export async function upsertSsoUser(
+  db: Db,
+  identity: SsoIdentity,
+  options: { signedIn?: User | null; notify?: (owner: User, notice: AccountNotice) => void } = {},
+  now = Date.now(),
+): Promise<User> {
   const byEmail = (await db.select().from(users).where(sql`lower(${users.email}) = ${identity.email.toLowerCase()}`).limit(1))[0];
   const byInspId = (await db.select().from(users).where(eq(users.inspId, identity.inspId)).limit(1))[0];
 
   let user: User | undefined;
   if (byInspId) {
     if (byEmail && byEmail.id !== byInspId.id) {
-      throw new SsoError("Your insp e-mail address is already used by another account here. Please contact an administrator.", 403);
+      throw new SsoError("Your insp e-mail address is already used by another account here. Please contact an administrator.", 403, true);
     }
     [user] = await db
       .update(users)
@@ -205,25 +233,43 @@ export async function upsertSsoUser(db: Db, identity: SsoIdentity, now = Date.no
       .returning();
   } else if (byEmail) {
     if (byEmail.inspId !== null) {
-      throw new SsoError("This e-mail address belongs to another insp account here. Please contact an administrator.", 403);
+      throw new SsoError("This e-mail address belongs to another insp account here. Please contact an administrator.", 403, true);
+    }
+    if (!identity.emailVerified) {
+      throw new SsoError(
+        "An insp live account with your e-mail address exists already, and insp has not confirmed that this address is yours. Confirm your e-mail address on insp, then use the link again.",
+        403,
+        true,
+      );
+    }
+    const isPlaceholder = byEmail.passwordHash === null && byEmail.role === "student";
+    if (!isPlaceholder && options.signedIn?.id !== byEmail.id) {
+      options.notify?.(byEmail, "link-refused");
+      throw new SsoError(
+        "Your e-mail address belongs to an insp live account with its own password or role. To link it to insp, sign in here with that account's password first, then use the link from insp again. If you do not know the password, ask an administrator.",
+        403,
+        true,
+      );
     }
     const linked = await db
       .update(users)
       .set({
         inspId: identity.inspId,
         email: identity.email,
-        // A placeholder's name is just the e-mail a teacher typed; insp's name is better.
-        displayName: identity.displayName,
+        // A placeholder's name is just the e-mail a teacher typed; insp's name is better. An owner chose theirs.
+        ...(isPlaceholder ? { displayName: identity.displayName } : {}),
         ...(identity.role ? { role: identity.role } : {}),
         ...(identity.phone && !byEmail.phone ? { phone: identity.phone } : {}),
         ...(identity.timezone && byEmail.timezone === "UTC" ? { timezone: identity.timezone } : {}),
         updatedAt: now,
       })
-      // Only link if nobody linked it in the meantime.
-      .where(and(eq(users.id, byEmail.id), isNull(users.inspId)))
+      // Only link if nobody linked it in the meantime, and a placeholder only if it is still one (no password set
+      // and no role given since it was read).
+      .where(and(eq(users.id, byEmail.id), isNull(users.inspId), isPlaceholder ? and(isNull(users.passwordHash), eq(users.role, "student")) : undefined))
       .returning();
     if (linked.length === 0) throw new SsoError("Your account was being linked by another sign-in at the same moment. Please try again.", 503);
     user = linked[0];
+    if (user) options.notify?.(user, "linked");
   } else {
     [user] = await db
       .insert(users)

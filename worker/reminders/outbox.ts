@@ -8,7 +8,8 @@ import type { EmailContent } from "./messages";
 import type { SendResult } from "./provider-result";
 
 export interface OutboxEmail {
-  notificationId: string;
+  /** Null for a message that belongs to no reminder (an account notice, worker/auth/account-notice.ts). */
+  notificationId: string | null;
   to: string;
   email: EmailContent;
 }

@@ -6,9 +6,12 @@ import { sessions, users } from "../../schema/db";
 import type { AppEnv } from "../app-env";
 import { toPublicUser } from "../auth/public-user";
 import { verifyPassword } from "../auth/password";
-import { clearFailures, clientIp, type LimitedKey, loginEmailKey, loginIpKey, recordFailure, retryAfterSeconds, ssoIpKey } from "../auth/rate-limit";
+import { sendAccountNotice } from "../auth/account-notice";
+import { knownDeviceId, rememberDevice } from "../auth/known-device";
+import { isDemoAccount, isLocalDev } from "../auth/local-dev";
+import { type Claim, claimAttempt, clearFailures, clientIp, type LimitedKey, loginAccountKey, loginDeviceKey, loginIpKey, releaseClaim, ssoIpKey } from "../auth/rate-limit";
 import { activeBlock, endSession, requireUser, SESSION_COOKIE, sha256Hex, startSession } from "../auth/session";
-import { safeNextPath, SsoError, spendJti, upsertSsoUser, verifySsoToken } from "../auth/sso";
+import { safeNextPath, SsoError, type SsoIdentity, spendJti, upsertSsoUser, verifySsoToken } from "../auth/sso";
 import { ApiError, errorResponse } from "../errors";
 import { jsonBody } from "../validate";
 
@@ -38,17 +41,30 @@ authRoutes.get("/sso", async (c) => {
   const next = safeNextPath(c.req.query("next"), origin);
   if (next === null) return messagePage(c, 400, "Sign-in refused", "The sign-in link points to another site. Use the link from insp as it was sent.");
 
-  const ipKey = ssoIpKey(clientIp(c.req.header("cf-connecting-ip")));
-  const wait = await retryAfterSeconds(c.var.db, [ipKey]);
-  if (wait > 0) {
-    c.header("Retry-After", String(wait));
-    return messagePage(c, 429, "Too many failed sign-ins", `Too many sign-in links from your network failed. Try again in ${minutes(wait)}.`);
+  let identity: SsoIdentity;
+  try {
+    identity = await verifySsoToken(c.env, c.req.query("token") ?? "");
+  } catch (err) {
+    if (!(err instanceof SsoError)) throw err;
+    // Only links whose signature did not verify count against the address: a signed link cannot be forged, so
+    // a failure limit can never refuse one, and a network full of people is not locked out by one bad actor.
+    if (err.status === 401 && !err.signatureVerified) {
+      const claimed = await claimAttempt(c.var.db, ssoIpKey(clientIp(c.req.header("cf-connecting-ip"))));
+      if (!claimed.ok) {
+        c.header("Retry-After", String(claimed.retryAfterSeconds));
+        return messagePage(c, 429, "Too many failed sign-ins", `Too many broken sign-in links came from your network. Try again in ${waitText(claimed.retryAfterSeconds)}, with a fresh link from insp.`);
+      }
+    }
+    return ssoRefused(c, err);
   }
 
   try {
-    const identity = await verifySsoToken(c.env, c.req.query("token") ?? "");
     await spendJti(c.var.db, identity);
-    const user = await upsertSsoUser(c.var.db, identity);
+    const user = await upsertSsoUser(c.var.db, identity, {
+      signedIn: c.var.user,
+      // The notice must not hold up the sign-in it is about.
+      notify: (owner, notice) => c.executionCtx.waitUntil(sendAccountNotice(c.env, c.var.db, owner, notice)),
+    });
     const block = await activeBlock(c.var.db, user.id);
     if (block) {
       return messagePage(c, 403, "Your account is blocked", block.reason ? `You cannot sign in to insp live: ${block.reason}` : "You cannot sign in to insp live.");
@@ -60,37 +76,65 @@ authRoutes.get("/sso", async (c) => {
     return c.redirect(next, 302);
   } catch (err) {
     if (!(err instanceof SsoError)) throw err;
-    if (err.status === 401) await recordFailure(c.var.db, [ipKey]);
-    console.warn(JSON.stringify({ event: "sso_refused", status: err.status, reason: err.message }));
-    return messagePage(c, err.status, err.status === 403 ? "Sign-in refused" : "Sign-in failed", err.message);
+    return ssoRefused(c, err);
   }
 });
+
+function ssoRefused(c: Context<AppEnv>, err: SsoError): Response {
+  console.warn(JSON.stringify({ event: "sso_refused", status: err.status, reason: err.message }));
+  return messagePage(c, err.status, err.status === 403 ? "Sign-in refused" : "Sign-in failed", err.message);
+}
 
 // ─── local accounts ─────────────────────────────────────────────────────────────────────────────────────────
 
 /**
- * POST /api/auth/login {email, password} → {user} + session cookie. Failures are counted per e-mail and per
- * client address; past the limit every attempt (right password or not) gets 429 until old failures age out.
+ * POST /api/auth/login {email, password} → {user} + session cookie + known-device cookie. Limits (see
+ * worker/auth/rate-limit.ts and README "Sign-in limits"): from a browser the account does not know, the address's
+ * failures across accounts (count rule) and the account's failures (backoff rule); from a browser it knows, only
+ * that browser's own failures (backoff rule), so nobody else's guessing keeps the owner out. A refused attempt
+ * gets 429 with Retry-After before the password is even looked at.
  */
 authRoutes.post("/api/auth/login", async (c) => {
   const body = await jsonBody(c, LoginSchema);
-  const keys: LimitedKey[] = [loginEmailKey(body.email), loginIpKey(clientIp(c.req.header("cf-connecting-ip")))];
-  const wait = await retryAfterSeconds(c.var.db, keys);
-  if (wait > 0) return errorResponse("RATE_LIMITED", `Too many failed sign-ins. Try again in ${minutes(wait)}.`, { "Retry-After": String(wait) });
+  const db = c.var.db;
+  const user = (await db.select().from(users).where(eqLowerEmail(body.email)).limit(1))[0];
+  const deviceId = user ? await knownDeviceId(c, user) : null;
+  const limits: { limited: LimitedKey; refusal: string }[] = deviceId
+    ? [{ limited: loginDeviceKey(deviceId), refusal: "Too many wrong passwords from this browser." }]
+    : [
+        { limited: loginIpKey(clientIp(c.req.header("cf-connecting-ip"))), refusal: "Too many failed sign-ins from your network." },
+        { limited: loginAccountKey(body.email), refusal: "Too many wrong passwords for this account." },
+      ];
+  const claims: Claim[] = [];
+  for (const { limited, refusal } of limits) {
+    const claimed = await claimAttempt(db, limited);
+    if (!claimed.ok) {
+      for (const claim of claims) await releaseClaim(db, claim);
+      const wait = claimed.retryAfterSeconds;
+      return errorResponse("RATE_LIMITED", `${refusal} Try again in ${waitText(wait)}.`, { "Retry-After": String(wait) });
+    }
+    claims.push(claimed.claim);
+  }
 
-  const user = (await c.var.db.select().from(users).where(eqLowerEmail(body.email)).limit(1))[0];
   const stored = user?.passwordHash ?? DECOY_HASH;
   const matches = (await verifyPassword(body.password, stored)) && user?.passwordHash != null;
-  if (!user || !matches) {
-    await recordFailure(c.var.db, keys);
-    throw new ApiError("UNAUTHORIZED", "Wrong e-mail address or password");
+  // A failure keeps its claims: they are the failures counted.
+  if (!user || !matches) throw new ApiError("UNAUTHORIZED", "Wrong e-mail address or password");
+  if (isDemoAccount(user) && !isLocalDev(c.env)) throw new ApiError("FORBIDDEN", "Demo accounts can sign in only in local development (LOCAL_DEV=true, set by npm start)");
+
+  // The right password ends its own streak only: a known browser's success leaves the strangers' backoff on the
+  // account in place, or every sign-in of the owner would hand a guesser five free tries.
+  if (deviceId) await clearFailures(db, loginDeviceKey(deviceId));
+  else {
+    await releaseClaim(db, claims[0]!);
+    await clearFailures(db, loginAccountKey(body.email));
   }
-  await clearFailures(c.var.db, [keys[0]!]);
-  const block = await activeBlock(c.var.db, user.id);
+  const block = await activeBlock(db, user.id);
   if (block) throw new ApiError("FORBIDDEN", block.reason ? `Your account is blocked: ${block.reason}` : "Your account is blocked");
 
   await forgetCurrentSession(c);
   await startSession(c, user.id);
+  await rememberDevice(c, user, deviceId);
   return c.json<UserResponse>({ user: toPublicUser(user) });
 });
 
@@ -132,8 +176,10 @@ async function forgetCurrentSession(c: Context<AppEnv>): Promise<void> {
   if (token && token.length <= 200) await c.var.db.delete(sessions).where(eq(sessions.id, await sha256Hex(token)));
 }
 
-function minutes(seconds: number): string {
-  const count = Math.max(1, Math.ceil(seconds / 60));
+/** "3 seconds", "a minute", "12 minutes": how long a refused person must wait, as they would say it. */
+function waitText(seconds: number): string {
+  if (seconds < 60) return seconds <= 1 ? "a second" : `${seconds} seconds`;
+  const count = Math.ceil(seconds / 60);
   return count === 1 ? "a minute" : `${count} minutes`;
 }
 

@@ -2,7 +2,8 @@
  * Reminder history and delivery status:
  * - GET /api/me/notifications            the signed-in user's own notifications (newest first)
  * - GET /api/classes/:id/notifications   every notification of a class, for its teacher and admins
- * - GET /api/admin/outbox                the local outbox (messages not handed to a provider), admins only
+ * - GET /api/admin/outbox                the local outbox (messages not handed to a provider), admins only and
+ *                                         only in local development (LOCAL_DEV=true)
  */
 import { desc, eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
@@ -11,6 +12,7 @@ import type { ClassNotificationsResponse, ClassNotificationView, MyNotifications
 import { IdSchema } from "../../schema/api/portal";
 import { classes, type Notification, notifications, occurrences, outboxMessages, users } from "../../schema/db";
 import type { AppEnv } from "../app-env";
+import { requireLocalDev } from "../auth/local-dev";
 import { requireRole, requireUser } from "../auth/session";
 import { loadClass } from "../portal/classes";
 import { requireManageClass } from "../portal/permissions";
@@ -90,6 +92,8 @@ notificationsRoutes.get("/api/classes/:id/notifications", async (c) => {
 });
 
 notificationsRoutes.get("/api/admin/outbox", async (c) => {
+  // The outbox holds the full text of every e-mail and SMS, join links included: a local helper only.
+  requireLocalDev(c, "The outbox");
   requireRole(c, "admin");
   const query = queryParams(c, ListQuerySchema);
   const rows = await c.var.db

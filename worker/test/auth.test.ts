@@ -38,6 +38,10 @@ async function me(cookie: string): Promise<Response> {
   return SELF.fetch(`${ORIGIN}/api/me`, { headers: { cookie } });
 }
 
+async function errorOf(response: Response): Promise<{ code: string; message: string }> {
+  return ((await response.json()) as { error: { code: string; message: string } }).error;
+}
+
 async function errorCode(response: Response): Promise<string> {
   return ((await response.json()) as { error: { code: string } }).error.code;
 }
@@ -124,32 +128,113 @@ describe("POST /api/auth/login", () => {
   });
 });
 
-describe("sign-in rate limits", () => {
-  it("after 5 wrong passwords for one account, even the right one gets 429 with Retry-After", async () => {
+/** A browser: its address and the known-device cookie it got from an earlier sign-in, if any. */
+type Browser = { ip: string; deviceCookie?: string };
+
+function newBrowser(): Browser {
+  return { ip: newIp() };
+}
+
+function deviceSetCookie(response: Response): string | undefined {
+  return response.headers.getSetCookie().find((cookie) => cookie.startsWith("insp_live_device="));
+}
+
+/** Signs in from `browser`, sending its known-device cookie and keeping the one the response sets. */
+async function loginFrom(browser: Browser, email: string, password: string): Promise<Response> {
+  const headers: Record<string, string> = { origin: ORIGIN, "content-type": "application/json", "cf-connecting-ip": browser.ip };
+  if (browser.deviceCookie) headers.cookie = browser.deviceCookie;
+  const response = await SELF.fetch(`${ORIGIN}/api/auth/login`, { method: "POST", headers, body: JSON.stringify({ email, password }) });
+  const set = deviceSetCookie(response);
+  if (set) browser.deviceCookie = set.split(";")[0]!;
+  return response;
+}
+
+async function errorMessage(response: Response): Promise<string> {
+  return ((await response.json()) as { error: { message: string } }).error.message;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("sign-in limits: per-account backoff", () => {
+  it("after 5 wrong passwords a new browser waits 1 s, then 2 s, … before the next try, the right password included", async () => {
     const user = await userWithPassword();
+    // Each guess from another address: the backoff follows the account, not the address.
     for (let i = 0; i < 5; i++) expect((await login(user.email, `guess ${i}`)).status).toBe(401);
 
-    const limited = await login(user.email, PASSWORD);
-    expect(limited.status).toBe(429);
-    expect(await errorCode(limited)).toBe("RATE_LIMITED");
-    const retryAfter = Number(limited.headers.get("retry-after"));
-    expect(retryAfter).toBeGreaterThan(14 * 60);
-    expect(retryAfter).toBeLessThanOrEqual(15 * 60);
-    expect(sessionSetCookie(limited)).toBeUndefined();
+    const refused = await login(user.email, "guess 5");
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(await errorOf(refused)).toEqual({ code: "RATE_LIMITED", message: "Too many wrong passwords for this account. Try again in a second." });
+    const rightButTooSoon = await login(user.email, PASSWORD);
+    expect(rightButTooSoon.status).toBe(429);
+    expect(sessionSetCookie(rightButTooSoon)).toBeUndefined();
+
+    await sleep(1100);
+    expect((await login(user.email, "guess 6")).status).toBe(401);
+    const longer = await login(user.email, "guess 7");
+    expect(longer.status).toBe(429);
+    expect(longer.headers.get("retry-after")).toBe("2");
 
     // Another account is not affected.
     const other = await userWithPassword();
     expect((await login(other.email, PASSWORD)).status).toBe(200);
   });
 
-  it("after 20 failures from one address, every account is refused from there", async () => {
-    const ip = newIp();
-    for (let i = 0; i < 20; i++) expect((await login(`nobody-${i}-${crypto.randomUUID()}@example.test`, "guess", ip)).status).toBe(401);
+  it("a browser that signed in before gets in with the right password at once, whatever strangers did", async () => {
     const user = await userWithPassword();
-    const limited = await login(user.email, PASSWORD, ip);
-    expect(limited.status).toBe(429);
-    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect((await login(user.email, PASSWORD, newIp())).status).toBe(200);
+    const own = newBrowser();
+    const first = await loginFrom(own, user.email, PASSWORD);
+    expect(first.status).toBe(200);
+    const device = deviceSetCookie(first)!;
+    expect(device).toMatch(/; HttpOnly/i);
+    expect(device).toMatch(/; SameSite=Strict/i);
+    expect(device).toMatch(/; Path=\/api\/auth\/login/i);
+
+    for (let i = 0; i < 5; i++) expect((await login(user.email, `stranger ${i}`)).status).toBe(401);
+    expect((await login(user.email, "stranger 5")).status).toBe(429);
+
+    const known = await loginFrom(own, user.email, PASSWORD);
+    expect(known.status).toBe(200);
+    expect((await me(cookieOf(known))).status).toBe(200);
+    // The owner's success does not give the strangers a fresh start.
+    expect((await login(user.email, "stranger 6")).status).toBe(429);
+  });
+
+  it("a known browser's own wrong passwords have their own backoff", async () => {
+    const user = await userWithPassword();
+    const own = newBrowser();
+    expect((await loginFrom(own, user.email, PASSWORD)).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await loginFrom(own, user.email, `typo ${i}`)).status).toBe(401);
+    const refused = await loginFrom(own, user.email, "typo 5");
+    expect(refused.status).toBe(429);
+    expect(await errorMessage(refused)).toBe("Too many wrong passwords from this browser. Try again in a second.");
+    // Strangers were not slowed down by the owner's typos… and the owner gets in once the wait is over.
+    expect((await login(user.email, "stranger")).status).toBe(401);
+    await sleep(1100);
+    expect((await loginFrom(own, user.email, PASSWORD)).status).toBe(200);
+  });
+
+  it("the known-browser cookie counts for its own account only, not after a password change, not when altered", async () => {
+    const owner = await userWithPassword();
+    const victim = await userWithPassword();
+    const browser = newBrowser();
+    expect((await loginFrom(browser, owner.email, PASSWORD)).status).toBe(200);
+    const ownerCookie = browser.deviceCookie!;
+    for (let i = 0; i < 5; i++) await login(victim.email, `guess ${i}`);
+    expect((await loginFrom(browser, victim.email, PASSWORD)).status).toBe(429);
+
+    for (let i = 0; i < 5; i++) await login(owner.email, `guess ${i}`);
+    const altered = { ip: newIp(), deviceCookie: ownerCookie.replace(/\.(\d+)\./, (_m, at: string) => `.${Number(at) + 1}.`) };
+    expect((await loginFrom(altered, owner.email, PASSWORD)).status).toBe(429);
+    await db.update(users).set({ passwordHash: await hashPassword("a brand new password") }).where(eq(users.id, owner.id));
+    expect((await loginFrom({ ip: newIp(), deviceCookie: ownerCookie }, owner.email, "a brand new password")).status).toBe(429);
+  });
+
+  it("of many concurrent guesses only the five free ones are tried", async () => {
+    const user = await userWithPassword();
+    const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => login(user.email, `parallel ${i}`)));
+    const statuses = responses.map((response) => response.status).sort();
+    expect(statuses).toEqual([...Array(5).fill(401), ...Array(7).fill(429)]);
   });
 
   it("a successful sign-in clears the account's failure count", async () => {
@@ -158,6 +243,23 @@ describe("sign-in rate limits", () => {
     expect((await login(user.email, PASSWORD)).status).toBe(200);
     for (let i = 0; i < 4; i++) expect((await login(user.email, "wrong")).status).toBe(401);
     expect((await login(user.email, PASSWORD)).status).toBe(200);
+  });
+});
+
+describe("sign-in limits: per-address failures across accounts", () => {
+  it("after 20 failures from one address new browsers there are refused, a browser that signed in before is not", async () => {
+    const ip = newIp();
+    const user = await userWithPassword();
+    const own: Browser = { ip };
+    expect((await loginFrom(own, user.email, PASSWORD)).status).toBe(200);
+    for (let i = 0; i < 20; i++) expect((await login(`nobody-${i}-${crypto.randomUUID()}@example.test`, "guess", ip)).status).toBe(401);
+
+    const limited = await login(user.email, PASSWORD, ip);
+    expect(limited.status).toBe(429);
+    expect(await errorMessage(limited)).toMatch(/^Too many failed sign-ins from your network\. Try again in (a minute|1[45] minutes)\.$/);
+    expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await loginFrom(own, user.email, PASSWORD)).status).toBe(200);
+    expect((await login(user.email, PASSWORD, newIp())).status).toBe(200);
   });
 });
 

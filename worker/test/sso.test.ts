@@ -3,8 +3,10 @@ import { eq } from "drizzle-orm";
 import { CompactSign, importJWK, type JWK, SignJWT } from "jose";
 import { describe, expect, inject, it } from "vitest";
 import { blocks, ssoTokens, users } from "../../schema/db";
-import { createUser, db, ORIGIN } from "./helpers";
+import { hashPassword } from "../auth/password";
+import { createUser, db, ORIGIN, sessionCookie } from "./helpers";
 import { TEST_SSO_SECRET } from "./keys";
+import { providerRequests } from "./reminders-helpers";
 
 const ISSUER = "https://insp.example";
 const AUDIENCE = "insp-live";
@@ -73,6 +75,15 @@ async function me(cookie: string): Promise<Response> {
 
 async function userByEmail(email: string) {
   return (await db.select().from(users).where(eq(users.email, email)))[0];
+}
+
+/** Subjects of the e-mails SendGrid's look-alike got for `email`, once `count` arrived (sent after the response). */
+async function mailSubjects(email: string, count: number): Promise<string[]> {
+  for (let waited = 0; ; waited += 50) {
+    const subjects = (await providerRequests("sendgrid", email)).map((request) => (request.body as { subject: string }).subject);
+    if (subjects.length >= count || waited >= 5000) return subjects;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Asserts the failure page a person would see: an HTML page with the status, the reason and a way home. */
@@ -145,13 +156,14 @@ describe("GET /sso happy path", () => {
   it("links a placeholder a teacher enrolled by e-mail, whatever the case of the address", async () => {
     const email = `Placeholder-${crypto.randomUUID().slice(0, 8)}@Example.test`;
     const placeholder = await createUser("student", { email, displayName: email });
-    const claims = freshClaims({ email: email.toLowerCase(), zoneinfo: "America/New_York" });
+    const claims = freshClaims({ email: email.toLowerCase(), email_verified: true, zoneinfo: "America/New_York" });
 
     const response = await visitSso(await hs256(claims));
     expect(response.status).toBe(302);
     const linked = (await db.select().from(users).where(eq(users.id, placeholder.id)))[0]!;
     expect(linked).toMatchObject({ inspId: claims.sub, email: email.toLowerCase(), displayName: claims.name, timezone: "America/New_York" });
     expect(await db.select().from(users).where(eq(users.inspId, claims.sub as string))).toHaveLength(1);
+    expect(await mailSubjects(email.toLowerCase(), 1)).toEqual(["Your insp live account is now linked to insp"]);
   });
 
   it("refuses to link an e-mail that already belongs to another insp identity", async () => {
@@ -315,19 +327,91 @@ describe("GET /sso next parameter that normalizes to a same-origin path", () => 
 });
 
 describe("GET /sso failure limit per client address", () => {
-  it("after 20 failures from one address even a good link gets 429 with Retry-After", async () => {
+  it("after 20 broken links from one address the next gets 429, but a good link from there still signs in", async () => {
     const ip = newIp();
     for (let i = 0; i < 20; i++) expect((await visitSso("garbage", { ip })).status).toBe(401);
+    await expectRefused(await visitSso(await hs256(freshClaims(), "another-secret-that-is-long-enough-for-hs256-xxxxxxxx"), { ip }), 429, /Too many broken sign-in links/);
 
-    const good = await hs256(freshClaims());
-    const limited = await visitSso(good, { ip });
+    const limited = await visitSso("garbage", { ip });
     expect(limited.status).toBe(429);
     const retryAfter = Number(limited.headers.get("retry-after"));
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(15 * 60);
-    expect(await limited.text()).toMatch(/Too many/);
 
-    // Another address is not affected, and the refused link was not spent.
-    expect((await visitSso(good, { ip: newIp() })).status).toBe(302);
+    // A token insp signed cannot be forged, so no failure count refuses it.
+    const good = await visitSso(await hs256(freshClaims()), { ip });
+    expect(good.status).toBe(302);
+    expect((await me(sessionCookieFrom(good)!)).status).toBe(200);
+  });
+
+  it("signed links refused for their claims (expired, replayed) never count against the address", async () => {
+    const ip = newIp();
+    const used = await hs256(freshClaims());
+    expect((await visitSso(used, { ip })).status).toBe(302);
+    for (let i = 0; i < 12; i++) {
+      await expectRefused(await visitSso(await hs256(freshClaims({ iat: nowSeconds() - 120, exp: nowSeconds() - 60 })), { ip }), 401, /has expired/);
+      await expectRefused(await visitSso(used, { ip }), 401, /already been used/);
+    }
+    // 24 refusals, yet a broken link still gets its reason rather than 429.
+    await expectRefused(await visitSso("garbage", { ip }), 401, /malformed/);
+  });
+});
+
+describe("GET /sso account linking", () => {
+  async function row(id: string) {
+    return (await db.select().from(users).where(eq(users.id, id)))[0]!;
+  }
+
+  it("does not link a placeholder unless insp asserts the address is verified", async () => {
+    const placeholder = await createUser("student", { email: `unverified-${crypto.randomUUID().slice(0, 8)}@example.test` });
+    for (const claims of [freshClaims({ email: placeholder.email }), freshClaims({ email: placeholder.email, email_verified: "true" })]) {
+      await expectRefused(await visitSso(await hs256(claims)), 403, /insp has not confirmed that this address is yours/);
+    }
+    expect(await row(placeholder.id)).toEqual(placeholder);
+    // Whoever typed the address on insp is unknown: the owner is not mailed on their behalf.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await mailSubjects(placeholder.email, 0)).toEqual([]);
+  });
+
+  it.each([
+    ["a local account with a password", "student" as const, true],
+    ["a local admin without a password", "admin" as const, false],
+    ["a local teacher without a password", "teacher" as const, false],
+  ])("does not take over %s, even with a verified address: it says how to link, and nothing changes", async (_what, role, withPassword) => {
+    const local = await createUser(role, { passwordHash: withPassword ? await hashPassword("local password 1") : null });
+    const claims = freshClaims({ email: local.email, email_verified: true, role: "student" });
+    await expectRefused(await visitSso(await hs256(claims)), 403, /sign in here with that account&#39;s password first, then use the link from insp again/);
+    expect(await row(local.id)).toEqual(local);
+    expect(await db.select().from(users).where(eq(users.inspId, claims.sub as string))).toHaveLength(0);
+    // The owner hears of it (the address is verified, so it is most likely the owner, who learns how to link).
+    expect(await mailSubjects(local.email, 1)).toEqual(["Someone tried to sign in to insp live through insp with your address"]);
+  });
+
+  it("links a local account when its owner is signed in to it and follows the insp link", async () => {
+    const local = await createUser("teacher", { passwordHash: await hashPassword("local password 1"), displayName: "Chosen Name" });
+    const claims = freshClaims({ email: local.email, email_verified: true, role: "teacher" });
+    const url = new URL("/sso", ORIGIN);
+    url.searchParams.set("token", await hs256(claims));
+    const response = await SELF.fetch(url, { redirect: "manual", headers: { "cf-connecting-ip": newIp(), cookie: await sessionCookie(local) } });
+    expect(response.status).toBe(302);
+    // The password stays (local sign-in keeps working); the owner's name is kept.
+    expect(await row(local.id)).toMatchObject({ inspId: claims.sub, passwordHash: local.passwordHash, role: "teacher", displayName: "Chosen Name" });
+    expect(((await (await me(sessionCookieFrom(response)!)).json()) as { user: { id: string } }).user.id).toBe(local.id);
+    expect(await mailSubjects(local.email, 1)).toEqual(["Your insp live account is now linked to insp"]);
+  });
+
+  it("a session of another account does not help, nor does the owner's session without a verified address", async () => {
+    const local = await createUser("admin", { passwordHash: await hashPassword("local password 1") });
+    const someoneElse = await createUser("student");
+    for (const [cookieOf, verified] of [
+      [someoneElse, true],
+      [local, false],
+    ] as const) {
+      const url = new URL("/sso", ORIGIN);
+      url.searchParams.set("token", await hs256(freshClaims({ email: local.email, email_verified: verified })));
+      const response = await SELF.fetch(url, { redirect: "manual", headers: { "cf-connecting-ip": newIp(), cookie: await sessionCookie(cookieOf) } });
+      expect(response.status).toBe(403);
+    }
+    expect(await row(local.id)).toEqual(local);
   });
 });
