@@ -2,7 +2,7 @@ import { and, eq, isNull, lt, sql } from "drizzle-orm";
 import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, type JWTVerifyResult, jwtVerify } from "jose";
 import * as v from "valibot";
 import { E164_PATTERN } from "../../schema/api/auth";
-import { EmailSchema, isValidTimeZone, LIMITS, ROLE_VALUES } from "../../schema/api/portal";
+import { chosenTimeZone, EmailSchema, isValidTimeZone, LIMITS, ROLE_VALUES } from "../../schema/api/portal";
 import { type Role, ssoTokens, type User, users } from "../../schema/db";
 import type { Db } from "../db";
 import type { Env } from "../env";
@@ -169,7 +169,7 @@ function identityFrom(payload: JWTPayload): SsoIdentity {
   const role = typeof claims.role === "string" ? ((ROLE_VALUES as readonly string[]).includes(claims.role) ? (claims.role as Role) : "student") : null;
   // A phone or zone insp sends in a shape we cannot use is left out rather than failing the sign-in.
   const phone = typeof claims.phone === "string" && E164_PATTERN.test(claims.phone) ? claims.phone : null;
-  const timezone = typeof claims.zoneinfo === "string" && isValidTimeZone(claims.zoneinfo) ? new Intl.DateTimeFormat("en-US", { timeZone: claims.zoneinfo }).resolvedOptions().timeZone : null;
+  const timezone = typeof claims.zoneinfo === "string" && isValidTimeZone(claims.zoneinfo) ? chosenTimeZone(claims.zoneinfo) : null;
   const forgetAtSeconds = Math.min(claims.exp, claims.iat + SSO_MAX_TOKEN_AGE_SECONDS) + CLOCK_TOLERANCE_SECONDS;
   return {
     inspId: claims.sub,
