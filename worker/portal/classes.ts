@@ -1,7 +1,7 @@
 import { and, asc, eq, exists, or, type SQL, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { ClassDetail, ClassSummary } from "../../schema/api/portal";
-import { type ClassRow, classes, enrollments, feedback, occurrences, type User, users } from "../../schema/db";
+import { attendance, type ClassRow, classes, enrollments, feedback, liveSessions, occurrences, type User, users } from "../../schema/db";
 import { activeBlock } from "../auth/session";
 import type { Db } from "../db";
 import { ApiError } from "../errors";
@@ -100,18 +100,20 @@ export async function loadVisibleClass(db: Db, viewer: User, classId: string): P
 }
 
 /**
- * Why `user` may not rate `cls` now, or null when they may: only enrolled students (not blocked for the
- * class) after at least one of its occurrences has taken place.
+ * Why `user` may not rate `cls` now, or null when they may: only enrolled students who attended at least one of
+ * its live sessions, and are not blocked from it. A blocked student is told that first, as the real reason.
  */
 export async function ratingRefusal(db: Db, user: User, cls: ClassRow, enrolled: boolean): Promise<ApiError | null> {
-  if (!enrolled || user.id === cls.teacherId) return new ApiError("FORBIDDEN", "Only students enrolled in this class may rate it");
-  if (await activeBlock(db, user.id, cls.id)) return new ApiError("FORBIDDEN", "You are blocked from this class");
-  const ended = await db
+  if (user.id === cls.teacherId) return new ApiError("FORBIDDEN", "Teachers do not rate their own classes");
+  if (await activeBlock(db, user.id, cls.id)) return new ApiError("FORBIDDEN", "You are blocked from this class, so you cannot rate it");
+  if (!enrolled) return new ApiError("FORBIDDEN", "Only students enrolled in this class may rate it");
+  const attended = await db
     .select({ one: sql`1` })
-    .from(occurrences)
-    .where(and(eq(occurrences.classId, cls.id), eq(occurrences.status, "scheduled"), sql`${occurrences.endsAt} < ${Date.now()}`))
+    .from(attendance)
+    .innerJoin(liveSessions, eq(liveSessions.id, attendance.sessionId))
+    .where(and(eq(liveSessions.classId, cls.id), eq(attendance.userId, user.id)))
     .limit(1);
-  if (ended.length === 0) return new ApiError("CONFLICT", "Rate this class after it has taken place");
+  if (attended.length === 0) return new ApiError("CONFLICT", "Rate this class after you have attended it");
   return null;
 }
 

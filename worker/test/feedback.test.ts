@@ -1,20 +1,33 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { ClassResponse, FeedbackSummary } from "../../schema/api/portal";
-import { blocks, enrollments, feedback, type User } from "../../schema/db";
+import { attendance, blocks, enrollments, feedback, liveSessions, type User } from "../../schema/db";
 import { api, createUser, db } from "./helpers";
 
 const HOUR = 3_600_000;
 
-/** A class by a new teacher with one occurrence at [start, start + 1 h) and `students` enrolled. */
-async function classWith(start: number, students: User[]) {
+/**
+ * A class by a new teacher with one occurrence at [start, start + 1 h) and `students` enrolled; when the
+ * occurrence is in the past, the students attended a live session of it (as the class object records).
+ */
+async function classWith(start: number, students: User[], options: { attended?: boolean } = {}) {
   const teacher = await createUser("teacher");
   const res = await api("/api/classes", { as: teacher, body: { title: "Rated class" } });
   const classId = (await res.json<ClassResponse>()).class.id;
   const occ = await api(`/api/classes/${classId}/occurrences`, { as: teacher, body: { startsAt: start, endsAt: start + HOUR, timezone: "UTC" } });
   expect(occ.status).toBe(201);
   for (const student of students) await db.insert(enrollments).values({ classId, userId: student.id, createdAt: Date.now() });
+  if (options.attended ?? start < Date.now()) await attend(classId, students, start);
   return { teacher, classId };
+}
+
+/** A live session of the class that `students` joined and left. */
+async function attend(classId: string, students: User[], at = Date.now() - HOUR) {
+  const sessionId = crypto.randomUUID();
+  await db.insert(liveSessions).values({ id: sessionId, classId, occurrenceId: null, startedAt: at, endedAt: at + HOUR });
+  for (const student of students) {
+    await db.insert(attendance).values({ id: crypto.randomUUID(), sessionId, userId: student.id, joinedAt: at, leftAt: at + HOUR, durationMs: HOUR, leaveReason: "ended" });
+  }
 }
 
 async function rows(classId: string) {
@@ -22,29 +35,27 @@ async function rows(classId: string) {
 }
 
 describe("class feedback", () => {
-  it("refuses a rating before the class has taken place, then accepts it once an occurrence has ended", async () => {
+  it("refuses a rating from an enrolled student who attended no session, then accepts it once they have", async () => {
     const student = await createUser("student");
-    const { teacher, classId } = await classWith(Date.now() + 2 * HOUR, [student]);
+    const { classId } = await classWith(Date.now() - 2 * HOUR, [student], { attended: false });
     const early = await api(`/api/classes/${classId}/feedback`, { as: student, method: "PUT", body: { rating: 5 } });
     expect(early.status).toBe(409);
-    expect(await early.json()).toEqual({ error: { code: "CONFLICT", message: "Rate this class after it has taken place" } });
+    expect(await early.json()).toEqual({ error: { code: "CONFLICT", message: "Rate this class after you have attended it" } });
     expect(await rows(classId)).toHaveLength(0);
     expect((await (await api(`/api/classes/${classId}`, { as: student })).json<ClassResponse>()).class.canRate).toBe(false);
 
-    const past = Date.now() - 3 * HOUR;
-    await api(`/api/classes/${classId}/occurrences`, { as: teacher, body: { startsAt: past, endsAt: past + HOUR, timezone: "UTC" } });
+    await attend(classId, [student]);
     expect((await (await api(`/api/classes/${classId}`, { as: student })).json<ClassResponse>()).class.canRate).toBe(true);
     const res = await api(`/api/classes/${classId}/feedback`, { as: student, method: "PUT", body: { rating: 4, comment: "Clear explanations" } });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ feedback: { classId, rating: 4, comment: "Clear explanations" } });
   });
 
-  it("a cancelled occurrence in the past does not count as having taken place", async () => {
+  it("an attendee of another class's session cannot rate this one", async () => {
     const student = await createUser("student");
-    const past = Date.now() - 3 * HOUR;
-    const { teacher, classId } = await classWith(past, [student]);
-    const detail = await (await api(`/api/classes/${classId}`, { as: teacher })).json<ClassResponse>();
-    await api(`/api/occurrences/${detail.class.occurrences[0]!.id}/cancel`, { as: teacher, method: "POST" });
+    const { classId } = await classWith(Date.now() - 3 * HOUR, [student], { attended: false });
+    const other = await classWith(Date.now() - 3 * HOUR, [student]);
+    expect((await api(`/api/classes/${other.classId}/feedback`, { as: student, method: "PUT", body: { rating: 3 } })).status).toBe(200);
     const res = await api(`/api/classes/${classId}/feedback`, { as: student, method: "PUT", body: { rating: 2 } });
     expect(res.status).toBe(409);
     expect(await rows(classId)).toHaveLength(0);
@@ -100,6 +111,7 @@ describe("class feedback", () => {
     await db.insert(blocks).values({ id: crypto.randomUUID(), userId: enrolled.id, classId, reason: "spam", blockedBy: teacher.id, createdAt: Date.now() });
     const blocked = await api(`/api/classes/${classId}/feedback`, { as: enrolled, method: "PUT", body: { rating: 1 } });
     expect(blocked.status).toBe(403);
+    expect(((await blocked.json()) as { error: { message: string } }).error.message).toBe("You are blocked from this class, so you cannot rate it");
     expect(await rows(classId)).toHaveLength(0);
   });
 
