@@ -1,6 +1,7 @@
 import { createSignal, For, Index, Show, type JSX } from "solid-js";
 import { CLASSROOM_LIMITS, type Poll } from "../../../schema/protocol/classroom";
 import type { ClassChannel } from "./class-channel";
+import { isolate } from "../bidi";
 
 /** Polls: moderators create, close and publish them and watch live bars; students vote and see published results. */
 export function PollsPanel(props: { channel: ClassChannel; moderator: boolean; onError: (error: unknown) => void }): JSX.Element {
@@ -168,7 +169,7 @@ function PollCard(props: { poll: Poll; channel: ClassChannel; moderator: boolean
                     </span>
                   </Show>
                   <Show when={option.voters && option.voters.length > 0}>
-                    <span class="small muted">{option.voters!.map((v) => v.displayName).join(", ")}</span>
+                    <span class="small muted">{option.voters!.map((v) => isolate(v.displayName)).join(", ")}</span>
                   </Show>
                 </li>
               );
