@@ -1,5 +1,6 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { Env } from "../env";
 import { app } from "../index";
 import { api, createUser, ORIGIN } from "./helpers";
 
