@@ -36,6 +36,11 @@ export interface WorkerBindings {
   PROVIDER_TIMEOUT_MS?: string;
   /** The site's public origin, e.g. https://live.insp.example: join links and webhook URLs. */
   PUBLIC_URL?: string;
+  /**
+   * Sites allowed to show the app in a frame: a CSP frame-ancestors source list such as
+   * `'self' https://insp.example`. Unset or `'none'`: nobody (see worker/security-headers.ts).
+   */
+  FRAME_ANCESTORS?: string;
   /** Set to "true" by the local start script: seeds and local-only helpers are allowed. */
   LOCAL_DEV?: string;
 }

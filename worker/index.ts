@@ -6,6 +6,7 @@ import { getDb } from "./db";
 import type { Env } from "./env";
 import { errorResponse, onError } from "./errors";
 import { requireSameOrigin } from "./origin";
+import { securityHeaders } from "./security-headers";
 import { adminRoutes } from "./routes/admin";
 import { authRoutes } from "./routes/auth";
 import { blocksRoutes } from "./routes/blocks";
@@ -29,6 +30,7 @@ export { Classroom };
 export const app = new Hono<AppEnv>();
 
 app.onError(onError);
+app.use("*", securityHeaders);
 // The class channel's sockets carry their own credential (the class token), so they skip the cookie middleware.
 app.all("/parties/*", (c) => routeClassroomSocket(c.req.raw, c.env));
 app.use("*", async (c, next) => {

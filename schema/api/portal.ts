@@ -66,8 +66,11 @@ export const TimeZoneSchema = v.pipe(
   v.transform(chosenTimeZone),
 );
 
-/** UTC milliseconds between 1970 and the end of year 9999. */
-export const TimestampSchema = v.pipe(v.number(), v.integer("Expected whole milliseconds"), v.minValue(0), v.maxValue(253_402_300_799_999));
+/** The last millisecond of year 9999 (UTC): four-digit years are what ISO 8601, ICS and the forms can carry. */
+export const MAX_TIMESTAMP = 253_402_300_799_999;
+
+/** UTC milliseconds between 1970 and the end of year 9999; every stored occurrence time, single or expanded from a series, stays inside. */
+export const TimestampSchema = v.pipe(v.number(), v.integer("Expected whole milliseconds"), v.minValue(0), v.maxValue(MAX_TIMESTAMP));
 
 /** An opaque row id (random UUIDs in practice). */
 export const IdSchema = v.pipe(v.string(), v.minLength(1, "Id is empty"), v.maxLength(64, "Id is too long"));

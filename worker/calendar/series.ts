@@ -50,6 +50,8 @@ export function expandSeries(series: Series): ExpandedOccurrence[] {
     const date = new Date(day * DAY_MS);
     const local: LocalDateTime = { year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate(), hour: first.hour, minute: first.minute };
     const startsAt = zonedLocalToUtc(local, series.timezone);
-    return { startsAt, endsAt: startsAt + durationMs, localDate: date.toISOString().slice(0, 10) };
+    // Not toISOString: past year 9999 it writes "+010000-…", and an out-of-range date is exactly what a refusal names.
+    const localDate = `${String(local.year).padStart(4, "0")}-${String(local.month).padStart(2, "0")}-${String(local.day).padStart(2, "0")}`;
+    return { startsAt, endsAt: startsAt + durationMs, localDate };
   });
 }

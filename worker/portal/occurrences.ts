@@ -1,8 +1,8 @@
 import { and, eq, sql } from "drizzle-orm";
 import * as v from "valibot";
-import { LIMITS, type Occurrence, OccurrenceSeriesCreateSchema, OccurrenceSingleCreateSchema } from "../../schema/api/portal";
+import { LIMITS, MAX_TIMESTAMP, type Occurrence, OccurrenceSeriesCreateSchema, OccurrenceSingleCreateSchema } from "../../schema/api/portal";
 import { type ClassRow, classSeries, occurrences, type Occurrence as OccurrenceRow } from "../../schema/db";
-import { expandSeries } from "../calendar/series";
+import { type ExpandedOccurrence, expandSeries } from "../calendar/series";
 import type { Db } from "../db";
 import { ApiError } from "../errors";
 import { parse } from "../validate";
@@ -14,6 +14,19 @@ const MAX_DURATION_MS = LIMITS.occurrenceMaxMinutes * 60_000;
 export function checkTimes(startsAt: number, endsAt: number): void {
   if (endsAt <= startsAt) throw new ApiError("INVALID_MESSAGE", "endsAt must be after startsAt");
   if (endsAt - startsAt > MAX_DURATION_MS) throw new ApiError("INVALID_MESSAGE", "An occurrence lasts at most 12 hours");
+}
+
+/**
+ * A series is held to the bounds of a single occurrence (TimestampSchema) at every date it expands to: the
+ * schema can only check the first local date, and an occurrence stored past year 9999 (or before 1970 UTC)
+ * could never be moved, since a move is parsed with those bounds. The whole series is refused, nothing written.
+ */
+function checkSeriesBounds(expanded: readonly ExpandedOccurrence[]): void {
+  const index = expanded.findIndex((occurrence) => occurrence.startsAt < 0 || occurrence.endsAt > MAX_TIMESTAMP);
+  if (index === -1) return;
+  const { startsAt, localDate } = expanded[index]!;
+  const problem = startsAt < 0 ? "starts before 1970 (UTC); choose a later first date" : "ends after year 9999; choose an earlier first date or fewer occurrences";
+  throw new ApiError("INVALID_MESSAGE", `series: occurrence ${index + 1} of ${expanded.length} (${localDate}) ${problem}`);
 }
 
 /**
@@ -38,8 +51,10 @@ export async function createOccurrences(db: Db, cls: ClassRow, request: ReturnTy
     return [toOccurrence(row!)];
   }
   const { series } = request;
+  const expandedOccurrences = expandSeries(series);
+  checkSeriesBounds(expandedOccurrences);
   const seriesId = crypto.randomUUID();
-  const rows: OccurrenceRow[] = expandSeries(series).map((expanded) => ({
+  const rows: OccurrenceRow[] = expandedOccurrences.map((expanded) => ({
     id: crypto.randomUUID(),
     classId: cls.id,
     seriesId,

@@ -13,10 +13,11 @@ import { ApiError } from "../errors";
 import { publicUrl } from "../reminders/send";
 import { SENDGRID_SIGNATURE_HEADER, SENDGRID_TIMESTAMP_HEADER, verifySendGridSignature } from "../reminders/sendgrid-webhook";
 import { verifyTwilioSignature } from "../reminders/twilio";
-import { parse } from "../validate";
+import { parse, parseJson, readBodyText, requireContentType } from "../validate";
 
 export const webhooksRoutes = new Hono<AppEnv>();
 
+/** Twilio's callbacks are a few hundred bytes; SendGrid batches events but keeps a POST well under this. */
 const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
 /** The path Twilio is told to call (StatusCallback); its signature covers the full URL. */
@@ -39,18 +40,18 @@ const SendGridEventSchema = v.object({
 });
 const SendGridEventsSchema = v.pipe(v.array(SendGridEventSchema), v.maxLength(5000));
 
-async function readLimited(request: Request): Promise<string> {
-  const text = await request.text();
-  if (text.length > MAX_WEBHOOK_BYTES) throw new ApiError("INVALID_MESSAGE", "Body is too large");
-  return text;
-}
+// Order of refusals: an unsigned request is 401 before anything else, whether or not this deployment has the
+// provider's key, so junk posted at the URL never shows up as a server fault. A signed request to a deployment
+// without the key stays 503: that one is ours to fix. Then the exact content type the provider sends (415),
+// the body read under the byte cap (413), and only then the signature over it.
 
 webhooksRoutes.post(TWILIO_STATUS_PATH, async (c) => {
-  const authToken = c.env.TWILIO_AUTH_TOKEN;
-  if (!authToken) throw new ApiError("UNAVAILABLE", "Twilio is not configured here");
   const signature = c.req.header("x-twilio-signature");
   if (!signature) throw new ApiError("UNAUTHORIZED", "Missing X-Twilio-Signature");
-  const params = new URLSearchParams(await readLimited(c.req.raw));
+  const authToken = c.env.TWILIO_AUTH_TOKEN;
+  if (!authToken) throw new ApiError("UNAVAILABLE", "Twilio is not configured here");
+  requireContentType(c.req.raw, "application/x-www-form-urlencoded");
+  const params = new URLSearchParams(await readBodyText(c.req.raw, MAX_WEBHOOK_BYTES));
   // Twilio signs the URL it was given (with our query); behind a proxy that can differ from the URL this request
   // arrived at.
   const candidates = new Set([`${publicUrl(c.env)}${TWILIO_STATUS_PATH}${new URL(c.req.url).search}`, c.req.url]);
@@ -76,18 +77,16 @@ webhooksRoutes.post(TWILIO_STATUS_PATH, async (c) => {
 });
 
 webhooksRoutes.post("/api/webhooks/sendgrid/events", async (c) => {
+  const signature = c.req.header(SENDGRID_SIGNATURE_HEADER);
+  const timestamp = c.req.header(SENDGRID_TIMESTAMP_HEADER);
+  if (!signature || !timestamp) throw new ApiError("UNAUTHORIZED", "Missing signature headers");
   const publicKey = c.env.SENDGRID_WEBHOOK_PUBLIC_KEY;
   if (!publicKey) throw new ApiError("UNAVAILABLE", "The SendGrid event webhook is not configured here");
-  const body = await readLimited(c.req.raw);
-  const check = await verifySendGridSignature(publicKey, c.req.header(SENDGRID_SIGNATURE_HEADER), c.req.header(SENDGRID_TIMESTAMP_HEADER), body);
+  requireContentType(c.req.raw, "application/json");
+  const body = await readBodyText(c.req.raw, MAX_WEBHOOK_BYTES);
+  const check = await verifySendGridSignature(publicKey, signature, timestamp, body);
   if (!check.ok) throw new ApiError("UNAUTHORIZED", check.reason);
-  let payload: unknown;
-  try {
-    payload = JSON.parse(body);
-  } catch {
-    throw new ApiError("INVALID_MESSAGE", "Body is not valid JSON");
-  }
-  const events = parse(SendGridEventsSchema, payload);
+  const events = parse(SendGridEventsSchema, parseJson(body));
   for (const event of events) {
     const target = event.notification_id
       ? { channel: "email" as const, notificationId: event.notification_id }

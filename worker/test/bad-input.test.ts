@@ -1,5 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { User } from "../../schema/db";
 import { api, ORIGIN, sessionCookie } from "./helpers";
 import { type Persona, type PortalFixture, portalFixture, snapshotPortalTables } from "./portal-fixture";
 
@@ -26,7 +27,7 @@ const BODY_ROUTES: BodyRoute[] = [
     path: () => "/api/classes",
     valid: () => ({ title: "Valid class" }),
     wrongTypes: () => [{ title: 5 }, { title: "T", kind: "video" }, { title: "T", reminderMinutes: "60" }, { title: "T", reminderMinutes: [60, 60] }, { title: "   " }, [], null, "title"],
-    oversize: () => [{ title: long(201) }, { title: "T", description: long(5001) }, { title: "T", reminderMinutes: [1, 2, 3, 4, 5, 6] }, { title: "T", description: long(70_000) }],
+    oversize: () => [{ title: long(201) }, { title: "T", description: long(5001) }, { title: "T", reminderMinutes: [1, 2, 3, 4, 5, 6] }],
     validStatus: 201,
   },
   {
@@ -133,15 +134,15 @@ const BODY_ROUTES: BodyRoute[] = [
   },
 ];
 
-async function expectInvalid(res: Response, label: string): Promise<void> {
+async function expectInvalid(res: Response, label: string, status = 400): Promise<void> {
   const text = await res.text();
-  expect(res.status, `${label}: ${text}`).toBe(400);
+  expect(res.status, `${label}: ${text}`).toBe(status);
   expect(JSON.parse(text), label).toEqual({ error: { code: "INVALID_MESSAGE", message: expect.any(String) } });
   expect(JSON.parse(text).error.message, label).not.toMatch(/\bat \w+ \(|\.ts:\d+/);
 }
 
 describe.each(BODY_ROUTES)("$name refuses bad bodies", (route) => {
-  it("malformed JSON, wrong types, oversize values, unknown fields, a missing Content-Type: 400, nothing written", async () => {
+  it("malformed JSON, wrong types, oversize values, unknown fields: 400; a missing or other Content-Type: 415; nothing written", async () => {
     const f = await portalFixture();
     const user = f.personas[route.as]!;
     const path = route.path(f);
@@ -158,8 +159,10 @@ describe.each(BODY_ROUTES)("$name refuses bad bodies", (route) => {
       headers: { origin: ORIGIN, cookie: await sessionCookie(user) },
       body: new TextEncoder().encode(JSON.stringify(valid)),
     });
-    await expectInvalid(noType, "missing Content-Type");
-    await expectInvalid(await api(path, { method: route.method, as: user, body: JSON.stringify(valid), headers: { "content-type": "text/plain" } }), "text/plain");
+    await expectInvalid(noType, "missing Content-Type", 415);
+    for (const type of ["text/plain", "application/json-patch+json", "application/jsonp", "application/json; charset=latin1"]) {
+      await expectInvalid(await api(path, { method: route.method, as: user, body: JSON.stringify(valid), headers: { "content-type": type } }), type, 415);
+    }
 
     expect(await snapshotPortalTables(f), "refused requests wrote nothing").toEqual(before);
 
@@ -239,5 +242,74 @@ describe("path parameters", () => {
     ] as const) {
       await expectInvalid(await api(path, { method, as: f.admin, ...(method === "PATCH" ? { body: { startsAt: f.now, endsAt: f.now + HOUR } } : {}) }), `${method} ${path}`);
     }
+  });
+});
+
+describe("body limits", () => {
+  const path = "/api/classes";
+  const cap = 64 * 1024;
+
+  /** A valid class body padded with spaces (JSON whitespace) to exactly `bytes` UTF-8 bytes. */
+  function classBodyOfBytes(bytes: number, title = "Big class"): string {
+    const json = JSON.stringify({ title });
+    return json.slice(0, -1) + " ".repeat(bytes - new TextEncoder().encode(json).length) + "}";
+  }
+
+  /** Sends `text` in 4 KiB chunks from a ReadableStream, so the request carries no Content-Length. */
+  async function streamed(user: User, text: string): Promise<Response> {
+    const bytes = new TextEncoder().encode(text);
+    let offset = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (offset >= bytes.length) return controller.close();
+        controller.enqueue(bytes.slice(offset, offset + 4096));
+        offset += 4096;
+      },
+    });
+    return SELF.fetch(`${ORIGIN}${path}`, { method: "POST", headers: { origin: ORIGIN, cookie: await sessionCookie(user), "content-type": "application/json" }, body });
+  }
+
+  it("a body streamed without Content-Length is refused with 413 once it passes 64 KiB, and one at the cap is read", async () => {
+    const f = await portalFixture();
+    const before = await snapshotPortalTables(f);
+    await expectInvalid(await streamed(f.teacher, classBodyOfBytes(cap + 1)), "streamed 64 KiB + 1", 413);
+    await expectInvalid(await streamed(f.teacher, classBodyOfBytes(4 * cap)), "streamed 256 KiB", 413);
+    expect(await snapshotPortalTables(f), "refused bodies wrote nothing").toEqual(before);
+
+    const atCap = await streamed(f.teacher, classBodyOfBytes(cap, "Exactly at the cap"));
+    expect(atCap.status, await atCap.clone().text()).toBe(201);
+    expect(await atCap.json()).toMatchObject({ class: { title: "Exactly at the cap" } });
+  });
+
+  it("counts bytes, not characters: 30,000 euro signs (90,000 bytes) are too large, 20,000 (60,000 bytes) are not", async () => {
+    const f = await portalFixture();
+    const before = await snapshotPortalTables(f);
+    // The description allows 5,000 characters, so both bodies are wrong; the status tells where they were stopped:
+    // 413 by the byte cap while reading, 400 by the schema after the whole body was read.
+    const tooLarge = JSON.stringify({ title: "T", description: "€".repeat(30_000) });
+    expect(tooLarge.length, "fewer UTF-16 units than the cap").toBeLessThan(cap);
+    await expectInvalid(await api(path, { as: f.teacher, body: tooLarge }), "90,000 bytes", 413);
+    await expectInvalid(await streamed(f.teacher, tooLarge), "90,000 bytes streamed", 413);
+    const readAndJudged = await api(path, { as: f.teacher, body: JSON.stringify({ title: "T", description: "€".repeat(20_000) }) });
+    await expectInvalid(readAndJudged, "60,000 bytes: read, then the 5,000-character description limit", 400);
+    expect(await snapshotPortalTables(f)).toEqual(before);
+
+    const ok = await api(path, { as: f.teacher, body: JSON.stringify({ title: "€".repeat(200), description: "€".repeat(5000) }) });
+    expect(ok.status, await ok.clone().text()).toBe(201);
+  });
+
+  it("a declared Content-Length over the cap is 413, bytes that are not UTF-8 are 400, a charset=UTF-8 parameter is fine", async () => {
+    const f = await portalFixture();
+    const declared = await SELF.fetch(`${ORIGIN}${path}`, {
+      method: "POST",
+      headers: { origin: ORIGIN, cookie: await sessionCookie(f.teacher), "content-type": "application/json", "content-length": String(cap + 1) },
+      body: classBodyOfBytes(cap + 1),
+    });
+    await expectInvalid(declared, "Content-Length 64 KiB + 1", 413);
+    const latin1 = Uint8Array.of(...new TextEncoder().encode('{"title":"Caf'), 0xe9, ...new TextEncoder().encode('"}'));
+    const notUtf8 = await SELF.fetch(`${ORIGIN}${path}`, { method: "POST", headers: { origin: ORIGIN, cookie: await sessionCookie(f.teacher), "content-type": "application/json" }, body: latin1 });
+    await expectInvalid(notUtf8, "Latin-1 byte", 400);
+    const charset = await api(path, { as: f.teacher, body: { title: "With charset" }, headers: { "content-type": "application/json; charset=UTF-8" } });
+    expect(charset.status, "application/json with charset=UTF-8 is still JSON").toBe(201);
   });
 });

@@ -117,6 +117,39 @@ describe("series", () => {
   });
 });
 
+describe("series at the edges of the calendar", () => {
+  it("refuses a series that would run past year 9999 or start before 1970 UTC, names the occurrence, and writes nothing", async () => {
+    const teacher = await createUser("teacher");
+    const classId = await createClass(teacher);
+    const refusals: [unknown, RegExp][] = [
+      [{ firstStartLocal: "9999-12-29T10:00", durationMinutes: 60, timezone: "UTC", frequency: "daily", count: 5 }, /occurrence 4 of 5 \(10000-01-01\) ends after year 9999/],
+      [{ firstStartLocal: "9999-11-01T10:00", durationMinutes: 60, timezone: "Europe/Berlin", frequency: "weekly", interval: 8, count: 3 }, /occurrence 3 of 3 \(10000-02-21\) ends after year 9999/],
+      // The last local date is in 9999, but 23:30 for an hour ends in year 10000.
+      [{ firstStartLocal: "9999-12-31T23:30", durationMinutes: 60, timezone: "UTC", frequency: "daily", count: 1 }, /occurrence 1 of 1 \(9999-12-31\) ends after year 9999/],
+      // 00:30 in Berlin on 1970-01-01 is 23:30 UTC the day before.
+      [{ firstStartLocal: "1970-01-01T00:30", durationMinutes: 60, timezone: "Europe/Berlin", frequency: "daily", count: 2 }, /occurrence 1 of 2 \(1970-01-01\) starts before 1970/],
+    ];
+    for (const [series, message] of refusals) {
+      const res = await api(`/api/classes/${classId}/occurrences`, { as: teacher, body: { series } });
+      const text = await res.text();
+      expect(res.status, text).toBe(400);
+      expect(JSON.parse(text)).toEqual({ error: { code: "INVALID_MESSAGE", message: expect.stringMatching(message) } });
+    }
+    expect(await db.select().from(classSeries).where(eq(classSeries.classId, classId))).toHaveLength(0);
+    expect((await (await api(`/api/classes/${classId}`, { as: teacher })).json<ClassResponse>()).class.occurrences).toHaveLength(0);
+  });
+
+  it("accepts a series that ends on the last day of 9999, and its last occurrence can still be moved", async () => {
+    const teacher = await createUser("teacher");
+    const classId = await createClass(teacher);
+    const list = await schedule(teacher, classId, { series: { firstStartLocal: "9999-12-29T10:00", durationMinutes: 60, timezone: "UTC", frequency: "daily", count: 3 } });
+    expect(list.map((o) => iso(o.startsAt))).toEqual(["9999-12-29T10:00:00.000Z", "9999-12-30T10:00:00.000Z", "9999-12-31T10:00:00.000Z"]);
+    const last = list[2]!;
+    const moved = await api(`/api/occurrences/${last.id}`, { method: "PATCH", as: teacher, body: { startsAt: last.startsAt + HOUR, endsAt: last.endsAt + HOUR } });
+    expect(moved.status, await moved.clone().text()).toBe(200);
+  });
+});
+
 describe("GET /api/calendar", () => {
   it("shows each viewer the events of their classes in the range, tagged by relation", async () => {
     const teacher = await createUser("teacher");

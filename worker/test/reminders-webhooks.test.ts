@@ -118,3 +118,71 @@ describe("SendGrid signed event webhook", () => {
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe("INVALID_MESSAGE");
   });
 });
+
+describe("webhook bodies", () => {
+  const MiB = 1024 * 1024;
+
+  /** `text` from a ReadableStream in 64 KiB chunks: no Content-Length, the Worker only learns the size by reading. */
+  function streamOf(text: string): ReadableStream<Uint8Array> {
+    const bytes = new TextEncoder().encode(text);
+    let offset = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (offset >= bytes.length) return controller.close();
+        controller.enqueue(bytes.slice(offset, offset + 65_536));
+        offset += 65_536;
+      },
+    });
+  }
+
+  async function expectRefused(response: Response, status: number, code: string): Promise<void> {
+    const text = await response.text();
+    expect(response.status, text).toBe(status);
+    expect(JSON.parse(text)).toEqual({ error: { code, message: expect.any(String) } });
+  }
+
+  it("Twilio: only form-encoded bodies, at most 1 MiB counted in bytes while streaming; the SMS stays as it was", async () => {
+    const sms = await sentNotification("sms");
+    const params = { MessageSid: sms.providerMessageId!, MessageStatus: "delivered" };
+    const signature = await twilioSignature(env.TWILIO_AUTH_TOKEN!, TWILIO_URL, params);
+    const asJson = await SELF.fetch(TWILIO_URL, { method: "POST", headers: { "content-type": "application/json", "x-twilio-signature": signature }, body: JSON.stringify(params) });
+    await expectRefused(asJson, 415, "INVALID_MESSAGE");
+    // Under 1 Mi UTF-16 units but 1.5 MiB of UTF-8.
+    const padding = "é".repeat(0.75 * MiB);
+    const huge = new URLSearchParams({ ...params, Body: padding }).toString();
+    const streamed = await SELF.fetch(TWILIO_URL, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature }, body: streamOf(huge) });
+    await expectRefused(streamed, 413, "INVALID_MESSAGE");
+    expect((await rowsById([sms.id]))[0]!.status).toBe("sent");
+
+    const charset = await SELF.fetch(TWILIO_URL, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded; charset=UTF-8", "x-twilio-signature": signature }, body: new URLSearchParams(params).toString() });
+    expect(charset.status, "Twilio's own charset parameter is accepted").toBe(204);
+    expect((await rowsById([sms.id]))[0]!.status).toBe("delivered");
+  });
+
+  it("SendGrid: only JSON, at most 1 MiB counted in bytes while streaming; the e-mail stays as it was", async () => {
+    const email = await sentNotification("email");
+    const events = [{ event: "delivered", notification_id: email.id }];
+    const timestamp = nowSeconds();
+    const body = JSON.stringify(events);
+    const headers = (type: string, signed: string) => ({ "content-type": type, "x-twilio-email-event-webhook-signature": signed, "x-twilio-email-event-webhook-timestamp": timestamp });
+    const signature = await sendGridSign(testKey(), timestamp, body);
+    await expectRefused(await SELF.fetch(SENDGRID_URL, { method: "POST", headers: headers("text/plain", signature), body }), 415, "INVALID_MESSAGE");
+
+    const large = JSON.stringify([...events, { event: "processed", reason: "ü".repeat(0.6 * MiB) }]);
+    expect(large.length, "fewer UTF-16 units than the cap").toBeLessThan(MiB);
+    const largeSignature = await sendGridSign(testKey(), timestamp, large);
+    await expectRefused(await SELF.fetch(SENDGRID_URL, { method: "POST", headers: headers("application/json", largeSignature), body: streamOf(large) }), 413, "INVALID_MESSAGE");
+    expect((await rowsById([email.id]))[0]!.status).toBe("sent");
+  });
+
+  it("unsigned posts are 401 whatever their body or type, never a server error", async () => {
+    for (const [url, type, body] of [
+      [TWILIO_URL, "text/plain", "hello"],
+      [TWILIO_URL, "application/x-www-form-urlencoded", streamOf("x=".padEnd(2 * MiB, "y"))],
+      [SENDGRID_URL, "application/json", "{not json"],
+      [SENDGRID_URL, "application/octet-stream", streamOf("z".repeat(2 * MiB))],
+    ] as const) {
+      await expectRefused(await SELF.fetch(url, { method: "POST", headers: { "content-type": type }, body }), 401, "UNAUTHORIZED");
+    }
+  });
+});

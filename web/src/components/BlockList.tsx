@@ -7,6 +7,7 @@ import { formatDateTime, fromLocalInputValue } from "../time";
 import { ErrorAlert, Loading } from "./ErrorAlert";
 import { Modal } from "./Modal";
 import { useToasts } from "./Toasts";
+import { isolate } from "../bidi";
 
 /** Someone who can be blocked, as offered by the page (enrolled students, or an admin's user search). */
 export interface BlockCandidate {
@@ -58,7 +59,7 @@ export function BlockList(props: {
     const classId = props.classId ?? (scopeClassId() || undefined);
     const body: BlockCreate = { userId: chosen, reason: reason().trim(), ...(classId ? { classId } : {}), ...(expiresAt ? { expiresAt } : {}) };
     const { block } = await api<BlockResponse>("/api/blocks", { method: "POST", body });
-    toasts.notify(`${block.user.displayName} is blocked.`);
+    toasts.notify(`${isolate(block.user.displayName)} is blocked.`);
     setReason("");
     setExpires("");
     void refetch();
@@ -67,7 +68,7 @@ export function BlockList(props: {
   const lift = createAction(async (block: BlockView) => {
     await api(`/api/blocks/${block.id}`, { method: "DELETE" });
     setLifting(null);
-    toasts.notify(`The block on ${block.user.displayName} is lifted.`);
+    toasts.notify(`The block on ${isolate(block.user.displayName)} is lifted.`);
     void refetch();
   });
 
@@ -159,15 +160,17 @@ export function BlockList(props: {
                       {(block) => (
                         <tr>
                           <td>
-                            {block.user.displayName}
+                            <bdi>{block.user.displayName}</bdi>
                             <br />
                             <span class="muted">{block.user.email}</span>
                           </td>
                           <td>{classTitle(block.classId)}</td>
                           <td>
-                            {block.reason}
+                            <bdi>{block.reason}</bdi>
                             <br />
-                            <span class="muted">by {block.blockedBy.displayName}</span>
+                            <span class="muted">
+                              by <bdi>{block.blockedBy.displayName}</bdi>
+                            </span>
                           </td>
                           <td>{block.expiresAt === null ? "Until lifted" : formatDateTime(block.expiresAt, session.timeZone())}</td>
                           <td>

@@ -72,9 +72,9 @@ export function Shell(props: { children: JSX.Element }): JSX.Element {
             insp<span>live</span>
           </A>
           <div class="user-box">
-            <span class="user-box__name" title={user().email}>
+            <bdi class="user-box__name" title={user().email}>
               {user().displayName}
-            </span>
+            </bdi>
             <Show when={user().role !== "student"}>
               <span class="badge">{user().role}</span>
             </Show>
@@ -98,7 +98,7 @@ export function Shell(props: { children: JSX.Element }): JSX.Element {
           <div class="app-nav__list">
             {/* On phones the name does not fit in the bar, so the menu says who is signed in. */}
             <p class="nav-user">
-              Signed in as <strong>{user().displayName}</strong>
+              Signed in as <strong><bdi>{user().displayName}</bdi></strong>
             </p>
             <For each={items()}>
               {(item) => (

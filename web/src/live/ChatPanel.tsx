@@ -76,13 +76,15 @@ export function ChatPanel(props: { channel: ClassChannel; moderator: boolean }):
           {(message) => (
             <li class="chat__message" classList={{ "chat__message--mine": message.userId === state.you?.userId }}>
               <span class="chat__author">
-                {message.displayName}
+                <bdi data-testid="chat-name">{message.displayName}</bdi>
                 <Show when={message.role !== "student"}>
                   <span class="badge">{message.role}</span>
                 </Show>
               </span>
-              <span class="chat__time muted small">{new Date(message.createdAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</span>
-              <p class="chat__body">{message.body}</p>
+              <span class="chat__time muted small" data-testid="chat-time">{new Date(message.createdAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</span>
+              <p class="chat__body" dir="auto">
+                {message.body}
+              </p>
               <Show when={props.moderator}>
                 <button type="button" class="button button--quiet button--small" aria-label={`Delete message from ${message.displayName}`} onClick={() => void props.channel.request("chat.delete", { messageId: message.id }).catch((e) => setError(errorMessage(e)))}>
                   Delete

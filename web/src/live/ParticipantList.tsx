@@ -1,6 +1,7 @@
 import { createMemo, For, Show, type JSX } from "solid-js";
 import type { Participant } from "../../../schema/protocol/classroom";
 import type { ClassChannel } from "./class-channel";
+import { isolate } from "../bidi";
 
 const ROLE_ORDER = { teacher: 0, admin: 1, student: 2 } as const;
 
@@ -23,7 +24,7 @@ export function ParticipantList(props: { channel: ClassChannel; moderator: boole
         type="button"
         class="button button--danger button--small"
         onClick={() => {
-          if (window.confirm(`Block ${person.displayName} from this class? They are removed now and cannot rejoin.`)) act(props.channel.request("participant.block", { userId: person.userId }));
+          if (window.confirm(`Block ${isolate(person.displayName)} from this class? They are removed now and cannot rejoin.`)) act(props.channel.request("participant.block", { userId: person.userId }));
         }}
       >
         Block
@@ -40,7 +41,9 @@ export function ParticipantList(props: { channel: ClassChannel; moderator: boole
           <For each={hands()}>
             {(person) => (
               <li class="row">
-                <span>✋ {person.displayName}</span>
+                <span>
+                  ✋ <bdi>{person.displayName}</bdi>
+                </span>
                 <Show when={props.moderator}>
                   <button type="button" class="button button--small" onClick={() => act(props.channel.request("hand.lower", { userId: person.userId }))}>
                     Lower
@@ -56,7 +59,7 @@ export function ParticipantList(props: { channel: ClassChannel; moderator: boole
           {(person) => (
             <li class="participants__person" classList={{ "participants__person--away": !person.present }}>
               <span class="participants__name">
-                {person.displayName}
+                <bdi>{person.displayName}</bdi>
                 <Show when={person.userId === state.you?.userId}> (you)</Show>
               </span>
               <Show when={person.role !== "student"}>

@@ -1,6 +1,7 @@
 import { createSignal, For, Index, Show, type JSX } from "solid-js";
 import { CLASSROOM_LIMITS, type Poll } from "../../../schema/protocol/classroom";
 import type { ClassChannel } from "./class-channel";
+import { isolate } from "../bidi";
 
 /** Polls: moderators create, close and publish them and watch live bars; students vote and see published results. */
 export function PollsPanel(props: { channel: ClassChannel; moderator: boolean; onError: (error: unknown) => void }): JSX.Element {
@@ -134,7 +135,9 @@ function PollCard(props: { poll: Poll; channel: ClassChannel; moderator: boolean
 
   return (
     <article class="poll" data-testid="poll">
-      <h3 class="poll__question">{props.poll.question}</h3>
+      <h3 class="poll__question" dir="auto">
+        {props.poll.question}
+      </h3>
       <p class="small muted">
         {props.poll.status === "open" ? "Open" : props.poll.status === "closed" ? "Closed" : "Results"}
         {props.poll.anonymous ? " · anonymous" : ""}
@@ -148,7 +151,7 @@ function PollCard(props: { poll: Poll; channel: ClassChannel; moderator: boolean
               const share = () => (props.poll.totalVoters ? Math.round(((option.votes ?? 0) / props.poll.totalVoters) * 100) : 0);
               return (
                 <li class="poll__option">
-                  <Show when={canVote()} fallback={<span>{option.label}</span>}>
+                  <Show when={canVote()} fallback={<bdi>{option.label}</bdi>}>
                     <label class="check">
                       <input
                         type={props.poll.multipleChoice ? "checkbox" : "radio"}
@@ -156,7 +159,7 @@ function PollCard(props: { poll: Poll; channel: ClassChannel; moderator: boolean
                         checked={selected().includes(option.id)}
                         onChange={(e) => toggle(option.id, e.currentTarget.checked)}
                       />
-                      {option.label}
+                      <bdi>{option.label}</bdi>
                     </label>
                   </Show>
                   <Show when={option.votes !== null}>
@@ -168,7 +171,7 @@ function PollCard(props: { poll: Poll; channel: ClassChannel; moderator: boolean
                     </span>
                   </Show>
                   <Show when={option.voters && option.voters.length > 0}>
-                    <span class="small muted">{option.voters!.map((v) => v.displayName).join(", ")}</span>
+                    <span class="small muted">{option.voters!.map((v) => isolate(v.displayName)).join(", ")}</span>
                   </Show>
                 </li>
               );

@@ -21,7 +21,7 @@ export function StageControls(props: { channel: ClassChannel; onError: (error: u
             {(student) => (
               <li class="row stage-controls__person" data-user-id={student.userId} data-on-stage={onStage(student.userId) ? "true" : "false"}>
                 <span class="stage-controls__name">
-                  {student.displayName}
+                  <bdi>{student.displayName}</bdi>
                   <Show when={onStage(student.userId)}>
                     <span class="badge badge--success">on stage</span>
                   </Show>

@@ -90,7 +90,8 @@ export function VideoTile(props: VideoTileProps): JSX.Element {
           </span>
         </Show>
         <span class="video-tile__name">
-          {props.source === "screen" ? `${props.name}'s screen` : props.name}
+          <bdi>{props.name}</bdi>
+          {props.source === "screen" ? "'s screen" : ""}
           {props.local ? " (you)" : ""}
         </span>
         <Show when={props.source === "video"}>

@@ -8,6 +8,7 @@ import { useToasts } from "../components/Toasts";
 import { When } from "../components/When";
 import { RecordingCatalog } from "../recordings/RecordingCatalog";
 import { useUser } from "../session";
+import { isolate } from "../bidi";
 
 /** Every class the user may see, with a filter and an Enroll button, and the recorded lectures they may watch. */
 export default function Catalog(): JSX.Element {
@@ -29,7 +30,7 @@ export default function Catalog(): JSX.Element {
     try {
       const { class: updated } = await api<ClassResponse>(`/api/classes/${item.id}/enrollment`, { method: "POST" });
       mutate((current) => current && { classes: current.classes.map((c) => (c.id === updated.id ? { ...c, ...updated } : c)) });
-      toasts.notify(`You are enrolled in ${updated.title}.`);
+      toasts.notify(`You are enrolled in ${isolate(updated.title)}.`);
     } catch (error) {
       toasts.notify(errorMessage(error), "error");
     } finally {
@@ -62,10 +63,12 @@ export default function Catalog(): JSX.Element {
                 {(item) => (
                   <li class="card class-card">
                     <h2 class="card__title">
-                      <A href={`/classes/${item.id}`}>{item.title}</A>
+                      <A href={`/classes/${item.id}`}>
+                        <bdi>{item.title}</bdi>
+                      </A>
                     </h2>
                     <p class="card__meta">
-                      with {item.teacher.displayName} · {item.kind === "live" ? "Live" : "Recorded"} · {item.enrolledCount} enrolled
+                      with <bdi>{item.teacher.displayName}</bdi> · {item.kind === "live" ? "Live" : "Recorded"} · {item.enrolledCount} enrolled
                     </p>
                     <Show when={item.status === "archived"}>
                       <span class="badge">Archived</span>

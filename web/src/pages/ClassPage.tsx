@@ -12,6 +12,7 @@ import { useToasts } from "../components/Toasts";
 import { When } from "../components/When";
 import { RecordingList } from "../recordings/RecordingList";
 import { useUser } from "../session";
+import { isolate } from "../bidi";
 
 /** One class: details, schedule, enrollment, the rating widget, the live link and the class's recordings. */
 export default function ClassPage(): JSX.Element {
@@ -48,7 +49,7 @@ function ClassView(props: { detail: ClassDetail; reload: () => void }): JSX.Elem
     setBusy(true);
     try {
       await api(`/api/classes/${props.detail.id}/enrollment`, { method: enroll ? "POST" : "DELETE" });
-      toasts.notify(enroll ? `You are enrolled in ${props.detail.title}.` : `You left ${props.detail.title}.`);
+      toasts.notify(enroll ? `You are enrolled in ${isolate(props.detail.title)}.` : `You left ${isolate(props.detail.title)}.`);
       setConfirmLeave(false);
       props.reload();
     } catch (error) {
@@ -64,7 +65,7 @@ function ClassView(props: { detail: ClassDetail; reload: () => void }): JSX.Elem
         <div>
           <h1>{props.detail.title}</h1>
           <p class="muted" style={{ margin: 0 }}>
-            {props.detail.kind === "live" ? "Live class" : "Recorded class"} with {props.detail.teacher.displayName} ·{" "}
+            {props.detail.kind === "live" ? "Live class" : "Recorded class"} with <bdi>{props.detail.teacher.displayName}</bdi> ·{" "}
             {props.detail.enrolledCount} enrolled
             <Show when={props.detail.status === "archived"}>
               {" "}

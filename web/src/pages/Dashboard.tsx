@@ -29,7 +29,9 @@ export default function Dashboard(): JSX.Element {
   return (
     <section class="stack">
       <div class="page-head">
-        <h1>Hello, {user().displayName}</h1>
+        <h1>
+          Hello, <bdi>{user().displayName}</bdi>
+        </h1>
         <div class="row">
           <Show when={user().role !== "student"}>
             <A href="/classes/new" class="button button--primary">
@@ -64,10 +66,18 @@ export default function Dashboard(): JSX.Element {
                   {(item) => (
                     <li class="card class-card">
                       <h3 class="card__title">
-                        <A href={`/classes/${item.id}`}>{item.title}</A>
+                        <A href={`/classes/${item.id}`}>
+                          <bdi>{item.title}</bdi>
+                        </A>
                       </h3>
                       <p class="card__meta">
-                        {item.teacher.id === user().id ? "You teach this class" : `with ${item.teacher.displayName}`}
+                        {item.teacher.id === user().id ? (
+                          "You teach this class"
+                        ) : (
+                          <>
+                            with <bdi>{item.teacher.displayName}</bdi>
+                          </>
+                        )}
                         {item.status === "archived" && " · archived"}
                       </p>
                       <Show when={item.nextOccurrence} fallback={<p class="muted">Nothing scheduled.</p>}>

@@ -25,7 +25,10 @@ export function RecordingCard(props: { recording: RecordingView; showClass?: boo
       </h3>
       <Show when={props.showClass}>
         <p class="card__meta">
-          <A href={`/classes/${r().classId}`}>{r().classTitle}</A> with {r().teacher.displayName}
+          <A href={`/classes/${r().classId}`}>
+            <bdi>{r().classTitle}</bdi>
+          </A>{" "}
+          with <bdi>{r().teacher.displayName}</bdi>
         </p>
       </Show>
       <Show when={!ready()}>

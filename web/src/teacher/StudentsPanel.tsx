@@ -5,6 +5,7 @@ import { createAction } from "../action";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
 import { Modal } from "../components/Modal";
 import { useToasts } from "../components/Toasts";
+import { isolate } from "../bidi";
 
 /** Who is enrolled; enroll someone by e-mail (an account is created for unknown addresses) or remove them. */
 export function StudentsPanel(props: { classId: string }): JSX.Element {
@@ -22,14 +23,14 @@ export function StudentsPanel(props: { classId: string }): JSX.Element {
       body: { email: email().trim() } satisfies EnrollByEmail,
     });
     setEmail("");
-    toasts.notify(`${student.displayName} (${student.email}) is enrolled.`);
+    toasts.notify(`${isolate(student.displayName)} (${student.email}) is enrolled.`);
     void refetch();
   });
 
   const remove = createAction(async (student: EnrolledStudent) => {
     await api(`/api/classes/${props.classId}/enrollments/${student.id}`, { method: "DELETE" });
     setRemoving(null);
-    toasts.notify(`${student.displayName} is no longer enrolled.`);
+    toasts.notify(`${isolate(student.displayName)} is no longer enrolled.`);
     void refetch();
   });
 
@@ -80,7 +81,10 @@ export function StudentsPanel(props: { classId: string }): JSX.Element {
                   {(student) => (
                     <li>
                       <span>
-                        <strong>{student.displayName}</strong> <span class="muted small">{student.email}</span>
+                        <strong>
+                          <bdi>{student.displayName}</bdi>
+                        </strong>{" "}
+                        <span class="muted small">{student.email}</span>
                       </span>
                       <button type="button" class="button button--small button--danger" onClick={() => setRemoving(student)}>
                         Remove<span class="visually-hidden"> {student.displayName}</span>
