@@ -120,9 +120,10 @@ filesRoutes.get("/api/files/:id", async (c) => {
   await requireMember(c.var.db, user, await loadClass(c.var.db, row.upload.classId), "No such file");
   const object = await c.env.UPLOADS.get(row.upload.storageKey);
   if (!object) throw new ApiError("NOT_FOUND", "The file is no longer stored");
-  // Only what the browser shows safely is shown inline; everything else is a download. The sandbox keeps a file
-  // that a browser might still render from running anything as this site.
-  const inline = row.upload.kind === "pdf" || row.upload.kind === "image";
+  // Only images are shown inline (previews in <img>, which runs nothing); everything else is a download, PDFs
+  // too: the board renders decks with pdf.js from these bytes, and a click on a file saves it. The sandbox keeps
+  // a file that a browser might still render from running anything as this site.
+  const inline = row.upload.kind === "image";
   return new Response(object.body, {
     headers: {
       "content-type": row.upload.contentType,

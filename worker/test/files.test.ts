@@ -65,7 +65,7 @@ describe("uploading a deck", () => {
     expect(download.status).toBe(200);
     expect(download.headers.get("content-type")).toBe("application/pdf");
     expect(download.headers.get("x-content-type-options")).toBe("nosniff");
-    expect(download.headers.get("content-disposition")).toMatch(/^inline; filename="Week 1: vectors.pdf"/);
+    expect(download.headers.get("content-disposition")).toMatch(/^attachment; filename="Week 1: vectors.pdf"/);
     expect(new Uint8Array(await download.arrayBuffer())).toEqual(padded);
 
     const listed = await (await api(`/api/classes/${classId}/files`, { as: students[0]! })).json<{ files: ClassFile[] }>();
