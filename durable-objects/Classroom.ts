@@ -236,6 +236,11 @@ export class Classroom extends Server<Env> {
     await this.outbox.flush();
   }
 
+  /** RPC for the Worker: a block was lifted; the user may come in again at once. */
+  async liftBlock(userId: string): Promise<void> {
+    this.services.moderation.liftBlock(userId);
+  }
+
   /**
    * RPC for the Worker: the user is no longer enrolled (they left or the teacher removed them). Their open
    * sockets are closed and their attendance ends; they cannot come back in, since the edge checks enrolment at

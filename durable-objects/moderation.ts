@@ -49,6 +49,11 @@ export class Moderation {
     this.presence.remove(userId, "blocked", now);
   }
 
+  /** Forgets the local record of a block that was lifted. */
+  liftBlock(userId: string): void {
+    this.storage.run(`DELETE FROM recent_blocks WHERE user_id = ?`, userId);
+  }
+
   mute(userId: string, muted: boolean): void {
     this.target(userId);
     this.presence.setMuted(userId, muted);

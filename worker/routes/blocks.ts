@@ -69,6 +69,10 @@ blocksRoutes.delete("/api/blocks/:id", async (c) => {
     .where(and(eq(blocks.id, block.id), isNull(blocks.liftedAt)))
     .returning({ id: blocks.id });
   if (lifted.length === 0) throw new ApiError("CONFLICT", "This block was already lifted");
+  // The class object keeps its own record of a fresh block (for class tokens issued before it); it must forget
+  // it too, or the student would be turned away at the door for minutes after the block was lifted.
+  const classIds = cls ? [cls.id] : await liveClassesOf(c.var.db, block.userId);
+  await Promise.all(classIds.map(async (classId) => (await getServerByName(c.env.CLASSROOM, classId)).liftBlock(block.userId)));
   return c.body(null, 204);
 });
 

@@ -1,6 +1,7 @@
 import { env, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { CLASSROOM_CLOSE_CODES, CLASSROOM_LIMITS } from "../../schema/protocol/classroom";
+import type { BlockListResponse } from "../../schema/api/portal";
 import { api, createUser } from "./helpers";
 import { ChannelClient, createLiveClass, joinToken, openSocket } from "./ws-client";
 
@@ -123,5 +124,22 @@ describe("blocks and un-enrolment reach the live class at once", () => {
     expect((await api(`/api/classes/${classId}/enrollment`, { as: student, method: "DELETE" })).status).toBe(204);
     expect((await client.waitClosed()).code).toBe(CLASSROOM_CLOSE_CODES.kicked);
     await teacherClient.until(() => !teacherClient.participants.has(student.id), "student gone from the list");
+  });
+});
+
+describe("lifting a block readmits at once", () => {
+  it("a student blocked from the class in the classroom, whose block the teacher lifts, joins again straight away", async () => {
+    const { classId, teacher, students } = await createLiveClass(1);
+    const student = students[0]!;
+    const teacherClient = await ChannelClient.join(teacher, classId);
+    const client = await ChannelClient.join(student, classId);
+    await teacherClient.ok("participant.block", { userId: student.id, reason: "noise" });
+    expect((await client.waitClosed()).code).toBe(CLASSROOM_CLOSE_CODES.blocked);
+    const { blocks } = await (await api(`/api/blocks?classId=${classId}`, { as: teacher })).json<BlockListResponse>();
+    const block = blocks.find((b) => b.user.id === student.id)!;
+    expect((await api(`/api/blocks/${block.id}`, { as: teacher, method: "DELETE" })).status).toBe(204);
+    const again = await ChannelClient.join(student, classId);
+    expect(again.snapshot?.you.userId).toBe(student.id);
+    await teacherClient.until(() => teacherClient.participants.get(student.id)?.present === true, "student back");
   });
 });
