@@ -9,6 +9,7 @@ interface ChangedOccurrence {
   classId: string;
   teacherId: string;
   startsAt: number;
+  endsAt: number;
   revision: number;
   status: "scheduled" | "cancelled";
   reminderMinutes: string;
@@ -17,14 +18,15 @@ interface ChangedOccurrence {
 
 /**
  * Called by the occurrence routes after an occurrence was moved or cancelled (the row is already updated).
- * Cancels the pending reminders for the old time, tells everyone already reminded (a change or cancel notice on
- * the channel they were reminded on), and for a move creates the reminder due now for the new time, if any;
+ * Cancels the pending reminders for the old time, tells every enrolled student (a change or cancel notice on each
+ * channel they chose; the teacher only if reminded before), and for a move creates the reminder due now for the
+ * new time, if any;
  * later windows are picked up by the cron as usual. Everything created is enqueued at once.
  */
 export async function occurrenceChanged(env: Env, change: OccurrenceChange): Promise<void> {
   const now = Date.now();
   const occurrence = await env.DB.prepare(
-    `SELECT o.id, o.class_id AS classId, c.teacher_id AS teacherId, o.starts_at AS startsAt, o.revision, o.status,
+    `SELECT o.id, o.class_id AS classId, c.teacher_id AS teacherId, o.starts_at AS startsAt, o.ends_at AS endsAt, o.revision, o.status,
             c.reminder_minutes AS reminderMinutes, c.status AS classStatus
      FROM occurrences o JOIN classes c ON c.id = o.class_id WHERE o.id = ?1`,
   )
@@ -38,7 +40,8 @@ export async function occurrenceChanged(env: Env, change: OccurrenceChange): Pro
     env.DB.prepare(`UPDATE notifications SET status = 'cancelled', error = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'pending'`).bind(id, reason, now),
   );
   const noticeKind = change.kind === "cancelled" ? CANCEL_KIND : changeKind(occurrence.revision);
-  statements.push(...recipientInserts(env, occurrence, noticeKind, now, now, true));
+  // Nobody needs telling about a session that is already over (a past session tidied up in the calendar).
+  if (occurrence.endsAt > now) statements.push(...recipientInserts(env, occurrence, noticeKind, now, now, true));
   if (change.kind === "moved" && occurrence.status === "scheduled" && occurrence.classStatus === "active") {
     statements.push(...dueReminderInserts(env, { ...occurrence, reminderMinutes: JSON.parse(occurrence.reminderMinutes) as number[], scheduledAt: now }, now));
   }

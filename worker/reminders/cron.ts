@@ -74,9 +74,10 @@ function insertForRecipients(
 ): D1PreparedStatement {
   const destination = options.channel === "email" ? "u.email" : "u.phone";
   const preference = options.channel === "email" ? "u.remind_by_email = 1" : "u.remind_by_sms = 1 AND u.phone IS NOT NULL AND u.phone <> ''";
-  // Change and cancel notices go only to people told about the old time on this channel.
+  // Change and cancel notices go to every enrolled student (the scheduling form promises it); the teacher, who
+  // made or saw the change, only when they had been told about the old time on this channel.
   const notifiedBefore = options.onlyUsersNotifiedBefore
-    ? `AND u.id IN (SELECT n.user_id FROM notifications n WHERE n.occurrence_id = ?1 AND n.channel = ?4 AND n.status IN ('sending', 'sent', 'delivered'))`
+    ? `AND (u.id <> ?3 OR u.id IN (SELECT n.user_id FROM notifications n WHERE n.occurrence_id = ?1 AND n.channel = ?4 AND n.status IN ('sending', 'sent', 'delivered')))`
     : "";
   return env.DB.prepare(
     `INSERT INTO notifications (id, user_id, occurrence_id, channel, kind, status, attempts, destination, scheduled_for, created_at, updated_at)

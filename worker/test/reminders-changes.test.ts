@@ -10,7 +10,7 @@ import { createClass, createOccurrence, cronTick, enroll, HOUR, MINUTE, notifica
 const subjects = async (email: string) => (await providerRequests("sendgrid", email)).filter((request) => request.answer === "ok").map((request) => (request.body as { subject: string }).subject);
 
 describe("moving and cancelling an occurrence", () => {
-  it("a move cancels pending reminders, tells those already reminded, and reminds for the new time", async () => {
+  it("a move cancels pending reminders, tells every enrolled student, and reminds for the new time", async () => {
     const teacher = await createUser("teacher");
     const reminded = await createUser("student", { phone: uniquePhone(), remindBySms: true });
     const cls = await createClass(teacher, { title: "Biology" });
@@ -39,12 +39,12 @@ describe("moving and cancelling an occurrence", () => {
     expect(remindedSubjects.slice(1).sort()).toEqual(["New time: Biology", expect.stringMatching(/^Reminder: Biology starts in 4[45] minutes$/)].sort());
     const sms = (await providerRequests("twilio", reminded.phone!)).map((request) => (request.body as { Body: string }).Body);
     expect(sms.some((body) => body.startsWith("Biology moved to "))).toBe(true);
-    // Never reminded before: no change notice, only the reminder for the new time.
-    expect(await subjects(late.email)).toEqual([expect.stringMatching(/^Reminder: Biology starts in 4[45] minutes$/)]);
-    expect(rows.filter((row) => row.kind === "change@1").map((row) => row.userId).sort()).toEqual([reminded.id, reminded.id, teacher.id].sort());
+    // Never reminded before: told of the new time too, and reminded for it.
+    expect((await subjects(late.email)).sort()).toEqual(["New time: Biology", expect.stringMatching(/^Reminder: Biology starts in 4[45] minutes$/)].sort());
+    expect(rows.filter((row) => row.kind === "change@1").map((row) => row.userId).sort()).toEqual([reminded.id, reminded.id, late.id, teacher.id].sort());
   });
 
-  it("a cancel stops pending reminders and sends a cancel notice only to those already reminded", async () => {
+  it("a cancel stops pending reminders and tells every enrolled student, reminded or not", async () => {
     const teacher = await createUser("teacher");
     const reminded = await createUser("student");
     const cls = await createClass(teacher, { title: "History" });
@@ -61,7 +61,7 @@ describe("moving and cancelling an occurrence", () => {
     const rows = await settled(occurrence.id);
     expect(rows.find((row) => row.id === stale.id)!.status).toBe("cancelled");
     expect(await subjects(reminded.email)).toEqual(["Reminder: History starts in 1 hour", "Cancelled: History"]);
-    expect(await subjects(late.email)).toEqual([]);
+    expect(await subjects(late.email)).toEqual(["Cancelled: History"]);
     const [cancelMail] = (await providerRequests("sendgrid", reminded.email)).slice(-1);
     const ics = atob((cancelMail!.body as { attachments: { content: string }[] }).attachments[0]!.content);
     expect(ics).toContain("STATUS:CANCELLED");
