@@ -123,7 +123,9 @@ export class Classroom extends Server<Env> {
       media,
       recording: new RecordingControl(this.store, this.session, this.outbox, this.presence, this.mediaMap, links, media, this.broadcaster, env.DB),
       board: new Board(
+        () => this.name,
         this.store,
+        this.outbox,
         this.broadcaster,
         (deckId) => deckPageCount(env.DB, this.name, deckId),
         (_fromUserId, frame) => this.broadcaster.sendNow(frame),

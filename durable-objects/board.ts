@@ -13,6 +13,7 @@ import {
 } from "../schema/protocol/board";
 import { type ClassIdentity, isModerator } from "../schema/tokens/class-token";
 import type { Broadcaster } from "./broadcaster";
+import type { Outbox } from "./outbox";
 import { ChannelError } from "./errors";
 import type { RoomStorage } from "./storage";
 
@@ -42,7 +43,10 @@ export type SendInk = (fromUserId: string, frame: string) => void;
  */
 export class Board {
   constructor(
+    /** The class's id (the object's name, known once the first request arrived). */
+    private readonly classId: () => string,
     private readonly storage: RoomStorage,
+    private readonly outbox: Outbox,
     private readonly broadcaster: Broadcaster,
     private readonly deckPages: DeckPages,
     private readonly sendInk: SendInk,
@@ -88,8 +92,7 @@ export class Board {
     const opSeq = this.storage.one<{ seq: number }>(`SELECT last_insert_rowid() AS seq`)!.seq;
     this.applyToShapes(key, caller.userId, op, opSeq);
     this.storage.run(`DELETE FROM board_ops WHERE op_seq <= ?`, opSeq - OPS_KEPT);
-    const entry: BoardOpEntry = { opSeq, userId: caller.userId, surface: key, op, at: now };
-    this.broadcaster.emit({ type: "board.op", entry });
+    this.accepted({ opSeq, userId: caller.userId, surface: key, op, at: now });
     return opSeq;
   }
 
@@ -144,7 +147,13 @@ export class Board {
     this.storage.run(`INSERT INTO board_ops (user_id, client_op_id, surface, op, at) VALUES ('', ?, 'screen', ?, ?)`, `screen-ended-${now}-${crypto.randomUUID()}`, JSON.stringify(op), now);
     const opSeq = this.storage.one<{ seq: number }>(`SELECT last_insert_rowid() AS seq`)!.seq;
     this.applyToShapes("screen", "", op, opSeq);
-    this.broadcaster.emit({ type: "board.op", entry: { opSeq, userId: "", surface: "screen", op, at: now } });
+    this.accepted({ opSeq, userId: "", surface: "screen", op, at: now });
+  }
+
+  /** An op took effect: everyone is told, and it goes to D1 (through the outbox) so the board outlives the class. */
+  private accepted(entry: BoardOpEntry): void {
+    this.broadcaster.emit({ type: "board.op", entry });
+    this.outbox.add("board.op", { classId: this.classId(), opSeq: entry.opSeq, userId: entry.userId, surface: entry.surface, op: JSON.stringify(entry.op), createdAt: entry.at });
   }
 
   surfaceState(key: string): BoardSurfaceState {

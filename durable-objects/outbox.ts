@@ -1,7 +1,7 @@
 import { and, eq, isNull } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
-import { attendance, blocks, chatMessages, liveSessions, pollOptions, polls, pollVotes } from "../schema/db";
+import { attendance, blocks, boardOps, chatMessages, liveSessions, pollOptions, polls, pollVotes } from "../schema/db";
 import * as schema from "../schema/db";
 import type { RoomStorage } from "./storage";
 
@@ -32,6 +32,7 @@ export interface OutboxWrites {
   "poll.status": { id: string; status: "closed" | "published"; at: number };
   "poll.vote": { pollId: string; userId: string; optionIds: string[]; createdAt: number };
   "block.insert": { id: string; userId: string; classId: string; reason: string; blockedBy: string; createdAt: number };
+  "board.op": { classId: string; opSeq: number; userId: string; surface: string; op: string; createdAt: number };
 }
 export type OutboxKind = keyof OutboxWrites;
 
@@ -152,6 +153,10 @@ export class Outbox {
       case "block.insert": {
         const w = p as OutboxWrites["block.insert"];
         return [db.insert(blocks).values(w).onConflictDoNothing()];
+      }
+      case "board.op": {
+        const w = p as OutboxWrites["board.op"];
+        return [db.insert(boardOps).values(w).onConflictDoNothing()];
       }
       default:
         return assertNever(kind as never);

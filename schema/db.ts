@@ -205,6 +205,27 @@ export const slideDecks = sqliteTable(
   (t) => [index("slide_decks_class_id").on(t.classId)],
 );
 
+/**
+ * Every board op the class object accepted, in its order (`op_seq` per class), shipped through its outbox: the
+ * board outlives the class (replaying a surface's ops gives its shapes, for the read-only board after class).
+ */
+export const boardOps = sqliteTable(
+  "board_ops",
+  {
+    classId: text("class_id")
+      .notNull()
+      .references(() => classes.id, { onDelete: "cascade" }),
+    opSeq: integer("op_seq").notNull(),
+    userId: text("user_id").notNull(),
+    /** `deck:<deckId>:<page>`, `blank:<page>` or `screen` (see schema/protocol/board.ts). */
+    surface: text("surface").notNull(),
+    /** The op as JSON (BoardOpSchema). */
+    op: text("op").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.classId, t.opSeq] })],
+);
+
 /** One live session of a class: from the first join until it is ended (or empty for 10 minutes). */
 export const liveSessions = sqliteTable(
   "live_sessions",
