@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import * as v from "valibot";
 import { SfuNodeIdSchema, SfuRegionSchema } from "../../schema/protocol/fleet";
@@ -86,7 +87,16 @@ const EnvSchema = v.object({
  * stop with a message an operator can act on.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SfuConfig {
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const present: Record<string, string | undefined> = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  if (present.SFU_NODE_KEY_FILE) {
+    if (present.SFU_NODE_KEY) throw new ConfigError("SFU_NODE_KEY_FILE: set either SFU_NODE_KEY or SFU_NODE_KEY_FILE, not both");
+    try {
+      present.SFU_NODE_KEY = readFileSync(present.SFU_NODE_KEY_FILE, "utf8").trim();
+    } catch (error) {
+      throw new ConfigError(`SFU_NODE_KEY_FILE: cannot read ${present.SFU_NODE_KEY_FILE} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
+    delete present.SFU_NODE_KEY_FILE;
+  }
   const result = v.safeParse(EnvSchema, present);
   if (!result.success) {
     const issue = result.issues[0]!;

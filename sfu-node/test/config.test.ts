@@ -1,4 +1,6 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
+import path from "node:path";
 import { exportJWK, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config";
@@ -41,6 +43,16 @@ describe("sfu-node configuration", () => {
       expect(message).toMatch(/^SFU_NODE_KEY: /);
       expect(message).not.toContain(d!);
     }
+  });
+
+  it("reads the key from SFU_NODE_KEY_FILE, naming that setting when it cannot", async () => {
+    const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+    const jwk = await exportJWK(privateKey);
+    const file = path.join(await mkdtemp(path.join(os.tmpdir(), "sfu-config-")), "node.key.json");
+    await writeFile(file, `${JSON.stringify(jwk)}\n`, { mode: 0o600 });
+    expect(loadConfig({ ...minimal, SFU_NODE_KEY_FILE: file }).nodeKey?.d).toBe(jwk.d);
+    expect(() => loadConfig({ ...minimal, SFU_NODE_KEY_FILE: `${file}.missing` })).toThrow(/^SFU_NODE_KEY_FILE: cannot read .*ENOENT/);
+    expect(() => loadConfig({ ...minimal, SFU_NODE_KEY_FILE: file, SFU_NODE_KEY: JSON.stringify(jwk) })).toThrow(/^SFU_NODE_KEY_FILE: /);
   });
 
   it("tells an operator that the shared FLEET_CREDENTIAL is gone, without echoing it", () => {
