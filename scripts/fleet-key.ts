@@ -12,7 +12,7 @@
  *   npx tsx scripts/fleet-key.ts revoke --worker URL --kid KID
  *       Operators' calls to the Worker, with FLEET_ENROLMENT_SECRET from the environment.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { exportJWK, generateKeyPair } from "jose";
 import * as v from "valibot";
@@ -75,8 +75,11 @@ switch (positionals[0]) {
     const { privateKey } = await generateKeyPair("ES256", { extractable: true });
     const jwk = v.parse(NodePrivateJwkSchema, await exportJWK(privateKey));
     const line = JSON.stringify(jwk);
-    if (values.out) writeFileSync(values.out, `${line}\n`, { mode: 0o600, flag: "wx" });
-    else process.stdout.write(`${line}\n`);
+    if (values.out) {
+      // Never over an existing key: it may be the one enrolled, and the node would lose its identity.
+      if (existsSync(values.out)) fail(`${values.out} exists; keep it, or move it away to make a new key`);
+      writeFileSync(values.out, `${line}\n`, { mode: 0o600, flag: "wx" });
+    } else process.stdout.write(`${line}\n`);
     process.stderr.write(`public key: ${JSON.stringify(nodePublicJwk(jwk))}\nkid: ${await nodeKeyId(jwk)}\n`);
     break;
   }
