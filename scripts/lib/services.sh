@@ -74,10 +74,11 @@ start_extra_services() {
   # The media plane (MEDIA-DO): one sfu-node on PORT+40 (or SFU_PORT), region `local`, node id `local-<port>`.
   # It signs its requests to the Worker with its own key, generated once into the state dir (one file per node
   # id) and enrolled with the Worker by wait_extra_services, using FLEET_ENROLMENT_SECRET of .dev.vars (the node
-  # never sees that secret; a FLEET_CREDENTIAL inherited from the shell is blanked, as nodes refuse it). Its RTC ports sit in a 100-port window derived from PORT (WebRtcServer on the
-  # first ports, the fallback/plain-transport range after them), so stacks on different ports do not collide;
-  # SFU_WEBRTC_SERVER_PORT / SFU_RTC_PORT_MIN / SFU_RTC_PORT_MAX in the environment override it. The recorder's
-  # loopback RTP ports get their own 100-port window (60000+), its working files the state dir.
+  # never sees that secret; a FLEET_CREDENTIAL inherited from the shell is blanked, as nodes refuse it). Its RTC
+  # ports sit in a 100-port window derived from PORT (WebRtcServer on the first ports, the fallback/plain-
+  # transport range after them), so stacks on different ports do not collide; SFU_WEBRTC_SERVER_PORT /
+  # SFU_RTC_PORT_MIN / SFU_RTC_PORT_MAX in the environment override it. The recorder's loopback RTP ports get
+  # their own 100-port window (60000+), its working files the state dir.
   sfu_port="${SFU_PORT:-$((port + 40))}"
   sfu_worker_url="$worker_url"
   sfu_node_id="local-$sfu_port"
