@@ -29,6 +29,7 @@ import { configureRecorder } from "../sfu-node/src/recording/Recorder";
 import { createRecordingGlue } from "../sfu-node/src/recording-glue";
 import { loadStorageConfig } from "../sfu-node/src/storage/config";
 import { createPublisher } from "../sfu-node/src/storage/publish";
+import { testNodeKey } from "../sfu-node/test/node-key-helpers";
 import {
   PICTURES,
   SOUNDS,
@@ -49,9 +50,10 @@ const WARM_UP_MS = 11_000;
 const S3_PORT = 8890;
 const WORKER_PORT = 8891;
 const BUCKET = "insp-live-recordings";
-const CREDENTIAL = "bench-recording-fleet-credential";
 const RECORDING_ID = `bench-${Date.now()}`;
 
+/** The recording node's own key: the Worker stand-in takes only reports signed by it. */
+const nodeKey = await testNodeKey("bench-node", `http://127.0.0.1:${WORKER_PORT}`);
 const work = await mkdtemp(path.join(os.tmpdir(), "insp-recording-bench-"));
 
 /** The Worker's fleet recordings endpoint, as far as the node can tell: it checks and notes every report. */
@@ -59,9 +61,9 @@ const reports: { at: number; update: FleetRecordingUpdate }[] = [];
 const worker = http.createServer((request, response) => {
   let body = "";
   request.on("data", (chunk) => (body += chunk));
-  request.on("end", () => {
+  request.on("end", async () => {
     const parsed = v.safeParse(FleetRecordingUpdateSchema, JSON.parse(body || "null"));
-    const authorized = request.headers.authorization === `Bearer ${CREDENTIAL}` && request.url === `/api/fleet/recordings/${RECORDING_ID}`;
+    const authorized = (await nodeKey.verify(request)) === "bench-node" && request.url === `/api/fleet/recordings/${RECORDING_ID}`;
     if (!authorized || !parsed.success) {
       console.error("refused report", request.url, body);
       response.writeHead(400).end();
@@ -86,7 +88,7 @@ const storage = loadStorageConfig({
   S3_PUBLIC_URL: publicUrl,
 })!;
 const publisher = createPublisher(storage);
-const glue = createRecordingGlue({ workerUrl: `http://127.0.0.1:${WORKER_PORT}`, fleetCredential: CREDENTIAL, workRoot: path.join(work, "recordings"), publisher });
+const glue = createRecordingGlue({ workerUrl: `http://127.0.0.1:${WORKER_PORT}`, identity: nodeKey.identity, workRoot: path.join(work, "recordings"), publisher });
 
 const node = await startRecorderTestNode(46000);
 configureRecorder({ portMin: 46500, portMax: 46599 });

@@ -112,7 +112,7 @@ export class RecordingControl {
     // The row refers to the live session, whose own row travels through the outbox: ship that first.
     await this.outbox.flush();
     const recordingId = crypto.randomUUID();
-    await this.db.insert(recordings).values({ id: recordingId, classId: session.class_id, sessionId: session.id, status: "recording", startedAt: now, createdAt: now, updatedAt: now });
+    await this.db.insert(recordings).values({ id: recordingId, classId: session.class_id, sessionId: session.id, status: "recording", startedAt: now, nodeId, createdAt: now, updatedAt: now });
     try {
       await this.media.send(link.socket, "recording.start", { recordingId, userIds });
     } catch (error) {

@@ -308,6 +308,8 @@ export const recordings = sqliteTable(
     dashManifestUrl: text("dash_manifest_url"),
     posterUrl: text("poster_url"),
     thumbnailsVttUrl: text("thumbnails_vtt_url"),
+    /** The sfu-node that records it: the only node whose progress reports are taken (null on rows from before). */
+    nodeId: text("node_id"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -515,6 +517,36 @@ export const sfuNodes = sqliteTable(
     lastHeartbeatAt: integer("last_heartbeat_at").notNull(),
   },
   (t) => [index("sfu_nodes_region").on(t.region)],
+);
+
+/**
+ * Each sfu-node's public keys (ES256, P-256), enrolled by an operator. A node signs every request to the Worker
+ * with its private key; the Worker takes the node id from the enrolled key, never from the request, so one
+ * node's key cannot speak for another. A key belongs to one node for good; a node may hold two while it rotates.
+ */
+export const sfuNodeKeys = sqliteTable(
+  "sfu_node_keys",
+  {
+    /** The key's RFC 7638 JWK thumbprint (SHA-256, base64url); tokens name it as their `kid`. */
+    kid: text("kid").primaryKey(),
+    nodeId: text("node_id").notNull(),
+    /** The public JWK as JSON (kty, crv, x, y). */
+    publicJwk: text("public_jwk").notNull(),
+    enrolledAt: integer("enrolled_at").notNull(),
+    /** Set when revoked: tokens signed with it are refused from then on, and it cannot be enrolled again. */
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("sfu_node_keys_node_id").on(t.nodeId)],
+);
+
+/** `jti`s of node tokens already used, kept until the token would have expired: a replayed token is refused. */
+export const sfuNodeTokenUses = sqliteTable(
+  "sfu_node_token_uses",
+  {
+    jti: text("jti").primaryKey(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("sfu_node_token_uses_expires_at").on(t.expiresAt)],
 );
 
 export type User = typeof users.$inferSelect;

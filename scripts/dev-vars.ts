@@ -5,8 +5,8 @@
  *
  *   INSP_SSO_SECRET     HS256 secret shared with the insp site (48 random bytes, base64url)
  *   WORKER_SIGNING_KEY  the Worker's ES256 private key: a P-256 JWK with kid and alg, JSON on one line
- *   FLEET_CREDENTIAL    bearer credential of the local sfu-node for the fleet registry and class links (32 random
- *                       bytes, base64url); `npm start` hands the same value to the node it starts
+ *   FLEET_ENROLMENT_SECRET  the operators' secret for enrolling sfu-node keys (32 random bytes, base64url);
+ *                       `npm start` uses it to enrol the key of the node it starts (never given to the node)
  *   LOCAL_DEV           "true": local-only helpers (outbox, seed data) are allowed
  *
  * A value that is present but unusable stops the script with a message naming it, rather than being replaced:
@@ -60,10 +60,10 @@ if (!signingKey) {
   }
 }
 
-const fleetCredential = existing.get("FLEET_CREDENTIAL");
-if (!fleetCredential) additions.push(`FLEET_CREDENTIAL=${randomSecret(32)}`);
-else if (fleetCredential.length < 16) {
-  console.error(`${devVarsPath}: FLEET_CREDENTIAL is unusable: sfu-node needs at least 16 characters. Fix it or delete that line to get a new one.`);
+const enrolmentSecret = existing.get("FLEET_ENROLMENT_SECRET");
+if (!enrolmentSecret) additions.push(`FLEET_ENROLMENT_SECRET=${randomSecret(32)}`);
+else if (enrolmentSecret.length < 16) {
+  console.error(`${devVarsPath}: FLEET_ENROLMENT_SECRET is unusable: use at least 16 characters. Fix it or delete that line to get a new one.`);
   process.exit(1);
 }
 

@@ -15,8 +15,11 @@ export interface WorkerBindings {
   INSP_JWKS_URL?: string;
   /** The Worker's ES256 private key as a JWK (JSON string) with a `kid`; signs class and media tokens. */
   WORKER_SIGNING_KEY?: string;
-  /** Bearer credential sfu-nodes present to /api/fleet/*; while unset the fleet registry refuses every node. */
-  FLEET_CREDENTIAL?: string;
+  /**
+   * Bearer secret of the operators' node-key routes (`/api/fleet/keys`: enrol, list, revoke). No sfu-node holds
+   * it: nodes sign their requests with their own enrolled keys. While unset, keys cannot be enrolled or revoked.
+   */
+  FLEET_ENROLMENT_SECRET?: string;
   /** SendGrid v3 Mail Send; without SENDGRID_API_KEY e-mail goes to the local outbox. */
   SENDGRID_API_KEY?: string;
   /** Defaults to https://api.sendgrid.com. */

@@ -7,9 +7,9 @@ import { SfuNodeIdSchema } from "./fleet";
  * The class link: one WebSocket per class an sfu-node serves, from the node to that class's Durable Object.
  *
  * The node opens it when a room is created (`GET` upgrade at {@link classLinkPath}) with
- * `Authorization: Bearer <FLEET_CREDENTIAL>` and {@link CLASS_LINK_NODE_HEADER}: <node id>; the Worker checks
- * both before the upgrade reaches the object, which then treats the socket as that node and never as a
- * participant. The node keeps the link (reconnecting with backoff) until the room closes.
+ * `Authorization: Bearer <node token>` signed by its own key for that path (schema/tokens/node-token.ts); the
+ * Worker verifies it before the upgrade reaches the object, which then treats the socket as the node the key
+ * was enrolled for and never as a participant. The node keeps the link (reconnecting with backoff) until the room closes.
  *
  * Frames use the shared envelope (./envelope.ts) in both directions:
  * - node → object: notifications `{ notification, data }` ({@link ClassLinkNotificationSchema}); the first one
@@ -24,7 +24,10 @@ export function classLinkPath(classId: string): string {
   return `/api/fleet/classes/${encodeURIComponent(classId)}/link`;
 }
 
-/** The request header that names the node opening the link (the bearer credential authenticates it). */
+/**
+ * Names the node opening the link, for logs; the node token decides who it is, and a header naming another
+ * node is refused.
+ */
 export const CLASS_LINK_NODE_HEADER = "x-sfu-node-id";
 
 /**

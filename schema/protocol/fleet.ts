@@ -1,10 +1,16 @@
 import * as v from "valibot";
+import { NodePublicJwkSchema } from "../tokens/node-token";
 
 /**
- * The fleet registry link: every sfu-node registers with the Worker on start and then heartbeats, both with
- * `Authorization: Bearer <FLEET_CREDENTIAL>`. `POST /api/fleet/register` creates or refreshes the node's row;
- * `POST /api/fleet/heartbeat` updates its load (a node the Worker does not know gets `NOT_FOUND` and
- * registers again). Admins read the registry at `GET /api/fleet/nodes`.
+ * The fleet registry link: every sfu-node registers with the Worker on start and then heartbeats, each request
+ * signed by the node's own key (`Authorization: Bearer <node token>`, schema/tokens/node-token.ts).
+ * `POST /api/fleet/register` creates or refreshes the node's row; `POST /api/fleet/heartbeat` updates its load
+ * (a node the Worker does not know gets `NOT_FOUND` and registers again). The `nodeId` in a body must be the
+ * node the token's key was enrolled for. Admins read the registry at `GET /api/fleet/nodes`.
+ *
+ * Enrolment (operators, with `Authorization: Bearer <FLEET_ENROLMENT_SECRET>`): `POST /api/fleet/keys` enrols
+ * a node's public key ({@link FleetKeyEnrolSchema}), `GET /api/fleet/keys` lists keys,
+ * `DELETE /api/fleet/keys/:kid` revokes one. A key belongs to one node id for good; a revoked key stays revoked.
  */
 
 /** How often a node heartbeats; a node silent for {@link FLEET_STALE_AFTER_MS} counts as down. */
@@ -56,3 +62,18 @@ export const FleetAckSchema = v.object({ node: SfuNodeViewSchema, heartbeatInter
 export type FleetAck = v.InferOutput<typeof FleetAckSchema>;
 
 export const FleetNodesResponseSchema = v.object({ nodes: v.array(SfuNodeViewSchema) });
+
+/** Enrols one public key for one node id (a second key for the same id is how a node rotates). */
+export const FleetKeyEnrolSchema = v.strictObject({ nodeId: SfuNodeIdSchema, publicKey: NodePublicJwkSchema });
+export type FleetKeyEnrol = v.InferOutput<typeof FleetKeyEnrolSchema>;
+
+/** An enrolled key as the Worker reports it; times are UTC milliseconds. */
+export const FleetKeyViewSchema = v.object({ kid: v.string(), nodeId: v.string(), enrolledAt: v.number(), revokedAt: v.nullable(v.number()) });
+export type FleetKeyView = v.InferOutput<typeof FleetKeyViewSchema>;
+
+/** Reply to enrol and revoke. */
+export const FleetKeyResponseSchema = v.object({ key: FleetKeyViewSchema });
+export type FleetKeyResponse = v.InferOutput<typeof FleetKeyResponseSchema>;
+/** Reply to `GET /api/fleet/keys` (optionally `?nodeId=`). */
+export const FleetKeysResponseSchema = v.object({ keys: v.array(FleetKeyViewSchema) });
+export type FleetKeysResponse = v.InferOutput<typeof FleetKeysResponseSchema>;

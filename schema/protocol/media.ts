@@ -170,7 +170,10 @@ export const MEDIA_CLOSE_REASONS = ["producer-closed", "transport-closed", "clos
 
 /** One-way messages from the node. */
 export const MediaNotificationSchema = v.variant("notification", [
-  /** Sent once when the socket opens: who the node thinks you are. */
+  /**
+   * Sent once when the socket opens: who the node thinks you are, and what you may send as admitted — the
+   * token's grant unless the class changed it after the token was signed.
+   */
   v.strictObject({
     notification: v.literal("welcome"),
     data: v.strictObject({ nodeId: v.string(), classId: v.string(), userId: v.string(), produce: v.array(MediaSourceSchema) }),

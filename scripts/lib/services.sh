@@ -71,31 +71,48 @@ start_extra_services() {
     exec 3<&- 3>&-
   fi
 
-  # The media plane (MEDIA-DO): one sfu-node on PORT+40 (or SFU_PORT), region `local`, registered with this Worker under the
-  # FLEET_CREDENTIAL of .dev.vars. Its RTC ports sit in a 100-port window derived from PORT (WebRtcServer on the
-  # first ports, the fallback/plain-transport range after them), so stacks on different ports do not collide;
-  # SFU_WEBRTC_SERVER_PORT / SFU_RTC_PORT_MIN / SFU_RTC_PORT_MAX in the environment override it. The recorder's
-  # loopback RTP ports get their own 100-port window (60000+), its working files the state dir.
+  # The media plane (MEDIA-DO): one sfu-node on PORT+40 (or SFU_PORT), region `local`, node id `local-<port>`.
+  # It signs its requests to the Worker with its own key, generated once into the state dir (one file per node
+  # id) and enrolled with the Worker by wait_extra_services, using FLEET_ENROLMENT_SECRET of .dev.vars (the node
+  # never sees that secret; a FLEET_CREDENTIAL inherited from the shell is blanked, as nodes refuse it). Its RTC
+  # ports sit in a 100-port window derived from PORT (WebRtcServer on the first ports, the fallback/plain-
+  # transport range after them), so stacks on different ports do not collide; SFU_WEBRTC_SERVER_PORT /
+  # SFU_RTC_PORT_MIN / SFU_RTC_PORT_MAX in the environment override it. The recorder's loopback RTP ports get
+  # their own 100-port window (60000+), its working files the state dir.
   sfu_port="${SFU_PORT:-$((port + 40))}"
-  local rtc_base=$((20000 + (port % 400) * 100)) credential
-  credential="$(sed -n "s/^FLEET_CREDENTIAL=['\"]\{0,1\}\([^'\"]*\)['\"]\{0,1\}$/\1/p" "$repo_root/.dev.vars" | tail -n 1)"
-  [ -n "$credential" ] || die "FLEET_CREDENTIAL is missing from $repo_root/.dev.vars (scripts/dev-vars.ts writes it)"
-  start_service "sfu-node" env SFU_PORT="$sfu_port" SFU_LISTEN_HOST=127.0.0.1 SFU_REGION=local SFU_NODE_ID="local-$sfu_port" \
+  sfu_worker_url="$worker_url"
+  sfu_node_id="local-$sfu_port"
+  sfu_key_file="$state_dir/sfu-node-$sfu_node_id.key.json"
+  local rtc_base=$((20000 + (port % 400) * 100))
+  if [ ! -s "$sfu_key_file" ]; then
+    rm -f "$sfu_key_file"
+    npx tsx scripts/fleet-key.ts generate --out "$sfu_key_file" 2>/dev/null || die "could not generate the sfu-node's key ($sfu_key_file)"
+  fi
+  start_service "sfu-node" env SFU_PORT="$sfu_port" SFU_LISTEN_HOST=127.0.0.1 SFU_REGION=local SFU_NODE_ID="$sfu_node_id" \
     SFU_WEBRTC_SERVER_PORT="${SFU_WEBRTC_SERVER_PORT:-$rtc_base}" \
     SFU_RTC_PORT_MIN="${SFU_RTC_PORT_MIN:-$((rtc_base + 10))}" SFU_RTC_PORT_MAX="${SFU_RTC_PORT_MAX:-$((rtc_base + 99))}" \
     SFU_RECORDING_PORT_MIN="${SFU_RECORDING_PORT_MIN:-$((60000 + (port % 50) * 100))}" \
     SFU_RECORDING_PORT_MAX="${SFU_RECORDING_PORT_MAX:-$((60000 + (port % 50) * 100 + 99))}" \
     SFU_RECORDING_DIR="${SFU_RECORDING_DIR:-$state_dir/recordings}" \
-    WORKER_URL="$worker_url" FLEET_CREDENTIAL="$credential" npm run --silent sfu
+    WORKER_URL="$worker_url" SFU_NODE_KEY="$(cat "$sfu_key_file")" FLEET_CREDENTIAL= npm run --silent sfu
 }
 
-# The sfu-node's port (set by start_extra_services).
+# The sfu-node's port, the Worker it registers with, its id and key file (set by start_extra_services).
 sfu_port=""
+sfu_worker_url=""
+sfu_node_id=""
+sfu_key_file=""
 
 # Waits (after the Worker answers) until the sfu-node says it is registered with the Worker: only then can a
 # class get media. Its /health reports `"fleet":"registered"`.
 wait_extra_services() {
-  local deadline=$((SECONDS + 60)) body
+  local deadline=$((SECONDS + 60)) body secret
+  # The node's key is enrolled once the Worker answers (enrolling it again is a no-op); the node retries its
+  # registration until then.
+  secret="$(sed -n "s/^FLEET_ENROLMENT_SECRET=['\"]\{0,1\}\([^'\"]*\)['\"]\{0,1\}$/\1/p" "$repo_root/.dev.vars" | tail -n 1)"
+  [ -n "$secret" ] || die "FLEET_ENROLMENT_SECRET is missing from $repo_root/.dev.vars (scripts/dev-vars.ts writes it)"
+  FLEET_ENROLMENT_SECRET="$secret" npx tsx scripts/fleet-key.ts enrol --worker "$sfu_worker_url" --node "$sfu_node_id" --key-file "$sfu_key_file" >/dev/null \
+    || die "could not enrol the sfu-node's key with the Worker"
   while :; do
     body=""
     if { exec 3<>"/dev/tcp/127.0.0.1/$sfu_port"; } 2>/dev/null; then

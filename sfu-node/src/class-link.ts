@@ -16,6 +16,7 @@ import {
 import { readRequestId } from "../../schema/protocol/envelope";
 import type { MediaSource } from "../../schema/tokens/media-token";
 import { describeIssues, MediaError } from "./errors";
+import type { NodeIdentity } from "./fleet-auth";
 import { log } from "./log";
 import type { MediaNode } from "./Node";
 import type { Room } from "./Room";
@@ -37,8 +38,8 @@ export interface RecordingCommands {
 
 export interface ClassLinkOptions {
   workerUrl: string;
-  fleetCredential: string;
-  nodeId: string;
+  /** Signs each link upgrade; the Worker takes the node id from the key, not from the request. */
+  identity: NodeIdentity;
   recording?: RecordingCommands;
 }
 
@@ -123,7 +124,7 @@ class ClassLink {
     this.#pingTimer.unref();
     this.#qualityTimer = setInterval(() => this.#reportQuality(), QUALITY_INTERVAL_MS);
     this.#qualityTimer.unref();
-    this.#connect();
+    void this.#connect();
   }
 
   /** Ends the link for good (the room closed, or the node stops). */
@@ -155,12 +156,23 @@ class ClassLink {
     return recording;
   }
 
-  #connect(): void {
+  async #connect(): Promise<void> {
     if (this.#closed) return;
     const url = new URL(classLinkPath(this.room.classId), this.#options.workerUrl);
+    const { identity } = this.#options;
+    let authorization: string;
+    try {
+      // A fresh single-use token per attempt: the Worker refuses one it has seen.
+      authorization = await identity.authorization("GET", url);
+    } catch (error) {
+      log("error", "class_link_not_signed", { classId: this.room.classId, error: String(error) });
+      this.#reconnectLater();
+      return;
+    }
+    if (this.#closed) return;
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(url, {
-      headers: { authorization: `Bearer ${this.#options.fleetCredential}`, [CLASS_LINK_NODE_HEADER]: this.#options.nodeId },
+      headers: { authorization, [CLASS_LINK_NODE_HEADER]: identity.nodeId },
       maxPayload: CLASS_LINK_MAX_FRAME_BYTES,
       handshakeTimeout: 10_000,
     });
@@ -190,11 +202,16 @@ class ClassLink {
         this.close();
         return;
       }
-      const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** this.#attempt);
-      this.#attempt += 1;
-      this.#reconnectTimer = setTimeout(() => this.#connect(), delay);
-      this.#reconnectTimer.unref();
+      this.#reconnectLater();
     });
+  }
+
+  #reconnectLater(): void {
+    if (this.#closed) return;
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** this.#attempt);
+    this.#attempt += 1;
+    this.#reconnectTimer = setTimeout(() => void this.#connect(), delay);
+    this.#reconnectTimer.unref();
   }
 
   /** Everything the class object must know about this room after a (re)connect. */
@@ -205,7 +222,7 @@ class ClassLink {
         producers.push({ producerId: producer.id, userId: peer.userId, kind: producer.kind, source, paused: producer.paused });
       }
     }
-    return { notification: "sync", data: { nodeId: this.#options.nodeId, producers, users: [...this.room.peers.keys()] } };
+    return { notification: "sync", data: { nodeId: this.#options.identity.nodeId, producers, users: [...this.room.peers.keys()] } };
   }
 
   async #onCommand(text: string): Promise<void> {

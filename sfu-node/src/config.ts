@@ -1,6 +1,8 @@
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import * as v from "valibot";
 import { SfuNodeIdSchema, SfuRegionSchema } from "../../schema/protocol/fleet";
+import { type NodePrivateJwk, NodePrivateJwkSchema } from "../../schema/tokens/node-token";
 
 /** sfu-node settings, read once from the environment at start-up. */
 export interface SfuConfig {
@@ -19,8 +21,11 @@ export interface SfuConfig {
   nodeId: string;
   /** The Worker's origin: JWKS at `/.well-known/jwks.json`, fleet registry at `/api/fleet/*`. */
   workerUrl: string;
-  /** Bearer credential for the fleet registry; absent = the node runs without registering. */
-  fleetCredential: string | undefined;
+  /**
+   * This node's private key (ES256, P-256 JWK) whose public half an operator enrolled for {@link nodeId}; it signs
+   * every request to the Worker. Absent = the node runs without registering.
+   */
+  nodeKey: NodePrivateJwk | undefined;
   /** Number of mediasoup workers (default: one per CPU core). */
   workers: number;
   /** URL browsers use to reach this node (sent to the registry). */
@@ -43,6 +48,8 @@ const Port = v.pipe(v.string(), v.regex(/^\d{1,5}$/, "must be a port number"), v
 const PositiveInt = v.pipe(v.string(), v.regex(/^\d+$/, "must be a whole number"), v.transform(Number), v.minValue(1));
 const HttpUrl = v.pipe(v.string(), v.url("must be a URL"), v.regex(/^https?:\/\//, "must be http(s)"));
 
+const SECRET_SETTINGS = new Set(["SFU_NODE_KEY", "FLEET_CREDENTIAL"]);
+
 const EnvSchema = v.object({
   SFU_LISTEN_HOST: v.optional(v.pipe(v.string(), v.ip("must be an IP address")), "0.0.0.0"),
   SFU_PORT: v.optional(Port, "8840"),
@@ -53,7 +60,22 @@ const EnvSchema = v.object({
   SFU_REGION: v.optional(SfuRegionSchema, "local"),
   SFU_NODE_ID: v.optional(SfuNodeIdSchema),
   WORKER_URL: HttpUrl,
-  FLEET_CREDENTIAL: v.optional(v.pipe(v.string(), v.minLength(16, "must be at least 16 characters"))),
+  SFU_NODE_KEY: v.optional(
+    v.pipe(
+      v.string(),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        try {
+          return JSON.parse(dataset.value) as unknown;
+        } catch {
+          addIssue({ message: "must be a JSON Web Key (scripts/fleet-key.ts generate writes one)" });
+          return NEVER;
+        }
+      }),
+      v.pipe(v.unknown(), v.check((value) => v.is(NodePrivateJwkSchema, value), "must be an EC P-256 private JWK with x, y and d (scripts/fleet-key.ts generate writes one)")),
+      v.transform((value) => v.parse(NodePrivateJwkSchema, value)),
+    ),
+  ),
+  FLEET_CREDENTIAL: v.optional(v.never("is no longer used: each node signs with its own key; set SFU_NODE_KEY instead (README, \"Fleet identity\")")),
   SFU_WORKERS: v.optional(PositiveInt),
   SFU_PUBLIC_URL: v.optional(HttpUrl),
   SFU_CONSUMERS_PER_ROUTER: v.optional(PositiveInt, "400"),
@@ -65,12 +87,23 @@ const EnvSchema = v.object({
  * stop with a message an operator can act on.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SfuConfig {
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const present: Record<string, string | undefined> = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  if (present.SFU_NODE_KEY_FILE) {
+    if (present.SFU_NODE_KEY) throw new ConfigError("SFU_NODE_KEY_FILE: set either SFU_NODE_KEY or SFU_NODE_KEY_FILE, not both");
+    try {
+      present.SFU_NODE_KEY = readFileSync(present.SFU_NODE_KEY_FILE, "utf8").trim();
+    } catch (error) {
+      throw new ConfigError(`SFU_NODE_KEY_FILE: cannot read ${present.SFU_NODE_KEY_FILE} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
+    delete present.SFU_NODE_KEY_FILE;
+  }
   const result = v.safeParse(EnvSchema, present);
   if (!result.success) {
     const issue = result.issues[0]!;
     const name = issue.path?.map((p) => String(p.key)).join(".") ?? "environment";
     if (issue.received === "undefined") throw new ConfigError(`${name} is required but not set`);
+    // A key or secret is never echoed: the message ends up in logs.
+    if (SECRET_SETTINGS.has(name)) throw new ConfigError(`${name}: ${issue.message}`);
     throw new ConfigError(`${name}: ${issue.message} (got ${issue.received})`);
   }
   const e = result.output;
@@ -90,7 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SfuConfig {
     region: e.SFU_REGION,
     nodeId: e.SFU_NODE_ID ?? `${e.SFU_REGION}-${os.hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}`,
     workerUrl: e.WORKER_URL.replace(/\/+$/, ""),
-    fleetCredential: e.FLEET_CREDENTIAL,
+    nodeKey: e.SFU_NODE_KEY,
     workers,
     publicUrl: (e.SFU_PUBLIC_URL ?? `http://${publicHost.includes(":") ? `[${publicHost}]` : publicHost}:${e.SFU_PORT}`).replace(/\/+$/, ""),
     consumersPerRouter: e.SFU_CONSUMERS_PER_ROUTER,

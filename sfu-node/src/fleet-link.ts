@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { FLEET_HEARTBEAT_INTERVAL_MS, FleetAckSchema, type FleetLoad } from "../../schema/protocol/fleet";
 import type { SfuConfig } from "./config";
+import type { NodeIdentity } from "./fleet-auth";
 import { log } from "./log";
 import { CpuSampler, nodeCounts } from "./metrics";
 import type { MediaNode } from "./Node";
@@ -8,15 +9,18 @@ import type { MediaNode } from "./Node";
 /** How soon a node that could not register tries again. */
 const REGISTER_RETRY_MS = 2_000;
 
-type LinkConfig = Pick<SfuConfig, "workerUrl" | "fleetCredential" | "nodeId" | "region" | "publicUrl" | "maxConsumers">;
+type LinkConfig = Pick<SfuConfig, "workerUrl" | "region" | "publicUrl" | "maxConsumers">;
 
 /**
  * The node's entry in the Worker's fleet registry: it registers on start and heartbeats its load; when the
- * Worker does not know it (404: the registry was reset) it registers again. Failures are logged and retried
- * on the next beat, so a Worker outage never stops media.
+ * Worker does not know it (404: the registry was reset) it registers again. Each request is signed by the
+ * node's own key ({@link NodeIdentity}); a key not (or no longer) enrolled is refused with 401, logged and tried
+ * again on the next beat, so enrolling the key after the node started is enough. Failures are logged and
+ * retried on the next beat, so a Worker outage never stops media.
  */
 export class FleetLink {
-  readonly #config: LinkConfig & { fleetCredential: string };
+  readonly #config: LinkConfig;
+  readonly #identity: NodeIdentity;
   readonly #node: MediaNode;
   readonly #sampler: CpuSampler;
   #timer: NodeJS.Timeout | undefined;
@@ -24,8 +28,9 @@ export class FleetLink {
   #intervalMs = FLEET_HEARTBEAT_INTERVAL_MS;
   #stopped = false;
 
-  constructor(config: LinkConfig & { fleetCredential: string }, node: MediaNode) {
+  constructor(config: LinkConfig, identity: NodeIdentity, node: MediaNode) {
     this.#config = config;
+    this.#identity = identity;
     this.#node = node;
     this.#sampler = new CpuSampler(node);
   }
@@ -66,7 +71,7 @@ export class FleetLink {
 
   async #register(): Promise<void> {
     const ack = await this.#post("/api/fleet/register", {
-      nodeId: this.#config.nodeId,
+      nodeId: this.#identity.nodeId,
       region: this.#config.region,
       publicUrl: this.#config.publicUrl,
       load: await this.load(),
@@ -74,12 +79,12 @@ export class FleetLink {
     this.#registered = true;
     // The Worker sets the pace; the floor keeps a misconfigured registry from turning this into a busy loop.
     this.#intervalMs = Math.max(100, ack.heartbeatIntervalMs);
-    log("info", "fleet_registered", { nodeId: this.#config.nodeId, region: this.#config.region });
+    log("info", "fleet_registered", { nodeId: this.#identity.nodeId, kid: this.#identity.kid, region: this.#config.region });
   }
 
   async #heartbeat(): Promise<void> {
     try {
-      await this.#post("/api/fleet/heartbeat", { nodeId: this.#config.nodeId, load: await this.load() });
+      await this.#post("/api/fleet/heartbeat", { nodeId: this.#identity.nodeId, load: await this.load() });
     } catch (error) {
       if (error instanceof FleetHttpError && error.status === 404) {
         this.#registered = false;
@@ -91,9 +96,10 @@ export class FleetLink {
   }
 
   async #post(path: string, body: unknown): Promise<v.InferOutput<typeof FleetAckSchema>> {
-    const response = await fetch(`${this.#config.workerUrl}${path}`, {
+    const url = `${this.#config.workerUrl}${path}`;
+    const response = await fetch(url, {
       method: "POST",
-      headers: { authorization: `Bearer ${this.#config.fleetCredential}`, "content-type": "application/json" },
+      headers: { authorization: await this.#identity.authorization("POST", url), "content-type": "application/json" },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(5_000),
     });

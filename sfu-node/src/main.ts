@@ -1,5 +1,6 @@
 import { ClassLinks } from "./class-link";
 import { ConfigError, loadConfig, type SfuConfig } from "./config";
+import { NodeIdentity } from "./fleet-auth";
 import { FleetLink } from "./fleet-link";
 import { log } from "./log";
 import { createMediaTokenVerifier } from "./media-token";
@@ -27,7 +28,8 @@ async function main(): Promise<void> {
   }
 
   const node = await MediaNode.create(config);
-  const fleetLink = config.fleetCredential ? new FleetLink({ ...config, fleetCredential: config.fleetCredential }, node) : undefined;
+  const identity = config.nodeKey ? await NodeIdentity.load({ nodeId: config.nodeId, workerUrl: config.workerUrl, nodeKey: config.nodeKey }) : undefined;
+  const fleetLink = identity ? new FleetLink(config, identity, node) : undefined;
   const server = await startSfuServer({
     node,
     verifier: createMediaTokenVerifier({ workerUrl: config.workerUrl, nodeId: config.nodeId }),
@@ -36,14 +38,14 @@ async function main(): Promise<void> {
     region: config.region,
     fleetStatus: () => (fleetLink ? (fleetLink.registered ? "registered" : "registering") : "disabled"),
   });
-  const recording = config.fleetCredential
-    ? createRecordingGlue({ workerUrl: config.workerUrl, fleetCredential: config.fleetCredential, workRoot: recordingWorkRoot(), publisher: storage ? createPublisher(storage) : undefined })
+  const recording = identity
+    ? createRecordingGlue({ workerUrl: config.workerUrl, identity, workRoot: recordingWorkRoot(), publisher: storage ? createPublisher(storage) : undefined })
     : undefined;
-  const classLinks = config.fleetCredential ? new ClassLinks({ workerUrl: config.workerUrl, fleetCredential: config.fleetCredential, nodeId: config.nodeId, recording }, node) : undefined;
+  const classLinks = identity ? new ClassLinks({ workerUrl: config.workerUrl, identity, recording }, node) : undefined;
   fleetLink?.start();
   classLinks?.start();
-  if (!fleetLink) log("warn", "fleet_link_disabled", { reason: "FLEET_CREDENTIAL is not set; the Worker will not assign classes to this node" });
-  log("info", "sfu_started", { nodeId: config.nodeId, region: config.region, workers: config.workers, publicUrl: config.publicUrl });
+  if (!fleetLink) log("warn", "fleet_link_disabled", { reason: "SFU_NODE_KEY is not set; the Worker will not assign classes to this node" });
+  log("info", "sfu_started", { nodeId: config.nodeId, kid: identity?.kid, region: config.region, workers: config.workers, publicUrl: config.publicUrl });
 
   let stopping = false;
   const stop = async (signal: string) => {

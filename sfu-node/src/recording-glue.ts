@@ -4,6 +4,7 @@ import path from "node:path";
 import type { FleetRecordingUpdate } from "../../schema/api/recordings";
 import type { RecordingCommands } from "./class-link";
 import { MediaError } from "./errors";
+import type { NodeIdentity } from "./fleet-auth";
 import { log } from "./log";
 import { type ComposedRecording, type RecordingHandle, startRecording } from "./recording/Recorder";
 import type { Room } from "./Room";
@@ -17,7 +18,8 @@ const REPORT_MAX_DELAY_MS = 30_000;
 export interface RecordingGlueOptions {
   /** The Worker's origin; reports go to `POST <workerUrl>/api/fleet/recordings/:id`. */
   workerUrl: string;
-  fleetCredential: string;
+  /** Signs each report: the Worker takes only the recording node's reports. */
+  identity: NodeIdentity;
   /** Each recording gets `<workRoot>/<recordingId>/` for its segments and composed file. */
   workRoot: string;
   /** Uploads and packages composed recordings; without one (no S3 settings) a recording ends `failed`. */
@@ -38,7 +40,7 @@ export interface RecordingGlue extends RecordingCommands {
  * Wires the class link's `recording.start` / `recording.stop` to the recorder, the publisher and the Worker:
  * start → {@link startRecording}; stop → the recorder composes → {@link RecordingPublisher.publishRecording}
  * uploads and packages; every step (composing, uploading, packaging, ready, failed) is reported to the Worker
- * with the fleet credential, in order, retried while the Worker is unreachable.
+ * signed by the node's key, in order, retried while the Worker is unreachable.
  */
 export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlue {
   const running = new Map<string, RecordingHandle>();
@@ -151,7 +153,7 @@ class ProgressReporter {
       try {
         const response = await fetch(url, {
           method: "POST",
-          headers: { "content-type": "application/json", authorization: `Bearer ${this.#options.fleetCredential}` },
+          headers: { "content-type": "application/json", authorization: await this.#options.identity.authorization("POST", url) },
           body: JSON.stringify(update),
           signal: AbortSignal.timeout(10_000),
         });

@@ -160,7 +160,8 @@ export class SignalingServer {
     }
     // The peer ends at the token's expiry unless `token.renew` moves the deadline.
     peer.expireAt(claims.exp * 1000);
-    send({ notification: "welcome", data: { nodeId: this.#node.nodeId, classId: claims.classId, userId: claims.sub, produce: [...claims.produce] } });
+    // The grant the room admitted: a class decision after the token was signed (stage revoke) outranks the token.
+    send({ notification: "welcome", data: { nodeId: this.#node.nodeId, classId: claims.classId, userId: claims.sub, produce: [...peer.produceGrant] } });
     for (const frame of early.splice(0)) void handleFrame(peer, frame.raw, frame.isBinary, send, this.#context);
   }
 

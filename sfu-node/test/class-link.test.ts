@@ -6,16 +6,18 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { CLASS_LINK_CLOSE_CODES, CLASS_LINK_NODE_HEADER, type ClassLinkNotification, ClassLinkNotificationSchema } from "../../schema/protocol/class-link";
 import { type ResponseFrame, ResponseFrameSchema } from "../../schema/protocol/envelope";
 import { ClassLinks } from "../src/class-link";
+import { testNodeKey } from "./node-key-helpers";
 import { AUDIO_LEVEL_URI, OPUS_PAYLOAD_TYPE, speech, startMicrophone } from "./audio-helpers";
 import { BROWSER_VP8_PARAMETERS, eventually, MediaClient, NODE_ID, refusedUpgrade, startIssuer, startTestNode, type TestIssuer, type TestNode } from "./helpers";
 
-const CREDENTIAL = "class-link-test-credential-0123";
+/** This node's key; the class object's end accepts tokens signed by it only. */
+let nodeKey: Awaited<ReturnType<typeof testNodeKey>>;
 
 type ReportData<N extends ClassLinkNotification["notification"]> = Extract<ClassLinkNotification, { notification: N }>["data"];
 
 /**
  * The class object's end of the link, speaking its protocol over a real WebSocket server: it accepts only the
- * fleet credential with a node id, keeps what the node reports, and sends commands.
+ * node's token (this node's key, this path) naming this node, keeps what the node reports, and sends commands.
  */
 class ClassObjectEnd {
   readonly received: ClassLinkNotification[] = [];
@@ -34,8 +36,8 @@ class ClassObjectEnd {
     const server = http.createServer((_request, response) => response.writeHead(404).end());
     const wss = new WebSocketServer({ noServer: true });
     const end = new ClassObjectEnd(server, wss);
-    server.on("upgrade", (request, socket, head) => {
-      const authorized = request.headers.authorization === `Bearer ${CREDENTIAL}` && request.headers[CLASS_LINK_NODE_HEADER] === NODE_ID;
+    server.on("upgrade", async (request, socket, head) => {
+      const authorized = (await nodeKey.verify(request)) === NODE_ID && request.headers[CLASS_LINK_NODE_HEADER] === NODE_ID;
       const path = /^\/api\/fleet\/classes\/([^/]+)\/link$/.exec(request.url ?? "");
       if (!authorized || !path) {
         end.refusals.push(request.url ?? "");
@@ -106,7 +108,8 @@ beforeAll(async () => {
   issuer = await startIssuer(8851);
   sfu = await startTestNode({ httpPort: 8852, rtcBase: 42000, issuerUrl: issuer.url, workers: 1 });
   object = await ClassObjectEnd.start(8853);
-  links = new ClassLinks({ workerUrl: object.url, fleetCredential: CREDENTIAL, nodeId: NODE_ID }, sfu.node);
+  nodeKey = await testNodeKey(NODE_ID, object.url);
+  links = new ClassLinks({ workerUrl: object.url, identity: nodeKey.identity }, sfu.node);
   links.start();
 });
 

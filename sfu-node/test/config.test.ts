@@ -1,4 +1,7 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
+import path from "node:path";
+import { exportJWK, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config";
 
@@ -11,7 +14,7 @@ describe("sfu-node configuration", () => {
     expect(config.region).toBe("local");
     expect(config.consumersPerRouter).toBe(400);
     expect(config.publicUrl).toBe("http://127.0.0.1:8840");
-    expect(config.fleetCredential).toBeUndefined();
+    expect(config.nodeKey).toBeUndefined();
   });
 
   it("names a missing setting", () => {
@@ -22,8 +25,39 @@ describe("sfu-node configuration", () => {
     expect(() => loadConfig({ ...minimal, SFU_PORT: "http" })).toThrow(/^SFU_PORT: /);
     expect(() => loadConfig({ ...minimal, SFU_WORKERS: "0" })).toThrow(/^SFU_WORKERS: /);
     expect(() => loadConfig({ ...minimal, SFU_REGION: "EU West" })).toThrow(/^SFU_REGION: /);
-    expect(() => loadConfig({ ...minimal, FLEET_CREDENTIAL: "short" })).toThrow(/^FLEET_CREDENTIAL: /);
     expect(() => loadConfig({ ...minimal, SFU_RTC_PORT_MIN: "50000", SFU_RTC_PORT_MAX: "40000" })).toThrow(/SFU_RTC_PORT_MIN/);
+  });
+
+  it("takes the node's own key, refuses a malformed or public-only one, and never echoes it", async () => {
+    const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+    const jwk = await exportJWK(privateKey);
+    expect(loadConfig({ ...minimal, SFU_NODE_KEY: JSON.stringify(jwk) }).nodeKey).toEqual({ kty: "EC", crv: "P-256", x: jwk.x, y: jwk.y, d: jwk.d });
+    const { d, ...publicOnly } = jwk;
+    for (const bad of [JSON.stringify(publicOnly), `{"kty":"EC","d":"${d}"`, "not json"]) {
+      let message = "";
+      try {
+        loadConfig({ ...minimal, SFU_NODE_KEY: bad });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/^SFU_NODE_KEY: /);
+      expect(message).not.toContain(d!);
+    }
+  });
+
+  it("reads the key from SFU_NODE_KEY_FILE, naming that setting when it cannot", async () => {
+    const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+    const jwk = await exportJWK(privateKey);
+    const file = path.join(await mkdtemp(path.join(os.tmpdir(), "sfu-config-")), "node.key.json");
+    await writeFile(file, `${JSON.stringify(jwk)}\n`, { mode: 0o600 });
+    expect(loadConfig({ ...minimal, SFU_NODE_KEY_FILE: file }).nodeKey?.d).toBe(jwk.d);
+    expect(() => loadConfig({ ...minimal, SFU_NODE_KEY_FILE: `${file}.missing` })).toThrow(/^SFU_NODE_KEY_FILE: cannot read .*ENOENT/);
+    expect(() => loadConfig({ ...minimal, SFU_NODE_KEY_FILE: file, SFU_NODE_KEY: JSON.stringify(jwk) })).toThrow(/^SFU_NODE_KEY_FILE: /);
+  });
+
+  it("tells an operator that the shared FLEET_CREDENTIAL is gone, without echoing it", () => {
+    expect(() => loadConfig({ ...minimal, FLEET_CREDENTIAL: "the-old-shared-credential" })).toThrow(/^FLEET_CREDENTIAL: is no longer used.*SFU_NODE_KEY/);
+    expect(() => loadConfig({ ...minimal, FLEET_CREDENTIAL: "the-old-shared-credential" })).not.toThrow(/the-old-shared-credential/);
   });
 
   it("requires an announced address when listening on every interface", () => {

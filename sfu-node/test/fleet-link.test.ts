@@ -6,23 +6,29 @@ import { FleetHeartbeatSchema, FleetRegisterSchema } from "../../schema/protocol
 import { FleetLink } from "../src/fleet-link";
 import { MediaNode } from "../src/Node";
 import { eventually } from "./helpers";
-
-const CREDENTIAL = "fleet-test-credential-0123456789";
+import { testNodeKey } from "./node-key-helpers";
 
 /**
- * A registry that checks requests the way worker/routes/fleet.ts does (bearer credential, schemas) and
- * forgets the node after its first heartbeat, as a reset registry would.
+ * A registry that checks requests the way worker/routes/fleet.ts does (a token signed by the node's enrolled key
+ * for this request, naming the node the body names; schemas) and forgets the node after its first heartbeat, as
+ * a reset registry would. Until `enrolled` it refuses the node's key, as a Worker the key is not yet enrolled on.
  */
 function startRegistry() {
   const calls: { path: string; body: unknown }[] = [];
   const known = new Set<string>();
+  const state = { enrolled: true, refused: 0 };
   const server = http.createServer((request, response) => {
     let text = "";
     request.on("data", (chunk: Buffer) => (text += chunk.toString()));
-    request.on("end", () => {
+    request.on("end", async () => {
       const reply = (status: number, body: unknown) => response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
-      if (request.headers.authorization !== `Bearer ${CREDENTIAL}`) return reply(401, { error: { code: "UNAUTHORIZED", message: "bad credential" } });
+      const signedBy = await nodeKey.verify(request);
+      if (!state.enrolled || signedBy === null) {
+        state.refused += 1;
+        return reply(401, { error: { code: "UNAUTHORIZED", message: "not an enrolled key" } });
+      }
       const body: unknown = JSON.parse(text);
+      if ((body as { nodeId?: unknown }).nodeId !== signedBy) return reply(403, { error: { code: "FORBIDDEN", message: "another node" } });
       calls.push({ path: request.url ?? "", body });
       const node = (id: string) => ({ id, region: "local", publicUrl: "http://127.0.0.1:1", load: { cpu: 0, transports: 0, consumers: 0, maxConsumers: 1 }, registeredAt: 1, lastHeartbeatAt: 1, healthy: true });
       if (request.url === "/api/fleet/register") {
@@ -35,14 +41,16 @@ function startRegistry() {
       return reply(200, { node: node(beat.nodeId), heartbeatIntervalMs: 100 });
     });
   });
-  return { server, calls };
+  return { server, calls, state };
 }
 
 let node: MediaNode;
+let nodeKey: Awaited<ReturnType<typeof testNodeKey>>;
 const registry = startRegistry();
 
 beforeAll(async () => {
   await new Promise<void>((resolve) => registry.server.listen(8849, "127.0.0.1", resolve));
+  nodeKey = await testNodeKey("link-node", "http://127.0.0.1:8849");
   node = await MediaNode.create(
     { nodeId: "link-node", listenHost: "127.0.0.1", announcedAddress: undefined, webRtcServerPortBase: 41800, rtcPortMin: 41810, rtcPortMax: 41999, workers: 1, consumersPerRouter: 400 },
     { logLevel: "error" },
@@ -57,10 +65,7 @@ afterAll(async () => {
 describe("fleet link", () => {
   it("registers with its identity and load, heartbeats, and registers again when the registry forgot it", async () => {
     const port = (registry.server.address() as AddressInfo).port;
-    const link = new FleetLink(
-      { workerUrl: `http://127.0.0.1:${port}`, fleetCredential: CREDENTIAL, nodeId: "link-node", region: "local", publicUrl: "http://127.0.0.1:8840", maxConsumers: 500 },
-      node,
-    );
+    const link = new FleetLink({ workerUrl: `http://127.0.0.1:${port}`, region: "local", publicUrl: "http://127.0.0.1:8840", maxConsumers: 500 }, nodeKey.identity, node);
     link.start();
     await eventually(() => registry.calls.filter((call) => call.path === "/api/fleet/register").length >= 2, 5_000, "a second registration");
     link.stop();
@@ -72,5 +77,21 @@ describe("fleet link", () => {
     expect(second?.path).toBe("/api/fleet/heartbeat");
     expect(registry.calls[2]?.path).toBe("/api/fleet/heartbeat");
     expect(registry.calls[3]?.path).toBe("/api/fleet/register");
+  });
+
+  it("keeps trying while its key is not enrolled yet, and registers once an operator enrols it", async () => {
+    registry.calls.length = 0;
+    registry.state.enrolled = false;
+    const link = new FleetLink({ workerUrl: "http://127.0.0.1:8849", region: "local", publicUrl: "http://127.0.0.1:8840", maxConsumers: 500 }, nodeKey.identity, node);
+    link.start();
+    try {
+      await eventually(() => registry.state.refused >= 1, 5_000, "a refused registration");
+      expect(link.registered).toBe(false);
+      registry.state.enrolled = true;
+      await eventually(() => link.registered, 10_000, "registration after enrolment");
+      expect(registry.calls[0]?.path).toBe("/api/fleet/register");
+    } finally {
+      link.stop();
+    }
   });
 });

@@ -7,23 +7,24 @@ import { MediaError } from "../src/errors";
 import type { MediaNode } from "../src/Node";
 import { configureRecorder } from "../src/recording/Recorder";
 import { createRecordingGlue } from "../src/recording-glue";
+import { testNodeKey } from "./node-key-helpers";
 import { PICTURES, SOUNDS, encodeStream, ffmpegPeer, plainProducer, sendStream, sleep, startRecorderTestNode, tempDir } from "./recording-helpers";
 
 const WORKER_PORT = 8892;
-const CREDENTIAL = "recording-glue-test-credential";
 
 /**
  * The Worker's `POST /api/fleet/recordings/:id`, scripted: the n-th request gets `answers[n]` (200 after the
  * script ends). Every request is kept with what it carried.
  */
 function fakeWorker(answers: number[]) {
-  const requests: { path: string; authorization: string | undefined; update: FleetRecordingUpdate; answered: number }[] = [];
+  const requests: { path: string; signedBy: string | null; update: FleetRecordingUpdate; answered: number }[] = [];
   const server = http.createServer((request, response) => {
     let body = "";
     request.on("data", (chunk) => (body += chunk));
-    request.on("end", () => {
+    request.on("end", async () => {
+      const signedBy = await nodeKey.verify(request);
       const answered = answers[requests.length] ?? 200;
-      requests.push({ path: request.url ?? "", authorization: request.headers.authorization, update: v.parse(FleetRecordingUpdateSchema, JSON.parse(body)), answered });
+      requests.push({ path: request.url ?? "", signedBy, update: v.parse(FleetRecordingUpdateSchema, JSON.parse(body)), answered });
       response.writeHead(answered, { "content-type": "application/json" }).end(answered === 200 ? "{}" : '{"error":{"code":"CONFLICT","message":"no"}}');
     });
   });
@@ -31,10 +32,12 @@ function fakeWorker(answers: number[]) {
 }
 
 let node: MediaNode;
+let nodeKey: Awaited<ReturnType<typeof testNodeKey>>;
 const senders: ChildProcess[] = [];
 
 beforeAll(async () => {
   node = await startRecorderTestNode(46200);
+  nodeKey = await testNodeKey("glue-node", `http://127.0.0.1:${WORKER_PORT}`);
   configureRecorder({ portMin: 46600, portMax: 46649 });
 });
 
@@ -49,7 +52,7 @@ describe("recording glue (class link → recorder → Worker reports)", () => {
     const worker = fakeWorker([503, 200, 409, 200]);
     await new Promise<void>((resolve) => worker.server.listen(WORKER_PORT, "127.0.0.1", resolve));
     try {
-      const glue = createRecordingGlue({ workerUrl: `http://127.0.0.1:${WORKER_PORT}/`, fleetCredential: CREDENTIAL, workRoot: await tempDir("glue"), publisher: undefined, retryDelayMs: () => 50 });
+      const glue = createRecordingGlue({ workerUrl: `http://127.0.0.1:${WORKER_PORT}/`, identity: nodeKey.identity, workRoot: await tempDir("glue"), publisher: undefined, retryDelayMs: () => 50 });
       const room = await node.openRoom("class-glue");
       const teacher = await ffmpegPeer(room, "teacher");
       const camera = await plainProducer(teacher, "video");
@@ -68,7 +71,7 @@ describe("recording glue (class link → recorder → Worker reports)", () => {
       await expect.poll(() => glue.running.size, { timeout: 60_000, interval: 200 }).toBe(0);
       await glue.reportsFlushed();
 
-      expect(worker.requests.every((r) => r.path === "/api/fleet/recordings/rec-glue" && r.authorization === `Bearer ${CREDENTIAL}`)).toBe(true);
+      expect(worker.requests.every((r) => r.path === "/api/fleet/recordings/rec-glue" && r.signedBy === "glue-node")).toBe(true);
       expect(worker.requests.map((r) => [r.update.status, r.update.progress, r.answered])).toEqual([
         ["composing", 0, 503],
         ["composing", 0, 200],

@@ -157,4 +157,17 @@ describe("token.renew on the open media socket", () => {
     expect(await client.request("createWebRtcTransport", { direction: "send" })).toMatchObject({ ok: true });
     await client.close();
   });
+
+  it("welcomes a reconnect with the grant the class left it, not the stale token's", async () => {
+    const classId = "class-welcome-revoked";
+    const signedBefore = seconds(Date.now()) - 5;
+    const onStage = studentGrant(classId, ["audio", "video"]);
+    // The class revoked the stage after this token was signed; the student's reconnect still carries it.
+    sfu.node.overrides.set(classId, "student-1", []);
+    const client = await MediaClient.connect(sfu.mediaUrl(classId, await issuer.sign("student-1", onStage, { iat: signedBefore })));
+    const welcome = client.notifications.find((n) => n.notification === "welcome");
+    expect(welcome?.data).toMatchObject({ userId: "student-1", produce: [] });
+    expect(await client.request("createWebRtcTransport", { direction: "send" })).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
+    await client.close();
+  });
 });

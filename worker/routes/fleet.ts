@@ -1,55 +1,112 @@
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq, isNull } from "drizzle-orm";
 import { Hono } from "hono";
-import type { Context } from "hono";
-import { sfuNodes } from "../../schema/db";
+import { sfuNodeKeys, sfuNodes } from "../../schema/db";
 import {
   FLEET_HEARTBEAT_INTERVAL_MS,
   FLEET_STALE_AFTER_MS,
   type FleetAck,
   FleetHeartbeatSchema,
+  FleetKeyEnrolSchema,
+  type FleetKeyResponse,
+  type FleetKeysResponse,
+  type FleetKeyView,
   FleetRegisterSchema,
+  SfuNodeIdSchema,
   type SfuNodeView,
 } from "../../schema/protocol/fleet";
+import { nodeKeyId } from "../../schema/tokens/node-token";
 import type { AppEnv } from "../app-env";
 import { requireRole } from "../auth/session";
 import { ApiError } from "../errors";
-import { jsonBody } from "../validate";
+import { requireEnrolmentSecret, requireNode } from "../fleet/node-auth";
+import { jsonBody, parse } from "../validate";
 
 /**
- * The SFU fleet registry. sfu-nodes register and heartbeat with `Authorization: Bearer <FLEET_CREDENTIAL>`
- * (these paths are exempt from the same-origin check; the credential is their authentication). While
- * FLEET_CREDENTIAL is unset, the registry refuses every node. Admins list the fleet.
+ * The SFU fleet registry. Every node → Worker request carries a node token signed by the node's own enrolled
+ * key (worker/fleet/node-auth.ts); a node registers and heartbeats only as the node its key was enrolled for,
+ * so a node's key cannot move another node's classes to a new publicUrl. These paths are exempt from the
+ * same-origin check: the tokens and the enrolment secret are their authentication. Operators enrol and revoke
+ * node keys with FLEET_ENROLMENT_SECRET; admins list the fleet.
  */
 export const fleetRoutes = new Hono<AppEnv>();
 
 type SfuNode = typeof sfuNodes.$inferSelect;
+type SfuNodeKey = typeof sfuNodeKeys.$inferSelect;
 
 fleetRoutes.post("/api/fleet/register", async (c) => {
-  await requireFleetCredential(c);
+  const nodeId = await requireNode(c);
   const body = await jsonBody(c, FleetRegisterSchema);
+  requireOwnId(nodeId, body.nodeId);
   const now = Date.now();
   const load = { cpuLoad: body.load.cpu, transports: body.load.transports, consumers: body.load.consumers, maxConsumers: body.load.maxConsumers };
   const [row] = await c.var.db
     .insert(sfuNodes)
-    .values({ id: body.nodeId, region: body.region, publicUrl: body.publicUrl, ...load, registeredAt: now, lastHeartbeatAt: now })
+    .values({ id: nodeId, region: body.region, publicUrl: body.publicUrl, ...load, registeredAt: now, lastHeartbeatAt: now })
     .onConflictDoUpdate({ target: sfuNodes.id, set: { region: body.region, publicUrl: body.publicUrl, ...load, registeredAt: now, lastHeartbeatAt: now } })
     .returning();
   return c.json(ack(row!, now));
 });
 
 fleetRoutes.post("/api/fleet/heartbeat", async (c) => {
-  await requireFleetCredential(c);
+  const nodeId = await requireNode(c);
   const body = await jsonBody(c, FleetHeartbeatSchema);
+  requireOwnId(nodeId, body.nodeId);
   const now = Date.now();
   const [row] = await c.var.db
     .update(sfuNodes)
     .set({ cpuLoad: body.load.cpu, transports: body.load.transports, consumers: body.load.consumers, maxConsumers: body.load.maxConsumers, lastHeartbeatAt: now })
-    .where(eq(sfuNodes.id, body.nodeId))
+    .where(eq(sfuNodes.id, nodeId))
     .returning();
   // An unknown node (the registry was reset) registers again on this answer.
-  if (!row) throw new ApiError("NOT_FOUND", `Node ${body.nodeId} is not registered; register first`);
+  if (!row) throw new ApiError("NOT_FOUND", `Node ${nodeId} is not registered; register first`);
   return c.json(ack(row, now));
 });
+
+// ─── operators: node keys ───────────────────────────────────────────────────────────────────────────────────
+
+fleetRoutes.post("/api/fleet/keys", async (c) => {
+  await requireEnrolmentSecret(c);
+  const body = await jsonBody(c, FleetKeyEnrolSchema);
+  const kid = await nodeKeyId(body.publicKey);
+  const existing = await c.var.db.query.sfuNodeKeys.findFirst({ where: eq(sfuNodeKeys.kid, kid) });
+  if (existing) {
+    // Enrolling the same key for the same node again is a no-op, so the start script and operators may retry.
+    if (existing.nodeId !== body.nodeId) throw new ApiError("CONFLICT", `This key is enrolled for node ${existing.nodeId}; a key belongs to one node`);
+    if (existing.revokedAt !== null) throw new ApiError("CONFLICT", "This key was revoked; generate a new one");
+    return c.json({ key: keyView(existing) } satisfies FleetKeyResponse);
+  }
+  const [row] = await c.var.db
+    .insert(sfuNodeKeys)
+    .values({ kid, nodeId: body.nodeId, publicJwk: JSON.stringify(body.publicKey), enrolledAt: Date.now() })
+    .onConflictDoNothing()
+    .returning();
+  if (!row) throw new ApiError("CONFLICT", "This key was enrolled meanwhile; list the keys and try again");
+  return c.json({ key: keyView(row) } satisfies FleetKeyResponse, 201);
+});
+
+fleetRoutes.get("/api/fleet/keys", async (c) => {
+  await requireEnrolmentSecret(c);
+  const nodeId = c.req.query("nodeId");
+  const rows = await c.var.db
+    .select()
+    .from(sfuNodeKeys)
+    .where(nodeId === undefined ? undefined : eq(sfuNodeKeys.nodeId, parse(SfuNodeIdSchema, nodeId)))
+    .orderBy(asc(sfuNodeKeys.nodeId), asc(sfuNodeKeys.enrolledAt));
+  return c.json({ keys: rows.map(keyView) } satisfies FleetKeysResponse);
+});
+
+fleetRoutes.delete("/api/fleet/keys/:kid", async (c) => {
+  await requireEnrolmentSecret(c);
+  const kid = c.req.param("kid");
+  const now = Date.now();
+  const [row] = await c.var.db.update(sfuNodeKeys).set({ revokedAt: now }).where(and(eq(sfuNodeKeys.kid, kid), isNull(sfuNodeKeys.revokedAt))).returning();
+  if (row) return c.json({ key: keyView(row) } satisfies FleetKeyResponse);
+  const revoked = await c.var.db.query.sfuNodeKeys.findFirst({ where: eq(sfuNodeKeys.kid, kid) });
+  if (!revoked) throw new ApiError("NOT_FOUND", "No such key");
+  return c.json({ key: keyView(revoked) } satisfies FleetKeyResponse);
+});
+
+// ─── admins ─────────────────────────────────────────────────────────────────────────────────────────────────
 
 fleetRoutes.get("/api/fleet/nodes", async (c) => {
   requireRole(c, "admin");
@@ -74,17 +131,11 @@ function nodeView(row: SfuNode, now: number): SfuNodeView {
   };
 }
 
-/** The bearer credential must equal FLEET_CREDENTIAL (compared in constant time, over SHA-256 digests). */
-export async function requireFleetCredential(c: Context<AppEnv>): Promise<void> {
-  const expected = c.env.FLEET_CREDENTIAL;
-  if (!expected) throw new ApiError("UNAVAILABLE", "The fleet registry is disabled: FLEET_CREDENTIAL is not set on this Worker");
-  const header = c.req.header("authorization") ?? "";
-  const presented = /^Bearer (\S+)$/.exec(header)?.[1];
-  if (!presented) throw new ApiError("UNAUTHORIZED", "A fleet credential is required (Authorization: Bearer …)");
-  const [a, b] = await Promise.all([digest(presented), digest(expected)]);
-  if (!crypto.subtle.timingSafeEqual(a, b)) throw new ApiError("UNAUTHORIZED", "The fleet credential is not valid");
+/** A node speaks for itself only: a body naming another node is refused, whatever its key. */
+function requireOwnId(tokenNodeId: string, bodyNodeId: string): void {
+  if (bodyNodeId !== tokenNodeId) throw new ApiError("FORBIDDEN", `This node's key is enrolled for ${tokenNodeId}; it cannot speak for ${bodyNodeId}`);
 }
 
-async function digest(text: string): Promise<ArrayBuffer> {
-  return crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+function keyView(row: SfuNodeKey): FleetKeyView {
+  return { kid: row.kid, nodeId: row.nodeId, enrolledAt: row.enrolledAt, revokedAt: row.revokedAt };
 }

@@ -15,11 +15,11 @@ import type { AppEnv } from "../app-env";
 import { activeBlock, requireUser } from "../auth/session";
 import type { Db } from "../db";
 import { ApiError } from "../errors";
+import { requireNode } from "../fleet/node-auth";
 import { isEnrolled, loadVisibleClass } from "../portal/classes";
 import { roundRating } from "../portal/mapping";
 import { canManageClass, canViewClass, requireManageClass } from "../portal/permissions";
 import { jsonBody, parse, queryParams } from "../validate";
-import { requireFleetCredential } from "./fleet";
 
 /**
  * Recordings: rows are created by the class's Durable Object when a teacher starts recording (one per recorded
@@ -33,11 +33,13 @@ export const recordingsRoutes = new Hono<AppEnv>();
 // ─── node → Worker ──────────────────────────────────────────────────────────────────────────────────────────
 
 recordingsRoutes.post("/api/fleet/recordings/:id", async (c) => {
-  await requireFleetCredential(c);
+  const nodeId = await requireNode(c);
   const id = parse(IdSchema, c.req.param("id"));
   const update = await jsonBody(c, FleetRecordingUpdateSchema);
   const current = await c.var.db.query.recordings.findFirst({ where: eq(recordings.id, id) });
   if (!current) throw new ApiError("NOT_FOUND", "No such recording (it may have been deleted)");
+  // Only the node the class object told to record it reports on it; rows from before node_id have no owner.
+  if (current.nodeId !== null && current.nodeId !== nodeId) throw new ApiError("FORBIDDEN", "This recording is held by another media server");
   const { status, progress } = update;
   // A retried report that already landed is answered the same way again.
   if (status === current.status && progress === current.progress && FINAL_RECORDING_STATUSES.includes(status)) return c.json({ recording: { id, status, progress } });

@@ -1,4 +1,4 @@
-import { env, SELF } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from "jose";
 import { beforeEach, describe, expect, it } from "vitest";
 import { sfuNodes, type User } from "../../schema/db";
@@ -7,12 +7,16 @@ import type { MediaJoinResponse, MediaProducerInfo } from "../../schema/protocol
 import { MediaTokenClaimsSchema } from "../../schema/tokens/media-token";
 import * as v from "valibot";
 import { app } from "../index";
+import { enrol, fleetEnv, newNodeKey, type TestNodeKey } from "./fleet-helpers";
 import { createUser, db } from "./helpers";
 import { ChannelClient, createLiveClass, enroll, joinToken } from "./ws-client";
 
-const CREDENTIAL = "fleet-test-credential-0123456789";
-/** The Worker's environment with FLEET_CREDENTIAL set, as a deployment with a fleet has it. */
-const fleetEnv = { ...env, FLEET_CREDENTIAL: CREDENTIAL };
+/** Each node's key, made on first use and enrolled again per test (a no-op when the row is still there). */
+const nodeKeys = new Map<string, Promise<TestNodeKey>>();
+async function nodeKey(nodeId: string): Promise<TestNodeKey> {
+  if (!nodeKeys.has(nodeId)) nodeKeys.set(nodeId, newNodeKey(nodeId));
+  return enrol(await nodeKeys.get(nodeId)!);
+}
 
 /** Registers a node straight in the registry, with a heartbeat `ageMs` ago. */
 async function addNode(id: string, region: string, options: { ageMs?: number; consumers?: number; maxConsumers?: number } = {}) {
@@ -62,8 +66,10 @@ class NodeLink {
     socket.accept();
   }
 
-  static open(classId: string, nodeId: string, headers: Record<string, string> = { authorization: `Bearer ${CREDENTIAL}` }) {
-    return app.request(classLinkPath(classId), { headers: { upgrade: "websocket", [CLASS_LINK_NODE_HEADER]: nodeId, ...headers } }, fleetEnv);
+  /** Opens the link as the sfu-node does: a node token signed by `nodeId`'s key for this path (or `headers`). */
+  static async open(classId: string, nodeId: string, headers?: Record<string, string>) {
+    const authorization = headers ?? { authorization: await (await nodeKey(nodeId)).authorization("GET", classLinkPath(classId)) };
+    return app.request(classLinkPath(classId), { headers: { upgrade: "websocket", [CLASS_LINK_NODE_HEADER]: nodeId, ...authorization } }, fleetEnv);
   }
 
   static async connect(classId: string, nodeId: string, producers: LinkProducer[] = [], users: string[] = []): Promise<NodeLink> {
@@ -195,7 +201,7 @@ describe("stage and mute", () => {
 });
 
 describe("class link", () => {
-  it("is refused without the fleet credential, with a wrong one, for an unregistered node or an unknown class", async () => {
+  it("is refused without a node token, with a wrong one, for an unregistered node or an unknown class", async () => {
     await addNode("node-a", "local");
     const { classId } = await createLiveClass(0);
     const missing = await NodeLink.open(classId, "node-a", {});
@@ -203,9 +209,30 @@ describe("class link", () => {
     expect(missing.webSocket).toBeNull();
     const wrong = await NodeLink.open(classId, "node-a", { authorization: "Bearer not-the-fleet-credential" });
     expect(wrong.status).toBe(401);
+    const forAnotherClass = await NodeLink.open(classId, "node-a", { authorization: await (await nodeKey("node-a")).authorization("GET", classLinkPath("another-class")) });
+    expect(forAnotherClass.status).toBe(401);
     const unregistered = await NodeLink.open(classId, "node-nobody");
     expect(unregistered.status).toBe(401);
     expect((await NodeLink.open("no-such-class", "node-a")).status).toBe(404);
+  });
+
+  it("does not let one node's key open a link as another node", async () => {
+    await addNode("node-a", "local");
+    await addNode("node-b", "local");
+    const { classId, teacher } = await createLiveClass(0);
+    const teacherClient = await ChannelClient.join(teacher, classId);
+    const nodeB = await nodeKey("node-b");
+    const asA = await NodeLink.open(classId, "node-a", { authorization: await nodeB.authorization("GET", classLinkPath(classId)) });
+    expect(asA.status).toBe(403);
+    expect(asA.webSocket).toBeNull();
+    const claimingA = await NodeLink.open(classId, "node-a", { authorization: await nodeB.authorization("GET", classLinkPath(classId), { nodeId: "node-a" }) });
+    expect(claimingA.status).toBe(403);
+
+    // Its own link reports producers as node-b's, never node-a's.
+    const link = await NodeLink.connect(classId, "node-b");
+    link.notify("producerAdded", { producerId: "p-b", userId: teacher.id, kind: "video", source: "video", paused: false } satisfies LinkProducer);
+    await teacherClient.until(() => producersSeenBy(teacherClient).has("p-b"), "node-b's producer");
+    expect(producersSeenBy(teacherClient).get("p-b")).toMatchObject({ nodeId: "node-b" });
   });
 
   it("carries producers to participants, and mute, revoke and kick to the node", async () => {

@@ -1,15 +1,13 @@
-import { env } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { liveSessions, recordings, sfuNodes } from "../../schema/db";
 import { CLASS_LINK_NODE_HEADER, classLinkPath, type LinkProducer } from "../../schema/protocol/class-link";
 import type { RecordingState } from "../../schema/protocol/classroom";
 import { app } from "../index";
+import { enrolledNode, fleetEnv } from "./fleet-helpers";
 import { createUser, db } from "./helpers";
 import { ChannelClient, createLiveClass, eventually } from "./ws-client";
 
-const CREDENTIAL = "fleet-test-credential-0123456789";
-const fleetEnv = { ...env, FLEET_CREDENTIAL: CREDENTIAL };
 
 /** An sfu-node's end of the class link through the Worker; answers commands (or refuses those in `refuse`). */
 class NodeLink {
@@ -31,7 +29,9 @@ class NodeLink {
   static async connect(classId: string, nodeId: string, producers: LinkProducer[], refuse: string[] = []): Promise<NodeLink> {
     const now = Date.now();
     await db.insert(sfuNodes).values({ id: nodeId, region: "local", publicUrl: `https://${nodeId}.sfu.example`, registeredAt: now, lastHeartbeatAt: now }).onConflictDoNothing();
-    const response = await app.request(classLinkPath(classId), { headers: { upgrade: "websocket", authorization: `Bearer ${CREDENTIAL}`, [CLASS_LINK_NODE_HEADER]: nodeId } }, fleetEnv);
+    const key = await enrolledNode(nodeId);
+    const authorization = await key.authorization("GET", classLinkPath(classId));
+    const response = await app.request(classLinkPath(classId), { headers: { upgrade: "websocket", authorization, [CLASS_LINK_NODE_HEADER]: nodeId } }, fleetEnv);
     if (!response.webSocket) throw new Error(`link refused: ${response.status}`);
     const link = new NodeLink(response.webSocket, new Set(refuse));
     link.socket.send(JSON.stringify({ notification: "sync", data: { nodeId, producers, users: producers.map((p) => p.userId) } }));
@@ -103,6 +103,8 @@ describe("recording from the classroom", () => {
     expect(second.recording.recordingId).not.toBe(first.recording.recordingId);
     const rows = await db.select().from(recordings).where(eq(recordings.classId, classId));
     expect(rows.map((r) => r.id).sort()).toEqual([first.recording.recordingId, second.recording.recordingId].sort());
+    // Each names the node told to record it: only that node's reports move it on.
+    expect(rows.map((r) => r.nodeId)).toEqual(["node-rec", "node-rec"]);
   });
 
   it("is for teachers and admins only", async () => {

@@ -1,28 +1,31 @@
-import { env } from "cloudflare:test";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { RecordingCatalogResponse, RecordingListResponse, RecordingResponse } from "../../schema/api/recordings";
 import { classes, enrollments, feedback, recordings } from "../../schema/db";
 import { app } from "../index";
 import { api, db, sessionCookie } from "./helpers";
+import { enrol, enrolledNode, fleetEnv, newNodeKey, type TestNodeKey } from "./fleet-helpers";
 import { PERSONAS, type PortalFixture, portalFixture } from "./portal-fixture";
 
-const CREDENTIAL = "fleet-test-credential-recordings-0123";
-const fleetEnv = { ...env, FLEET_CREDENTIAL: CREDENTIAL };
 const CDN = "http://127.0.0.1:8837/insp-live-recordings";
+/** The sfu-node the class object told to record (every row below names it, as the object's rows do). */
+const RECORDER = "node-recorder";
+const recorderKey = newNodeKey(RECORDER);
 
-/** A progress report as the recording sfu-node sends it. */
-function report(recordingId: string, body: unknown, authorization: string | null = `Bearer ${CREDENTIAL}`) {
+/** A progress report as the recording sfu-node sends it, signed by its key (or sent with `authorization`). */
+async function report(recordingId: string, body: unknown, authorization?: string | null, key?: TestNodeKey) {
+  const signer = await enrol(key ?? (await recorderKey));
+  const path = `/api/fleet/recordings/${recordingId}`;
   const headers: Record<string, string> = { "content-type": "application/json" };
-  if (authorization) headers.authorization = authorization;
-  return app.request(`/api/fleet/recordings/${recordingId}`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) }, fleetEnv);
+  if (authorization !== null) headers.authorization = authorization ?? (await signer.authorization("POST", path));
+  return app.request(path, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) }, fleetEnv);
 }
 
 /** A recording row as the class's Durable Object creates it when the teacher presses record. */
 async function insertRecording(classId: string, overrides: Partial<typeof recordings.$inferInsert> = {}) {
   const now = Date.now();
   const id = crypto.randomUUID();
-  await db.insert(recordings).values({ id, classId, startedAt: now - 60_000, createdAt: now, updatedAt: now, ...overrides });
+  await db.insert(recordings).values({ id, classId, startedAt: now - 60_000, nodeId: RECORDER, createdAt: now, updatedAt: now, ...overrides });
   return id;
 }
 
@@ -87,12 +90,15 @@ describe("recording progress from the node", () => {
     expect((await report(failedId, { status: "packaging", progress: 0 })).status).toBe(409);
   });
 
-  it("refuses a missing or wrong fleet credential and an unknown recording", async () => {
+  it("refuses a missing or wrong node token and an unknown recording", async () => {
     const f = await portalFixture();
     const id = await insertRecording(f.classId);
     expect((await report(id, { status: "composing", progress: 1 }, null)).status).toBe(401);
     expect((await report(id, { status: "composing", progress: 1 }, "Bearer wrong-credential-value")).status).toBe(401);
-    // A signed-in teacher's cookie is no fleet credential.
+    // A token the recorder signed for another recording's report does not carry this one.
+    const elsewhere = await (await recorderKey).authorization("POST", `/api/fleet/recordings/${crypto.randomUUID()}`);
+    expect((await report(id, { status: "composing", progress: 1 }, elsewhere)).status).toBe(401);
+    // A signed-in teacher's cookie is no node token.
     const asTeacher = await app.request(
       `/api/fleet/recordings/${id}`,
       { method: "POST", headers: { "content-type": "application/json", cookie: await sessionCookie(f.teacher) }, body: JSON.stringify({ status: "composing", progress: 1 }) },
@@ -102,6 +108,21 @@ describe("recording progress from the node", () => {
     expect(await rowOf(id)).toMatchObject({ status: "recording", progress: 0 });
     const unknown = await report(crypto.randomUUID(), { status: "composing", progress: 1 });
     expect(unknown.status).toBe(404);
+  });
+
+  it("takes reports on a recording from the node that records it only", async () => {
+    const f = await portalFixture();
+    const id = await insertRecording(f.classId);
+    const otherNode = await enrolledNode("node-not-recording");
+    const refused = await report(id, { status: "failed", progress: 0, failureReason: "forged by another node" }, undefined, otherNode);
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ error: { code: "FORBIDDEN" } });
+    expect(await rowOf(id)).toMatchObject({ status: "recording", progress: 0, failureReason: null });
+    expect((await report(id, { status: "composing", progress: 5 })).status).toBe(200);
+
+    // A row from before recordings named their node is taken from any enrolled node.
+    const legacy = await insertRecording(f.classId, { nodeId: null });
+    expect((await report(legacy, { status: "composing", progress: 5 }, undefined, otherNode)).status).toBe(200);
   });
 
   it.each([
