@@ -1,4 +1,4 @@
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, ne } from "drizzle-orm";
 import { Hono } from "hono";
 import {
   type ClassFile,
@@ -10,7 +10,9 @@ import {
   type UploadPart,
 } from "../../schema/api/files";
 import { IdSchema } from "../../schema/api/portal";
-import { type ClassRow, mediaUploads, slideDecks, type User, users } from "../../schema/db";
+import type { ClassBoardResponse } from "../../schema/api/board";
+import { boardOps, type ClassRow, mediaUploads, slideDecks, type User, users } from "../../schema/db";
+import { type BoardOp, type Shape } from "../../schema/protocol/board";
 import type { AppEnv } from "../app-env";
 import { activeBlock, requireUser } from "../auth/session";
 import type { Db } from "../db";
@@ -111,6 +113,17 @@ filesRoutes.get("/api/classes/:id/files", async (c) => {
   await requireMember(c.var.db, user, cls);
   const rows = await fileRows(c.var.db).where(eq(mediaUploads.classId, cls.id)).orderBy(desc(mediaUploads.createdAt)).limit(500);
   return c.json({ files: rows.map(toClassFile) });
+});
+
+filesRoutes.get("/api/classes/:id/board", async (c) => {
+  const user = requireUser(c);
+  const cls = await loadClass(c.var.db, parse(IdSchema, c.req.param("id")));
+  await requireMember(c.var.db, user, cls);
+  const [decks, ops] = await Promise.all([
+    c.var.db.select({ id: slideDecks.id, title: slideDecks.title, pageCount: slideDecks.pageCount }).from(slideDecks).where(eq(slideDecks.classId, cls.id)).orderBy(slideDecks.createdAt),
+    c.var.db.select().from(boardOps).where(and(eq(boardOps.classId, cls.id), ne(boardOps.surface, "screen"))).orderBy(boardOps.opSeq),
+  ]);
+  return c.json<ClassBoardResponse>({ decks, surfaces: replayBoard(ops.map((row) => ({ surface: row.surface, op: JSON.parse(row.op) as BoardOp }))) });
 });
 
 filesRoutes.get("/api/files/:id", async (c) => {
@@ -269,4 +282,17 @@ async function readExactly(request: Request, length: number): Promise<Uint8Array
   }
   if (received !== length) throw new ApiError("INVALID_MESSAGE", `This part must be ${length} bytes; ${received} arrived`);
   return bytes;
+}
+
+/** The shapes each surface holds after `ops`, applied in order (the class object's own rule, replayed). */
+export function replayBoard(ops: { surface: string; op: BoardOp }[]): { surface: string; shapes: Shape[] }[] {
+  const surfaces = new Map<string, Map<string, Shape>>();
+  for (const { surface, op } of ops) {
+    let shapes = surfaces.get(surface);
+    if (!shapes) surfaces.set(surface, (shapes = new Map()));
+    if (op.type === "add" || op.type === "update") shapes.set(op.shape.id, op.shape);
+    else if (op.type === "delete") for (const id of op.shapeIds) shapes.delete(id);
+    else shapes.clear();
+  }
+  return [...surfaces].filter(([, shapes]) => shapes.size > 0).map(([surface, shapes]) => ({ surface, shapes: [...shapes.values()] }));
 }

@@ -3,8 +3,9 @@ import { describe, expect, it } from "vitest";
 import type { BoardOp, BoardSurface, BoardSurfaceState, Shape } from "../../schema/protocol/board";
 import type { ClassroomEvent } from "../../schema/protocol/classroom";
 import { mediaUploads, slideDecks } from "../../schema/db";
-import { db } from "./helpers";
-import { ChannelClient, createLiveClass } from "./ws-client";
+import type { ClassBoardResponse } from "../../schema/api/board";
+import { api, createUser, db } from "./helpers";
+import { ChannelClient, createLiveClass, eventually } from "./ws-client";
 
 const BLANK_1: BoardSurface = { kind: "blank", page: 1 };
 
@@ -156,5 +157,25 @@ describe("the board", () => {
     expect(await teacherClient.request("board.show", { surface: { kind: "deck", deckId, page: 4 } })).toMatchObject({ ok: false, error: { code: "INVALID_MESSAGE", message: "The deck has 3 pages" } });
     expect(await teacherClient.request("board.show", { surface: { kind: "deck", deckId: "nope", page: 1 } })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
     expect(await teacherClient.request("board.show", { surface: { kind: "blank", page: 2 } })).toMatchObject({ ok: false, error: { code: "INVALID_MESSAGE" } });
+  });
+});
+
+describe("the board after class", () => {
+  it("every accepted op reaches D1, and the class page's read-only board shows what was drawn (members only)", async () => {
+    const { classId, teacher, students } = await createLiveClass(1);
+    const teacherClient = await ChannelClient.join(teacher, classId);
+    await teacherClient.ok("board.show", { surface: BLANK_1 });
+    const kept = stroke();
+    const erased = stroke();
+    await teacherClient.ok("board.op", { clientOpId: "a", surface: BLANK_1, op: { type: "add", shape: kept } });
+    await teacherClient.ok("board.op", { clientOpId: "b", surface: BLANK_1, op: { type: "add", shape: erased } });
+    await teacherClient.ok("board.op", { clientOpId: "c", surface: BLANK_1, op: { type: "delete", shapeIds: [erased.id] } });
+    await teacherClient.ok("board.op", { clientOpId: "d", surface: { kind: "screen" }, op: { type: "add", shape: stroke() } });
+    await teacherClient.ok("session.end", {});
+    await eventually(async () => {
+      const board = await (await api(`/api/classes/${classId}/board`, { as: students[0]! })).json<ClassBoardResponse>();
+      expect(board.surfaces).toEqual([{ surface: "blank:1", shapes: [kept] }]);
+    });
+    expect((await api(`/api/classes/${classId}/board`, { as: await createUser("student") })).status).toBe(404);
   });
 });
