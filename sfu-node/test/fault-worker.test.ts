@@ -1,0 +1,222 @@
+import type { ChildProcess } from "node:child_process";
+import dgram from "node:dgram";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import * as v from "valibot";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type WebSocket, WebSocketServer } from "ws";
+import { type ClassLinkNotification, ClassLinkNotificationSchema } from "../../schema/protocol/class-link";
+import type { MediaNotification } from "../../schema/protocol/media";
+import { ClassLinks } from "../src/class-link";
+import type { WorkerSlot } from "../src/Node";
+import type { PeerConnection } from "../src/Peer";
+import type { Room } from "../src/Room";
+import { eventually, ffmpegTeacher, NODE_ID, startIssuer, startRtpCounter, startTestNode, startVp8Sender, type TestIssuer, type TestNode, VP8_SENDER } from "./helpers";
+
+/**
+ * kill -9 of the mediasoup worker under a live class, with real workers, real FFmpeg senders and a real
+ * WebSocket standing in for the class object. Participants are joined straight into the room (as the
+ * recorder joins), so the test sees exactly what the node tells their sockets.
+ */
+
+let issuer: TestIssuer;
+let sfu: TestNode;
+let classObject: ClassObjectEnd;
+let classLinks: ClassLinks;
+const cleanups: (() => void)[] = [];
+
+beforeAll(async () => {
+  issuer = await startIssuer(8862);
+  sfu = await startTestNode({ httpPort: 8861, rtcBase: 43000, issuerUrl: issuer.url });
+  classObject = await ClassObjectEnd.start();
+  classLinks = new ClassLinks({ workerUrl: classObject.url, fleetCredential: "fault-test-credential-0123456789", nodeId: NODE_ID }, sfu.node);
+  classLinks.start();
+});
+
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+afterAll(async () => {
+  classLinks?.stop();
+  await sfu?.close();
+  await classObject?.close();
+  await issuer?.close();
+});
+
+/** What one participant's socket was told, and when it was closed. */
+interface Told {
+  connection: PeerConnection;
+  notifications: MediaNotification[];
+  closed: Promise<{ code: number; at: number }>;
+}
+
+function participantSocket(): Told {
+  const notifications: MediaNotification[] = [];
+  let settle!: (value: { code: number; at: number }) => void;
+  const closed = new Promise<{ code: number; at: number }>((resolve) => (settle = resolve));
+  return { notifications, closed, connection: { notify: (n) => void notifications.push(n), close: (code) => settle({ code, at: performance.now() }) } };
+}
+
+/**
+ * The teacher's camera: one FFmpeg that keeps running through the fault, as a browser's track does, sending
+ * through a relay that a rejoin points at the new transport (a browser's new send transport gets the same track).
+ */
+async function cameraThroughRelay(): Promise<{ ffmpeg: ChildProcess; pointAt(rtp: number, rtcp: number): void; close(): void }> {
+  const bind = async () => {
+    const socket = dgram.createSocket("udp4");
+    await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+    return socket;
+  };
+  const rtp = await bind();
+  const rtcp = await bind();
+  let target: { rtp: number; rtcp: number } | undefined;
+  rtp.on("message", (packet) => target && rtp.send(packet, target.rtp, "127.0.0.1"));
+  rtcp.on("message", (packet) => target && rtcp.send(packet, target.rtcp, "127.0.0.1"));
+  // A key frame every 3 frames (0.2 s) stands in for a browser answering the new consumer's PLI.
+  const ffmpeg = startVp8Sender(rtp.address().port, rtcp.address().port, 3);
+  return {
+    ffmpeg,
+    pointAt: (rtpPort, rtcpPort) => {
+      target = { rtp: rtpPort, rtcp: rtcpPort };
+    },
+    close: () => {
+      ffmpeg.kill("SIGKILL");
+      rtp.close();
+      rtcp.close();
+    },
+  };
+}
+
+/** Joins the teacher (producing the relayed camera) and a student consuming it into a counting socket. */
+async function joinClass(room: Room, camera: Awaited<ReturnType<typeof cameraThroughRelay>>) {
+  const teacherSocket = participantSocket();
+  const teacher = room.addPeer({ userId: "teacher", role: "teacher", produce: ["video"], displayName: "Teacher", connection: teacherSocket.connection });
+  const input = await teacher.createPlainTransport("send", { comedia: true, rtcpMux: false });
+  const producer = await teacher.producePlain(input, "video", {
+    kind: "video",
+    rtpParameters: { codecs: [{ mimeType: "video/VP8", payloadType: VP8_SENDER.payloadType, clockRate: 90000 }], encodings: [{ ssrc: VP8_SENDER.ssrc }] },
+  });
+  camera.pointAt(input.tuple.localPort, input.rtcpTuple!.localPort);
+
+  const studentSocket = participantSocket();
+  const student = room.addPeer({ userId: "student", role: "student", produce: [], displayName: "Student", connection: studentSocket.connection });
+  const output = await student.createPlainTransport("recv");
+  const consumed = await student.consume({ transportId: output.id, producerId: producer.id, rtpCapabilities: await room.rtpCapabilities(), paused: false });
+  const counter = await startRtpCounter((consumed.rtpParameters as { codecs: { payloadType: number }[] }).codecs[0]!.payloadType);
+  cleanups.push(() => counter.close());
+  await output.connect({ ip: "127.0.0.1", port: counter.port });
+  return { producer, teacherSocket, studentSocket, counter };
+}
+
+describe("kill -9 of the mediasoup worker under a live class", { timeout: 120_000 }, () => {
+  it("replaces the worker, tells the class's participants and its class object, and the class has media again on rejoin", async () => {
+    const camera = await cameraThroughRelay();
+    cleanups.push(() => camera.close());
+    // Another class, on the other worker, must not notice anything.
+    const bystanderRoom = await sfu.node.openRoom("class-bystander");
+    const bystander = await ffmpegTeacher(bystanderRoom, cleanups);
+    const bystanderStudent = bystanderRoom.addPeer({ userId: "b-student", role: "student", produce: [], displayName: "B", connection: participantSocket().connection });
+    const bystanderOutput = await bystanderStudent.createPlainTransport("recv");
+    const bystanderConsumed = await bystanderStudent.consume({ transportId: bystanderOutput.id, producerId: bystander.producer.id, rtpCapabilities: await bystanderRoom.rtpCapabilities(), paused: false });
+    const bystanderCounter = await startRtpCounter((bystanderConsumed.rtpParameters as { codecs: { payloadType: number }[] }).codecs[0]!.payloadType);
+    cleanups.push(() => bystanderCounter.close());
+    await bystanderOutput.connect({ ip: "127.0.0.1", port: bystanderCounter.port });
+
+    const figures: { toldMs: number; mediaAgainMs: number; replacedMs: number }[] = [];
+    // Three kills in a row: each replacement must be as good as the worker it replaced.
+    for (let round = 0; round < 3; round++) {
+      const room = await sfu.node.openRoom("class-live");
+      const bystanderSlot = bystanderRoom.routers.keys().next().value!;
+      const before = await joinClass(room, camera);
+      await eventually(() => before.counter.count() >= 20 && bystanderCounter.count() >= 20, 20_000, "video at both classes' students");
+      const slotIndex = room.routers.keys().next().value!;
+      if (slotIndex === bystanderSlot) throw new Error("both classes landed on one worker; the test needs them apart");
+      const linksBefore = classObject.connections;
+      const reportsBefore = classObject.received.length;
+
+      const dead = sfu.node.slots[slotIndex]!;
+      const replaced = new Promise<{ slot: WorkerSlot; at: number }>((resolve) => sfu.node.once("workerReplaced", (slot) => resolve({ slot, at: performance.now() })));
+      const bystanderAtKill = bystanderCounter.count();
+      const killedAt = performance.now();
+      process.kill(dead.worker.pid, "SIGKILL");
+
+      // Both participants are told to reconnect, then their sockets close with the reconnect code.
+      const [teacherClosed, studentClosed] = await Promise.all([before.teacherSocket.closed, before.studentSocket.closed]);
+      expect([teacherClosed.code, studentClosed.code]).toEqual([4010, 4010]);
+      for (const socket of [before.teacherSocket, before.studentSocket]) expect(socket.notifications).toContainEqual({ notification: "reconnect", data: { reason: "worker-died" } });
+      expect(room.closed).toBe(true);
+      const toldAt = Math.max(teacherClosed.at, studentClosed.at);
+
+      // What the web app does on `reconnect`: join again at once (here straight into the node's new room).
+      const after = await joinClass(await sfu.node.openRoom("class-live"), camera);
+      await eventually(() => after.counter.count() >= 1, 10_000, "video at the student after the rejoin");
+      const mediaAgainAt = performance.now();
+      await eventually(() => after.counter.count() >= 30, 10_000, "video keeps coming after the rejoin");
+
+      const { slot, at: replacedAt } = await replaced;
+      expect(slot.index).toBe(slotIndex);
+      expect(slot.worker.pid).not.toBe(dead.worker.pid);
+      expect(slot.webRtcServer).toBeDefined();
+      expect(sfu.node.slots[slotIndex]).toBe(slot);
+
+      // The class object heard the producer go and both people leave, then the new room's link and producer.
+      const reports = () => classObject.received.slice(reportsBefore);
+      // (Reported on its own, or in the new link's `sync` when the producer came before the link opened.)
+      const reportsProducer = (r: ClassLinkNotification) =>
+        (r.notification === "producerAdded" && r.data.producerId === after.producer.id) || (r.notification === "sync" && r.data.producers.some((p) => p.producerId === after.producer.id));
+      await eventually(() => reports().some(reportsProducer), 10_000, "the new producer reported");
+      expect(reports()).toContainEqual({ notification: "producerRemoved", data: { producerId: before.producer.id } });
+      expect(reports()).toContainEqual({ notification: "peerLeft", data: { userId: "teacher" } });
+      expect(reports()).toContainEqual({ notification: "peerLeft", data: { userId: "student" } });
+      expect(classObject.connections).toBeGreaterThan(linksBefore);
+
+      // The other class's video never stopped.
+      expect(bystanderCounter.count() - bystanderAtKill).toBeGreaterThan(5);
+      expect(bystanderRoom.closed).toBe(false);
+      figures.push({ toldMs: Math.round(toldAt - killedAt), mediaAgainMs: Math.round(mediaAgainAt - killedAt), replacedMs: Math.round(replacedAt - killedAt) });
+      sfu.node.rooms.get("class-live")?.close("closed-by-server");
+    }
+    expect(await (await fetch(`${sfu.httpUrl}/metrics`)).text()).toMatch(/^sfu_worker_restarts_total 3$/m);
+    // The figure README quotes: kill → participants told, → RTP at the student again, → worker replaced.
+    console.log(JSON.stringify({ figure: "worker_kill_recovery", rounds: figures }));
+    bystanderRoom.close("closed-by-server");
+  });
+});
+
+/** The class object's end of the class links: keeps every report the node sends over any link. */
+class ClassObjectEnd {
+  readonly received: ClassLinkNotification[] = [];
+  connections = 0;
+
+  private constructor(
+    readonly server: http.Server,
+    readonly wss: WebSocketServer,
+  ) {}
+
+  static async start(): Promise<ClassObjectEnd> {
+    const server = http.createServer((_request, response) => response.writeHead(404).end());
+    const wss = new WebSocketServer({ noServer: true });
+    const end = new ClassObjectEnd(server, wss);
+    server.on("upgrade", (request, socket, head) => wss.handleUpgrade(request, socket, head, (ws) => end.#accept(ws)));
+    await new Promise<void>((resolve) => server.listen(8863, "127.0.0.1", resolve));
+    return end;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  #accept(ws: WebSocket): void {
+    this.connections += 1;
+    ws.on("message", (raw) => {
+      const parsed = v.safeParse(ClassLinkNotificationSchema, JSON.parse(raw.toString()));
+      if (parsed.success) this.received.push(parsed.output);
+    });
+  }
+
+  close(): Promise<void> {
+    for (const ws of this.wss.clients) ws.terminate();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
