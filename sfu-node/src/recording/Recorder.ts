@@ -46,6 +46,8 @@ export interface RecordingHandle {
   readonly recordingId: string;
   readonly classId: string;
   readonly startedAt: number;
+  /** True until the recording stops capturing (a stop, its room closing, or shutdown); composing comes after. */
+  readonly capturing: boolean;
   /** Ends capture and composes; every call returns the same promise. */
   stop(): Promise<ComposedRecording>;
   /** Settles when the recording is composed (and `onComposed` ran), however it was stopped. */
@@ -175,6 +177,10 @@ class Recording implements RecordingHandle {
       for (const { producer, source } of peer.producers.values()) this.#follow(producer, peer.userId, source);
     }
     await Promise.allSettled([...this.#starting]);
+  }
+
+  get capturing(): boolean {
+    return this.#stopping === undefined;
   }
 
   tracks(): RecordedTrackInfo[] {
