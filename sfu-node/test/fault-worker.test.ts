@@ -2,16 +2,21 @@ import type { ChildProcess } from "node:child_process";
 import dgram from "node:dgram";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import * as v from "valibot";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
+import { type FleetRecordingUpdate, FleetRecordingUpdateSchema } from "../../schema/api/recordings";
 import { type ClassLinkNotification, ClassLinkNotificationSchema } from "../../schema/protocol/class-link";
 import type { MediaNotification } from "../../schema/protocol/media";
 import { ClassLinks } from "../src/class-link";
 import type { WorkerSlot } from "../src/Node";
 import type { PeerConnection } from "../src/Peer";
+import { configureRecorder, recordingPortsInUse } from "../src/recording/Recorder";
+import { createRecordingGlue, type RecordingGlue } from "../src/recording-glue";
 import type { Room } from "../src/Room";
 import { eventually, ffmpegTeacher, NODE_ID, startIssuer, startRtpCounter, startTestNode, startVp8Sender, type TestIssuer, type TestNode, VP8_SENDER } from "./helpers";
+import { freezes, probeStreams, sleep, tempDir } from "./recording-helpers";
 
 /**
  * kill -9 of the mediasoup worker under a live class, with real workers, real FFmpeg senders and a real
@@ -23,13 +28,20 @@ let issuer: TestIssuer;
 let sfu: TestNode;
 let classObject: ClassObjectEnd;
 let classLinks: ClassLinks;
+let recording: RecordingGlue;
+let workRoot: string;
 const cleanups: (() => void)[] = [];
+const CREDENTIAL = "fault-test-credential-0123456789";
 
 beforeAll(async () => {
   issuer = await startIssuer(8862);
   sfu = await startTestNode({ httpPort: 8861, rtcBase: 43000, issuerUrl: issuer.url });
   classObject = await ClassObjectEnd.start();
-  classLinks = new ClassLinks({ workerUrl: classObject.url, fleetCredential: "fault-test-credential-0123456789", nodeId: NODE_ID }, sfu.node);
+  configureRecorder({ portMin: 43500, portMax: 43549 });
+  workRoot = await tempDir("fault-worker");
+  // Without storage settings a composed recording is reported failed; its file stays in the work directory.
+  recording = createRecordingGlue({ workerUrl: classObject.url, fleetCredential: CREDENTIAL, workRoot, publisher: undefined, retryDelayMs: () => 50 });
+  classLinks = new ClassLinks({ workerUrl: classObject.url, fleetCredential: CREDENTIAL, nodeId: NODE_ID, recording }, sfu.node);
   classLinks.start();
 });
 
@@ -184,9 +196,55 @@ describe("kill -9 of the mediasoup worker under a live class", { timeout: 120_00
   });
 });
 
-/** The class object's end of the class links: keeps every report the node sends over any link. */
+describe("kill -9 of the mediasoup worker under a recording", { timeout: 120_000 }, () => {
+  it("keeps what was recorded before: the class object is told the recording stopped, the row says composing at once, and the file plays", async () => {
+    const camera = await cameraThroughRelay();
+    cleanups.push(() => camera.close());
+    const room = await sfu.node.openRoom("class-recorded");
+    const before = await joinClass(room, camera);
+    await eventually(() => before.counter.count() >= 10, 20_000, "video at the student");
+    const reportsBefore = classObject.received.length;
+
+    // What the class object's `recording.start` does on the node.
+    await recording.start(room, { recordingId: "rec-worker-killed", userIds: ["teacher"] });
+    const handle = recording.running.get("rec-worker-killed")!;
+    await eventually(() => handle.tracks().some((track) => track.firstPacketAt !== undefined), 20_000, "the camera captured");
+    await sleep(4_000);
+    const killedAt = Date.now();
+    process.kill(sfu.node.slots[room.routers.keys().next().value!]!.worker.pid, "SIGKILL");
+
+    // Said over the link before it closed: the recording stopped with the room (the object ends it as stopped).
+    await eventually(() => classObject.received.slice(reportsBefore).some((r) => r.notification === "recordings"), 5_000, "the recordings frame");
+    expect(classObject.received.slice(reportsBefore)).toContainEqual({ notification: "recordings", data: { recordings: [{ recordingId: "rec-worker-killed", capturing: false }] } });
+    // The row leaves `recording` at once, before composing is done.
+    await eventually(() => classObject.recordingReports.some((r) => r.recordingId === "rec-worker-killed"), 5_000, "the first report");
+    const [first] = classObject.recordingReports.filter((r) => r.recordingId === "rec-worker-killed");
+    expect(first!.update).toMatchObject({ status: "composing", progress: 0 });
+    expect(first!.update.endedAt).toBeGreaterThanOrEqual(killedAt);
+    expect(first!.update.endedAt).toBeLessThan(killedAt + 2_000);
+
+    const composed = await handle.finished;
+    const probe = await probeStreams(composed.file);
+    expect(probe.streams.some((stream) => stream.codec_type === "video" && stream.codec_name === "h264")).toBe(true);
+    // The picture moves from its first frame up to the kill (the last half second may be lost with the worker).
+    const firstFrameAt = (handle.tracks()[0]!.firstPacketAt! - composed.startedAt) / 1000;
+    const killAt = (killedAt - composed.startedAt) / 1000;
+    expect(Number(probe.format.duration)).toBeGreaterThanOrEqual(killAt - 0.5);
+    expect((await freezes(composed.file, 1.5)).filter(([start]) => start > firstFrameAt + 0.5 && start < killAt - 1)).toEqual([]);
+    expect(path.dirname(composed.file)).toBe(path.join(workRoot, "rec-worker-killed"));
+    await eventually(() => recordingPortsInUse() === 0, 5_000, "the recorder's ports released");
+    // Without storage configured here the row then ends failed (a real node uploads it); nothing stays `recording`.
+    await eventually(() => classObject.recordingReports.some((r) => r.recordingId === "rec-worker-killed" && r.update.status === "failed"), 10_000, "the final report");
+  });
+});
+
+/**
+ * The class object's end of the class links (keeps every report the node sends over any link) and the
+ * Worker's `POST /api/fleet/recordings/:id` (keeps every recording report, answers 200).
+ */
 class ClassObjectEnd {
   readonly received: ClassLinkNotification[] = [];
+  readonly recordingReports: { recordingId: string; update: FleetRecordingUpdate; at: number }[] = [];
   connections = 0;
 
   private constructor(
@@ -195,9 +253,19 @@ class ClassObjectEnd {
   ) {}
 
   static async start(): Promise<ClassObjectEnd> {
-    const server = http.createServer((_request, response) => response.writeHead(404).end());
+    let end: ClassObjectEnd | undefined;
+    const server = http.createServer((request, response) => {
+      const recordingId = /^\/api\/fleet\/recordings\/([^/]+)$/.exec(request.url ?? "")?.[1];
+      if (request.method !== "POST" || !recordingId) return void response.writeHead(404).end();
+      let body = "";
+      request.on("data", (chunk) => (body += chunk));
+      request.on("end", () => {
+        end!.recordingReports.push({ recordingId: decodeURIComponent(recordingId), update: v.parse(FleetRecordingUpdateSchema, JSON.parse(body)), at: Date.now() });
+        response.writeHead(200, { "content-type": "application/json" }).end("{}");
+      });
+    });
     const wss = new WebSocketServer({ noServer: true });
-    const end = new ClassObjectEnd(server, wss);
+    end = new ClassObjectEnd(server, wss);
     server.on("upgrade", (request, socket, head) => wss.handleUpgrade(request, socket, head, (ws) => end.#accept(ws)));
     await new Promise<void>((resolve) => server.listen(8863, "127.0.0.1", resolve));
     return end;
