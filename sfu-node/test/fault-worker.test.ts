@@ -10,12 +10,12 @@ import { type FleetRecordingUpdate, FleetRecordingUpdateSchema } from "../../sch
 import { type ClassLinkNotification, ClassLinkNotificationSchema } from "../../schema/protocol/class-link";
 import type { MediaNotification } from "../../schema/protocol/media";
 import { ClassLinks } from "../src/class-link";
-import type { WorkerSlot } from "../src/Node";
+import { MediaNode, type WorkerSlot } from "../src/Node";
 import type { PeerConnection } from "../src/Peer";
-import { configureRecorder, recordingPortsInUse } from "../src/recording/Recorder";
+import { configureRecorder, recordingPortsInUse, startRecording } from "../src/recording/Recorder";
 import { createRecordingGlue, type RecordingGlue } from "../src/recording-glue";
 import type { Room } from "../src/Room";
-import { eventually, ffmpegTeacher, NODE_ID, startIssuer, startRtpCounter, startTestNode, startVp8Sender, type TestIssuer, type TestNode, VP8_SENDER } from "./helpers";
+import { eventually, ffmpegTeacher, NODE_ID, recordingConnection, startIssuer, startRtpCounter, startTestNode, startVp8Sender, type TestIssuer, type TestNode, VP8_SENDER } from "./helpers";
 import { freezes, probeStreams, sleep, tempDir } from "./recording-helpers";
 
 /**
@@ -235,6 +235,60 @@ describe("kill -9 of the mediasoup worker under a recording", { timeout: 120_000
     await eventually(() => recordingPortsInUse() === 0, 5_000, "the recorder's ports released");
     // Without storage configured here the row then ends failed (a real node uploads it); nothing stays `recording`.
     await eventually(() => classObject.recordingReports.some((r) => r.recordingId === "rec-worker-killed" && r.update.status === "failed"), 10_000, "the final report");
+  });
+});
+
+describe("kill -9 of the worker under a recording's capture while the teacher lives on another worker", { timeout: 120_000 }, () => {
+  it("captures the teacher again on a router that is left: the recording has no hole but the moment of the fault", async () => {
+    // A large class in small: one consumer per router, so the recorder's capture lands on the second worker.
+    const big = await MediaNode.create(
+      { nodeId: "fault-big", listenHost: "127.0.0.1", announcedAddress: undefined, webRtcServerPortBase: 43200, rtcPortMin: 43210, rtcPortMax: 43399, workers: 2, consumersPerRouter: 1 },
+      { logLevel: "error" },
+    );
+    cleanups.push(() => big.close());
+    const room = await big.openRoom("class-big");
+    const { producer } = await ffmpegTeacher(room, cleanups);
+    const student = room.addPeer({ userId: "student", role: "student", produce: [], displayName: "Student", connection: recordingConnection() });
+    const output = await student.createPlainTransport("recv");
+    const consumed = await student.consume({ transportId: output.id, producerId: producer.id, rtpCapabilities: await room.rtpCapabilities(), paused: false });
+    const counter = await startRtpCounter((consumed.rtpParameters as { codecs: { payloadType: number }[] }).codecs[0]!.payloadType);
+    cleanups.push(() => counter.close());
+    await output.connect({ ip: "127.0.0.1", port: counter.port });
+    const teacherSlot = room.routers.keys().next().value!;
+
+    const workDir = await tempDir("fault-capture");
+    const handle = await startRecording(room, { recordingId: "rec-capture-lost", classId: room.classId, userIds: ["teacher"], workDir, canvas: { width: 320, height: 180, fps: 15 } });
+    await eventually(() => handle.tracks()[0]?.firstPacketAt !== undefined, 20_000, "the camera captured");
+    const captureSlot = [...room.routers.keys()].find((index) => index !== teacherSlot);
+    expect(captureSlot).toBeDefined();
+    await sleep(3_000);
+    const studentAtKill = counter.count();
+    const killedAt = Date.now();
+    process.kill(big.slots[captureSlot!]!.worker.pid, "SIGKILL");
+
+    await eventually(() => handle.tracks().length === 2 && handle.tracks()[1]!.firstPacketAt !== undefined, 15_000, "the camera captured again");
+    const recapturedMs = handle.tracks()[1]!.firstPacketAt! - killedAt;
+    expect(handle.tracks().map((track) => track.producerId)).toEqual([producer.id, producer.id]);
+    expect(handle.tracks()[0]!.ended).toBe(true);
+    // The teacher and the student, both on the worker that lives, never noticed.
+    expect(room.closed).toBe(false);
+    await sleep(3_000);
+    expect(counter.count() - studentAtKill).toBeGreaterThan(30);
+    const composed = await handle.stop();
+
+    const firstFrameAt = (handle.tracks()[0]!.firstPacketAt! - composed.startedAt) / 1000;
+    expect(Number((await probeStreams(composed.file)).format.duration)).toBeCloseTo(composed.durationMs / 1000, 0);
+    // The picture stands still only at the kill (capture restart, then the sender's next key frame) and moves
+    // again soon after, to the end.
+    const killAt = (killedAt - composed.startedAt) / 1000;
+    const stills = (await freezes(composed.file, 1)).filter(([start]) => start > firstFrameAt + 0.5);
+    console.log(JSON.stringify({ figure: "capture_lost_recaptured", recapturedMs, killAt, stills }));
+    expect(stills.length).toBeLessThanOrEqual(1);
+    for (const [start, end] of stills) {
+      expect(start).toBeGreaterThan(killAt - 1.5);
+      expect(end).toBeLessThan(killAt + 5);
+    }
+    room.close("closed-by-server");
   });
 });
 
