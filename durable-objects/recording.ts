@@ -172,10 +172,15 @@ export class RecordingControl implements NodeWatcher {
     await this.writeEnd(row, due.ended_at, due.failure_reason);
   }
 
+  /**
+   * The earlier decision wins: a node that said its room closed under the recording (ends now, composed by the
+   * node) and then dropped its link has not lost it; a link gone for the grace and then back without it has.
+   */
   private endAt(recordingId: string, dueAt: number, endedAt: number, failureReason: string | null): void {
     this.storage.run(
       `INSERT INTO recording_end_due (recording_id, due_at, ended_at, failure_reason) VALUES (?, ?, ?, ?)
-       ON CONFLICT (recording_id) DO UPDATE SET due_at = MIN(due_at, excluded.due_at), ended_at = MIN(ended_at, excluded.ended_at), failure_reason = excluded.failure_reason`,
+       ON CONFLICT (recording_id) DO UPDATE SET due_at = excluded.due_at, ended_at = MIN(ended_at, excluded.ended_at), failure_reason = excluded.failure_reason
+       WHERE excluded.due_at < recording_end_due.due_at`,
       recordingId,
       dueAt,
       endedAt,

@@ -118,6 +118,11 @@ describe("the node recording a class dies", () => {
     const { classId, studentClient, link, recording } = await recordingClass();
     link.socket.send(JSON.stringify({ notification: "recordings", data: { recordings: [{ recordingId: recording.recordingId, capturing: false }] } }));
     link.socket.close(1000, "room closed");
+    // The link's close comes after the frame: it must not turn "stopped" into "lost".
+    await eventually(async () => {
+      const due = await endDueAt(classId);
+      expect(due === null || due <= Date.now()).toBe(true);
+    });
     await runDurableObjectAlarm(stubOf(classId));
     await studentClient.until(() => recordingSeenBy(studentClient) === null, "REC off for the student");
     await eventually(async () => {
