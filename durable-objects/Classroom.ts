@@ -121,7 +121,7 @@ export class Classroom extends Server<Env> {
         (userId) => this.openParticipantSockets(userId)[0]?.state?.role ?? null,
       ),
       media,
-      recording: new RecordingControl(this.store, this.session, this.outbox, this.presence, this.mediaMap, links, media, this.broadcaster, env.DB),
+      recording: new RecordingControl(this.store, this.session, this.outbox, this.presence, this.mediaMap, links, media, this.broadcaster, env.DB, (at) => this.scheduleAlarm(at)),
       board: new Board(
         () => this.name,
         this.store,
@@ -268,6 +268,7 @@ export class Classroom extends Server<Env> {
     this.services.polls.closeExpired(now);
     this.presence.expireGraces(now, (userId) => this.openParticipantSockets(userId).length > 0);
     this.closeDeadSockets(now);
+    await this.services.recording.endDue(now);
     const session = this.session.current();
     if (session?.empty_since != null && now - session.empty_since >= EMPTY_SESSION_MS && this.presence.count() === 0) {
       await this.endSession(null, "empty", now);
@@ -429,6 +430,7 @@ export class Classroom extends Server<Env> {
       this.services.polls.nextTimerEnd(),
       this.outbox.pending > 0 ? now + OUTBOX_BACKSTOP_MS : null,
       session?.empty_since != null ? session.empty_since + EMPTY_SESSION_MS : null,
+      this.services.recording.nextEndDue(),
     ].filter((at): at is number => at !== null);
     // Someone to check the heartbeat of: any participant, or a node's class link. Not ctx.getWebSockets(): that
     // builds every socket's object (~75 ms at 1,000, bench/classroom.ts profile) and the alarm runs every 2 s

@@ -16,6 +16,18 @@ const COMMAND_TIMEOUT_MS = 5_000;
 /** What students on stage may send; teachers and admins may always send everything. */
 const STAGE_SOURCES: readonly MediaSource[] = ["audio", "video"];
 
+/** Who else hears about a node's link coming and going: the recording control (a recording lives on one node). */
+export interface NodeWatcher {
+  /** The node's last link closed. */
+  nodeGone(nodeId: string, now: number): void;
+  /** The node's link is back (its `sync` arrived). */
+  nodeBack(nodeId: string): void;
+  /** The node's `recordings`: the class's recordings its process holds. */
+  nodeHolds(nodeId: string, recordings: readonly RecordingHeld[], now: number): void;
+}
+
+export type RecordingHeld = Extract<ClassLinkNotification, { notification: "recordings" }>["data"]["recordings"][number];
+
 /** How the media plane reaches the class links the Classroom holds (one socket per node). */
 export interface NodeLinks {
   /** Open link sockets by node id. */
@@ -29,6 +41,7 @@ export interface NodeLinks {
 export class MediaPlane {
   private nextCommandId = 1;
   private readonly pending = new Map<number, { resolve: () => void; reject: (error: ChannelError) => void; timer: ReturnType<typeof setTimeout> }>();
+  private watcher: NodeWatcher | null = null;
 
   constructor(
     private readonly map: MediaMap,
@@ -132,6 +145,12 @@ export class MediaPlane {
   /** The node's link closed. */
   nodeGone(nodeId: string): void {
     this.map.nodeGone(nodeId);
+    this.watcher?.nodeGone(nodeId, Date.now());
+  }
+
+  /** Sets who hears about nodes' links besides the media map (one watcher: the recording control). */
+  watch(watcher: NodeWatcher): void {
+    this.watcher = watcher;
   }
 
   private apply(nodeId: string, notification: ClassLinkNotification): void {
@@ -144,8 +163,12 @@ export class MediaPlane {
         for (const userId of notification.data.users) {
           if (!present(userId) && link) this.send(link.socket, "disconnectPeer", { userId }).catch(() => undefined);
         }
+        this.watcher?.nodeBack(nodeId);
         return;
       }
+      case "recordings":
+        this.watcher?.nodeHolds(nodeId, notification.data.recordings, Date.now());
+        return;
       case "producerAdded":
         if (this.presence.get(notification.data.userId)) this.map.added(nodeId, notification.data);
         return;

@@ -6,7 +6,7 @@ import type { RecordingState } from "../schema/protocol/classroom";
 import { type ClassIdentity, isModerator } from "../schema/tokens/class-token";
 import type { Broadcaster } from "./broadcaster";
 import { ChannelError } from "./errors";
-import type { MediaPlane, NodeLinks } from "./media";
+import type { MediaPlane, NodeLinks, NodeWatcher, RecordingHeld } from "./media";
 import type { MediaMap } from "./media-map";
 import type { Outbox } from "./outbox";
 import type { Presence } from "./presence";
@@ -26,13 +26,38 @@ const RECORDING_TABLE = `CREATE TABLE IF NOT EXISTS recording (
   id TEXT PRIMARY KEY, session_id TEXT NOT NULL, node_id TEXT NOT NULL, started_at INTEGER NOT NULL, started_by TEXT NOT NULL)`;
 
 /**
+ * A recording whose node is out of reach or no longer captures it ends at `due_at`: failed with
+ * `failure_reason` (the node lost it), or, without one, stopped like a press of Stop (the node composes it).
+ * `ended_at` is when its capture ended as far as the object can tell. In storage, so the alarm finds it.
+ */
+const RECORDING_END_TABLE = `CREATE TABLE IF NOT EXISTS recording_end_due (
+  recording_id TEXT PRIMARY KEY, due_at INTEGER NOT NULL, ended_at INTEGER NOT NULL, failure_reason TEXT)`;
+
+/**
+ * How long a recording's node may stay unreachable (its class link closed) before the recording counts as
+ * lost. The node reconnects a dropped link within seconds (backoff up to 10 s) and keeps recording meanwhile.
+ */
+export const NODE_LOST_GRACE_MS = 60_000;
+
+/** What a teacher reads on a recording whose node died under it (kill -9, crash, reboot). */
+export const NODE_LOST_REASON = "The media server stopped during the recording";
+
+interface EndDueRow extends Record<string, string | number | null> {
+  recording_id: string;
+  due_at: number;
+  ended_at: number;
+  failure_reason: string | null;
+}
+
+/**
  * Recording control of a class: a moderator starts and stops it from the class channel; the object creates the
  * D1 recording row (status `recording`, one row per recorded interval), tells the sfu-node that carries the
  * teachers' producers over its class link, keeps the state, and tells everyone (the "REC" indicator).
  * From the stop on, the node owns the row's progress (composing → uploading → packaging → ready | failed),
- * which it reports to the Worker.
+ * which it reports to the Worker. A node that dies while recording (its link stays closed past
+ * {@link NODE_LOST_GRACE_MS}, or it comes back without the recording) leaves the row `failed`, not `recording`.
  */
-export class RecordingControl {
+export class RecordingControl implements NodeWatcher {
   private readonly db;
   /** A start in flight: a second press while the first waits on D1 or the node gets the same answer. */
   private starting: Promise<RecordingState> | null = null;
@@ -44,12 +69,16 @@ export class RecordingControl {
     private readonly presence: Presence,
     private readonly map: MediaMap,
     private readonly links: NodeLinks,
-    private readonly media: Pick<MediaPlane, "send">,
+    private readonly media: Pick<MediaPlane, "send" | "watch">,
     private readonly broadcaster: Broadcaster,
     d1: D1Database,
+    /** Makes sure the object's alarm fires no later than `at` (the Classroom owns the one alarm). */
+    private readonly scheduleAlarm: (at: number) => void,
   ) {
     storage.run(RECORDING_TABLE);
+    storage.run(RECORDING_END_TABLE);
     this.db = drizzle(d1, { schema });
+    media.watch(this);
   }
 
   /** The running recording, or null. */
@@ -79,8 +108,7 @@ export class RecordingControl {
   async stop(now: number): Promise<RecordingState | null> {
     const row = this.current();
     if (!row) return null;
-    this.storage.run(`DELETE FROM recording WHERE id = ?`, row.id);
-    this.broadcaster.emit({ type: "recording", recording: null });
+    this.forget(row);
     const [link] = this.links.sockets(row.node_id);
     let nodeLost = !link;
     if (link) {
@@ -92,8 +120,80 @@ export class RecordingControl {
         nodeLost = this.links.sockets(row.node_id).length === 0;
       }
     }
-    await this.writeEnd(row, now, nodeLost);
+    await this.writeEnd(row, now, nodeLost ? "The media server that held the recording went away before it stopped" : null);
     return toState(row);
+  }
+
+  /** The node's last link closed: unless it is back within {@link NODE_LOST_GRACE_MS}, its recording is lost. */
+  nodeGone(nodeId: string, now: number): void {
+    const row = this.current();
+    if (row?.node_id !== nodeId) return;
+    this.endAt(row.id, now + NODE_LOST_GRACE_MS, now, NODE_LOST_REASON);
+  }
+
+  /**
+   * The node's link is back. Its `recordings` frame, which comes next, says whether it still has the
+   * recording; a node from before that frame sends none, and is trusted to have kept it.
+   */
+  nodeBack(nodeId: string): void {
+    if (this.current()?.node_id === nodeId) this.storage.run(`DELETE FROM recording_end_due`);
+  }
+
+  /**
+   * The node's recordings of this class: still capturing ours — nothing to do; stopped (its room closed under
+   * it) — ended now, the node composes it; not there — its process lost it (restarted), failed now.
+   */
+  nodeHolds(nodeId: string, recordings: readonly RecordingHeld[], now: number): void {
+    const row = this.current();
+    if (row?.node_id !== nodeId) return;
+    const held = recordings.find((recording) => recording.recordingId === row.id);
+    if (held?.capturing) {
+      this.storage.run(`DELETE FROM recording_end_due`);
+      return;
+    }
+    this.endAt(row.id, now, now, held ? null : NODE_LOST_REASON);
+  }
+
+  /** When the alarm must end a recording (see {@link nodeGone}), or null. */
+  nextEndDue(): number | null {
+    return this.storage.one<{ due_at: number }>(`SELECT due_at FROM recording_end_due ORDER BY due_at LIMIT 1`)?.due_at ?? null;
+  }
+
+  /** Run by the alarm: ends the recording whose end is due — REC off for everyone, and its row's end in D1. */
+  async endDue(now: number): Promise<void> {
+    const due = this.storage.one<EndDueRow>(`SELECT * FROM recording_end_due WHERE due_at <= ? LIMIT 1`, now);
+    if (!due) return;
+    this.storage.run(`DELETE FROM recording_end_due WHERE recording_id = ?`, due.recording_id);
+    const row = this.current();
+    if (row?.id !== due.recording_id) return;
+    this.forget(row);
+    const event = due.failure_reason ? "recording_lost_with_node" : "recording_ended_with_room";
+    console.warn(JSON.stringify({ event, recordingId: row.id, nodeId: row.node_id, failureReason: due.failure_reason }));
+    await this.writeEnd(row, due.ended_at, due.failure_reason);
+  }
+
+  /**
+   * The earlier decision wins: a node that said its room closed under the recording (ends now, composed by the
+   * node) and then dropped its link has not lost it; a link gone for the grace and then back without it has.
+   */
+  private endAt(recordingId: string, dueAt: number, endedAt: number, failureReason: string | null): void {
+    this.storage.run(
+      `INSERT INTO recording_end_due (recording_id, due_at, ended_at, failure_reason) VALUES (?, ?, ?, ?)
+       ON CONFLICT (recording_id) DO UPDATE SET due_at = excluded.due_at, ended_at = MIN(ended_at, excluded.ended_at), failure_reason = excluded.failure_reason
+       WHERE excluded.due_at < recording_end_due.due_at`,
+      recordingId,
+      dueAt,
+      endedAt,
+      failureReason,
+    );
+    this.scheduleAlarm(dueAt);
+  }
+
+  /** The recording is no longer running here: its state goes, and everyone's REC indicator with it. */
+  private forget(row: RecordingRow): void {
+    this.storage.run(`DELETE FROM recording WHERE id = ?`, row.id);
+    this.storage.run(`DELETE FROM recording_end_due`);
+    this.broadcaster.emit({ type: "recording", recording: null });
   }
 
   private current(): RecordingRow | null {
@@ -127,13 +227,16 @@ export class RecordingControl {
     return state;
   }
 
-  /** The interval's end in D1; a recording whose node is gone can never be composed, so it is marked failed. */
-  private async writeEnd(row: RecordingRow, now: number, nodeLost: boolean): Promise<void> {
-    const ended = { endedAt: now, durationMs: now - row.started_at, updatedAt: now };
+  /**
+   * The interval's end in D1; a recording whose node is gone can never be composed, so it is marked failed
+   * (`failureReason`). Only a row still `recording` changes: a node that got further reported that itself.
+   */
+  private async writeEnd(row: RecordingRow, endedAt: number, failureReason: string | null): Promise<void> {
+    const ended = { endedAt, durationMs: endedAt - row.started_at, updatedAt: Date.now() };
     try {
       await this.db
         .update(recordings)
-        .set(nodeLost ? { ...ended, status: "failed", failureReason: "The media server that held the recording went away before it stopped" } : ended)
+        .set(failureReason ? { ...ended, status: "failed", failureReason } : ended)
         .where(and(eq(recordings.id, row.id), isNull(recordings.endedAt), eq(recordings.status, "recording")));
     } catch (error) {
       // The node reports endedAt and durationMs with `composing` too; this write only fills them in early.

@@ -77,6 +77,16 @@ export const ClassLinkNotificationSchema = v.variant("notification", [
   v.strictObject({ notification: v.literal("quality"), data: v.strictObject({ quality: QualitySchema }) }),
   /** The user's media socket on this node closed (their producers were removed before this). */
   v.strictObject({ notification: v.literal("peerLeft"), data: v.strictObject({ userId: Id }) }),
+  /**
+   * Sent right after every `sync`: the class's recordings this node process holds — `capturing`, or stopped
+   * and being composed and published. A recording the object runs on this node and the node does not list
+   * was lost with the node's process (kill -9, crash, reboot) and can never be composed. A frame of its own,
+   * so an object from before it logs one unknown frame instead of refusing the `sync`.
+   */
+  v.strictObject({
+    notification: v.literal("recordings"),
+    data: v.strictObject({ recordings: v.pipe(v.array(v.strictObject({ recordingId: Id, capturing: v.boolean() })), v.maxLength(100)) }),
+  }),
 ]);
 export type ClassLinkNotification = v.InferOutput<typeof ClassLinkNotificationSchema>;
 

@@ -27,6 +27,8 @@ export interface RoomEvents {
   producer: [producer: types.Producer, peer: Peer, source: MediaSource];
   /** A participant's media connection ended (the class link reports it). */
   peerLeft: [userId: string];
+  /** The worker under one of the room's routers died; everything on that router is closed already. */
+  routerLost: [slotIndex: number];
 }
 
 export type CloseReason = "closed-by-server" | "worker-died";
@@ -124,7 +126,8 @@ export class Room extends EventEmitter<RoomEvents> {
   async routerForReceiving(): Promise<RouterEntry> {
     for (const entry of this.#routers.values()) if (entry.consumers < this.#consumersPerRouter) return entry;
     const used = new Set(this.#routers.keys());
-    if (used.size < this.#node.slots.length) return this.#openRouter(this.#leastUsedSlot(used));
+    // A worker that just died has no place for a router until it is replaced; the routers left take the load.
+    if (this.#node.slots.some((slot) => !used.has(slot.index) && running(slot))) return this.#openRouter(this.#leastUsedSlot(used));
     const entries = [...this.#routers.values()];
     if (entries.length === 0) return this.routerForSending();
     return entries.reduce((least, entry) => (entry.consumers < least.consumers ? entry : least));
@@ -189,6 +192,7 @@ export class Room extends EventEmitter<RoomEvents> {
     if (!this.#routers.delete(slotIndex)) return;
     for (const key of this.#pipes.keys()) if (key.endsWith(`@${slotIndex}`)) this.#pipes.delete(key);
     log("warn", "room_lost_router", { classId: this.classId, worker: slotIndex });
+    this.emit("routerLost", slotIndex);
   }
 
   /** Counts for /metrics and the fleet load report. */
@@ -219,7 +223,7 @@ export class Room extends EventEmitter<RoomEvents> {
   #leastUsedSlot(exclude: ReadonlySet<number>): WorkerSlot {
     const routersPerSlot = new Map<number, number>();
     for (const room of this.#node.rooms.values()) for (const index of room.routers.keys()) routersPerSlot.set(index, (routersPerSlot.get(index) ?? 0) + 1);
-    const candidates = this.#node.slots.filter((slot) => !exclude.has(slot.index) && !slot.worker.died && !slot.worker.closed);
+    const candidates = this.#node.slots.filter((slot) => !exclude.has(slot.index) && running(slot));
     if (candidates.length === 0) throw new MediaError("UNAVAILABLE", "No media worker is available on this node");
     return candidates.reduce((best, slot) => ((routersPerSlot.get(slot.index) ?? 0) < (routersPerSlot.get(best.index) ?? 0) ? slot : best));
   }
@@ -245,4 +249,8 @@ export class Room extends EventEmitter<RoomEvents> {
     }
     return opening;
   }
+}
+
+function running(slot: WorkerSlot): boolean {
+  return !slot.worker.died && !slot.worker.closed;
 }

@@ -34,7 +34,11 @@ const QUALITY_INTERVAL_MS = 2_000;
 export interface RecordingCommands {
   start(room: Room, data: ClassLinkCommandData<"recording.start">): Promise<void>;
   stop(room: Room, data: ClassLinkCommandData<"recording.stop">): Promise<void>;
+  /** The class's recordings this process holds (capturing, or composing and publishing), for the link's `recordings`. */
+  heldFor(classId: string): RecordingHeld[];
 }
+
+export type RecordingHeld = Extract<ClassLinkNotification, { notification: "recordings" }>["data"]["recordings"][number];
 
 export interface ClassLinkOptions {
   workerUrl: string;
@@ -117,7 +121,13 @@ class ClassLink {
       this.#quality.delete(userId);
       this.#notify({ notification: "peerLeft", data: { userId } });
     });
-    room.once("close", () => this.close());
+    room.once("close", () => {
+      // Its recordings stop with the room: said before the link closes, so the class object ends them as
+      // stopped (this node composes them) rather than waiting for a node that seems gone.
+      const held = this.#options.recording?.heldFor(room.classId) ?? [];
+      if (held.length > 0) this.#send({ notification: "recordings", data: { recordings: held.map((recording) => ({ ...recording, capturing: false })) } });
+      this.close();
+    });
     this.#pingTimer = setInterval(() => {
       if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send("ping");
     }, PING_INTERVAL_MS);
@@ -182,6 +192,8 @@ class ClassLink {
       this.#quality.clear();
       log("info", "class_link_open", { classId: this.room.classId });
       this.#send(this.#sync());
+      // Without it the class object could not tell a node that lost its recordings (a restarted process) from one that kept them.
+      this.#send({ notification: "recordings", data: { recordings: this.#options.recording?.heldFor(this.room.classId) ?? [] } });
     });
     socket.on("message", (raw, isBinary) => {
       if (!isBinary) void this.#onCommand(raw.toString());

@@ -70,9 +70,22 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
     );
   };
 
+  /** Recordings whose `composing` report went out already (a stop command, or their room closed). */
+  const endReported = new Set<string>();
+  const reportEnd = (recordingId: string, handle: RecordingHandle) => {
+    if (endReported.has(recordingId)) return;
+    endReported.add(recordingId);
+    const endedAt = Date.now();
+    reporter.send(recordingId, { status: "composing", progress: 0, endedAt, durationMs: endedAt - handle.startedAt });
+  };
+
   return {
     running,
     reportsFlushed: () => reporter.flushed(),
+
+    heldFor(classId) {
+      return [...running.values()].filter((handle) => handle.classId === classId).map((handle) => ({ recordingId: handle.recordingId, capturing: handle.capturing }));
+    },
 
     async start(room, { recordingId, userIds }) {
       if (running.has(recordingId)) return;
@@ -80,11 +93,20 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
       const handle = await startRecording(room, { recordingId, classId: room.classId, userIds, workDir, onComposed: (composed) => publish(room, recordingId, composed) });
       running.set(recordingId, handle);
       log("info", "recording_started", { recordingId, classId: room.classId, userIds });
+      // A room that closes under a recording (its last peer left, or its worker died) ends the recording with it:
+      // the row says so at once rather than when composing is done.
+      room.once("close", () => {
+        if (running.get(recordingId) === handle) reportEnd(recordingId, handle);
+      });
       // However it ends (stop, class end, shutdown), a recording that could not be composed is reported failed.
       handle.finished.then(
-        () => running.delete(recordingId),
+        () => {
+          running.delete(recordingId);
+          endReported.delete(recordingId);
+        },
         (error: unknown) => {
           running.delete(recordingId);
+          endReported.delete(recordingId);
           log("error", "recording_compose_failed", { recordingId, error: String(error instanceof Error ? error.stack : error) });
           reporter.send(recordingId, { status: "failed", progress: 0, failureReason: `Composing the recording failed: ${firstLine(error)}` });
         },
@@ -94,8 +116,7 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
     async stop(_room, { recordingId }) {
       const handle = running.get(recordingId);
       if (!handle) throw new MediaError("NOT_FOUND", `Recording ${recordingId} is not running on this node`);
-      const endedAt = Date.now();
-      reporter.send(recordingId, { status: "composing", progress: 0, endedAt, durationMs: endedAt - handle.startedAt });
+      reportEnd(recordingId, handle);
       // The class object gets its answer now; composing and publishing go on in the background.
       void handle.stop().catch(() => undefined);
     },

@@ -232,14 +232,15 @@ export const VP8_SENDER = { payloadType: 101, ssrc: 22_222_222 };
 /**
  * FFmpeg sending a test pattern as VP8 over RTP to 127.0.0.1:`rtpPort` and RTCP to `rtcpPort`. FFmpeg sends
  * RTCP from its own socket, so the receiving plain transport must not mux RTCP (comedia learns both sources).
+ * A key frame every `keyFrameEvery` frames (15 fps): FFmpeg ignores PLI, where a browser answers it at once.
  */
-export function startVp8Sender(rtpPort: number, rtcpPort: number): ChildProcess {
+export function startVp8Sender(rtpPort: number, rtcpPort: number, keyFrameEvery = 15): ChildProcess {
   return spawn(
     "ffmpeg",
     [
       "-hide_banner", "-loglevel", "error", "-re",
       "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15",
-      "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-g", "15", "-an",
+      "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-g", String(keyFrameEvery), "-an",
       "-payload_type", String(VP8_SENDER.payloadType), "-ssrc", String(VP8_SENDER.ssrc),
       "-f", "rtp", `rtp://127.0.0.1:${rtpPort}?rtcpport=${rtcpPort}&pkt_size=1200`,
     ],

@@ -46,6 +46,8 @@ export interface RecordingHandle {
   readonly recordingId: string;
   readonly classId: string;
   readonly startedAt: number;
+  /** True until the recording stops capturing (a stop, its room closing, or shutdown); composing comes after. */
+  readonly capturing: boolean;
   /** Ends capture and composes; every call returns the same promise. */
   stop(): Promise<ComposedRecording>;
   /** Settles when the recording is composed (and `onComposed` ran), however it was stopped. */
@@ -148,6 +150,15 @@ class Recording implements RecordingHandle {
   readonly #starting = new Set<Promise<unknown>>();
   readonly #onProducer = (producer: types.Producer, peer: Peer, source: MediaSource) => this.#follow(producer, peer.userId, source);
   readonly #onRoomClose = () => void this.stop().catch(() => undefined);
+  /**
+   * A capture on the lost router ended with it, but its producer may live on another worker (a large class
+   * spreads over routers): capture it again, on a router that is still there.
+   */
+  readonly #onRouterLost = () => {
+    for (const peer of this.#room.peers.values()) {
+      for (const { producer, source } of peer.producers.values()) this.#follow(producer, peer.userId, source);
+    }
+  };
   #resolve!: (composed: ComposedRecording) => void;
   #reject!: (error: unknown) => void;
   #stopping: Promise<ComposedRecording> | undefined;
@@ -166,6 +177,7 @@ class Recording implements RecordingHandle {
     // Nobody has to await `finished`; a failure is logged where it happens.
     this.finished.catch(() => undefined);
     room.on("producer", this.#onProducer);
+    room.on("routerLost", this.#onRouterLost);
     room.once("close", this.#onRoomClose);
     log("info", "recording_started", { recordingId: this.recordingId, classId: this.classId, userIds: options.userIds });
   }
@@ -175,6 +187,10 @@ class Recording implements RecordingHandle {
       for (const { producer, source } of peer.producers.values()) this.#follow(producer, peer.userId, source);
     }
     await Promise.allSettled([...this.#starting]);
+  }
+
+  get capturing(): boolean {
+    return this.#stopping === undefined;
   }
 
   tracks(): RecordedTrackInfo[] {
@@ -199,7 +215,9 @@ class Recording implements RecordingHandle {
   #follow(producer: types.Producer, userId: string, source: MediaSource): void {
     if (this.#stopping || !this.#users.has(userId) || producer.closed) return;
     if (this.#captures.some((capture) => capture.producerId === producer.id && !capture.ended)) return;
-    const dir = path.join(this.#options.workDir, "tracks", `${safeName(userId)}-${source}-${producer.id}`);
+    // A producer captured again (its first capture's router was lost) gets a directory of its own.
+    const again = this.#captures.filter((capture) => capture.producerId === producer.id).length;
+    const dir = path.join(this.#options.workDir, "tracks", `${safeName(userId)}-${source}-${producer.id}${again > 0 ? `-${again + 1}` : ""}`);
     const starting = TrackCapture.start({ room: this.#room, producer, userId, source, dir, ports: this.#ports }).then(
       (capture) => {
         this.#captures.push(capture);
@@ -215,6 +233,7 @@ class Recording implements RecordingHandle {
   async #stop(): Promise<ComposedRecording> {
     const endedAt = Date.now();
     this.#room.off("producer", this.#onProducer);
+    this.#room.off("routerLost", this.#onRouterLost);
     this.#room.off("close", this.#onRoomClose);
     await Promise.allSettled([...this.#starting]);
     await Promise.all(this.#captures.map((capture) => capture.stop()));
