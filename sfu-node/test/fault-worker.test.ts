@@ -16,6 +16,7 @@ import { configureRecorder, recordingPortsInUse, startRecording } from "../src/r
 import { createRecordingGlue, type RecordingGlue } from "../src/recording-glue";
 import type { Room } from "../src/Room";
 import { eventually, ffmpegTeacher, NODE_ID, recordingConnection, startIssuer, startRtpCounter, startTestNode, startVp8Sender, type TestIssuer, type TestNode, VP8_SENDER } from "./helpers";
+import { testNodeKey } from "./node-key-helpers";
 import { freezes, probeStreams, sleep, tempDir } from "./recording-helpers";
 
 /**
@@ -31,7 +32,6 @@ let classLinks: ClassLinks;
 let recording: RecordingGlue;
 let workRoot: string;
 const cleanups: (() => void)[] = [];
-const CREDENTIAL = "fault-test-credential-0123456789";
 
 beforeAll(async () => {
   issuer = await startIssuer(8862);
@@ -40,8 +40,9 @@ beforeAll(async () => {
   configureRecorder({ portMin: 43500, portMax: 43549 });
   workRoot = await tempDir("fault-worker");
   // Without storage settings a composed recording is reported failed; its file stays in the work directory.
-  recording = createRecordingGlue({ workerUrl: classObject.url, fleetCredential: CREDENTIAL, workRoot, publisher: undefined, retryDelayMs: () => 50 });
-  classLinks = new ClassLinks({ workerUrl: classObject.url, fleetCredential: CREDENTIAL, nodeId: NODE_ID, recording }, sfu.node);
+  const { identity } = await testNodeKey(NODE_ID, classObject.url);
+  recording = createRecordingGlue({ workerUrl: classObject.url, identity, workRoot, publisher: undefined, retryDelayMs: () => 50 });
+  classLinks = new ClassLinks({ workerUrl: classObject.url, identity, recording }, sfu.node);
   classLinks.start();
 });
 
