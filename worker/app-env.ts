@@ -9,5 +9,7 @@ export type AppEnv = {
     db: Db;
     /** Set by the session middleware; null when nobody is signed in. */
     user: User | null;
+    /** Why a valid session counts as signed out: its user is blocked everywhere (the message says why). */
+    blockedMessage?: string;
   };
 };

@@ -8,6 +8,8 @@ interface SessionValue {
   user: () => PublicUser | null | undefined;
   /** Why GET /api/me failed (other than "not signed in"). */
   loadError: () => unknown;
+  /** Set when the session's account is blocked everywhere: the reason, for the sign-in page to show. */
+  blockedMessage: () => string | null;
   /** The zone every time on screen is shown in. */
   timeZone: () => string;
   setUser: (user: PublicUser | null) => void;
@@ -21,6 +23,7 @@ const SessionContext = createContext<SessionValue>();
 export function SessionProvider(props: { children: JSX.Element }): JSX.Element {
   const [user, setUser] = createSignal<PublicUser | null | undefined>(undefined);
   const [loadError, setLoadError] = createSignal<unknown>();
+  const [blockedMessage, setBlockedMessage] = createSignal<string | null>(null);
   const timeZone = createMemo(() => viewerTimeZone(user()?.timezone));
 
   const refresh = async () => {
@@ -30,7 +33,11 @@ export function SessionProvider(props: { children: JSX.Element }): JSX.Element {
       setUser(response.user);
     } catch (error) {
       if (error instanceof ApiError && error.code === "UNAUTHORIZED") setUser(null);
-      else setLoadError(error);
+      else if (error instanceof ApiError && error.code === "FORBIDDEN") {
+        // A blocked account is signed out, and the sign-in page says why.
+        setBlockedMessage(error.message);
+        setUser(null);
+      } else setLoadError(error);
     }
   };
   void refresh();
@@ -38,6 +45,7 @@ export function SessionProvider(props: { children: JSX.Element }): JSX.Element {
   const value: SessionValue = {
     user,
     loadError,
+    blockedMessage,
     timeZone,
     setUser: (next) => setUser(next),
     refresh,

@@ -106,14 +106,25 @@ export async function activeBlock(db: Db, userId: string, classId?: string) {
  */
 export const loadUser: MiddlewareHandler<AppEnv> = async (c, next) => {
   const user = await userForSessionToken(c.var.db, getCookie(c, SESSION_COOKIE));
-  c.set("user", user && !(await activeBlock(c.var.db, user.id)) ? user : null);
+  const block = user ? await activeBlock(c.var.db, user.id) : null;
+  c.set("user", user && !block ? user : null);
+  if (block) c.set("blockedMessage", blockedMessage(block));
   await next();
 };
 
-/** The signed-in user, or 401. */
+/** What a blocked user is told, wherever they meet the block: the reason and, for a timed block, its end. */
+export function blockedMessage(block: { reason: string; expiresAt: number | null }): string {
+  const until = block.expiresAt === null ? "" : ` until ${new Date(block.expiresAt).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+  return `Your account is blocked${until}${block.reason ? `: ${block.reason}` : ""}`;
+}
+
+/**
+ * The signed-in user; 401 when nobody is, 403 with the reason when the session's user is blocked everywhere (so
+ * the app can say why instead of showing a bare sign-in page).
+ */
 export function requireUser(c: Context<AppEnv>): User {
   const user = c.var.user;
-  if (!user) throw new ApiError("UNAUTHORIZED", "Sign in first");
+  if (!user) throw c.var.blockedMessage ? new ApiError("FORBIDDEN", c.var.blockedMessage) : new ApiError("UNAUTHORIZED", "Sign in first");
   return user;
 }
 

@@ -10,7 +10,7 @@ import { sendAccountNotice } from "../auth/account-notice";
 import { knownDeviceId, rememberDevice } from "../auth/known-device";
 import { isDemoAccount, isLocalDev } from "../auth/local-dev";
 import { type Claim, claimAttempt, clearFailures, clientIp, type LimitedKey, loginAccountKey, loginDeviceKey, loginIpKey, releaseClaim, ssoIpKey } from "../auth/rate-limit";
-import { activeBlock, endSession, requireUser, SESSION_COOKIE, sha256Hex, startSession } from "../auth/session";
+import { blockedMessage, activeBlock, endSession, requireUser, SESSION_COOKIE, sha256Hex, startSession } from "../auth/session";
 import { safeNextPath, SsoError, type SsoIdentity, spendJti, upsertSsoUser, verifySsoToken } from "../auth/sso";
 import { ApiError, errorResponse } from "../errors";
 import { jsonBody } from "../validate";
@@ -130,7 +130,7 @@ authRoutes.post("/api/auth/login", async (c) => {
     await clearFailures(db, loginAccountKey(body.email));
   }
   const block = await activeBlock(db, user.id);
-  if (block) throw new ApiError("FORBIDDEN", block.reason ? `Your account is blocked: ${block.reason}` : "Your account is blocked");
+  if (block) throw new ApiError("FORBIDDEN", blockedMessage(block));
 
   await forgetCurrentSession(c);
   await startSession(c, user.id);

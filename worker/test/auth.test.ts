@@ -301,13 +301,16 @@ describe("POST /api/auth/logout", () => {
 });
 
 describe("GET /api/me", () => {
-  it("is 401 without a session, and for a user blocked after signing in", async () => {
+  it("is 401 without a session, and 403 with the reason for a user blocked after signing in", async () => {
     expect(await errorCode(await api("/api/me"))).toBe("UNAUTHORIZED");
     const admin = await createUser("admin");
     const user = await userWithPassword();
     const cookie = cookieOf(await login(user.email, PASSWORD));
-    await db.insert(blocks).values({ id: crypto.randomUUID(), userId: user.id, classId: null, reason: "", blockedBy: admin.id, createdAt: Date.now() });
-    expect((await me(cookie)).status).toBe(401);
+    const until = Date.UTC(2031, 0, 2, 3, 4);
+    await db.insert(blocks).values({ id: crypto.randomUUID(), userId: user.id, classId: null, reason: "Spam in chat", blockedBy: admin.id, createdAt: Date.now(), expiresAt: until });
+    const response = await me(cookie);
+    expect(response.status).toBe(403);
+    expect(await response.json()).toEqual({ error: { code: "FORBIDDEN", message: "Your account is blocked until 2031-01-02 03:04 UTC: Spam in chat" } });
   });
 });
 

@@ -55,7 +55,7 @@ describe("blocks", () => {
     expect(await blockRows(student.id)).toHaveLength(0);
   });
 
-  it("an admin blocks globally: the user is signed out at once; lifting lets them back in", async () => {
+  it("an admin blocks globally: the user is signed out at once and told why; lifting lets them back in", async () => {
     const admin = await createUser("admin");
     const student = await createUser("student");
     expect((await api("/api/classes", { as: student })).status).toBe(200);
@@ -64,7 +64,11 @@ describe("blocks", () => {
     const { block } = await res.json<BlockResponse>();
     expect(block.classId).toBeNull();
 
-    expect((await api("/api/classes", { as: student })).status).toBe(401);
+    // Signed out at once, and told why (the sign-in page shows it) rather than a bare "sign in first".
+    const refused = await api("/api/me", { as: student });
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toEqual({ error: { code: "FORBIDDEN", message: "Your account is blocked: Abuse" } });
+    expect((await api("/api/classes", { as: student })).status).toBe(403);
     const all = await (await api("/api/blocks", { as: admin })).json<BlockListResponse>();
     expect(all.blocks.map((b) => b.id)).toContain(block.id);
 

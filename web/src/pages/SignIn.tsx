@@ -1,5 +1,5 @@
 import { useNavigate, useSearchParams } from "@solidjs/router";
-import { createEffect, createSignal, type JSX } from "solid-js";
+import { createEffect, createSignal, type JSX, Show } from "solid-js";
 import type { LoginBody, UserResponse } from "../../../schema/api/auth";
 import { api } from "../api";
 import { ErrorAlert } from "../components/ErrorAlert";
@@ -55,6 +55,13 @@ export default function SignIn(): JSX.Element {
         </p>
         <div class="card stack">
           <h1>Sign in</h1>
+          <Show when={session.blockedMessage()}>
+            {(message) => (
+              <p class="alert alert--error" role="alert" data-testid="blocked-message">
+                {message()}. If you think this is a mistake, contact your teacher or the insp team.
+              </p>
+            )}
+          </Show>
           <p class="muted">
             Coming from the insp website? Use the “Live classes” link there — it signs you in here automatically.
             The form below is for local insp-live accounts.
