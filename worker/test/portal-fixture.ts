@@ -1,5 +1,5 @@
 import { eq, inArray, or, sql } from "drizzle-orm";
-import { blocks, classes, classSeries, enrollments, feedback, occurrences, type Role, type User, users } from "../../schema/db";
+import { attendance, blocks, classes, classSeries, enrollments, feedback, liveSessions, occurrences, type Role, type User, users } from "../../schema/db";
 import { db } from "./helpers";
 
 const HOUR = 3_600_000;
@@ -10,7 +10,7 @@ export type Persona = (typeof PERSONAS)[number];
 
 /**
  * A fresh class world for one portal test: class `classId` taught by `teacher`, with `enrolled` and `victim`
- * enrolled, one ended occurrence (so enrolled students may rate) and one upcoming, a class block on
+ * enrolled, one ended occurrence whose live session they attended (so they may rate) and one upcoming, a class block on
  * `classBlocked` and a global block on `globallyBlocked`. Built with direct inserts so each case is cheap.
  */
 export async function portalFixture() {
@@ -55,6 +55,10 @@ export async function portalFixture() {
     db.insert(occurrences).values({ id: futureOccurrenceId, classId, startsAt: now + 24 * HOUR, endsAt: now + 25 * HOUR, timezone: "UTC", createdAt: now, updatedAt: now }),
     db.insert(enrollments).values({ classId, userId: enrolled.id, createdAt: now }),
     db.insert(enrollments).values({ classId, userId: victim.id, createdAt: now }),
+    db.insert(liveSessions).values({ id: `${pastOccurrenceId}-session`, classId, occurrenceId: pastOccurrenceId, startedAt: now - 3 * HOUR, endedAt: now - 2 * HOUR }),
+    ...[enrolled, victim].map((user) =>
+      db.insert(attendance).values({ id: crypto.randomUUID(), sessionId: `${pastOccurrenceId}-session`, userId: user.id, joinedAt: now - 3 * HOUR, leftAt: now - 2 * HOUR, durationMs: HOUR, leaveReason: "ended" }),
+    ),
     db.insert(blocks).values({ id: classBlockId, userId: classBlocked.id, classId, reason: "fixture", blockedBy: teacher.id, createdAt: now }),
     db.insert(blocks).values({ id: globalBlockId, userId: globallyBlocked.id, reason: "fixture", blockedBy: admin.id, createdAt: now }),
   ]);
