@@ -103,3 +103,8 @@ export type RecordingListResponse = { recordings: RecordingView[] };
 export type RecordingCatalogResponse = { recordings: RecordingView[]; page: number; hasMore: boolean };
 export type RecordingFeedbackView = { recordingId: string; rating: number; comment: string; createdAt: number; updatedAt: number };
 export type RecordingFeedbackResponse = { feedback: RecordingFeedbackView };
+
+/** `PATCH /api/recordings/:id`: the class's teacher (or an admin) names a recording ("" = the class title). */
+export const RecordingUpdateSchema = v.strictObject({
+  title: v.pipe(v.string(), v.trim(), v.maxLength(200, "A recording title may have at most 200 characters")),
+});

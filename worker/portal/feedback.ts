@@ -7,7 +7,10 @@ import { roundRating } from "./mapping";
 /** Teachers see the newest comments first; older ones stay in D1. */
 const MAX_COMMENTS = 200;
 
-const ofClass = (classId: string) => and(eq(feedback.targetType, "class"), eq(feedback.targetId, classId));
+/** What is rated: a class, or one of its recordings. */
+export type FeedbackTarget = { type: "class" | "recording"; id: string };
+
+const ofTarget = (target: FeedbackTarget) => and(eq(feedback.targetType, target.type), eq(feedback.targetId, target.id));
 
 /** Writes the user's rating of a class, replacing an earlier one (one per user, guaranteed by feedback_once). */
 export async function putClassFeedback(db: Db, user: User, cls: ClassRow, rating: number, comment: string): Promise<FeedbackView> {
@@ -20,8 +23,13 @@ export async function putClassFeedback(db: Db, user: User, cls: ClassRow, rating
   return { classId: cls.id, rating: row!.rating, comment: row!.comment, createdAt: row!.createdAt, updatedAt: row!.updatedAt };
 }
 
+/** A class's ratings (see {@link feedbackSummary}). */
+export function classFeedbackSummary(db: Db, classId: string, withComments: boolean): Promise<FeedbackSummary> {
+  return feedbackSummary(db, { type: "class", id: classId }, withComments);
+}
+
 /** Average, count and the 1…5 distribution, all aggregated in SQL; comments only when asked for. */
-export async function classFeedbackSummary(db: Db, classId: string, withComments: boolean): Promise<FeedbackSummary> {
+export async function feedbackSummary(db: Db, target: FeedbackTarget, withComments: boolean): Promise<FeedbackSummary> {
   const [aggregate] = await db
     .select({
       average: sql<number | null>`avg(${feedback.rating})`,
@@ -33,7 +41,7 @@ export async function classFeedbackSummary(db: Db, classId: string, withComments
       n5: sql<number>`coalesce(sum(${feedback.rating} = 5), 0)`,
     })
     .from(feedback)
-    .where(ofClass(classId));
+    .where(ofTarget(target));
   const summary: FeedbackSummary = {
     average: roundRating(aggregate?.average ?? null),
     count: aggregate?.count ?? 0,
@@ -44,7 +52,7 @@ export async function classFeedbackSummary(db: Db, classId: string, withComments
     .select({ userId: feedback.userId, displayName: users.displayName, rating: feedback.rating, comment: feedback.comment, updatedAt: feedback.updatedAt })
     .from(feedback)
     .innerJoin(users, eq(users.id, feedback.userId))
-    .where(and(ofClass(classId), ne(feedback.comment, "")))
+    .where(and(ofTarget(target), ne(feedback.comment, "")))
     .orderBy(desc(feedback.updatedAt), desc(feedback.id))
     .limit(MAX_COMMENTS);
   return { ...summary, comments };

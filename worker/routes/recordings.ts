@@ -7,6 +7,7 @@ import {
   RECORDING_CATALOG_PAGE_SIZE,
   RECORDING_STATUS_RANK,
   RecordingCatalogQuerySchema,
+  RecordingUpdateSchema,
   type RecordingFeedbackView,
   type RecordingView,
 } from "../../schema/api/recordings";
@@ -17,6 +18,7 @@ import type { Db } from "../db";
 import { ApiError } from "../errors";
 import { requireNode } from "../fleet/node-auth";
 import { isEnrolled, loadVisibleClass } from "../portal/classes";
+import { feedbackSummary } from "../portal/feedback";
 import { roundRating } from "../portal/mapping";
 import { canManageClass, canViewClass, requireManageClass } from "../portal/permissions";
 import { jsonBody, parse, queryParams } from "../validate";
@@ -113,6 +115,24 @@ recordingsRoutes.delete("/api/recordings/:id", async (c) => {
     c.var.db.delete(recordings).where(eq(recordings.id, row.id)),
   ]);
   return c.body(null, 204);
+});
+
+recordingsRoutes.patch("/api/recordings/:id", async (c) => {
+  const user = requireUser(c);
+  const row = await loadRecordingRow(c.var.db, parse(IdSchema, c.req.param("id")));
+  const { cls } = await loadVisibleClass(c.var.db, user, row.classId);
+  requireManageClass(user, cls);
+  const body = await jsonBody(c, RecordingUpdateSchema);
+  await c.var.db.update(recordings).set({ title: body.title, updatedAt: Date.now() }).where(eq(recordings.id, row.id));
+  const { recording } = await loadWatchableRecording(c.var.db, user, row.id);
+  return c.json({ recording });
+});
+
+/** Ratings of a recording; its class's teacher and admins also read the comments. */
+recordingsRoutes.get("/api/recordings/:id/feedback", async (c) => {
+  const user = requireUser(c);
+  const { recording, cls } = await loadWatchableRecording(c.var.db, user, parse(IdSchema, c.req.param("id")));
+  return c.json(await feedbackSummary(c.var.db, { type: "recording", id: recording.id }, canManageClass(user, cls)));
 });
 
 recordingsRoutes.put("/api/recordings/:id/feedback", async (c) => {

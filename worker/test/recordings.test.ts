@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import type { FeedbackSummary } from "../../schema/api/portal";
 import type { RecordingCatalogResponse, RecordingListResponse, RecordingResponse } from "../../schema/api/recordings";
 import { classes, enrollments, feedback, recordings } from "../../schema/db";
 import { app } from "../index";
@@ -156,6 +157,8 @@ describe("who sees, deletes and rates recordings", () => {
     { name: "GET /api/recordings/:id", request: (_f, id) => ({ method: "GET", path: `/api/recordings/${id}` }), expect: [401, 403, 200, 200, 403, 200] },
     { name: "DELETE /api/recordings/:id", request: (_f, id) => ({ method: "DELETE", path: `/api/recordings/${id}` }), expect: [401, 403, 403, 204, 403, 204] },
     { name: "PUT /api/recordings/:id/feedback", request: (_f, id) => ({ method: "PUT", path: `/api/recordings/${id}/feedback`, body: { rating: 4 } }), expect: [401, 403, 200, 403, 403, 403] },
+    { name: "PATCH /api/recordings/:id", request: (_f, id) => ({ method: "PATCH", path: `/api/recordings/${id}`, body: { title: "Week 3" } }), expect: [401, 403, 403, 200, 403, 200] },
+    { name: "GET /api/recordings/:id/feedback", request: (_f, id) => ({ method: "GET", path: `/api/recordings/${id}/feedback` }), expect: [401, 403, 200, 200, 403, 200] },
   ];
   for (const testCase of cases) {
     it.each(PERSONAS.map((persona, index) => [persona, testCase.expect[index]!] as const))(`${testCase.name} as %s → %i`, async (persona, status) => {
@@ -229,6 +232,24 @@ describe("rating a recording", () => {
     // The class's own rating is untouched by ratings of its recordings.
     const rows = await db.select().from(feedback).where(eq(feedback.classId, f.classId));
     expect(rows.every((row) => row.targetType === "recording")).toBe(true);
+  });
+
+  it("the class's teacher reads the comments on a recording, students only the figures; the teacher renames it", async () => {
+    const f = await portalFixture();
+    const id = await insertRecording(f.classId, { status: "ready", progress: 100, hlsManifestUrl: `${CDN}/x/hls/master.m3u8` });
+    await api(`/api/recordings/${id}/feedback`, { method: "PUT", as: f.enrolled, body: { rating: 2, comment: "Audio was quiet" } });
+    await api(`/api/recordings/${id}/feedback`, { method: "PUT", as: f.victim, body: { rating: 4 } });
+    const forTeacher = await (await api(`/api/recordings/${id}/feedback`, { as: f.teacher })).json<FeedbackSummary>();
+    expect(forTeacher).toMatchObject({ average: 3, count: 2, distribution: [0, 1, 0, 1, 0] });
+    expect(forTeacher.comments?.map((c) => [c.displayName, c.rating, c.comment])).toEqual([[f.enrolled.displayName, 2, "Audio was quiet"]]);
+    const forStudent = await (await api(`/api/recordings/${id}/feedback`, { as: f.victim })).json<FeedbackSummary>();
+    expect(forStudent.comments).toBeUndefined();
+
+    const renamed = await api(`/api/recordings/${id}`, { method: "PATCH", as: f.teacher, body: { title: "  Week 3: vectors  " } });
+    expect(((await renamed.json()) as RecordingResponse).recording.title).toBe("Week 3: vectors");
+    const tooLong = await api(`/api/recordings/${id}`, { method: "PATCH", as: f.teacher, body: { title: "x".repeat(201) } });
+    expect(tooLong.status).toBe(400);
+    expect((await rowOf(id))?.title).toBe("Week 3: vectors");
   });
 
   it("waits until the recording is ready and refuses bad ratings", async () => {

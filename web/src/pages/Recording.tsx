@@ -6,6 +6,7 @@ import { ErrorAlert, Loading } from "../components/ErrorAlert";
 import { RatingSummary } from "../components/StarRating";
 import { formatDuration, isInProgress, recordingTitle, statusLabel } from "../recordings/format";
 import { Player } from "../recordings/Player";
+import { RecordingManage } from "../recordings/RecordingManage";
 import { RecordingRating } from "../recordings/RecordingRating";
 import "../recordings/recordings.css";
 
@@ -70,6 +71,9 @@ export default function RecordingPage(): JSX.Element {
                     <RecordingRating recording={r()} onSaved={() => void refetch()} />
                   </Show>
                 </section>
+                <Show when={r().canManage}>
+                  <RecordingManage recording={r()} onSaved={() => void refetch()} />
+                </Show>
               </div>
             </Show>
           </article>
