@@ -199,13 +199,25 @@ function messagePage(c: Context<AppEnv>, status: 400 | 401 | 403 | 429 | 500 | 5
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title>${escapeHtml(title)} · insp live</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1d2330}h1{font-size:1.4rem}a{color:#2457d6}</style>
+<style>
+:root{color-scheme:light dark;--bg:#f6f7fb;--surface:#fff;--border:#d5d9e4;--text:#1b1f2a;--muted:#5b6475;--primary:#3a4fd8}
+@media (prefers-color-scheme:dark){:root{--bg:#12141b;--surface:#1b1e28;--border:#363b4d;--text:#e8eaf2;--muted:#a3a9bb;--primary:#8a9bff}}
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;background:var(--bg);color:var(--text)}
+main{max-width:30rem;margin:12vh auto;padding:0 1rem}
+.brand{font-weight:700;font-size:1.5rem;text-align:center;margin:0 0 1.5rem}.brand span{color:var(--primary)}
+.card{background:var(--surface);border:1px solid var(--border);border-radius:12px;padding:1.5rem 1.75rem;box-shadow:0 1px 3px rgb(0 0 0/.06)}
+h1{font-size:1.3rem;margin:0 0 .5rem}p{margin:0 0 1rem;color:var(--muted)}
+a.button{display:inline-block;padding:.5rem 1rem;border-radius:8px;background:var(--primary);color:#fff;text-decoration:none;font-weight:600}
+</style>
 </head>
 <body>
 <main>
+<p class="brand">insp<span>live</span></p>
+<div class="card">
 <h1>${escapeHtml(title)}</h1>
 <p>${escapeHtml(message)}</p>
-<p><a href="/">Go to the insp live home page</a></p>
+<a class="button" href="/">Go to insp live</a>
+</div>
 </main>
 </body>
 </html>`,

@@ -200,7 +200,10 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
             else void video.parentElement?.requestFullscreen();
           }}
         >
-          ⛶
+          {/* An icon, not a font glyph: "⛶" is missing from many system fonts and showed as an empty box. */}
+          <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round">
+            <path d="M4 9V4h5M20 9V4h-5M4 15v5h5M20 15v5h-5" />
+          </svg>
         </button>
       </div>
       <Show when={error()}>
