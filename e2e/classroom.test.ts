@@ -83,6 +83,19 @@ describe("a live class in the browser", () => {
     for (const who of [teacher, anna]) await who.page.getByTestId("chat-list").getByText("Hi 👋🏽 🇯🇵").waitFor();
   });
 
+  it("a message over the length limit is said in place and cannot be sent", async () => {
+    const input = ben.page.getByLabel("Message");
+    await input.fill("x".repeat(2010));
+    await ben.page.getByTestId("chat-length").getByText("10 characters too long (2010 / 2000): shorten the message to send it.").waitFor();
+    expect(await ben.page.getByRole("button", { name: "Send" }).isDisabled()).toBe(true);
+    await input.press("Enter");
+    await input.fill("x".repeat(1990));
+    expect(await ben.page.getByRole("button", { name: "Send" }).isDisabled()).toBe(false);
+    expect(await ben.page.getByTestId("chat-length").textContent()).toBe("1990 / 2000");
+    await input.fill("");
+    expect(await teacher.page.getByTestId("chat-list").getByText("x".repeat(2010)).count()).toBe(0);
+  });
+
   it("the teacher runs a poll: live counts for the teacher, results for students once published", async () => {
     await teacher.page.getByRole("button", { name: "New poll" }).click();
     await teacher.page.getByLabel("Question").fill("Which is a noble gas?");

@@ -115,19 +115,27 @@ export function ChatPanel(props: { channel: ClassChannel; moderator: boolean }):
           value={draft()}
           disabled={locked() || muted() || state.status !== "open"}
           aria-invalid={length() > CLASSROOM_LIMITS.maxChatGraphemes}
+          aria-describedby="chat-length"
           onInput={(e) => setDraft(e.currentTarget.value)}
           onKeyDown={(e) => {
             if (e.key === "Enter" && !e.shiftKey && !e.isComposing) void send(e);
           }}
         />
         <EmojiButton onPick={insertEmoji} />
-        <button type="submit" class="button button--primary" disabled={!draft().trim() || locked() || muted() || state.status !== "open"}>
+        <button
+          type="submit"
+          class="button button--primary"
+          disabled={!draft().trim() || length() > CLASSROOM_LIMITS.maxChatGraphemes || locked() || muted() || state.status !== "open"}
+        >
           Send
         </button>
       </form>
       <Show when={length() > CLASSROOM_LIMITS.maxChatGraphemes - 200}>
-        <p class="small muted">
-          {length()} / {CLASSROOM_LIMITS.maxChatGraphemes}
+        {/* Over the limit the counter says so in place (not a grey count beside a Send that does nothing). */}
+        <p id="chat-length" class="small" classList={{ muted: length() <= CLASSROOM_LIMITS.maxChatGraphemes, field__error: length() > CLASSROOM_LIMITS.maxChatGraphemes }} role={length() > CLASSROOM_LIMITS.maxChatGraphemes ? "alert" : undefined} data-testid="chat-length">
+          {length() > CLASSROOM_LIMITS.maxChatGraphemes
+            ? `${length() - CLASSROOM_LIMITS.maxChatGraphemes} characters too long (${length()} / ${CLASSROOM_LIMITS.maxChatGraphemes}): shorten the message to send it.`
+            : `${length()} / ${CLASSROOM_LIMITS.maxChatGraphemes}`}
         </p>
       </Show>
       <Show when={error()}>
