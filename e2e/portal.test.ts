@@ -4,7 +4,7 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { DEMO_CLASS_TITLE } from "../scripts/lib/demo-data";
+import { DEMO_CLASS_TITLE, DEMO_ENROLLED_EMAILS } from "../scripts/lib/demo-data";
 import { launchBrowser, newUserContext } from "./lib/browser";
 import { newPerson, signInWithSso } from "./lib/sso";
 
@@ -49,23 +49,46 @@ describe("a student arriving from the insp site", () => {
     expect(await page.getByText("3 enrolled").isVisible()).toBe(true);
   });
 
-  it("rates the class and sees the new average", async () => {
-    await page.getByRole("radiogroup", { name: "Rating" }).getByRole("radio", { name: "4 stars" }).check();
-    await page.getByRole("button", { name: "Submit rating" }).click();
-    await page.getByText("4.0 out of 5 (1 rating)").waitFor();
+  it("may rate the class only after attending it, and the page says so", async () => {
+    await page.getByTestId("rate-refusal").getByText("Rate this class after you have attended it.").waitFor();
+    expect(await page.getByRole("radiogroup", { name: "Rating" }).count()).toBe(0);
   });
 
-  it("still sees the enrollment and the rating after reloading", async () => {
+  it("still sees the enrollment after reloading", async () => {
     await page.reload();
     await page.getByRole("heading", { name: DEMO_CLASS_TITLE, level: 1 }).waitFor();
     expect(await page.getByText("Enrolled", { exact: true }).isVisible()).toBe(true);
-    expect(await page.getByText("4.0 out of 5 (1 rating)").isVisible()).toBe(true);
-    expect(await page.getByRole("radio", { name: "4 stars" }).isChecked()).toBe(true);
   });
 
   it("finds the class on the calendar once enrolled", async () => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Calendar" }).click();
     await page.getByRole("heading", { name: "Calendar", level: 1 }).waitFor();
     await page.getByText(DEMO_CLASS_TITLE).first().waitFor();
+  });
+});
+
+describe("a student who attended the class", () => {
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    page = await (await newUserContext(browser, baseUrl)).newPage();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it("rates it and sees the new average, kept after reloading", async () => {
+    // A demo student the seed enrolled, who attended last week's session, arriving from the insp site.
+    await signInWithSso(page, baseUrl, { email: DEMO_ENROLLED_EMAILS[0], name: "Sam Student", role: "student" }, "/classes");
+    await page.getByRole("link", { name: DEMO_CLASS_TITLE }).click();
+    await page.getByRole("heading", { name: DEMO_CLASS_TITLE, level: 1 }).waitFor();
+    await page.getByRole("radiogroup", { name: "Rating" }).getByRole("radio", { name: "4 stars" }).check();
+    await page.getByRole("button", { name: "Submit rating" }).click();
+    await page.getByText(/4\.0 out of 5 \(\d+ ratings?\)/).waitFor();
+    await page.reload();
+    expect(await page.getByRole("radio", { name: "4 stars" }).isChecked()).toBe(true);
   });
 });

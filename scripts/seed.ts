@@ -70,8 +70,19 @@ async function seedSql(now: number): Promise<string> {
     `INSERT OR IGNORE INTO occurrences (id, class_id, series_id, starts_at, ends_at, timezone, status, revision, created_at, updated_at)
      VALUES (${text(id)}, ${text(DEMO_CLASS_ID)}, ${seriesId ? text(seriesId) : "NULL"}, ${startsAt}, ${startsAt + HOUR}, 'UTC', 'scheduled', 0, ${now}, ${now});`;
 
-  // Ended last week, so enrolled students can rate the class.
-  statements.push(occurrence("demo-occurrence-last-week", hourStart - 7 * DAY, null));
+  // Ended last week, attended by the enrolled demo students, so they can rate the class (only attendees rate).
+  const lastWeek = hourStart - 7 * DAY;
+  statements.push(
+    occurrence("demo-occurrence-last-week", lastWeek, null),
+    `INSERT OR IGNORE INTO live_sessions (id, class_id, occurrence_id, started_at, ended_at, end_reason)
+     VALUES ('demo-session-last-week', ${text(DEMO_CLASS_ID)}, 'demo-occurrence-last-week', ${lastWeek}, ${lastWeek + HOUR}, 'ended-by-teacher');`,
+  );
+  for (const email of DEMO_ENROLLED_EMAILS) {
+    statements.push(
+      `INSERT OR IGNORE INTO attendance (id, session_id, user_id, joined_at, left_at, duration_ms, leave_reason)
+       SELECT ${text(`demo-attendance-${email}`)}, 'demo-session-last-week', ${userIdByEmail(email)}, ${lastWeek}, ${lastWeek + HOUR}, ${HOUR}, 'ended';`,
+    );
+  }
   // About to start, so the demo can go live at once (joining opens 15 minutes before the start).
   const soon = Math.ceil((now + 30 * MINUTE) / MINUTE) * MINUTE;
   statements.push(

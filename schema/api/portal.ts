@@ -267,6 +267,8 @@ export type ClassDetail = ClassSummary & {
   canManage: boolean;
   myRating: { rating: number; comment: string } | null;
   canRate: boolean;
+  /** Why the viewer may not rate the class now (not attended yet, blocked, …), or null. */
+  rateRefusal: string | null;
 };
 
 export type ClassListResponse = { classes: ClassSummary[] };

@@ -2,6 +2,7 @@ import { Navigate, Route, Router, useLocation, useNavigate, type RouteSectionPro
 import { lazy, Match, onCleanup, Switch, type JSX } from "solid-js";
 import { setUnauthorizedHandler } from "./api";
 import { ErrorAlert, Loading } from "./components/ErrorAlert";
+import { RequireRole } from "./components/RequireRole";
 import { Shell } from "./components/Shell";
 import { ToastProvider } from "./components/Toasts";
 import { SessionProvider, useSession } from "./session";
@@ -90,17 +91,17 @@ export function App(): JSX.Element {
         <Route path="/" component={Dashboard} />
         <Route path="/calendar" component={CalendarPage} />
         <Route path="/classes" component={Catalog} />
-        <Route path="/classes/new" component={ClassEditor} />
+        <Route path="/classes/new" component={() => <RequireRole roles={["teacher", "admin"]}><ClassEditor /></RequireRole>} />
         <Route path="/classes/:id" component={ClassPage} />
-        <Route path="/classes/:id/edit" component={ClassEditor} />
-        <Route path="/classes/:id/manage" component={ClassManage} />
+        <Route path="/classes/:id/edit" component={() => <RequireRole roles={["teacher", "admin"]}><ClassEditor /></RequireRole>} />
+        <Route path="/classes/:id/manage" component={() => <RequireRole roles={["teacher", "admin"]}><ClassManage /></RequireRole>} />
         <Route path="/classes/:id/live" component={Classroom} />
         <Route path="/recordings/:id" component={RecordingPage} />
         <Route path="/settings" component={Settings} />
         <Route path="/notifications" component={Notifications} />
-        <Route path="/outbox" component={Outbox} />
-        <Route path="/admin/users" component={AdminUsers} />
-        <Route path="/admin/blocks" component={AdminBlocks} />
+        <Route path="/outbox" component={() => <RequireRole roles={["admin"]}><Outbox /></RequireRole>} />
+        <Route path="/admin/users" component={() => <RequireRole roles={["admin"]}><AdminUsers /></RequireRole>} />
+        <Route path="/admin/blocks" component={() => <RequireRole roles={["admin"]}><AdminBlocks /></RequireRole>} />
         <Route path="*" component={NotFound} />
       </Route>
     </Router>

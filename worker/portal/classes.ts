@@ -138,5 +138,6 @@ export async function classDetail(db: Db, viewer: User, classId: string): Promis
     canManage: canManageClass(viewer, row.cls),
     myRating: myFeedback[0] ?? null,
     canRate: refusal === null,
+    rateRefusal: refusal?.message ?? null,
   };
 }

@@ -176,8 +176,10 @@ function ClassView(props: { detail: ClassDetail; reload: () => void }): JSX.Elem
             <Show
               when={props.detail.canRate}
               fallback={
-                <Show when={props.detail.enrolled}>
-                  <p class="muted small">You can rate this class after your first session has ended.</p>
+                <Show when={props.detail.enrolled || props.detail.rateRefusal?.includes("blocked")}>
+                  <p class="muted small" data-testid="rate-refusal">
+                    {props.detail.rateRefusal}.
+                  </p>
                 </Show>
               }
             >
