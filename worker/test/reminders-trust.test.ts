@@ -28,15 +28,20 @@ import {
 const taken = async (provider: "sendgrid" | "twilio", destination: string) =>
   (await providerRequests(provider, destination)).filter((request) => request.answer === "ok" || request.answer === "slow");
 
+/** A student enrolled in a class with a session in an hour, and a reminder for it waiting in the queue. */
+async function queuedReminder(channel: "email" | "sms" = "email") {
+  const teacher = await createUser("teacher");
+  const student = await createUser("student", channel === "sms" ? { phone: uniquePhone(), remindBySms: true } : {});
+  const cls = await createClass(teacher, { title: "Physics" });
+  await enroll(cls, student);
+  const occurrence = await createOccurrence(cls, Date.now() + HOUR);
+  const queued = await pendingNotification(student, occurrence, channel);
+  return { teacher, student, cls, occurrence, queued };
+}
+
 describe("a student who leaves the class is not reminded", () => {
   it("leaving cancels the reminders already queued, and none goes out", async () => {
-    const teacher = await createUser("teacher");
-    const student = await createUser("student");
-    const cls = await createClass(teacher, { title: "Physics" });
-    await enroll(cls, student);
-    const occurrence = await createOccurrence(cls, Date.now() + HOUR);
-    const queued = await pendingNotification(student, occurrence, "email");
-
+    const { student, cls, queued } = await queuedReminder();
     expect((await api(`/api/classes/${cls.id}/enrollment`, { as: student, method: "DELETE" })).status).toBe(204);
     const [row] = await rowsById([queued.id]);
     expect(row).toMatchObject({ status: "cancelled", error: "The recipient left the class" });
@@ -46,12 +51,7 @@ describe("a student who leaves the class is not reminded", () => {
   });
 
   it("a reminder claimed after the teacher removed the student is not sent (enrolment is checked at send time)", async () => {
-    const teacher = await createUser("teacher");
-    const student = await createUser("student");
-    const cls = await createClass(teacher);
-    await enroll(cls, student);
-    const occurrence = await createOccurrence(cls, Date.now() + HOUR);
-    const queued = await pendingNotification(student, occurrence, "email");
+    const { teacher, student, cls, occurrence, queued } = await queuedReminder();
     // The enrolment disappears between the cron run and the send, without the route's clean-up.
     await db.delete(enrollments).where(and(eq(enrollments.classId, cls.id), eq(enrollments.userId, student.id)));
     const { row } = await deliverQueued(queued);
@@ -101,12 +101,7 @@ describe("a session scheduled late is reminded at once, with the time actually l
 
 describe("a slow provider makes no duplicate", () => {
   it("an e-mail SendGrid took but answered too late is kept unknown, never resent, and settled by the signed event", async () => {
-    const teacher = await createUser("teacher");
-    const student = await createUser("student");
-    const cls = await createClass(teacher);
-    await enroll(cls, student);
-    const occurrence = await createOccurrence(cls, Date.now() + HOUR);
-    const queued = await pendingNotification(student, occurrence, "email");
+    const { student, queued } = await queuedReminder();
     await scriptProvider("sendgrid", student.email, ["slow"]);
 
     const first = await deliverQueued(queued, 1);
@@ -140,12 +135,7 @@ describe("a slow provider makes no duplicate", () => {
   });
 
   it("an SMS Twilio took but answered too late is settled by the status callback that names our notification", async () => {
-    const teacher = await createUser("teacher");
-    const student = await createUser("student", { phone: uniquePhone(), remindBySms: true });
-    const cls = await createClass(teacher);
-    await enroll(cls, student);
-    const occurrence = await createOccurrence(cls, Date.now() + HOUR);
-    const queued = await pendingNotification(student, occurrence, "sms");
+    const { student, queued } = await queuedReminder("sms");
     await scriptProvider("twilio", student.phone!, ["slow"]);
 
     expect((await deliverQueued(queued, 1)).row.status).toBe("unknown");
