@@ -28,6 +28,11 @@ export const users = sqliteTable(
     passwordHash: text("password_hash"),
     /** IANA timezone the user sees times in and gets reminders in. */
     timezone: text("timezone").notNull().default("UTC"),
+    /**
+     * When the zone was chosen: by the insp site's `zoneinfo` claim, by the browser on the first visit, or in
+     * Settings. Null = not chosen yet (the "UTC" default stands in only until the first visit saves one).
+     */
+    timezoneChosenAt: integer("timezone_chosen_at"),
     remindByEmail: integer("remind_by_email", { mode: "boolean" }).notNull().default(true),
     remindBySms: integer("remind_by_sms", { mode: "boolean" }).notNull().default(false),
     /** Secret part of the user's ICS feed URL; rotating it revokes old subscriptions. */

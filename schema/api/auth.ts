@@ -18,6 +18,8 @@ export type PublicUser = {
   role: Role;
   /** IANA time zone the user sees times in and gets reminders in. */
   timezone: string;
+  /** False until a zone was chosen (insp's claim, the first visit's browser zone, or Settings). */
+  timezoneChosen: boolean;
   /** E.164, e.g. "+4915112345678"; null when the user gave none. */
   phone: string | null;
   remindByEmail: boolean;

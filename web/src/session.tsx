@@ -1,7 +1,7 @@
 import { createContext, createMemo, createSignal, useContext, type JSX } from "solid-js";
 import type { PublicUser, UserResponse } from "../../schema/api/auth";
 import { api, ApiError } from "./api";
-import { viewerTimeZone } from "./time";
+import { browserTimeZone, viewerTimeZone } from "./time";
 
 interface SessionValue {
   /** undefined while loading, null when signed out. */
@@ -24,13 +24,19 @@ export function SessionProvider(props: { children: JSX.Element }): JSX.Element {
   const [user, setUser] = createSignal<PublicUser | null | undefined>(undefined);
   const [loadError, setLoadError] = createSignal<unknown>();
   const [blockedMessage, setBlockedMessage] = createSignal<string | null>(null);
-  const timeZone = createMemo(() => viewerTimeZone(user()?.timezone));
+  const timeZone = createMemo(() => viewerTimeZone(user()));
 
   const refresh = async () => {
     setLoadError(undefined);
     try {
       const response = await api<UserResponse>("/api/me", { expectUnauthorized: true });
       setUser(response.user);
+      // One zone everywhere (pages, Settings, reminders): on the first visit the browser's zone is saved as the
+      // user's, unless the insp site already said which one it is.
+      if (!response.user.timezoneChosen) {
+        const saved = await api<UserResponse>("/api/me", { method: "PATCH", body: { timezone: browserTimeZone() } }).catch(() => null);
+        if (saved) setUser(saved.user);
+      }
     } catch (error) {
       if (error instanceof ApiError && error.code === "UNAUTHORIZED") setUser(null);
       else if (error instanceof ApiError && error.code === "FORBIDDEN") {

@@ -6,11 +6,11 @@ export function browserTimeZone(): string {
 }
 
 /**
- * The zone to show times in: the user's saved zone unless it is the "UTC" default that accounts get before
- * anyone chose one, in which case the browser's zone is the better guess.
+ * The zone to show times in: the user's saved zone once one was chosen (by the insp site, the first visit or
+ * Settings); before that, and while nobody is signed in, the browser's zone (which the first visit saves).
  */
-export function viewerTimeZone(savedTimeZone: string | null | undefined): string {
-  if (savedTimeZone && savedTimeZone !== "UTC" && isValidTimeZone(savedTimeZone)) return savedTimeZone;
+export function viewerTimeZone(user: { timezone: string; timezoneChosen: boolean } | null | undefined): string {
+  if (user?.timezoneChosen && isValidTimeZone(user.timezone)) return user.timezone;
   return browserTimeZone();
 }
 

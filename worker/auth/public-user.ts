@@ -9,6 +9,7 @@ export function toPublicUser(user: User): PublicUser {
     displayName: user.displayName,
     role: user.role,
     timezone: user.timezone,
+    timezoneChosen: user.timezoneChosenAt !== null,
     phone: user.phone,
     remindByEmail: user.remindByEmail,
     remindBySms: user.remindBySms,

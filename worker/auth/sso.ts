@@ -200,6 +200,14 @@ export async function spendJti(db: Db, identity: SsoIdentity, now = Date.now()):
 }
 
 /**
+ * The insp site's `zoneinfo` becomes the user's zone while none was chosen yet (here or by an earlier claim):
+ * after that the user's own choice in Settings wins.
+ */
+function zoneFromInsp(identity: SsoIdentity, user: User, now: number): { timezone?: string; timezoneChosenAt?: number } {
+  return identity.timezone && user.timezoneChosenAt === null ? { timezone: identity.timezone, timezoneChosenAt: now } : {};
+}
+
+/**
  * Finds the portal user for an insp identity, in this order: the row with this insp id; else a row with the
  * same e-mail (any case) not yet linked to an insp id, which is linked now if the rule below allows it; else a
  * new row. E-mail follows insp on every sign-in and so does the role when the token carries one; name, phone and
@@ -228,7 +236,7 @@ export async function upsertSsoUser(
     }
     [user] = await db
       .update(users)
-      .set({ email: identity.email, ...(identity.role ? { role: identity.role } : {}), updatedAt: now })
+      .set({ email: identity.email, ...(identity.role ? { role: identity.role } : {}), ...zoneFromInsp(identity, byInspId, now), updatedAt: now })
       .where(eq(users.id, byInspId.id))
       .returning();
   } else if (byEmail) {
@@ -260,7 +268,7 @@ export async function upsertSsoUser(
         ...(isPlaceholder ? { displayName: identity.displayName } : {}),
         ...(identity.role ? { role: identity.role } : {}),
         ...(identity.phone && !byEmail.phone ? { phone: identity.phone } : {}),
-        ...(identity.timezone && byEmail.timezone === "UTC" ? { timezone: identity.timezone } : {}),
+        ...zoneFromInsp(identity, byEmail, now),
         updatedAt: now,
       })
       // Only link if nobody linked it in the meantime, and a placeholder only if it is still one (no password set
@@ -281,6 +289,7 @@ export async function upsertSsoUser(
         role: identity.role ?? "student",
         phone: identity.phone,
         timezone: identity.timezone ?? "UTC",
+        timezoneChosenAt: identity.timezone ? now : null,
         calendarSecret: randomToken(),
         createdAt: now,
         updatedAt: now,

@@ -157,7 +157,7 @@ authRoutes.patch("/api/me", async (c) => {
   if (remindBySms && !phone) throw new ApiError("INVALID_MESSAGE", "remindBySms: add a phone number to get reminders by SMS");
   const [updated] = await c.var.db
     .update(users)
-    .set({ ...patch, updatedAt: Date.now() })
+    .set({ ...patch, ...(patch.timezone !== undefined ? { timezoneChosenAt: Date.now() } : {}), updatedAt: Date.now() })
     .where(eq(users.id, user.id))
     .returning();
   return c.json<UserResponse>({ user: toPublicUser(updated!) });

@@ -20,6 +20,7 @@ describe("admin users", () => {
       displayName: "Ada Lovelace",
       role: "teacher",
       timezone: "UTC",
+      timezoneChosen: false,
       phone: null,
       remindByEmail: true,
       remindBySms: false,

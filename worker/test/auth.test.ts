@@ -67,7 +67,7 @@ describe("POST /api/auth/login", () => {
     const response = await login(user.email.toUpperCase(), PASSWORD);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
-      user: { id: user.id, email: user.email, displayName: user.displayName, role: "teacher", timezone: "UTC", phone: null, remindByEmail: true, remindBySms: false },
+      user: { id: user.id, email: user.email, displayName: user.displayName, role: "teacher", timezone: "UTC", timezoneChosen: false, phone: null, remindByEmail: true, remindBySms: false },
     });
     const profile = await me(cookieOf(response));
     expect(profile.status).toBe(200);
@@ -327,8 +327,8 @@ describe("PATCH /api/me", () => {
     const response = await patchMe(user, { displayName: "  Grace H.  ", timezone: "asia/tokyo", phone: "+81312345678", remindByEmail: false, remindBySms: true });
     expect(response.status).toBe(200);
     const expected = { displayName: "Grace H.", timezone: "Asia/Tokyo", phone: "+81312345678", remindByEmail: false, remindBySms: true };
-    expect(((await response.json()) as { user: unknown }).user).toMatchObject(expected);
-    expect(await row(user.id)).toMatchObject(expected);
+    expect(((await response.json()) as { user: unknown }).user).toMatchObject({ ...expected, timezoneChosen: true });
+    expect(await row(user.id)).toMatchObject({ ...expected, timezoneChosenAt: expect.any(Number) });
   });
 
   it("removes the phone with null (SMS reminders must be off then)", async () => {

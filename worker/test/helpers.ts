@@ -21,6 +21,7 @@ export async function createUser(role: Role, overrides: Partial<User> = {}): Pro
     role,
     passwordHash: null,
     timezone: "UTC",
+    timezoneChosenAt: null,
     remindByEmail: true,
     remindBySms: false,
     calendarSecret: crypto.randomUUID(),

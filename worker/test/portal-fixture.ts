@@ -26,6 +26,7 @@ export async function portalFixture() {
       role,
       passwordHash: null,
       timezone: "UTC",
+      timezoneChosenAt: null,
       remindByEmail: true,
       remindBySms: false,
       calendarSecret: crypto.randomUUID(),

@@ -4,7 +4,7 @@ import { CompactSign, importJWK, type JWK, SignJWT } from "jose";
 import { describe, expect, inject, it } from "vitest";
 import { blocks, ssoTokens, users } from "../../schema/db";
 import { hashPassword } from "../auth/password";
-import { createUser, db, ORIGIN, sessionCookie } from "./helpers";
+import { api, createUser, db, ORIGIN, sessionCookie } from "./helpers";
 import { TEST_SSO_SECRET } from "./keys";
 import { providerRequests } from "./reminders-helpers";
 
@@ -119,11 +119,28 @@ describe("GET /sso happy path", () => {
         displayName: claims.name,
         role: "teacher",
         timezone: "Europe/Berlin",
+        timezoneChosen: true,
         phone: "+4915112345678",
         remindByEmail: true,
         remindBySms: false,
       },
     });
+  });
+
+  it("takes insp's zone while the user has not chosen one; after a choice in Settings, insp's claim no longer changes it", async () => {
+    const noZone = without(freshClaims(), "zoneinfo");
+    const first = sessionCookieFrom(await visitSso(await hs256(noZone)));
+    expect(((await (await me(first!)).json()) as { user: { timezone: string; timezoneChosen: boolean } }).user).toMatchObject({ timezone: "UTC", timezoneChosen: false });
+
+    const withZone = await visitSso(await hs256(freshClaims({ sub: noZone.sub, email: noZone.email, zoneinfo: "Asia/Kolkata" })));
+    const user = await userByEmail(noZone.email as string);
+    expect(user).toMatchObject({ timezone: "Asia/Kolkata" });
+    expect(user!.timezoneChosenAt).toEqual(expect.any(Number));
+    expect(withZone.status).toBe(302);
+
+    await api("/api/me", { method: "PATCH", as: user!, body: { timezone: "Europe/Lisbon" } });
+    await visitSso(await hs256(freshClaims({ sub: noZone.sub, email: noZone.email, zoneinfo: "America/Chicago" })));
+    expect((await userByEmail(noZone.email as string))!.timezone).toBe("Europe/Lisbon");
   });
 
   it("defaults next to / and an absent or unknown role to student", async () => {
