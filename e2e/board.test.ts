@@ -4,12 +4,18 @@
  * land. Two real Chromium contexts against the whole stack started as `npm start` starts it.
  */
 import { PDFDocument, rgb } from "pdf-lib";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchBrowser, newUserContext } from "./lib/browser";
+import { CHROMIUM_ARGS, CHROMIUM_PATH, newUserContext } from "./lib/browser";
 import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
+/**
+ * The script rules a Content-Security-Policy for the app would set: scripts and workers from the site only, no
+ * eval, no WebAssembly compilation. The student's classroom is served under it to show that the board (pdf.js and
+ * its worker) needs nothing more.
+ */
+const STRICT_SCRIPT_POLICY = "script-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'self'";
 /** Waits for things a busy 2-core machine may take a while to show (pdf.js parsing, a reconnect). */
 const SLOW_MS = 45_000;
 
@@ -71,6 +77,11 @@ interface PageCanvas {
   getContext(kind: "2d"): { getImageData(x: number, y: number, width: number, height: number): { data: Iterable<number> } };
 }
 
+interface PageDocument {
+  document: { createElement(tag: "script"): { textContent: string }; head: { append(node: unknown): void } };
+  __inlineRan?: boolean;
+}
+
 /** The boxes of the shapes (or strokes in progress) matched by `selector`, in fractions of the page. */
 function shapeBoxes(page: Page, selector: string): Promise<{ x1: number; y1: number; x2: number; y2: number }[]> {
   return page.getByTestId("board-shapes").evaluate((element, css) => {
@@ -96,6 +107,7 @@ describe("the board", () => {
   let teacher: Person;
   let sam: Person;
   let classId: string;
+  const policyViolations: string[] = [];
 
   const open = async (person: SsoPerson): Promise<Person> => {
     const context = await newUserContext(browser, baseUrl);
@@ -105,7 +117,10 @@ describe("the board", () => {
   };
 
   beforeAll(async () => {
-    browser = await launchBrowser();
+    // A page whose response playwright fulfils (the student's, to add the policy) has no address, so Chromium
+    // counts it as the public internet and blocks its connections to the loopback stack; that check is off here.
+    const args = CHROMIUM_ARGS.map((arg) => (arg.startsWith("--disable-features=") ? `${arg},LocalNetworkAccessChecks` : arg));
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args });
     teacher = await open(newPerson("teacher", "Tara Teacher"));
     sam = await open(newPerson("student", "Sam Student"));
     const created = await apiPost<{ class: { id: string } }>(teacher, "/api/classes", { title: "Colour theory" });
@@ -113,6 +128,13 @@ describe("the board", () => {
     const startsAt = Date.now() + 5 * 60_000;
     await apiPost(teacher, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
     await apiPost(sam, `/api/classes/${classId}/enrollment`, {});
+    await sam.context.route(`**/classes/${classId}/live`, async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, headers: { ...response.headers(), "content-security-policy": STRICT_SCRIPT_POLICY } });
+    });
+    sam.page.on("console", (message) => {
+      if (/Content Security Policy/i.test(message.text())) policyViolations.push(message.text());
+    });
     for (const who of [teacher, sam]) {
       await who.page.goto(`/classes/${classId}/live`);
       await who.page.getByRole("heading", { name: "Colour theory", level: 1 }).waitFor();
@@ -139,6 +161,16 @@ describe("the board", () => {
     expect(Math.abs(g! - 0.6 * 255)).toBeLessThan(20);
     expect(Math.abs(b! - 0.2 * 255)).toBeLessThan(20);
     expect(await sam.page.getByRole("toolbar", { name: "Drawing tools" }).count()).toBe(0);
+    expect(policyViolations).toEqual([]);
+    // The policy was in force: an inline script added to the page does not run.
+    const inlineRan = await sam.page.evaluate(() => {
+      const page = globalThis as unknown as PageDocument;
+      const script = page.document.createElement("script");
+      script.textContent = "globalThis.__inlineRan = true";
+      page.document.head.append(script);
+      return page.__inlineRan === true;
+    });
+    expect(inlineRan).toBe(false);
 
     await teacher.page.locator('[data-testid="board-page"][data-rendered-page="2"]').waitFor({ timeout: SLOW_MS });
     await drawStroke(teacher.page, [0.3, 0.4], [0.6, 0.5]);
