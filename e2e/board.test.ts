@@ -51,6 +51,8 @@ async function colouredDeck(): Promise<Buffer> {
 
 /** Drags the mouse across the board from one point to another, both in fractions of the page. */
 async function drawStroke(page: Page, from: [number, number], to: [number, number], release = true): Promise<void> {
+  // The mouse reaches only what is on screen: under the teacher's controls the page's lower part may not be.
+  await page.getByTestId("board-shapes").scrollIntoViewIfNeeded();
   const box = await page.getByTestId("board-shapes").boundingBox();
   if (!box) throw new Error("the board is not on screen");
   const at = ([x, y]: [number, number]) => [box.x + x * box.width, box.y + y * box.height] as const;
@@ -209,5 +211,19 @@ describe("the board", () => {
     expect(box!.y2).toBeLessThan(0.84);
     // The stroke in progress gave way to the shape.
     await expect.poll(() => teacher.page.locator("[data-testid=board-shapes] [data-stroke-id]").count(), { timeout: SLOW_MS }).toBe(0);
+  });
+
+  it("the teacher erases the student's stroke and takes that back with Ctrl+Z; the student sees both", async () => {
+    const samShapes = sam.page.locator("[data-testid=board-shapes] [data-shape-id]");
+    await expect.poll(() => samShapes.count(), { timeout: SLOW_MS }).toBe(2);
+    await teacher.page.keyboard.press("e");
+    await teacher.page.getByRole("button", { name: "Eraser" }).and(teacher.page.locator("[aria-pressed=true]")).waitFor();
+    await drawStroke(teacher.page, [0.35, 0.6], [0.35, 0.9]);
+    await expect.poll(() => samShapes.count(), { timeout: SLOW_MS }).toBe(1);
+    await teacher.page.keyboard.press("Control+z");
+    await expect.poll(() => samShapes.count(), { timeout: SLOW_MS }).toBe(2);
+    const [, back] = await shapeBoxes(sam.page, "[data-shape-id]");
+    expect(back!.x1).toBeGreaterThan(0.16);
+    expect(back!.x2).toBeLessThan(0.54);
   });
 });

@@ -43,7 +43,9 @@ export async function pageAspect(url: string, page: number): Promise<number> {
 export function renderPage(url: string, page: number, pixelWidth: number): Promise<HTMLCanvasElement> {
   const key = `${url}#${page}@${pixelWidth}`;
   let canvas = rendered.get(key);
-  if (!canvas) {
+  // Kept in order of use, so the pages evicted are the ones looked at longest ago.
+  if (canvas) rendered.delete(key);
+  else {
     canvas = (async () => {
       const document = await openDocument(url);
       const pdfPage = await document.getPage(page);
@@ -56,9 +58,9 @@ export function renderPage(url: string, page: number, pixelWidth: number): Promi
       return target;
     })();
     canvas.catch(() => rendered.delete(key));
-    rendered.set(key, canvas);
-    while (rendered.size > CACHED_PAGES) rendered.delete(rendered.keys().next().value!);
   }
+  rendered.set(key, canvas);
+  while (rendered.size > CACHED_PAGES) rendered.delete(rendered.keys().next().value!);
   return canvas;
 }
 
