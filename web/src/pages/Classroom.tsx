@@ -118,7 +118,7 @@ export default function Classroom(): JSX.Element {
           </For>
         </div>
         <Show when={moderator()}>
-          <DeckControls channel={channel} decks={decks} onError={onError} />
+          <DeckControls channel={channel} decks={decks} screenShared={Boolean(media.state.local.screen) || media.state.feeds.some((feed) => feed.source === "screen")} onError={onError} />
         </Show>
         <Show when={state.board.presenter}>
           <Board channel={channel} session={media} moderator={moderator()} decks={decks} onError={onError} />

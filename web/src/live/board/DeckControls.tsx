@@ -8,10 +8,10 @@ import { formatBytes } from "./format-bytes";
 
 /**
  * The teacher's board controls: upload a PDF deck (progress, cancel, the server's refusal shown), pick a deck,
- * turn pages, add a blank page, hide the board. Every change goes through `board.show` / `board.hide`, so the
+ * turn pages, add a blank page, draw over a shared screen, hide the board. Every change goes through `board.show` / `board.hide`, so the
  * whole class follows.
  */
-export function DeckControls(props: { channel: ClassChannel; decks: DeckFiles; onError: (error: unknown) => void }): JSX.Element {
+export function DeckControls(props: { channel: ClassChannel; decks: DeckFiles; screenShared: boolean; onError: (error: unknown) => void }): JSX.Element {
   const board = props.channel.state.board;
   const [chosenDeck, setChosenDeck] = createSignal("");
   const [progress, setProgress] = createSignal<UploadProgress | null>(null);
@@ -118,6 +118,11 @@ export function DeckControls(props: { channel: ClassChannel; decks: DeckFiles; o
       <button type="button" class="button" onClick={() => show({ kind: "blank", page: board.blankPages + 1 })}>
         New blank page
       </button>
+      <Show when={props.screenShared && surface()?.kind !== "screen"}>
+        <button type="button" class="button" onClick={() => show({ kind: "screen" })}>
+          Draw over the shared screen
+        </button>
+      </Show>
       <Show when={board.presenter}>
         <Show when={page() > 0}>
           <button type="button" class="button button--small" aria-label="Previous page" disabled={page() <= 1} onClick={() => turn(-1)}>

@@ -119,7 +119,8 @@ export class StrokeInput {
       return;
     }
     this.options.onLive(null);
-    if (stroke.points.length >= (TWO_POINT_TOOLS.has(stroke.tool) ? 6 : 3)) {
+    // A pen taken away mid-stroke leaves nothing: the class would refuse the shape anyway.
+    if (this.options.canDraw() && stroke.points.length >= (TWO_POINT_TOOLS.has(stroke.tool) ? 6 : 3)) {
       this.options.commit(stroke.surface, { id: stroke.id, type: stroke.tool, color: stroke.color, width: stroke.width, points: stroke.points });
     }
   }
