@@ -12,8 +12,19 @@ export function ParticipantList(props: { channel: ClassChannel; moderator: boole
   const hands = createMemo(() => state.participants.filter((p) => p.handRaisedAt !== null).sort((a, b) => a.handRaisedAt! - b.handRaisedAt!));
   const act = (promise: Promise<unknown>) => void promise.catch(props.onError);
 
+  const holdsPen = (userId: string) => state.board.pens.includes(userId);
+
   const controls = (person: Participant) => (
     <span class="row participants__controls">
+      <button
+        type="button"
+        class="button button--quiet button--small"
+        aria-label={holdsPen(person.userId) ? `Take pen from ${person.displayName}` : `Give pen to ${person.displayName}`}
+        aria-pressed={holdsPen(person.userId)}
+        onClick={() => act(props.channel.request("board.pen", { userId: person.userId, allowed: !holdsPen(person.userId) }))}
+      >
+        {holdsPen(person.userId) ? "Take pen" : "Give pen"}
+      </button>
       <button type="button" class="button button--quiet button--small" onClick={() => act(props.channel.request("participant.mute", { userId: person.userId, muted: !person.chatMuted }))}>
         {person.chatMuted ? "Unmute chat" : "Mute chat"}
       </button>
@@ -70,6 +81,9 @@ export function ParticipantList(props: { channel: ClassChannel; moderator: boole
               </Show>
               <Show when={!person.present}>
                 <span class="muted small">reconnecting…</span>
+              </Show>
+              <Show when={state.board.pens.includes(person.userId)}>
+                <span class="badge" title="May draw on the board">✎ pen</span>
               </Show>
               <Show when={person.chatMuted}>
                 <span class="muted small">chat muted</span>

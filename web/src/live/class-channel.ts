@@ -21,7 +21,7 @@ import {
   type SessionState,
   type Snapshot,
 } from "../../../schema/protocol/classroom";
-import { type BoardInk, type BoardState, surfaceKey } from "../../../schema/protocol/board";
+import { type BoardInk, type BoardOpEntry, type BoardState, surfaceKey } from "../../../schema/protocol/board";
 import { ResponseFrameSchema } from "../../../schema/protocol/envelope";
 import { api, ApiError } from "../api";
 
@@ -90,6 +90,9 @@ export class ClassChannel {
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private reactionId = 0;
   private closedForGood = false;
+  /** Ops for the presenter's surface that arrive while its shapes are being fetched (applied after the answer). */
+  private heldBoardOps: BoardOpEntry[] = [];
+  private boardFetch: Promise<void> | null = null;
 
   constructor(readonly classId: string) {
     [this.state, this.setState] = createStore<ChannelState>({
@@ -336,8 +339,38 @@ export class ClassChannel {
     return () => this.inkListeners.delete(listener);
   }
 
-  private applyBoardOp(entry: Extract<ClassroomEvent, { type: "board.op" }>["entry"]): void {
+  /**
+   * Fetches the shapes of the presenter's surface when they are not known (it changed surface). Ops that arrive
+   * before the answer are held and applied on top of it, so none is lost between the read and the answer.
+   */
+  loadBoardSurface(): Promise<void> {
+    const presenter = this.state.board.presenter;
+    if (!presenter || this.state.board.current || this.boardFetch) return this.boardFetch ?? Promise.resolve();
+    const key = surfaceKey(presenter.surface);
+    this.heldBoardOps = [];
+    let moved = false;
+    this.boardFetch = this.request("board.fetch", { surface: presenter.surface })
+      .then((fetched) => {
+        const now = this.state.board.presenter;
+        if (this.state.board.current) return;
+        // The presenter moved on while this was read: read the surface shown now instead.
+        if (!now || surfaceKey(now.surface) !== key) moved = now !== null;
+        else {
+          this.setState("board", "current", fetched);
+          for (const entry of this.heldBoardOps) this.applyBoardOp(entry);
+        }
+      })
+      .finally(() => {
+        this.heldBoardOps = [];
+        this.boardFetch = null;
+        if (moved) void this.loadBoardSurface().catch(() => undefined);
+      });
+    return this.boardFetch;
+  }
+
+  private applyBoardOp(entry: BoardOpEntry): void {
     const current = this.state.board.current;
+    if (!current && this.boardFetch) this.heldBoardOps.push(entry);
     if (!current || current.surface !== entry.surface || entry.opSeq <= current.opSeq) return;
     this.setState(
       "board",

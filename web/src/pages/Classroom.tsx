@@ -3,6 +3,9 @@ import { createResource, createSignal, For, onCleanup, Show, type JSX } from "so
 import type { ClassResponse } from "../../../schema/api/portal";
 import { api, errorMessage } from "../api";
 import { useToasts } from "../components/Toasts";
+import { Board } from "../live/board/Board";
+import { createDeckFiles } from "../live/board/deck-files";
+import { DeckControls } from "../live/board/DeckControls";
 import { ChatPanel } from "../live/ChatPanel";
 import { ClassChannel } from "../live/class-channel";
 import { MediaSession } from "../live/media";
@@ -15,7 +18,8 @@ import "../live/classroom.css";
 const QUICK_REACTIONS = ["👍", "🎉", "❤️", "😂", "👏", "🤔"];
 
 /**
- * The live classroom: audio, video and screen share (MediaStage, over the class's sfu-node), people (roles,
+ * The live classroom: the board (a deck page, a blank page or the shared screen, drawn on together) as the main
+ * picture when the teacher shows it, audio, video and screen share (MediaStage, over the class's sfu-node), people (roles,
  * hands, presence), chat with emoji, polls, reactions and the teacher's controls over the class channel. A
  * banner shows when the connection drops; the channel reconnects and resyncs by itself.
  */
@@ -37,6 +41,7 @@ export default function Classroom(): JSX.Element {
   const myHand = () => state.participants.find((p) => p.userId === state.you?.userId)?.handRaisedAt ?? null;
   const onError = (error: unknown) => toasts.notify(errorMessage(error), "error");
   const [ending, setEnding] = createSignal(false);
+  const decks = createDeckFiles(params.id!, () => moderator() || state.board.presenter !== null);
 
   const endClass = async () => {
     if (!window.confirm("End the class for everyone?")) return;
@@ -112,6 +117,12 @@ export default function Classroom(): JSX.Element {
             )}
           </For>
         </div>
+        <Show when={moderator()}>
+          <DeckControls channel={channel} decks={decks} screenShared={Boolean(media.state.local.screen) || media.state.feeds.some((feed) => feed.source === "screen")} onError={onError} />
+        </Show>
+        <Show when={state.board.presenter}>
+          <Board channel={channel} session={media} moderator={moderator()} decks={decks} onError={onError} />
+        </Show>
         <MediaStage channel={channel} session={media} moderator={moderator()} onError={onError} />
         <div class="classroom__grid">
           <ParticipantList channel={channel} moderator={moderator()} onError={onError} />

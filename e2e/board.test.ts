@@ -1,0 +1,229 @@
+/**
+ * The board in the browser: a teacher uploads a PDF deck, shows its second page and draws on it; a student sees
+ * that page and the stroke in the same place; with the pen the student draws and the teacher sees it grow and
+ * land. Two real Chromium contexts against the whole stack started as `npm start` starts it.
+ */
+import { PDFDocument, rgb } from "pdf-lib";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { CHROMIUM_ARGS, CHROMIUM_PATH, newUserContext } from "./lib/browser";
+import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+
+const baseUrl = inject("baseUrl");
+/**
+ * The script rules a Content-Security-Policy for the app would set: scripts and workers from the site only, no
+ * eval, no WebAssembly compilation. The student's classroom is served under it to show that the board (pdf.js and
+ * its worker) needs nothing more.
+ */
+const STRICT_SCRIPT_POLICY = "script-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'self'";
+/** Waits for things a busy 2-core machine may take a while to show (pdf.js parsing, a reconnect). */
+const SLOW_MS = 45_000;
+
+/** The fill of each page of the test deck, as 0…1 colour and as the 0…255 pixel a canvas shows. */
+const PAGE_COLOURS = [
+  [0.9, 0.1, 0.1],
+  [0.1, 0.6, 0.2],
+  [0.1, 0.2, 0.8],
+] as const;
+
+interface Person {
+  person: SsoPerson;
+  context: BrowserContext;
+  page: Page;
+}
+
+/** A state-changing API call from the person's own signed-in context (same-origin, like the app). */
+async function apiPost<T>(who: Person, path: string, body: unknown): Promise<T> {
+  const response = await who.context.request.post(path, { data: body, headers: { Origin: baseUrl } });
+  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+/** A 4:3 deck of three pages, each filled with one colour of PAGE_COLOURS. */
+async function colouredDeck(): Promise<Buffer> {
+  const pdf = await PDFDocument.create();
+  for (const [r, g, b] of PAGE_COLOURS) {
+    const page = pdf.addPage([400, 300]);
+    page.drawRectangle({ x: 0, y: 0, width: 400, height: 300, color: rgb(r, g, b) });
+  }
+  return Buffer.from(await pdf.save());
+}
+
+/** Drags the mouse across the board from one point to another, both in fractions of the page. */
+async function drawStroke(page: Page, from: [number, number], to: [number, number], release = true): Promise<void> {
+  // The mouse reaches only what is on screen: under the teacher's controls the page's lower part may not be.
+  await page.getByTestId("board-shapes").scrollIntoViewIfNeeded();
+  const box = await page.getByTestId("board-shapes").boundingBox();
+  if (!box) throw new Error("the board is not on screen");
+  const at = ([x, y]: [number, number]) => [box.x + x * box.width, box.y + y * box.height] as const;
+  await page.mouse.move(...at(from));
+  await page.mouse.down();
+  await page.mouse.move(...at(to), { steps: 20 });
+  if (release) await page.mouse.up();
+}
+
+/** The parts of the page's SVG and canvas elements the test reads (the e2e code is typed without the DOM). */
+interface PageBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+interface PageSvg {
+  viewBox: { baseVal: PageBox };
+  querySelectorAll(selector: string): Iterable<{ getBBox(): PageBox }>;
+}
+interface PageCanvas {
+  width: number;
+  height: number;
+  getContext(kind: "2d"): { getImageData(x: number, y: number, width: number, height: number): { data: Iterable<number> } };
+}
+
+interface PageDocument {
+  document: { createElement(tag: "script"): { textContent: string }; head: { append(node: unknown): void } };
+  __inlineRan?: boolean;
+}
+
+/** The boxes of the shapes (or strokes in progress) matched by `selector`, in fractions of the page. */
+function shapeBoxes(page: Page, selector: string): Promise<{ x1: number; y1: number; x2: number; y2: number }[]> {
+  return page.getByTestId("board-shapes").evaluate((element, css) => {
+    const svg = element as unknown as PageSvg;
+    const view = svg.viewBox.baseVal;
+    return [...svg.querySelectorAll(css)].map((element) => {
+      const box = element.getBBox();
+      return { x1: box.x / view.width, y1: box.y / view.height, x2: (box.x + box.width) / view.width, y2: (box.y + box.height) / view.height };
+    });
+  }, selector);
+}
+
+/** The colour at the middle of the rendered page. */
+function pageCentrePixel(page: Page): Promise<number[]> {
+  return page.getByTestId("board-page").evaluate((canvas) => {
+    const element = canvas as unknown as PageCanvas;
+    return [...element.getContext("2d").getImageData(Math.floor(element.width / 2), Math.floor(element.height / 2), 1, 1).data];
+  });
+}
+
+describe("the board", () => {
+  let browser: Browser;
+  let teacher: Person;
+  let sam: Person;
+  let classId: string;
+  const policyViolations: string[] = [];
+
+  const open = async (person: SsoPerson): Promise<Person> => {
+    const context = await newUserContext(browser, baseUrl);
+    const page = await context.newPage();
+    await signInWithSso(page, baseUrl, person, "/");
+    return { person, context, page };
+  };
+
+  beforeAll(async () => {
+    // A page whose response playwright fulfils (the student's, to add the policy) has no address, so Chromium
+    // counts it as the public internet and blocks its connections to the loopback stack; that check is off here.
+    const args = CHROMIUM_ARGS.map((arg) => (arg.startsWith("--disable-features=") ? `${arg},LocalNetworkAccessChecks` : arg));
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args });
+    teacher = await open(newPerson("teacher", "Tara Teacher"));
+    sam = await open(newPerson("student", "Sam Student"));
+    const created = await apiPost<{ class: { id: string } }>(teacher, "/api/classes", { title: "Colour theory" });
+    classId = created.class.id;
+    const startsAt = Date.now() + 5 * 60_000;
+    await apiPost(teacher, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
+    await apiPost(sam, `/api/classes/${classId}/enrollment`, {});
+    await sam.context.route(`**/classes/${classId}/live`, async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, headers: { ...response.headers(), "content-security-policy": STRICT_SCRIPT_POLICY } });
+    });
+    sam.page.on("console", (message) => {
+      if (/Content Security Policy/i.test(message.text())) policyViolations.push(message.text());
+    });
+    for (const who of [teacher, sam]) {
+      await who.page.goto(`/classes/${classId}/live`);
+      await who.page.getByRole("heading", { name: "Colour theory", level: 1 }).waitFor();
+      await who.page.getByTestId("participants").getByText("Tara Teacher").waitFor();
+    }
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it("the teacher uploads a deck, shows page 2 and draws; the student sees the page and the stroke in the same place", async () => {
+    await teacher.page.getByLabel("Upload a PDF deck").setInputFiles({ name: "colours.pdf", mimeType: "application/pdf", buffer: await colouredDeck() });
+    await teacher.page.getByRole("option", { name: "colours (3 pages)" }).waitFor({ state: "attached", timeout: SLOW_MS });
+    await teacher.page.getByRole("button", { name: "Show deck" }).click();
+    await teacher.page.getByTestId("board-page-number").getByText("Page 1 of 3").waitFor();
+    await teacher.page.getByRole("button", { name: "Next page" }).click();
+    await teacher.page.getByTestId("board-page-number").getByText("Page 2 of 3").waitFor();
+
+    // The student follows: page 2, drawn by pdf.js in its colour.
+    await sam.page.locator('[data-testid="board-page"][data-rendered-page="2"]').waitFor({ timeout: SLOW_MS });
+    const [r, g, b] = await pageCentrePixel(sam.page);
+    expect(Math.abs(r! - 0.1 * 255)).toBeLessThan(20);
+    expect(Math.abs(g! - 0.6 * 255)).toBeLessThan(20);
+    expect(Math.abs(b! - 0.2 * 255)).toBeLessThan(20);
+    expect(await sam.page.getByRole("toolbar", { name: "Drawing tools" }).count()).toBe(0);
+    expect(policyViolations).toEqual([]);
+    // The policy was in force: an inline script added to the page does not run.
+    const inlineRan = await sam.page.evaluate(() => {
+      const page = globalThis as unknown as PageDocument;
+      const script = page.document.createElement("script");
+      script.textContent = "globalThis.__inlineRan = true";
+      page.document.head.append(script);
+      return page.__inlineRan === true;
+    });
+    expect(inlineRan).toBe(false);
+
+    await teacher.page.locator('[data-testid="board-page"][data-rendered-page="2"]').waitFor({ timeout: SLOW_MS });
+    await drawStroke(teacher.page, [0.3, 0.4], [0.6, 0.5]);
+
+    const landed = sam.page.locator("[data-testid=board-shapes] [data-shape-id]");
+    await expect.poll(() => landed.count(), { timeout: SLOW_MS }).toBe(1);
+    const [box] = await shapeBoxes(sam.page, "[data-shape-id]");
+    expect(box!.x1).toBeGreaterThan(0.26);
+    expect(box!.x1).toBeLessThan(0.34);
+    expect(box!.x2).toBeGreaterThan(0.56);
+    expect(box!.x2).toBeLessThan(0.64);
+    expect(box!.y1).toBeGreaterThan(0.36);
+    expect(box!.y2).toBeLessThan(0.54);
+  });
+
+  it("with the pen the student draws; the teacher sees the stroke while it is drawn and where it lands", async () => {
+    await teacher.page.getByRole("button", { name: "Give pen to Sam Student" }).click();
+    await teacher.page.getByRole("button", { name: "Take pen from Sam Student" }).waitFor();
+    await sam.page.getByRole("toolbar", { name: "Drawing tools" }).waitFor();
+    await sam.page.getByRole("button", { name: "Colour Blue" }).click();
+
+    await drawStroke(sam.page, [0.2, 0.7], [0.5, 0.8], false);
+    // Still drawing: the teacher already sees the stroke grow.
+    await teacher.page.locator("[data-testid=board-shapes] [data-stroke-id]").first().waitFor({ timeout: SLOW_MS });
+    await sam.page.mouse.up();
+
+    const teacherShapes = teacher.page.locator("[data-testid=board-shapes] [data-shape-id]");
+    await expect.poll(() => teacherShapes.count(), { timeout: SLOW_MS }).toBe(2);
+    expect(await teacherShapes.nth(1).getAttribute("fill")).toBe("#1565c0");
+    const [, box] = await shapeBoxes(teacher.page, "[data-shape-id]");
+    expect(box!.x1).toBeGreaterThan(0.16);
+    expect(box!.x1).toBeLessThan(0.24);
+    expect(box!.x2).toBeGreaterThan(0.46);
+    expect(box!.x2).toBeLessThan(0.54);
+    expect(box!.y1).toBeGreaterThan(0.66);
+    expect(box!.y2).toBeLessThan(0.84);
+    // The stroke in progress gave way to the shape.
+    await expect.poll(() => teacher.page.locator("[data-testid=board-shapes] [data-stroke-id]").count(), { timeout: SLOW_MS }).toBe(0);
+  });
+
+  it("the teacher erases the student's stroke and takes that back with Ctrl+Z; the student sees both", async () => {
+    const samShapes = sam.page.locator("[data-testid=board-shapes] [data-shape-id]");
+    await expect.poll(() => samShapes.count(), { timeout: SLOW_MS }).toBe(2);
+    await teacher.page.keyboard.press("e");
+    await teacher.page.getByRole("button", { name: "Eraser" }).and(teacher.page.locator("[aria-pressed=true]")).waitFor();
+    await drawStroke(teacher.page, [0.35, 0.6], [0.35, 0.9]);
+    await expect.poll(() => samShapes.count(), { timeout: SLOW_MS }).toBe(1);
+    await teacher.page.keyboard.press("Control+z");
+    await expect.poll(() => samShapes.count(), { timeout: SLOW_MS }).toBe(2);
+    const [, back] = await shapeBoxes(sam.page, "[data-shape-id]");
+    expect(back!.x1).toBeGreaterThan(0.16);
+    expect(back!.x2).toBeLessThan(0.54);
+  });
+});

@@ -1,0 +1,83 @@
+import { createMemo, For, Show, type JSX } from "solid-js";
+import type { Shape } from "../../../../schema/protocol/board";
+import { BOARD_UNITS, type Drawable, paintShape } from "./shape-geometry";
+
+/** The laser pointer's trail: a bright stroke that is never stored. */
+const LASER_COLOR = "#ff1744";
+
+/**
+ * The vector layer over the page: every shape of the surface, the strokes others are drawing, and the user's own
+ * stroke in progress, in one SVG whose user space is the surface (BOARD_UNITS across), so the drawing scales with
+ * the page on every screen. Pointer events on it are the caller's (drawing).
+ */
+export function ShapeLayer(props: {
+  aspect: number;
+  shapes: { shape: Shape; userId: string }[];
+  strokes: { strokeId: string; userId: string; stroke: Drawable }[];
+  live: Drawable | null;
+  /** Shapes the eraser is about to remove (drawn faded). */
+  erasing: Set<string>;
+  cursor: string;
+  ref: (element: SVGSVGElement) => void;
+  onPointerDown: (event: PointerEvent) => void;
+  onPointerMove: (event: PointerEvent) => void;
+  onPointerUp: (event: PointerEvent) => void;
+}): JSX.Element {
+  const height = () => BOARD_UNITS / props.aspect;
+  return (
+    <svg
+      ref={props.ref}
+      class="board__shapes"
+      viewBox={`0 0 ${BOARD_UNITS} ${height()}`}
+      preserveAspectRatio="none"
+      style={{ cursor: props.cursor }}
+      data-testid="board-shapes"
+      onPointerDown={(event) => props.onPointerDown(event)}
+      onPointerMove={(event) => props.onPointerMove(event)}
+      onPointerUp={(event) => props.onPointerUp(event)}
+      onPointerCancel={(event) => props.onPointerUp(event)}
+    >
+      <For each={props.shapes}>
+        {(entry) => (
+          <ShapePath drawable={entry.shape} aspect={props.aspect} faded={props.erasing.has(entry.shape.id)} attributes={{ "data-shape-id": entry.shape.id, "data-user-id": entry.userId }} />
+        )}
+      </For>
+      <For each={props.strokes}>{(entry) => <ShapePath drawable={entry.stroke} aspect={props.aspect} faded={false} attributes={{ "data-stroke-id": entry.strokeId, "data-user-id": entry.userId }} />}</For>
+      <Show when={props.live}>{(live) => <ShapePath drawable={live()} aspect={props.aspect} faded={false} attributes={{ "data-live": "true" }} />}</Show>
+    </svg>
+  );
+}
+
+function ShapePath(props: { drawable: Drawable; aspect: number; faded: boolean; attributes: Record<string, string> }): JSX.Element {
+  const color = () => (props.drawable.type === "laser" ? LASER_COLOR : props.drawable.color);
+  const paint = createMemo(() => paintShape(props.drawable, props.aspect));
+  return (
+    <Show
+      when={props.drawable.type !== "text"}
+      fallback={
+        <text
+          {...props.attributes}
+          x={(props.drawable.points[0] ?? 0) * BOARD_UNITS}
+          y={((props.drawable.points[1] ?? 0) * BOARD_UNITS) / props.aspect}
+          fill={color()}
+          font-size={String(Math.max(12, props.drawable.width * BOARD_UNITS * 8))}
+          dominant-baseline="hanging"
+          opacity={props.faded ? 0.3 : 1}
+        >
+          {props.drawable.text ?? ""}
+        </text>
+      }
+    >
+      <path
+        {...props.attributes}
+        d={paint()?.d ?? ""}
+        fill={paint()?.mode === "fill" ? color() : "none"}
+        stroke={paint()?.mode === "stroke" ? color() : "none"}
+        stroke-width={paint()?.strokeWidth ?? 0}
+        stroke-linecap="round"
+        stroke-linejoin="round"
+        opacity={(paint()?.opacity ?? 1) * (props.faded ? 0.3 : 1)}
+      />
+    </Show>
+  );
+}
