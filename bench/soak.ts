@@ -15,7 +15,7 @@
  * Bounded: it stops itself (and the stack) after the duration, or on Ctrl-C.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Account, ChannelError, ClassChannel, openClass, signIn } from "../e2e/lib/class-channel";
@@ -39,6 +39,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const jittered = (ms: number) => ms * (0.5 + Math.random());
 
 function startStack(stateDir: string): Promise<{ child: ChildProcess; url: string }> {
+  mkdirSync(path.dirname(LOG_PATH), { recursive: true });
   const log = createWriteStream(LOG_PATH);
   const child = spawn("bash", ["scripts/start.sh"], {
     cwd: repoRoot,
@@ -50,7 +51,14 @@ function startStack(stateDir: string): Promise<{ child: ChildProcess; url: strin
   child.stderr!.pipe(log, { end: false });
   return new Promise((resolve, reject) => {
     let buffered = "";
-    const timer = setTimeout(() => reject(new Error(`the stack was not READY within 300 s (see ${LOG_PATH})`)), 300_000);
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, "SIGTERM");
+      } catch {
+        // already gone
+      }
+      reject(new Error(`the stack was not READY within 300 s (see ${LOG_PATH})`));
+    }, 300_000);
     child.stdout!.on("data", (chunk: Buffer) => {
       buffered += chunk.toString();
       const ready = /^READY (\S+)$/m.exec(buffered);
