@@ -280,6 +280,10 @@ async function main(): Promise<void> {
     const refused = [...counts.refused].map(([code, n]) => `${code} ${n}`).join(", ") || "none";
     console.log(`  requests ${counts.requests}, answered ${counts.answered}, refused/lost: ${refused}`);
     console.log(`  joins ${counts.joins}, leaves ${counts.leaves}, failed joins ${counts.joinFailures}`);
+    // wrangler dev restarts the Worker (every socket dropped, every object gone from memory) when it thinks a
+    // source changed; a soak that went through one is a different soak, so say so.
+    const reloads = readFileSync(LOG_PATH, "utf8").split("\n").filter((line) => line.includes("Reloading local server")).length;
+    console.log(`  wrangler dev reloads during the run: ${reloads}`);
     console.log(`  error lines in the stack log: ${errors.length}`);
     for (const line of [...new Set(errors.map((l) => l.slice(0, 240)))].slice(0, 10)) console.log(`    ${line}`);
   } finally {
