@@ -9,9 +9,10 @@
  * SSO, opens one class with a teacher and N−1 enrolled students, and then, until the time is up, every
  * participant loops: students chat, vote in the open poll, raise and lower hands, and now and then leave and come
  * back (a new `/join` and a new socket); the teacher replaces the poll every minute. Every ~30 s it samples the
- * resident memory of the workerd processes and of the sfu-node (its Node process and its mediasoup workers). At
- * the end it prints the memory slope of each (least squares over the samples after the first five minutes of
- * warm-up, in MB per 10 minutes), the requests answered and refused, and the error lines in the stack's log.
+ * resident memory of the workerd processes and of the sfu-node (the tsx launcher and its Node process, and the
+ * mediasoup workers). At the end it prints the memory slope of each (least squares over the samples after five
+ * minutes of warm-up, counted from the last restart of the Worker by wrangler dev if one came during the run, in
+ * MB per 10 minutes), the requests answered and refused, and the error lines in the stack's log.
  * Bounded: it stops itself (and the stack) after the duration, or on Ctrl-C.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -216,6 +217,15 @@ async function teacher(url: string, account: Account, classId: string, until: nu
   channel.close();
 }
 
+/**
+ * How often `wrangler dev` has restarted the Worker so far: it does when it sees a watched file change (a package
+ * installed into the shared node_modules is enough), dropping every socket and every object's memory. Memory
+ * before a restart says nothing about the slope after it.
+ */
+function reloadsSoFar(): number {
+  return readFileSync(LOG_PATH, "utf8").split("\n").filter((line) => line.includes("Reloading local server")).length;
+}
+
 /** Lines of the stack's log that report an error (wrangler, workerd, the objects' structured events, sfu-node). */
 function errorLines(): string[] {
   return readFileSync(LOG_PATH, "utf8")
@@ -250,11 +260,11 @@ async function main(): Promise<void> {
 
     const begin = Date.now();
     const until = begin + MINUTES * 60_000;
-    const samples: { t: number; workerd: number; sfuNode: number; mediasoupWorkers: number }[] = [];
+    const samples: { t: number; reloads: number; workerd: number; sfuNode: number; mediasoupWorkers: number }[] = [];
     const sampler = (async () => {
       while (Date.now() < until) {
         const memory = sampleMemory(child.pid!);
-        samples.push({ t: Date.now() - begin, ...memory });
+        samples.push({ t: Date.now() - begin, reloads: reloadsSoFar(), ...memory });
         const minutes = ((Date.now() - begin) / 60_000).toFixed(1);
         console.log(
           `  ${minutes.padStart(5)} min  workerd ${memory.workerd.toFixed(0)} MB, sfu-node ${memory.sfuNode.toFixed(0)} MB, mediasoup workers ${memory.mediasoupWorkers.toFixed(0)} MB; ` +
@@ -266,24 +276,24 @@ async function main(): Promise<void> {
     await Promise.all([sampler, teacher(url, teacherAccount, classId, until), ...students.map((s) => student(url, s, classId, until))]);
     // Let the last answers arrive before counting.
     await sleep(5_000);
-    samples.push({ t: Date.now() - begin, ...sampleMemory(child.pid!) });
+    samples.push({ t: Date.now() - begin, reloads: reloadsSoFar(), ...sampleMemory(child.pid!) });
 
-    const fitted = samples.filter((s) => s.t >= WARM_UP_MS);
+    // Fit after the warm-up, counted again from the last wrangler dev restart (if any came during the run).
+    const lastReload = samples.findLast((s, i) => i > 0 && s.reloads !== samples[i - 1]!.reloads)?.t ?? 0;
+    const fitFrom = lastReload + WARM_UP_MS;
+    const fitted = samples.filter((s) => s.t >= fitFrom);
     const per10Min = (key: "workerd" | "sfuNode" | "mediasoupWorkers") => slope(fitted.map((s) => ({ x: s.t / 600_000, y: s[key] })));
-    const first = fitted[0]!;
+    const first = fitted[0] ?? samples.at(-1)!;
     const last = samples.at(-1)!;
     const errors = errorLines();
-    console.log(`\nsoak results (${started.toISOString()}, ${MINUTES} min, ${PARTICIPANTS} participants, ${samples.length} samples; slope fitted after ${(WARM_UP_MS / 60_000).toFixed(1)} min)`);
+    console.log(`\nsoak results (${started.toISOString()}, ${MINUTES} min, ${PARTICIPANTS} participants, ${samples.length} samples; slope fitted from ${(fitFrom / 60_000).toFixed(1)} min on, ${fitted.length} samples)`);
     for (const [key, label] of [["workerd", "workerd (all processes)"], ["sfuNode", "sfu-node (Node)"], ["mediasoupWorkers", "mediasoup workers"]] as const) {
       console.log(`  ${label.padEnd(24)} ${first[key].toFixed(0)} → ${last[key].toFixed(0)} MB, slope ${per10Min(key).toFixed(2)} MB / 10 min`);
     }
     const refused = [...counts.refused].map(([code, n]) => `${code} ${n}`).join(", ") || "none";
     console.log(`  requests ${counts.requests}, answered ${counts.answered}, refused/lost: ${refused}`);
     console.log(`  joins ${counts.joins}, leaves ${counts.leaves}, failed joins ${counts.joinFailures}`);
-    // wrangler dev restarts the Worker (every socket dropped, every object gone from memory) when it thinks a
-    // source changed; a soak that went through one is a different soak, so say so.
-    const reloads = readFileSync(LOG_PATH, "utf8").split("\n").filter((line) => line.includes("Reloading local server")).length;
-    console.log(`  wrangler dev reloads during the run: ${reloads}`);
+    console.log(`  wrangler dev restarts of the Worker during the run: ${reloadsSoFar()} (every socket dropped; participants rejoined)`);
     console.log(`  error lines in the stack log: ${errors.length}`);
     for (const line of [...new Set(errors.map((l) => l.slice(0, 240)))].slice(0, 10)) console.log(`    ${line}`);
   } finally {
