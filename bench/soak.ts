@@ -119,15 +119,16 @@ function slope(points: { x: number; y: number }[]): number {
 
 const counts = { requests: 0, answered: 0, refused: new Map<string, number>(), joins: 0, leaves: 0, joinFailures: 0 };
 
-function count(promise: Promise<unknown>): Promise<void> {
+/** Counts one request (or chain of them, named `what`) and, if it fails, its error code under `what`. */
+function count(what: string, promise: Promise<unknown>): Promise<void> {
   counts.requests += 1;
   return promise.then(
     () => {
       counts.answered += 1;
     },
     (error: unknown) => {
-      const code = error instanceof ChannelError ? error.code : String(error);
-      counts.refused.set(code, (counts.refused.get(code) ?? 0) + 1);
+      const key = `${what} ${error instanceof ChannelError ? error.code : String(error)}`;
+      counts.refused.set(key, (counts.refused.get(key) ?? 0) + 1);
     },
   );
 }
@@ -147,8 +148,8 @@ async function student(url: string, account: Account, classId: string, until: nu
   let sent = 0;
   /** Requests still waiting for their answer: a leaving student lets them finish, as a person would. */
   const inFlight = new Set<Promise<void>>();
-  const track = (request: Promise<unknown>) => {
-    const counted = count(request);
+  const track = (what: string, request: Promise<unknown>) => {
+    const counted = count(what, request);
     inFlight.add(counted);
     void counted.then(() => inFlight.delete(counted));
   };
@@ -171,15 +172,15 @@ async function student(url: string, account: Account, classId: string, until: nu
     if (roll < 0.35) {
       sent += 1;
       const clientMessageId = `${account.userId.slice(0, 8)}-${sent}`;
-      track(channel.request("chat.send", { clientMessageId, body: `soak message ${sent} from ${account.person.name}` }));
+      track("chat.send", channel.request("chat.send", { clientMessageId, body: `soak message ${sent} from ${account.person.name}` }));
     } else if (roll < 0.6) {
       const poll = openPollOf(channel);
       const option = poll?.options[Math.floor(Math.random() * poll.options.length)];
-      if (poll && option) track(channel.request("poll.vote", { pollId: poll.id, optionIds: [option.id] }));
+      if (poll && option) track("poll.vote", channel.request("poll.vote", { pollId: poll.id, optionIds: [option.id] }));
     } else if (roll < 0.75) {
-      track(channel.request("hand.raise", {}).then(() => sleep(jittered(3_000))).then(() => channel!.request("hand.lower", {})));
+      track("hand.raise/lower", channel.request("hand.raise", {}).then(() => sleep(jittered(3_000))).then(() => channel!.request("hand.lower", {})));
     } else if (roll < 0.85) {
-      track(channel.request("reaction.send", { emoji: "👍" }));
+      track("reaction.send", channel.request("reaction.send", { emoji: "👍" }));
     } else if (roll < 0.93) {
       // Leave (closing the tab) and come back after a while.
       await Promise.all(inFlight);
@@ -287,13 +288,14 @@ async function main(): Promise<void> {
     const last = samples.at(-1)!;
     const errors = errorLines();
     console.log(`\nsoak results (${started.toISOString()}, ${MINUTES} min, ${PARTICIPANTS} participants, ${samples.length} samples; slope fitted from ${(fitFrom / 60_000).toFixed(1)} min on, ${fitted.length} samples)`);
-    for (const [key, label] of [["workerd", "workerd (all processes)"], ["sfuNode", "sfu-node (Node)"], ["mediasoupWorkers", "mediasoup workers"]] as const) {
+    for (const [key, label] of [["workerd", "workerd (all processes)"], ["sfuNode", "sfu-node (tsx + Node)"], ["mediasoupWorkers", "mediasoup workers"]] as const) {
       console.log(`  ${label.padEnd(24)} ${first[key].toFixed(0)} → ${last[key].toFixed(0)} MB, slope ${per10Min(key).toFixed(2)} MB / 10 min`);
     }
     const refused = [...counts.refused].map(([code, n]) => `${code} ${n}`).join(", ") || "none";
     console.log(`  requests ${counts.requests}, answered ${counts.answered}, refused/lost: ${refused}`);
     console.log(`  joins ${counts.joins}, leaves ${counts.leaves}, failed joins ${counts.joinFailures}`);
-    console.log(`  wrangler dev restarts of the Worker during the run: ${reloadsSoFar()} (every socket dropped; participants rejoined)`);
+    const restarts = reloadsSoFar();
+    console.log(`  wrangler dev restarts of the Worker during the run: ${restarts}${restarts > 0 ? " (each dropped every socket; participants rejoined)" : ""}`);
     console.log(`  error lines in the stack log: ${errors.length}`);
     for (const line of [...new Set(errors.map((l) => l.slice(0, 240)))].slice(0, 10)) console.log(`    ${line}`);
   } finally {
