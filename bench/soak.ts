@@ -9,10 +9,11 @@
  * SSO, opens one class with a teacher and N−1 enrolled students, and then, until the time is up, every
  * participant loops: students chat, vote in the open poll, raise and lower hands, and now and then leave and come
  * back (a new `/join` and a new socket); the teacher replaces the poll every minute. Every ~30 s it samples the
- * resident memory of the workerd processes and of the sfu-node (the tsx launcher and its Node process, and the
- * mediasoup workers). At the end it prints the memory slope of each (least squares over the samples after five
- * minutes of warm-up, counted from the last restart of the Worker by wrangler dev if one came during the run, in
- * MB per 10 minutes), the requests answered and refused, and the error lines in the stack's log.
+ * resident memory of the two workerd processes (the Worker with its objects; wrangler's proxy) and of the sfu-node
+ * (the tsx launcher and its Node process, and the mediasoup workers). At the end it prints the memory slope of
+ * each (least squares over the samples after five minutes of warm-up, counted from the last restart of the Worker
+ * by wrangler dev if one came during the run, in MB per 10 minutes), the requests answered and refused, and the
+ * error lines in the stack's log.
  * Bounded: it stops itself (and the stack) after the duration, or on Ctrl-C.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -76,7 +77,17 @@ function startStack(stateDir: string): Promise<{ child: ChildProcess; url: strin
 }
 
 /** Resident memory (MB) of the stack's processes, found by walking /proc from start.sh down. */
-function sampleMemory(rootPid: number): { workerd: number; sfuNode: number; mediasoupWorkers: number } {
+/** Resident memory (MB) of one sample, by process. */
+interface Memory {
+  /** wrangler's proxy in front of the Worker: the workerd that listens on the stack's port. */
+  workerdProxy: number;
+  /** The workerd that runs the Worker and its Durable Objects (every other workerd of the stack). */
+  workerdWorker: number;
+  sfuNode: number;
+  mediasoupWorkers: number;
+}
+
+function sampleMemory(rootPid: number): Memory {
   const children = new Map<number, number[]>();
   const info = new Map<number, { comm: string; cmdline: string; rssMb: number }>();
   for (const entry of readdirSync("/proc")) {
@@ -93,10 +104,11 @@ function sampleMemory(rootPid: number): { workerd: number; sfuNode: number; medi
       // The process ended while we looked.
     }
   }
-  const totals = { workerd: 0, sfuNode: 0, mediasoupWorkers: 0 };
+  const totals: Memory = { workerdProxy: 0, workerdWorker: 0, sfuNode: 0, mediasoupWorkers: 0 };
   const walk = (pid: number) => {
     const process = info.get(pid);
-    if (process?.comm === "workerd") totals.workerd += process.rssMb;
+    if (process?.comm === "workerd" && process.cmdline.includes(`127.0.0.1:${PORT} `)) totals.workerdProxy += process.rssMb;
+    else if (process?.comm === "workerd") totals.workerdWorker += process.rssMb;
     // The kernel cuts a command name to 15 characters: "mediasoup-worke".
     else if (process?.comm.startsWith("mediasoup-work")) totals.mediasoupWorkers += process.rssMb;
     else if (process?.comm.startsWith("node") && process.cmdline.includes("sfu-node/src/main.ts")) totals.sfuNode += process.rssMb;
@@ -261,14 +273,14 @@ async function main(): Promise<void> {
 
     const begin = Date.now();
     const until = begin + MINUTES * 60_000;
-    const samples: { t: number; reloads: number; workerd: number; sfuNode: number; mediasoupWorkers: number }[] = [];
+    const samples: ({ t: number; reloads: number } & Memory)[] = [];
     const sampler = (async () => {
       while (Date.now() < until) {
         const memory = sampleMemory(child.pid!);
         samples.push({ t: Date.now() - begin, reloads: reloadsSoFar(), ...memory });
         const minutes = ((Date.now() - begin) / 60_000).toFixed(1);
         console.log(
-          `  ${minutes.padStart(5)} min  workerd ${memory.workerd.toFixed(0)} MB, sfu-node ${memory.sfuNode.toFixed(0)} MB, mediasoup workers ${memory.mediasoupWorkers.toFixed(0)} MB; ` +
+          `  ${minutes.padStart(5)} min  workerd ${memory.workerdWorker.toFixed(0)} MB + proxy ${memory.workerdProxy.toFixed(0)} MB, sfu-node ${memory.sfuNode.toFixed(0)} MB, mediasoup workers ${memory.mediasoupWorkers.toFixed(0)} MB; ` +
             `requests ${counts.requests} (answered ${counts.answered}), joins ${counts.joins}, leaves ${counts.leaves}`,
         );
         await sleep(Math.min(SAMPLE_MS, Math.max(1, until - Date.now())));
@@ -283,12 +295,12 @@ async function main(): Promise<void> {
     const lastReload = samples.findLast((s, i) => i > 0 && s.reloads !== samples[i - 1]!.reloads)?.t ?? 0;
     const fitFrom = lastReload + WARM_UP_MS;
     const fitted = samples.filter((s) => s.t >= fitFrom);
-    const per10Min = (key: "workerd" | "sfuNode" | "mediasoupWorkers") => slope(fitted.map((s) => ({ x: s.t / 600_000, y: s[key] })));
+    const per10Min = (key: keyof Memory) => slope(fitted.map((s) => ({ x: s.t / 600_000, y: s[key] })));
     const first = fitted[0] ?? samples.at(-1)!;
     const last = samples.at(-1)!;
     const errors = errorLines();
     console.log(`\nsoak results (${started.toISOString()}, ${MINUTES} min, ${PARTICIPANTS} participants, ${samples.length} samples; slope fitted from ${(fitFrom / 60_000).toFixed(1)} min on, ${fitted.length} samples)`);
-    for (const [key, label] of [["workerd", "workerd (all processes)"], ["sfuNode", "sfu-node (tsx + Node)"], ["mediasoupWorkers", "mediasoup workers"]] as const) {
+    for (const [key, label] of [["workerdWorker", "workerd (Worker, objects)"], ["workerdProxy", "workerd (wrangler's proxy)"], ["sfuNode", "sfu-node (tsx + Node)"], ["mediasoupWorkers", "mediasoup workers"]] as const) {
       console.log(`  ${label.padEnd(24)} ${first[key].toFixed(0)} → ${last[key].toFixed(0)} MB, slope ${per10Min(key).toFixed(2)} MB / 10 min`);
     }
     const refused = [...counts.refused].map(([code, n]) => `${code} ${n}`).join(", ") || "none";
