@@ -428,7 +428,8 @@ export class Classroom extends Server<Env> {
     const candidates = [
       this.presence.nextGraceEnd(),
       this.services.polls.nextTimerEnd(),
-      this.outbox.pending > 0 ? now + OUTBOX_BACKSTOP_MS : null,
+      // While D1 is failing, not before the outbox's next attempt: an alarm every 2 s would only find it waiting.
+      this.outbox.pending > 0 ? Math.max(now + OUTBOX_BACKSTOP_MS, this.outbox.nextAttemptAt ?? 0) : null,
       session?.empty_since != null ? session.empty_since + EMPTY_SESSION_MS : null,
       this.services.recording.nextEndDue(),
     ].filter((at): at is number => at !== null);

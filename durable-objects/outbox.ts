@@ -39,10 +39,40 @@ export type OutboxKind = keyof OutboxWrites;
 const BATCH_ROWS = 100;
 /** Ship soon after a write, so D1 readers (the API, reports) see it quickly, but batch bursts together. */
 const FLUSH_DELAY_MS = 200;
+/** After D1 failed to take a batch: wait this long, doubling per failure up to {@link RETRY_MAX_MS}. */
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 60_000;
+/**
+ * Errors that mean D1 looked at the statement and refused it (a constraint, a type, a statement it cannot
+ * run): sending it again gives the same answer, so the row is dropped. Anything else — the network, an
+ * overloaded or restarting database, a timeout — says nothing about the row, and the row waits for D1.
+ */
+const REFUSED_BY_D1 = /SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE|ERROR)\b|constraint failed|datatype mismatch|no such (table|column)|too many SQL variables|syntax error/i;
+
+/** True when D1 refused the statement itself (see {@link REFUSED_BY_D1}), looking through wrapped causes. */
+export function refusedByD1(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth += 1) {
+    if (REFUSED_BY_D1.test(String((cause as { message?: unknown }).message ?? cause))) return true;
+  }
+  return false;
+}
+
+/** D1 did not take a row for a reason that may pass (see {@link refusedByD1}); the row stays queued. */
+class D1Unavailable extends Error {
+  override name = "D1Unavailable";
+}
 
 export class Outbox {
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private flushing: Promise<void> | null = null;
+  /** Failed attempts in a row; 0 while D1 takes every batch. */
+  private failures = 0;
+  /**
+   * While D1 is failing, no attempt before this time (epoch ms): neither the flush timer of a new write nor an
+   * alarm hammers a database that is down, and every class does not retry in the same millisecond. In memory:
+   * an object woken after eviction tries once at its first alarm and backs off again from there.
+   */
+  private retryAt = 0;
   private readonly db;
 
   constructor(
@@ -67,12 +97,42 @@ export class Outbox {
     return this.storage.one<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`)?.n ?? 0;
   }
 
-  /** Ships everything queued; concurrent callers share one run. */
+  /** While D1 is failing: the earliest time of the next attempt (the owner's alarm need not come sooner). */
+  get nextAttemptAt(): number | null {
+    return this.failures > 0 ? this.retryAt : null;
+  }
+
+  /**
+   * Ships everything queued; concurrent callers share one run. Never throws: while D1 is failing the rows stay
+   * queued and the next attempt is backed off (a call before then returns at once). The owner's alarm makes
+   * that attempt (see {@link nextAttemptAt}); a timer here would keep the object from hibernating, for up to a
+   * minute per wait, during an outage.
+   */
   flush(): Promise<void> {
-    this.flushing ??= this.drain().finally(() => {
-      this.flushing = null;
-    });
+    if (Date.now() < this.retryAt) return Promise.resolve();
+    this.flushing ??= this.drain()
+      .then(
+        () => this.recovered(),
+        (error: unknown) => this.backOff(error),
+      )
+      .finally(() => {
+        this.flushing = null;
+      });
     return this.flushing;
+  }
+
+  private recovered(): void {
+    if (this.failures > 0) console.log(JSON.stringify({ event: "classroom_outbox_recovered", failures: this.failures }));
+    this.failures = 0;
+    this.retryAt = 0;
+  }
+
+  private backOff(error: unknown): void {
+    this.failures += 1;
+    // Jitter (±25 %) spreads out the classes that lost D1 together, so they do not all come back at once.
+    const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (this.failures - 1)) * (0.75 + Math.random() / 2);
+    this.retryAt = Date.now() + delay;
+    console.warn(JSON.stringify({ event: "classroom_outbox_waiting_for_d1", pending: this.pending, failures: this.failures, retryInMs: Math.round(delay), error: String(error) }));
   }
 
   private async drain(): Promise<void> {
@@ -83,13 +143,17 @@ export class Outbox {
       try {
         if (statements.length > 0) await this.db.batch(statements as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
       } catch (error) {
-        // One bad row must not hold back the others: retry row by row and drop only the rows D1 refuses.
+        // D1 is down (or the network to it): the rows wait, in order, for the next attempt.
+        if (!refusedByD1(error)) throw new D1Unavailable(String(error), { cause: error });
+        // D1 refused something in the batch. One bad row must not hold back the others: retry row by row and
+        // drop only the rows D1 refuses; if D1 goes away meanwhile, the rest waits as above.
         console.error(JSON.stringify({ event: "classroom_outbox_batch_failed", rows: rows.length, error: String(error) }));
         for (const row of rows) {
           const own = this.statements(row.kind as OutboxKind, JSON.parse(row.payload));
           try {
             if (own.length > 0) await this.db.batch(own as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
           } catch (rowError) {
+            if (!refusedByD1(rowError)) throw new D1Unavailable(String(rowError), { cause: rowError });
             console.error(JSON.stringify({ event: "classroom_outbox_row_dropped", kind: row.kind, payload: row.payload, error: String(rowError) }));
           }
           this.storage.run(`DELETE FROM outbox WHERE seq = ?`, row.seq);

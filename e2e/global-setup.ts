@@ -5,10 +5,10 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
+import { freePort } from "./lib/wrangler-dev";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -33,17 +33,6 @@ function assertLoopbackOnlyNetwork(): void {
   if (others.length > 0) {
     throw new Error(`the e2e suite must run in a loopback-only network namespace (found ${others.join(", ")}): use \`npm run test:e2e\``);
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 function logTail(): string {
