@@ -1,7 +1,9 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import * as v from "valibot";
-import { type ErrorCode, HTTP_STATUS } from "../schema/errors";
+import { describeIssues, type ErrorCode, fieldMessages, HTTP_STATUS } from "../schema/errors";
+
+export { describeIssues, fieldMessages };
 
 /**
  * An error meant for the client: its code and message are sent as the one error shape. `status` defaults to the
@@ -13,20 +15,23 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly status: number = HTTP_STATUS[code],
+    /** Per-field messages for a refused form (see `ErrorBodySchema`). */
+    readonly fields?: Record<string, string>,
   ) {
     super(message);
     this.name = "ApiError";
   }
 }
 
-export function errorResponse(code: ErrorCode, message: string, headers?: HeadersInit, status = HTTP_STATUS[code]): Response {
-  return Response.json({ error: { code, message } }, { status, headers });
+export function errorResponse(code: ErrorCode, message: string, headers?: HeadersInit, status = HTTP_STATUS[code], fields?: Record<string, string>): Response {
+  const hasFields = fields !== undefined && Object.keys(fields).length > 0;
+  return Response.json({ error: hasFields ? { code, message, fields } : { code, message } }, { status, headers });
 }
 
 /** Maps every thrown error to `{ error: { code, message } }`; never leaks a stack trace. */
 export function onError(err: Error, c: Context): Response {
-  if (err instanceof ApiError) return errorResponse(err.code, err.message, undefined, err.status);
-  if (err instanceof v.ValiError) return errorResponse("INVALID_MESSAGE", describeIssues(err.issues));
+  if (err instanceof ApiError) return errorResponse(err.code, err.message, undefined, err.status, err.fields);
+  if (err instanceof v.ValiError) return errorResponse("INVALID_MESSAGE", describeIssues(err.issues), undefined, undefined, fieldMessages(err.issues));
   if (err instanceof HTTPException) {
     const code: ErrorCode =
       err.status === 401 ? "UNAUTHORIZED" : err.status === 403 ? "FORBIDDEN" : err.status === 404 ? "NOT_FOUND" : err.status === 429 ? "RATE_LIMITED" : err.status < 500 ? "INVALID_MESSAGE" : "INTERNAL";
@@ -34,15 +39,4 @@ export function onError(err: Error, c: Context): Response {
   }
   console.error(JSON.stringify({ event: "unhandled_error", path: c.req.path, method: c.req.method, error: String(err?.stack ?? err) }));
   return errorResponse("INTERNAL", "Something went wrong on our side");
-}
-
-/** A short human-readable summary of valibot issues: `title: Invalid length…; starts_at: …`. */
-export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
-  return issues
-    .slice(0, 5)
-    .map((issue) => {
-      const path = issue.path?.map((p) => String(p.key)).join(".");
-      return path ? `${path}: ${issue.message}` : issue.message;
-    })
-    .join("; ");
 }

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import * as v from "valibot";
-import { ApiError, describeIssues } from "./errors";
+import { ApiError, describeIssues, fieldMessages } from "./errors";
 
 /** The largest JSON body an API route accepts, counted in bytes as they arrive (not in decoded characters). */
 export const MAX_JSON_BODY_BYTES = 64 * 1024;
@@ -86,6 +86,6 @@ export function queryParams<S extends v.GenericSchema>(c: Context, schema: S): v
 
 export function parse<S extends v.GenericSchema>(schema: S, data: unknown): v.InferOutput<S> {
   const result = v.safeParse(schema, data);
-  if (!result.success) throw new ApiError("INVALID_MESSAGE", describeIssues(result.issues));
+  if (!result.success) throw new ApiError("INVALID_MESSAGE", describeIssues(result.issues), undefined, fieldMessages(result.issues));
   return result.output;
 }

@@ -77,12 +77,18 @@ export const IdSchema = v.pipe(v.string(), v.minLength(1, "Id is empty"), v.maxL
 
 export const EmailSchema = v.pipe(v.string(), v.trim(), v.maxLength(254, "E-mail address is too long"), v.email("Not an e-mail address"));
 
-const TitleSchema = v.pipe(v.string(), v.trim(), v.minLength(1, "Title is empty"), v.maxLength(LIMITS.titleLength, `Title is longer than ${LIMITS.titleLength} characters`));
-const DescriptionSchema = v.pipe(v.string(), v.maxLength(LIMITS.descriptionLength, `Description is longer than ${LIMITS.descriptionLength} characters`));
+// Messages are shown to the person who filled in the form, next to the field: they say what to do, in their words.
+const TitleSchema = v.pipe(
+  v.string("Give the class a title."),
+  v.trim(),
+  v.minLength(1, "Give the class a title."),
+  v.maxLength(LIMITS.titleLength, `Keep the title to ${LIMITS.titleLength} characters or fewer.`),
+);
+const DescriptionSchema = v.pipe(v.string(), v.maxLength(LIMITS.descriptionLength, `Keep the description to ${LIMITS.descriptionLength} characters or fewer.`));
 const ReminderMinutesSchema = v.pipe(
-  v.array(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(LIMITS.reminderMaxMinutes))),
-  v.maxLength(LIMITS.reminderCount, `At most ${LIMITS.reminderCount} reminders`),
-  v.check((list) => new Set(list).size === list.length, "Reminder times must differ"),
+  v.array(v.pipe(v.number(), v.integer(), v.minValue(1, "A reminder goes out at least a minute before the class."), v.maxValue(LIMITS.reminderMaxMinutes, "A reminder goes out at most 30 days before the class."))),
+  v.maxLength(LIMITS.reminderCount, `Pick up to ${LIMITS.reminderCount} reminders.`),
+  v.check((list) => new Set(list).size === list.length, "Pick each reminder time once."),
   v.transform((list) => [...list].sort((a, b) => b - a)),
 );
 
@@ -122,17 +128,23 @@ export type ClassUpdate = v.InferOutput<typeof ClassUpdateSchema>;
 
 // ─── occurrences ────────────────────────────────────────────────────────────────────────────────────────────
 
+/**
+ * Set to create an occurrence that starts in the past (a session held without being scheduled, entered
+ * afterwards). Without it such a start is refused, since it is far more often a mistyped date.
+ */
+const AllowPastEntry = { allowPast: v.optional(v.boolean()) };
+
 /** One occurrence at fixed UTC times; `timezone` is what the teacher scheduled it in. */
-export const OccurrenceSingleCreateSchema = v.strictObject({ startsAt: TimestampSchema, endsAt: TimestampSchema, timezone: TimeZoneSchema });
+export const OccurrenceSingleCreateSchema = v.strictObject({ startsAt: TimestampSchema, endsAt: TimestampSchema, timezone: TimeZoneSchema, ...AllowPastEntry });
 
 /** `YYYY-MM-DDTHH:mm`, a local wall-clock time. */
 export const LocalDateTimeSchema = v.pipe(
   v.string(),
-  v.regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d$/, "Expected a local time YYYY-MM-DDTHH:mm"),
+  v.regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d$/, "Choose a date and a time."),
   v.check((text) => {
     const [year, month, day] = text.slice(0, 10).split("-").map(Number) as [number, number, number];
     return new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day;
-  }, "No such calendar date"),
+  }, "That date does not exist in the calendar."),
 );
 
 /**
@@ -143,25 +155,37 @@ export const LocalDateTimeSchema = v.pipe(
 export const SeriesSchema = v.pipe(
   v.strictObject({
     firstStartLocal: LocalDateTimeSchema,
-    durationMinutes: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(LIMITS.occurrenceMaxMinutes, "An occurrence lasts at most 12 hours")),
+    durationMinutes: v.pipe(
+      v.number("Give the duration in minutes."),
+      v.integer("Give the duration in whole minutes."),
+      v.minValue(1, "A session lasts at least one minute."),
+      v.maxValue(LIMITS.occurrenceMaxMinutes, "A session lasts at most 12 hours (720 minutes)."),
+    ),
     timezone: TimeZoneSchema,
     frequency: v.picklist(["daily", "weekly"]),
-    interval: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(LIMITS.seriesMaxInterval))),
+    interval: v.optional(
+      v.pipe(v.number("Say how often it repeats."), v.integer("Use a whole number."), v.minValue(1, "Repeat at least every 1."), v.maxValue(LIMITS.seriesMaxInterval, `Repeat at most every ${LIMITS.seriesMaxInterval}.`)),
+    ),
     weekdays: v.optional(
       v.pipe(
         v.array(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(7))),
-        v.minLength(1, "Pick at least one weekday"),
+        v.minLength(1, "Pick at least one weekday."),
         v.maxLength(7),
-        v.check((list) => new Set(list).size === list.length, "Weekdays must differ"),
+        v.check((list) => new Set(list).size === list.length, "Pick each weekday once."),
       ),
     ),
-    count: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(LIMITS.seriesMaxCount)),
+    count: v.pipe(
+      v.number("Say how many sessions."),
+      v.integer("Use a whole number of sessions."),
+      v.minValue(1, "A series has at least one session."),
+      v.maxValue(LIMITS.seriesMaxCount, `A series has at most ${LIMITS.seriesMaxCount} sessions; add another series for more.`),
+    ),
   }),
   v.check((series) => series.frequency === "weekly" || series.weekdays === undefined, "weekdays apply to weekly series only"),
 );
 export type Series = v.InferOutput<typeof SeriesSchema>;
 
-export const OccurrenceSeriesCreateSchema = v.strictObject({ series: SeriesSchema });
+export const OccurrenceSeriesCreateSchema = v.strictObject({ series: SeriesSchema, ...AllowPastEntry });
 
 /** POST /api/classes/:id/occurrences: a single occurrence or a series. */
 export const OccurrenceCreateSchema = v.union([OccurrenceSingleCreateSchema, OccurrenceSeriesCreateSchema], "Expected {startsAt, endsAt, timezone} or {series: {…}}");

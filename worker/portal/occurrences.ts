@@ -12,8 +12,23 @@ const MAX_DURATION_MS = LIMITS.occurrenceMaxMinutes * 60_000;
 
 /** Refuses an end before the start or a meeting longer than 12 hours. */
 export function checkTimes(startsAt: number, endsAt: number): void {
-  if (endsAt <= startsAt) throw new ApiError("INVALID_MESSAGE", "endsAt must be after startsAt");
-  if (endsAt - startsAt > MAX_DURATION_MS) throw new ApiError("INVALID_MESSAGE", "An occurrence lasts at most 12 hours");
+  if (endsAt <= startsAt) throw new ApiError("INVALID_MESSAGE", "A session ends after it starts.", undefined, { endsAt: "A session ends after it starts." });
+  if (endsAt - startsAt > MAX_DURATION_MS) {
+    throw new ApiError("INVALID_MESSAGE", "A session lasts at most 12 hours.", undefined, { endsAt: "A session lasts at most 12 hours." });
+  }
+}
+
+/**
+ * How far in the past a start may be without `allowPast`: forms take minutes, so "now" typed in a form is already
+ * a little past by the time it is sent, and that is a teacher starting a class, not a mistyped date.
+ */
+export const PAST_START_GRACE_MS = 5 * 60_000;
+
+/** Refuses a start in the past unless the request says it means it (see `allowPast` in the schema). */
+export function checkNotPast(startsAt: number, now: number, allowPast: boolean | undefined, field: string): void {
+  if (allowPast || startsAt >= now - PAST_START_GRACE_MS) return;
+  const message = "This start time has already passed. Choose a later time, or confirm that you are recording a past session.";
+  throw new ApiError("INVALID_MESSAGE", message, undefined, { [field]: message });
 }
 
 /**
@@ -44,6 +59,7 @@ export async function createOccurrences(db: Db, cls: ClassRow, request: ReturnTy
   const now = Date.now();
   if ("startsAt" in request) {
     checkTimes(request.startsAt, request.endsAt);
+    checkNotPast(request.startsAt, now, request.allowPast, "startsAt");
     const [row] = await db
       .insert(occurrences)
       .values({ id: crypto.randomUUID(), classId: cls.id, startsAt: request.startsAt, endsAt: request.endsAt, timezone: request.timezone, createdAt: now, updatedAt: now })
@@ -53,6 +69,7 @@ export async function createOccurrences(db: Db, cls: ClassRow, request: ReturnTy
   const { series } = request;
   const expandedOccurrences = expandSeries(series);
   checkSeriesBounds(expandedOccurrences);
+  if (expandedOccurrences[0]) checkNotPast(expandedOccurrences[0].startsAt, now, request.allowPast, "series.firstStartLocal");
   const seriesId = crypto.randomUUID();
   const rows: OccurrenceRow[] = expandedOccurrences.map((expanded) => ({
     id: crypto.randomUUID(),

@@ -137,7 +137,10 @@ const BODY_ROUTES: BodyRoute[] = [
 async function expectInvalid(res: Response, label: string, status = 400): Promise<void> {
   const text = await res.text();
   expect(res.status, `${label}: ${text}`).toBe(status);
-  expect(JSON.parse(text), label).toEqual({ error: { code: "INVALID_MESSAGE", message: expect.any(String) } });
+  const { error } = JSON.parse(text);
+  // `fields` is optional: a form's refusal names its fields, a refused Content-Type or size has none.
+  expect({ ...error, fields: undefined }, label).toEqual({ code: "INVALID_MESSAGE", message: expect.any(String), fields: undefined });
+  if (error.fields !== undefined) expect(Object.values(error.fields).every((message) => typeof message === "string"), label).toBe(true);
   expect(JSON.parse(text).error.message, label).not.toMatch(/\bat \w+ \(|\.ts:\d+/);
 }
 

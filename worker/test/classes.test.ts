@@ -208,3 +208,72 @@ describe("enrollment", () => {
     expect(await db.select().from(enrollments).where(eq(enrollments.classId, cls.id))).toHaveLength(0);
   });
 });
+
+describe("refused forms name their fields in plain words", () => {
+  it("a blank title is refused at the title, without a field-name prefix, and nothing is written", async () => {
+    const teacher = await createUser("teacher");
+    const res = await api("/api/classes", { as: teacher, body: { title: "   ", description: "Kept" } });
+    expect(res.status).toBe(400);
+    const { error } = await res.json<{ error: { code: string; message: string; fields?: Record<string, string> } }>();
+    expect(error).toEqual({ code: "INVALID_MESSAGE", message: "Give the class a title.", fields: { title: "Give the class a title." } });
+    expect(await db.select().from(classes).where(eq(classes.teacherId, teacher.id))).toHaveLength(0);
+  });
+
+  it("a title over the limit is refused, not cut", async () => {
+    const teacher = await createUser("teacher");
+    const res = await api("/api/classes", { as: teacher, body: { title: "x".repeat(201) } });
+    expect(res.status).toBe(400);
+    const { error } = await res.json<{ error: { fields: Record<string, string> } }>();
+    expect(error.fields.title).toBe("Keep the title to 200 characters or fewer.");
+  });
+
+  it("a series with too many sessions names the count", async () => {
+    const teacher = await createUser("teacher");
+    const cls = await createClass(teacher);
+    const series = { firstStartLocal: "2099-06-01T10:00", durationMinutes: 60, timezone: "UTC", frequency: "weekly", count: 101 };
+    const res = await api(`/api/classes/${cls.id}/occurrences`, { as: teacher, body: { series } });
+    expect(res.status).toBe(400);
+    const { error } = await res.json<{ error: { message: string; fields: Record<string, string> } }>();
+    expect(error.fields).toEqual({ "series.count": "A series has at most 100 sessions; add another series for more." });
+    expect(error.message).not.toMatch(/^[\w.]+: /);
+  });
+});
+
+describe("sessions in the past", () => {
+  it("refuses a session five days ago unless the teacher confirms it", async () => {
+    const teacher = await createUser("teacher");
+    const cls = await createClass(teacher);
+    const startsAt = Date.now() - 5 * 24 * HOUR;
+    const body = { startsAt, endsAt: startsAt + HOUR, timezone: "UTC" };
+    const refused = await api(`/api/classes/${cls.id}/occurrences`, { as: teacher, body });
+    expect(refused.status).toBe(400);
+    const { error } = await refused.json<{ error: { message: string; fields: Record<string, string> } }>();
+    expect(error.message).toMatch(/already passed/);
+    expect(Object.keys(error.fields)).toEqual(["startsAt"]);
+    expect(await db.select().from(occurrences).where(eq(occurrences.classId, cls.id))).toHaveLength(0);
+
+    const confirmed = await api(`/api/classes/${cls.id}/occurrences`, { as: teacher, body: { ...body, allowPast: true } });
+    expect(confirmed.status).toBe(201);
+    expect((await confirmed.json<OccurrencesResponse>()).occurrences[0]).toMatchObject({ startsAt });
+  });
+
+  it("refuses a series whose first session has passed unless confirmed", async () => {
+    const teacher = await createUser("teacher");
+    const cls = await createClass(teacher);
+    const series = { firstStartLocal: "2020-01-06T10:00", durationMinutes: 60, timezone: "UTC", frequency: "weekly", count: 2 };
+    const refused = await api(`/api/classes/${cls.id}/occurrences`, { as: teacher, body: { series } });
+    expect(refused.status).toBe(400);
+    expect(Object.keys((await refused.json<{ error: { fields: Record<string, string> } }>()).error.fields)).toEqual(["series.firstStartLocal"]);
+    expect(await db.select().from(occurrences).where(eq(occurrences.classId, cls.id))).toHaveLength(0);
+    const confirmed = await api(`/api/classes/${cls.id}/occurrences`, { as: teacher, body: { series, allowPast: true } });
+    expect(confirmed.status).toBe(201);
+  });
+
+  it("a class started a minute ago is not a past session", async () => {
+    const teacher = await createUser("teacher");
+    const cls = await createClass(teacher);
+    const startsAt = Date.now() - 60_000;
+    const res = await api(`/api/classes/${cls.id}/occurrences`, { as: teacher, body: { startsAt, endsAt: startsAt + HOUR, timezone: "UTC" } });
+    expect(res.status).toBe(201);
+  });
+});

@@ -14,7 +14,7 @@ async function classWith(start: number, students: User[], options: { attended?: 
   const teacher = await createUser("teacher");
   const res = await api("/api/classes", { as: teacher, body: { title: "Rated class" } });
   const classId = (await res.json<ClassResponse>()).class.id;
-  const occ = await api(`/api/classes/${classId}/occurrences`, { as: teacher, body: { startsAt: start, endsAt: start + HOUR, timezone: "UTC" } });
+  const occ = await api(`/api/classes/${classId}/occurrences`, { as: teacher, body: { startsAt: start, endsAt: start + HOUR, timezone: "UTC", allowPast: true } });
   expect(occ.status).toBe(201);
   for (const student of students) await db.insert(enrollments).values({ classId, userId: student.id, createdAt: Date.now() });
   if (options.attended ?? start < Date.now()) await attend(classId, students, start);
