@@ -21,6 +21,11 @@ export const LIMITS = {
   /** A reminder may go out at most 30 days before a class. */
   reminderMaxMinutes: 30 * 24 * 60,
   occurrenceMaxMinutes: 12 * 60,
+  /**
+   * A start this little in the past is "now", not a past session: "now" typed into a form is already a little past
+   * by the time it is sent, and that is a teacher starting a class, not a mistyped date.
+   */
+  pastStartGraceMinutes: 5,
   seriesMaxCount: 100,
   seriesMaxInterval: 60,
   calendarMaxRangeDays: 366,
@@ -147,6 +152,14 @@ export const LocalDateTimeSchema = v.pipe(
   }, "That date does not exist in the calendar."),
 );
 
+/** A session's length; the forms check a single session's duration with it too, for the same words. */
+export const DurationMinutesSchema = v.pipe(
+  v.number("Give the duration in minutes."),
+  v.integer("Give the duration in whole minutes."),
+  v.minValue(1, "A session lasts at least one minute."),
+  v.maxValue(LIMITS.occurrenceMaxMinutes, "A session lasts at most 12 hours (720 minutes)."),
+);
+
 /**
  * A recurrence expanded into occurrences at once. Every occurrence keeps the local wall-clock time of
  * `firstStartLocal` in `timezone`, across DST changes. Weekly series run on `weekdays` (1 = Mon … 7 = Sun;
@@ -155,12 +168,7 @@ export const LocalDateTimeSchema = v.pipe(
 export const SeriesSchema = v.pipe(
   v.strictObject({
     firstStartLocal: LocalDateTimeSchema,
-    durationMinutes: v.pipe(
-      v.number("Give the duration in minutes."),
-      v.integer("Give the duration in whole minutes."),
-      v.minValue(1, "A session lasts at least one minute."),
-      v.maxValue(LIMITS.occurrenceMaxMinutes, "A session lasts at most 12 hours (720 minutes)."),
-    ),
+    durationMinutes: DurationMinutesSchema,
     timezone: TimeZoneSchema,
     frequency: v.picklist(["daily", "weekly"]),
     interval: v.optional(

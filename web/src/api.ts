@@ -7,6 +7,8 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly status: number,
+    /** Per-field messages of a refused form, keyed like the request body ("title", "series.count"). */
+    readonly fields: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -37,14 +39,19 @@ function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === "string" && (ERROR_CODES as readonly string[]).includes(value);
 }
 
+function stringRecord(value: unknown): Record<string, string> {
+  if (!value || typeof value !== "object") return {};
+  return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+}
+
 async function readError(response: Response): Promise<ApiError> {
   try {
     const payload: unknown = await response.json();
     if (payload && typeof payload === "object" && "error" in payload) {
       const error = (payload as { error: unknown }).error;
       if (error && typeof error === "object") {
-        const { code, message } = error as { code?: unknown; message?: unknown };
-        if (isErrorCode(code) && typeof message === "string") return new ApiError(code, message, response.status);
+        const { code, message, fields } = error as { code?: unknown; message?: unknown; fields?: unknown };
+        if (isErrorCode(code) && typeof message === "string") return new ApiError(code, message, response.status, stringRecord(fields));
       }
     }
   } catch {

@@ -18,11 +18,8 @@ export function checkTimes(startsAt: number, endsAt: number): void {
   }
 }
 
-/**
- * How far in the past a start may be without `allowPast`: forms take minutes, so "now" typed in a form is already
- * a little past by the time it is sent, and that is a teacher starting a class, not a mistyped date.
- */
-export const PAST_START_GRACE_MS = 5 * 60_000;
+/** How far in the past a start may be without `allowPast` (see LIMITS.pastStartGraceMinutes). */
+export const PAST_START_GRACE_MS = LIMITS.pastStartGraceMinutes * 60_000;
 
 /** Refuses a start in the past unless the request says it means it (see `allowPast` in the schema). */
 export function checkNotPast(startsAt: number, now: number, allowPast: boolean | undefined, field: string): void {

@@ -1,10 +1,12 @@
 import { A, useNavigate, useParams } from "@solidjs/router";
 import { createResource, createSignal, For, Show, type JSX } from "solid-js";
+import * as v from "valibot";
 import type { AdminUserListResponse } from "../../../schema/api/auth";
-import { LIMITS, type ClassCreate, type ClassDetail, type ClassResponse, type ClassUpdate } from "../../../schema/api/portal";
+import { ClassCreateSchema, ClassUpdateSchema, LIMITS, type ClassCreate, type ClassDetail, type ClassResponse, type ClassUpdate } from "../../../schema/api/portal";
 import { api } from "../api";
 import { createAction } from "../action";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
+import { createFieldErrors, describedBy, FieldError } from "../components/FieldErrors";
 import { Modal } from "../components/Modal";
 import { useToasts } from "../components/Toasts";
 import { useUser } from "../session";
@@ -54,14 +56,23 @@ function ClassForm(props: { existing?: ClassDetail }): JSX.Element {
   const toggleReminder = (minutes: number, on: boolean) =>
     setReminders((current) => (on ? [...new Set([...current, minutes])] : current.filter((m) => m !== minutes)).sort((a, b) => b - a));
 
+  const errors = createFieldErrors({ title: "class-title", description: "class-description", reminderMinutes: "class-reminders" });
+
   const save = createAction(async () => {
+    errors.clear();
     const common = { title: title().trim(), description: description().trim(), kind: kind(), reminderMinutes: reminders() };
-    const response = editing()
-      ? await api<ClassResponse>(`/api/classes/${props.existing!.id}`, { method: "PATCH", body: { ...common, status: status() } satisfies ClassUpdate })
-      : await api<ClassResponse>("/api/classes", {
-          method: "POST",
-          body: (teacherId() ? { ...common, teacherId: teacherId() } : common) satisfies ClassCreate,
-        });
+    const body: ClassUpdate | ClassCreate = editing() ? { ...common, status: status() } : teacherId() ? { ...common, teacherId: teacherId() } : common;
+    // The API's own schema, so the browser says exactly what the server would, before a round trip.
+    const checked = v.safeParse(editing() ? ClassUpdateSchema : ClassCreateSchema, body);
+    if (!checked.success) return errors.showIssues(checked.issues);
+    let response: ClassResponse;
+    try {
+      response = editing()
+        ? await api<ClassResponse>(`/api/classes/${props.existing!.id}`, { method: "PATCH", body })
+        : await api<ClassResponse>("/api/classes", { method: "POST", body });
+    } catch (error) {
+      return errors.showError(error);
+    }
     toasts.notify(editing() ? "Class saved." : "Class created. Now add its sessions.");
     navigate(editing() ? `/classes/${response.class.id}` : `/classes/${response.class.id}/manage`);
   });
@@ -82,6 +93,7 @@ function ClassForm(props: { existing?: ClassDetail }): JSX.Element {
       </div>
       <form
         class="card stack"
+        noValidate
         onSubmit={(event) => {
           event.preventDefault();
           void save.run();
@@ -89,11 +101,43 @@ function ClassForm(props: { existing?: ClassDetail }): JSX.Element {
       >
         <div class="field">
           <label for="class-title">Title</label>
-          <input id="class-title" class="input" required maxLength={LIMITS.titleLength} value={title()} onInput={(e) => setTitle(e.currentTarget.value)} />
+          <input
+            id="class-title"
+            class="input"
+            required
+            maxLength={LIMITS.titleLength}
+            value={title()}
+            aria-invalid={Boolean(errors.message("class-title"))}
+            aria-describedby={describedBy("class-title", errors.message("class-title"), true)}
+            onInput={(e) => {
+              setTitle(e.currentTarget.value);
+              errors.clearField("class-title");
+            }}
+          />
+          {/* The browser stops typing at the limit without a word; the count says why. */}
+          <span id="class-title-hint" class="field__hint">
+            {title().length} of {LIMITS.titleLength} characters
+          </span>
+          <FieldError inputId="class-title" message={errors.message("class-title")} />
         </div>
         <div class="field">
           <label for="class-description">Description</label>
-          <textarea id="class-description" class="textarea" maxLength={LIMITS.descriptionLength} value={description()} onInput={(e) => setDescription(e.currentTarget.value)} />
+          <textarea
+            id="class-description"
+            class="textarea"
+            maxLength={LIMITS.descriptionLength}
+            value={description()}
+            aria-invalid={Boolean(errors.message("class-description"))}
+            aria-describedby={describedBy("class-description", errors.message("class-description"), true)}
+            onInput={(e) => {
+              setDescription(e.currentTarget.value);
+              errors.clearField("class-description");
+            }}
+          />
+          <span id="class-description-hint" class="field__hint">
+            {description().length} of {LIMITS.descriptionLength} characters
+          </span>
+          <FieldError inputId="class-description" message={errors.message("class-description")} />
         </div>
         <div class="form-grid form-grid--2">
           <div class="field">
@@ -124,9 +168,13 @@ function ClassForm(props: { existing?: ClassDetail }): JSX.Element {
             )}
           </Show>
         </div>
-        <fieldset>
+        <fieldset id="class-reminders" tabIndex={-1} aria-invalid={Boolean(errors.message("class-reminders"))}
+            aria-describedby={describedBy("class-reminders", errors.message("class-reminders"), true)}>
           <legend>Reminders to enrolled students</legend>
-          <p class="field__hint">Pick up to {LIMITS.reminderCount}.</p>
+          <p id="class-reminders-hint" class="field__hint">
+            Pick up to {LIMITS.reminderCount}.
+          </p>
+          <FieldError inputId="class-reminders" message={errors.message("class-reminders")} />
           <div class="form-grid form-grid--2">
             <For each={reminderChoices()}>
               {(minutes) => (
@@ -143,7 +191,7 @@ function ClassForm(props: { existing?: ClassDetail }): JSX.Element {
             </For>
           </div>
         </fieldset>
-        <ErrorAlert error={save.error()} />
+        <ErrorAlert error={errors.formError() ?? save.error()} />
         <div class="form-actions">
           <Show when={editing()}>
             <button type="button" class="button button--danger" onClick={() => setConfirmDelete(true)} style={{ "margin-right": "auto" }}>

@@ -1,6 +1,10 @@
 import { createMemo, createSignal, For, Index, Show, type JSX } from "solid-js";
+import * as v from "valibot";
 import {
+  DurationMinutesSchema,
   LIMITS,
+  OccurrenceSeriesCreateSchema,
+  OccurrenceSingleCreateSchema,
   type ClassDetail,
   type Occurrence,
   type OccurrenceCreate,
@@ -11,11 +15,14 @@ import {
 import { api } from "../api";
 import { createAction } from "../action";
 import { ErrorAlert } from "../components/ErrorAlert";
+import { createFieldErrors, describedBy, FieldError } from "../components/FieldErrors";
 import { Modal } from "../components/Modal";
 import { TimeZoneSelect } from "../components/TimeZoneSelect";
 import { useToasts } from "../components/Toasts";
 import { When } from "../components/When";
 import { browserTimeZone, fromLocalInputValue, toLocalInputValue } from "../time";
+
+const PAST_START_GRACE_MS = LIMITS.pastStartGraceMinutes * 60_000;
 
 const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] as const;
 const WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"] as const;
@@ -39,7 +46,19 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
   const [interval, setInterval] = createSignal(1);
   const [weekdays, setWeekdays] = createSignal<number[]>([]);
   const [count, setCount] = createSignal(10);
-  const [formError, setFormError] = createSignal<string | null>(null);
+  /** Set while the teacher is asked whether they mean a start that has passed. */
+  const [confirmPast, setConfirmPast] = createSignal<number | null>(null);
+  const errors = createFieldErrors({
+    startsAt: "schedule-start",
+    "series.firstStartLocal": "schedule-start",
+    endsAt: "schedule-duration",
+    "series.durationMinutes": "schedule-duration",
+    timezone: "schedule-zone",
+    "series.timezone": "schedule-zone",
+    "series.interval": "schedule-interval",
+    "series.count": "schedule-count",
+    "series.weekdays": "schedule-weekdays",
+  });
   const [moving, setMoving] = createSignal<Occurrence | null>(null);
   const [cancelling, setCancelling] = createSignal<Occurrence | null>(null);
 
@@ -50,32 +69,38 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
     return first ? [first] : [];
   });
 
-  const add = createAction(async () => {
-    setFormError(null);
+  const add = createAction(async (allowPast: boolean) => {
+    errors.clear();
     const startsAt = fromLocalInputValue(start(), timeZone());
-    if (startsAt === null) return void setFormError("Choose the date and time of the first session.");
-    if (!(duration() > 0)) return void setFormError("The duration must be at least one minute.");
+    if (startsAt === null) return errors.showIssues([{ message: "Choose the date and time of the first session.", path: [{ key: "startsAt" }] }]);
+    const series = {
+      firstStartLocal: start(),
+      durationMinutes: duration(),
+      timezone: timeZone(),
+      frequency: frequency(),
+      interval: interval(),
+      ...(frequency() === "weekly" ? { weekdays: effectiveWeekdays() } : {}),
+      count: count(),
+    };
+    // The duration of a single session travels as its end; it is checked with the series' words either way.
+    const checked =
+      mode() === "once"
+        ? v.safeParse(v.object({ durationMinutes: DurationMinutesSchema }), { durationMinutes: duration() })
+        : v.safeParse(OccurrenceSeriesCreateSchema, { series });
+    if (!checked.success) {
+      const single = mode() === "once";
+      return errors.showIssues(checked.issues.map((issue) => (single ? { ...issue, path: [{ key: "series" }, ...(issue.path ?? [])] } : issue)));
+    }
+    // Asked here, before the round trip; the API refuses a past start without allowPast all the same.
+    if (!allowPast && startsAt < Date.now() - PAST_START_GRACE_MS) return void setConfirmPast(startsAt);
+    const body: OccurrenceCreate =
+      mode() === "once" ? { startsAt, endsAt: startsAt + duration() * 60_000, timezone: timeZone(), ...(allowPast ? { allowPast } : {}) } : { series, ...(allowPast ? { allowPast } : {}) };
+    if (mode() === "once" && !v.is(OccurrenceSingleCreateSchema, body)) return errors.showIssues([{ message: "Choose a date and a time.", path: [{ key: "startsAt" }] }]);
     let created: OccurrencesResponse;
-    if (mode() === "once") {
-      created = await api<OccurrencesResponse>(`/api/classes/${props.detail.id}/occurrences`, {
-        method: "POST",
-        body: { startsAt, endsAt: startsAt + duration() * 60_000, timezone: timeZone() } satisfies OccurrenceCreate,
-      });
-    } else {
-      created = await api<OccurrencesResponse>(`/api/classes/${props.detail.id}/occurrences`, {
-        method: "POST",
-        body: {
-          series: {
-            firstStartLocal: start(),
-            durationMinutes: duration(),
-            timezone: timeZone(),
-            frequency: frequency(),
-            interval: interval(),
-            ...(frequency() === "weekly" ? { weekdays: effectiveWeekdays() } : {}),
-            count: count(),
-          },
-        } satisfies OccurrenceCreate,
-      });
+    try {
+      created = await api<OccurrencesResponse>(`/api/classes/${props.detail.id}/occurrences`, { method: "POST", body });
+    } catch (error) {
+      return errors.showError(error);
     }
     const n = created.occurrences.length;
     toasts.notify(n === 1 ? "Session added." : `${n} sessions added.`);
@@ -93,9 +118,10 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
     <div class="stack">
       <form
         class="card stack"
+        noValidate
         onSubmit={(event) => {
           event.preventDefault();
-          void add.run();
+          void add.run(false);
         }}
         aria-labelledby="schedule-add-title"
       >
@@ -116,7 +142,20 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
         <div class="form-grid form-grid--2">
           <div class="field">
             <label for="schedule-start">{mode() === "once" ? "Starts" : "First session starts"}</label>
-            <input id="schedule-start" class="input" type="datetime-local" required value={start()} onInput={(e) => setStart(e.currentTarget.value)} />
+            <input
+              id="schedule-start"
+              class="input"
+              type="datetime-local"
+              required
+              value={start()}
+              aria-invalid={Boolean(errors.message("schedule-start"))}
+              aria-describedby={describedBy("schedule-start", errors.message("schedule-start"))}
+              onInput={(e) => {
+                setStart(e.currentTarget.value);
+                errors.clearField("schedule-start");
+              }}
+            />
+            <FieldError inputId="schedule-start" message={errors.message("schedule-start")} />
           </div>
           <div class="field">
             <label for="schedule-duration">Duration (minutes)</label>
@@ -128,8 +167,17 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
               max={LIMITS.occurrenceMaxMinutes}
               required
               value={duration()}
-              onInput={(e) => setDuration(e.currentTarget.valueAsNumber)}
+              aria-invalid={Boolean(errors.message("schedule-duration"))}
+              aria-describedby={describedBy("schedule-duration", errors.message("schedule-duration"), true)}
+              onInput={(e) => {
+                setDuration(e.currentTarget.valueAsNumber);
+                errors.clearField("schedule-duration");
+              }}
             />
+            <span id="schedule-duration-hint" class="field__hint">
+              Up to {LIMITS.occurrenceMaxMinutes} minutes (12 hours).
+            </span>
+            <FieldError inputId="schedule-duration" message={errors.message("schedule-duration")} />
           </div>
           <TimeZoneSelect id="schedule-zone" label="Time zone" value={timeZone()} onChange={setTimeZone} hint="The session keeps its local time across daylight-saving changes." />
         </div>
@@ -144,7 +192,21 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
             </div>
             <div class="field">
               <label for="schedule-interval">Every how many {frequency() === "weekly" ? "weeks" : "days"}</label>
-              <input id="schedule-interval" class="input" type="number" min="1" max={LIMITS.seriesMaxInterval} value={interval()} onInput={(e) => setInterval(e.currentTarget.valueAsNumber)} />
+              <input
+                id="schedule-interval"
+                class="input"
+                type="number"
+                min="1"
+                max={LIMITS.seriesMaxInterval}
+                value={interval()}
+                aria-invalid={Boolean(errors.message("schedule-interval"))}
+                aria-describedby={describedBy("schedule-interval", errors.message("schedule-interval"))}
+                onInput={(e) => {
+                  setInterval(e.currentTarget.valueAsNumber);
+                  errors.clearField("schedule-interval");
+                }}
+              />
+              <FieldError inputId="schedule-interval" message={errors.message("schedule-interval")} />
             </div>
             <div class="field">
               <label for="schedule-count">Number of sessions</label>
@@ -156,13 +218,28 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
                 max={LIMITS.seriesMaxCount}
                 required
                 value={count()}
-                onInput={(e) => setCount(e.currentTarget.valueAsNumber)}
+                aria-invalid={Boolean(errors.message("schedule-count"))}
+                aria-describedby={describedBy("schedule-count", errors.message("schedule-count"), true)}
+                onInput={(e) => {
+                  setCount(e.currentTarget.valueAsNumber);
+                  errors.clearField("schedule-count");
+                }}
               />
+              <span id="schedule-count-hint" class="field__hint">
+                Up to {LIMITS.seriesMaxCount} in one series.
+              </span>
+              <FieldError inputId="schedule-count" message={errors.message("schedule-count")} />
             </div>
           </div>
           <Show when={frequency() === "weekly"}>
-            <fieldset>
+            <fieldset
+              id="schedule-weekdays"
+              tabIndex={-1}
+              aria-invalid={Boolean(errors.message("schedule-weekdays"))}
+              aria-describedby={describedBy("schedule-weekdays", errors.message("schedule-weekdays"))}
+            >
               <legend>On these days</legend>
+              <FieldError inputId="schedule-weekdays" message={errors.message("schedule-weekdays")} />
               <div class="row">
                 <Index each={WEEKDAYS}>
                   {(day, index) => (
@@ -186,18 +263,38 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
             </fieldset>
           </Show>
         </Show>
-        <Show when={formError()}>
-          <p class="alert alert--error" role="alert">
-            {formError()}
-          </p>
-        </Show>
-        <ErrorAlert error={add.error()} />
+        <ErrorAlert error={errors.formError() ?? add.error()} />
         <div class="form-actions">
           <button type="submit" class="button button--primary" disabled={add.pending()}>
             {mode() === "once" ? "Add session" : `Add ${Number.isFinite(count()) ? count() : ""} sessions`}
           </button>
         </div>
       </form>
+
+      <Modal open={confirmPast() !== null} onOpenChange={(open) => !open && setConfirmPast(null)} title="This start time has passed">
+        <div class="stack">
+          <p>
+            <Show when={confirmPast()}>{(startsAt) => <When startsAt={startsAt()} endsAt={startsAt() + (duration() || 0) * 60_000} />}</Show>
+          </p>
+          <p>Students cannot join a session in the past. Add it only to record a class that already took place.</p>
+          <div class="form-actions">
+            <button type="button" class="button" onClick={() => setConfirmPast(null)}>
+              Change the time
+            </button>
+            <button
+              type="button"
+              class="button button--primary"
+              disabled={add.pending()}
+              onClick={() => {
+                setConfirmPast(null);
+                void add.run(true);
+              }}
+            >
+              Add past session
+            </button>
+          </div>
+        </div>
+      </Modal>
 
       <section class="card stack" aria-labelledby="schedule-list-title">
         <h2 id="schedule-list-title">Sessions</h2>
