@@ -31,12 +31,26 @@ export function timeZoneOptions(...mustInclude: string[]): string[] {
   return [...zones].sort();
 }
 
+/**
+ * The locale every time on every page is written in: the browser's. The calendar (FullCalendar) is given the
+ * same one and the same options below, so "10:00 AM" never sits next to "10:00am" or a 24-hour "10:00".
+ */
+export function displayLocale(): string {
+  return new Intl.DateTimeFormat().resolvedOptions().locale;
+}
+
+/** How a time of day is written: the locale's own hour cycle, minutes always shown. */
+export const TIME_OF_DAY = { hour: "numeric", minute: "2-digit" } as const satisfies Intl.DateTimeFormatOptions;
+
+/** Between the start and the end of a range, as in {@link formatRange}. */
+export const RANGE_SEPARATOR = " – ";
+
 const formatters = new Map<string, Intl.DateTimeFormat>();
 function formatter(timeZone: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
   const key = `${timeZone}|${JSON.stringify(options)}`;
   let cached = formatters.get(key);
   if (!cached) {
-    cached = new Intl.DateTimeFormat(undefined, { ...options, timeZone });
+    cached = new Intl.DateTimeFormat(displayLocale(), { ...options, timeZone });
     formatters.set(key, cached);
   }
   return cached;
@@ -44,18 +58,18 @@ function formatter(timeZone: string, options: Intl.DateTimeFormatOptions): Intl.
 
 /** "Tue, 3 Mar 2026, 14:00" in the zone. */
 export function formatDateTime(ms: number, timeZone: string): string {
-  return formatter(timeZone, { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "numeric", minute: "2-digit" }).format(ms);
+  return formatter(timeZone, { weekday: "short", day: "numeric", month: "short", year: "numeric", ...TIME_OF_DAY }).format(ms);
 }
 
 /** "14:00" in the zone. */
 export function formatTime(ms: number, timeZone: string): string {
-  return formatter(timeZone, { hour: "numeric", minute: "2-digit" }).format(ms);
+  return formatter(timeZone, TIME_OF_DAY).format(ms);
 }
 
 /** "Tue, 3 Mar 2026, 14:00 – 15:00" (the end shows its date only when it falls on another day). */
 export function formatRange(startsAt: number, endsAt: number, timeZone: string): string {
   const sameDay = localDate(startsAt, timeZone) === localDate(endsAt, timeZone);
-  return `${formatDateTime(startsAt, timeZone)} – ${sameDay ? formatTime(endsAt, timeZone) : formatDateTime(endsAt, timeZone)}`;
+  return `${formatDateTime(startsAt, timeZone)}${RANGE_SEPARATOR}${sameDay ? formatTime(endsAt, timeZone) : formatDateTime(endsAt, timeZone)}`;
 }
 
 /** The zone's short name at that instant ("CET", "GMT+5:30"), shown next to times so nobody guesses. */
@@ -120,7 +134,7 @@ export function fromLocalInputValue(value: string, timeZone: string): number | n
 
 /** "in 3 hours", "5 minutes ago". */
 export function relativeTime(ms: number, now: number): string {
-  const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  const rtf = new Intl.RelativeTimeFormat(displayLocale(), { numeric: "auto" });
   const diffMinutes = Math.round((ms - now) / 60000);
   if (Math.abs(diffMinutes) < 60) return rtf.format(diffMinutes, "minute");
   const diffHours = Math.round(diffMinutes / 60);

@@ -10,7 +10,11 @@ import { intlTimeZonePlugin } from "../calendar/intl-time-zone-plugin";
 import { CalendarFeed } from "../components/CalendarFeed";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { useSession } from "../session";
+import { displayLocale, RANGE_SEPARATOR, TIME_OF_DAY, wallClock } from "../time";
 import "../styles/calendar.css";
+
+/** Where the time grid starts when the shown days have no class: the start of a working day. */
+const WORKING_DAY_START_HOUR = 8;
 
 function toEventInput(event: CalendarEvent): EventInput {
   const cancelled = event.status === "cancelled";
@@ -35,6 +39,7 @@ export default function CalendarPage(): JSX.Element {
   const [truncated, setTruncated] = createSignal(false);
   let host!: HTMLDivElement;
   let calendar: Calendar | undefined;
+  let scrolledFor = "";
 
   const fetchEvents = async (range: EventSourceFuncArg): Promise<EventInput[]> => {
     try {
@@ -50,28 +55,62 @@ export default function CalendarPage(): JSX.Element {
     }
   };
 
-  // FullCalendar's built-in English locale is 12-hour; follow the viewer's own clock convention instead.
-  const hour12 = new Intl.DateTimeFormat(undefined, { hour: "numeric" }).resolvedOptions().hour12 ?? false;
-  const timeFormat = { hour: "2-digit", minute: "2-digit", hour12, meridiem: hour12 ? "short" : false } as const;
+  /**
+   * Scrolls a time grid to its earliest class (half an hour before it), or to the working day when the shown days
+   * have none: a grid that opens at 00:00 hides every afternoon class below the fold.
+   */
+  const scrollToFirstClass = () => {
+    if (!calendar || !calendar.view.type.startsWith("timeGrid")) return;
+    const viewKey = `${calendar.view.type}|${calendar.view.activeStart.getTime()}`;
+    // Once a class was scrolled to, a refetch of the same days keeps whatever scroll the user chose since.
+    if (viewKey === scrolledFor) return;
+    const { activeStart, activeEnd } = calendar.view;
+    const zone = session.timeZone();
+    const minutes = calendar
+      .getEvents()
+      .filter((event) => event.start && event.start < activeEnd && (event.end ?? event.start) > activeStart)
+      .map((event) => {
+        const wall = wallClock(event.start!.getTime(), zone);
+        return wall.hour * 60 + wall.minute;
+      });
+    if (minutes.length > 0) scrolledFor = viewKey;
+    const target = minutes.length > 0 ? Math.max(0, Math.min(...minutes) - 30) : WORKING_DAY_START_HOUR * 60;
+    const pad = (n: number) => String(n).padStart(2, "0");
+    calendar.scrollToTime(`${pad(Math.floor(target / 60))}:${pad(target % 60)}:00`);
+  };
 
   onMount(() => {
-    // A month grid is unreadable at phone width; the list is the better start there.
+    // A month grid is unreadable at phone width and seven day columns overlap their headers there: phones get the
+    // list first, and three days at a time instead of the week.
     const phone = window.matchMedia("(max-width: 40rem)").matches;
+    const timeView = phone ? "timeGridThreeDays" : "timeGridWeek";
     calendar = new Calendar(host, {
       plugins: [dayGridPlugin, timeGridPlugin, listPlugin, intlTimeZonePlugin],
       timeZone: session.timeZone(),
       initialView: phone ? "listMonth" : "dayGridMonth",
-      headerToolbar: { left: "prev,next today", center: "title", right: "dayGridMonth,timeGridWeek,listMonth" },
+      headerToolbar: { left: "prev,next today", center: "title", right: `dayGridMonth,${timeView},listMonth` },
       buttonText: { today: "Today", month: "Month", week: "Week", list: "List" },
-      // Dates follow the browser's language; FullCalendar falls back to its English texts (set above).
-      locale: navigator.language,
+      // The same locale and time options as every other time in the app (web/src/time.ts); FullCalendar keeps its
+      // English button texts (set above).
+      locale: displayLocale(),
       height: "auto",
-      // A whole day of hour rows is too tall; the week view scrolls inside a fixed height, starting at 08:00.
-      views: { timeGridWeek: { height: 720, scrollTime: "08:00:00" } },
+      // A whole day of hour rows is too tall; time grids scroll inside a fixed height (to the first class, below).
+      views: {
+        timeGridWeek: { height: 720, dayHeaderFormat: { weekday: "short", day: "numeric" } },
+        timeGridThreeDays: { type: "timeGrid", duration: { days: 3 }, buttonText: "3 days", height: 600, dayHeaderFormat: { weekday: "short", day: "numeric" } },
+      },
+      scrollTime: `${String(WORKING_DAY_START_HOUR).padStart(2, "0")}:00:00`,
+      // New days may show events already fetched (a week inside the month) or fetch them; scroll in either case.
+      datesSet: () => {
+        scrolledFor = "";
+        scrollToFirstClass();
+      },
+      eventsSet: scrollToFirstClass,
       nowIndicator: true,
       firstDay: 1,
-      eventTimeFormat: timeFormat,
-      slotLabelFormat: timeFormat,
+      eventTimeFormat: TIME_OF_DAY,
+      slotLabelFormat: TIME_OF_DAY,
+      defaultRangeSeparator: RANGE_SEPARATOR,
       events: fetchEvents,
       eventClick: (info) => {
         info.jsEvent.preventDefault();

@@ -121,9 +121,11 @@ function ClassView(props: { detail: ClassDetail; reload: () => void }): JSX.Elem
                   </button>
                 }
               >
-                {(next) => <JoinButton classId={props.detail.id} occurrence={next()} label="Join live class" />}
+                {(next) => <JoinButton classId={props.detail.id} occurrence={next()} label="Join live class" teaching={props.detail.canManage} />}
               </Show>
-              <span class="small muted">{mayJoin() ? "Opens 15 minutes before each session." : "Enroll to join the live sessions."}</span>
+              <Show when={!mayJoin()}>
+                <span class="small muted">Enroll to join the live sessions.</span>
+              </Show>
             </div>
           </section>
 

@@ -89,8 +89,7 @@ export default function Dashboard(): JSX.Element {
                               <span class="small muted">{next().startsAt <= now() ? "In progress" : relativeTime(next().startsAt, now())}</span>
                             </p>
                             <div class="row">
-                              <JoinButton classId={item.id} occurrence={next()} />
-                              <span class="small muted">Opens 15 minutes before the start.</span>
+                              <JoinButton classId={item.id} occurrence={next()} teaching={item.teacher.id === user().id || user().role === "admin"} />
                             </div>
                           </>
                         )}
