@@ -94,10 +94,22 @@ export default function CalendarPage(): JSX.Element {
       // English button texts (set above).
       locale: displayLocale(),
       height: "auto",
-      // A whole day of hour rows is too tall; time grids scroll inside a fixed height (to the first class, below).
       views: {
-        timeGridWeek: { height: 720, dayHeaderFormat: { weekday: "short", day: "numeric" } },
-        timeGridThreeDays: { type: "timeGrid", duration: { days: 3 }, buttonText: "3 days", height: 600, dayHeaderFormat: { weekday: "short", day: "numeric" } },
+        timeGridWeek: { dayHeaderFormat: { weekday: "short", day: "numeric" } },
+        timeGridThreeDays: { type: "timeGrid", duration: { days: 3 }, buttonText: "3 days", dayHeaderFormat: { weekday: "short", day: "numeric" } },
+      },
+      // A whole day of hour rows is too tall, so time grids scroll inside a fixed height (to the first class, below).
+      // FullCalendar takes `height` per calendar, not per view (a per-view one is ignored and the grid grows to
+      // 24 hours, opening at midnight), so it is switched with the view.
+      viewDidMount: ({ view }) => {
+        const height = view.type.startsWith("timeGrid") ? (phone ? 600 : 720) : "auto";
+        if (!calendar || calendar.getOption("height") === height) return;
+        queueMicrotask(() => {
+          calendar?.setOption("height", height);
+          // Scrolled before the grid had its height, the scroll did nothing: scroll again now that it has one.
+          scrolledFor = "";
+          scrollToFirstClass();
+        });
       },
       scrollTime: `${String(WORKING_DAY_START_HOUR).padStart(2, "0")}:00:00`,
       // New days may show events already fetched (a week inside the month) or fetch them; scroll in either case.
