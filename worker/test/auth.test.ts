@@ -347,9 +347,10 @@ describe("PATCH /api/me", () => {
     const user = await createUser("student");
     const response = await patchMe(user, body);
     expect(response.status).toBe(400);
-    const error = ((await response.json()) as { error: { code: string; message: string } }).error;
+    const error = ((await response.json()) as { error: { code: string; message: string; fields?: Record<string, string> } }).error;
     expect(error.code).toBe("INVALID_MESSAGE");
-    expect(error.message).toMatch(mentions);
+    // The field is named by `fields` (for the form to show the message at it) or by the message itself.
+    expect(`${Object.keys(error.fields ?? {}).join(" ")} ${error.message}`).toMatch(mentions);
     const after = await row(user.id);
     expect(after).toEqual(user);
   });
