@@ -19,7 +19,7 @@ function localInput(ms: number): string {
 /** The element lies inside the window as first shown (the page itself not scrolled). */
 async function expectOnScreen(page: Page, element: ReturnType<Page["locator"]>, windowHeight: number): Promise<void> {
   await element.waitFor();
-  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
   const box = await element.boundingBox();
   expect(box!.y).toBeGreaterThanOrEqual(0);
   expect(box!.y + box!.height).toBeLessThanOrEqual(windowHeight);
@@ -58,7 +58,7 @@ describe("a teacher filling in forms", () => {
     expect(await title.getAttribute("aria-invalid")).toBe("true");
     expect(await title.getAttribute("aria-describedby")).toContain("class-title-error");
     expect(await page.locator("#class-title-error").textContent()).toBe("Give the class a title.");
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe("class-title");
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id)).toBe("class-title");
     expect(await page.getByLabel("Description").inputValue()).toBe("Acids and bases");
     expect(await page.locator("body").textContent()).not.toMatch(/title: |Invalid length/);
     // The limit is said before it is reached.
