@@ -8,7 +8,7 @@ import { onCleanup, onMount } from "solid-js";
 export function useKeyboardShortcut(key: string, action: () => void, enabled: () => boolean = () => true): void {
   onMount(() => {
     const onKey = (event: KeyboardEvent) => {
-      if (!enabled() || event.repeat || event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+      if (!enabled() || event.defaultPrevented || event.repeat || event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
       if (event.key.toLowerCase() !== key) return;
       event.preventDefault();
       action();
