@@ -165,9 +165,7 @@ describe("the live classroom fits one screen", () => {
       expect(mainBox.y + mainBox.height).toBeLessThanOrEqual(tabsBox.y);
       // Nothing but the classroom's slim head above the picture.
       expect(mainBox.y).toBeLessThan(80);
-      await who.page.screenshot({ path: `/tmp/layout-phone-${who.person.role}.png` });
       await who.page.setViewportSize(DESKTOP);
-      await who.page.screenshot({ path: `/tmp/layout-desktop-${who.person.role}.png` });
     }
   });
 });
