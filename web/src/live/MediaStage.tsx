@@ -142,7 +142,7 @@ export function MediaStage(props: {
   };
 
   return (
-    <section class="media-stage" aria-label="Video" data-testid="media-stage" data-status={state.status} data-node-id={state.nodeId ?? ""}>
+    <section class="media-stage" classList={{ "media-stage--board": props.boardShown }} aria-label="Video" data-testid="media-stage" data-status={state.status} data-node-id={state.nodeId ?? ""}>
       {/* Notices float over the top of the pictures, so that they never push the control bar off the screen. */}
       <div class="media-stage__notices">
       <Show when={STATUS_TEXT[state.status]}>
