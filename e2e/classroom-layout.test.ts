@@ -142,6 +142,22 @@ describe("the live classroom fits one screen", () => {
     await teacher.page.getByRole("tab", { name: /^Chat/ }).click();
   });
 
+  it("a board the teacher shows becomes the main picture, in view for both, still without page scroll", async () => {
+    await teacher.page.getByRole("tab", { name: /^Board/ }).click();
+    await teacher.page.getByRole("button", { name: "New blank page" }).click();
+    for (const who of [teacher, student]) {
+      await who.page.getByTestId("main-picture").getByTestId("board").waitFor();
+      await expect.poll(async () => inViewport(who.page, who.page.getByTestId("board-shapes"))).toBe(true);
+      const { scrollHeight, innerHeight } = await pageScroll(who.page);
+      expect(scrollHeight).toBeLessThanOrEqual(innerHeight + 1);
+      // The teacher's camera moved to the strip and is still in view.
+      expect(await inViewport(who.page, who.page.locator(`[data-testid="media-tile"][data-user-id="${teacher.userId}"]`))).toBe(true);
+    }
+    await teacher.page.getByRole("button", { name: "Hide board" }).click();
+    await student.page.getByTestId("board").waitFor({ state: "detached" });
+    await teacher.page.getByRole("tab", { name: /^Chat/ }).click();
+  });
+
   it("the camera picker lists the browser's camera", async () => {
     const picker = teacher.page.getByRole("combobox", { name: "Camera" });
     await picker.waitFor();
