@@ -140,6 +140,7 @@ describe("the board", () => {
     for (const who of [teacher, sam]) {
       await who.page.goto(`/classes/${classId}/live`);
       await who.page.getByRole("heading", { name: "Colour theory", level: 1 }).waitFor();
+      await who.page.getByRole("tab", { name: /^People/ }).click();
       await who.page.getByTestId("participants").getByText("Tara Teacher").waitFor();
     }
   });
@@ -149,6 +150,8 @@ describe("the board", () => {
   });
 
   it("the teacher uploads a deck, shows page 2 and draws; the student sees the page and the stroke in the same place", async () => {
+    // The board's controls are in the side panel's Board tab.
+    await teacher.page.getByRole("tab", { name: /^Board/ }).click();
     await teacher.page.getByLabel("Upload a PDF deck").setInputFiles({ name: "colours.pdf", mimeType: "application/pdf", buffer: await colouredDeck() });
     await teacher.page.getByRole("option", { name: "colours (3 pages)" }).waitFor({ state: "attached", timeout: SLOW_MS });
     await teacher.page.getByRole("button", { name: "Show deck" }).click();
@@ -189,6 +192,7 @@ describe("the board", () => {
   });
 
   it("with the pen the student draws; the teacher sees the stroke while it is drawn and where it lands", async () => {
+    await teacher.page.getByRole("tab", { name: /^People/ }).click();
     await teacher.page.getByRole("button", { name: "Give pen to Sam Student" }).click();
     await teacher.page.getByRole("button", { name: "Take pen from Sam Student" }).waitFor();
     await sam.page.getByRole("toolbar", { name: "Drawing tools" }).waitFor();

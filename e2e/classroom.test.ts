@@ -22,6 +22,11 @@ async function apiPost<T>(who: Person, path: string, body: unknown): Promise<T> 
   return (await response.json()) as T;
 }
 
+/** The classroom's side panel shows one tab at a time: open the one whose contents the next step uses. */
+async function openTab(page: Page, name: string): Promise<void> {
+  await page.getByRole("tab", { name: new RegExp(`^${name}`) }).click();
+}
+
 describe("a live class in the browser", () => {
   let browser: Browser;
   let teacher: Person;
@@ -58,6 +63,7 @@ describe("a live class in the browser", () => {
 
   it("everyone sees everyone, with the teacher's role", async () => {
     for (const who of [teacher, anna, ben]) {
+      await openTab(who.page, "People");
       const people = who.page.getByTestId("participants");
       for (const name of ["Tess Teacher", "Anna Student", "Ben Student"]) await people.getByText(name).waitFor();
       expect(await people.locator("li", { hasText: "Tess Teacher" }).getByText("teacher", { exact: true }).isVisible()).toBe(true);
@@ -65,6 +71,7 @@ describe("a live class in the browser", () => {
   });
 
   it("a student chats with an emoji from the picker and everyone receives it", async () => {
+    for (const who of [teacher, anna, ben]) await openTab(who.page, "Chat");
     const input = anna.page.getByLabel("Message");
     await input.fill("Good morning ");
     await anna.page.getByRole("button", { name: "Insert emoji" }).click();
@@ -97,6 +104,7 @@ describe("a live class in the browser", () => {
   });
 
   it("the teacher runs a poll: live counts for the teacher, results for students once published", async () => {
+    for (const who of [teacher, anna, ben]) await openTab(who.page, "Polls");
     await teacher.page.getByRole("button", { name: "New poll" }).click();
     await teacher.page.getByLabel("Question").fill("Which is a noble gas?");
     await teacher.page.getByPlaceholder("Option 1").fill("Neon");
@@ -125,6 +133,7 @@ describe("a live class in the browser", () => {
   });
 
   it("a student raises a hand; the teacher sees the queue and lowers it", async () => {
+    await openTab(teacher.page, "People");
     await ben.page.getByRole("button", { name: "✋ Raise hand" }).click();
     const queue = teacher.page.getByTestId("hand-queue");
     await queue.getByText("Ben Student").waitFor();

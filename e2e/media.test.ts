@@ -185,6 +185,8 @@ describe("live audio, video and screen share", () => {
   });
 
   it("a student put on stage is seen and heard by the teacher, and taken off again", async () => {
+    // The stage list is in the side panel's People tab.
+    await teacher.page.getByRole("tab", { name: /^People/ }).click();
     await teacher.page.getByRole("button", { name: "Invite Anna Student to stage" }).click();
     await anna.page.getByRole("button", { name: "Join the stage" }).click();
     await expectDecodedVideo(teacher.page, anna.userId, "video");

@@ -181,6 +181,7 @@ describe("the app under its security headers", () => {
     expect(timeBox.x).toBeGreaterThanOrEqual(nameBox.x + nameBox.width - 1);
 
     // In the student's own list, "(you)" after the name is not turned into ")uoy(".
+    await student.page.getByRole("tab", { name: /^People/ }).click();
     const you = await characterPositions(student.page, ".participants__name", "(you)");
     expect(you).toHaveLength(1);
     expect(you[0], "x of each character of (you)").toSatisfy(increasing);

@@ -1,8 +1,7 @@
 import { createEffect, createMemo, createSignal, For, Show, type JSX } from "solid-js";
 import type { ClassChannel } from "./class-channel";
-import { DeviceControls } from "./DeviceControls";
+import { FullscreenButton } from "./layout/FullscreenButton";
 import type { MediaSession, RemoteFeed } from "./media";
-import { StageControls } from "./StageControls";
 import { VideoTile } from "./VideoTile";
 import "./media.css";
 
@@ -24,16 +23,27 @@ const STATUS_TEXT: Record<string, string> = {
 };
 
 /**
- * The media area of the classroom: a screen share large when there is one, the teacher's camera, a strip
- * with everyone else who sends (students on stage, you), the controls for what you send, and a moderator's
- * stage list. Remote audio plays through hidden audio elements; if the browser blocks autoplay, a button
- * turns the sound on.
+ * The classroom's pictures: one main picture (the board when a teacher shows it, else a screen share, else the
+ * teacher's camera) with a fullscreen button, and a strip of the other cameras (students on stage, you, and the
+ * teacher's camera while the main picture shows something else). Remote audio plays through hidden audio
+ * elements; if the browser blocks autoplay, a button turns the sound on. The controls live in the control bar.
  */
-export function MediaStage(props: { channel: ClassChannel; session: MediaSession; moderator: boolean; onError: (error: unknown) => void }): JSX.Element {
+export function MediaStage(props: {
+  channel: ClassChannel;
+  session: MediaSession;
+  moderator: boolean;
+  onError: (error: unknown) => void;
+  /** Whether the board is shown, and the board itself (read once, only while shown). */
+  boardShown: boolean;
+  board: JSX.Element;
+  /** Drawn over the main picture (reaction bursts). */
+  overlay?: JSX.Element;
+}): JSX.Element {
   const state = props.session.state;
   const channelState = props.channel.state;
   const [soundBlocked, setSoundBlocked] = createSignal(false);
   let audioBox!: HTMLDivElement;
+  let mainArea!: HTMLDivElement;
 
   const nameOf = (userId: string) => channelState.participants.find((p) => p.userId === userId)?.displayName ?? "Someone";
   const roleOf = (userId: string) => channelState.participants.find((p) => p.userId === userId)?.role ?? "student";
@@ -75,6 +85,10 @@ export function MediaStage(props: { channel: ClassChannel; session: MediaSession
     return byKey;
   });
   const screens = createMemo(() => [...screenByKey().keys()], undefined, { equals: sameIds });
+  /** The teacher's camera is the main picture unless the board or a screen takes that place; then it joins the strip. */
+  const mainIsCamera = () => !props.boardShown && screens().length === 0;
+  const mainTeachers = () => (mainIsCamera() ? teachers() : []);
+  const stripIds = createMemo(() => (mainIsCamera() ? others() : [...teachers(), ...others()]), undefined, { equals: sameIds });
   const audioFeeds = () => state.feeds.filter((feed) => feed.kind === "audio");
 
   const personTile = (userId: string) => {
@@ -106,12 +120,31 @@ export function MediaStage(props: { channel: ClassChannel; session: MediaSession
     );
   };
 
+  const screenTile = (key: string) => {
+    const screen = () => screenByKey().get(key);
+    return (
+      <VideoTile
+        userId={screen()?.userId ?? ""}
+        name={nameOf(screen()?.userId ?? "")}
+        source="screen"
+        track={screen()?.track ?? null}
+        videoPaused={false}
+        audio="none"
+        speaking={false}
+        quality={null}
+        local={screen()?.local ?? false}
+      />
+    );
+  };
+
   const playAll = () => {
     for (const element of audioBox.querySelectorAll("audio")) element.play().then(() => setSoundBlocked(false), () => undefined);
   };
 
   return (
-    <section class="media-stage" aria-label="Video" data-testid="media-stage" data-status={state.status} data-node-id={state.nodeId ?? ""}>
+    <section class="media-stage" classList={{ "media-stage--board": props.boardShown }} aria-label="Video" data-testid="media-stage" data-status={state.status} data-node-id={state.nodeId ?? ""}>
+      {/* Notices float over the top of the pictures, so that they never push the control bar off the screen. */}
+      <div class="media-stage__notices">
       <Show when={STATUS_TEXT[state.status]}>
         <p class="media-stage__status muted small" role="status">
           {STATUS_TEXT[state.status]}
@@ -138,48 +171,29 @@ export function MediaStage(props: { channel: ClassChannel; session: MediaSession
           🔊 Turn on sound
         </button>
       </Show>
+      </div>
 
-      <div class="media-stage__layout" classList={{ "media-stage__layout--screen": screens().length > 0 }}>
-        <Show when={screens().length > 0}>
-          <div class="media-stage__screen">
-            <For each={screens()}>
-              {(key) => {
-                const screen = () => screenByKey().get(key);
-                return (
-                  <VideoTile
-                    userId={screen()?.userId ?? ""}
-                    name={nameOf(screen()?.userId ?? "")}
-                    source="screen"
-                    track={screen()?.track ?? null}
-                    videoPaused={false}
-                    audio="none"
-                    speaking={false}
-                    quality={null}
-                    local={screen()?.local ?? false}
-                  />
-                );
-              }}
-            </For>
-          </div>
+      <div class="media-stage__main" ref={mainArea} data-testid="main-picture" data-shows={props.boardShown ? "board" : screens().length > 0 ? "screen" : "camera"}>
+        <Show
+          when={props.boardShown}
+          fallback={
+            <Show when={screens().length > 0} fallback={<For each={mainTeachers()} fallback={<p class="media-stage__empty muted">The teacher's camera shows here.</p>}>{personTile}</For>}>
+              <For each={screens()}>{screenTile}</For>
+            </Show>
+          }
+        >
+          {props.board}
         </Show>
-        <div class="media-stage__main">
-          <For each={teachers()} fallback={<p class="media-stage__empty muted">The teacher's camera shows here.</p>}>
-            {personTile}
-          </For>
+        {props.overlay}
+        <span class="media-stage__fullscreen">
+          <FullscreenButton target={() => mainArea} />
+        </span>
+      </div>
+      <Show when={stripIds().length > 0}>
+        <div class="media-stage__strip" role="group" aria-label="Cameras">
+          <For each={stripIds()}>{personTile}</For>
         </div>
-        <Show when={others().length > 0}>
-          <div class="media-stage__strip" aria-label="On stage">
-            <For each={others()}>{personTile}</For>
-          </div>
-        </Show>
-      </div>
-
-      <div class="media-stage__controls">
-        <DeviceControls session={props.session} onError={(message) => props.onError(new Error(message))} />
-        <Show when={props.moderator}>
-          <StageControls channel={props.channel} onError={props.onError} />
-        </Show>
-      </div>
+      </Show>
 
       <div ref={audioBox} class="visually-hidden">
         <For each={audioFeeds()}>{(feed) => <RemoteAudio userId={feed.userId} track={feed.track} onBlocked={() => setSoundBlocked(true)} />}</For>
