@@ -56,23 +56,29 @@ function PdfFirstPage(props: { url: string; name: string }): JSX.Element {
       copy.setAttribute("aria-label", `First page of ${props.name}`);
       copy.dataset.testid = "chat-attachment-pdf";
       holder?.replaceChildren(copy);
-    } catch {
+    } catch (error) {
+      // The icon stands in; the reason is for whoever looks at the console.
+      console.warn("chat PDF preview failed", error);
       setFailed(true);
     }
   };
   onMount(() => {
     if (!holder) return;
-    observer = new IntersectionObserver((entries) => {
-      if (!entries.some((entry) => entry.isIntersecting)) return;
-      observer?.disconnect();
-      void draw();
-    });
+    // Started a little before it scrolls into view, as lazy images are, so it is usually drawn when seen.
+    observer = new IntersectionObserver(
+      (entries) => {
+        if (!entries.some((entry) => entry.isIntersecting)) return;
+        observer?.disconnect();
+        void draw();
+      },
+      { rootMargin: "300px" },
+    );
     observer.observe(holder);
   });
   onCleanup(() => observer?.disconnect());
   return (
     <a href={props.url} download={props.name} class="chat-file__preview">
-      <Show when={!failed()} fallback={<span class="chat-file__icon" aria-hidden="true">📄</span>}>
+      <Show when={!failed()} fallback={<span class="chat-file__icon" aria-hidden="true" data-testid="chat-attachment-pdf-icon">📄</span>}>
         <div ref={holder} class="chat-file__pdf-holder" />
       </Show>
     </a>
