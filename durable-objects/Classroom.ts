@@ -8,6 +8,7 @@ import {
   ClassroomRequestFrameSchema,
   HEARTBEAT_PING,
   HEARTBEAT_PONG,
+  type ChatAttachment,
   type Snapshot,
 } from "../schema/protocol/classroom";
 import { CLASS_LINK_CLOSE_CODES, CLASS_LINK_MAX_FRAME_BYTES, CLASS_LINK_VERIFIED_NODE_HEADER } from "../schema/protocol/class-link";
@@ -110,7 +111,7 @@ export class Classroom extends Server<Env> {
     const links = { sockets: (nodeId?: string) => this.nodeLinks(nodeId) };
     const media = new MediaPlane(this.mediaMap, this.presence, links, env);
     this.services = {
-      chat: new Chat(this.store, this.outbox, this.session, this.presence, this.broadcaster),
+      chat: new Chat(this.store, this.outbox, this.session, this.presence, this.broadcaster, (userId, fileId) => sharedFile(env.DB, this.name, userId, fileId)),
       polls,
       hands: new Hands(this.presence, this.broadcaster),
       moderation: new Moderation(
@@ -254,6 +255,14 @@ export class Classroom extends Server<Env> {
     this.disconnectUser(userId, CLASSROOM_CLOSE_CODES.kicked, "kicked", "You are no longer enrolled in this class");
     this.presence.remove(userId, "kicked", Date.now());
     await this.outbox.flush();
+  }
+
+  /**
+   * RPC for the Worker: may students share files into this class now (`files.allow`)? The upload route asks
+   * before it lets a student start a shared upload, and again before it completes one.
+   */
+  async studentsMayShareFiles(): Promise<boolean> {
+    return this.services.chat.filesAllowed();
   }
 
   override async onRequest(): Promise<Response> {
@@ -497,4 +506,13 @@ function describe(issues: readonly v.BaseIssue<unknown>[]): string {
 async function deckPageCount(db: D1Database, classId: string, deckId: string): Promise<number | null> {
   const row = await db.prepare(`SELECT page_count AS pages FROM slide_decks WHERE id = ?1 AND class_id = ?2`).bind(deckId, classId).first<{ pages: number }>();
   return row?.pages ?? null;
+}
+
+/** A file for a chat message: only an upload of this class by this user (see {@link SharedFileLookup}). */
+async function sharedFile(db: D1Database, classId: string, userId: string, fileId: string): Promise<ChatAttachment | null> {
+  const row = await db
+    .prepare(`SELECT file_name AS fileName, kind, content_type AS contentType, size_bytes AS sizeBytes FROM media_uploads WHERE id = ?1 AND class_id = ?2 AND owner_id = ?3`)
+    .bind(fileId, classId, userId)
+    .first<Omit<ChatAttachment, "fileId">>();
+  return row && { fileId, ...row };
 }

@@ -1,4 +1,4 @@
-import { CLASSROOM_LIMITS, type ChatMessage, type ClassroomRequestData } from "../schema/protocol/classroom";
+import { type ChatAttachment, CLASSROOM_LIMITS, type ChatMessage, type ClassroomRequestData } from "../schema/protocol/classroom";
 import { type ClassIdentity, type ClassRole, isModerator } from "../schema/tokens/class-token";
 import type { Broadcaster } from "./broadcaster";
 import { ChannelError } from "./errors";
@@ -15,7 +15,14 @@ interface ChatRow extends Record<string, string | number | null> {
   role: string;
   body: string;
   created_at: number;
+  attachment: string | null;
 }
+
+/**
+ * Looks up a file for a chat message: the upload's metadata when it belongs to this class and to this user,
+ * else null (the object reads D1; the Worker wrote the row when the upload completed).
+ */
+export type SharedFileLookup = (userId: string, fileId: string) => Promise<ChatAttachment | null>;
 
 /** Half of a surrogate pair on its own: JSON can carry it, but it is not text and D1 would store garbage. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -44,6 +51,7 @@ export class Chat {
     private readonly session: LiveSession,
     private readonly presence: Presence,
     private readonly broadcaster: Broadcaster,
+    private readonly lookupFile: SharedFileLookup,
   ) {}
 
   /** The last messages of the snapshot, oldest first. */
@@ -58,20 +66,28 @@ export class Chat {
     return this.tailCache.messages;
   }
 
-  send(caller: ClassIdentity, data: ClassroomRequestData<"chat.send">, now: number): ChatMessage {
-    const resent = this.storage.one<ChatRow>(`SELECT * FROM chat WHERE user_id = ? AND client_message_id = ?`, caller.userId, data.clientMessageId);
-    if (resent) return toMessage(resent);
+  async send(caller: ClassIdentity, data: ClassroomRequestData<"chat.send">, now: number): Promise<ChatMessage> {
+    const resent = this.resent(caller.userId, data.clientMessageId);
+    if (resent) return resent;
 
     const body = data.body;
     if (LONE_SURROGATE.test(body)) throw new ChannelError("INVALID_MESSAGE", "The message contains broken characters");
-    if (body.trim().length === 0) throw new ChannelError("INVALID_MESSAGE", "The message is empty");
+    if (body.trim().length === 0 && !data.attachment) throw new ChannelError("INVALID_MESSAGE", "The message is empty");
     if (graphemeCount(body) > CLASSROOM_LIMITS.maxChatGraphemes) throw new ChannelError("INVALID_MESSAGE", `A message may have at most ${CLASSROOM_LIMITS.maxChatGraphemes} characters`);
-    const session = this.session.current();
-    if (!session) throw new ChannelError("CONFLICT", "The class is not in session");
-    if (!isModerator(caller.role)) {
-      if (session.chat_locked === 1) throw new ChannelError("FORBIDDEN", "The teacher has locked the chat");
-      if (this.presence.isMuted(caller.userId)) throw new ChannelError("FORBIDDEN", "The teacher has muted your chat");
+    this.checkMayPost(caller, data.attachment !== undefined);
+
+    let attachment: ChatAttachment | null = null;
+    if (data.attachment) {
+      attachment = await this.lookupFile(caller.userId, data.attachment.fileId);
+      // The same answer for "another class's file", "someone else's file" and "no such file": none of them
+      // tells the sender anything about files they cannot see.
+      if (!attachment) throw new ChannelError("NOT_FOUND", "No such file of yours in this class");
+      // The D1 read let other requests in: the same message may have arrived again, or the lock come down.
+      const raced = this.resent(caller.userId, data.clientMessageId);
+      if (raced) return raced;
+      this.checkMayPost(caller, true);
     }
+    const session = this.session.current()!;
 
     const message: ChatMessage = {
       id: crypto.randomUUID(),
@@ -81,9 +97,10 @@ export class Chat {
       role: caller.role,
       body,
       createdAt: now,
+      attachment,
     };
     this.storage.run(
-      `INSERT INTO chat (id, client_message_id, user_id, display_name, role, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO chat (id, client_message_id, user_id, display_name, role, body, created_at, attachment) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       message.id,
       message.clientMessageId,
       message.userId,
@@ -91,12 +108,39 @@ export class Chat {
       message.role,
       message.body,
       message.createdAt,
+      attachment && JSON.stringify(attachment),
     );
     this.storage.pruneChat();
     this.tailCache = null;
-    this.outbox.add("chat.insert", { id: message.id, classId: caller.classId, sessionId: session.id, userId: caller.userId, clientMessageId: message.clientMessageId, body, createdAt: now });
+    this.outbox.add("chat.insert", { id: message.id, classId: caller.classId, sessionId: session.id, userId: caller.userId, clientMessageId: message.clientMessageId, body, createdAt: now, attachment });
     this.broadcaster.emit({ type: "chat.message", message });
     return message;
+  }
+
+  /** Whether students may share files now; teachers and admins always may. */
+  filesAllowed(): boolean {
+    return this.session.current()?.files_allowed === 1;
+  }
+
+  allowFiles(allowed: boolean): void {
+    if (!this.session.current()) throw new ChannelError("CONFLICT", "The class is not in session");
+    this.session.setFilesAllowed(allowed);
+    this.broadcaster.emit({ type: "files.allowed", allowed });
+  }
+
+  private resent(userId: string, clientMessageId: string): ChatMessage | null {
+    const row = this.storage.one<ChatRow>(`SELECT * FROM chat WHERE user_id = ? AND client_message_id = ?`, userId, clientMessageId);
+    return row && toMessage(row);
+  }
+
+  /** Throws when the caller may not post now (no session, chat locked or muted, or sharing not allowed). */
+  private checkMayPost(caller: ClassIdentity, withFile: boolean): void {
+    const session = this.session.current();
+    if (!session) throw new ChannelError("CONFLICT", "The class is not in session");
+    if (isModerator(caller.role)) return;
+    if (session.chat_locked === 1) throw new ChannelError("FORBIDDEN", "The teacher has locked the chat");
+    if (this.presence.isMuted(caller.userId)) throw new ChannelError("FORBIDDEN", "The teacher has muted your chat");
+    if (withFile && session.files_allowed !== 1) throw new ChannelError("FORBIDDEN", "The teacher has not allowed students to share files");
   }
 
   delete(caller: ClassIdentity, messageId: string, now: number): void {
@@ -123,5 +167,6 @@ function toMessage(row: ChatRow): ChatMessage {
     role: row.role as ClassRole,
     body: row.body,
     createdAt: row.created_at,
+    attachment: row.attachment ? (JSON.parse(row.attachment) as ChatAttachment) : null,
   };
 }

@@ -34,7 +34,7 @@ type Handler<M extends ClassroomMethod> = (room: RoomServices, caller: Caller, d
  * depends on state (locks, mutes, targets).
  */
 export const HANDLERS: { [M in ClassroomMethod]: Handler<M> } = {
-  "chat.send": (room, caller, data, now) => ({ message: room.chat.send(caller, data, now) }),
+  "chat.send": async (room, caller, data, now) => ({ message: await room.chat.send(caller, data, now) }),
   "chat.delete": (room, caller, data, now) => {
     room.chat.delete(caller, data.messageId, now);
     return {};
@@ -42,6 +42,10 @@ export const HANDLERS: { [M in ClassroomMethod]: Handler<M> } = {
   "chat.lock": (room, _caller, data) => {
     room.chat.lock(data.locked);
     return { locked: data.locked };
+  },
+  "files.allow": (room, _caller, data) => {
+    room.chat.allowFiles(data.allowed);
+    return { allowed: data.allowed };
   },
   "participant.mute": (room, _caller, data) => {
     room.moderation.mute(data.userId, data.muted);

@@ -3,6 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
 import { attendance, blocks, boardOps, chatMessages, liveSessions, pollOptions, polls, pollVotes } from "../schema/db";
 import * as schema from "../schema/db";
+import type { ChatAttachment } from "../schema/protocol/classroom";
 import type { RoomStorage } from "./storage";
 
 /**
@@ -15,7 +16,7 @@ export interface OutboxWrites {
   "session.end": { id: string; endedAt: number; endedBy: string | null; reason: string };
   "attendance.join": { id: string; sessionId: string; userId: string; joinedAt: number };
   "attendance.leave": { id: string; leftAt: number; durationMs: number; reason: string };
-  "chat.insert": { id: string; classId: string; sessionId: string; userId: string; clientMessageId: string; body: string; createdAt: number };
+  "chat.insert": { id: string; classId: string; sessionId: string; userId: string; clientMessageId: string; body: string; createdAt: number; attachment?: ChatAttachment | null };
   "chat.delete": { id: string; deletedAt: number; deletedBy: string };
   "poll.insert": {
     id: string;

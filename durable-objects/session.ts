@@ -9,6 +9,7 @@ interface SessionRow extends Record<string, string | number | null> {
   occurrence_id: string | null;
   started_at: number;
   chat_locked: number;
+  files_allowed: number;
   empty_since: number | null;
 }
 
@@ -49,11 +50,16 @@ export class LiveSession {
 
   state(): SessionState | null {
     const row = this.current();
-    return row ? { sessionId: row.id, startedAt: row.started_at, chatLocked: row.chat_locked === 1 } : null;
+    return row ? { sessionId: row.id, startedAt: row.started_at, chatLocked: row.chat_locked === 1, filesAllowed: row.files_allowed === 1 } : null;
   }
 
   setChatLocked(locked: boolean): void {
     this.storage.run(`UPDATE session SET chat_locked = ?`, locked ? 1 : 0);
+    this.row = undefined;
+  }
+
+  setFilesAllowed(allowed: boolean): void {
+    this.storage.run(`UPDATE session SET files_allowed = ?`, allowed ? 1 : 0);
     this.row = undefined;
   }
 

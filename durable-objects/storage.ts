@@ -41,6 +41,17 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS board_pens (user_id TEXT PRIMARY KEY)`,
 ];
 
+/**
+ * Columns added after objects already existed: CREATE TABLE IF NOT EXISTS leaves an old table as it was, so each
+ * is added on start, and "duplicate column" means the object has it already.
+ */
+const ADDED_COLUMNS = [
+  // The shared file of a message, as JSON (ChatAttachment), or null.
+  `ALTER TABLE chat ADD COLUMN attachment TEXT`,
+  // Students may share files into chat (files.allow).
+  `ALTER TABLE session ADD COLUMN files_allowed INTEGER NOT NULL DEFAULT 0`,
+];
+
 /** Chat messages kept in the object beyond the snapshot's tail, so resends stay idempotent for a while. */
 const CHAT_TAIL_KEPT = 1000;
 
@@ -51,6 +62,13 @@ type Row = Record<string, SqlValue>;
 export class RoomStorage {
   constructor(private readonly sqlStorage: SqlStorage) {
     for (const statement of SCHEMA) sqlStorage.exec(statement);
+    for (const statement of ADDED_COLUMNS) {
+      try {
+        sqlStorage.exec(statement);
+      } catch (error) {
+        if (!/duplicate column/i.test(String(error))) throw error;
+      }
+    }
   }
 
   all<T extends Row>(query: string, ...params: SqlValue[]): T[] {

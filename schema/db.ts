@@ -431,6 +431,11 @@ export const chatMessages = sqliteTable(
     /** Chosen by the client so a resend after a reconnect is not stored twice. */
     clientMessageId: text("client_message_id").notNull(),
     body: text("body").notNull(),
+    /**
+     * The file shared with the message, as it was when shared (name, kind, type, size, and the upload's id): a
+     * copy rather than a join, so the history still names a file that was deleted later.
+     */
+    attachment: text("attachment", { mode: "json" }).$type<{ fileId: string; fileName: string; kind: UploadKind; contentType: string; sizeBytes: number }>(),
     createdAt: integer("created_at").notNull(),
     deletedAt: integer("deleted_at"),
     deletedBy: text("deleted_by").references(() => users.id, { onDelete: "set null" }),

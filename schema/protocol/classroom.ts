@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import type { UPLOAD_KINDS } from "../db";
 import { CLASS_ROLES, type ClassRole } from "../tokens/class-token";
 import { MEDIA_SOURCES, type MediaSource } from "../tokens/media-token";
 import {
@@ -141,15 +142,25 @@ const Emoji = v.pipe(v.string(), v.minLength(1), v.maxLength(32));
  * draws from (see {@link CLASSROOM_LIMITS.rateLimits}). The object checks both before it acts.
  */
 export const CLASSROOM_METHODS = {
-  /** Post a chat message. `clientMessageId` makes a resend after a reconnect idempotent. */
+  /**
+   * Post a chat message. `clientMessageId` makes a resend after a reconnect idempotent. `attachment` names a
+   * file the sender uploaded to this class (`purpose: "share"`); the body may then be empty. Students attach
+   * files only while the teacher allows sharing (`files.allow`).
+   */
   "chat.send": {
     roles: CLASS_ROLES,
     rateLimit: { user: "chat" },
-    request: v.strictObject({ clientMessageId: Id, body: v.pipe(v.string(), v.minLength(1), v.maxLength(CLASSROOM_LIMITS.maxFrameBytes)) }),
+    request: v.strictObject({
+      clientMessageId: Id,
+      body: v.pipe(v.string(), v.maxLength(CLASSROOM_LIMITS.maxFrameBytes)),
+      attachment: v.optional(v.strictObject({ fileId: Id })),
+    }),
   },
   "chat.delete": { roles: ["teacher", "admin"], rateLimit: { user: "moderation" }, request: v.strictObject({ messageId: Id }) },
   /** Lock or unlock chat for students. */
   "chat.lock": { roles: ["teacher", "admin"], rateLimit: { user: "moderation", class: "classBroadcasts" }, request: v.strictObject({ locked: v.boolean() }) },
+  /** Let every student of the session share files into chat, or stop them (teachers and admins always may). */
+  "files.allow": { roles: ["teacher", "admin"], rateLimit: { user: "moderation", class: "classBroadcasts" }, request: v.strictObject({ allowed: v.boolean() }) },
   /** Mute or unmute one participant's chat. */
   "participant.mute": { roles: ["teacher", "admin"], rateLimit: { user: "moderation" }, request: v.strictObject({ userId: Id, muted: v.boolean() }) },
   /** Remove a participant now; they may rejoin. */
@@ -246,14 +257,29 @@ export const ParticipantSchema = v.object({
 });
 export type Participant = v.InferOutput<typeof ParticipantSchema>;
 
+/** The same list as `UPLOAD_KINDS` in schema/db.ts (kept apart so the classroom page need not load drizzle). */
+const ATTACHMENT_KINDS = ["pdf", "image", "other"] as const satisfies typeof UPLOAD_KINDS;
+
+/** A file shared in a chat message, as it was when shared (download it at `/api/files/:fileId`). */
+export const ChatAttachmentSchema = v.object({
+  fileId: v.string(),
+  fileName: v.string(),
+  kind: v.picklist(ATTACHMENT_KINDS),
+  contentType: v.string(),
+  sizeBytes: v.number(),
+});
+export type ChatAttachment = v.InferOutput<typeof ChatAttachmentSchema>;
+
 export const ChatMessageSchema = v.object({
   id: v.string(),
   clientMessageId: v.string(),
   userId: v.string(),
   displayName: v.string(),
   role: v.picklist(CLASS_ROLES),
+  /** May be empty when the message carries an attachment. */
   body: v.string(),
   createdAt: v.number(),
+  attachment: v.nullable(ChatAttachmentSchema),
 });
 export type ChatMessage = v.InferOutput<typeof ChatMessageSchema>;
 
@@ -284,6 +310,8 @@ export const SessionStateSchema = v.object({
   sessionId: v.string(),
   startedAt: v.number(),
   chatLocked: v.boolean(),
+  /** Students may share files into chat (set by `files.allow`). */
+  filesAllowed: v.boolean(),
 });
 export type SessionState = v.InferOutput<typeof SessionStateSchema>;
 
@@ -335,6 +363,8 @@ export const ClassroomEventSchema = v.variant("type", [
   v.object({ type: v.literal("chat.message"), seq: v.number(), message: ChatMessageSchema }),
   v.object({ type: v.literal("chat.deleted"), seq: v.number(), messageId: v.string() }),
   v.object({ type: v.literal("chat.locked"), seq: v.number(), locked: v.boolean() }),
+  /** Whether students may share files now. */
+  v.object({ type: v.literal("files.allowed"), seq: v.number(), allowed: v.boolean() }),
   v.object({ type: v.literal("poll"), seq: v.number(), poll: PollSchema }),
   /** Reaction counts of the last second, by emoji. */
   v.object({ type: v.literal("reactions"), seq: v.number(), counts: v.record(v.string(), v.number()) }),
@@ -372,6 +402,7 @@ export interface ClassroomResponses {
   "chat.send": { message: ChatMessage };
   "chat.delete": Record<string, never>;
   "chat.lock": { locked: boolean };
+  "files.allow": { allowed: boolean };
   "participant.mute": Record<string, never>;
   "participant.remove": Record<string, never>;
   "participant.block": Record<string, never>;

@@ -1,5 +1,6 @@
 import { and, desc, eq, ne } from "drizzle-orm";
 import { Hono } from "hono";
+import { getServerByName } from "partyserver";
 import {
   type ClassFile,
   FILE_LIMITS,
@@ -8,6 +9,7 @@ import {
   type UploadCreated,
   UploadCreateSchema,
   type UploadPart,
+  type UploadPurpose,
 } from "../../schema/api/files";
 import { IdSchema } from "../../schema/api/portal";
 import type { ClassBoardResponse } from "../../schema/api/board";
@@ -35,10 +37,7 @@ filesRoutes.post("/api/classes/:id/uploads", async (c) => {
   const user = requireUser(c);
   const cls = await loadClass(c.var.db, parse(IdSchema, c.req.param("id")));
   const body = await jsonBody(c, UploadCreateSchema);
-  // Students do not share files into a class yet: decks and shared files come from its teacher or an admin.
-  if (!canManageClass(user, cls)) {
-    throw new ApiError("FORBIDDEN", body.purpose === "deck" ? "Only this class's teacher or an admin uploads decks" : "Only this class's teacher or an admin shares files here");
-  }
+  await requireMayUpload(c.env, c.var.db, user, cls, body.purpose);
   const fileName = cleanFileName(body.fileName);
   const key = `classes/${cls.id}/files/${crypto.randomUUID()}`;
   const upload = await c.env.UPLOADS.createMultipartUpload(key);
@@ -81,7 +80,7 @@ filesRoutes.post("/api/uploads/complete", async (c) => {
   const { parts } = await jsonBody(c, UploadCompleteSchema);
   if (parts.length !== partCount(claims.sizeBytes)) throw new ApiError("INVALID_MESSAGE", `The upload has ${partCount(claims.sizeBytes)} parts; ${parts.length} were listed`);
   const cls = await loadClass(c.var.db, claims.classId);
-  if (!canManageClass(user, cls)) throw new ApiError("FORBIDDEN", "You may no longer add files to this class");
+  await requireMayUpload(c.env, c.var.db, user, cls, claims.purpose, "You may no longer add files to this class");
   const upload = c.env.UPLOADS.resumeMultipartUpload(claims.key, claims.r2UploadId);
   let object: R2Object;
   try {
@@ -199,6 +198,20 @@ async function admitFile(env: AppEnv["Bindings"], db: Db, user: User, cls: Class
   if (deck) await db.batch([db.insert(mediaUploads).values(upload), db.insert(slideDecks).values(deck)]);
   else await db.insert(mediaUploads).values(upload);
   return toClassFile({ upload, ownerName: user.displayName, deck: deck && { id: deck.id, title: deck.title, pageCount: deck.pageCount } });
+}
+
+/**
+ * Decks come from the class's teacher or an admin. Shared files too, and from an enrolled, unblocked student
+ * while the class object says the teacher allows sharing (`files.allow`): the object holds that switch, so it is
+ * asked at create and again at complete (the teacher may have switched it off in between).
+ */
+async function requireMayUpload(env: AppEnv["Bindings"], db: Db, user: User, cls: ClassRow, purpose: UploadPurpose, refusal?: string): Promise<void> {
+  if (canManageClass(user, cls)) return;
+  if (purpose === "deck") throw new ApiError("FORBIDDEN", refusal ?? "Only this class's teacher or an admin uploads decks");
+  const notAllowed = refusal ?? "The teacher has not allowed students to share files in this class";
+  if (!(await isEnrolled(db, cls.id, user.id))) throw new ApiError("FORBIDDEN", refusal ?? "Only this class's teacher or an admin shares files here");
+  if (await activeBlock(db, user.id, cls.id)) throw new ApiError("FORBIDDEN", "You are blocked from this class");
+  if (!(await (await getServerByName(env.CLASSROOM, cls.id)).studentsMayShareFiles())) throw new ApiError("FORBIDDEN", notAllowed);
 }
 
 /** Members of a class see its files: its teacher, admins, and enrolled students who are not blocked from it. */

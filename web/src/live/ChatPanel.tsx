@@ -3,6 +3,9 @@ import { CLASSROOM_LIMITS } from "../../../schema/protocol/classroom";
 import { errorMessage } from "../api";
 import type { ClassChannel } from "./class-channel";
 import { EmojiButton } from "./EmojiButton";
+import { AttachFile } from "./chat/AttachFile";
+import { ChatAttachment } from "./chat/ChatAttachment";
+import "./chat/chat-files.css";
 
 /** Closer than this to the bottom counts as "reading the newest": new messages scroll into view. */
 const STICK_TO_BOTTOM_PX = 48;
@@ -10,7 +13,9 @@ const STICK_TO_BOTTOM_PX = 48;
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 const graphemeCount = (text: string) => [...segmenter.segment(text)].length;
 
-/** Chat with an emoji picker. It follows new messages only while the reader is at the bottom. */
+/**
+ * Chat with an emoji picker and shared files (teachers and admins always; students while the teacher allows
+ * it). It follows new messages only while the reader is at the bottom. */
 export function ChatPanel(props: { channel: ClassChannel; moderator: boolean }): JSX.Element {
   const state = props.channel.state;
   const [draft, setDraft] = createSignal("");
@@ -43,6 +48,22 @@ export function ChatPanel(props: { channel: ClassChannel; moderator: boolean }):
   const locked = () => (state.session?.chatLocked ?? false) && !props.moderator;
   const muted = () => state.participants.find((p) => p.userId === state.you?.userId)?.chatMuted ?? false;
   const length = () => graphemeCount(draft());
+  const mayShare = () => props.moderator || (state.session?.filesAllowed ?? false);
+  const cannotPost = () => locked() || muted() || state.status !== "open";
+
+  /** Posts the uploaded file with whatever is typed as its caption. */
+  const sendFile = async (fileId: string) => {
+    const body = draft();
+    if (length() > CLASSROOM_LIMITS.maxChatGraphemes) throw new Error("Shorten the message to send it with the file");
+    setDraft("");
+    setAtBottom(true);
+    try {
+      await props.channel.sendChat(body.trim() ? body : "", fileId);
+    } catch (failure) {
+      if (!draft()) setDraft(body);
+      throw failure;
+    }
+  };
 
   const send = async (event?: Event) => {
     event?.preventDefault();
@@ -71,6 +92,24 @@ export function ChatPanel(props: { channel: ClassChannel; moderator: boolean }):
   return (
     <section class="card chat" aria-label="Chat">
       <h2 class="card__title">Chat</h2>
+      <Show when={props.moderator && state.session}>
+        <label class="chat-files-toggle small">
+          <input
+            type="checkbox"
+            checked={state.session?.filesAllowed ?? false}
+            data-testid="chat-files-allowed"
+            onChange={(event) => {
+              const box = event.currentTarget;
+              const allowed = box.checked;
+              void props.channel.request("files.allow", { allowed }).catch((failure) => {
+                box.checked = !allowed;
+                setError(errorMessage(failure));
+              });
+            }}
+          />
+          Allow students to share files
+        </label>
+      </Show>
       <ol class="chat__list" ref={list} onScroll={onScroll} aria-live="polite" data-testid="chat-list">
         <For each={state.chat} fallback={<li class="muted">No messages yet.</li>}>
           {(message) => (
@@ -82,9 +121,12 @@ export function ChatPanel(props: { channel: ClassChannel; moderator: boolean }):
                 </Show>
               </span>
               <span class="chat__time muted small" data-testid="chat-time">{new Date(message.createdAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</span>
-              <p class="chat__body" dir="auto">
-                {message.body}
-              </p>
+              <Show when={message.body}>
+                <p class="chat__body" dir="auto">
+                  {message.body}
+                </p>
+              </Show>
+              <Show when={message.attachment}>{(attachment) => <ChatAttachment attachment={attachment()} />}</Show>
               <Show when={props.moderator}>
                 <button type="button" class="button button--quiet button--small" aria-label={`Delete message from ${message.displayName}`} onClick={() => void props.channel.request("chat.delete", { messageId: message.id }).catch((e) => setError(errorMessage(e)))}>
                   Delete
@@ -122,6 +164,9 @@ export function ChatPanel(props: { channel: ClassChannel; moderator: boolean }):
           }}
         />
         <EmojiButton onPick={insertEmoji} />
+        <Show when={mayShare()}>
+          <AttachFile classId={props.channel.classId} disabled={cannotPost()} onUploaded={(file) => sendFile(file.id)} onError={setError} />
+        </Show>
         <button
           type="submit"
           class="button button--primary"

@@ -84,7 +84,7 @@ export class ClassChannel {
   private readonly inkListeners = new Set<(userId: string, ink: BoardInk) => void>();
   private readonly socket: PartySocket;
   private readonly pending = new Map<number, Pending>();
-  private readonly unacknowledgedChat = new Map<string, string>();
+  private readonly unacknowledgedChat = new Map<string, ClassroomRequestData<"chat.send">>();
   private nextId = 1;
   private snapshotSeq = 0;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
@@ -134,12 +134,16 @@ export class ClassChannel {
     });
   }
 
-  /** Posts a chat message; if the connection drops first, it is sent again after the reconnect. */
-  async sendChat(body: string): Promise<void> {
+  /**
+   * Posts a chat message (with a file already uploaded to the class, if `fileId` is given); if the connection
+   * drops first, it is sent again after the reconnect.
+   */
+  async sendChat(body: string, fileId?: string): Promise<void> {
     const clientMessageId = crypto.randomUUID();
-    this.unacknowledgedChat.set(clientMessageId, body);
+    const data: ClassroomRequestData<"chat.send"> = fileId ? { clientMessageId, body, attachment: { fileId } } : { clientMessageId, body };
+    this.unacknowledgedChat.set(clientMessageId, data);
     try {
-      await this.request("chat.send", { clientMessageId, body });
+      await this.request("chat.send", data);
       this.unacknowledgedChat.delete(clientMessageId);
     } catch (error) {
       // A refusal is final; a lost connection keeps the message for the resend after the reconnect.
@@ -244,8 +248,8 @@ export class ClassChannel {
         board: snapshot.board,
       }),
     );
-    for (const [clientMessageId, body] of this.unacknowledgedChat) {
-      this.request("chat.send", { clientMessageId, body }).then(
+    for (const [clientMessageId, data] of this.unacknowledgedChat) {
+      this.request("chat.send", data).then(
         () => this.unacknowledgedChat.delete(clientMessageId),
         () => undefined,
       );
@@ -278,6 +282,9 @@ export class ClassChannel {
         break;
       case "chat.locked":
         if (this.state.session) this.setState("session", "chatLocked", event.locked);
+        break;
+      case "files.allowed":
+        if (this.state.session) this.setState("session", "filesAllowed", event.allowed);
         break;
       case "poll": {
         const index = this.state.polls.findIndex((p) => p.id === event.poll.id);
