@@ -90,7 +90,10 @@ describe("files in chat", () => {
     for (const who of [teacher, sam]) {
       await who.page.goto(`/classes/${classId}/live`);
       await who.page.getByRole("heading", { name: "Shared handouts", level: 1 }).waitFor();
+      // The people list sits in its own tab of the side panel; chat is the tab these tests use.
+      await who.page.getByRole("tab", { name: /^People/ }).click();
       await who.page.getByTestId("participants").getByText("Tara Teacher").waitFor();
+      await who.page.getByRole("tab", { name: /^Chat/ }).click();
     }
   });
 
