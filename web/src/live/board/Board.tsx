@@ -1,4 +1,4 @@
-import { createEffect, createMemo, createSignal, on, onCleanup, onMount, Show, type JSX } from "solid-js";
+import { createEffect, createMemo, createSignal, on, onCleanup, onMount, Show, untrack, type JSX } from "solid-js";
 import { type BoardSurface, type Shape, surfaceKey } from "../../../../schema/protocol/board";
 import { ChannelRequestError, type ClassChannel } from "../class-channel";
 import type { MediaSession } from "../media";
@@ -202,9 +202,10 @@ export function Board(props: { channel: ClassChannel; session: MediaSession; mod
         drawables,
       });
     });
-    void props.session.publish("board", capture.track).catch(props.onError);
+    // Untracked: publishing reads and writes the session's state, which must not re-run this effect.
+    untrack(() => void props.session.publish("board", capture.track).catch(props.onError));
     onCleanup(() => {
-      void props.session.unpublish("board");
+      untrack(() => void props.session.unpublish("board"));
       capture.close();
     });
   });
