@@ -13,8 +13,12 @@ export const MEDIA_TOKEN_ISSUER = "insp-live-worker";
 /** A media token lives this long at most; the node refuses tokens that claim a longer life. */
 export const MEDIA_TOKEN_MAX_LIFETIME_SECONDS = 60 * 60;
 
-/** What a participant may send: microphone, camera, screen share (its own producer). */
-export const MEDIA_SOURCES = ["audio", "video", "screen"] as const;
+/**
+ * What a participant may send: microphone, camera, screen share (its own producer), and the presenter's composed
+ * board (page or screen with its annotations, drawn onto a canvas). The board track exists for the recording:
+ * browsers draw the vector board themselves and do not receive it.
+ */
+export const MEDIA_SOURCES = ["audio", "video", "screen", "board"] as const;
 export type MediaSource = (typeof MEDIA_SOURCES)[number];
 
 /** Roles as they appear in a media token (a teacher is teacher of this class). */

@@ -43,7 +43,7 @@ export const SOUNDS = {
   beepEverySecond: () => "sine=frequency=1000:sample_rate=48000:samples_per_frame=480,volume='if(lt(mod(t,1),0.1),1,0)':eval=frame",
 };
 
-const SSRC: Record<MediaSource, number> = { audio: 33_333_333, video: 22_222_222, screen: 44_444_444 };
+const SSRC: Record<MediaSource, number> = { audio: 33_333_333, video: 22_222_222, screen: 44_444_444, board: 55_555_555 };
 const PAYLOAD_TYPE = { audio: 100, video: 101 } as const;
 
 /** One producer of a test teacher: a plain transport fed by `ffmpeg`. */
@@ -55,7 +55,7 @@ export interface TestProducer {
 
 /** A peer whose media come from FFmpeg over plain RTP (comedia, RTCP not muxed like FFmpeg sends it). */
 export async function ffmpegPeer(room: Room, userId: string): Promise<Peer> {
-  return room.addPeer({ userId, role: "teacher", produce: ["audio", "video", "screen"], displayName: userId, connection: recordingConnection() });
+  return room.addPeer({ userId, role: "teacher", produce: ["audio", "video", "screen", "board"], displayName: userId, connection: recordingConnection() });
 }
 
 export async function plainProducer(peer: Peer, source: MediaSource): Promise<TestProducer> {

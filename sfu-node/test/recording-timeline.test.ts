@@ -6,7 +6,7 @@ import { eventually } from "./helpers";
 import { PICTURES, SOUNDS, encodeStream, ffmpegPeer, frameAt, isFaststart, plainProducer, probeStreams, sendStream, silences, sleep, startRecorderTestNode, tempDir } from "./recording-helpers";
 
 let node: MediaNode;
-let files: { testPattern: string; blue: string; red: string; tone: string };
+let files: { testPattern: string; blue: string; red: string; green: string; tone: string };
 const senders: ChildProcess[] = [];
 const canvas = { width: 640, height: 360, fps: 15 };
 
@@ -17,6 +17,7 @@ beforeAll(async () => {
     testPattern: await encodeStream("pattern", "video", PICTURES.testPattern()),
     blue: await encodeStream("blue", "video", PICTURES.solid("blue")),
     red: await encodeStream("red", "screen", PICTURES.solid("red")),
+    green: await encodeStream("green", "board", PICTURES.solid("lime")),
     tone: await encodeStream("tone", "audio", SOUNDS.tone()),
   };
 }, 120_000);
@@ -115,6 +116,37 @@ describe("recording a class on the node", { timeout: 60_000 }, () => {
     const after = await frameAt(composed.file, composed.durationMs / 1000 - 1);
     expect(isRed(after(32, 18))).toBe(true);
     expect(isRed(after(16, 6))).toBe(true);
+    expect(isBlue(after(58, 31))).toBe(true);
+    room.close("closed-by-server");
+  });
+
+  it("makes the board the main picture over a screen share that was shown before it, with the camera as picture-in-picture", async () => {
+    const room = await node.openRoom("class-board");
+    const teacher = await ffmpegPeer(room, "teacher");
+    const camera = await plainProducer(teacher, "video");
+    const screen = await plainProducer(teacher, "screen");
+    senders.push(sendStream(camera, "video", files.blue), sendStream(screen, "screen", files.red));
+    const recording = await startRecording(room, { recordingId: "rec-board", classId: room.classId, userIds: ["teacher"], workDir: await tempDir("board"), canvas });
+    await eventually(() => recording.tracks().some((track) => track.source === "screen" && track.firstPacketAt !== undefined), 15_000, "the screen being captured");
+    await sleep(3000);
+    const boardAt = Date.now();
+    const board = await plainProducer(teacher, "board");
+    senders.push(sendStream(board, "board", files.green));
+    await eventually(() => recording.tracks().some((track) => track.source === "board" && track.firstPacketAt !== undefined), 15_000, "the board being captured");
+    await sleep(4000);
+    const composed = await recording.stop();
+
+    const isBlue = ([r, g, b]: [number, number, number]) => b > 150 && r < 80 && g < 80;
+    const isRed = ([r, g, b]: [number, number, number]) => r > 150 && g < 80 && b < 80;
+    const isGreen = ([r, g, b]: [number, number, number]) => g > 150 && r < 80 && b < 80;
+    // Before the board: the plain screen share is the main picture.
+    const before = await frameAt(composed.file, (boardAt - composed.startedAt) / 1000 - 0.5);
+    expect(isRed(before(32, 18))).toBe(true);
+    expect(isBlue(before(58, 31))).toBe(true);
+    // With both: the board (which carries the screen when annotating) wins, the camera stays in its corner.
+    const after = await frameAt(composed.file, composed.durationMs / 1000 - 1);
+    expect(isGreen(after(32, 18))).toBe(true);
+    expect(isGreen(after(16, 6))).toBe(true);
     expect(isBlue(after(58, 31))).toBe(true);
     room.close("closed-by-server");
   });

@@ -47,9 +47,9 @@ describe("media.renew", () => {
 
     const renewal = await client.ok<MediaRenewResponse>("media.renew", { nodeId: "node-a" });
     expect(renewal.nodeId).toBe("node-a");
-    expect(renewal.produce).toEqual(["audio", "video", "screen"]);
+    expect(renewal.produce).toEqual(["audio", "video", "screen", "board"]);
     const claims = await verifyRenewal(renewal, "node-a");
-    expect(claims).toMatchObject({ aud: "node-a", sub: teacher.id, classId, role: "teacher", produce: ["audio", "video", "screen"] });
+    expect(claims).toMatchObject({ aud: "node-a", sub: teacher.id, classId, role: "teacher", produce: ["audio", "video", "screen", "board"] });
     expect(claims.exp * 1000).toBe(renewal.expiresAt);
     expect(renewal.expiresAt - Date.now()).toBeGreaterThan(590_000);
     await expect(verifyRenewal(renewal, "node-b")).rejects.toThrow(/aud/);

@@ -120,10 +120,10 @@ describe("media.join", () => {
 
     const teacherJoin = await teacherClient.ok<MediaJoinResponse>("media.join");
     expect(teacherJoin.nodeId).toBe("node-local");
-    expect(teacherJoin.produce).toEqual(["audio", "video", "screen"]);
+    expect(teacherJoin.produce).toEqual(["audio", "video", "screen", "board"]);
     expect(teacherJoin.signalingUrl).toMatch(new RegExp(`^wss://node-local\\.sfu\\.example/media/${classId}\\?token=`));
     const teacherClaims = await verifyMediaToken(teacherJoin);
-    expect(teacherClaims).toMatchObject({ aud: "node-local", sub: teacher.id, classId, role: "teacher", produce: ["audio", "video", "screen"] });
+    expect(teacherClaims).toMatchObject({ aud: "node-local", sub: teacher.id, classId, role: "teacher", produce: ["audio", "video", "screen", "board"] });
     expect(teacherClaims.exp * 1000).toBe(teacherJoin.expiresAt);
     expect(teacherJoin.expiresAt - Date.now()).toBeGreaterThan(590_000);
 

@@ -16,7 +16,7 @@ export const DEFAULT_CANVAS: Canvas = { width: 1280, height: 720, fps: 25 };
 
 export interface ComposeInput {
   tracks: readonly CapturedTrack[];
-  /** Users in recording order: the first one's camera is the main picture while nobody shares a screen. */
+  /** Users in recording order: the first one's camera is the main picture while no board or screen is shown. */
   userIds: readonly string[];
   /** The recording's timeline, wall-clock ms. */
   startedAt: number;
@@ -40,8 +40,8 @@ interface SourceGroup {
  * Composes the captured segments into one H.264/AAC MP4 with faststart, `endedAt - startedAt` long.
  * Every source is placed on the timeline at its segments' wall-clock starts: silence fills audio gaps and
  * the time before a late start; the last frame fills video gaps (a mute), black shows where there is no
- * video. A shared screen is the main picture with cameras as picture-in-picture; without one the first
- * user's camera fills the frame.
+ * video. The board (or else a shared screen) is the main picture with cameras as picture-in-picture; without
+ * either the first user's camera fills the frame.
  */
 export async function composeRecording(input: ComposeInput): Promise<void> {
   const canvas = input.canvas ?? DEFAULT_CANVAS;
@@ -72,12 +72,17 @@ export async function composeRecording(input: ComposeInput): Promise<void> {
     }
   }
 
-  const screens = groups.map((group, index) => ({ group, index })).filter(({ group }) => group.source === "screen");
+  // The board (slide or screen with its annotations) is laid over the screen share, so while both exist the
+  // recording shows what students saw on the board; the plain screen shows while only it is shared.
+  const presentations = groups
+    .map((group, index) => ({ group, index }))
+    .filter(({ group }) => group.source === "screen" || group.source === "board")
+    .sort((a, b) => Number(a.group.source === "board") - Number(b.group.source === "board"));
   const cameras = groups
     .map((group, index) => ({ group, index }))
     .filter(({ group }) => group.source === "video")
     .sort((a, b) => rank(input.userIds, a.group.userId) - rank(input.userIds, b.group.userId));
-  const screenActive = activeExpression(screens.flatMap(({ group }) => group.intervals));
+  const presentationActive = activeExpression(presentations.flatMap(({ group }) => group.intervals));
   const main = `scale=${canvas.width}:${canvas.height}:force_original_aspect_ratio=decrease,pad=${canvas.width}:${canvas.height}:(ow-iw)/2:(oh-ih)/2,setsar=1`;
   const pipWidth = even(canvas.width / 4);
   const pipHeight = even(canvas.height / 4);
@@ -94,17 +99,17 @@ export async function composeRecording(input: ComposeInput): Promise<void> {
   if (mainCamera) {
     filters.push(`[v${mainCamera.index}]split=2[cm${mainCamera.index}][cp${mainCamera.index}]`);
     filters.push(`[cm${mainCamera.index}]${main}[cmain]`);
-    overlay("cmain", `x=0:y=0:enable='eq(${screenActive},0)'`);
+    overlay("cmain", `x=0:y=0:enable='eq(${presentationActive},0)'`);
   }
-  for (const { group, index } of screens) {
-    filters.push(`[v${index}]${main}[screen${index}]`);
-    overlay(`screen${index}`, `x=0:y=0:enable='gt(${activeExpression(group.intervals)},0)'`);
+  for (const { group, index } of presentations) {
+    filters.push(`[v${index}]${main}[present${index}]`);
+    overlay(`present${index}`, `x=0:y=0:enable='gt(${activeExpression(group.intervals)},0)'`);
   }
-  const pips = [...(mainCamera ? [{ label: `cp${mainCamera.index}`, onlyWithScreen: true }] : []), ...otherCameras.map(({ index }) => ({ label: `v${index}`, onlyWithScreen: false }))];
-  for (const [slot, { label, onlyWithScreen }] of pips.entries()) {
+  const pips = [...(mainCamera ? [{ label: `cp${mainCamera.index}`, onlyWithPresentation: true }] : []), ...otherCameras.map(({ index }) => ({ label: `v${index}`, onlyWithPresentation: false }))];
+  for (const [slot, { label, onlyWithPresentation }] of pips.entries()) {
     filters.push(`[${label}]${pip}[pip${slot}]`);
     const y = `main_h-overlay_h-${margin + slot * (pipHeight + margin)}`;
-    overlay(`pip${slot}`, `x=main_w-overlay_w-${margin}:y=${y}${onlyWithScreen ? `:enable='gt(${screenActive},0)'` : ""}`);
+    overlay(`pip${slot}`, `x=main_w-overlay_w-${margin}:y=${y}${onlyWithPresentation ? `:enable='gt(${presentationActive},0)'` : ""}`);
   }
   filters.push(`[base${layer}]null[vout]`);
 

@@ -203,11 +203,14 @@ export class MediaSession {
 
   // ---- Publishing ----
 
-  /** Starts sending `source` (asks for the camera/microphone/screen); refused when the grant lacks it. */
-  async publish(source: MediaSource): Promise<void> {
+  /**
+   * Starts sending `source`: asks for the camera/microphone/screen, or sends `given` (the board's canvas track,
+   * which the board draws); refused when the grant lacks it.
+   */
+  async publish(source: MediaSource, given?: MediaStreamTrack): Promise<void> {
     if (!this.state.produce.includes(source)) throw new Error(`You may not send ${sourceName(source)} right now`);
     if (this.state.local[source]) return;
-    const track = await this.capture(source);
+    const track = given ?? (await this.capture(source));
     if (this.closed || !this.state.produce.includes(source)) {
       track.stop();
       return;
@@ -217,7 +220,7 @@ export class MediaSession {
       // The user ended the share from the browser's own UI, or the device went away.
       if (this.state.local[source]?.track === track) void this.unpublish(source);
     });
-    if (source !== "screen") void this.refreshDevices();
+    if (source === "audio" || source === "video") void this.refreshDevices();
     const connection = this.connection;
     if (connection?.socket) await this.produceOn(connection, source, track);
   }
@@ -529,7 +532,10 @@ export class MediaSession {
         ? { codecOptions: AUDIO_CODEC_OPTIONS }
         : source === "video"
           ? { encodings: CAMERA_ENCODINGS, codecOptions: VIDEO_CODEC_OPTIONS }
-          : { encodings: [{ maxBitrate: 2_500_000 }], codecOptions: VIDEO_CODEC_OPTIONS };
+          : source === "board"
+            ? // One layer: only the recorder receives it. The cap is the board's drawing rate; idle it sends far less.
+              { encodings: [{ maxBitrate: 1_500_000, maxFramerate: 15 }], codecOptions: VIDEO_CODEC_OPTIONS }
+            : { encodings: [{ maxBitrate: 2_500_000 }], codecOptions: VIDEO_CODEC_OPTIONS };
     const producer = await send.produce({ track, stopTracks: false, appData: { source }, ...options });
     if (!this.current(connection) || this.state.local[source]?.track !== track) {
       producer.close();
@@ -552,7 +558,8 @@ export class MediaSession {
     if (!connection?.recv || !connection.device || !this.current(connection)) return;
     const me = this.myUserId;
     const wanted = new Set(connection.announced.keys());
-    for (const info of this.channel.state.media.producers) if (info.nodeId === this.state.nodeId && info.userId !== me) wanted.add(info.producerId);
+    // The board's track is for the recording: every browser draws the vector board itself.
+    for (const info of this.channel.state.media.producers) if (info.nodeId === this.state.nodeId && info.userId !== me && info.source !== "board") wanted.add(info.producerId);
     for (const producerId of wanted) {
       if (connection.consumers.has(producerId) || connection.consuming.has(producerId) || connection.gone.has(producerId)) continue;
       void this.consume(connection, producerId);
@@ -616,7 +623,7 @@ export class MediaSession {
         this.setState({ nodeId: message.data.nodeId, produce: message.data.produce });
         break;
       case "producerAdded":
-        if (message.data.userId === this.myUserId) break;
+        if (message.data.userId === this.myUserId || message.data.source === "board") break;
         connection.announced.set(message.data.producerId, message.data.userId);
         this.syncConsumers();
         break;
@@ -705,12 +712,13 @@ export class MediaSession {
     }));
       }
     }
-    const mayJoinStage = granted.some((source) => source !== "screen" && !this.state.local[source]);
+    const mayJoinStage = granted.some((source) => (source === "audio" || source === "video") && !this.state.local[source]);
     this.setState("stageOffer", mayJoinStage && this.channel.state.you?.role === "student");
   }
 
   private async capture(source: MediaSource): Promise<MediaStreamTrack> {
     if (!navigator.mediaDevices) throw new Error("This browser cannot capture media here (a secure https:// page is needed)");
+    if (source === "board") throw new Error("The board is sent from the board's own canvas");
     if (source === "screen") {
       const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
       return stream.getVideoTracks()[0]!;
@@ -747,7 +755,7 @@ function sameSources(a: readonly MediaSource[], b: readonly MediaSource[]): bool
 }
 
 function sourceName(source: MediaSource): string {
-  return source === "audio" ? "your microphone" : source === "video" ? "your camera" : "your screen";
+  return source === "audio" ? "your microphone" : source === "video" ? "your camera" : source === "screen" ? "your screen" : "the board";
 }
 
 function assertNever(value: never): never {

@@ -1,7 +1,8 @@
-import { createEffect, createMemo, createSignal, on, onCleanup, onMount, Show, type JSX } from "solid-js";
+import { createEffect, createMemo, createSignal, on, onCleanup, onMount, Show, untrack, type JSX } from "solid-js";
 import { type BoardSurface, type Shape, surfaceKey } from "../../../../schema/protocol/board";
 import { ChannelRequestError, type ClassChannel } from "../class-channel";
 import type { MediaSession } from "../media";
+import { BoardCapture } from "./BoardCapture";
 import { BoardHistory } from "./BoardHistory";
 import { BoardOps } from "./BoardOps";
 import { BoardToolbar } from "./BoardToolbar";
@@ -183,6 +184,32 @@ export function Board(props: { channel: ClassChannel; session: MediaSession; mod
     return props.session.state.feeds.find((feed) => feed.source === "screen")?.track ?? null;
   };
 
+  // The recording's board: the browser of the moderator who started the recording sends the board it shows
+  // (one sender, whose camera is the recording's picture-in-picture), only while the board is shown.
+  let frameElement: HTMLDivElement | undefined;
+  const sendsBoard = createMemo(
+    () => props.moderator && surface() !== null && state.media.recording?.startedBy === myUserId() && props.session.state.produce.includes("board"),
+  );
+  createEffect(() => {
+    if (!sendsBoard()) return;
+    const capture = new BoardCapture();
+    createEffect(() => {
+      const drawables = [...shapes().map((entry) => entry.shape), ...strokes().map((entry) => entry.stroke), ...(live() ? [live()!] : [])];
+      capture.update({
+        background: () => frameElement?.querySelector<HTMLCanvasElement | HTMLVideoElement>(".board__page") ?? null,
+        moving: surface()?.kind === "screen",
+        aspect: aspectRatio(),
+        drawables,
+      });
+    });
+    // Untracked: publishing reads and writes the session's state, which must not re-run this effect.
+    untrack(() => void props.session.publish("board", capture.track).catch(props.onError));
+    onCleanup(() => {
+      untrack(() => void props.session.unpublish("board"));
+      capture.close();
+    });
+  });
+
   return (
     <section class="board" aria-label="Board" data-testid="board" data-surface={key()}>
       <Show when={canDraw()}>
@@ -202,7 +229,7 @@ export function Board(props: { channel: ClassChannel; session: MediaSession; mod
         />
       </Show>
       <div class="board__stage" ref={container}>
-        <div class="board__frame" style={{ width: `${frame().width}px`, height: `${frame().height}px` }} classList={{ "board__frame--blank": surface()?.kind === "blank" }}>
+        <div class="board__frame" ref={frameElement} style={{ width: `${frame().width}px`, height: `${frame().height}px` }} classList={{ "board__frame--blank": surface()?.kind === "blank" }}>
           <Show when={surface()?.kind === "deck" && deckUrl()}>
             {(url) => <PdfPage url={url()} page={(surface() as Extract<BoardSurface, { kind: "deck" }>).page} cssWidth={frame().width} onError={props.onError} />}
           </Show>
