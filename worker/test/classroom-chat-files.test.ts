@@ -5,32 +5,15 @@ import type { ClassFile, UploadCreated, UploadPart } from "../../schema/api/file
 import { chatMessages, classes, mediaUploads, type User } from "../../schema/db";
 import type { ChatMessage } from "../../schema/protocol/classroom";
 import { api, createUser, db, ORIGIN, sessionCookie } from "./helpers";
+import { upload } from "./upload-helpers";
 import { ChannelClient, createLiveClass, eventually } from "./ws-client";
 
 /** The eight bytes every PNG starts with, then a little more: the server reads the type from these. */
 const PNG = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Array<number>(120).fill(7));
 
 /** A whole shared upload as the web app makes it (create, parts, complete); the last response. */
-async function share(user: User, classId: string, fileName: string, bytes: Uint8Array): Promise<Response> {
-  const cookie = await sessionCookie(user);
-  const created = await api(`/api/classes/${classId}/uploads`, { as: user, body: { fileName, sizeBytes: bytes.byteLength, purpose: "share" } });
-  if (created.status !== 201) return created;
-  const { uploadToken, partBytes, partCount } = await created.json<UploadCreated>();
-  const parts: UploadPart[] = [];
-  for (let n = 1; n <= partCount; n += 1) {
-    const response = await SELF.fetch(`${ORIGIN}/api/uploads/parts/${n}`, {
-      method: "PUT",
-      headers: { origin: ORIGIN, cookie, "x-upload-token": uploadToken, "content-type": "application/octet-stream" },
-      body: bytes.slice((n - 1) * partBytes, n * partBytes),
-    });
-    if (response.status !== 200) return response;
-    parts.push(await response.json<UploadPart>());
-  }
-  return SELF.fetch(`${ORIGIN}/api/uploads/complete`, {
-    method: "POST",
-    headers: { origin: ORIGIN, cookie, "x-upload-token": uploadToken, "content-type": "application/json" },
-    body: JSON.stringify({ parts }),
-  });
+function share(user: User, classId: string, fileName: string, bytes: Uint8Array): Promise<Response> {
+  return upload(user, classId, fileName, bytes, "share");
 }
 
 async function sharedFile(user: User, classId: string, fileName: string, bytes: Uint8Array): Promise<ClassFile> {

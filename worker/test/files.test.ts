@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { type ClassFile, FILE_LIMITS, type UploadCreated, type UploadPart } from "../../schema/api/files";
 import { mediaUploads, slideDecks, type User } from "../../schema/db";
 import { api, createUser, db, ORIGIN, sessionCookie } from "./helpers";
+import { upload } from "./upload-helpers";
 import { createLiveClass } from "./ws-client";
 
 type Refusal = { error: { code: string; message: string } };
@@ -17,29 +18,6 @@ async function makePdf(pages: number): Promise<Uint8Array> {
 }
 
 const text = (value: string) => new TextEncoder().encode(value);
-
-/** The whole upload as the web app makes it: create, every part, complete. Returns the last response. */
-async function upload(user: User, classId: string, fileName: string, bytes: Uint8Array, purpose: "deck" | "share" = "deck"): Promise<Response> {
-  const cookie = await sessionCookie(user);
-  const created = await api(`/api/classes/${classId}/uploads`, { as: user, body: { fileName, sizeBytes: bytes.byteLength, purpose } });
-  if (created.status !== 201) return created;
-  const { uploadToken, partBytes, partCount } = await created.json<UploadCreated>();
-  const parts: UploadPart[] = [];
-  for (let n = 1; n <= partCount; n += 1) {
-    const response = await SELF.fetch(`${ORIGIN}/api/uploads/parts/${n}`, {
-      method: "PUT",
-      headers: { origin: ORIGIN, cookie, "x-upload-token": uploadToken, "content-type": "application/octet-stream" },
-      body: bytes.slice((n - 1) * partBytes, n * partBytes),
-    });
-    if (response.status !== 200) return response;
-    parts.push(await response.json<UploadPart>());
-  }
-  return SELF.fetch(`${ORIGIN}/api/uploads/complete`, {
-    method: "POST",
-    headers: { origin: ORIGIN, cookie, "x-upload-token": uploadToken, "content-type": "application/json" },
-    body: JSON.stringify({ parts }),
-  });
-}
 
 async function storedCount(classId: string): Promise<{ rows: number; objects: number }> {
   const rows = await db.select().from(mediaUploads).where(eq(mediaUploads.classId, classId));
