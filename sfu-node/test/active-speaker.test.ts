@@ -32,7 +32,7 @@ async function speaker(room: Room, userId: string, ssrc: number, level: () => nu
 }
 
 describe("active speaker", () => {
-  it("tells the room's peers who speaks, and nobody once that microphone is gone", async () => {
+  it("tells the room's peers who speaks, and nobody once that microphone is gone", { timeout: 90_000 }, async () => {
     const room = await sfu.node.openRoom("class-speakers");
     const listener = recordingConnection();
     room.addPeer({ userId: "student-1", role: "student", produce: [], displayName: "Student", connection: listener });
@@ -47,16 +47,18 @@ describe("active speaker", () => {
     try {
       const alice = await speaker(room, "alice", 1111, () => (aliceTalks ? speech() : SILENCE));
       stops.push(alice.stop);
-      await eventually(() => lastSpeaker() === "alice", 10_000, "alice speaking");
+      // The observer decides over seconds of audio, and a busy machine delays the 20 ms packets it hears: generous
+      // waits keep this a test of who is picked, not of how fast a loaded machine sends.
+      await eventually(() => lastSpeaker() === "alice", 25_000, "alice speaking");
 
       // Alice falls silent and Bob starts talking.
       aliceTalks = false;
       const bob = await speaker(room, "bob", 2222, speech);
       stops.push(bob.stop);
-      await eventually(() => lastSpeaker() === "bob", 10_000, "bob speaking");
+      await eventually(() => lastSpeaker() === "bob", 25_000, "bob speaking");
 
       bob.producer.close();
-      await eventually(() => lastSpeaker() === null, 5_000, "nobody speaking");
+      await eventually(() => lastSpeaker() === null, 10_000, "nobody speaking");
     } finally {
       for (const stop of stops) stop();
       room.close("closed-by-server");
