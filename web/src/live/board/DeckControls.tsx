@@ -4,7 +4,7 @@ import { errorMessage } from "../../api";
 import type { ClassChannel } from "../class-channel";
 import type { DeckFiles } from "./deck-files";
 import type { UploadProgress } from "./deck-upload";
-import { formatBytes } from "./format-bytes";
+import { createUploadState, UploadProgressBar } from "../upload-state";
 
 /**
  * The teacher's board controls: upload a PDF deck (progress, cancel, the server's refusal shown), pick a deck,
@@ -14,9 +14,9 @@ import { formatBytes } from "./format-bytes";
 export function DeckControls(props: { channel: ClassChannel; decks: DeckFiles; screenShared: boolean; onError: (error: unknown) => void }): JSX.Element {
   const board = props.channel.state.board;
   const [chosenDeck, setChosenDeck] = createSignal("");
-  const [progress, setProgress] = createSignal<UploadProgress | null>(null);
+  const uploading = createUploadState<UploadProgress>();
+  const progress = uploading.progress;
   const [uploadError, setUploadError] = createSignal<string | null>(null);
-  let uploadAbort: AbortController | null = null;
   let fileInput!: HTMLInputElement;
 
   const decks = () => props.decks.files() ?? [];
@@ -47,28 +47,21 @@ export function DeckControls(props: { channel: ClassChannel; decks: DeckFiles; s
 
   const upload = async (file: File) => {
     setUploadError(null);
-    uploadAbort = new AbortController();
-    setProgress({ sentBytes: 0, totalBytes: file.size });
     try {
-      // The upload code (and the file shapes it checks answers with) loads when a teacher first uploads.
-      const { uploadDeck } = await import("./deck-upload");
-      const uploaded = await uploadDeck(props.channel.classId, file, setProgress, uploadAbort.signal);
-      if (uploaded) {
-        props.decks.refetch();
-        if (uploaded.deck) setChosenDeck(uploaded.deck.id);
-      }
+      await uploading.run({ sentBytes: 0, totalBytes: file.size }, async (signal, report) => {
+        // The upload code (and the file shapes it checks answers with) loads when a teacher first uploads.
+        const { uploadDeck } = await import("./deck-upload");
+        const uploaded = await uploadDeck(props.channel.classId, file, report, signal);
+        if (uploaded) {
+          props.decks.refetch();
+          if (uploaded.deck) setChosenDeck(uploaded.deck.id);
+        }
+      });
     } catch (error) {
       setUploadError(errorMessage(error));
     } finally {
-      uploadAbort = null;
-      setProgress(null);
       fileInput.value = "";
     }
-  };
-
-  const percent = () => {
-    const now = progress();
-    return now && now.totalBytes > 0 ? Math.floor((now.sentBytes / now.totalBytes) * 100) : 0;
   };
 
   return (
@@ -91,13 +84,7 @@ export function DeckControls(props: { channel: ClassChannel; decks: DeckFiles; s
       <Show when={progress()}>
         {(now) => (
           <span class="row board-controls__progress" data-testid="upload-progress">
-            <progress max={100} value={percent()} aria-label="Upload progress" />
-            <span class="small">
-              {percent()}% · {formatBytes(now().sentBytes)} of {formatBytes(now().totalBytes)}
-            </span>
-            <button type="button" class="button button--quiet button--small" onClick={() => uploadAbort?.abort()}>
-              Cancel upload
-            </button>
+            <UploadProgressBar now={now()} percent={uploading.percent()} label="Upload progress" onCancel={uploading.cancel} />
           </span>
         )}
       </Show>

@@ -1,7 +1,7 @@
-import { createSignal, onCleanup, Show, type JSX } from "solid-js";
+import { onCleanup, Show, type JSX } from "solid-js";
 import type { ClassFile } from "../../../../schema/api/files";
 import { errorMessage } from "../../api";
-import { formatBytes } from "../board/format-bytes";
+import { createUploadState, UploadProgressBar } from "../upload-state";
 import type { UploadProgress } from "../file-upload";
 
 /**
@@ -9,30 +9,25 @@ import type { UploadProgress } from "../file-upload";
  * it to `onUploaded`, which posts the message. The upload code loads on the first pick.
  */
 export function AttachFile(props: { classId: string; disabled: boolean; onUploaded: (file: ClassFile) => Promise<void>; onError: (message: string | null) => void }): JSX.Element {
-  const [progress, setProgress] = createSignal<(UploadProgress & { name: string }) | null>(null);
-  let abort: AbortController | null = null;
+  const uploading = createUploadState<UploadProgress & { name: string }>();
+  const progress = uploading.progress;
   let input: HTMLInputElement | undefined;
-  onCleanup(() => abort?.abort());
+  onCleanup(() => uploading.cancel());
 
   const upload = async (file: File) => {
     props.onError(null);
-    abort = new AbortController();
-    setProgress({ sentBytes: 0, totalBytes: file.size, name: file.name });
     try {
-      const { uploadClassFile } = await import("../file-upload");
-      const uploaded = await uploadClassFile(props.classId, file, "share", (now) => setProgress({ ...now, name: file.name }), abort.signal);
-      if (uploaded) await props.onUploaded(uploaded);
+      await uploading.run({ sentBytes: 0, totalBytes: file.size, name: file.name }, async (signal, report) => {
+        const { uploadClassFile } = await import("../file-upload");
+        const uploaded = await uploadClassFile(props.classId, file, "share", (now) => report({ ...now, name: file.name }), signal);
+        // The message is posted while the upload still shows, as one step for the user.
+        if (uploaded) await props.onUploaded(uploaded);
+      });
     } catch (error) {
       props.onError(errorMessage(error));
     } finally {
-      abort = null;
-      setProgress(null);
       if (input) input.value = "";
     }
-  };
-  const percent = () => {
-    const now = progress();
-    return now && now.totalBytes > 0 ? Math.floor((now.sentBytes / now.totalBytes) * 100) : 0;
   };
 
   return (
@@ -57,13 +52,7 @@ export function AttachFile(props: { classId: string; disabled: boolean; onUpload
         {(now) => (
           <div class="chat-attach__progress" data-testid="chat-upload-progress">
             <bdi class="small">{now().name}</bdi>
-            <progress max={100} value={percent()} aria-label={`Uploading ${now().name}`} />
-            <span class="small muted">
-              {percent()}% · {formatBytes(now().sentBytes)} of {formatBytes(now().totalBytes)}
-            </span>
-            <button type="button" class="button button--quiet button--small" onClick={() => abort?.abort()}>
-              Cancel upload
-            </button>
+            <UploadProgressBar now={now()} percent={uploading.percent()} label={`Uploading ${now().name}`} onCancel={uploading.cancel} figuresClass="small muted" />
           </div>
         )}
       </Show>
