@@ -124,7 +124,10 @@ export const classSeries = sqliteTable(
     firstStartLocal: text("first_start_local").notNull(),
     durationMinutes: integer("duration_minutes").notNull(),
     timezone: text("timezone").notNull(),
+    /** Occurrences made: the count asked for, or the number that fit before `until`. */
     count: integer("count").notNull(),
+    /** Local date (`YYYY-MM-DD`, in `timezone`) of the last day the series may meet; null for a series ended by count. */
+    until: text("until"),
     createdAt: integer("created_at").notNull(),
   },
   (t) => [index("class_series_class_id").on(t.classId)],
@@ -229,6 +232,33 @@ export const boardOps = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.classId, t.opSeq] })],
+);
+
+export const CLASS_MARK_KINDS = ["page", "blank", "screen-share", "board-hidden"] as const;
+export type ClassMarkKind = (typeof CLASS_MARK_KINDS)[number];
+
+/**
+ * Moments of a live session a viewer may want to jump to: the presenter showed a deck page or a blank page, a
+ * screen share started, the board was put away. Written by the class object (through its outbox) as they
+ * happen; the player turns the ones inside a recording into chapters.
+ */
+export const classMarks = sqliteTable(
+  "class_marks",
+  {
+    id: text("id").primaryKey(),
+    classId: text("class_id")
+      .notNull()
+      .references(() => classes.id, { onDelete: "cascade" }),
+    liveSessionId: text("live_session_id"),
+    kind: text("kind", { enum: CLASS_MARK_KINDS }).notNull(),
+    /** What a chapter list shows: "Deck title — page 3", "Whiteboard page 2", "Screen share by Ana". */
+    label: text("label").notNull(),
+    /** The board surface key, when the mark is about one (schema/protocol/board.ts). */
+    surface: text("surface"),
+    userId: text("user_id"),
+    at: integer("at").notNull(),
+  },
+  (t) => [index("class_marks_class_at").on(t.classId, t.at)],
 );
 
 /** One live session of a class: from the first join until it is ended (or empty for 10 minutes). */
