@@ -83,6 +83,20 @@ describe("a teacher filling in forms", () => {
     await page.getByLabel("One session").check();
   });
 
+  it("says when the chosen time does not exist or happens twice in the zone (clock changes)", async () => {
+    const zone = page.locator("#schedule-zone");
+    const teacherZone = await zone.inputValue();
+    await zone.selectOption("America/New_York");
+    const start = page.locator("#schedule-start");
+    await start.fill("2027-03-14T02:30");
+    await page.getByText("02:30 does not exist on that day in America/New_York: the clocks jump forward. The session will start at 3:30").waitFor();
+    await start.fill("2027-11-07T01:30");
+    await page.getByText("01:30 happens twice on that day in America/New_York: the clocks go back.").waitFor();
+    await start.fill("2027-11-08T01:30");
+    await page.locator(".field__hint", { hasText: "clocks" }).waitFor({ state: "detached" });
+    await zone.selectOption(teacherZone);
+  });
+
   it("asks before adding a session five days in the past, and adds it only when confirmed", async () => {
     const start = page.locator("#schedule-start");
     await start.fill(localInput(Date.now() - 5 * DAY));

@@ -1,5 +1,7 @@
 /** Time helpers: every instant is UTC milliseconds; everything shown is in the viewer's time zone. */
 
+import { formatLocalDateTime, parseLocalDateTime, utcToZonedLocal, zonedLocalToUtc, zoneOffsetMs } from "../../schema/time-zone";
+
 /** The browser's IANA time zone (falls back to UTC on exotic platforms). */
 export function browserTimeZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
@@ -81,19 +83,7 @@ export function zoneLabel(ms: number, timeZone: string): string {
 }
 
 /** Wall-clock fields of an instant in a zone. */
-export function wallClock(ms: number, timeZone: string): { year: number; month: number; day: number; hour: number; minute: number; second: number } {
-  const parts = formatter(timeZone, {
-    year: "numeric",
-    month: "numeric",
-    day: "numeric",
-    hour: "numeric",
-    minute: "numeric",
-    second: "numeric",
-    hourCycle: "h23",
-  }).formatToParts(ms);
-  const field = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  return { year: field("year"), month: field("month"), day: field("day"), hour: field("hour"), minute: field("minute"), second: field("second") };
-}
+export const wallClock = utcToZonedLocal;
 
 function localDate(ms: number, timeZone: string): string {
   const w = wallClock(ms, timeZone);
@@ -102,34 +92,21 @@ function localDate(ms: number, timeZone: string): string {
 
 /** Minutes the zone is ahead of UTC at that instant. */
 export function offsetMinutes(ms: number, timeZone: string): number {
-  const w = wallClock(ms, timeZone);
-  const wallAsUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
-  return Math.round((wallAsUtc - Math.floor(ms / 1000) * 1000) / 60000);
-}
-
-/**
- * The instant at which the zone's clock shows the given wall time. A time skipped by a DST change moves forward
- * (02:30 → 03:30); a time that happens twice resolves to its second, standard-time instant.
- */
-export function wallTimeToUtc(year: number, month: number, day: number, hour: number, minute: number, timeZone: string): number {
-  const wallAsUtc = Date.UTC(year, month - 1, day, hour, minute);
-  const firstGuess = wallAsUtc - offsetMinutes(wallAsUtc, timeZone) * 60000;
-  return wallAsUtc - offsetMinutes(firstGuess, timeZone) * 60000;
+  return Math.round(zoneOffsetMs(ms, timeZone) / 60_000);
 }
 
 /** "YYYY-MM-DDTHH:mm" for an <input type="datetime-local">, in the zone. */
 export function toLocalInputValue(ms: number, timeZone: string): string {
-  const w = wallClock(ms, timeZone);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${w.year}-${pad(w.month)}-${pad(w.day)}T${pad(w.hour)}:${pad(w.minute)}`;
+  return formatLocalDateTime(wallClock(ms, timeZone));
 }
 
-/** Parses "YYYY-MM-DDTHH:mm" as wall time in the zone; null when malformed. */
+/**
+ * Parses "YYYY-MM-DDTHH:mm" as wall time in the zone; null when malformed. A time the zone's clocks skip or
+ * repeat follows schema/time-zone.ts's rule (skipped: moved forward; repeated: the first).
+ */
 export function fromLocalInputValue(value: string, timeZone: string): number | null {
-  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$/.exec(value);
-  if (!match) return null;
-  const [, y, mo, d, h, mi] = match.map(Number) as [number, number, number, number, number, number];
-  return wallTimeToUtc(y, mo, d, h, mi, timeZone);
+  const local = parseLocalDateTime(value);
+  return local ? zonedLocalToUtc(local, timeZone) : null;
 }
 
 /** "in 3 hours", "5 minutes ago". */

@@ -1,5 +1,5 @@
 import type { Series } from "../../schema/api/portal";
-import { type LocalDateTime, parseLocalDateTime, zonedLocalToUtc } from "./timezone";
+import { type LocalDateTime, parseLocalDateTime, zonedLocalToUtc } from "../../schema/time-zone";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -28,6 +28,7 @@ function isoWeekday(dayNumber: number): number {
  */
 export function expandSeries(series: Series): ExpandedOccurrence[] {
   const first = parseLocalDateTime(series.firstStartLocal);
+  if (!first) throw new RangeError(`Not a local date-time: ${series.firstStartLocal}`);
   const interval = series.interval ?? 1;
   const firstDay = Math.floor(Date.UTC(first.year, first.month - 1, first.day) / DAY_MS);
   const durationMs = series.durationMinutes * 60_000;

@@ -1,6 +1,7 @@
 import { createPlugin } from "@fullcalendar/core";
 import { NamedTimeZoneImpl } from "@fullcalendar/core/internal";
-import { offsetMinutes, wallClock, wallTimeToUtc } from "../time";
+import { zonedLocalToUtc } from "../../../schema/time-zone";
+import { offsetMinutes, wallClock } from "../time";
 
 /**
  * Named time zones for FullCalendar from the browser's own Intl data, so the calendar draws days and hours in the
@@ -11,7 +12,7 @@ class IntlNamedTimeZone extends NamedTimeZoneImpl {
   /** Minutes ahead of UTC at the instant this zone's clock shows the wall time `a`. */
   offsetForArray(a: number[]): number {
     const [year = 1970, month0 = 0, day = 1, hour = 0, minute = 0] = a;
-    const utc = wallTimeToUtc(year, month0 + 1, day, hour, minute, this.timeZoneName);
+    const utc = zonedLocalToUtc({ year, month: month0 + 1, day, hour, minute }, this.timeZoneName);
     return offsetMinutes(utc, this.timeZoneName);
   }
 

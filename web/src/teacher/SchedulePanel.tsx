@@ -16,6 +16,7 @@ import { api } from "../api";
 import { createAction } from "../action";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { createFieldErrors, describedBy, FieldError } from "../components/FieldErrors";
+import { LocalTimeNote } from "../components/LocalTimeNote";
 import { Modal } from "../components/Modal";
 import { TimeZoneSelect } from "../components/TimeZoneSelect";
 import { useToasts } from "../components/Toasts";
@@ -156,6 +157,7 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
               }}
             />
             <FieldError inputId="schedule-start" message={errors.message("schedule-start")} />
+            <LocalTimeNote value={start()} timeZone={timeZone()} />
           </div>
           <div class="field">
             <label for="schedule-duration">Duration (minutes)</label>
@@ -391,6 +393,7 @@ function MoveDialog(props: { occurrence: Occurrence; onClose: () => void; onMove
         <div class="field">
           <label for="move-start">New start</label>
           <input id="move-start" class="input" type="datetime-local" required value={start()} onInput={(e) => setStart(e.currentTarget.value)} />
+          <LocalTimeNote value={start()} timeZone={zone()} />
         </div>
         <div class="field">
           <label for="move-duration">Duration (minutes)</label>
