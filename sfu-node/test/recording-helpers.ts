@@ -108,6 +108,24 @@ export async function encodeAudioVideo(name: string, picture: string, sound: str
   return file;
 }
 
+/**
+ * The file of {@link encodeAudioVideo} with its audio sent the way a browser's Opus with DTX sends it: no
+ * packets through most of each silence (a gap of hundreds of ms), one packet, then a short gap of 60 ms just
+ * before the sound starts again; and no audio at all before `micStartsAt` seconds (a microphone that is
+ * turned on late). The audio keeps its timestamps, so the RTP timestamps jump over the gaps as DTX's do.
+ */
+export async function withDtxGaps(file: string, micStartsAt: number): Promise<string> {
+  const out = file.replace(/\.webm$/, `-dtx-${micStartsAt}s.webm`);
+  if (await stat(out).then((info) => info.size > 0, () => false)) return out;
+  const partial = `${out}.${process.pid}.part.webm`;
+  // Seconds of each packet within its second: the beep sounds in [0, 0.1).
+  const at = "mod(pts*tb\\,1)";
+  const drop = `lt(pts*tb\\,${micStartsAt})+between(${at}\\,0.3\\,0.859)+between(${at}\\,0.88\\,0.939)`;
+  await run("ffmpeg", ["-v", "error", "-y", "-i", file, "-map", "0", "-c", "copy", "-bsf:a", `noise=drop=${drop}`, partial]);
+  await rename(partial, out);
+  return out;
+}
+
 /** Streams a file made by {@link encodeAudioVideo} in real time, copying its packets into RTP. */
 export function sendAudioVideoFile(video: TestProducer, audio: TestProducer, file: string): ChildProcess {
   const copy = (kind: types.MediaKind, target: TestProducer, source: MediaSource) => [

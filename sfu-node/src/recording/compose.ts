@@ -62,7 +62,11 @@ export async function composeRecording(input: ComposeInput): Promise<void> {
     inputs.push("-f", "concat", "-safe", "0", "-i", list);
     const setpts = `PTS-STARTPTS+${offsetOf(group).toFixed(3)}/TB`;
     if (group.source === "audio") {
-      filters.push(`[${index}:a]asetpts=${setpts},aresample=48000:async=1:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo[a${index}]`);
+      // Browsers send Opus with DTX: no packets through silence, so the audio's timestamps jump (by hundreds of
+      // ms, or by one to three 20 ms packets just before speech). aresample fills a jump with silence only when
+      // it is at least `min_hard_comp` long (default 100 ms): at the default, the sound after a short jump slid
+      // earlier by the jump. 10 ms is under one Opus packet, so every missing packet is filled.
+      filters.push(`[${index}:a]asetpts=${setpts},aresample=48000:async=1:min_hard_comp=0.01:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo[a${index}]`);
       audioLabels.push(`[a${index}]`);
     } else {
       // The last picture stays up until the source ended (a sender that stalls, or a mute at the very end).
