@@ -110,17 +110,23 @@ export class RecordingControl implements NodeWatcher {
     if (!row) return null;
     this.forget(row);
     const [link] = this.links.sockets(row.node_id);
-    let nodeLost = !link;
+    let failureReason: string | null = link ? null : "The media server that held the recording went away before it stopped";
     if (link) {
       try {
         await this.media.send(link.socket, "recording.stop", { recordingId: row.id });
       } catch (error) {
-        // A node that did not answer may still have it; it composes when its room closes (or on shutdown).
         console.error(JSON.stringify({ event: "recording_stop_unconfirmed", recordingId: row.id, nodeId: row.node_id, error: String(error) }));
-        nodeLost = this.links.sockets(row.node_id).length === 0;
+        if (error instanceof ChannelError && error.code === "NOT_FOUND") {
+          // The node answered and has no such recording: its process restarted under the same id and lost it.
+          // Nothing will ever report on this row again, so it ends failed here.
+          failureReason = NODE_LOST_REASON;
+        } else if (this.links.sockets(row.node_id).length === 0) {
+          failureReason = "The media server that held the recording went away before it stopped";
+        }
+        // Otherwise a node that did not answer may still have it; it composes when its room closes (or on shutdown).
       }
     }
-    await this.writeEnd(row, now, nodeLost ? "The media server that held the recording went away before it stopped" : null);
+    await this.writeEnd(row, now, failureReason);
     return toState(row);
   }
 

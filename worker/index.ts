@@ -23,6 +23,7 @@ import { notificationsRoutes } from "./routes/notifications";
 import { recordingsRoutes } from "./routes/recordings";
 import { webhooksRoutes } from "./routes/webhooks";
 import { consumeReminders } from "./reminders/consumer";
+import { failAbandonedRecordings } from "./portal/recording-sweep";
 import { runReminderCron } from "./reminders/cron";
 
 export { Classroom };
@@ -63,9 +64,13 @@ app.notFound((c) => {
 
 export default {
   fetch: app.fetch,
-  /** Every minute: create and enqueue the reminders that are due (worker/reminders/cron.ts). */
+  /**
+   * Every minute: create and enqueue the reminders that are due (worker/reminders/cron.ts), and fail the
+   * recordings whose node will never report on them again (worker/portal/recording-sweep.ts).
+   */
   async scheduled(controller, env) {
     await runReminderCron(env, controller.scheduledTime);
+    await failAbandonedRecordings(getDb(env.DB), controller.scheduledTime);
   },
   /** The REMINDERS queue: send each notification once (worker/reminders/consumer.ts). */
   queue: (batch, env) => consumeReminders(batch, env),

@@ -114,6 +114,15 @@ describe("the node recording a class dies", () => {
     expect(back.of("recording.stop").map((c) => c.data)).toEqual([{ recordingId: recording.recordingId }]);
   });
 
+  it("Stop reaching a node that no longer has the recording (restarted with the same id): failed, not 'recording' forever", async () => {
+    const { teacherClient, studentClient, link, recording } = await recordingClass();
+    // The node's process restarted between two frames: its link is up, but it holds no recorder for this id.
+    link.refuseWith("recording.stop", { code: "NOT_FOUND", message: `Recording ${recording.recordingId} is not running on this node` });
+    await teacherClient.ok("recording.stop");
+    await studentClient.until(() => recordingSeenBy(studentClient) === null, "REC off for the student");
+    await eventually(async () => expect(await row(recording.recordingId)).toMatchObject({ status: "failed", failureReason: NODE_LOST_REASON }));
+  });
+
   it("a node whose room closed under the recording (its worker died) ends it as stopped: the node composes it", async () => {
     const { classId, studentClient, link, recording } = await recordingClass();
     link.socket.send(JSON.stringify({ notification: "recordings", data: { recordings: [{ recordingId: recording.recordingId, capturing: false }] } }));

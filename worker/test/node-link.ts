@@ -9,15 +9,19 @@ type RecordingHeld = Extract<ClassLinkNotification, { notification: "recordings"
 /** An sfu-node's end of the class link through the Worker; answers commands (or refuses those in `refuse`). */
 export class NodeLink {
   readonly commands: { id: number; method: string; data: Record<string, unknown> }[] = [];
+  /** Methods answered with an error instead of `ok`. */
+  private readonly refusals = new Map<string, { code: string; message: string }>();
 
   constructor(
     readonly socket: WebSocket,
-    private readonly refuse: Set<string>,
+    refuse: Set<string>,
   ) {
+    for (const method of refuse) this.refusals.set(method, { code: "INTERNAL", message: "recorder broke" });
     socket.addEventListener("message", (event) => {
       const frame = JSON.parse(event.data as string) as { id: number; method: string; data: Record<string, unknown> };
       this.commands.push(frame);
-      const answer = this.refuse.has(frame.method) ? { id: frame.id, ok: false, error: { code: "INTERNAL", message: "recorder broke" } } : { id: frame.id, ok: true, data: {} };
+      const error = this.refusals.get(frame.method);
+      const answer = error ? { id: frame.id, ok: false, error } : { id: frame.id, ok: true, data: {} };
       socket.send(JSON.stringify(answer));
     });
     socket.accept();
@@ -38,6 +42,11 @@ export class NodeLink {
     link.socket.send(JSON.stringify({ notification: "sync", data: { nodeId, producers, users: producers.map((p) => p.userId) } }));
     if (recordings) link.socket.send(JSON.stringify({ notification: "recordings", data: { recordings } }));
     return link;
+  }
+
+  /** From now on, answers `method` with this error (as a node does that cannot do it). */
+  refuseWith(method: string, error: { code: string; message: string }): void {
+    this.refusals.set(method, error);
   }
 
   of(method: string) {

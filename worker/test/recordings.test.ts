@@ -4,6 +4,7 @@ import type { FeedbackSummary } from "../../schema/api/portal";
 import type { RecordingCatalogResponse, RecordingListResponse, RecordingResponse } from "../../schema/api/recordings";
 import { classes, enrollments, feedback, recordings } from "../../schema/db";
 import { app } from "../index";
+import { ABANDONED_PROCESSING_REASON, ABANDONED_STOPPED_REASON, failAbandonedRecordings, PROCESSING_SILENT_MS, STOPPED_UNREPORTED_MS } from "../portal/recording-sweep";
 import { api, db, sessionCookie } from "./helpers";
 import { enrol, enrolledNode, fleetEnv, newNodeKey, type TestNodeKey } from "./fleet-helpers";
 import { PERSONAS, type PortalFixture, portalFixture } from "./portal-fixture";
@@ -150,6 +151,30 @@ describe("recording progress from the node", () => {
 
 /** Expected status per persona: anonymous, student, enrolled, teacher, otherTeacher, admin. */
 type Matrix = [number, number, number, number, number, number];
+
+describe("recordings nobody will report on again (the cron's sweep)", () => {
+  it("fails a stopped recording its node never composed, and one stuck in processing, with reasons; leaves live and fresh ones alone", async () => {
+    const f = await portalFixture();
+    const now = Date.now();
+    const old = now - STOPPED_UNREPORTED_MS - 60_000;
+    const stoppedLongAgo = await insertRecording(f.classId, { endedAt: old, updatedAt: old });
+    const stoppedJustNow = await insertRecording(f.classId, { endedAt: now - 60_000, updatedAt: now - 60_000 });
+    const stillRecording = await insertRecording(f.classId, { startedAt: old, updatedAt: old });
+    const silentPackaging = await insertRecording(f.classId, { status: "packaging", endedAt: old, updatedAt: now - PROCESSING_SILENT_MS - 60_000 });
+    const busyPackaging = await insertRecording(f.classId, { status: "packaging", endedAt: old, updatedAt: now - 60_000 });
+    const ready = await insertRecording(f.classId, { status: "ready", progress: 100, endedAt: old, updatedAt: old });
+
+    expect(await failAbandonedRecordings(db, now)).toBe(2);
+    expect(await rowOf(stoppedLongAgo)).toMatchObject({ status: "failed", failureReason: ABANDONED_STOPPED_REASON });
+    expect(await rowOf(silentPackaging)).toMatchObject({ status: "failed", failureReason: ABANDONED_PROCESSING_REASON });
+    for (const id of [stoppedJustNow, stillRecording]) expect((await rowOf(id))!.status).toBe("recording");
+    expect((await rowOf(busyPackaging))!.status).toBe("packaging");
+    expect((await rowOf(ready))!.status).toBe("ready");
+    // A failed row can be deleted by its teacher (a row left "recording" could not).
+    const deleted = await api(`/api/recordings/${stoppedLongAgo}`, { as: f.teacher, method: "DELETE" });
+    expect(deleted.status).toBeLessThan(300);
+  });
+});
 
 describe("who sees, deletes and rates recordings", () => {
   const cases: { name: string; request: (f: PortalFixture, id: string) => { method: string; path: string; body?: unknown }; expect: Matrix }[] = [
