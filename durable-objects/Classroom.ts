@@ -1,5 +1,6 @@
 import { type Connection, type ConnectionContext, Server, type WSMessage } from "partyserver";
 import * as v from "valibot";
+import { describeFrameIssues } from "../schema/errors";
 import { errorFrame, okFrame, readRequestId } from "../schema/protocol/envelope";
 import {
   CLASSROOM_CLOSE_CODES,
@@ -335,7 +336,7 @@ export class Classroom extends Server<Env> {
   private async dispatch(identity: Caller, raw: unknown): Promise<string> {
     const id = readRequestId(raw);
     const frame = v.safeParse(ClassroomRequestFrameSchema, raw);
-    if (!frame.success) return errorFrame(id, "INVALID_MESSAGE", describe(frame.issues));
+    if (!frame.success) return errorFrame(id, "INVALID_MESSAGE", describeFrameIssues(frame.issues));
     // Only a present participant acts in the class: a socket the class no longer counts (removed, blocked,
     // session ended) is refused rather than allowed to chat, vote or take media tokens unseen.
     if (!this.presence.isPresent(identity.userId)) return errorFrame(id, "FORBIDDEN", "You are not in the class any more; join it again");
@@ -343,7 +344,7 @@ export class Classroom extends Server<Env> {
     const spec = CLASSROOM_METHODS[method];
     if (!(spec.roles as readonly string[]).includes(identity.role)) return errorFrame(id, "FORBIDDEN", `A ${identity.role} may not use ${method}`);
     const data = v.safeParse(spec.request, frame.output.data ?? {});
-    if (!data.success) return errorFrame(id, "INVALID_MESSAGE", describe(data.issues));
+    if (!data.success) return errorFrame(id, "INVALID_MESSAGE", describeFrameIssues(data.issues));
     const now = Date.now();
     // After the refusals that cost nothing (shape, role) and before the handler, so a refused call writes and
     // sends nothing; a malformed flood is answered without spending anyone's allowance.
@@ -490,16 +491,6 @@ function utf8Length(text: string, limit: number = CLASSROOM_LIMITS.maxFrameBytes
   // Cheap bound first: a UTF-16 code unit is at most 3 UTF-8 bytes.
   if (text.length * 3 <= limit) return text.length;
   return new TextEncoder().encode(text).byteLength;
-}
-
-function describe(issues: readonly v.BaseIssue<unknown>[]): string {
-  return issues
-    .slice(0, 5)
-    .map((issue) => {
-      const path = issue.path?.map((p) => String(p.key)).join(".");
-      return path ? `${path}: ${issue.message}` : issue.message;
-    })
-    .join("; ");
 }
 
 /** The page count of a deck of this class, from D1 (null when the deck is not this class's). */

@@ -63,3 +63,17 @@ export function fieldMessages(issues: readonly IssueLike[]): Record<string, stri
 export function describeIssues(issues: readonly IssueLike[]): string {
   return [...new Set(issues.slice(0, 5).map((issue) => issue.message))].join(" ");
 }
+
+/**
+ * One line for a program at the other end of a socket (a class-channel or media-signaling frame): each message
+ * after the path it is about, `data.transportId: Invalid type…; …`, since a frame has no form field to show it at.
+ */
+export function describeFrameIssues(issues: readonly IssueLike[]): string {
+  return issues
+    .slice(0, 5)
+    .map((issue) => {
+      const path = issue.path?.map((p) => String(p.key)).join(".");
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join("; ");
+}

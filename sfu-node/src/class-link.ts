@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import WebSocket from "ws";
-import type { ErrorBody } from "../../schema/errors";
+import { describeFrameIssues, type ErrorBody } from "../../schema/errors";
 import {
   CLASS_LINK_CLOSE_CODES,
   CLASS_LINK_COMMANDS,
@@ -15,7 +15,7 @@ import {
 } from "../../schema/protocol/class-link";
 import { readRequestId } from "../../schema/protocol/envelope";
 import type { MediaSource } from "../../schema/tokens/media-token";
-import { describeIssues, MediaError } from "./errors";
+import { MediaError } from "./errors";
 import type { NodeIdentity } from "./fleet-auth";
 import { log } from "./log";
 import type { MediaNode } from "./Node";
@@ -246,10 +246,10 @@ class ClassLink {
       return this.#answer(null, { code: "INVALID_MESSAGE", message: "The frame is not valid JSON" });
     }
     const frame = v.safeParse(ClassLinkCommandFrameSchema, json);
-    if (!frame.success) return this.#answer(readRequestId(json), { code: "INVALID_MESSAGE", message: describeIssues(frame.issues) });
+    if (!frame.success) return this.#answer(readRequestId(json), { code: "INVALID_MESSAGE", message: describeFrameIssues(frame.issues) });
     const { id, method } = frame.output;
     const data = v.safeParse(CLASS_LINK_COMMANDS[method], frame.output.data ?? {});
-    if (!data.success) return this.#answer(id, { code: "INVALID_MESSAGE", message: `data: ${describeIssues(data.issues)}` });
+    if (!data.success) return this.#answer(id, { code: "INVALID_MESSAGE", message: `data: ${describeFrameIssues(data.issues)}` });
     try {
       await (COMMANDS[method] as CommandHandler<ClassLinkCommand>)(this, data.output as ClassLinkCommandData<ClassLinkCommand>);
       log("info", "class_link_command", { classId: this.room.classId, method });

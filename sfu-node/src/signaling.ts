@@ -3,7 +3,7 @@ import type { Duplex } from "node:stream";
 import { errors as mediasoupErrors } from "mediasoup";
 import type { types } from "mediasoup";
 import * as v from "valibot";
-import { type ErrorBody, HTTP_STATUS } from "../../schema/errors";
+import { describeFrameIssues, type ErrorBody, HTTP_STATUS } from "../../schema/errors";
 import { readRequestId } from "../../schema/protocol/envelope";
 import {
   MEDIA_METHODS,
@@ -16,7 +16,7 @@ import {
 } from "../../schema/protocol/media";
 import type { MediaTokenClaims } from "../../schema/tokens/media-token";
 import { WebSocket, WebSocketServer } from "ws";
-import { describeIssues, MediaError } from "./errors";
+import { MediaError } from "./errors";
 import { log } from "./log";
 import type { MediaTokenVerifier } from "./media-token";
 import type { MediaNode } from "./Node";
@@ -227,11 +227,11 @@ async function handleFrame(peer: Peer, raw: WebSocket.RawData, isBinary: boolean
   const frame = v.safeParse(MediaRequestFrameSchema, json);
   if (!frame.success) {
     const id = readRequestId(json);
-    return send({ id, ok: false, error: { code: "INVALID_MESSAGE", message: describeIssues(frame.issues) } });
+    return send({ id, ok: false, error: { code: "INVALID_MESSAGE", message: describeFrameIssues(frame.issues) } });
   }
   const { id, method } = frame.output;
   const data = v.safeParse(MEDIA_METHODS[method].request, frame.output.data ?? {});
-  if (!data.success) return send({ id, ok: false, error: { code: "INVALID_MESSAGE", message: `data: ${describeIssues(data.issues)}` } });
+  if (!data.success) return send({ id, ok: false, error: { code: "INVALID_MESSAGE", message: `data: ${describeFrameIssues(data.issues)}` } });
   try {
     const handler = HANDLERS[method] as Handler<MediaMethod>;
     const result = await handler(peer, data.output as MediaRequestData<MediaMethod>, context);
