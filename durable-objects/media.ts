@@ -1,7 +1,8 @@
 import * as v from "valibot";
 import type { MediaJoinResponse, MediaRenewResponse } from "../schema/protocol/classroom";
 import { type ClassLinkCommand, type ClassLinkCommandData, type ClassLinkNotification, ClassLinkNotificationSchema } from "../schema/protocol/class-link";
-import { ResponseFrameSchema } from "../schema/protocol/envelope";
+import { type ResponseFrame, ResponseFrameSchema } from "../schema/protocol/envelope";
+import { PendingRequests } from "../schema/protocol/pending-requests";
 import type { JoinerLocation } from "../schema/regions";
 import { type ClassIdentity, isModerator } from "../schema/tokens/class-token";
 import { MEDIA_SOURCES, type MediaSource } from "../schema/tokens/media-token";
@@ -39,8 +40,7 @@ export interface NodeLinks {
  * keeps the stage, and drives the nodes over their class links (grants, server-side mutes, disconnects).
  */
 export class MediaPlane {
-  private nextCommandId = 1;
-  private readonly pending = new Map<number, { resolve: () => void; reject: (error: ChannelError) => void; timer: ReturnType<typeof setTimeout> }>();
+  private readonly pending = new PendingRequests(COMMAND_TIMEOUT_MS);
   private watcher: NodeWatcher | null = null;
 
   constructor(
@@ -208,30 +208,25 @@ export class MediaPlane {
 
   /** One command frame; resolves when the node confirms it, rejects on its refusal or after a timeout. */
   send<M extends ClassLinkCommand>(socket: WebSocket, method: M, data: ClassLinkCommandData<M>): Promise<void> {
-    const id = this.nextCommandId++;
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new ChannelError("UNAVAILABLE", "The media server did not answer in time"));
-      }, COMMAND_TIMEOUT_MS);
-      this.pending.set(id, { resolve, reject, timer });
-      try {
-        socket.send(JSON.stringify({ id, method, data }));
-      } catch {
-        clearTimeout(timer);
-        this.pending.delete(id);
-        reject(new ChannelError("UNAVAILABLE", "The media server link is closing"));
-      }
-    });
+    const answer = this.pending.send(
+      undefined,
+      () => new ChannelError("UNAVAILABLE", "The media server did not answer in time"),
+      (id) => {
+        try {
+          socket.send(JSON.stringify({ id, method, data }));
+        } catch {
+          throw new ChannelError("UNAVAILABLE", "The media server link is closing");
+        }
+      },
+    );
+    return answer.then(() => undefined);
   }
 
-  private settle(frame: v.InferOutput<typeof ResponseFrameSchema>): void {
-    if (frame.id === null) return;
-    const entry = this.pending.get(frame.id);
-    if (!entry) return;
-    this.pending.delete(frame.id);
-    clearTimeout(entry.timer);
-    if (frame.ok) entry.resolve();
-    else entry.reject(new ChannelError(frame.error.code === "NOT_FOUND" ? "NOT_FOUND" : "UNAVAILABLE", `The media server refused: ${frame.error.message}`));
+  private settle(frame: ResponseFrame): void {
+    this.pending.settle(
+      frame,
+      () => undefined,
+      (error) => new ChannelError(error.code === "NOT_FOUND" ? "NOT_FOUND" : "UNAVAILABLE", `The media server refused: ${error.message}`),
+    );
   }
 }

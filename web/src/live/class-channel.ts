@@ -23,6 +23,7 @@ import {
 } from "../../../schema/protocol/classroom";
 import { type BoardInk, type BoardOpEntry, type BoardState, surfaceKey } from "../../../schema/protocol/board";
 import { ResponseFrameSchema } from "../../../schema/protocol/envelope";
+import { PendingRequests } from "../../../schema/protocol/pending-requests";
 import { api, ApiError } from "../api";
 
 /** How long a request may wait for its answer before it fails. */
@@ -66,11 +67,6 @@ export class ChannelRequestError extends Error {
   }
 }
 
-interface Pending {
-  resolve(data: unknown): void;
-  reject(error: Error): void;
-  timer: ReturnType<typeof setTimeout>;
-}
 
 /**
  * The browser side of the class channel: a partysocket that fetches a fresh class token for every (re)connect,
@@ -83,9 +79,8 @@ export class ClassChannel {
   private readonly setState: SetStoreFunction<ChannelState>;
   private readonly inkListeners = new Set<(userId: string, ink: BoardInk) => void>();
   private readonly socket: PartySocket;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new PendingRequests(REQUEST_TIMEOUT_MS);
   private readonly unacknowledgedChat = new Map<string, ClassroomRequestData<"chat.send">>();
-  private nextId = 1;
   private snapshotSeq = 0;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private reactionId = 0;
@@ -123,15 +118,12 @@ export class ClassChannel {
   /** Sends a request and resolves with the object's answer, or rejects with a {@link ChannelRequestError}. */
   request<M extends ClassroomMethod>(method: M, data: ClassroomRequestData<M>): Promise<ClassroomResponses[M]> {
     if (this.state.status !== "open") return Promise.reject(new ChannelRequestError("UNAVAILABLE", "Not connected to the class right now"));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new ChannelRequestError("UNAVAILABLE", "The class did not answer in time"));
-      }, REQUEST_TIMEOUT_MS);
-      this.pending.set(id, { resolve: resolve as (data: unknown) => void, reject, timer });
-      this.socket.send(JSON.stringify({ id, method, data }));
-    });
+    const answer = this.pending.send(
+      undefined,
+      () => new ChannelRequestError("UNAVAILABLE", "The class did not answer in time"),
+      (id) => this.socket.send(JSON.stringify({ id, method, data })),
+    );
+    return answer as Promise<ClassroomResponses[M]>;
   }
 
   /**
@@ -202,12 +194,11 @@ export class ClassChannel {
     }
     const response = v.safeParse(ResponseFrameSchema, frame);
     if (response.success) {
-      const pending = response.output.id === null ? undefined : this.pending.get(response.output.id);
-      if (!pending) return;
-      this.pending.delete(response.output.id!);
-      clearTimeout(pending.timer);
-      if (response.output.ok) pending.resolve(response.output.data);
-      else pending.reject(new ChannelRequestError(response.output.error.code, response.output.error.message, response.output.error.retryAfterMs));
+      this.pending.settle(
+        response.output,
+        (data) => data,
+        (error) => new ChannelRequestError(error.code, error.message, error.retryAfterMs),
+      );
       return;
     }
     const notification = v.safeParse(ClassroomNotificationSchema, frame);
@@ -414,11 +405,7 @@ export class ClassChannel {
   }
 
   private failPending(message: string): void {
-    for (const [id, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      pending.reject(new ChannelRequestError("UNAVAILABLE", message));
-      this.pending.delete(id);
-    }
+    this.pending.failAll(() => new ChannelRequestError("UNAVAILABLE", message));
   }
 }
 

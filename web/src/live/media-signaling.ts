@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import type { ErrorCode } from "../../../schema/errors";
 import { ResponseFrameSchema } from "../../../schema/protocol/envelope";
+import { PendingRequests } from "../../../schema/protocol/pending-requests";
 import {
   MEDIA_METHODS,
   type MediaMethod,
@@ -46,13 +47,6 @@ export class MediaSignalingError extends Error {
   }
 }
 
-interface Pending {
-  method: MediaMethod;
-  resolve(data: unknown): void;
-  reject(error: Error): void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
 export interface MediaSocketHandlers {
   onNotification(notification: MediaNotification): void;
   /** The socket closed without {@link MediaSocket.close} being called (node restart, token expiry, kick…). */
@@ -65,8 +59,7 @@ export interface MediaSocketHandlers {
  * closes (so no caller waits forever).
  */
 export class MediaSocket {
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly pending = new PendingRequests<MediaMethod>(REQUEST_TIMEOUT_MS);
   private closedByUs = false;
 
   private constructor(
@@ -110,15 +103,12 @@ export class MediaSocket {
   /** Sends a request; resolves with the node's answer (checked against the method's schema). */
   request<M extends MediaMethod>(method: M, data: MediaRequestData<M>): Promise<MediaResponseData<M>> {
     if (this.ws.readyState !== WebSocket.OPEN) return Promise.reject(new MediaSignalingError("UNAVAILABLE", "Not connected to the media server"));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new MediaSignalingError("UNAVAILABLE", `The media server did not answer ${method} in time`));
-      }, REQUEST_TIMEOUT_MS);
-      this.pending.set(id, { method, resolve: resolve as (data: unknown) => void, reject, timer });
-      this.ws.send(JSON.stringify({ id, method, data }));
-    });
+    const answer = this.pending.send(
+      method,
+      () => new MediaSignalingError("UNAVAILABLE", `The media server did not answer ${method} in time`),
+      (id) => this.ws.send(JSON.stringify({ id, method, data })),
+    );
+    return answer as Promise<MediaResponseData<M>>;
   }
 
   /** Closes the socket on purpose (no `onClose` callback). */
@@ -138,18 +128,15 @@ export class MediaSocket {
     }
     const response = v.safeParse(ResponseFrameSchema, frame);
     if (response.success) {
-      const { id } = response.output;
-      const pending = id === null ? undefined : this.pending.get(id);
-      if (!pending || id === null) return;
-      this.pending.delete(id);
-      clearTimeout(pending.timer);
-      if (!response.output.ok) {
-        pending.reject(new MediaSignalingError(response.output.error.code, response.output.error.message));
-        return;
-      }
-      const data = v.safeParse(MEDIA_METHODS[pending.method].response, response.output.data);
-      if (data.success) pending.resolve(data.output);
-      else pending.reject(new MediaSignalingError("INVALID_MESSAGE", `The media server's answer to ${pending.method} did not parse`));
+      this.pending.settle(
+        response.output,
+        (data, method) => {
+          const parsed = v.safeParse(MEDIA_METHODS[method].response, data);
+          if (!parsed.success) throw new MediaSignalingError("INVALID_MESSAGE", `The media server's answer to ${method} did not parse`);
+          return parsed.output;
+        },
+        (error) => new MediaSignalingError(error.code, error.message),
+      );
       return;
     }
     const notification = v.safeParse(MediaNotificationSchema, frame);
@@ -157,10 +144,6 @@ export class MediaSocket {
   }
 
   private failPending(message: string): void {
-    for (const [id, pending] of this.pending) {
-      clearTimeout(pending.timer);
-      pending.reject(new MediaSignalingError("UNAVAILABLE", message));
-      this.pending.delete(id);
-    }
+    this.pending.failAll(() => new MediaSignalingError("UNAVAILABLE", message));
   }
 }
