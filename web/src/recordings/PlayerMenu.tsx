@@ -31,7 +31,7 @@ export function PlayerMenu<T>(props: {
   const items = () => [...(list?.querySelectorAll<HTMLButtonElement>('[role="menuitemradio"]') ?? [])];
   const openMenu = () => {
     setOpen(true);
-    // The list renders on the next frame; the current choice takes the focus, as in native menus.
+    // Once the list is in the document, the current choice takes the focus, as in native menus.
     queueMicrotask(() => (items().find((item) => item.getAttribute("aria-checked") === "true") ?? items()[0])?.focus());
   };
   const close = (returnFocus: boolean) => {
