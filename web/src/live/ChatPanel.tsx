@@ -1,6 +1,8 @@
 import { createEffect, createSignal, For, on, Show, type JSX } from "solid-js";
 import { CLASSROOM_LIMITS } from "../../../schema/protocol/classroom";
 import { errorMessage } from "../api";
+import { useSession } from "../session";
+import { formatTime } from "../time";
 import type { ClassChannel } from "./class-channel";
 import { EmojiButton } from "./EmojiButton";
 import { AttachFile } from "./chat/AttachFile";
@@ -18,6 +20,7 @@ const graphemeCount = (text: string) => [...segmenter.segment(text)].length;
  * it). It follows new messages only while the reader is at the bottom. */
 export function ChatPanel(props: { channel: ClassChannel; moderator: boolean }): JSX.Element {
   const state = props.channel.state;
+  const session = useSession();
   const [draft, setDraft] = createSignal("");
   const [error, setError] = createSignal<string | null>(null);
   const [atBottom, setAtBottom] = createSignal(true);
@@ -120,7 +123,9 @@ export function ChatPanel(props: { channel: ClassChannel; moderator: boolean }):
                   <span class="badge">{message.role}</span>
                 </Show>
               </span>
-              <span class="chat__time muted small" data-testid="chat-time">{new Date(message.createdAt).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</span>
+              <time class="chat__time muted small" data-testid="chat-time" datetime={new Date(message.createdAt).toISOString()}>
+                {formatTime(message.createdAt, session.timeZone())}
+              </time>
               <Show when={message.body}>
                 <p class="chat__body" dir="auto">
                   {message.body}

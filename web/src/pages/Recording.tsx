@@ -8,6 +8,7 @@ import { formatDuration, isInProgress, recordingTitle, statusLabel } from "../re
 import { Player } from "../recordings/Player";
 import { RecordingManage } from "../recordings/RecordingManage";
 import { RecordingRating } from "../recordings/RecordingRating";
+import { useSession } from "../session";
 import "../recordings/recordings.css";
 
 /** While the recording is still processed, the page asks again this often (less often while it is recorded). */
@@ -17,6 +18,7 @@ const POLL_WHILE_RECORDING_MS = 10_000;
 /** One recording: the player (once ready), its class, duration and rating; progress while it is processed. */
 export default function RecordingPage(): JSX.Element {
   const params = useParams();
+  const session = useSession();
   const [recording, { refetch }] = createResource(
     () => params.id,
     async (id) => (await api<RecordingResponse>(`/api/recordings/${id}`)).recording,
@@ -36,7 +38,7 @@ export default function RecordingPage(): JSX.Element {
           <article class="stack">
             <div class="page-head">
               <div>
-                <h1>{recordingTitle(r())}</h1>
+                <h1>{recordingTitle(r(), session.timeZone())}</h1>
                 <p class="muted" style={{ margin: 0 }}>
                   <A href={`/classes/${r().classId}`}>{r().classTitle}</A> with {r().teacher.displayName} · {formatDuration(r().durationMs)}
                 </p>

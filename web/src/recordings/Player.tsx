@@ -1,7 +1,12 @@
-import { createSignal, onCleanup, onMount, Show, type JSX } from "solid-js";
+import { createSignal, createUniqueId, For, onCleanup, onMount, Show, type JSX } from "solid-js";
 import type shakaNamespace from "shaka-player";
 import type { RecordingView } from "../../../schema/api/recordings";
 import { formatDuration } from "./format";
+import { PLAYBACK_SPEEDS, type PlaybackSpeed, savedPlaybackSpeed, savePlaybackSpeed, speedLabel, stepPlaybackSpeed } from "./playback-speed";
+import { CloseIcon, ExitFullscreenIcon, FullscreenIcon, KeyboardIcon, MutedIcon, PauseIcon, PlayIcon, VolumeIcon } from "./player-icons";
+import { type PlayerAction, playerTakesKey, SHORTCUT_HELP, shortcutFor } from "./player-shortcuts";
+import { PlayerMenu } from "./PlayerMenu";
+import { activeHeight, type Rendition, renditionLabel, renditionsOf, variantForHeight } from "./renditions";
 import { parseThumbnailsVtt, type ThumbnailCue, thumbnailAt } from "./thumbnails";
 
 /**
@@ -25,14 +30,22 @@ function describePlaybackError(error: unknown): string {
   return "This recording cannot be played right now.";
 }
 
+/** How long a key's effect ("Volume 40%", "Speed 1.5x") stays on the picture. */
+const NOTICE_MS = 1_200;
+
 /**
  * The recording player: shaka-player plays the DASH manifest (HLS when there is none, or when DASH fails), with
- * DRM when configured. Our own controls show a thumbnail preview from the WebVTT sprite track while seeking.
+ * DRM when configured. Our own controls: play, a seek bar with thumbnail previews from the WebVTT sprite track,
+ * the quality (the ladder's renditions, or Auto) and the speed (remembered on this browser), mute, full screen
+ * and keyboard shortcuts (listed by "?").
  */
 export function Player(props: { recording: RecordingView }): JSX.Element {
+  let container!: HTMLDivElement;
   let video!: HTMLVideoElement;
   let seekArea!: HTMLDivElement;
+  let closeShortcuts: HTMLButtonElement | undefined;
   let player: shakaNamespace.Player | null = null;
+  const shortcutsTitleId = createUniqueId();
   const [error, setError] = createSignal<string | null>(null);
   const [playing, setPlaying] = createSignal(false);
   const [muted, setMuted] = createSignal(false);
@@ -41,15 +54,44 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
   const [cues, setCues] = createSignal<ThumbnailCue[]>([]);
   /** Where the preview is shown: the time under the pointer (or the thumb while dragging) and its x position. */
   const [preview, setPreview] = createSignal<{ time: number; left: number } | null>(null);
+  const [speed, setSpeed] = createSignal<PlaybackSpeed>(savedPlaybackSpeed());
+  const [renditions, setRenditions] = createSignal<Rendition[]>([]);
+  /** The height shaka plays now; with Auto it follows the connection. */
+  const [playingHeight, setPlayingHeight] = createSignal<number | null>(null);
+  /** The height the viewer chose, or null for Auto (adaptive). */
+  const [pinnedHeight, setPinnedHeight] = createSignal<number | null>(null);
+  const [fullscreen, setFullscreen] = createSignal(false);
+  const [shortcutsOpen, setShortcutsOpen] = createSignal(false);
+  const [notice, setNotice] = createSignal<string | null>(null);
+  let noticeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Until the manifest is loaded, a press of play is remembered (playing before that would be cut off by the load). */
   let loaded = false;
   let playWhenLoaded = false;
 
+  const onKeyDown = (event: KeyboardEvent) => {
+    if (event.defaultPrevented) return;
+    const action = shortcutFor(event);
+    if (!action || !playerTakesKey(event.target, container)) return;
+    // A focused button keeps Space for pressing it, as everywhere else; K plays and pauses from anywhere.
+    if (event.key === " " && event.target instanceof HTMLButtonElement) return;
+    event.preventDefault();
+    run(action);
+  };
+  const onFullscreenChange = () => setFullscreen(document.fullscreenElement === container);
+
   onMount(() => {
+    // Before shaka attaches, so its rate controller starts at the remembered speed instead of resetting it.
+    video.defaultPlaybackRate = speed();
+    video.playbackRate = speed();
+    document.addEventListener("keydown", onKeyDown);
+    document.addEventListener("fullscreenchange", onFullscreenChange);
     void start();
     void loadThumbnails();
   });
   onCleanup(() => {
+    document.removeEventListener("keydown", onKeyDown);
+    document.removeEventListener("fullscreenchange", onFullscreenChange);
+    clearTimeout(noticeTimer);
     void player?.destroy();
     player = null;
   });
@@ -70,12 +112,16 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
       console.error("playback error", (event as unknown as { detail: unknown }).detail);
       setError(describePlaybackError((event as unknown as { detail: unknown }).detail));
     });
+    // ABR switches ("adaptation"), our own choice ("variantchanged") and a new manifest ("trackschanged").
+    for (const name of ["adaptation", "variantchanged", "trackschanged"]) instance.addEventListener(name, refreshRenditions);
     const sources = [props.recording.dashManifestUrl, props.recording.hlsManifestUrl].filter((url): url is string => Boolean(url));
     for (const source of sources) {
       try {
         await instance.load(source);
         setError(null);
         loaded = true;
+        refreshRenditions();
+        video.playbackRate = speed();
         if (playWhenLoaded) void video.play().catch(() => setError("Press play again to start the video."));
         return;
       } catch (loadError) {
@@ -94,6 +140,52 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
     } catch {
       // Previews are a nicety: seeking works without them.
     }
+  }
+
+  function refreshRenditions(): void {
+    if (!player) return;
+    const tracks = player.getVariantTracks();
+    setRenditions(renditionsOf(tracks));
+    setPlayingHeight(activeHeight(tracks));
+  }
+
+  /** Pins one rendition (adaptive switching off), or with null hands the choice back to shaka's ABR. */
+  function chooseQuality(height: number | null): void {
+    if (!player) return;
+    if (height === null) {
+      player.configure({ abr: { enabled: true } });
+      setPinnedHeight(null);
+      return;
+    }
+    const track = variantForHeight(player.getVariantTracks(), height);
+    if (!track) return;
+    player.configure({ abr: { enabled: false } });
+    // Dropping what is buffered shows the new quality within a segment instead of after the whole buffer.
+    player.selectVariantTrack(track, true);
+    setPinnedHeight(height);
+    refreshRenditions();
+  }
+
+  const autoLabel = () => {
+    const height = playingHeight();
+    return pinnedHeight() === null && height !== null ? `Auto (${renditionLabel(height)})` : "Auto";
+  };
+  const qualityLabel = () => {
+    const pinned = pinnedHeight();
+    return pinned === null ? autoLabel() : renditionLabel(pinned);
+  };
+
+  function chooseSpeed(next: PlaybackSpeed): void {
+    video.defaultPlaybackRate = next;
+    video.playbackRate = next;
+    setSpeed(next);
+    savePlaybackSpeed(next);
+  }
+
+  function showNotice(text: string): void {
+    setNotice(text);
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => setNotice(null), NOTICE_MS);
   }
 
   const showPreviewAt = (clientX: number) => {
@@ -117,19 +209,75 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
     else video.pause();
   };
 
+  const seekTo = (seconds: number) => {
+    if (!loaded) return;
+    const target = Math.min(duration(), Math.max(0, seconds));
+    video.currentTime = target;
+    setTime(target);
+  };
+
+  const toggleFullscreen = () => {
+    if (document.fullscreenElement) void document.exitFullscreen();
+    else void container.requestFullscreen().catch(() => showNotice("Full screen is not available here"));
+  };
+
+  const openShortcuts = () => {
+    setShortcutsOpen(true);
+    closeShortcuts?.focus();
+  };
+  const hideShortcuts = () => {
+    setShortcutsOpen(false);
+    container.focus();
+  };
+
+  function run(action: PlayerAction): void {
+    switch (action.kind) {
+      case "toggle-play":
+        return togglePlay();
+      case "seek-by":
+        return seekTo(video.currentTime + action.seconds);
+      case "seek-to-fraction":
+        return seekTo(action.fraction * duration());
+      case "volume-by": {
+        const volume = Math.round(Math.min(1, Math.max(0, video.volume + action.step)) * 10) / 10;
+        video.volume = volume;
+        if (action.step > 0) video.muted = false;
+        return showNotice(`Volume ${Math.round((video.muted ? 0 : volume) * 100)}%`);
+      }
+      case "toggle-mute":
+        video.muted = !video.muted;
+        return showNotice(video.muted ? "Muted" : "Sound on");
+      case "toggle-fullscreen":
+        return toggleFullscreen();
+      case "speed-step": {
+        const next = stepPlaybackSpeed(speed(), action.step);
+        chooseSpeed(next);
+        return showNotice(`Speed ${speedLabel(next)}`);
+      }
+      case "show-shortcuts":
+        return openShortcuts();
+      default:
+        return assertNever(action);
+    }
+  }
+
   const previewCue = () => {
     const at = preview();
     return at ? thumbnailAt(cues(), at.time) : null;
   };
 
   return (
-    <div class="player" data-testid="player">
+    <div class="player" data-testid="player" ref={container} tabIndex={-1} role="group" aria-label="Video player" aria-keyshortcuts="Space K J L M F ArrowLeft ArrowRight ArrowUp ArrowDown Home End ?">
       <video
         ref={video}
         data-testid="recording-video"
         playsinline
         poster={props.recording.posterUrl ?? undefined}
-        onClick={togglePlay}
+        onClick={() => {
+          // Keys go to the player after a click on the picture, even if something else on the page had the focus.
+          container.focus({ preventScroll: true });
+          togglePlay();
+        }}
         onPlay={() => setPlaying(true)}
         onPause={() => setPlaying(false)}
         onTimeUpdate={() => setTime(video.currentTime)}
@@ -137,10 +285,20 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
           if (Number.isFinite(video.duration)) setDuration(video.duration);
         }}
         onVolumeChange={() => setMuted(video.muted)}
+        onRateChange={() => {
+          // Shaka sets the rate to 0 while it waits for data; that is no speed anyone chose.
+          const rate = video.playbackRate;
+          if ((PLAYBACK_SPEEDS as readonly number[]).includes(rate)) setSpeed(rate as PlaybackSpeed);
+        }}
       />
+      <Show when={notice()}>
+        <p class="player__notice" role="status" data-testid="player-notice">
+          {notice()}
+        </p>
+      </Show>
       <div class="player__controls">
         <button type="button" onClick={togglePlay} aria-label={playing() ? "Pause" : "Play"} data-testid="player-play">
-          {playing() ? "❚❚" : "▶"}
+          {playing() ? <PauseIcon /> : <PlayIcon />}
         </button>
         <div
           class="player__seek"
@@ -189,23 +347,74 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
         <span class="player__time">
           {formatDuration(time() * 1000)} / {formatDuration(duration() * 1000)}
         </span>
-        <button type="button" onClick={() => (video.muted = !video.muted)} aria-label={muted() ? "Unmute" : "Mute"}>
-          {muted() ? "🔇" : "🔊"}
+        <button type="button" onClick={() => (video.muted = !video.muted)} aria-label={muted() ? "Unmute" : "Mute"} data-testid="player-mute">
+          {muted() ? <MutedIcon /> : <VolumeIcon />}
         </button>
-        <button
-          type="button"
-          aria-label="Full screen"
-          onClick={() => {
-            if (document.fullscreenElement) void document.exitFullscreen();
-            else void video.parentElement?.requestFullscreen();
-          }}
+        <PlayerMenu
+          title="Playback speed"
+          label={`Playback speed: ${speedLabel(speed())}`}
+          choices={PLAYBACK_SPEEDS.map((value) => ({ value, label: value === 1 ? "1x (normal)" : speedLabel(value) }))}
+          isChosen={(value) => value === speed()}
+          onChoose={chooseSpeed}
+          testId="player-speed"
         >
-          {/* An icon, not a font glyph: "⛶" is missing from many system fonts and showed as an empty box. */}
-          <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round">
-            <path d="M4 9V4h5M20 9V4h-5M4 15v5h5M20 15v5h-5" />
-          </svg>
+          {speedLabel(speed())}
+        </PlayerMenu>
+        {/* One rendition (or none known yet) leaves nothing to choose. */}
+        <Show when={renditions().length > 1}>
+          <PlayerMenu<number | null>
+            title="Quality"
+            label={`Quality: ${qualityLabel()}`}
+            choices={[{ value: null, label: autoLabel() }, ...renditions().map((rendition) => ({ value: rendition.height, label: rendition.label }))]}
+            isChosen={(value) => value === pinnedHeight()}
+            onChoose={chooseQuality}
+            testId="player-quality"
+          >
+            {qualityLabel()}
+          </PlayerMenu>
+        </Show>
+        <button type="button" aria-label="Keyboard shortcuts" aria-expanded={shortcutsOpen()} onClick={() => (shortcutsOpen() ? hideShortcuts() : openShortcuts())}>
+          <KeyboardIcon />
+        </button>
+        <button type="button" aria-label={fullscreen() ? "Exit full screen" : "Full screen"} onClick={toggleFullscreen}>
+          {fullscreen() ? <ExitFullscreenIcon /> : <FullscreenIcon />}
         </button>
       </div>
+      <Show when={shortcutsOpen()}>
+        <div
+          class="player__shortcuts"
+          role="dialog"
+          aria-labelledby={shortcutsTitleId}
+          data-testid="player-shortcuts"
+          onKeyDown={(event) => {
+            if (event.key === "Escape" || event.key === "?") {
+              event.preventDefault();
+              hideShortcuts();
+            }
+          }}
+        >
+          <div class="player__shortcuts-head">
+            <h2 id={shortcutsTitleId}>Keyboard shortcuts</h2>
+            <button type="button" ref={closeShortcuts} aria-label="Close keyboard shortcuts" onClick={hideShortcuts}>
+              <CloseIcon />
+            </button>
+          </div>
+          <table>
+            <tbody>
+              <For each={SHORTCUT_HELP}>
+                {(shortcut) => (
+                  <tr>
+                    <th scope="row">
+                      <For each={shortcut.keys}>{(key) => <kbd>{key}</kbd>}</For>
+                    </th>
+                    <td>{shortcut.does}</td>
+                  </tr>
+                )}
+              </For>
+            </tbody>
+          </table>
+        </div>
+      </Show>
       <Show when={error()}>
         <p class="alert alert--error" role="alert">
           {error()}
@@ -213,4 +422,8 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
       </Show>
     </div>
   );
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unhandled player action ${JSON.stringify(value)}`);
 }

@@ -2,11 +2,14 @@ import { A } from "@solidjs/router";
 import { Show, type JSX } from "solid-js";
 import type { RecordingView } from "../../../schema/api/recordings";
 import { RatingSummary } from "../components/StarRating";
+import { useSession } from "../session";
 import { formatDuration, isInProgress, recordingTitle, statusLabel } from "./format";
 
 /** One recording as a card: poster, title, duration, status with live progress, and the rating once ready. */
 export function RecordingCard(props: { recording: RecordingView; showClass?: boolean; actions?: JSX.Element }): JSX.Element {
+  const session = useSession();
   const r = () => props.recording;
+  const title = () => recordingTitle(r(), session.timeZone());
   const ready = () => r().status === "ready";
   return (
     <li class="card recording-card" data-testid="recording-card" data-recording-id={r().id} data-status={r().status}>
@@ -19,8 +22,8 @@ export function RecordingCard(props: { recording: RecordingView; showClass?: boo
         </Show>
       </div>
       <h3 class="card__title">
-        <Show when={ready()} fallback={<span>{recordingTitle(r())}</span>}>
-          <A href={`/recordings/${r().id}`}>{recordingTitle(r())}</A>
+        <Show when={ready()} fallback={<span>{title()}</span>}>
+          <A href={`/recordings/${r().id}`}>{title()}</A>
         </Show>
       </h3>
       <Show when={props.showClass}>

@@ -1,4 +1,5 @@
 import type { RecordingStatus, RecordingView } from "../../../schema/api/recordings";
+import { formatDateTime } from "../time";
 
 /** 75_000 → "1:15", 3_725_000 → "1:02:05". */
 export function formatDuration(ms: number | null): string {
@@ -28,9 +29,11 @@ export function isInProgress(recording: Pick<RecordingView, "status">): boolean 
   return recording.status !== "ready" && recording.status !== "failed";
 }
 
-/** "Live algebra — 26 Nov 2026, 14:05" (the recording's own title when it has one). */
-export function recordingTitle(recording: Pick<RecordingView, "title" | "classTitle" | "startedAt">): string {
+/**
+ * "Live algebra — Thu, 26 Nov 2026, 14:05" (the recording's own title when it has one), written like every other
+ * time on the page: in the viewer's zone and locale.
+ */
+export function recordingTitle(recording: Pick<RecordingView, "title" | "classTitle" | "startedAt">, timeZone: string): string {
   if (recording.title) return recording.title;
-  const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }).format(recording.startedAt);
-  return `${recording.classTitle} — ${when}`;
+  return `${recording.classTitle} — ${formatDateTime(recording.startedAt, timeZone)}`;
 }
