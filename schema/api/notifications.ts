@@ -14,7 +14,7 @@ export type ReminderQueueMessage = v.InferOutput<typeof ReminderQueueMessageSche
 export type NotificationChannel = (typeof NOTIFICATION_CHANNELS)[number];
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
-/** One notification as its recipient sees it. `kind` is "reminder", "change" or "cancel". */
+/** One notification as its recipient sees it. `kind` is "reminder", "change", "cancel" or "restore" (a cancelled session back on). */
 export interface NotificationView {
   id: string;
   classId: string;
@@ -23,7 +23,7 @@ export interface NotificationView {
   /** Start of the occurrence now (UTC ms). */
   occurrenceStartsAt: number;
   channel: NotificationChannel;
-  kind: "reminder" | "change" | "cancel";
+  kind: "reminder" | "change" | "cancel" | "restore";
   /** For reminders: minutes before the start this reminder is for. */
   reminderMinutes: number | null;
   status: NotificationStatus;

@@ -160,10 +160,24 @@ export const DurationMinutesSchema = v.pipe(
   v.maxValue(LIMITS.occurrenceMaxMinutes, "A session lasts at most 12 hours (720 minutes)."),
 );
 
+/** `YYYY-MM-DD`, a local calendar date. */
+export const LocalDateSchema = v.pipe(
+  v.string("Choose a date."),
+  v.regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/, "Choose a date."),
+  v.check((text) => {
+    const [year, month, day] = text.split("-").map(Number) as [number, number, number];
+    return new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day;
+  }, "That date does not exist in the calendar."),
+);
+
+/** `HH:mm`, a local time of day. */
+export const LocalTimeSchema = v.pipe(v.string("Choose a time."), v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, "Choose a time."));
+
 /**
  * A recurrence expanded into occurrences at once. Every occurrence keeps the local wall-clock time of
  * `firstStartLocal` in `timezone`, across DST changes. Weekly series run on `weekdays` (1 = Mon … 7 = Sun;
- * default: the weekday of the first date) every `interval` weeks; `count` is the total number of occurrences.
+ * default: the weekday of the first date) every `interval` weeks. It ends after `count` occurrences or on the
+ * local date `until` (included), exactly one of the two; either way at most LIMITS.seriesMaxCount occurrences.
  */
 export const SeriesSchema = v.pipe(
   v.strictObject({
@@ -182,14 +196,21 @@ export const SeriesSchema = v.pipe(
         v.check((list) => new Set(list).size === list.length, "Pick each weekday once."),
       ),
     ),
-    count: v.pipe(
-      v.number("Say how many sessions."),
-      v.integer("Use a whole number of sessions."),
-      v.minValue(1, "A series has at least one session."),
-      v.maxValue(LIMITS.seriesMaxCount, `A series has at most ${LIMITS.seriesMaxCount} sessions; add another series for more.`),
+    count: v.optional(
+      v.pipe(
+        v.number("Say how many sessions."),
+        v.integer("Use a whole number of sessions."),
+        v.minValue(1, "A series has at least one session."),
+        v.maxValue(LIMITS.seriesMaxCount, `A series has at most ${LIMITS.seriesMaxCount} sessions; add another series for more.`),
+      ),
     ),
+    until: v.optional(LocalDateSchema),
   }),
   v.check((series) => series.frequency === "weekly" || series.weekdays === undefined, "weekdays apply to weekly series only"),
+  v.forward(
+    v.check((series) => (series.count === undefined) !== (series.until === undefined), "Choose how the series ends: after a number of sessions, or on a date."),
+    ["count"],
+  ),
 );
 export type Series = v.InferOutput<typeof SeriesSchema>;
 
@@ -201,6 +222,16 @@ export type OccurrenceCreate = v.InferOutput<typeof OccurrenceCreateSchema>;
 
 export const OccurrenceMoveSchema = v.strictObject({ startsAt: TimestampSchema, endsAt: TimestampSchema });
 export type OccurrenceMove = v.InferOutput<typeof OccurrenceMoveSchema>;
+
+/**
+ * PATCH /api/series/:id: a new time of day and/or duration for every session of the series that has not started
+ * yet, each keeping its date (in the series' time zone).
+ */
+export const SeriesMoveSchema = v.pipe(
+  v.strictObject({ startTime: v.optional(LocalTimeSchema), durationMinutes: v.optional(DurationMinutesSchema) }),
+  v.check((body) => body.startTime !== undefined || body.durationMinutes !== undefined, "Give a new start time, a new duration, or both."),
+);
+export type SeriesMove = v.InferOutput<typeof SeriesMoveSchema>;
 
 // ─── calendar ───────────────────────────────────────────────────────────────────────────────────────────────
 

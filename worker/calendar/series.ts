@@ -17,32 +17,42 @@ function isoWeekday(dayNumber: number): number {
   return weekday === 0 ? 7 : weekday;
 }
 
+/** The day number (days since 1970-01-01) of a `YYYY-MM-DD` date. */
+function dayNumber(date: string): number {
+  const [year, month, day] = date.split("-").map(Number) as [number, number, number];
+  return Math.floor(Date.UTC(year, month - 1, day) / DAY_MS);
+}
+
 /**
- * Expands a series into `count` occurrences. Calendar dates are stepped as plain dates and each keeps the
- * local wall-clock time of `firstStartLocal` in the series' zone, so a weekly 09:00 Berlin class stays at
- * 09:00 local time when summer time starts (its UTC start moves from 08:00 to 07:00).
+ * Expands a series into its occurrences: `count` of them, or every one up to and including the local date
+ * `until`, stopping at `limit` + 1 so that a caller can tell "too many" without expanding years of dates.
+ * Calendar dates are stepped as plain dates and each keeps the local wall-clock time of `firstStartLocal` in the
+ * series' zone, so a weekly 09:00 Berlin class stays at 09:00 local time when summer time starts (its UTC start
+ * moves from 08:00 to 07:00).
  *
  * Daily: every `interval` days from the first date. Weekly: on `weekdays` (default: the first date's weekday)
  * of every `interval`-th week, counting weeks (Monday-based) from the week of the first date; dates before
  * the first date are skipped.
  */
-export function expandSeries(series: Series): ExpandedOccurrence[] {
+export function expandSeries(series: Series, limit = Number.POSITIVE_INFINITY): ExpandedOccurrence[] {
   const first = parseLocalDateTime(series.firstStartLocal);
   if (!first) throw new RangeError(`Not a local date-time: ${series.firstStartLocal}`);
   const interval = series.interval ?? 1;
   const firstDay = Math.floor(Date.UTC(first.year, first.month - 1, first.day) / DAY_MS);
   const durationMs = series.durationMinutes * 60_000;
+  const lastDay = series.until === undefined ? Number.POSITIVE_INFINITY : dayNumber(series.until);
+  const wanted = Math.min(series.count ?? Number.POSITIVE_INFINITY, limit + 1);
   const days: number[] = [];
 
   if (series.frequency === "daily") {
-    for (let i = 0; i < series.count; i += 1) days.push(firstDay + i * interval);
+    for (let day = firstDay; day <= lastDay && days.length < wanted; day += interval) days.push(day);
   } else {
     const weekdays = [...(series.weekdays ?? [isoWeekday(firstDay)])].sort((a, b) => a - b);
     const firstMonday = firstDay - (isoWeekday(firstDay) - 1);
-    for (let week = 0; days.length < series.count; week += interval) {
+    for (let week = 0; days.length < wanted && firstMonday + week * 7 <= lastDay; week += interval) {
       for (const weekday of weekdays) {
         const day = firstMonday + week * 7 + (weekday - 1);
-        if (day >= firstDay && days.length < series.count) days.push(day);
+        if (day >= firstDay && day <= lastDay && days.length < wanted) days.push(day);
       }
     }
   }

@@ -1,6 +1,6 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, gt, sql } from "drizzle-orm";
 import * as v from "valibot";
-import { LIMITS, MAX_TIMESTAMP, type Occurrence, OccurrenceSeriesCreateSchema, OccurrenceSingleCreateSchema } from "../../schema/api/portal";
+import { LIMITS, MAX_TIMESTAMP, type Occurrence, OccurrenceSeriesCreateSchema, OccurrenceSingleCreateSchema, type Series } from "../../schema/api/portal";
 import { type ClassRow, classSeries, occurrences, type Occurrence as OccurrenceRow } from "../../schema/db";
 import { type ExpandedOccurrence, expandSeries } from "../calendar/series";
 import type { Db } from "../db";
@@ -42,6 +42,22 @@ function checkSeriesBounds(expanded: readonly ExpandedOccurrence[]): void {
 }
 
 /**
+ * A series ended by a date must end on or after its first session and fit the same maximum as one ended by a
+ * count; the refusal names the end-date field so the form shows it there.
+ */
+function checkSeriesEnd(series: Series, expanded: readonly ExpandedOccurrence[]): void {
+  if (series.until === undefined) return;
+  const refuse = (message: string) => {
+    throw new ApiError("INVALID_MESSAGE", message, undefined, { "series.until": message });
+  };
+  if (series.until < series.firstStartLocal.slice(0, 10)) refuse("The end date is before the first session. Choose a later end date.");
+  if (expanded.length === 0) refuse("No session falls between the first session and the end date. Choose a later end date or other days.");
+  if (expanded.length > LIMITS.seriesMaxCount) {
+    refuse(`A series has at most ${LIMITS.seriesMaxCount} sessions, and this end date would make more. Choose an earlier end date, or add another series for the rest.`);
+  }
+}
+
+/**
  * Parses a POST /api/classes/:id/occurrences body. The two forms are told apart by the `series` key so a
  * mistake in either gets that form's own error message instead of a generic "matches neither".
  */
@@ -64,7 +80,8 @@ export async function createOccurrences(db: Db, cls: ClassRow, request: ReturnTy
     return [toOccurrence(row!)];
   }
   const { series } = request;
-  const expandedOccurrences = expandSeries(series);
+  const expandedOccurrences = expandSeries(series, LIMITS.seriesMaxCount);
+  checkSeriesEnd(series, expandedOccurrences);
   checkSeriesBounds(expandedOccurrences);
   if (expandedOccurrences[0]) checkNotPast(expandedOccurrences[0].startsAt, now, request.allowPast, "series.firstStartLocal");
   const seriesId = crypto.randomUUID();
@@ -91,7 +108,8 @@ export async function createOccurrences(db: Db, cls: ClassRow, request: ReturnTy
       firstStartLocal: series.firstStartLocal,
       durationMinutes: series.durationMinutes,
       timezone: series.timezone,
-      count: series.count,
+      count: expandedOccurrences.length,
+      until: series.until ?? null,
       createdAt: now,
     }),
     ...rows.map((row) => db.insert(occurrences).values(row)),
@@ -128,5 +146,23 @@ export async function cancelOccurrence(db: Db, occurrence: OccurrenceRow): Promi
     .where(and(eq(occurrences.id, occurrence.id), eq(occurrences.status, "scheduled")))
     .returning();
   if (!row) throw new ApiError("CONFLICT", "This occurrence is already cancelled");
+  return row;
+}
+
+/**
+ * Puts a cancelled occurrence back on the schedule and bumps its revision (so the reminders made for it before
+ * are told apart from the new ones). A session that has already ended stays cancelled: nobody can attend it and
+ * there is no one to tell. The status and time checks are part of the UPDATE, so a racing restore does nothing.
+ */
+export async function restoreOccurrence(db: Db, cls: ClassRow, occurrence: OccurrenceRow, now: number): Promise<OccurrenceRow> {
+  if (cls.status === "archived") throw new ApiError("CONFLICT", "This class is archived; reactivate it before scheduling");
+  if (occurrence.status !== "cancelled") throw new ApiError("CONFLICT", "This session is not cancelled");
+  if (occurrence.endsAt <= now) throw new ApiError("CONFLICT", "This session's time has passed, so it cannot be restored. Add a new session instead.");
+  const [row] = await db
+    .update(occurrences)
+    .set({ status: "scheduled", revision: sql`${occurrences.revision} + 1`, updatedAt: now })
+    .where(and(eq(occurrences.id, occurrence.id), eq(occurrences.status, "cancelled"), gt(occurrences.endsAt, now)))
+    .returning();
+  if (!row) throw new ApiError("CONFLICT", "This session was changed meanwhile; reload the schedule and try again");
   return row;
 }

@@ -14,7 +14,7 @@ import { ReminderQueueMessageSchema, type ReminderQueueMessage } from "../../sch
 import { activeBlock } from "../auth/session";
 import { getDb } from "../db";
 import type { Env } from "../env";
-import { parseKind, type NotificationKind } from "./messages";
+import { type NotificationKind, parseKind, type SessionTime } from "./messages";
 import type { SendResult } from "./provider-result";
 import { deliver, publicUrl } from "./send";
 
@@ -42,6 +42,7 @@ interface ClaimedNotification {
   endsAt: number;
   revision: number;
   occurrenceStatus: "scheduled" | "cancelled";
+  seriesId: string | null;
   classId: string;
   classTitle: string;
   classStatus: string;
@@ -94,7 +95,7 @@ async function handleNotification(body: ReminderQueueMessage, message: Message<u
 
   const row = await env.DB.prepare(
     `SELECT n.id, n.user_id AS userId, n.channel, n.kind, n.attempts, n.occurrence_id AS occurrenceId,
-            o.starts_at AS startsAt, o.ends_at AS endsAt, o.revision, o.status AS occurrenceStatus,
+            o.starts_at AS startsAt, o.ends_at AS endsAt, o.revision, o.status AS occurrenceStatus, o.series_id AS seriesId,
             c.id AS classId, c.title AS classTitle, c.status AS classStatus, c.teacher_id AS teacherId,
             EXISTS (SELECT 1 FROM enrollments e WHERE e.class_id = c.id AND e.user_id = n.user_id) AS enrolled,
             u.display_name AS displayName, u.timezone, u.email, u.phone, u.remind_by_email AS remindByEmail, u.remind_by_sms AS remindBySms
@@ -113,7 +114,8 @@ async function handleNotification(body: ReminderQueueMessage, message: Message<u
 
   const kind = parseKind(row.kind);
   const destination = row.channel === "email" ? row.email : row.phone;
-  const reasonToSkip = kind ? await skipReason(env, row, kind, destination, now) : `Unknown notification kind ${row.kind}`;
+  const sessions = kind ? await seriesSessions(env, row, kind) : undefined;
+  const reasonToSkip = kind ? await skipReason(env, row, kind, destination, now, sessions) : `Unknown notification kind ${row.kind}`;
   if (reasonToSkip) {
     await finish(env, row.id, { status: "cancelled", error: reasonToSkip });
     message.ack();
@@ -136,20 +138,45 @@ async function handleNotification(body: ReminderQueueMessage, message: Message<u
       recipientTimezone: row.timezone,
       publicUrl: publicUrl(env),
       now: Date.now(),
+      ...(sessions ? { sessions } : {}),
     },
   });
   await record(env, row, destination!, result, message);
 }
 
+/**
+ * For a series notice, the sessions it is about as they are now: the series' cancelled (or, for a move, scheduled)
+ * sessions from the one the notice hangs on. Read at send time, so a session restored meanwhile is not listed.
+ */
+async function seriesSessions(env: Env, row: ClaimedNotification, kind: NotificationKind): Promise<SessionTime[] | undefined> {
+  if ((kind.type !== "series-cancel" && kind.type !== "series-change") || row.seriesId === null) return undefined;
+  const { results } = await env.DB.prepare(
+    `SELECT id AS occurrenceId, starts_at AS startsAt, ends_at AS endsAt, revision FROM occurrences
+     WHERE series_id = ?1 AND status = ?2 AND starts_at >= ?3 ORDER BY starts_at, id`,
+  )
+    .bind(row.seriesId, kind.type === "series-cancel" ? "cancelled" : "scheduled", row.startsAt)
+    .all<SessionTime>();
+  return results;
+}
+
 /** Why a claimed notification should not go out after all, or null to send it. */
-async function skipReason(env: Env, row: ClaimedNotification, kind: NotificationKind, destination: string | null, now: number): Promise<string | null> {
+async function skipReason(
+  env: Env,
+  row: ClaimedNotification,
+  kind: NotificationKind,
+  destination: string | null,
+  now: number,
+  sessions: readonly SessionTime[] | undefined,
+): Promise<string | null> {
   if (kind.type === "reminder") {
     if (row.occurrenceStatus === "cancelled") return "The class was cancelled";
     if (kind.revision !== row.revision) return "The class moved to a new time";
     // A reminder that arrives after the start would only confuse.
     if (row.startsAt <= now) return "Too late: the class had already started";
   }
-  if (kind.type === "change" && (row.occurrenceStatus === "cancelled" || kind.revision !== row.revision)) return "Superseded by a later change";
+  if ((kind.type === "change" || kind.type === "restore") && (row.occurrenceStatus === "cancelled" || kind.revision !== row.revision)) return "Superseded by a later change";
+  if (kind.type === "cancel" && row.occurrenceStatus === "scheduled") return "The session was restored";
+  if ((kind.type === "series-cancel" || kind.type === "series-change") && (sessions ?? []).length === 0) return "No session of the series is affected any more";
   // Decided now, not when the row was written: the recipient may have left the class since the cron ran.
   if (row.userId !== row.teacherId && !row.enrolled) return "The recipient is no longer enrolled in the class";
   if (row.classStatus !== "active") return "The class is archived";

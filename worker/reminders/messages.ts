@@ -5,11 +5,18 @@
 import { buildCalendar } from "../calendar/ics";
 import { fitSms } from "./gsm7";
 
-/** What a notification row's `kind` means. */
+/**
+ * What a notification row's `kind` means. The series notices are one per student for a whole series: the row
+ * hangs on the first session the change touched (its revision tells a later change apart), and the message lists
+ * every session of the series that was cancelled or moved.
+ */
 export type NotificationKind =
   | { type: "reminder"; minutes: number; revision: number }
   | { type: "change"; revision: number }
-  | { type: "cancel" };
+  | { type: "cancel" }
+  | { type: "restore"; revision: number }
+  | { type: "series-cancel"; revision: number }
+  | { type: "series-change"; revision: number };
 
 export function reminderKind(minutes: number, revision: number): string {
   return `reminder:${minutes}@${revision}`;
@@ -17,16 +24,34 @@ export function reminderKind(minutes: number, revision: number): string {
 export function changeKind(revision: number): string {
   return `change@${revision}`;
 }
+/** Rows written before sessions could be restored say just "cancel"; a session cancelled again after a restore needs a new key. */
 export const CANCEL_KIND = "cancel";
+export function cancelKind(revision: number): string {
+  return `cancel@${revision}`;
+}
+export function restoreKind(revision: number): string {
+  return `restore@${revision}`;
+}
+export function seriesNoticeKind(change: "cancelled" | "moved", revision: number): string {
+  return `${change === "cancelled" ? "series-cancel" : "series-change"}@${revision}`;
+}
 
 /** Parses a stored kind; null for anything this code never writes. */
 export function parseKind(kind: string): NotificationKind | null {
   const reminder = /^reminder:(\d+)@(\d+)$/.exec(kind);
   if (reminder) return { type: "reminder", minutes: Number(reminder[1]), revision: Number(reminder[2]) };
-  const change = /^change@(\d+)$/.exec(kind);
-  if (change) return { type: "change", revision: Number(change[1]) };
-  if (kind === CANCEL_KIND) return { type: "cancel" };
+  const withRevision = /^(change|restore|series-cancel|series-change)@(\d+)$/.exec(kind);
+  if (withRevision) return { type: withRevision[1] as "change" | "restore" | "series-cancel" | "series-change", revision: Number(withRevision[2]) };
+  if (kind === CANCEL_KIND || /^cancel@\d+$/.test(kind)) return { type: "cancel" };
   return null;
+}
+
+/** One session listed in a series notice. */
+export interface SessionTime {
+  occurrenceId: string;
+  startsAt: number;
+  endsAt: number;
+  revision: number;
 }
 
 /** Everything a message needs to say. */
@@ -45,7 +70,12 @@ export interface MessageContext {
   publicUrl: string;
   /** When the message is written; reminders sent late (a move, a late enrolment) say the real time left. */
   now?: number;
+  /** For a series notice: every session it is about, soonest first. */
+  sessions?: readonly SessionTime[];
 }
+
+/** A series notice names at most this many sessions one by one; the rest are counted. */
+const LISTED_SESSIONS = 30;
 
 /**
  * How far a reminder may be off its window and still name the window: the cron ticks once a minute, so a
@@ -183,8 +213,13 @@ function base64Utf8(text: string): string {
   return btoa(binary);
 }
 
+function sessionCount(count: number): string {
+  return count === 1 ? "session" : `${count} sessions`;
+}
+
 function headline(context: MessageContext): { subject: string; lead: string } {
   const { kind, classTitle } = context;
+  const count = context.sessions?.length ?? 0;
   switch (kind.type) {
     case "reminder": {
       const words = durationWords(minutesToSay(context, kind.minutes));
@@ -194,22 +229,50 @@ function headline(context: MessageContext): { subject: string; lead: string } {
       return { subject: `New time: ${classTitle}`, lead: `${classTitle} has moved to a new time.` };
     case "cancel":
       return { subject: `Cancelled: ${classTitle}`, lead: `${classTitle} has been cancelled.` };
+    case "restore":
+      return { subject: `Back on: ${classTitle}`, lead: `${classTitle} is back on: the session takes place after all.` };
+    case "series-cancel":
+      return {
+        subject: `Cancelled: ${classTitle} (${sessionCount(count)})`,
+        lead: count === 1 ? `The remaining session of ${classTitle} has been cancelled.` : `The remaining ${count} sessions of ${classTitle} have been cancelled.`,
+      };
+    case "series-change":
+      return {
+        subject: `New times: ${classTitle} (${sessionCount(count)})`,
+        lead: count === 1 ? `The next session of ${classTitle} has a new time.` : `The next ${count} sessions of ${classTitle} have a new time.`,
+      };
   }
 }
 
-/** The e-mail for one notification: text and HTML parts and the occurrence as an .ics file. */
+/** The lines of a series notice: one per session in the recipient's zone, the rest counted. */
+function sessionLines(context: MessageContext): string[] {
+  const sessions = context.sessions ?? [];
+  const lines = sessions.slice(0, LISTED_SESSIONS).map((session) => `${formatInZone(session.startsAt, context.recipientTimezone)} (until ${formatInZone(session.endsAt, context.recipientTimezone)})`);
+  if (sessions.length > LISTED_SESSIONS) lines.push(`and ${sessions.length - LISTED_SESSIONS} more`);
+  return lines;
+}
+
+/** The e-mail for one notification: text and HTML parts and the occurrence (or, for a series notice, every session) as an .ics file. */
 export function buildEmail(context: MessageContext): EmailContent {
   const { subject, lead } = headline(context);
   const when = formatInZone(context.startsAt, context.recipientTimezone);
   const until = formatInZone(context.endsAt, context.recipientTimezone);
-  const cancelled = context.kind.type === "cancel";
+  const cancelled = context.kind.type === "cancel" || context.kind.type === "series-cancel";
+  const series = context.kind.type === "series-cancel" || context.kind.type === "series-change";
   const link = cancelled ? classLink(context) : joinLink(context);
+  const listTitle = context.kind.type === "series-cancel" ? "Sessions that will not take place" : "New times";
+  const whenText = series ? [`${listTitle}:`, ...sessionLines(context).map((line) => `- ${line}`)] : [`${cancelled ? "It was planned for" : "When"}: ${when} (until ${until})`];
+  const whenHtml = series
+    ? `<p>${listTitle}:</p>\n<ul>${sessionLines(context)
+        .map((line) => `<li>${escapeHtml(line)}</li>`)
+        .join("")}</ul>`
+    : `<p>${cancelled ? "It was planned for" : "When"}: ${escapeHtml(when)} (until ${escapeHtml(until)})</p>`;
   const text = [
     `Hello ${context.recipientName},`,
     "",
     lead,
     "",
-    `${cancelled ? "It was planned for" : "When"}: ${when} (until ${until})`,
+    ...whenText,
     `${cancelled ? "Class page" : "Join"}: ${link}`,
     "",
     "You get these messages because you take or teach this class. Change your reminder settings in insp live under Settings.",
@@ -219,25 +282,26 @@ export function buildEmail(context: MessageContext): EmailContent {
     '<html><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1d2330">',
     `<p>Hello ${escapeHtml(context.recipientName)},</p>`,
     `<p><strong>${escapeHtml(lead)}</strong></p>`,
-    `<p>${cancelled ? "It was planned for" : "When"}: ${escapeHtml(when)} (until ${escapeHtml(until)})</p>`,
+    whenHtml,
     `<p><a href="${escapeHtml(link)}" style="display:inline-block;padding:8px 16px;background:#2f5bea;color:#fff;border-radius:6px;text-decoration:none">${cancelled ? "Open the class page" : "Join the class"}</a></p>`,
     `<p style="color:#5b6475;font-size:13px">You get these messages because you take or teach this class. Change your reminder settings in insp live under Settings.</p>`,
     "</body></html>",
   ].join("\n");
+  const events = series
+    ? (context.sessions ?? [])
+    : [{ occurrenceId: context.occurrenceId, startsAt: context.startsAt, endsAt: context.endsAt, revision: context.revision }];
   const calendar = buildCalendar({
     name: context.classTitle,
-    events: [
-      {
-        uid: `${context.occurrenceId}@insp-live`,
-        startsAt: context.startsAt,
-        endsAt: context.endsAt,
-        summary: context.classTitle,
-        description: `Join: ${joinLink(context)}`,
-        url: joinLink(context),
-        cancelled,
-        sequence: context.revision,
-      },
-    ],
+    events: events.map((session) => ({
+      uid: `${session.occurrenceId}@insp-live`,
+      startsAt: session.startsAt,
+      endsAt: session.endsAt,
+      summary: context.classTitle,
+      description: `Join: ${joinLink(context)}`,
+      url: joinLink(context),
+      cancelled,
+      sequence: session.revision,
+    })),
   });
   return { subject, text, html, attachments: [{ filename: "class.ics", type: "text/calendar; method=PUBLISH", content: base64Utf8(calendar) }] };
 }
@@ -245,6 +309,9 @@ export function buildEmail(context: MessageContext): EmailContent {
 /** The SMS for one notification: one 160-character GSM-7 segment where possible. */
 export function buildSms(context: MessageContext): string {
   const when = formatShortInZone(context.startsAt, context.recipientTimezone);
+  const sessions = context.sessions ?? [];
+  const first = sessions[0] ? formatShortInZone(sessions[0].startsAt, context.recipientTimezone) : when;
+  const last = sessions.at(-1) ? formatShortInZone(sessions.at(-1)!.startsAt, context.recipientTimezone) : when;
   switch (context.kind.type) {
     case "reminder":
       return fitSms(`{title} starts in ${durationShort(minutesToSay(context, context.kind.minutes))}, ${when}. Join: ${joinLink(context)}`, context.classTitle);
@@ -252,5 +319,11 @@ export function buildSms(context: MessageContext): string {
       return fitSms(`{title} moved to ${when}. Join: ${joinLink(context)}`, context.classTitle);
     case "cancel":
       return fitSms(`{title} on ${when} is cancelled.`, context.classTitle);
+    case "restore":
+      return fitSms(`{title} on ${when} is back on. Join: ${joinLink(context)}`, context.classTitle);
+    case "series-cancel":
+      return fitSms(sessions.length === 1 ? `{title} on ${first} is cancelled.` : `{title}: all ${sessions.length} sessions from ${first} to ${last} are cancelled.`, context.classTitle);
+    case "series-change":
+      return fitSms(`{title}: ${sessionCount(sessions.length)} moved, next on ${first}. Times: ${classLink(context)}`, context.classTitle);
   }
 }

@@ -16,7 +16,7 @@ import { requireLocalDev } from "../auth/local-dev";
 import { requireRole, requireUser } from "../auth/session";
 import { loadClass } from "../portal/classes";
 import { requireManageClass } from "../portal/permissions";
-import { parseKind } from "../reminders/messages";
+import { type NotificationKind, parseKind } from "../reminders/messages";
 import { sendGridConfig, twilioConfig } from "../reminders/send";
 import { parse, queryParams } from "../validate";
 
@@ -26,6 +26,14 @@ const ListQuerySchema = v.strictObject({
   limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,4}$/, "Expected a whole number"), v.transform(Number), v.minValue(1), v.maxValue(500))),
 });
 const DEFAULT_LIMIT = 200;
+
+/** A series notice is, to its reader, a cancel or a change notice like any other. */
+function viewKind(kind: NotificationKind | null): NotificationView["kind"] {
+  if (kind === null) return "reminder";
+  if (kind.type === "series-cancel") return "cancel";
+  if (kind.type === "series-change") return "change";
+  return kind.type;
+}
 
 function toView(row: { notification: Notification; classId: string; classTitle: string; startsAt: number }): NotificationView {
   const kind = parseKind(row.notification.kind);
@@ -37,7 +45,7 @@ function toView(row: { notification: Notification; classId: string; classTitle: 
     occurrenceId: n.occurrenceId,
     occurrenceStartsAt: row.startsAt,
     channel: n.channel,
-    kind: kind?.type ?? "reminder",
+    kind: viewKind(kind),
     reminderMinutes: kind?.type === "reminder" ? kind.minutes : null,
     status: n.status,
     destination: n.destination,

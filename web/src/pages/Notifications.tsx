@@ -35,10 +35,11 @@ function minutesLabel(minutes: number): string {
   return `${minutes} minutes before`;
 }
 
-/** What the message was: "Reminder, 1 hour before", "New time", "Cancelled". */
+/** What the message was: "Reminder, 1 hour before", "New time", "Cancelled", "Back on". */
 function kindLabel(notification: NotificationView): string {
   if (notification.kind === "change") return "New time";
   if (notification.kind === "cancel") return "Cancelled";
+  if (notification.kind === "restore") return "Back on";
   return notification.reminderMinutes === null ? "Reminder" : `Reminder, ${minutesLabel(notification.reminderMinutes)}`;
 }
 

@@ -22,6 +22,7 @@ import { TimeZoneSelect } from "../components/TimeZoneSelect";
 import { useToasts } from "../components/Toasts";
 import { When } from "../components/When";
 import { browserTimeZone, fromLocalInputValue, toLocalInputValue } from "../time";
+import { RestoreDialog, SeriesSection } from "./SeriesActions";
 
 const PAST_START_GRACE_MS = LIMITS.pastStartGraceMinutes * 60_000;
 
@@ -47,6 +48,9 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
   const [interval, setInterval] = createSignal(1);
   const [weekdays, setWeekdays] = createSignal<number[]>([]);
   const [count, setCount] = createSignal(10);
+  /** A series ends after `count` sessions or on the `until` date (in the series' zone). */
+  const [ends, setEnds] = createSignal<"count" | "until">("count");
+  const [until, setUntil] = createSignal("");
   /** Set while the teacher is asked whether they mean a start that has passed. */
   const [confirmPast, setConfirmPast] = createSignal<number | null>(null);
   const errors = createFieldErrors({
@@ -58,10 +62,12 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
     "series.timezone": "schedule-zone",
     "series.interval": "schedule-interval",
     "series.count": "schedule-count",
+    "series.until": "schedule-until",
     "series.weekdays": "schedule-weekdays",
   });
   const [moving, setMoving] = createSignal<Occurrence | null>(null);
   const [cancelling, setCancelling] = createSignal<Occurrence | null>(null);
+  const [restoring, setRestoring] = createSignal<Occurrence | null>(null);
 
   // Weekly series default to the weekday of the first session until the teacher picks days.
   const effectiveWeekdays = createMemo(() => {
@@ -81,7 +87,7 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
       frequency: frequency(),
       interval: interval(),
       ...(frequency() === "weekly" ? { weekdays: effectiveWeekdays() } : {}),
-      count: count(),
+      ...(ends() === "count" ? { count: count() } : { until: until() }),
     };
     // The duration of a single session travels as its end; it is checked with the series' words either way.
     const checked =
@@ -210,15 +216,22 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
               />
               <FieldError inputId="schedule-interval" message={errors.message("schedule-interval")} />
             </div>
-            <div class="field">
-              <label for="schedule-count">Number of sessions</label>
+          </div>
+          <fieldset class="stack">
+            <legend>Ends</legend>
+            <div class="row">
+              <label class="check">
+                <input type="radio" name="schedule-ends" value="count" checked={ends() === "count"} onChange={() => setEnds("count")} />
+                After
+              </label>
               <input
                 id="schedule-count"
-                class="input"
+                class="input input--narrow"
                 type="number"
                 min="1"
                 max={LIMITS.seriesMaxCount}
-                required
+                aria-label="Number of sessions"
+                disabled={ends() !== "count"}
                 value={count()}
                 aria-invalid={Boolean(errors.message("schedule-count"))}
                 aria-describedby={describedBy("schedule-count", errors.message("schedule-count"), true)}
@@ -227,12 +240,37 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
                   errors.clearField("schedule-count");
                 }}
               />
-              <span id="schedule-count-hint" class="field__hint">
-                Up to {LIMITS.seriesMaxCount} in one series.
-              </span>
-              <FieldError inputId="schedule-count" message={errors.message("schedule-count")} />
+              <span aria-hidden="true">sessions</span>
             </div>
-          </div>
+            <FieldError inputId="schedule-count" message={errors.message("schedule-count")} />
+            <div class="row">
+              <label class="check">
+                <input type="radio" name="schedule-ends" value="until" checked={ends() === "until"} onChange={() => setEnds("until")} />
+                On
+              </label>
+              <input
+                id="schedule-until"
+                class="input input--narrow"
+                type="date"
+                aria-label="Last day of the series"
+                disabled={ends() !== "until"}
+                value={until()}
+                aria-invalid={Boolean(errors.message("schedule-until"))}
+                aria-describedby={describedBy("schedule-until", errors.message("schedule-until"), true)}
+                onInput={(e) => {
+                  setUntil(e.currentTarget.value);
+                  errors.clearField("schedule-until");
+                }}
+              />
+            </div>
+            <FieldError inputId="schedule-until" message={errors.message("schedule-until")} />
+            <span id="schedule-count-hint" class="field__hint">
+              Up to {LIMITS.seriesMaxCount} sessions in one series.
+            </span>
+            <span id="schedule-until-hint" class="field__hint">
+              A session on the last day is included.
+            </span>
+          </fieldset>
           <Show when={frequency() === "weekly"}>
             <fieldset
               id="schedule-weekdays"
@@ -268,7 +306,7 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
         <ErrorAlert error={errors.formError() ?? add.error()} />
         <div class="form-actions">
           <button type="submit" class="button button--primary" disabled={add.pending()}>
-            {mode() === "once" ? "Add session" : `Add ${Number.isFinite(count()) ? count() : ""} sessions`}
+            {mode() === "once" ? "Add session" : ends() === "count" && Number.isFinite(count()) ? `Add ${count()} sessions` : "Add sessions"}
           </button>
         </div>
       </form>
@@ -298,6 +336,8 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
         </div>
       </Modal>
 
+      <SeriesSection detail={props.detail} reload={props.reload} />
+
       <section class="card stack" aria-labelledby="schedule-list-title">
         <h2 id="schedule-list-title">Sessions</h2>
         <Show when={upcomingFirst().length > 0} fallback={<p class="muted">No sessions yet.</p>}>
@@ -320,6 +360,11 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
                       <span class="badge">Past</span>
                     </Show>
                   </span>
+                  <Show when={occurrence.status === "cancelled" && occurrence.endsAt > Date.now()}>
+                    <button type="button" class="button button--small" onClick={() => setRestoring(occurrence)}>
+                      Restore
+                    </button>
+                  </Show>
                   <Show when={occurrence.status === "scheduled" && occurrence.endsAt > Date.now()}>
                     <span class="row">
                       <button type="button" class="button button--small" onClick={() => setMoving(occurrence)}>
@@ -345,6 +390,19 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
             onMoved={() => {
               setMoving(null);
               toasts.notify("Session moved. Enrolled students are told.");
+              props.reload();
+            }}
+          />
+        )}
+      </Show>
+      <Show when={restoring()}>
+        {(occurrence) => (
+          <RestoreDialog
+            occurrence={occurrence()}
+            onClose={() => setRestoring(null)}
+            onRestored={() => {
+              setRestoring(null);
+              toasts.notify("Session restored. Enrolled students are told.");
               props.reload();
             }}
           />
