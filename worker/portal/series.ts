@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { MAX_TIMESTAMP, type SeriesMove } from "../../schema/api/portal";
 import { type ClassRow, classSeries, occurrences, type Occurrence as OccurrenceRow } from "../../schema/db";
-import { utcToZonedLocal, zonedLocalToUtc } from "../calendar/timezone";
+import { utcToZonedLocal, zonedLocalToUtc } from "../../schema/time-zone";
 import type { Db } from "../db";
 import { ApiError } from "../errors";
 

@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { ClassResponse, Occurrence, OccurrenceResponse, OccurrencesResponse } from "../../schema/api/portal";
 import { classSeries, type Notification, notifications, occurrences, type User } from "../../schema/db";
-import { formatLocalDateTime, utcToZonedLocal } from "../calendar/timezone";
+import { formatLocalDateTime, utcToZonedLocal } from "../../schema/time-zone";
 import { api, createUser, db } from "./helpers";
 import { createClass, createOccurrence, enroll, HOUR, MINUTE, pendingNotification, providerRequests, settled, uniquePhone } from "./reminders-helpers";
 
