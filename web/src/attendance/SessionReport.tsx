@@ -2,7 +2,7 @@ import { createResource, For, Show, type JSX } from "solid-js";
 import type { AttendanceLine } from "../../../schema/api/attendance";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
 import { useSession } from "../session";
-import { formatDateTime, formatTime } from "../time";
+import { formatTime } from "../time";
 import { csvUrl, fetchSessionReport } from "./attendance-api";
 import { formatDuration, formatShare } from "./format";
 import { PresenceChart } from "./PresenceChart";
@@ -42,7 +42,8 @@ export function SessionReport(props: { classId: string; sessionId: string }): JS
         {(current) => (
           <>
             <p class="small muted" style={{ margin: 0 }}>
-              {formatDateTime(current().session.startedAt, zone())} · {current().session.endedAt === null ? "running now" : `${formatDuration(current().durationMs)} long`}
+              {current().session.endedAt === null ? `Running for ${formatDuration(current().durationMs)} so far` : `Lasted ${formatDuration(current().durationMs)}`} · times in{" "}
+              {zone().replaceAll("_", " ")}
             </p>
             <Show when={everyone()}>
               {(full) => (
