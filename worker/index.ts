@@ -8,6 +8,7 @@ import { errorResponse, onError } from "./errors";
 import { requireSameOrigin } from "./origin";
 import { securityHeaders } from "./security-headers";
 import { adminRoutes } from "./routes/admin";
+import { attendanceRoutes } from "./routes/attendance";
 import { authRoutes } from "./routes/auth";
 import { blocksRoutes } from "./routes/blocks";
 import { calendarRoutes } from "./routes/calendar";
@@ -58,6 +59,7 @@ app.route("/", notificationsRoutes);
 app.route("/", recordingsRoutes);
 app.route("/", webhooksRoutes);
 app.route("/", filesRoutes);
+app.route("/", attendanceRoutes);
 
 app.notFound((c) => {
   if (c.req.path.startsWith("/api/")) return errorResponse("NOT_FOUND", `No route ${c.req.method} ${c.req.path}`);

@@ -102,7 +102,8 @@ function queryInteger(min: number, max: number) {
   return v.pipe(v.string(), v.regex(/^\d{1,16}$/, "Expected a whole number"), v.transform(Number), v.minValue(min), v.maxValue(max));
 }
 
-const PagingEntries = {
+/** `limit` and `offset` of every list endpoint's query string. */
+export const PagingEntries = {
   limit: v.optional(queryInteger(1, LIMITS.pageMax)),
   offset: v.optional(queryInteger(0, 1_000_000)),
 };

@@ -62,6 +62,18 @@ const ROUTES: RouteCase[] = [
   { name: "POST /api/blocks (global)", request: (f) => ({ method: "POST", path: "/api/blocks", body: { userId: f.bystander.id, reason: "Abuse" } }), expect: [401, 403, 403, 403, 403, 201] },
   { name: "DELETE /api/blocks/:id (class)", request: (f) => ({ method: "DELETE", path: `/api/blocks/${f.classBlockId}` }), expect: [401, 403, 403, 204, 403, 204] },
   { name: "DELETE /api/blocks/:id (global)", request: (f) => ({ method: "DELETE", path: `/api/blocks/${f.globalBlockId}` }), expect: [401, 403, 403, 403, 403, 204] },
+  { name: "GET /api/classes/:id/sessions", request: (f) => ({ method: "GET", path: `/api/classes/${f.classId}/sessions` }), expect: [401, 403, 200, 200, 403, 200] },
+  {
+    name: "GET /api/classes/:id/sessions/:sessionId/attendance",
+    request: (f) => ({ method: "GET", path: `/api/classes/${f.classId}/sessions/${f.pastOccurrenceId}-session/attendance` }),
+    expect: [401, 403, 200, 200, 403, 200],
+  },
+  {
+    name: "GET /api/classes/:id/sessions/:sessionId/attendance.csv",
+    request: (f) => ({ method: "GET", path: `/api/classes/${f.classId}/sessions/${f.pastOccurrenceId}-session/attendance.csv` }),
+    expect: [401, 403, 200, 200, 403, 200],
+  },
+  { name: "GET /api/classes/:id/attendance", request: (f) => ({ method: "GET", path: `/api/classes/${f.classId}/attendance` }), expect: [401, 403, 403, 200, 403, 200] },
   { name: "GET /api/admin/users", request: () => ({ method: "GET", path: "/api/admin/users" }), expect: [401, 403, 403, 403, 403, 200] },
   {
     name: "PATCH /api/admin/users/:id",

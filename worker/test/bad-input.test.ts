@@ -207,6 +207,13 @@ const QUERY_ROUTES: QueryRoute[] = [
     valid: () => "limit=10",
   },
   {
+    name: "GET /api/classes/:id/sessions",
+    as: "teacher",
+    path: (f) => `/api/classes/${f.classId}/sessions`,
+    bad: () => ["limit=0", "limit=201", "offset=-1", "limit=abc", "from=1"],
+    valid: () => "limit=10&offset=0",
+  },
+  {
     name: "GET /api/blocks",
     as: "teacher",
     path: () => "/api/blocks",

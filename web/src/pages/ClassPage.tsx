@@ -2,6 +2,7 @@ import { A, useParams } from "@solidjs/router";
 import { createMemo, createResource, createSignal, For, Show, type JSX } from "solid-js";
 import type { ClassDetail, ClassResponse } from "../../../schema/api/portal";
 import { api, errorMessage } from "../api";
+import { AttendanceSection } from "../attendance/AttendanceSection";
 import { createNow } from "../clock";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
 import { JoinButton } from "../components/JoinButton";
@@ -160,6 +161,10 @@ function ClassView(props: { detail: ClassDetail; reload: () => void }): JSX.Elem
               </details>
             </Show>
           </section>
+
+          <Show when={props.detail.enrolled && !props.detail.canManage}>
+            <AttendanceSection classId={props.detail.id} everyone={false} />
+          </Show>
 
           <section class="card stack" aria-labelledby="class-recordings">
             <h2 id="class-recordings">Recordings</h2>

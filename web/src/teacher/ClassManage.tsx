@@ -3,16 +3,17 @@ import { A, useParams, useSearchParams } from "@solidjs/router";
 import { createResource, Show, Suspense, type JSX } from "solid-js";
 import type { ClassResponse } from "../../../schema/api/portal";
 import { api } from "../api";
+import { AttendanceSection } from "../attendance/AttendanceSection";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
 import { BlocksPanel } from "./BlocksPanel";
 import { FeedbackPanel } from "./FeedbackPanel";
 import { SchedulePanel } from "./SchedulePanel";
 import { StudentsPanel } from "./StudentsPanel";
 
-const TABS = ["schedule", "students", "blocks", "feedback"] as const;
+const TABS = ["schedule", "students", "attendance", "blocks", "feedback"] as const;
 type Tab = (typeof TABS)[number];
 
-/** A teacher's (or admin's) workspace for one class: schedule, students, blocks and feedback as tabs. */
+/** A teacher's (or admin's) workspace for one class: schedule, students, attendance, blocks and feedback as tabs. */
 export default function ClassManage(): JSX.Element {
   const params = useParams();
   const [search, setSearch] = useSearchParams();
@@ -32,7 +33,7 @@ export default function ClassManage(): JSX.Element {
               <div>
                 <h1>{current().title}</h1>
                 <p class="muted" style={{ margin: 0 }}>
-                  Schedule, students, blocks and feedback
+                  Schedule, students, attendance, blocks and feedback
                 </p>
               </div>
               <div class="row">
@@ -53,6 +54,9 @@ export default function ClassManage(): JSX.Element {
                   <Tabs.Trigger class="tabs__trigger" value="students">
                     Students
                   </Tabs.Trigger>
+                  <Tabs.Trigger class="tabs__trigger" value="attendance">
+                    Attendance
+                  </Tabs.Trigger>
                   <Tabs.Trigger class="tabs__trigger" value="blocks">
                     Blocks
                   </Tabs.Trigger>
@@ -67,6 +71,9 @@ export default function ClassManage(): JSX.Element {
                   <Suspense fallback={<Loading />}>
                     <StudentsPanel classId={current().id} />
                   </Suspense>
+                </Tabs.Content>
+                <Tabs.Content value="attendance">
+                  <AttendanceSection classId={current().id} everyone />
                 </Tabs.Content>
                 <Tabs.Content value="blocks">
                   <Suspense fallback={<Loading />}>
