@@ -41,11 +41,17 @@ export default function Classroom(): JSX.Element {
   const [entered, setEntered] = createSignal<JoinResponse | null>(null);
   let startNow = search.start === "now";
   let retry: ReturnType<typeof setTimeout> | undefined;
-  onCleanup(() => clearTimeout(retry));
+  let left = false;
+  onCleanup(() => {
+    left = true;
+    clearTimeout(retry);
+  });
 
   const check = async () => {
     clearTimeout(retry);
     const next = await checkClassEntry(params.id!);
+    // The person went elsewhere while the answer was on its way: no class to enter, no timer to set.
+    if (left) return;
     const skipLobby = startNow && next.kind === "early" && next.join !== null;
     startNow = false;
     if (next.kind === "enter" || skipLobby) {

@@ -39,8 +39,13 @@ export function DeviceCheck(props: { session?: MediaSession }): JSX.Element {
   navigator.mediaDevices?.addEventListener("devicechange", refreshDevices);
 
   const choose = (kind: keyof DeviceChoices, deviceId: string) => {
-    if (props.session && kind !== "speaker") void props.session.selectDevice(kind === "camera" ? "videoinput" : "audioinput", deviceId).catch(() => undefined);
-    else rememberDevice(kind, deviceId);
+    if (!props.session || kind === "speaker") {
+      rememberDevice(kind, deviceId);
+      return;
+    }
+    // In the class the new device also replaces the one being sent; a failure to switch is said where it shows.
+    const show = kind === "camera" ? setCameraError : setMicrophoneError;
+    props.session.selectDevice(kind === "camera" ? "videoinput" : "audioinput", deviceId).catch((error: unknown) => show(describeMediaError(error)));
   };
 
   const capture = async (constraints: MediaStreamConstraints): Promise<MediaStream> => {
