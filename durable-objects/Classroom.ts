@@ -411,13 +411,15 @@ export class Classroom extends Server<Env> {
     this.broadcaster.stop();
     // The nodes drop every peer of the class when their link closes with `ended`.
     for (const { socket } of this.nodeLinks()) socket.close(CLASS_LINK_CLOSE_CODES.ended, "The class has ended");
+    // The end reaches D1 before anyone is told: a student's page then asks the join route, which reads D1 to
+    // answer "this class has ended" rather than let them into a fresh, empty session.
+    await this.outbox.flush();
     const connections = [...this.getConnections<SocketState>()].filter((connection) => !connection.state || !isNodeLink(connection.state));
     for (const connection of connections) this.sendClosing(connection, "ended", "The class has ended");
     // Close after the current request's reply went out, so the moderator who ended it gets an answer.
     setTimeout(() => {
       for (const connection of connections) connection.close(CLASSROOM_CLOSE_CODES.ended, "The class has ended");
     }, 0);
-    await this.outbox.flush();
   }
 
   private closeDeadSockets(now: number): void {

@@ -448,16 +448,5 @@ export interface MediaRenewResponse {
   produce: MediaSource[];
 }
 
-/** `POST /api/classes/:id/join` response: a class token and where to connect with it. */
-export interface JoinResponse {
-  /** The class token (2 minutes); pass it as `?token=` on the socket URL. */
-  token: string;
-  expiresAt: number;
-  /** `ws(s)://host/parties/classroom/<classId>?token=…` */
-  socketUrl: string;
-  /** partysocket's pieces of the same URL. */
-  party: "classroom";
-  room: string;
-  role: ClassRole;
-  occurrenceId: string | null;
-}
+/** `POST /api/classes/:id/join` response (its schema lives with the other HTTP shapes). */
+export type { JoinResponse } from "../api/join";

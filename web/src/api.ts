@@ -9,6 +9,8 @@ export class ApiError extends Error {
     readonly status: number,
     /** Per-field messages of a refused form, keyed like the request body ("title", "series.count"). */
     readonly fields: Record<string, string> = {},
+    /** The response body as the server sent it (`{ error: … }`), for a caller that knows more of its shape (schema/api). */
+    readonly body: unknown = undefined,
   ) {
     super(message);
   }
@@ -51,7 +53,7 @@ async function readError(response: Response): Promise<ApiError> {
       const error = (payload as { error: unknown }).error;
       if (error && typeof error === "object") {
         const { code, message, fields } = error as { code?: unknown; message?: unknown; fields?: unknown };
-        if (isErrorCode(code) && typeof message === "string") return new ApiError(code, message, response.status, stringRecord(fields));
+        if (isErrorCode(code) && typeof message === "string") return new ApiError(code, message, response.status, stringRecord(fields), payload);
       }
     }
   } catch {

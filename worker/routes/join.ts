@@ -1,10 +1,11 @@
-import { and, asc, eq, gt } from "drizzle-orm";
-import { Hono } from "hono";
+import { and, eq } from "drizzle-orm";
+import { type Context, Hono } from "hono";
 import { jwtVerify } from "jose";
 import { routePartykitRequest } from "partyserver";
 import * as v from "valibot";
 import { CLASS_LINK_VERIFIED_NODE_HEADER } from "../../schema/protocol/class-link";
-import type { JoinResponse } from "../../schema/protocol/classroom";
+import { JOIN_OPENS_BEFORE_START_MS, type JoinRefusal, type JoinRefused, type JoinResponse } from "../../schema/api/join";
+import { HTTP_STATUS } from "../../schema/errors";
 import { JOINER_LOCATION_HEADER, locationFromCf } from "../../schema/regions";
 import { classEntries, classes, enrollments, occurrences } from "../../schema/db";
 import {
@@ -21,11 +22,9 @@ import { activeBlock, requireUser } from "../auth/session";
 import { signWorkerToken, workerPublicKey } from "../auth/keys";
 import { getDb } from "../db";
 import { isEnrolled } from "../portal/classes";
+import { endedSessionInSlot, nextOccurrence } from "../portal/ended-session";
 import type { Env } from "../env";
 import { ApiError, errorResponse } from "../errors";
-
-/** Students may enter this long before an occurrence starts (until it ends); teachers and admins any time. */
-const OPENS_BEFORE_START_MS = 15 * 60_000;
 
 const ClassIdSchema = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 
@@ -52,23 +51,17 @@ joinRoutes.post("/api/classes/:id/join", async (c) => {
   if (await activeBlock(db, user.id, cls.id)) throw new ApiError("FORBIDDEN", "You are blocked from this class");
 
   const now = Date.now();
-  const [upcoming] = await db
-    .select()
-    .from(occurrences)
-    .where(and(eq(occurrences.classId, cls.id), eq(occurrences.status, "scheduled"), gt(occurrences.endsAt, now)))
-    .orderBy(asc(occurrences.startsAt))
-    .limit(1);
-  const open = upcoming && upcoming.startsAt - OPENS_BEFORE_START_MS <= now ? upcoming : null;
-  if (!open && role === "student") {
-    throw new ApiError(
-      "CONFLICT",
-      upcoming
-        ? `The class opens 15 minutes before it starts (${new Date(upcoming.startsAt).toISOString()})`
-        : "The class has no upcoming meeting",
-    );
+  const upcoming = await nextOccurrence(db, cls.id, now);
+  const open = upcoming && upcoming.opensAt <= now ? upcoming : null;
+  const ended = open ? await endedSessionInSlot(db, cls.id, open) : null;
+  if (role === "student") {
+    if (!upcoming) return refuseJoin(c, "The class has no upcoming meeting", { reason: "no-meeting" });
+    if (!open) return refuseJoin(c, `The class opens 15 minutes before it starts (${new Date(upcoming.startsAt).toISOString()})`, { reason: "not-open", ...upcoming });
+    // Moderators may start a new session; a student would otherwise open an empty room that has lost the chat.
+    if (ended) return refuseJoin(c, "This class has ended", { reason: "ended", ...ended });
   }
 
-  const occurrenceId = open?.id ?? null;
+  const occurrenceId = open?.occurrenceId ?? null;
   // Recorded before the token leaves: a block or un-enrolment from now on finds this class among the user's.
   await db
     .insert(classEntries)
@@ -91,9 +84,28 @@ joinRoutes.post("/api/classes/:id/join", async (c) => {
     room: cls.id,
     role,
     occurrenceId,
+    upcoming: open ? null : upcoming,
+    ended,
   };
   return c.json(body);
 });
+
+/** A refused join that says why as data (`error.join`), so the page can wait, or show that the class ended. */
+function refuseJoin(c: Context<AppEnv>, message: string, join: JoinRefusal): Response {
+  const body: JoinRefused = { error: { code: "CONFLICT", message, join } };
+  return c.json(body, HTTP_STATUS.CONFLICT as 409);
+}
+
+/**
+ * Whether a student's token is for an occurrence whose session a teacher has ended since: a token issued just
+ * before the end (it lives two minutes) must not open a fresh, empty session.
+ */
+async function endedForStudent(db: ReturnType<typeof getDb>, identity: ClassIdentity): Promise<boolean> {
+  if (identity.role !== "student" || !identity.occurrenceId) return false;
+  const occurrence = await db.query.occurrences.findFirst({ where: eq(occurrences.id, identity.occurrenceId), columns: { startsAt: true } });
+  if (!occurrence) return false;
+  return (await endedSessionInSlot(db, identity.classId, { opensAt: occurrence.startsAt - JOIN_OPENS_BEFORE_START_MS })) !== null;
+}
 
 /**
  * `/parties/classroom/:classId?token=…` — the class channel's WebSocket. The class token is verified here, at
@@ -108,12 +120,14 @@ export async function routeClassroomSocket(request: Request, env: Env): Promise<
       if (!identity || identity.classId !== lobby.name) return errorResponse("UNAUTHORIZED", "The class token is missing, invalid, expired or for another class");
       const db = getDb(env.DB);
       // A class token lives two minutes; who may enter is decided again now, not when it was issued.
-      const [blocked, enrolled] = await Promise.all([
+      const [blocked, enrolled, ended] = await Promise.all([
         activeBlock(db, identity.userId, identity.classId),
         identity.role === "student" ? isEnrolled(db, identity.classId, identity.userId) : Promise.resolve(true),
+        endedForStudent(db, identity),
       ]);
       if (blocked) return errorResponse("FORBIDDEN", "You are blocked from this class");
       if (!enrolled) return errorResponse("FORBIDDEN", "You are not enrolled in this class");
+      if (ended) return errorResponse("CONFLICT", "This class has ended");
       // partyserver takes the connection id from the `_pk` query parameter; a client that chose it could open
       // two sockets with one id, and the close of either would count the user as gone while the other stays.
       const url = new URL(req.url);

@@ -35,7 +35,8 @@ export function JoinButton(props: {
         </>
       }
     >
-      <A href={`/classes/${props.classId}/live`} class="button button--primary">
+      {/* The teacher chose to start now: the live page skips its lobby (`?start=now`). */}
+      <A href={`/classes/${props.classId}/live${teacherEarly() ? "?start=now" : ""}`} class="button button--primary">
         {teacherEarly() ? "Start class now" : label()}
       </A>
       <Show when={props.teaching}>

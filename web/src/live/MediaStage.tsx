@@ -1,5 +1,6 @@
 import { createEffect, createMemo, createSignal, For, Show, type JSX } from "solid-js";
 import type { ClassChannel } from "./class-channel";
+import { deviceChoices, playOnChosenSpeaker } from "./device-check/device-choices";
 import { FullscreenButton } from "./layout/FullscreenButton";
 import type { MediaSession, RemoteFeed } from "./media";
 import { VideoTile } from "./VideoTile";
@@ -215,5 +216,7 @@ function RemoteAudio(props: { userId: string; track: MediaStreamTrack; onBlocked
       if (error instanceof DOMException && error.name === "NotAllowedError") props.onBlocked();
     });
   });
+  // The speaker chosen in the device check (also when it is changed during the class).
+  createEffect(() => void playOnChosenSpeaker(audio, deviceChoices.speaker));
   return <audio ref={audio} autoplay data-user-id={props.userId} />;
 }

@@ -25,6 +25,7 @@ import { type BoardInk, type BoardOpEntry, type BoardState, surfaceKey } from ".
 import { ResponseFrameSchema } from "../../../schema/protocol/envelope";
 import { PendingRequests } from "../../../schema/protocol/pending-requests";
 import { api, ApiError } from "../api";
+import { joinRefusal } from "./lobby/class-entry";
 
 /** How long a request may wait for its answer before it fails. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -40,6 +41,8 @@ export interface ChannelState {
   status: ChannelStatus;
   /** Why the channel closed for good (removed, blocked, ended, refused), or null. */
   closedMessage: string | null;
+  /** It closed because a teacher ended the class (the page then shows that the class has ended). */
+  ended: boolean;
   you: Snapshot["you"] | null;
   session: SessionState | null;
   participants: Participant[];
@@ -89,10 +92,18 @@ export class ClassChannel {
   private heldBoardOps: BoardOpEntry[] = [];
   private boardFetch: Promise<void> | null = null;
 
-  constructor(readonly classId: string) {
+  /**
+   * @param firstJoin the join answer the page already has (it asked to decide between lobby and class): its
+   * token opens the first connection, so entering costs no second join.
+   */
+  constructor(
+    readonly classId: string,
+    private firstJoin: JoinResponse | null = null,
+  ) {
     [this.state, this.setState] = createStore<ChannelState>({
       status: "connecting",
       closedMessage: null,
+      ended: false,
       you: null,
       session: null,
       participants: [],
@@ -153,11 +164,16 @@ export class ClassChannel {
   }
 
   private async freshToken(): Promise<Record<string, string>> {
+    const first = this.firstJoin;
+    this.firstJoin = null;
+    // Still good for a while: a connection takes a moment, and the token is checked at the upgrade.
+    if (first && first.expiresAt - Date.now() > 30_000) return { token: first.token };
     try {
       const join = await api<JoinResponse>(`/api/classes/${this.classId}/join`, { method: "POST" });
       return { token: join.token };
     } catch (error) {
       const refusedForGood = error instanceof ApiError && error.status >= 400 && error.status < 500;
+      if (joinRefusal(error)?.reason === "ended") this.setState("ended", true);
       if (refusedForGood) this.finish(error.message);
       // A network failure: let partysocket try again with backoff (the edge refuses the empty token).
       return { token: "" };
@@ -177,6 +193,7 @@ export class ClassChannel {
     this.failPending("The connection to the class was lost");
     if (this.closedForGood) return;
     if (FINAL_CLOSE_CODES.includes(code)) {
+      if (code === CLASSROOM_CLOSE_CODES.ended) this.setState("ended", true);
       this.finish(this.state.closedMessage ?? (reason || "The class channel closed"));
       return;
     }

@@ -5,6 +5,7 @@ import type { MediaJoinResponse } from "../../../schema/protocol/classroom";
 import type { MediaNotification } from "../../../schema/protocol/media";
 import type { MediaSource } from "../../../schema/tokens/media-token";
 import { ChannelRequestError, type ClassChannel } from "./class-channel";
+import { deviceChoices, rememberDevice } from "./device-check/device-choices";
 import { localExpiry, MediaSignalingError, MediaSocket } from "./media-signaling";
 
 /** After this long without ICE recovering (restartIce included), the session rejoins from `media.join`. */
@@ -156,8 +157,9 @@ export class MediaSession {
       stageOffer: false,
       microphones: [],
       cameras: [],
-      microphoneId: null,
-      cameraId: null,
+      // What the device check (or an earlier class) chose in this browser.
+      microphoneId: deviceChoices.microphone,
+      cameraId: deviceChoices.camera,
     });
     this.dispose = createRoot((dispose) => {
       // Join once the class channel is open; leave when it closes for good (kicked, blocked, ended).
@@ -267,6 +269,7 @@ export class MediaSession {
   async selectDevice(kind: "audioinput" | "videoinput", deviceId: string): Promise<void> {
     const source: MediaSource = kind === "audioinput" ? "audio" : "video";
     this.setState(kind === "audioinput" ? "microphoneId" : "cameraId", deviceId);
+    rememberDevice(kind === "audioinput" ? "microphone" : "camera", deviceId);
     const local = this.state.local[source];
     if (!local) return;
     const track = await this.capture(source);
@@ -723,21 +726,32 @@ export class MediaSession {
       const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15, max: 30 } }, audio: false });
       return stream.getVideoTracks()[0]!;
     }
-    if (source === "audio") {
-      const deviceId = this.state.microphoneId ?? undefined;
-      const stream = await navigator.mediaDevices.getUserMedia({ audio: { deviceId: deviceId ? { exact: deviceId } : undefined, echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
-      return stream.getAudioTracks()[0]!;
+    const kind = source === "audio" ? "microphoneId" : "cameraId";
+    const deviceId = this.state[kind];
+    try {
+      return await captureDevice(source, deviceId);
+    } catch (error) {
+      // A remembered device that is no longer there (an unplugged headset): use the default instead.
+      if (!deviceId || !(error instanceof DOMException && (error.name === "OverconstrainedError" || error.name === "NotFoundError"))) throw error;
+      this.setState(kind, null);
+      return captureDevice(source, null);
     }
-    const deviceId = this.state.cameraId ?? undefined;
-    const stream = await navigator.mediaDevices.getUserMedia({
-      video: { deviceId: deviceId ? { exact: deviceId } : undefined, width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
-    });
-    return stream.getVideoTracks()[0]!;
   }
 
   private report(error: unknown): void {
     this.setState("message", describeMediaError(error));
   }
+}
+
+/** One microphone or camera track, from the given device (null: the system's default). */
+async function captureDevice(source: "audio" | "video", deviceId: string | null): Promise<MediaStreamTrack> {
+  const device = deviceId ? { exact: deviceId } : undefined;
+  if (source === "audio") {
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: { deviceId: device, echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
+    return stream.getAudioTracks()[0]!;
+  }
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { deviceId: device, width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } } });
+  return stream.getVideoTracks()[0]!;
 }
 
 /** A message a person can act on, for a failed capture or media request. */

@@ -1,5 +1,6 @@
-import { A, useParams } from "@solidjs/router";
-import { createMemo, createResource, createSignal, For, onCleanup, Show, type JSX } from "solid-js";
+import { A, useParams, useSearchParams } from "@solidjs/router";
+import { createEffect, createMemo, createResource, createSignal, For, Match, onCleanup, Show, Switch, type JSX } from "solid-js";
+import type { JoinResponse } from "../../../schema/api/join";
 import type { ClassResponse } from "../../../schema/api/portal";
 import { api, errorMessage } from "../api";
 import { useToasts } from "../components/Toasts";
@@ -16,7 +17,92 @@ import { MediaStage } from "../live/MediaStage";
 import { ParticipantList } from "../live/ParticipantList";
 import { PollsPanel } from "../live/PollsPanel";
 import { StageControls } from "../live/StageControls";
+import { type ClassEntry, checkClassEntry, delayUntil } from "../live/lobby/class-entry";
+import { ClassEnded } from "../live/lobby/ClassEnded";
+import { Lobby } from "../live/lobby/Lobby";
+import { RecordingNotice } from "../recordings/RecordingNotice";
 import "../live/classroom.css";
+
+/**
+ * The live page: asks the join API first, then shows the lobby (too early: a countdown, and it enters by itself
+ * when the room opens), the "class has ended" page, or the class itself, without a reload in between. When the
+ * class ends while one is in it, the page asks again and shows the ended page.
+ *
+ * A teacher who pressed "Start class now" on the dashboard comes with `?start=now` and skips the lobby.
+ */
+export default function Classroom(): JSX.Element {
+  const params = useParams();
+  const [search] = useSearchParams();
+  const [detail] = createResource(
+    () => params.id,
+    async (id) => (await api<ClassResponse>(`/api/classes/${id}`)).class,
+  );
+  const [entry, setEntry] = createSignal<ClassEntry | null>(null);
+  const [entered, setEntered] = createSignal<JoinResponse | null>(null);
+  let startNow = search.start === "now";
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  let left = false;
+  onCleanup(() => {
+    left = true;
+    clearTimeout(retry);
+  });
+
+  const check = async () => {
+    clearTimeout(retry);
+    const next = await checkClassEntry(params.id!);
+    // The person went elsewhere while the answer was on its way: no class to enter, no timer to set.
+    if (left) return;
+    const skipLobby = startNow && next.kind === "early" && next.join !== null;
+    startNow = false;
+    if (next.kind === "enter" || skipLobby) {
+      setEntry(null);
+      setEntered(next.join);
+      return;
+    }
+    setEntered(null);
+    setEntry(next);
+    // Asked again at the opening (jittered); and, if the server still says "not yet" then (a clock ahead of the
+    // server's), every few seconds.
+    const now = Date.now();
+    if (next.kind === "early") retry = setTimeout(() => void check(), next.upcoming.opensAt > now ? delayUntil(next.upcoming.opensAt, now) : 3_000 + Math.random() * 3_000);
+    if (next.kind === "refused" && next.retry) retry = setTimeout(() => void check(), 5_000 + Math.random() * 5_000);
+  };
+  void check();
+  const title = () => detail()?.title ?? "Live class";
+  const of = <K extends ClassEntry["kind"]>(kind: K) => () => {
+    const current = entry();
+    return current?.kind === kind ? (current as Extract<ClassEntry, { kind: K }>) : null;
+  };
+  const early = of("early");
+  const ended = of("ended");
+  const refused = of("refused");
+
+  return (
+    <Switch>
+      <Match when={entered()} keyed>
+        {(join) => <LiveClassroom title={detail()?.title} firstJoin={join} onEnded={() => void check()} />}
+      </Match>
+      <Match when={early()}>
+        {(wait) => <Lobby classId={params.id!} title={title()} upcoming={wait().upcoming} join={wait().join} onEnter={setEntered} />}
+      </Match>
+      <Match when={ended()}>{(over) => <ClassEnded classId={params.id!} title={title()} ended={over().ended} join={over().join} onEnter={setEntered} />}</Match>
+      <Match when={refused()}>
+        {(refusal) => (
+          <section class="lobby">
+            <h1>{title()}</h1>
+            <p class="alert alert--error" role="alert" data-testid="entry-refused">
+              {refusal().message}
+            </p>
+            <A href={`/classes/${params.id}`}>Back to the class page</A>
+          </section>
+        )}
+      </Match>
+      <Match when={true}>
+        <p class="muted lobby">Opening the class…</p>
+      </Match>
+    </Switch>
+  );
+}
 
 /**
  * The live classroom as one screen: a slim head (title, connection state, the panel's toggle), the main picture
@@ -26,20 +112,19 @@ import "../live/classroom.css";
  * controls. On a phone the picture comes first and the panel below it. A banner shows when the connection
  * drops; the channel reconnects and resyncs by itself.
  */
-export default function Classroom(): JSX.Element {
+function LiveClassroom(props: { title: string | undefined; firstJoin: JoinResponse; onEnded: () => void }): JSX.Element {
   const params = useParams();
   const toasts = useToasts();
-  const [detail] = createResource(
-    () => params.id,
-    async (id) => (await api<ClassResponse>(`/api/classes/${id}`)).class,
-  );
-  const channel = new ClassChannel(params.id!);
+  const channel = new ClassChannel(params.id!, props.firstJoin);
   const media = new MediaSession(channel);
   onCleanup(() => {
     media.close();
     channel.close();
   });
   const state = channel.state;
+  createEffect(() => {
+    if (state.ended) props.onEnded();
+  });
   const moderator = () => state.you?.role === "teacher" || state.you?.role === "admin";
   const onError = (error: unknown) => toasts.notify(errorMessage(error), "error");
   const [ending, setEnding] = createSignal(false);
@@ -119,7 +204,7 @@ export default function Classroom(): JSX.Element {
   return (
     <section class="classroom" classList={{ "classroom--panel-closed": !panelOpen() }}>
       <header class="classroom__head">
-        <h1 class="classroom__title">{detail()?.title ?? "Live class"}</h1>
+        <h1 class="classroom__title">{props.title ?? "Live class"}</h1>
         <Show when={state.status === "reconnecting" || state.status === "connecting"}>
           <p class="alert alert--error classroom__banner" role="status" data-testid="channel-banner">
             {state.status === "connecting" ? "Connecting to the class…" : "Connection lost — reconnecting…"}
@@ -141,6 +226,7 @@ export default function Classroom(): JSX.Element {
 
       <Show when={state.you && state.status !== "closed"}>
         <div class="classroom__stage">
+          <RecordingNotice channel={channel} />
           <MediaStage
             channel={channel}
             session={media}

@@ -2,6 +2,7 @@ import { A } from "@solidjs/router";
 import { Show, type JSX } from "solid-js";
 import { RecordingControl } from "../../recordings/RecordingControl";
 import type { ClassChannel } from "../class-channel";
+import { DeviceCheckButton } from "../device-check/DeviceCheckButton";
 import { DeviceControls } from "../DeviceControls";
 import type { MediaSession } from "../media";
 import { useKeyboardShortcut } from "./keyboard-shortcut";
@@ -10,7 +11,7 @@ import "./layout.css";
 
 /**
  * The classroom's one control bar, under the main picture: what you send (microphone, camera, screen, each
- * device's picker), recording, reactions, the hand (students), and leaving or ending the class.
+ * device's picker), recording, the device check, reactions, the hand (students), and leaving or ending the class.
  */
 export function ControlBar(props: {
   channel: ClassChannel;
@@ -34,6 +35,7 @@ export function ControlBar(props: {
       <DeviceControls session={props.session} onError={(message) => props.onError(new Error(message))} />
       <span class="control-bar__group">
         <RecordingControl channel={props.channel} moderator={props.moderator} onError={props.onError} />
+        <DeviceCheckButton session={props.session} />
         <ReactionsMenu channel={props.channel} onError={props.onError} />
         <Show when={!props.moderator}>
           <button

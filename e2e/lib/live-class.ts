@@ -1,0 +1,36 @@
+/**
+ * The setup most classroom tests share: people signed in through SSO, each in their own browser context, and a
+ * class of the teacher's with one occurrence, the students enrolled — all through the app's own API.
+ */
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { newUserContext } from "./browser";
+import { type SsoPerson, signInWithSso } from "./sso";
+
+export interface Person {
+  person: SsoPerson;
+  context: BrowserContext;
+  page: Page;
+}
+
+/** Signs the person in (a new context: their own cookies and storage) and leaves them on the dashboard. */
+export async function openPerson(browser: Browser, baseUrl: string, person: SsoPerson): Promise<Person> {
+  const context = await newUserContext(browser, baseUrl);
+  const page = await context.newPage();
+  await signInWithSso(page, baseUrl, person, "/");
+  return { person, context, page };
+}
+
+/** A state-changing API call from the person's own signed-in context (same-origin, like the app). */
+export async function apiPost<T>(baseUrl: string, who: Person, path: string, body: unknown): Promise<T> {
+  const response = await who.context.request.post(path, { data: body, headers: { Origin: baseUrl } });
+  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+/** A class of the teacher's meeting once from `startsAt` for an hour, with the students enrolled; its id. */
+export async function createClassWithStudents(baseUrl: string, teacher: Person, students: Person[], options: { title: string; startsAt: number }): Promise<string> {
+  const classId = (await apiPost<{ class: { id: string } }>(baseUrl, teacher, "/api/classes", { title: options.title })).class.id;
+  await apiPost(baseUrl, teacher, `/api/classes/${classId}/occurrences`, { startsAt: options.startsAt, endsAt: options.startsAt + 3_600_000, timezone: "UTC" });
+  for (const student of students) await apiPost(baseUrl, student, `/api/classes/${classId}/enrollment`, {});
+  return classId;
+}
