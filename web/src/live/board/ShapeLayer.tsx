@@ -1,6 +1,6 @@
 import { createMemo, For, Show, type JSX } from "solid-js";
 import type { Shape } from "../../../../schema/protocol/board";
-import { BOARD_UNITS, type Drawable, paintShape } from "./shape-geometry";
+import { BOARD_UNITS, type Drawable, paintShape, TEXT_FONT, textSize } from "./shape-geometry";
 
 /** The laser pointer's trail: a bright stroke that is never stored. */
 const LASER_COLOR = "#ff1744";
@@ -60,7 +60,9 @@ function ShapePath(props: { drawable: Drawable; aspect: number; faded: boolean; 
           x={(props.drawable.points[0] ?? 0) * BOARD_UNITS}
           y={((props.drawable.points[1] ?? 0) * BOARD_UNITS) / props.aspect}
           fill={color()}
-          font-size={String(Math.max(12, props.drawable.width * BOARD_UNITS * 8))}
+          font-size={String(textSize(props.drawable.width))}
+          font-family={TEXT_FONT}
+          style={{ "white-space": "pre" }}
           dominant-baseline="hanging"
           opacity={props.faded ? 0.3 : 1}
         >

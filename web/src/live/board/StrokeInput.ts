@@ -25,7 +25,7 @@ export interface StrokeInputOptions {
 interface Stroke {
   id: string;
   surface: BoardSurface;
-  tool: Exclude<BoardTool, "eraser">;
+  tool: Exclude<BoardTool, "eraser" | "text" | "hand">;
   color: string;
   width: number;
   points: number[];
@@ -62,6 +62,7 @@ export class StrokeInput {
     element.setPointerCapture(event.pointerId);
     const [x, y] = this.position(event, element);
     const tool = this.options.tool();
+    if (tool === "text" || tool === "hand") return;
     if (tool === "eraser") {
       this.erasing = event.pointerId;
       this.options.erase(x, y, false);
