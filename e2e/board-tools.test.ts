@@ -204,6 +204,38 @@ describe("the board's tools", () => {
     expect(Math.abs(fitted.width - samFrame.width)).toBeLessThan(2);
   });
 
+  it("Ctrl+wheel zooms around the pointer, and the hand tool and Space+drag move the page; the student follows", { timeout: 90_000 }, async () => {
+    const frame = sam.page.locator(".board__frame");
+    const box = await frameBox(teacher.page);
+    // The pointer at the frame's top-left quarter: that point of the page stays under it.
+    await teacher.page.mouse.move(box.x + 0.25 * box.width, box.y + 0.25 * box.height);
+    await teacher.page.keyboard.down("Control");
+    await teacher.page.mouse.wheel(0, -200);
+    await teacher.page.keyboard.up("Control");
+    await expect.poll(async () => Number(await frame.getAttribute("data-zoom")), { timeout: SLOW_MS }).toBeGreaterThan(1.3);
+    const zoom = Number(await frame.getAttribute("data-zoom"));
+    const x = Number(await frame.getAttribute("data-view-x"));
+    expect(Math.abs(x - (0.25 - 0.25 / zoom))).toBeLessThan(0.01);
+
+    // The hand: dragging the page a fifth of the frame to the left shows what lies to its right.
+    await teacher.page.getByRole("button", { name: "Move the page (zoomed in)" }).click();
+    await dragOnFrame(teacher.page, [0.6, 0.5], [0.4, 0.5]);
+    await expect.poll(async () => Number(await frame.getAttribute("data-view-x")), { timeout: SLOW_MS }).toBeGreaterThan(x + 0.2 / zoom - 0.01);
+    expect(Number(await frame.getAttribute("data-view-x"))).toBeLessThan(x + 0.2 / zoom + 0.01);
+    // Space held with the pen: the drag moves the page down the same way, and nothing is drawn.
+    await teacher.page.getByRole("button", { name: "Pen", exact: true }).click();
+    const shapesBefore = await sam.page.locator("[data-testid=board-shapes] [data-shape-id]").count();
+    const y = Number(await frame.getAttribute("data-view-y"));
+    await teacher.page.keyboard.down(" ");
+    await dragOnFrame(teacher.page, [0.5, 0.6], [0.5, 0.4]);
+    await teacher.page.keyboard.up(" ");
+    await expect.poll(async () => Number(await frame.getAttribute("data-view-y")), { timeout: SLOW_MS }).toBeGreaterThan(y + 0.2 / zoom - 0.01);
+    expect(await teacher.page.locator("[data-testid=board-shapes] [data-shape-id]").count()).toBe(shapesBefore);
+
+    await teacher.page.getByRole("button", { name: "Fit page" }).click();
+    await expect.poll(() => frame.getAttribute("data-zoom"), { timeout: SLOW_MS }).toBe("1");
+  });
+
   it("a student pages through the deck alone, sees 'Back to the presenter' and returns; following, they move with the teacher", { timeout: 90_000 }, async () => {
     const board = sam.page.getByTestId("board");
     await sam.page.getByRole("navigation", { name: "Pages" }).getByRole("button", { name: "Next page" }).click();
@@ -233,7 +265,8 @@ describe("the board's tools", () => {
     const pia = await open(newPerson("student", "Pia Phone"), phone);
     await apiPost(pia, `/api/classes/${classId}/enrollment`, {});
     await enter(pia);
-    await pia.page.locator('[data-testid="board-page"][data-rendered-page="2"]').waitFor({ timeout: SLOW_MS });
+    const shownPage = (await teacher.page.getByTestId("board").getAttribute("data-surface"))!.split(":")[2];
+    await pia.page.locator(`[data-testid="board-page"][data-rendered-page="${shownPage}"]`).waitFor({ timeout: SLOW_MS });
     const phoneFrame = await frameBox(pia.page);
     expect(phoneFrame.width).toBeGreaterThan(300);
     expect(phoneFrame.width).toBeLessThanOrEqual(390);
