@@ -259,6 +259,18 @@ describe("the board's tools", () => {
     expect(await board.getAttribute("data-following")).toBe("true");
   });
 
+  it("after class, the class page shows the board read-only: the page with the text and the stroke drawn on it", { timeout: 90_000 }, async () => {
+    const page = await sam.context.newPage();
+    await page.goto(`/classes/${classId}`);
+    const board = page.getByTestId("board-after-class");
+    await board.waitFor({ timeout: SLOW_MS });
+    await board.getByText("shapes — page 1").waitFor();
+    await expect.poll(() => board.locator("text[data-shape-id]").textContent(), { timeout: SLOW_MS }).toBe("Angles add up to 180°");
+    expect(await board.locator("path[data-shape-id]").count()).toBe(1);
+    await board.locator('[data-testid="board-page"][data-rendered-page="1"]').waitFor({ timeout: SLOW_MS });
+    await page.close();
+  });
+
   it("on a phone, a student with the pen draws with a finger and one without it sees the page", { timeout: 120_000 }, async () => {
     const phone = await browser.newContext({ baseURL: baseUrl, viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, timezoneId: "UTC", locale: "en-GB" });
     phone.setDefaultTimeout(UI_TIMEOUT_MS);

@@ -18,6 +18,8 @@ export function ShapeLayer(props: {
   /** Shapes the eraser is about to remove (drawn faded). */
   erasing: Set<string>;
   cursor: string;
+  /** Shown only (the board after class): a finger on it scrolls the page. */
+  readOnly?: boolean;
   ref: (element: SVGSVGElement) => void;
   onPointerDown: (event: PointerEvent) => void;
   onPointerMove: (event: PointerEvent) => void;
@@ -28,6 +30,7 @@ export function ShapeLayer(props: {
     <svg
       ref={props.ref}
       class="board__shapes"
+      classList={{ "board__shapes--read-only": props.readOnly === true }}
       viewBox={`0 0 ${BOARD_UNITS} ${height()}`}
       preserveAspectRatio="none"
       style={{ cursor: props.cursor }}
