@@ -296,8 +296,8 @@ export function Board(props: { channel: ClassChannel; session: MediaSession; mod
     if (presenting()) {
       if (event.pointerType === "touch") touches.set(event.pointerId, framePoint(event.clientX, event.clientY));
       if (event.pointerType === "touch" && touches.size === 2) {
-        // A second finger: the stroke the first one began becomes a pinch.
-        input.cancel();
+        // A second finger: what the first one began is a pinch, not a stroke.
+        input.abort();
         startGesture([...touches.keys()]);
         return;
       }

@@ -106,6 +106,17 @@ export class StrokeInput {
     this.erasing = null;
   }
 
+  /** Drops the stroke being drawn without keeping it (a second finger came down: a pinch, not a stroke). */
+  abort(): void {
+    if (!this.stroke) return;
+    // Others see the stroke end without a shape, and their preview of it fades.
+    this.flush(true);
+    this.stroke = null;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.options.onLive(null);
+  }
+
   private finish(): void {
     const stroke = this.stroke!;
     this.flush(true);
