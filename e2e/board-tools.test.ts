@@ -204,7 +204,7 @@ describe("the board's tools", () => {
     expect(Math.abs(fitted.width - samFrame.width)).toBeLessThan(2);
   });
 
-  it("Ctrl+wheel zooms around the pointer, and the hand tool and Space+drag move the page; the student follows", { timeout: 90_000 }, async () => {
+  it("Ctrl+wheel zooms around the pointer, a pinch zooms, and the hand tool and Space+drag move the page; the student follows", { timeout: 90_000 }, async () => {
     const frame = sam.page.locator(".board__frame");
     const box = await frameBox(teacher.page);
     // The pointer at the frame's top-left quarter: that point of the page stays under it.
@@ -232,6 +232,22 @@ describe("the board's tools", () => {
     await expect.poll(async () => Number(await frame.getAttribute("data-view-y")), { timeout: SLOW_MS }).toBeGreaterThan(y + 0.2 / zoom - 0.01);
     expect(await teacher.page.locator("[data-testid=board-shapes] [data-shape-id]").count()).toBe(shapesBefore);
 
+    await teacher.page.getByRole("button", { name: "Fit page" }).click();
+    await expect.poll(() => frame.getAttribute("data-zoom"), { timeout: SLOW_MS }).toBe("1");
+
+    // Two fingers spread from a fifth of the frame apart to three fifths: three times as close, for everyone.
+    const cdp = await teacher.context.newCDPSession(teacher.page);
+    const fingers = (spread: number) => [
+      { x: box.x + (0.5 - spread / 2) * box.width, y: box.y + 0.5 * box.height, id: 0 },
+      { x: box.x + (0.5 + spread / 2) * box.width, y: box.y + 0.5 * box.height, id: 1 },
+    ];
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: fingers(0.2) });
+    for (let step = 1; step <= 8; step += 1) await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: fingers(0.2 + step * 0.05) });
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+    await expect.poll(async () => Number(await frame.getAttribute("data-zoom")), { timeout: SLOW_MS }).toBeGreaterThan(2.8);
+    expect(Number(await frame.getAttribute("data-zoom"))).toBeLessThan(3.2);
+    // Nothing was drawn by the fingers.
+    expect(await teacher.page.locator("[data-testid=board-shapes] [data-shape-id]").count()).toBe(shapesBefore);
     await teacher.page.getByRole("button", { name: "Fit page" }).click();
     await expect.poll(() => frame.getAttribute("data-zoom"), { timeout: SLOW_MS }).toBe("1");
   });
