@@ -19,6 +19,7 @@ import { CLASS_IDENTITY_HEADER, type ClassIdentity, ClassIdentitySchema, isModer
 import type { Env } from "../worker/env";
 import { AUDIENCE_TAGS, Broadcaster } from "./broadcaster";
 import { Board } from "./board";
+import { ClassMarks } from "./marks";
 import { Chat } from "./chat";
 import { ChannelError } from "./errors";
 import { type Caller, HANDLERS, type RoomServices } from "./handlers";
@@ -107,7 +108,16 @@ export class Classroom extends Server<Env> {
       this.services.media.userLeft(userId);
       this.services.board.userLeft(userId);
     });
-    this.mediaMap = new MediaMap(this.store, this.broadcaster, () => this.services.board.screenShareEnded(Date.now()));
+    const marks = new ClassMarks(() => this.name, this.store, this.outbox, () => this.session.current()?.id ?? null);
+    this.mediaMap = new MediaMap(
+      this.store,
+      this.broadcaster,
+      () => this.services.board.screenShareEnded(Date.now()),
+      (userId) => {
+        const name = this.presence.get(userId)?.displayName ?? "someone";
+        marks.record({ kind: "screen-share", label: `Screen share by ${name}`, surface: null, userId }, Date.now());
+      },
+    );
     const polls = new Polls(this.store, this.outbox, this.session, this.broadcaster);
     const links = { sockets: (nodeId?: string) => this.nodeLinks(nodeId) };
     const media = new MediaPlane(this.mediaMap, this.presence, links, env);
@@ -129,8 +139,9 @@ export class Classroom extends Server<Env> {
         this.store,
         this.outbox,
         this.broadcaster,
-        (deckId) => deckPageCount(env.DB, this.name, deckId),
+        (deckId) => deckPagesAndTitle(env.DB, this.name, deckId),
         (_fromUserId, frame) => this.broadcaster.sendNow(frame),
+        marks,
       ),
       endSession: (caller, now) => this.endSession(caller.userId, "ended-by-teacher", now),
     };
@@ -496,9 +507,8 @@ function utf8Length(text: string, limit: number = CLASSROOM_LIMITS.maxFrameBytes
 }
 
 /** The page count of a deck of this class, from D1 (null when the deck is not this class's). */
-async function deckPageCount(db: D1Database, classId: string, deckId: string): Promise<number | null> {
-  const row = await db.prepare(`SELECT page_count AS pages FROM slide_decks WHERE id = ?1 AND class_id = ?2`).bind(deckId, classId).first<{ pages: number }>();
-  return row?.pages ?? null;
+async function deckPagesAndTitle(db: D1Database, classId: string, deckId: string): Promise<{ pages: number; title: string } | null> {
+  return db.prepare(`SELECT page_count AS pages, title FROM slide_decks WHERE id = ?1 AND class_id = ?2`).bind(deckId, classId).first<{ pages: number; title: string }>();
 }
 
 /** A file for a chat message: only an upload of this class by this user (see {@link SharedFileLookup}). */

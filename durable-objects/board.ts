@@ -15,6 +15,7 @@ import { type ClassIdentity, isModerator } from "../schema/tokens/class-token";
 import type { Broadcaster } from "./broadcaster";
 import type { Outbox } from "./outbox";
 import { ChannelError } from "./errors";
+import type { ClassMarks } from "./marks";
 import type { RoomStorage } from "./storage";
 
 /** Ops kept in the object beyond what any resend could still ask about (they are all in the shapes table). */
@@ -27,8 +28,8 @@ interface ShapeRow extends Record<string, string | number | null> {
   shape: string;
 }
 
-/** Checks that a deck belongs to the class and returns its page count (null when it does not). */
-export type DeckPages = (deckId: string) => Promise<number | null>;
+/** Checks that a deck belongs to the class and returns its page count and title (null when it does not). */
+export type DeckPages = (deckId: string) => Promise<{ pages: number; title: string } | null>;
 
 /** Sends a frame to every participant socket but the drawer's (implemented by the Classroom). */
 export type SendInk = (fromUserId: string, frame: string) => void;
@@ -50,6 +51,7 @@ export class Board {
     private readonly broadcaster: Broadcaster,
     private readonly deckPages: DeckPages,
     private readonly sendInk: SendInk,
+    private readonly marks: ClassMarks,
   ) {}
 
   state(): BoardState {
@@ -102,11 +104,13 @@ export class Board {
     this.sendInk(caller.userId, JSON.stringify({ notification: "board.ink", data: { userId: caller.userId, ink } }));
   }
 
-  async show(surface: BoardSurface, view: BoardView | undefined, now: number): Promise<BoardPresenter> {
+  async show(caller: ClassIdentity, surface: BoardSurface, view: BoardView | undefined, now: number): Promise<BoardPresenter> {
+    let deckTitle = "";
     if (surface.kind === "deck") {
-      const pages = await this.deckPages(surface.deckId);
-      if (pages === null) throw new ChannelError("NOT_FOUND", "No such deck in this class");
-      if (surface.page > pages) throw new ChannelError("INVALID_MESSAGE", `The deck has ${pages} pages`);
+      const deck = await this.deckPages(surface.deckId);
+      if (deck === null) throw new ChannelError("NOT_FOUND", "No such deck in this class");
+      if (surface.page > deck.pages) throw new ChannelError("INVALID_MESSAGE", `The deck has ${deck.pages} pages`);
+      deckTitle = deck.title;
     }
     let blankPages = this.blankPages();
     if (surface.kind === "blank") {
@@ -116,15 +120,38 @@ export class Board {
         this.setValue("blank_pages", String(blankPages));
       }
     }
+    const before = this.presenter();
     const presenter: BoardPresenter = { surface, view: view ?? DEFAULT_VIEW, since: now };
     this.setValue("presenter", JSON.stringify(presenter));
     this.broadcaster.emit({ type: "board.presenter", presenter, blankPages });
+    // A chapter per page shown (the screen's own mark is its share starting); showing the same page again is none.
+    const key = surfaceKey(surface);
+    if (!before || surfaceKey(before.surface) !== key) {
+      if (surface.kind === "deck") this.marks.record({ kind: "page", label: `${deckTitle} — page ${surface.page}`, surface: key, userId: caller.userId }, now);
+      if (surface.kind === "blank") this.marks.record({ kind: "blank", label: `Whiteboard page ${surface.page}`, surface: key, userId: caller.userId }, now);
+    }
     return presenter;
   }
 
-  hide(): void {
+  /**
+   * Moves the presenter's view (zoom and the top-left corner, in page fractions); everyone following sees the
+   * same part of the page. The corner is kept where the zoomed view still lies on the page.
+   */
+  setView(view: BoardView): BoardPresenter {
+    const current = this.presenter();
+    if (!current) throw new ChannelError("CONFLICT", "Show the board before zooming");
+    const reach = 1 - 1 / view.zoom;
+    const presenter: BoardPresenter = { ...current, view: { zoom: view.zoom, x: Math.min(view.x, reach), y: Math.min(view.y, reach) } };
+    this.setValue("presenter", JSON.stringify(presenter));
+    this.broadcaster.emit({ type: "board.presenter", presenter, blankPages: this.blankPages() });
+    return presenter;
+  }
+
+  hide(caller: ClassIdentity, now: number): void {
+    const shown = this.presenter() !== null;
     this.storage.run(`DELETE FROM board_state WHERE key = 'presenter'`);
     this.broadcaster.emit({ type: "board.presenter", presenter: null, blankPages: this.blankPages() });
+    if (shown) this.marks.record({ kind: "board-hidden", label: "Board hidden", surface: null, userId: caller.userId }, now);
   }
 
   setPen(userId: string, allowed: boolean): string[] {

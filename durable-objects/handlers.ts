@@ -97,9 +97,10 @@ export const HANDLERS: { [M in ClassroomMethod]: Handler<M> } = {
     room.board.ink(caller, data);
     return {};
   },
-  "board.show": async (room, _caller, data, now) => ({ presenter: await room.board.show(data.surface, data.view, now) }),
-  "board.hide": (room) => {
-    room.board.hide();
+  "board.show": async (room, caller, data, now) => ({ presenter: await room.board.show(caller, data.surface, data.view, now) }),
+  "board.view": (room, _caller, data) => ({ presenter: room.board.setView(data.view) }),
+  "board.hide": (room, caller, _data, now) => {
+    room.board.hide(caller, now);
     return {};
   },
   "board.pen": (room, _caller, data) => {

@@ -27,6 +27,8 @@ export class MediaMap {
     private readonly broadcaster: Broadcaster,
     /** Called after producers went away and none is sharing a screen any more (its annotations must go). */
     private readonly onScreenShareEnded: () => void = () => undefined,
+    /** Called when a user starts sharing their screen (a new screen producer; not a node re-reporting one). */
+    private readonly onScreenShareStarted: (userId: string) => void = () => undefined,
   ) {}
 
   producers(): MediaProducerInfo[] {
@@ -63,8 +65,10 @@ export class MediaMap {
 
   added(nodeId: string, producer: LinkProducer): void {
     const info: MediaProducerInfo = { ...producer, nodeId };
+    const startsShare = producer.source === "screen" && this.find(producer.userId, "screen") === null;
     this.write(info);
     this.announce([info], []);
+    if (startsShare) this.onScreenShareStarted(producer.userId);
   }
 
   removed(nodeId: string, producerId: string): void {

@@ -1,7 +1,7 @@
 import { and, eq, isNull } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
-import { attendance, blocks, boardOps, chatMessages, liveSessions, pollOptions, polls, pollVotes } from "../schema/db";
+import { attendance, blocks, boardOps, chatMessages, classMarks, liveSessions, pollOptions, polls, pollVotes } from "../schema/db";
 import * as schema from "../schema/db";
 import type { ChatAttachment } from "../schema/protocol/classroom";
 import type { RoomStorage } from "./storage";
@@ -34,6 +34,8 @@ export interface OutboxWrites {
   "poll.vote": { pollId: string; userId: string; optionIds: string[]; createdAt: number };
   "block.insert": { id: string; userId: string; classId: string; reason: string; blockedBy: string; createdAt: number };
   "board.op": { classId: string; opSeq: number; userId: string; surface: string; op: string; createdAt: number };
+  /** A chapter mark, or a later mark that replaces it under the same id (see durable-objects/marks.ts). */
+  "mark.upsert": { id: string; classId: string; liveSessionId: string | null; kind: schema.ClassMarkKind; label: string; surface: string | null; userId: string | null; at: number };
 }
 export type OutboxKind = keyof OutboxWrites;
 
@@ -222,6 +224,10 @@ export class Outbox {
       case "board.op": {
         const w = p as OutboxWrites["board.op"];
         return [db.insert(boardOps).values(w).onConflictDoNothing()];
+      }
+      case "mark.upsert": {
+        const w = p as OutboxWrites["mark.upsert"];
+        return [db.insert(classMarks).values(w).onConflictDoUpdate({ target: classMarks.id, set: { kind: w.kind, label: w.label, surface: w.surface, userId: w.userId, at: w.at } })];
       }
       default:
         return assertNever(kind as never);

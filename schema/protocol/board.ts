@@ -21,6 +21,12 @@ export const BOARD_LIMITS = {
   maxDeleteIds: 500,
 } as const;
 
+/**
+ * A blank whiteboard page is always this shape (width / height), on every screen and in the recording, so a
+ * drawing in page fractions looks the same everywhere; 16:9 like most projectors and screens.
+ */
+export const BLANK_PAGE_ASPECT = 16 / 9;
+
 const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 const Fraction = v.pipe(v.number(), v.minValue(-1), v.maxValue(2));
 

@@ -70,6 +70,11 @@ const RATE_LIMITS = {
   board: { burst: 120, perSecond: 30, what: "drawing changes" },
   /** Strokes in progress, batched by the browser at about 20 Hz; a pen and a laser at once stay under this. */
   ink: { burst: 200, perSecond: 60, what: "pen updates" },
+  /**
+   * Zoom and pan of the presenter's view: the browser sends at most about 10 a second while a pinch or drag
+   * goes on, and the final one when it stops.
+   */
+  boardView: { burst: 40, perSecond: 15, what: "zoom and pan changes" },
   /** Reading another surface's shapes (browsing the deck alone). */
   boardReads: { burst: 30, perSecond: 5, what: "page loads" },
 } as const satisfies Record<string, RateLimit>;
@@ -228,6 +233,11 @@ export const CLASSROOM_METHODS = {
     rateLimit: { user: "board", class: "classBroadcasts" },
     request: v.strictObject({ surface: BoardSurfaceSchema, view: v.optional(BoardViewSchema) }),
   },
+  /**
+   * Zoom or pan the presenter's view (`zoom` 1…8, `x`, `y` of the view's top-left in page fractions); everyone
+   * following the presenter sees the same part of the page. `CONFLICT` while the board is hidden.
+   */
+  "board.view": { roles: ["teacher", "admin"], rateLimit: { user: "boardView" }, request: v.strictObject({ view: BoardViewSchema }) },
   /** Hide the board (the main area goes back to the screen or the camera). */
   "board.hide": { roles: ["teacher", "admin"], rateLimit: { user: "board", class: "classBroadcasts" }, request: Empty },
   /** Give a student the pen, or take it back. */
@@ -424,6 +434,7 @@ export interface ClassroomResponses {
   "board.op": { opSeq: number };
   "board.ink": Record<string, never>;
   "board.show": { presenter: BoardPresenter };
+  "board.view": { presenter: BoardPresenter };
   "board.hide": Record<string, never>;
   "board.pen": { pens: string[] };
   "board.fetch": BoardSurfaceState;

@@ -81,6 +81,7 @@ export class ClassChannel {
   readonly state: ChannelState;
   private readonly setState: SetStoreFunction<ChannelState>;
   private readonly inkListeners = new Set<(userId: string, ink: BoardInk) => void>();
+  private readonly boardOpListeners = new Set<(entry: BoardOpEntry) => void>();
   private readonly socket: PartySocket;
   private readonly pending = new PendingRequests(REQUEST_TIMEOUT_MS);
   private readonly unacknowledgedChat = new Map<string, ClassroomRequestData<"chat.send">>();
@@ -341,6 +342,7 @@ export class ClassChannel {
         this.setState("board", "pens", event.pens);
         break;
       case "board.op":
+        for (const listener of this.boardOpListeners) listener(event.entry);
         this.applyBoardOp(event.entry);
         break;
       default:
@@ -352,6 +354,12 @@ export class ClassChannel {
   onInk(listener: (userId: string, ink: BoardInk) => void): () => void {
     this.inkListeners.add(listener);
     return () => this.inkListeners.delete(listener);
+  }
+
+  /** Calls `listener` with every accepted board op, on any surface (a page browsed alone keeps up with them). */
+  onBoardOp(listener: (entry: BoardOpEntry) => void): () => void {
+    this.boardOpListeners.add(listener);
+    return () => this.boardOpListeners.delete(listener);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { A, useParams } from "@solidjs/router";
-import { createMemo, createResource, createSignal, For, Show, type JSX } from "solid-js";
+import { createMemo, createResource, createSignal, For, lazy, Show, type JSX } from "solid-js";
 import type { ClassDetail, ClassResponse } from "../../../schema/api/portal";
 import { api, errorMessage } from "../api";
 import { AttendanceSection } from "../attendance/AttendanceSection";
@@ -14,6 +14,9 @@ import { When } from "../components/When";
 import { RecordingList } from "../recordings/RecordingList";
 import { useUser } from "../session";
 import { isolate } from "../bidi";
+
+/** The board after class comes with its own code (the shape layer, pdf.js on demand) only for members. */
+const BoardAfterClass = lazy(async () => ({ default: (await import("../live/board/BoardAfterClass")).BoardAfterClass }));
 
 /** One class: details, schedule, enrollment, the rating widget, the live link and the class's recordings. */
 export default function ClassPage(): JSX.Element {
@@ -172,6 +175,10 @@ function ClassView(props: { detail: ClassDetail; reload: () => void }): JSX.Elem
               <RecordingList classId={props.detail.id} />
             </Show>
           </section>
+
+          <Show when={mayJoin()}>
+            <BoardAfterClass classId={props.detail.id} />
+          </Show>
         </div>
 
         <aside class="stack">

@@ -1,4 +1,5 @@
-import { BOARD_UNITS, type Drawable, paintShape } from "./shape-geometry";
+import type { BoardView } from "../../../../schema/protocol/board";
+import { BOARD_UNITS, type Drawable, paintShape, TEXT_FONT, textSize } from "./shape-geometry";
 
 /** The board's picture for the recording: the composed recording's own size, so nothing is scaled twice. */
 export const BOARD_CAPTURE_WIDTH = 1280;
@@ -22,6 +23,8 @@ export interface BoardScene {
   moving: boolean;
   /** Width / height of the surface. */
   aspect: number;
+  /** The presenter's zoom and position: the recording shows the part of the page the class sees. */
+  view: BoardView;
   drawables: readonly Drawable[];
 }
 
@@ -96,12 +99,21 @@ export class BoardCapture {
         context.fillStyle = "#fff";
         context.fillRect(x, y, width, height);
       }
-      if (background instanceof HTMLVideoElement && background.videoWidth > 0) context.drawImage(background, x, y, width, height);
-      if (background instanceof HTMLCanvasElement && background.width > 0 && background.height > 0) context.drawImage(background, x, y, width, height);
+      // Zoomed in: the whole page is drawn larger, shifted so the view's corner is at the frame's, and clipped to it.
+      const { zoom } = scene.view;
+      const pageX = x - scene.view.x * width * zoom;
+      const pageY = y - scene.view.y * height * zoom;
+      context.save();
+      context.beginPath();
+      context.rect(x, y, width, height);
+      context.clip();
+      if (background instanceof HTMLVideoElement && background.videoWidth > 0) context.drawImage(background, pageX, pageY, width * zoom, height * zoom);
+      if (background instanceof HTMLCanvasElement && background.width > 0 && background.height > 0) context.drawImage(background, pageX, pageY, width * zoom, height * zoom);
       // Shapes are in board units (BOARD_UNITS across), as in the SVG layer; one transform maps them onto the surface.
-      const scale = width / BOARD_UNITS;
-      context.setTransform(scale, 0, 0, scale, x, y);
+      const scale = (width * zoom) / BOARD_UNITS;
+      context.setTransform(scale, 0, 0, scale, pageX, pageY);
       for (const drawable of scene.drawables) drawShape(context, drawable, scene.aspect);
+      context.restore();
     }
     this.frames += 1;
     (this.track as CanvasCaptureMediaStreamTrack).requestFrame();
@@ -113,7 +125,7 @@ function drawShape(context: CanvasRenderingContext2D, drawable: Drawable, aspect
   if (drawable.type === "text") {
     context.globalAlpha = 1;
     context.fillStyle = color;
-    context.font = `${Math.max(12, drawable.width * BOARD_UNITS * 8)}px sans-serif`;
+    context.font = `${textSize(drawable.width)}px ${TEXT_FONT}`;
     context.textBaseline = "hanging";
     context.fillText(drawable.text ?? "", (drawable.points[0] ?? 0) * BOARD_UNITS, ((drawable.points[1] ?? 0) * BOARD_UNITS) / aspect);
     return;

@@ -1,8 +1,10 @@
 import { For, Show, type JSX } from "solid-js";
-import { BOARD_COLORS, BOARD_TOOLS, BOARD_WIDTHS, type BoardTool, TOOL_LABELS } from "./tools";
+import { BOARD_COLORS, BOARD_WIDTHS, type BoardTool, TOOL_LABELS } from "./tools";
 
-/** The drawing tools: tool, colour, width, undo and redo, and (for teachers) clearing the page. */
+/** The drawing tools: tool, colour, width (also the text size), undo and redo, and (for teachers) clearing the page. */
 export function BoardToolbar(props: {
+  /** The tools this user has (moving the class's view is the presenter's). */
+  tools: readonly BoardTool[];
   tool: BoardTool;
   color: string;
   width: number;
@@ -19,7 +21,7 @@ export function BoardToolbar(props: {
   return (
     <div class="board-toolbar row" role="toolbar" aria-label="Drawing tools">
       <span class="row board-toolbar__group">
-        <For each={BOARD_TOOLS}>
+        <For each={props.tools}>
           {(tool) => (
             <button
               type="button"

@@ -1,6 +1,6 @@
 import { createMemo, For, Show, type JSX } from "solid-js";
 import type { Shape } from "../../../../schema/protocol/board";
-import { BOARD_UNITS, type Drawable, paintShape } from "./shape-geometry";
+import { BOARD_UNITS, type Drawable, paintShape, TEXT_FONT, textSize } from "./shape-geometry";
 
 /** The laser pointer's trail: a bright stroke that is never stored. */
 const LASER_COLOR = "#ff1744";
@@ -18,6 +18,8 @@ export function ShapeLayer(props: {
   /** Shapes the eraser is about to remove (drawn faded). */
   erasing: Set<string>;
   cursor: string;
+  /** Shown only (the board after class): a finger on it scrolls the page. */
+  readOnly?: boolean;
   ref: (element: SVGSVGElement) => void;
   onPointerDown: (event: PointerEvent) => void;
   onPointerMove: (event: PointerEvent) => void;
@@ -28,6 +30,7 @@ export function ShapeLayer(props: {
     <svg
       ref={props.ref}
       class="board__shapes"
+      classList={{ "board__shapes--read-only": props.readOnly === true }}
       viewBox={`0 0 ${BOARD_UNITS} ${height()}`}
       preserveAspectRatio="none"
       style={{ cursor: props.cursor }}
@@ -60,7 +63,9 @@ function ShapePath(props: { drawable: Drawable; aspect: number; faded: boolean; 
           x={(props.drawable.points[0] ?? 0) * BOARD_UNITS}
           y={((props.drawable.points[1] ?? 0) * BOARD_UNITS) / props.aspect}
           fill={color()}
-          font-size={String(Math.max(12, props.drawable.width * BOARD_UNITS * 8))}
+          font-size={String(textSize(props.drawable.width))}
+          font-family={TEXT_FONT}
+          style={{ "white-space": "pre" }}
           dominant-baseline="hanging"
           opacity={props.faded ? 0.3 : 1}
         >

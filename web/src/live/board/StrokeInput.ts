@@ -25,7 +25,7 @@ export interface StrokeInputOptions {
 interface Stroke {
   id: string;
   surface: BoardSurface;
-  tool: Exclude<BoardTool, "eraser">;
+  tool: Exclude<BoardTool, "eraser" | "text" | "hand">;
   color: string;
   width: number;
   points: number[];
@@ -62,6 +62,7 @@ export class StrokeInput {
     element.setPointerCapture(event.pointerId);
     const [x, y] = this.position(event, element);
     const tool = this.options.tool();
+    if (tool === "text" || tool === "hand") return;
     if (tool === "eraser") {
       this.erasing = event.pointerId;
       this.options.erase(x, y, false);
@@ -103,6 +104,17 @@ export class StrokeInput {
   cancel(): void {
     if (this.stroke) this.finish();
     this.erasing = null;
+  }
+
+  /** Drops the stroke being drawn without keeping it (a second finger came down: a pinch, not a stroke). */
+  abort(): void {
+    if (!this.stroke) return;
+    // Others see the stroke end without a shape, and their preview of it fades.
+    this.flush(true);
+    this.stroke = null;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.options.onLive(null);
   }
 
   private finish(): void {

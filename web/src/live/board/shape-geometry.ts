@@ -11,6 +11,17 @@ export const BOARD_UNITS = 1000;
 /** What a shape needs to be drawn: the shape as stored, or a stroke still being drawn (same fields). */
 export type Drawable = Pick<Shape, "color" | "width" | "points" | "text"> & { type: Shape["type"] | "laser" };
 
+/**
+ * A text's font size in board units: it follows the width chosen for the pen (thin, medium, thick make small,
+ * medium and large text), in fractions of the surface width, so it is the same size on every screen.
+ */
+export function textSize(width: number): number {
+  return Math.max(12, width * BOARD_UNITS * 8);
+}
+
+/** The font texts are drawn in, everywhere (the SVG layer, the text box being typed, the recording). */
+export const TEXT_FONT = "sans-serif";
+
 export interface ShapePaint {
   /** Path data in board units. */
   d: string;
@@ -121,6 +132,11 @@ function segments(shape: Shape, aspect: number): [number, number][] {
 export function shapeHit(shape: Shape, aspect: number, x: number, y: number, reach: number): boolean {
   const line = segments(shape, aspect);
   const py = y / aspect;
+  // A text is touched anywhere inside its box (its first and last point), not only on the box's edge.
+  if (shape.type === "text" && line.length === 5) {
+    const [[x1, y1], , [x2, y2]] = line as [[number, number], [number, number], [number, number]];
+    if (x >= Math.min(x1, x2) - reach && x <= Math.max(x1, x2) + reach && py >= Math.min(y1, y2) - reach && py <= Math.max(y1, y2) + reach) return true;
+  }
   const tolerance = reach + (shape.type === "highlighter" ? shape.width * HIGHLIGHTER_SCALE : shape.width) / 2;
   if (line.length === 1) return Math.hypot(line[0]![0] - x, line[0]![1] - py) <= tolerance;
   for (let i = 1; i < line.length; i++) if (distanceToSegment(x, py, line[i - 1]!, line[i]!) <= tolerance) return true;

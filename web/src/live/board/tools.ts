@@ -1,5 +1,5 @@
 /** The board's tools: what a press on the page does. */
-export const BOARD_TOOLS = ["pen", "highlighter", "line", "arrow", "rect", "ellipse", "eraser", "laser"] as const;
+export const BOARD_TOOLS = ["pen", "highlighter", "line", "arrow", "rect", "ellipse", "text", "eraser", "laser", "hand"] as const;
 export type BoardTool = (typeof BOARD_TOOLS)[number];
 
 export const TOOL_LABELS: Record<BoardTool, { label: string; icon: string; shortcut?: string }> = {
@@ -9,9 +9,16 @@ export const TOOL_LABELS: Record<BoardTool, { label: string; icon: string; short
   arrow: { label: "Arrow", icon: "➚" },
   rect: { label: "Rectangle", icon: "▭" },
   ellipse: { label: "Ellipse", icon: "◯" },
+  text: { label: "Text", icon: "T", shortcut: "T" },
   eraser: { label: "Eraser", icon: "⌫", shortcut: "E" },
   laser: { label: "Laser pointer", icon: "✦" },
+  hand: { label: "Move the page (zoomed in)", icon: "✋", shortcut: "Space" },
 };
+
+/** Tools that are not a stroke: the text tool opens a text box, the hand moves the presenter's view. */
+export const NON_STROKE_TOOLS: ReadonlySet<BoardTool> = new Set(["text", "hand"]);
+/** Tools only the presenter has: moving the view is the class's view. */
+export const PRESENTER_TOOLS: ReadonlySet<BoardTool> = new Set(["hand"]);
 
 /** Tools whose shape is its first and last point (a drag from corner to corner). */
 export const TWO_POINT_TOOLS: ReadonlySet<BoardTool> = new Set(["line", "arrow", "rect", "ellipse"]);

@@ -1,0 +1,53 @@
+import type { ClassMarkKind } from "../schema/db";
+import type { Outbox } from "./outbox";
+import type { RoomStorage } from "./storage";
+
+/**
+ * A mark shown by the same person within this long after their previous one replaces it. A teacher flipping
+ * through ten pages in two seconds to reach page 11 meant page 11: a chapter list with one entry per flipped
+ * page would bury the pages that were taught. The rule chains: each mark within 3 s of the one before (by the
+ * same user, in the same session) takes that mark's place, its label and its time; a mark after a pause of
+ * 3 s or more, or by someone else, stands on its own.
+ */
+export const MARK_REPLACE_WITHIN_MS = 3_000;
+
+/** The last mark written, kept so the next one can replace it (in `board_state`, with the board's other state). */
+interface LastMark {
+  id: string;
+  sessionId: string | null;
+  userId: string | null;
+  at: number;
+}
+
+export interface MarkInput {
+  kind: ClassMarkKind;
+  label: string;
+  surface: string | null;
+  userId: string | null;
+}
+
+/**
+ * The moments of a live session a viewer may want to jump to (a page shown, a share started, the board hidden),
+ * shipped to D1 `class_marks` through the class object's outbox. A replaced mark is written again under the same
+ * id (an upsert), so D1 keeps one row whichever of the writes it saw last.
+ */
+export class ClassMarks {
+  constructor(
+    private readonly classId: () => string,
+    private readonly storage: RoomStorage,
+    private readonly outbox: Outbox,
+    /** The running live session's id (null between sessions). */
+    private readonly sessionId: () => string | null,
+  ) {}
+
+  record(mark: MarkInput, now: number): void {
+    const sessionId = this.sessionId();
+    const raw = this.storage.one<{ value: string }>(`SELECT value FROM board_state WHERE key = 'last_mark'`)?.value;
+    const last = raw ? (JSON.parse(raw) as LastMark) : null;
+    const replaces = last !== null && last.sessionId === sessionId && last.userId === mark.userId && now - last.at < MARK_REPLACE_WITHIN_MS;
+    const id = replaces ? last.id : crypto.randomUUID();
+    const next: LastMark = { id, sessionId, userId: mark.userId, at: now };
+    this.storage.run(`INSERT OR REPLACE INTO board_state (key, value) VALUES ('last_mark', ?)`, JSON.stringify(next));
+    this.outbox.add("mark.upsert", { id, classId: this.classId(), liveSessionId: sessionId, kind: mark.kind, label: mark.label, surface: mark.surface, userId: mark.userId, at: now });
+  }
+}
