@@ -16,7 +16,7 @@ import { CLASS_LINK_CLOSE_CODES, CLASS_LINK_MAX_FRAME_BYTES, CLASS_LINK_VERIFIED
 import { SfuNodeIdSchema } from "../schema/protocol/fleet";
 import { JOINER_LOCATION_HEADER, type JoinerLocation, JoinerLocationSchema } from "../schema/regions";
 import { CLASS_IDENTITY_HEADER, type ClassIdentity, ClassIdentitySchema, isModerator } from "../schema/tokens/class-token";
-import type { Env } from "../worker/env";
+import type { ClassroomEnv } from "./bindings";
 import { AUDIENCE_TAGS, Broadcaster } from "./broadcaster";
 import { Board } from "./board";
 import { ClassMarks } from "./marks";
@@ -69,7 +69,7 @@ const NODES_TAG = "nodes";
  * Sockets arrive only through the Worker, which verified the class token and put the identity in a header
  * ({@link CLASS_IDENTITY_HEADER}); the object is not reachable from outside any other way.
  */
-export class Classroom extends Server<Env> {
+export class Classroom extends Server<ClassroomEnv> {
   static override options = { hibernate: true };
 
   private readonly store: RoomStorage;
@@ -92,7 +92,7 @@ export class Classroom extends Server<Env> {
    */
   private participantsJson: string | null = null;
 
-  constructor(ctx: DurableObjectState, env: Env) {
+  constructor(ctx: DurableObjectState, env: ClassroomEnv) {
     super(ctx, env);
     this.store = new RoomStorage(ctx.storage.sql);
     this.outbox = new Outbox(this.store, env.DB, () => this.scheduleAlarm(Date.now() + OUTBOX_BACKSTOP_MS));

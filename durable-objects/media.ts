@@ -7,6 +7,7 @@ import type { JoinerLocation } from "../schema/regions";
 import { type ClassIdentity, isModerator } from "../schema/tokens/class-token";
 import { MEDIA_SOURCES, type MediaSource } from "../schema/tokens/media-token";
 import { ChannelError } from "./errors";
+import type { ClassroomBindings } from "./bindings";
 import type { MediaMap } from "./media-map";
 import type { Presence } from "./presence";
 import { type CandidateNode, healthyNodes, pickNode, signalingUrl, signMediaToken } from "./sfu-assign";
@@ -47,7 +48,7 @@ export class MediaPlane {
     private readonly map: MediaMap,
     private readonly presence: Presence,
     private readonly links: NodeLinks,
-    private readonly env: { DB: D1Database; WORKER_SIGNING_KEY?: string },
+    private readonly env: ClassroomBindings,
   ) {}
 
   /** What `userId` with `role` may send now. */

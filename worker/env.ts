@@ -1,8 +1,8 @@
+import type { ClassroomBindings } from "../durable-objects/bindings";
 import type { Classroom } from "../durable-objects/Classroom";
 
-/** Bindings and settings of the Worker (wrangler.toml, secrets, .dev.vars). */
-export interface WorkerBindings {
-  DB: D1Database;
+/** Bindings and settings of the Worker (wrangler.toml, secrets, .dev.vars); the class object's (DB, signing key) among them. */
+export interface WorkerBindings extends ClassroomBindings {
   UPLOADS: R2Bucket;
   ASSETS: Fetcher;
   CLASSROOM: DurableObjectNamespace<Classroom>;
@@ -13,8 +13,6 @@ export interface WorkerBindings {
   /** HS256 shared secret for insp SSO tokens (or INSP_JWKS_URL for RS256/ES256). */
   INSP_SSO_SECRET?: string;
   INSP_JWKS_URL?: string;
-  /** The Worker's ES256 private key as a JWK (JSON string) with a `kid`; signs class and media tokens. */
-  WORKER_SIGNING_KEY?: string;
   /**
    * Bearer secret of the operators' node-key routes (`/api/fleet/keys`: enrol, list, revoke). No sfu-node holds
    * it: nodes sign their requests with their own enrolled keys. While unset, keys cannot be enrolled or revoked.
