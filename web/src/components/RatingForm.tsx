@@ -1,5 +1,5 @@
 import { createSignal, Show, type JSX } from "solid-js";
-import { LIMITS, type ClassDetail, type FeedbackPut, type FeedbackResponse } from "../../../schema/api/portal";
+import { type FeedbackPut, LIMITS } from "../../../schema/api/portal";
 import { api } from "../api";
 import { createAction } from "../action";
 import { ErrorAlert } from "./ErrorAlert";
@@ -8,11 +8,21 @@ import { useToasts } from "./Toasts";
 
 const COMMENT_LIMIT = LIMITS.feedbackCommentLength;
 
-/** The student's rating of a class: stars plus an optional comment; saving again replaces the earlier rating. */
-export function RatingForm(props: { classDetail: ClassDetail; onSaved: () => void }): JSX.Element {
+/**
+ * A student's rating of something they attended or watched (a class, a recording): stars plus an optional
+ * comment, PUT to `feedbackPath`; saving again replaces the earlier rating. `idPrefix` keeps the inputs' ids
+ * apart when two forms share a page.
+ */
+export function RatingForm(props: {
+  feedbackPath: string;
+  label: string;
+  idPrefix: string;
+  saved: { rating: number; comment: string } | null | undefined;
+  onSaved: () => void;
+}): JSX.Element {
   const toasts = useToasts();
-  const [rating, setRating] = createSignal<number | null>(props.classDetail.myRating?.rating ?? null);
-  const [comment, setComment] = createSignal(props.classDetail.myRating?.comment ?? "");
+  const [rating, setRating] = createSignal<number | null>(props.saved?.rating ?? null);
+  const [comment, setComment] = createSignal(props.saved?.comment ?? "");
   const [missingRating, setMissingRating] = createSignal(false);
   const save = createAction(async () => {
     const chosen = rating();
@@ -21,13 +31,14 @@ export function RatingForm(props: { classDetail: ClassDetail; onSaved: () => voi
       return;
     }
     const trimmed = comment().trim();
-    await api<FeedbackResponse>(`/api/classes/${props.classDetail.id}/feedback`, {
+    await api(props.feedbackPath, {
       method: "PUT",
       body: (trimmed ? { rating: chosen, comment: trimmed } : { rating: chosen }) satisfies FeedbackPut,
     });
     toasts.notify("Thank you — your rating is saved.");
     props.onSaved();
   });
+  const commentId = () => `${props.idPrefix}-comment`;
 
   return (
     <form
@@ -38,10 +49,11 @@ export function RatingForm(props: { classDetail: ClassDetail; onSaved: () => voi
       }}
     >
       <div class="field">
-        <span class="label" id="rating-label">
-          Your rating
+        <span class="label" id={`${props.idPrefix}-label`}>
+          {props.label}
         </span>
         <StarRating
+          name={props.idPrefix}
           value={rating()}
           onChange={(value) => {
             setRating(value);
@@ -55,16 +67,16 @@ export function RatingForm(props: { classDetail: ClassDetail; onSaved: () => voi
         </Show>
       </div>
       <div class="field">
-        <label for="rating-comment">Comment (optional)</label>
+        <label for={commentId()}>Comment (optional)</label>
         <textarea
-          id="rating-comment"
+          id={commentId()}
           class="textarea"
           maxLength={COMMENT_LIMIT}
           value={comment()}
           onInput={(e) => setComment(e.currentTarget.value)}
-          aria-describedby="rating-comment-count"
+          aria-describedby={`${commentId()}-count`}
         />
-        <span id="rating-comment-count" class="field__hint">
+        <span id={`${commentId()}-count`} class="field__hint">
           {comment().length} / {COMMENT_LIMIT}
         </span>
       </div>

@@ -197,7 +197,7 @@ function ClassView(props: { detail: ClassDetail; reload: () => void }): JSX.Elem
                 </Show>
               }
             >
-              <RatingForm classDetail={props.detail} onSaved={props.reload} />
+              <RatingForm feedbackPath={`/api/classes/${props.detail.id}/feedback`} label="Your rating" idPrefix="rating" saved={props.detail.myRating} onSaved={props.reload} />
             </Show>
           </section>
           <section class="card stack" aria-labelledby="class-teacher">

@@ -7,7 +7,7 @@ import { RatingSummary } from "../components/StarRating";
 import { formatDuration, isInProgress, recordingTitle, statusLabel } from "../recordings/format";
 import { Player } from "../recordings/Player";
 import { RecordingManage } from "../recordings/RecordingManage";
-import { RecordingRating } from "../recordings/RecordingRating";
+import { RatingForm } from "../components/RatingForm";
 import { useSession } from "../session";
 import "../recordings/recordings.css";
 
@@ -70,7 +70,7 @@ export default function RecordingPage(): JSX.Element {
                     <RatingSummary average={r().rating.average} count={r().rating.count} />
                   </p>
                   <Show when={r().canRate}>
-                    <RecordingRating recording={r()} onSaved={() => void refetch()} />
+                    <RatingForm feedbackPath={`/api/recordings/${r().id}/feedback`} label="Your rating of this recording" idPrefix="recording-rating" saved={r().myRating} onSaved={() => void refetch()} />
                   </Show>
                 </section>
                 <Show when={r().canManage}>
