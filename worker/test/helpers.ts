@@ -8,11 +8,11 @@ export const db = getDb(env.DB);
 
 let counter = 0;
 
-/** Inserts a user straight into D1 (the way SSO or an admin would have created it). */
-export async function createUser(role: Role, overrides: Partial<User> = {}): Promise<User> {
+/** A user row as SSO or an admin would have created it (not yet stored): defaults, then `overrides`. */
+export function userRow(role: Role, overrides: Partial<User> = {}): User {
   counter += 1;
   const now = Date.now();
-  const row: User = {
+  return {
     id: crypto.randomUUID(),
     inspId: null,
     email: `${role}${counter}-${crypto.randomUUID().slice(0, 8)}@example.test`,
@@ -29,6 +29,11 @@ export async function createUser(role: Role, overrides: Partial<User> = {}): Pro
     updatedAt: now,
     ...overrides,
   };
+}
+
+/** Inserts a user straight into D1 (the way SSO or an admin would have created it). */
+export async function createUser(role: Role, overrides: Partial<User> = {}): Promise<User> {
+  const row = userRow(role, overrides);
   await db.insert(users).values(row);
   return row;
 }

@@ -1,6 +1,6 @@
 import { eq, inArray, or, sql } from "drizzle-orm";
 import { attendance, blocks, classes, classSeries, enrollments, feedback, liveSessions, occurrences, type Role, type User, users } from "../../schema/db";
-import { db } from "./helpers";
+import { db, userRow } from "./helpers";
 
 const HOUR = 3_600_000;
 
@@ -17,22 +17,7 @@ export async function portalFixture() {
   const now = Date.now();
   const person = (role: Role, name: string): User => {
     const id = crypto.randomUUID();
-    return {
-      id,
-      inspId: null,
-      email: `${name}-${id.slice(0, 8)}@example.test`,
-      phone: null,
-      displayName: name,
-      role,
-      passwordHash: null,
-      timezone: "UTC",
-      timezoneChosenAt: null,
-      remindByEmail: true,
-      remindBySms: false,
-      calendarSecret: crypto.randomUUID(),
-      createdAt: now,
-      updatedAt: now,
-    };
+    return userRow(role, { id, email: `${name}-${id.slice(0, 8)}@example.test`, displayName: name, createdAt: now, updatedAt: now });
   };
   const teacher = person("teacher", "teacher");
   const otherTeacher = person("teacher", "other-teacher");
