@@ -96,6 +96,8 @@ export class Room extends EventEmitter<RoomEvents> {
   /** Joins a peer; an older connection of the same user is closed first (a reload or a second tab). */
   addPeer(init: PeerInit): Peer {
     if (this.#closed) throw new MediaError("UNAVAILABLE", "This class was just closed on this node; join again");
+    // Checked again although the upgrade checked it (to refuse before the socket opens): the room opens
+    // asynchronously in between, and a removal the class object sends in that gap must still keep them out.
     const produce = this.#node.overrides.admit(this.classId, init.userId, init.issuedAt, init.produce);
     const previous = this.#peers.get(init.userId);
     const peer = new Peer(this, { ...init, produce });
