@@ -12,6 +12,7 @@ import { PDFDocument, rgb } from "pdf-lib";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser, newUserContext } from "./lib/browser";
+import { type PagePeerConnection, registerPeerConnections } from "./lib/peer-connections";
 import { FRAME_HEIGHT, FRAME_WIDTH, type Frame, near, readRecordingFrames, type Rgb, saveFrame, shareOf } from "./lib/recording-frames";
 import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
 
@@ -73,15 +74,22 @@ async function colouredDeck(): Promise<Buffer> {
 }
 
 /** Drags the mouse across the board from one point to another, both in fractions of the page. */
-async function drawStroke(page: Page, from: [number, number], to: [number, number]): Promise<void> {
+async function drawStroke(page: Page, from: [number, number], to: [number, number], steps = 20): Promise<void> {
   await page.getByTestId("board-shapes").scrollIntoViewIfNeeded();
   const box = await page.getByTestId("board-shapes").boundingBox();
   if (!box) throw new Error("the board is not on screen");
   const at = ([x, y]: [number, number]) => [box.x + x * box.width, box.y + y * box.height] as const;
   await page.mouse.move(...at(from));
   await page.mouse.down();
-  await page.mouse.move(...at(to), { steps: 20 });
+  await page.mouse.move(...at(to), { steps });
   await page.mouse.up();
+}
+
+/** Presses a button of the drawing tools and waits until it shows as chosen. */
+async function pickTool(page: Page, name: string): Promise<void> {
+  const button = page.getByRole("toolbar", { name: "Drawing tools" }).getByRole("button", { name });
+  await button.click();
+  await button.and(page.locator("[aria-pressed=true]")).waitFor();
 }
 
 /**
@@ -110,6 +118,37 @@ function pipBox(): Box {
   const y2 = FRAME_HEIGHT - margin;
   // Only the right part: a camera narrower than 16:9 is placed against the right edge of the quarter box.
   return { x1: x2 - FRAME_WIDTH / 16, y1: y2 - FRAME_HEIGHT / 4 + 4, x2: x2 - 4, y2: y2 - 4 };
+}
+
+/** A sender as the in-page snippet reads it: the board's track is the canvas capture's (it has requestFrame). */
+interface PageSender {
+  track: { requestFrame?: unknown } | null;
+  getStats(): Promise<{ forEach(visit: (report: Record<string, unknown>) => void): void }>;
+}
+
+/** Frames the browser has encoded and sent of the board's track so far, or -1 while it sends none. */
+function boardFramesSent(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    const connections = (globalThis as unknown as { __e2ePeerConnections: (PagePeerConnection & { getSenders(): PageSender[] })[] }).__e2ePeerConnections;
+    let frames = -1;
+    for (const connection of connections) {
+      for (const sender of connection.getSenders()) {
+        if (!sender.track || typeof sender.track.requestFrame !== "function") continue;
+        (await sender.getStats()).forEach((report) => {
+          if (report.type === "outbound-rtp") frames = Math.max(frames, Number(report.framesSent ?? 0));
+        });
+      }
+    }
+    return frames;
+  });
+}
+
+/** The board's frame rate (frames sent a second) while `during` runs. */
+async function boardFrameRate(page: Page, during: () => Promise<void>): Promise<number> {
+  const before = await boardFramesSent(page);
+  const startedAt = Date.now();
+  await during();
+  return ((await boardFramesSent(page)) - before) / ((Date.now() - startedAt) / 1000);
 }
 
 /** Chromium's fake camera is mostly green. */
@@ -190,6 +229,7 @@ describe("the board in the recording", () => {
     browser = await launchBrowser();
     const person = newPerson("teacher", "Bea Board");
     const context = await newUserContext(browser, baseUrl);
+    await context.addInitScript(registerPeerConnections);
     const page = await context.newPage();
     await signInWithSso(page, baseUrl, person, "/");
     teacher = { person, context, page };
@@ -213,13 +253,21 @@ describe("the board in the recording", () => {
     await teacher.page.getByRole("button", { name: "Next page" }).click();
     await teacher.page.locator('[data-testid="board-page"][data-rendered-page="2"]').waitFor({ timeout: SLOW_MS });
 
+    let idleRate = 0;
+    let drawingRate = 0;
     const recording = await record(async () => {
-      await teacher.page.waitForTimeout(3_000);
-      await teacher.page.getByRole("button", { name: "Colour Blue" }).click();
-      await teacher.page.getByRole("button", { name: "Width Thick" }).click();
-      await drawStroke(teacher.page, STROKE_FROM, STROKE_TO);
+      await expect.poll(() => boardFramesSent(teacher.page), { timeout: SLOW_MS }).toBeGreaterThan(0);
+      await pickTool(teacher.page, "Colour Blue");
+      await pickTool(teacher.page, "Width Thick");
+      idleRate = await boardFrameRate(teacher.page, () => teacher.page.waitForTimeout(4_000));
+      drawingRate = await boardFrameRate(teacher.page, () => drawStroke(teacher.page, STROKE_FROM, STROKE_TO, 60));
       await teacher.page.waitForTimeout(5_000);
     });
+    // The still page goes out about once a second; a stroke being drawn up to 15 times a second.
+    const rates = `${idleRate.toFixed(1)} frames a second while still, ${drawingRate.toFixed(1)} while drawing`;
+    expect(idleRate, rates).toBeLessThanOrEqual(2);
+    expect(drawingRate, rates).toBeGreaterThan(idleRate + 1);
+    expect(drawingRate, rates).toBeLessThanOrEqual(16);
 
     const board = boardPlace(4 / 3);
     // A part of the page below the stroke, away from the picture-in-picture corner.
@@ -251,12 +299,18 @@ describe("the board in the recording", () => {
       return videoWidth / videoHeight;
     });
 
+    let movingRate = 0;
     const recording = await record(async () => {
-      await teacher.page.waitForTimeout(3_000);
-      await teacher.page.getByRole("button", { name: "Colour Blue" }).click();
+      await expect.poll(() => boardFramesSent(teacher.page), { timeout: SLOW_MS }).toBeGreaterThan(0);
+      await pickTool(teacher.page, "Colour Blue");
+      await pickTool(teacher.page, "Width Thick");
+      movingRate = await boardFrameRate(teacher.page, () => teacher.page.waitForTimeout(3_000));
       await drawStroke(teacher.page, STROKE_FROM, STROKE_TO);
       await teacher.page.waitForTimeout(5_000);
     });
+    // A shared screen moves by itself: the board follows it at its full rate even while nobody draws.
+    expect(movingRate, `${movingRate.toFixed(1)} frames a second`).toBeGreaterThan(5);
+    expect(movingRate, `${movingRate.toFixed(1)} frames a second`).toBeLessThanOrEqual(16);
 
     const board = boardPlace(aspect);
     const screen = onBoard(board, { x1: 0.05, y1: 0.45, x2: 0.7, y2: 0.7 });
