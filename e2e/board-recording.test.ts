@@ -11,6 +11,7 @@ import path from "node:path";
 import { PDFDocument, rgb } from "pdf-lib";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { drawStroke } from "./lib/board";
 import { launchBrowser, newUserContext } from "./lib/browser";
 import { type PagePeerConnection, registerPeerConnections } from "./lib/peer-connections";
 import { FRAME_HEIGHT, FRAME_WIDTH, type Frame, near, readRecordingFrames, type Rgb, saveFrame, shareOf } from "./lib/recording-frames";
@@ -71,18 +72,6 @@ async function colouredDeck(): Promise<Buffer> {
     page.drawRectangle({ x: 0, y: 0, width: 400, height: 300, color: rgb(r / 255, g / 255, b / 255) });
   }
   return Buffer.from(await pdf.save());
-}
-
-/** Drags the mouse across the board from one point to another, both in fractions of the page. */
-async function drawStroke(page: Page, from: [number, number], to: [number, number], steps = 20): Promise<void> {
-  await page.getByTestId("board-shapes").scrollIntoViewIfNeeded();
-  const box = await page.getByTestId("board-shapes").boundingBox();
-  if (!box) throw new Error("the board is not on screen");
-  const at = ([x, y]: [number, number]) => [box.x + x * box.width, box.y + y * box.height] as const;
-  await page.mouse.move(...at(from));
-  await page.mouse.down();
-  await page.mouse.move(...at(to), { steps });
-  await page.mouse.up();
 }
 
 /** Presses a button of the drawing tools and waits until it shows as chosen. */
@@ -260,7 +249,7 @@ describe("the board in the recording", () => {
       await pickTool(teacher.page, "Colour Blue");
       await pickTool(teacher.page, "Width Thick");
       idleRate = await boardFrameRate(teacher.page, () => teacher.page.waitForTimeout(4_000));
-      drawingRate = await boardFrameRate(teacher.page, () => drawStroke(teacher.page, STROKE_FROM, STROKE_TO, 60));
+      drawingRate = await boardFrameRate(teacher.page, () => drawStroke(teacher.page, STROKE_FROM, STROKE_TO, { steps: 60 }));
       await teacher.page.waitForTimeout(5_000);
     });
     // The still page goes out about once a second; a stroke being drawn up to 15 times a second.
