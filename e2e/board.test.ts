@@ -6,6 +6,7 @@
 import { PDFDocument, rgb } from "pdf-lib";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { drawStroke } from "./lib/board";
 import { CHROMIUM_ARGS, CHROMIUM_PATH, newUserContext } from "./lib/browser";
 import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
 
@@ -47,19 +48,6 @@ async function colouredDeck(): Promise<Buffer> {
     page.drawRectangle({ x: 0, y: 0, width: 400, height: 300, color: rgb(r, g, b) });
   }
   return Buffer.from(await pdf.save());
-}
-
-/** Drags the mouse across the board from one point to another, both in fractions of the page. */
-async function drawStroke(page: Page, from: [number, number], to: [number, number], release = true): Promise<void> {
-  // The mouse reaches only what is on screen: under the teacher's controls the page's lower part may not be.
-  await page.getByTestId("board-shapes").scrollIntoViewIfNeeded();
-  const box = await page.getByTestId("board-shapes").boundingBox();
-  if (!box) throw new Error("the board is not on screen");
-  const at = ([x, y]: [number, number]) => [box.x + x * box.width, box.y + y * box.height] as const;
-  await page.mouse.move(...at(from));
-  await page.mouse.down();
-  await page.mouse.move(...at(to), { steps: 20 });
-  if (release) await page.mouse.up();
 }
 
 /** The parts of the page's SVG and canvas elements the test reads (the e2e code is typed without the DOM). */
@@ -198,7 +186,7 @@ describe("the board", () => {
     await sam.page.getByRole("toolbar", { name: "Drawing tools" }).waitFor();
     await sam.page.getByRole("button", { name: "Colour Blue" }).click();
 
-    await drawStroke(sam.page, [0.2, 0.7], [0.5, 0.8], false);
+    await drawStroke(sam.page, [0.2, 0.7], [0.5, 0.8], { release: false });
     // Still drawing: the teacher already sees the stroke grow.
     await teacher.page.locator("[data-testid=board-shapes] [data-stroke-id]").first().waitFor({ timeout: SLOW_MS });
     await sam.page.mouse.up();

@@ -69,13 +69,14 @@ export async function plainProducer(peer: Peer, source: MediaSource): Promise<Te
 /**
  * Encodes a synthetic stream once into `file` (WebM: VP8 for pictures, Opus for sounds). Senders then copy
  * it into RTP without encoding, which keeps them real-time on a busy two-core machine (a live libvpx
- * encoder starved of CPU falls seconds behind).
+ * encoder starved of CPU falls seconds behind). A picture gets a key frame every `keyFrameEvery` frames (the file
+ * cannot answer the recorder's key frame requests as a browser does).
  */
-export async function encodeStream(name: string, source: MediaSource, lavfi: string, seconds = 24): Promise<string> {
+export async function encodeStream(name: string, source: MediaSource, lavfi: string, seconds = 24, keyFrameEvery = 15): Promise<string> {
   const file = path.join(os.tmpdir(), `insp-rec-source-${name}-${seconds}s.webm`);
   // Kept between runs: the same graph always encodes to the same stream.
   if (await stat(file).then((info) => info.size > 0, () => false)) return file;
-  const codec = source === "audio" ? ["-c:a", "libopus", "-b:a", "64k", "-ac", "2"] : ["-c:v", "libvpx", "-deadline", "good", "-cpu-used", "5", "-b:v", "200k", "-g", "15"];
+  const codec = source === "audio" ? ["-c:a", "libopus", "-b:a", "64k", "-ac", "2"] : ["-c:v", "libvpx", "-deadline", "good", "-cpu-used", "5", "-b:v", "200k", "-g", String(keyFrameEvery)];
   const partial = `${file}.${process.pid}.part.webm`;
   await run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", lavfi, "-t", String(seconds), ...codec, partial]);
   await rename(partial, file);

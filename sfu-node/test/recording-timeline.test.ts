@@ -150,4 +150,27 @@ describe("recording a class on the node", { timeout: 60_000 }, () => {
     expect(isBlue(after(58, 31))).toBe(true);
     room.close("closed-by-server");
   });
+
+  it("records a board that sends one picture a second (a still slide, as the browser sends it) as the main picture", async () => {
+    const room = await node.openRoom("class-still-board");
+    const teacher = await ffmpegPeer(room, "teacher");
+    const camera = await plainProducer(teacher, "video");
+    senders.push(sendStream(camera, "video", files.blue));
+    const recording = await startRecording(room, { recordingId: "rec-still-board", classId: room.classId, userIds: ["teacher"], workDir: await tempDir("still-board"), canvas });
+    await eventually(() => recording.tracks().some((track) => track.source === "video" && track.firstPacketAt !== undefined), 15_000, "the camera being captured");
+    const board = await plainProducer(teacher, "board");
+    // Every picture a key frame: the file cannot answer the recorder's key frame requests as the browser does.
+    senders.push(sendStream(board, "board", await encodeStream("still-board", "board", PICTURES.solid("lime", 1), 24, 1)));
+    await eventually(() => recording.tracks().some((track) => track.source === "board" && track.firstPacketAt !== undefined), 15_000, "the board being captured");
+    await sleep(6000);
+    const composed = await recording.stop();
+
+    const isBlue = ([r, g, b]: [number, number, number]) => b > 150 && r < 80 && g < 80;
+    const isGreen = ([r, g, b]: [number, number, number]) => g > 150 && r < 80 && b < 80;
+    const last = await frameAt(composed.file, composed.durationMs / 1000 - 1);
+    expect(isGreen(last(32, 18))).toBe(true);
+    expect(isGreen(last(16, 6))).toBe(true);
+    expect(isBlue(last(58, 31))).toBe(true);
+    room.close("closed-by-server");
+  });
 });

@@ -172,6 +172,9 @@ export class TrackCapture implements CapturedTrack {
       "-protocol_whitelist", "file,udp,rtp",
       // Nothing is written while FFmpeg probes (5 s by default); the first packet is a key frame that says all it needs.
       "-analyzeduration", "1000000", "-probesize", "500000",
+      // Nor until it has seen 20 frames to guess a frame rate, which is not needed (-copyts keeps each frame's own
+      // time): the board sends one frame a second while nothing changes, so a still slide was never written.
+      "-fpsprobesize", "0",
       "-i", this.#sdpPath(),
       "-map", "0", "-c", "copy", "-copyts",
       "-f", "segment", "-segment_format", "matroska", "-segment_time", String(SEGMENT_SECONDS),
