@@ -1,5 +1,6 @@
-import { createMemo, For, Show, type JSX } from "solid-js";
+import { createEffect, createMemo, For, onMount, Show, type JSX } from "solid-js";
 import type { Shape } from "../../../../schema/protocol/board";
+import { CommittedShapes } from "./CommittedShapes";
 import { BOARD_UNITS, type Drawable, paintShape } from "./shape-geometry";
 
 /** The laser pointer's trail: a bright stroke that is never stored. */
@@ -8,7 +9,8 @@ const LASER_COLOR = "#ff1744";
 /**
  * The vector layer over the page: every shape of the surface, the strokes others are drawing, and the user's own
  * stroke in progress, in one SVG whose user space is the surface (BOARD_UNITS across), so the drawing scales with
- * the page on every screen. Pointer events on it are the caller's (drawing).
+ * the page on every screen. Pointer events on it are the caller's (drawing). The committed shapes, which may be
+ * thousands, are drawn by {@link CommittedShapes}; strokes in progress are components of their own.
  */
 export function ShapeLayer(props: {
   aspect: number;
@@ -24,6 +26,11 @@ export function ShapeLayer(props: {
   onPointerUp: (event: PointerEvent) => void;
 }): JSX.Element {
   const height = () => BOARD_UNITS / props.aspect;
+  let committed!: SVGGElement;
+  onMount(() => {
+    const layer = new CommittedShapes(committed);
+    createEffect(() => layer.render(props.shapes, props.aspect, props.erasing));
+  });
   return (
     <svg
       ref={props.ref}
@@ -37,11 +44,7 @@ export function ShapeLayer(props: {
       onPointerUp={(event) => props.onPointerUp(event)}
       onPointerCancel={(event) => props.onPointerUp(event)}
     >
-      <For each={props.shapes}>
-        {(entry) => (
-          <ShapePath drawable={entry.shape} aspect={props.aspect} faded={props.erasing.has(entry.shape.id)} attributes={{ "data-shape-id": entry.shape.id, "data-user-id": entry.userId }} />
-        )}
-      </For>
+      <g ref={committed} />
       <For each={props.strokes}>{(entry) => <ShapePath drawable={entry.stroke} aspect={props.aspect} faded={false} attributes={{ "data-stroke-id": entry.strokeId, "data-user-id": entry.userId }} />}</For>
       <Show when={props.live}>{(live) => <ShapePath drawable={live()} aspect={props.aspect} faded={false} attributes={{ "data-live": "true" }} />}</Show>
     </svg>
