@@ -29,7 +29,7 @@ import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import type { BoardSurface } from "../schema/protocol/board";
 import { classSocketUrl, classTokenSigner, loadAverage, percentile, prepareState, seedClass, startBenchStack } from "./lib/bench-wrangler";
-import { processTree, workerdMemory } from "./lib/process-tree";
+import { processTree, workerdUsage } from "./lib/process-tree";
 import { penStroke, seededRandom, strokeLength } from "./lib/pen-strokes";
 import { forkSocketHerd, type SocketHerd } from "./lib/socket-herd";
 
@@ -202,6 +202,7 @@ async function main(): Promise<void> {
     const steadyStart = performance.now();
     let strokes = 0;
     const inkBefore = await herdInkFrames(herds);
+    const usageBefore = workerdUsage(processTree(stack.pid), PORT);
     while (performance.now() - steadyStart < DRAW_SECONDS * 1000) {
       await presenter.drawStroke(penStroke(strokeLength(50, 150, random), random), HAND_POINTS_PER_SECOND);
       strokes++;
@@ -211,11 +212,19 @@ async function main(): Promise<void> {
     const steadyEnd = performance.now();
     const batchesSent = [...sentBatches.values()].reduce((sum, list) => sum + list.length, 0);
     const inkToHerds = (await herdInkFrames(herds)) - inkBefore;
+    const usageAfter = workerdUsage(processTree(stack.pid), PORT);
     console.log(`\nsteady drawing, ${DRAW_SECONDS} s: ${strokes} strokes, ${batchesSent} ink batches (load average ${loadAverage()})`);
     console.log(`  point → student:  ${summary(between(samples.point, steadyStart, steadyEnd))}`);
     console.log(`  batch → student:  ${summary(between(samples.batch, steadyStart, steadyEnd))}`);
     console.log(`  op → student:     ${summary(between(samples.op, steadyStart, steadyEnd))}`);
     console.log(`  ink batches received by the child processes' ${herdIds.length} students: ${inkToHerds} of ${batchesSent * herdIds.length}; refusals ${refusals}`);
+    const deliveries = batchesSent * SOCKETS;
+    const workerCpu = usageAfter.workerCpuSeconds - usageBefore.workerCpuSeconds;
+    const proxyCpu = usageAfter.proxyCpuSeconds - usageBefore.proxyCpuSeconds;
+    console.log(
+      `  CPU in ${((steadyEnd - steadyStart) / 1000).toFixed(0)} s: workerd (Worker, object) ${workerCpu.toFixed(1)} s, wrangler's proxy ${proxyCpu.toFixed(1)} s — ` +
+        `${((workerCpu / deliveries) * 1e6).toFixed(0)} + ${((proxyCpu / deliveries) * 1e6).toFixed(0)} µs per ink frame delivered (${deliveries} frames, ${(deliveries / DRAW_SECONDS).toFixed(0)} a second)`,
+    );
 
     if (SOAK_MINUTES > 0) {
       const total = Math.round(SOAK_MINUTES * SESSION_STROKES_PER_MINUTE);
@@ -224,7 +233,7 @@ async function main(): Promise<void> {
         `\nsession: ${SOAK_MINUTES} minutes of drawing (${total} strokes of 50–150 points on one page, on top of the ${strokes} above), compressed ${COMPRESSION}×`,
       );
       console.log("  window | strokes on the page | point → student p50 / p99 | batch → student p50 / p99 | op → student p50 / p99 | workerd (Worker) RSS | proxy RSS");
-      const memory = () => workerdMemory(processTree(stack.pid), PORT);
+      const memory = () => workerdUsage(processTree(stack.pid), PORT);
       const before = memory();
       console.log(`  start  | ${String(strokes).padStart(6)} | | | | ${before.workerMb.toFixed(0)} MB | ${before.proxyMb.toFixed(0)} MB`);
       let drawn = 0;

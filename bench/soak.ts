@@ -21,7 +21,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Account, ChannelError, ClassChannel, openClass, signIn } from "../e2e/lib/class-channel";
-import { processTree, workerdMemory } from "./lib/process-tree";
+import { processTree, workerdUsage } from "./lib/process-tree";
 
 const repoRoot = path.resolve(import.meta.dirname, "..");
 const PORT = Number(process.env.SOAK_PORT ?? 8841);
@@ -89,7 +89,7 @@ interface Memory {
 
 function sampleMemory(rootPid: number): Memory {
   const tree = processTree(rootPid);
-  const workerd = workerdMemory(tree, PORT);
+  const workerd = workerdUsage(tree, PORT);
   const totals: Memory = { workerdProxy: workerd.proxyMb, workerdWorker: workerd.workerMb, sfuNode: 0, mediasoupWorkers: 0 };
   for (const process of tree) {
     // The kernel cuts a command name to 15 characters: "mediasoup-worke".

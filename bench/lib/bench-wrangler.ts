@@ -111,6 +111,13 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       // already gone
     }
   };
+  // Ctrl-C or a kill of the benchmark must not leave workerd running (it is in a process group of its own).
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      stop();
+      process.exit(130);
+    });
+  }
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline && child.exitCode === null) {
     try {

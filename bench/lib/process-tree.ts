@@ -49,22 +49,29 @@ export function processTree(rootPid: number): ProcessInfo[] {
   return tree;
 }
 
-export interface WorkerdMemory {
+export interface WorkerdUsage {
   /** wrangler's proxy in front of the Worker: the workerd whose command line names the stack's port. */
   proxyMb: number;
+  proxyCpuSeconds: number;
   /** The workerd that runs the Worker and its Durable Objects (every other workerd under the root). */
   workerMb: number;
+  workerCpuSeconds: number;
 }
 
-/** Resident memory of a stack's two workerd processes, told apart by the port the proxy listens on. */
-export function workerdMemory(tree: ProcessInfo[], port: number): WorkerdMemory {
-  const memory: WorkerdMemory = { proxyMb: 0, workerMb: 0 };
+/** Resident memory and CPU time of a stack's two workerd processes, told apart by the port the proxy listens on. */
+export function workerdUsage(tree: ProcessInfo[], port: number): WorkerdUsage {
+  const usage: WorkerdUsage = { proxyMb: 0, proxyCpuSeconds: 0, workerMb: 0, workerCpuSeconds: 0 };
   for (const process of tree) {
     if (process.comm !== "workerd") continue;
-    if (process.cmdline.includes(`127.0.0.1:${port} `)) memory.proxyMb += process.rssMb;
-    else memory.workerMb += process.rssMb;
+    if (process.cmdline.includes(`127.0.0.1:${port} `)) {
+      usage.proxyMb += process.rssMb;
+      usage.proxyCpuSeconds += process.cpuSeconds;
+    } else {
+      usage.workerMb += process.rssMb;
+      usage.workerCpuSeconds += process.cpuSeconds;
+    }
   }
-  return memory;
+  return usage;
 }
 
 /** CPU seconds used so far by the workerd processes under `rootPid`. */
