@@ -234,23 +234,30 @@ async function browserPerson(browser: Browser, baseUrl: string, role: "teacher" 
   return { account: { person, cookie, userId: me.user.id }, context, page };
 }
 
+/** With --profile: a CPU profile of the page's JavaScript until `stop`, saved in the state directory and summarized. */
+async function startPageProfile(page: Page): Promise<{ stop(label: string): Promise<void> } | null> {
+  if (!PROFILE) return null;
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Profiler.enable");
+  await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+  await cdp.send("Profiler.start");
+  return {
+    async stop(label) {
+      const { profile } = (await cdp.send("Profiler.stop")) as unknown as { profile: Profile };
+      const file = `${STATE_DIR}/${label.replaceAll(" ", "-")}.cpuprofile`;
+      writeFileSync(file, JSON.stringify(profile));
+      printProfileSummary(profile, file, `the page of the ${label}`);
+    },
+  };
+}
+
 /** A late joiner opens the classroom; prints the times to the board drawn with `shapes` shapes. */
 async function lateJoin(page: Page, baseUrl: string, classId: string, shapes: number, deckPage: number | null, label: string): Promise<void> {
   const load = loadAverage();
-  const cdp = PROFILE ? await page.context().newCDPSession(page) : null;
-  if (cdp) {
-    await cdp.send("Profiler.enable");
-    await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
-    await cdp.send("Profiler.start");
-  }
+  const profiler = await startPageProfile(page);
   await page.goto(`${baseUrl}/classes/${classId}/live`);
   const times = await renderedAt(page, shapes, deckPage);
-  if (cdp) {
-    const { profile } = (await cdp.send("Profiler.stop")) as unknown as { profile: Profile };
-    const file = `${STATE_DIR}/${label.replaceAll(" ", "-")}.cpuprofile`;
-    writeFileSync(file, JSON.stringify(profile));
-    printProfileSummary(profile, file, `the page of the ${label}`);
-  }
+  await profiler?.stop(label);
   console.log(
     `  ${label}: navigation → drawn ${(times.renderedAt / 1000).toFixed(2)} s, socket open → drawn ${((times.renderedAt - times.socketOpenedAt) / 1000).toFixed(2)} s ` +
       `(socket opened at ${(times.socketOpenedAt / 1000).toFixed(2)} s; load average ${load})`,
@@ -305,6 +312,7 @@ async function main(): Promise<void> {
     console.log(`  idle, teacher's page: ${frameSummary(teacherIdle)}`);
     console.log(`  idle, student's page: ${frameSummary(studentIdle)}`);
     const random = seededRandom(2);
+    const drawingProfile = await startPageProfile(student.page);
     await Promise.all([startFrames(teacher.page), startFrames(student.page)]);
     const load = loadAverage();
     for (let s = 0; s < DRAWN_STROKES; s++) {
@@ -313,6 +321,7 @@ async function main(): Promise<void> {
     }
     await sleep(1_000);
     const [teacherDrawing, studentDrawing] = await Promise.all([stopFrames(teacher.page), stopFrames(student.page)]);
+    await drawingProfile?.stop("student watching the teacher draw");
     console.log(`  the teacher drawing ${DRAWN_STROKES} strokes with the mouse (load average ${load}):`);
     console.log(`    teacher's page (drawing): ${frameSummary(teacherDrawing)}`);
     console.log(`    student's page (watching): ${frameSummary(studentDrawing)}`);
