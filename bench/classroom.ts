@@ -244,7 +244,6 @@ async function main(): Promise<void> {
     port: PORT,
     stateDir: STATE_DIR,
     main: path.join(repoRoot, "bench/bare-room/worker.ts"),
-    workerFirst: ["/bench-bare/*"],
     extraConfig: `[[durable_objects.bindings]]\nname = "BARE_ROOM"\nclass_name = "BareRoom"\n\n[[migrations]]\ntag = "bench-bare"\nnew_sqlite_classes = ["BareRoom"]\n`,
     inspectorPort: INSPECTOR_PORT,
   });

@@ -44,8 +44,6 @@ export interface BenchStackOptions {
   main?: string;
   /** TOML appended to the config (extra bindings of a bench-only entry). */
   extraConfig?: string;
-  /** Paths added to `run_worker_first`. */
-  workerFirst?: string[];
   /** Static assets to serve, copied into the state directory (default: none, an empty directory). */
   assetsFrom?: string;
   /** workerd's debugger port (for CPU profiles). */
@@ -64,11 +62,10 @@ function writeBenchConfig(options: BenchStackOptions): string {
   // A copy of its own: wrangler dev restarts when the assets directory changes (someone building web/).
   if (options.assetsFrom) cpSync(options.assetsFrom, assets, { recursive: true });
   let entry = options.main ?? "";
-  let config = readFileSync(path.join(repoRoot, "wrangler.toml"), "utf8")
+  const config = readFileSync(path.join(repoRoot, "wrangler.toml"), "utf8")
     .replace(/^directory = "(.*)"$/m, `directory = "${assets}"`)
     .replace(/^migrations_dir = "(.*)"$/m, (_, dir: string) => `migrations_dir = "${path.join(repoRoot, dir)}"`)
     .replace(/^main = "(.*)"$/m, (_, main: string) => `main = "${(entry ||= path.join(repoRoot, main))}"`);
-  if (options.workerFirst?.length) config = config.replace(/^run_worker_first = \[/m, `run_worker_first = [${options.workerFirst.map((p) => JSON.stringify(p)).join(", ")}, `);
   const file = path.join(stateDir, "wrangler.toml");
   writeFileSync(file, `${config}\n${options.extraConfig ?? ""}`);
   copyFileSync(path.join(repoRoot, ".dev.vars"), path.join(stateDir, ".dev.vars"));
