@@ -19,16 +19,12 @@
  *   - `ours`: the Classroom object through the real edge.
  * Every loop is bounded; wrangler is stopped at the end.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { importJWK, type JWK, SignJWT } from "jose";
 import WebSocket from "ws";
-import { CLASS_TOKEN_AUDIENCE, CLASS_TOKEN_ISSUER } from "../schema/tokens/class-token";
+import { classTokenSigner, loadAverage, percentile, prepareState, repoRoot, seedClass, startBenchStack } from "./lib/bench-wrangler";
+import { workerdCpuSeconds } from "./lib/process-tree";
 import { startProfile } from "./profile";
 
-const repoRoot = path.resolve(import.meta.dirname, "..");
 const PORT = Number(process.env.BENCH_PORT ?? 8821);
 const STATE_DIR = process.env.BENCH_STATE_DIR ?? "/tmp/channel-state";
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -57,116 +53,6 @@ interface Client {
   snapshotAt: number | null;
   /** message body tag → receive time */
   received: Map<string, number>;
-}
-
-function run(command: string, args: string[]): void {
-  execFileSync(command, args, { cwd: repoRoot, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" } });
-}
-
-function devVar(name: string): string {
-  const line = readFileSync(path.join(repoRoot, ".dev.vars"), "utf8")
-    .split("\n")
-    .find((l) => l.startsWith(`${name}=`));
-  if (!line) throw new Error(`${name} is missing from .dev.vars`);
-  return line.slice(name.length + 1).replace(/^(['"])(.*)\1$/, "$2");
-}
-
-/**
- * wrangler.toml with bench/bare-room/worker.ts as `main` and the bare room's binding added, written into the state
- * directory (with a copy of .dev.vars, which wrangler reads next to its config); paths made absolute. The Worker
- * is bundled once into the state directory and `wrangler dev` runs that bundle (`--no-bundle`): it would
- * otherwise rebuild and restart, dropping every socket, whenever someone edits a source file mid-run.
- */
-function writeBenchConfig(): string {
-  const config = readFileSync(path.join(repoRoot, "wrangler.toml"), "utf8")
-    .replace(/^main = .*$/m, `main = "${path.join(repoRoot, "bench/bare-room/worker.ts")}"`)
-    // An empty assets directory of its own: wrangler dev restarts when the assets change (someone building web/).
-    .replace(/^directory = "(.*)"$/m, `directory = "${path.join(STATE_DIR, "assets")}"`)
-    .replace(/^migrations_dir = "(.*)"$/m, (_, dir: string) => `migrations_dir = "${path.join(repoRoot, dir)}"`)
-    .replace(/^run_worker_first = \[/m, `run_worker_first = ["/bench-bare/*", `);
-  const file = path.join(STATE_DIR, "wrangler.toml");
-  writeFileSync(
-    file,
-    `${config}\n[[durable_objects.bindings]]\nname = "BARE_ROOM"\nclass_name = "BareRoom"\n\n[[migrations]]\ntag = "bench-bare"\nnew_sqlite_classes = ["BareRoom"]\n`,
-  );
-  mkdirSync(path.join(STATE_DIR, "assets"), { recursive: true });
-  copyFileSync(path.join(repoRoot, ".dev.vars"), path.join(STATE_DIR, ".dev.vars"));
-  const bundleDir = path.join(STATE_DIR, "bundle");
-  run("npx", ["wrangler", "deploy", "--dry-run", "--config", file, "--outdir", bundleDir]);
-  writeFileSync(file, readFileSync(file, "utf8").replace(/^main = .*$/m, `main = "${path.join(bundleDir, "worker.js")}"`));
-  return file;
-}
-
-async function startWrangler(): Promise<ChildProcess> {
-  const child = spawn("npx", ["wrangler", "dev", "--config", writeBenchConfig(), "--port", String(PORT), "--ip", "127.0.0.1", "--persist-to", STATE_DIR, "--test-scheduled=false", "--no-bundle", "--inspector-port", String(INSPECTOR_PORT)], {
-    cwd: repoRoot,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
-  });
-  child.stderr!.on("data", (chunk: Buffer) => {
-    const text = chunk.toString();
-    if (/error/i.test(text) && !/outbox/.test(text)) process.stderr.write(`[wrangler] ${text}`);
-  });
-  child.stdout!.resume();
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(`${BASE}/api/health`)).ok) return child;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  stopWrangler(child);
-  throw new Error("wrangler dev did not answer /api/health within 120 s");
-}
-
-function stopWrangler(child: ChildProcess): void {
-  try {
-    process.kill(-child.pid!, "SIGTERM");
-  } catch {
-    // already gone
-  }
-}
-
-/** Users, a class with an occurrence on now, and enrollments: one SQL file into the local D1. */
-function seed(size: number): { classId: string; teacherId: string; studentIds: string[] } {
-  const now = Date.now();
-  const classId = `bench-class-${size}-${now}`;
-  const teacherId = `bench-teacher-${size}-${now}`;
-  const studentIds = Array.from({ length: size - 1 }, (_, i) => `bench-student-${size}-${now}-${i}`);
-  const user = (id: string, role: string) =>
-    `('${id}','${id}@bench.test','${id}','${role}','UTC',1,0,'${id}-secret',${now},${now})`;
-  const users = [user(teacherId, "teacher"), ...studentIds.map((id) => user(id, "student"))];
-  const statements: string[] = [];
-  // SQLite refuses very long statements: insert in chunks.
-  for (let i = 0; i < users.length; i += 200) {
-    statements.push(`INSERT INTO users (id,email,display_name,role,timezone,remind_by_email,remind_by_sms,calendar_secret,created_at,updated_at) VALUES ${users.slice(i, i + 200).join(",")};`);
-  }
-  statements.push(`INSERT INTO classes (id,title,teacher_id,created_at,updated_at) VALUES ('${classId}','Bench ${size}','${teacherId}',${now},${now});`);
-  statements.push(`INSERT INTO occurrences (id,class_id,starts_at,ends_at,timezone,created_at,updated_at) VALUES ('${classId}-o','${classId}',${now - 60_000},${now + 3_600_000},'UTC',${now},${now});`);
-  for (let i = 0; i < studentIds.length; i += 200) {
-    statements.push(`INSERT INTO enrollments (class_id,user_id,created_at) VALUES ${studentIds.slice(i, i + 200).map((id) => `('${classId}','${id}',${now})`).join(",")};`);
-  }
-  const file = path.join(STATE_DIR, `seed-${size}.sql`);
-  writeFileSync(file, statements.join("\n"));
-  run("npx", ["wrangler", "d1", "execute", "DB", "--local", "--persist-to", STATE_DIR, "--file", file]);
-  return { classId, teacherId, studentIds };
-}
-
-async function tokenSigner() {
-  const jwk = JSON.parse(devVar("WORKER_SIGNING_KEY")) as JWK;
-  const key = await importJWK({ ...jwk, alg: "ES256" }, "ES256");
-  return (classId: string, userId: string, role: "student" | "teacher") =>
-    new SignJWT({ classId, displayName: userId.slice(-12), role, occurrenceId: `${classId}-o` })
-      .setProtectedHeader({ alg: "ES256", kid: jwk.kid ?? "worker-key", typ: "JWT" })
-      .setIssuer(CLASS_TOKEN_ISSUER)
-      .setAudience(CLASS_TOKEN_AUDIENCE)
-      .setSubject(userId)
-      .setIssuedAt()
-      .setExpirationTime("10m")
-      .sign(key);
 }
 
 function socketUrl(mode: Mode, classId: string, token: string): string {
@@ -205,11 +91,6 @@ function connect(url: string, userId: string, collect: boolean): Promise<Client>
       reject(error);
     });
   });
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function chatPhase(clients: Client[], ratePerSecond: number) {
@@ -261,37 +142,9 @@ let wranglerPid: number | undefined;
  * so it is the steadier way to compare modes and changes.
  */
 function cpuSeconds(): { workerd: number; bench: number } {
-  const children = new Map<number, number[]>();
-  const comm = new Map<number, string>();
-  const ticks = new Map<number, number>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // Fields after the parenthesised command: state ppid … utime(14) stime(15).
-      const close = stat.lastIndexOf(")");
-      const fields = stat.slice(close + 2).split(" ");
-      const pid = Number(entry);
-      const ppid = Number(fields[1]);
-      comm.set(pid, stat.slice(stat.indexOf("(") + 1, close));
-      ticks.set(pid, Number(fields[11]) + Number(fields[12]));
-      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  let workerdTicks = 0;
-  const walk = (pid: number) => {
-    if (comm.get(pid) === "workerd") workerdTicks += ticks.get(pid) ?? 0;
-    for (const child of children.get(pid) ?? []) walk(child);
-  };
-  if (wranglerPid !== undefined) walk(wranglerPid);
   const own = process.cpuUsage();
-  return { workerd: workerdTicks / CLOCK_TICKS_PER_SECOND, bench: (own.user + own.system) / 1e6 };
+  return { workerd: wranglerPid === undefined ? 0 : workerdCpuSeconds(wranglerPid), bench: (own.user + own.system) / 1e6 };
 }
-
-/** Linux's USER_HZ for /proc/<pid>/stat times. */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 function cpuSince(start: ReturnType<typeof cpuSeconds>): string {
   const now = cpuSeconds();
@@ -304,9 +157,9 @@ interface ModeFigures {
   chat: Awaited<ReturnType<typeof chatPhase>>[];
 }
 
-async function benchMode(mode: Mode, size: number, sign: Awaited<ReturnType<typeof tokenSigner>>): Promise<ModeFigures> {
+async function benchMode(mode: Mode, size: number, sign: Awaited<ReturnType<typeof classTokenSigner>>): Promise<ModeFigures> {
   // A fresh class (and room) per mode, so no mode inherits another's sockets or state.
-  const { classId, teacherId, studentIds } = seed(size);
+  const { classId, teacherId, studentIds } = seedClass(STATE_DIR, size);
   const people: [string, "teacher" | "student"][] = [[teacherId, "teacher"], ...studentIds.map((id) => [id, "student"] as [string, "student"])];
   const tokens = await Promise.all(people.map(([id, role]) => sign(classId, id, role)));
   const clients: Client[] = new Array(people.length);
@@ -361,10 +214,6 @@ async function benchMode(mode: Mode, size: number, sign: Awaited<ReturnType<type
   return { joinSeconds, joinWorkerdCpu, chat };
 }
 
-function loadAverage(): string {
-  return os.loadavg()[0]!.toFixed(1);
-}
-
 /** Ours against the bare room measured minutes earlier on the same machine: how much the channel adds. */
 function printRatios(size: number, figures: Partial<Record<Mode, ModeFigures>>): void {
   const bare = figures.bare;
@@ -382,26 +231,28 @@ function printRatios(size: number, figures: Partial<Record<Mode, ModeFigures>>):
   }
 }
 
-async function benchSize(size: number, sign: Awaited<ReturnType<typeof tokenSigner>>): Promise<void> {
+async function benchSize(size: number, sign: Awaited<ReturnType<typeof classTokenSigner>>): Promise<void> {
   const figures: Partial<Record<Mode, ModeFigures>> = {};
   for (const mode of RUN_MODES) figures[mode] = await benchMode(mode, size, sign);
   printRatios(size, figures);
 }
 
 async function main(): Promise<void> {
-  rmSync(STATE_DIR, { recursive: true, force: true });
-  mkdirSync(STATE_DIR, { recursive: true });
-  run("npx", ["tsx", "scripts/dev-vars.ts"]);
-  run("mkdir", ["-p", "web/dist"]);
-  run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE_DIR]);
-  const sign = await tokenSigner();
-  const wrangler = await startWrangler();
-  wranglerPid = wrangler.pid;
+  prepareState(STATE_DIR);
+  const sign = await classTokenSigner();
+  const stack = await startBenchStack({
+    port: PORT,
+    stateDir: STATE_DIR,
+    main: path.join(repoRoot, "bench/bare-room/worker.ts"),
+    extraConfig: `[[durable_objects.bindings]]\nname = "BARE_ROOM"\nclass_name = "BareRoom"\n\n[[migrations]]\ntag = "bench-bare"\nnew_sqlite_classes = ["BareRoom"]\n`,
+    inspectorPort: INSPECTOR_PORT,
+  });
+  wranglerPid = stack.pid;
   try {
     console.log(`class channel benchmark against wrangler dev on ${BASE} (${new Date().toISOString()}; modes ${RUN_MODES.join(", ")})`);
     for (const size of SIZES.length > 0 ? SIZES : [300, 1000]) await benchSize(size, sign);
   } finally {
-    stopWrangler(wrangler);
+    stack.stop();
   }
 }
 

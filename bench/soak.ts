@@ -17,10 +17,11 @@
  * Bounded: it stops itself (and the stack) after the duration, or on Ctrl-C.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Account, ChannelError, ClassChannel, openClass, signIn } from "../e2e/lib/class-channel";
+import { processTree, workerdUsage } from "./lib/process-tree";
 
 const repoRoot = path.resolve(import.meta.dirname, "..");
 const PORT = Number(process.env.SOAK_PORT ?? 8841);
@@ -76,7 +77,6 @@ function startStack(stateDir: string): Promise<{ child: ChildProcess; url: strin
   });
 }
 
-/** Resident memory (MB) of the stack's processes, found by walking /proc from start.sh down. */
 /** Resident memory (MB) of one sample, by process. */
 interface Memory {
   /** wrangler's proxy in front of the Worker: the workerd that listens on the stack's port. */
@@ -88,33 +88,14 @@ interface Memory {
 }
 
 function sampleMemory(rootPid: number): Memory {
-  const children = new Map<number, number[]>();
-  const info = new Map<number, { comm: string; cmdline: string; rssMb: number }>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      const ppid = Number(stat.slice(close + 2).split(" ")[1]);
-      const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1] ?? 0);
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ");
-      info.set(Number(entry), { comm: stat.slice(stat.indexOf("(") + 1, close), cmdline, rssMb: rssKb / 1024 });
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  const totals: Memory = { workerdProxy: 0, workerdWorker: 0, sfuNode: 0, mediasoupWorkers: 0 };
-  const walk = (pid: number) => {
-    const process = info.get(pid);
-    if (process?.comm === "workerd" && process.cmdline.includes(`127.0.0.1:${PORT} `)) totals.workerdProxy += process.rssMb;
-    else if (process?.comm === "workerd") totals.workerdWorker += process.rssMb;
+  const tree = processTree(rootPid);
+  const workerd = workerdUsage(tree, PORT);
+  const totals: Memory = { workerdProxy: workerd.proxyMb, workerdWorker: workerd.workerMb, sfuNode: 0, mediasoupWorkers: 0 };
+  for (const process of tree) {
     // The kernel cuts a command name to 15 characters: "mediasoup-worke".
-    else if (process?.comm.startsWith("mediasoup-work")) totals.mediasoupWorkers += process.rssMb;
-    else if (process?.comm.startsWith("node") && process.cmdline.includes("sfu-node/src/main.ts")) totals.sfuNode += process.rssMb;
-    for (const child of children.get(pid) ?? []) walk(child);
-  };
-  walk(rootPid);
+    if (process.comm.startsWith("mediasoup-work")) totals.mediasoupWorkers += process.rssMb;
+    else if (process.comm.startsWith("node") && process.cmdline.includes("sfu-node/src/main.ts")) totals.sfuNode += process.rssMb;
+  }
   return totals;
 }
 

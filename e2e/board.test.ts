@@ -188,7 +188,7 @@ describe("the board", () => {
 
     await drawStroke(sam.page, [0.2, 0.7], [0.5, 0.8], { release: false });
     // Still drawing: the teacher already sees the stroke grow.
-    await teacher.page.locator("[data-testid=board-shapes] [data-stroke-id]").first().waitFor({ timeout: SLOW_MS });
+    await teacher.page.locator("[data-testid=board-ink] [data-stroke-id]").first().waitFor({ timeout: SLOW_MS });
     await sam.page.mouse.up();
 
     const teacherShapes = teacher.page.locator("[data-testid=board-shapes] [data-shape-id]");
@@ -202,7 +202,7 @@ describe("the board", () => {
     expect(box!.y1).toBeGreaterThan(0.66);
     expect(box!.y2).toBeLessThan(0.84);
     // The stroke in progress gave way to the shape.
-    await expect.poll(() => teacher.page.locator("[data-testid=board-shapes] [data-stroke-id]").count(), { timeout: SLOW_MS }).toBe(0);
+    await expect.poll(() => teacher.page.locator("[data-testid=board-ink] [data-stroke-id]").count(), { timeout: SLOW_MS }).toBe(0);
   });
 
   it("the teacher erases the student's stroke and takes that back with Ctrl+Z; the student sees both", async () => {

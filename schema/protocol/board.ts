@@ -28,7 +28,22 @@ export const BOARD_LIMITS = {
 export const BLANK_PAGE_ASPECT = 16 / 9;
 
 const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
-const Fraction = v.pipe(v.number(), v.minValue(-1), v.maxValue(2));
+/**
+ * x, y, pressure triples in surface fractions (-1…2: a stroke may start a little off the page). One check over the
+ * whole list instead of a pipe per number: a late joiner's snapshot carries every point of the page (5,000 strokes
+ * are about 1.5 million numbers), and a pipe per number was most of the browser's work in that join.
+ */
+function pointList(min: number, max: number) {
+  return v.pipe(
+    v.custom<number[]>(
+      (value) => Array.isArray(value) && value.every((n) => typeof n === "number" && n >= -1 && n <= 2),
+      "Points are numbers between -1 and 2 (fractions of the page)",
+    ),
+    v.minLength(min),
+    v.maxLength(max),
+    v.check((points) => points.length % 3 === 0, "Points come in x, y, pressure triples"),
+  );
+}
 
 /** Where shapes live: one page of a deck, one blank whiteboard page, or the screen being shared. */
 export const BoardSurfaceSchema = v.variant("kind", [
@@ -62,7 +77,7 @@ export const ShapeSchema = v.strictObject({
   type: v.picklist(SHAPE_TYPES),
   color: v.pipe(v.string(), v.regex(/^#[0-9a-f]{6}$/i, "Colours are #rrggbb")),
   width: v.pipe(v.number(), v.minValue(0.0005), v.maxValue(0.1)),
-  points: v.pipe(v.array(Fraction), v.minLength(3), v.maxLength(BOARD_LIMITS.maxPointNumbers), v.check((points) => points.length % 3 === 0, "Points come in x, y, pressure triples")),
+  points: pointList(3, BOARD_LIMITS.maxPointNumbers),
   text: v.optional(v.pipe(v.string(), v.maxLength(BOARD_LIMITS.maxTextLength))),
 });
 export type Shape = v.InferOutput<typeof ShapeSchema>;
@@ -114,7 +129,7 @@ export const BoardInkSchema = v.strictObject({
   color: v.pipe(v.string(), v.regex(/^#[0-9a-f]{6}$/i)),
   width: v.pipe(v.number(), v.minValue(0.0005), v.maxValue(0.1)),
   /** Points since the last batch of this stroke (x, y, pressure triples). */
-  points: v.pipe(v.array(Fraction), v.maxLength(BOARD_LIMITS.maxInkNumbers), v.check((points) => points.length % 3 === 0, "Points come in x, y, pressure triples")),
+  points: pointList(0, BOARD_LIMITS.maxInkNumbers),
   /** The pen lifted: the stroke's shape follows as a `board.op` (or, for the laser, it fades). */
   done: v.optional(v.boolean(), false),
 });

@@ -68,6 +68,25 @@ describe("the board", () => {
     expect(await fetched(teacherClient)).toEqual([shape.id]);
   });
 
+  it("points off the page, not numbers, or not in triples are refused with a reason, and nothing is drawn", async () => {
+    const { classId, teacher } = await createLiveClass(0);
+    const teacherClient = await ChannelClient.join(teacher, classId);
+    await teacherClient.ok("board.show", { surface: BLANK_1 });
+    const bad: [unknown[], string][] = [
+      [[0.1, 0.2, 0.5, 7, 0.3, 0.5], "Points are numbers between -1 and 2"],
+      [[0.1, "0.2", 0.5], "Points are numbers between -1 and 2"],
+      [[0.1, 0.2, 0.5, 0.3], "Points come in x, y, pressure triples"],
+    ];
+    for (const [points, reason] of bad) {
+      const refused = await op(teacherClient, `bad-${points.length}-${reason.length}`, { type: "add", shape: { ...stroke(), points } as Shape });
+      expect(refused).toMatchObject({ ok: false, error: { code: "INVALID_MESSAGE" } });
+      expect((refused as { error: { message: string } }).error.message).toContain(reason);
+      const ink = await teacherClient.request("board.ink", { strokeId: "bad-ink", surface: BLANK_1, type: "pen", color: "#000000", width: 0.003, points });
+      expect(ink).toMatchObject({ ok: false, error: { code: "INVALID_MESSAGE" } });
+    }
+    expect(await fetched(teacherClient)).toEqual([]);
+  });
+
   it("a student without the pen is refused and nothing changes; with the pen they draw, erase only their own, and lose it again", async () => {
     const { classId, teacher, students } = await createLiveClass(1);
     const teacherClient = await ChannelClient.join(teacher, classId);

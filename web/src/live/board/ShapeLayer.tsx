@@ -1,5 +1,6 @@
-import { createMemo, For, Show, type JSX } from "solid-js";
+import { createEffect, createMemo, For, onMount, Show, type JSX } from "solid-js";
 import type { Shape } from "../../../../schema/protocol/board";
+import { CommittedShapes } from "./CommittedShapes";
 import { BOARD_UNITS, type Drawable, paintShape, TEXT_FONT, textSize } from "./shape-geometry";
 
 /** The laser pointer's trail: a bright stroke that is never stored. */
@@ -7,8 +8,10 @@ const LASER_COLOR = "#ff1744";
 
 /**
  * The vector layer over the page: every shape of the surface, the strokes others are drawing, and the user's own
- * stroke in progress, in one SVG whose user space is the surface (BOARD_UNITS across), so the drawing scales with
- * the page on every screen. Pointer events on it are the caller's (drawing).
+ * stroke in progress, in SVG whose user space is the surface (BOARD_UNITS across), so the drawing scales with
+ * the page on every screen. Pointer events on it are the caller's (drawing). The committed shapes, which may be
+ * thousands, are drawn by {@link CommittedShapes}; strokes in progress (others' and the user's own) are drawn in a
+ * second SVG over it that lets the pointer through.
  */
 export function ShapeLayer(props: {
   aspect: number;
@@ -26,28 +29,36 @@ export function ShapeLayer(props: {
   onPointerUp: (event: PointerEvent) => void;
 }): JSX.Element {
   const height = () => BOARD_UNITS / props.aspect;
+  let committed!: SVGGElement;
+  onMount(() => {
+    const layer = new CommittedShapes(committed);
+    createEffect(() => layer.render(props.shapes, props.aspect, props.erasing));
+  });
+  const viewBox = () => `0 0 ${BOARD_UNITS} ${height()}`;
   return (
-    <svg
-      ref={props.ref}
-      class="board__shapes"
-      classList={{ "board__shapes--read-only": props.readOnly === true }}
-      viewBox={`0 0 ${BOARD_UNITS} ${height()}`}
-      preserveAspectRatio="none"
-      style={{ cursor: props.cursor }}
-      data-testid="board-shapes"
-      onPointerDown={(event) => props.onPointerDown(event)}
-      onPointerMove={(event) => props.onPointerMove(event)}
-      onPointerUp={(event) => props.onPointerUp(event)}
-      onPointerCancel={(event) => props.onPointerUp(event)}
-    >
-      <For each={props.shapes}>
-        {(entry) => (
-          <ShapePath drawable={entry.shape} aspect={props.aspect} faded={props.erasing.has(entry.shape.id)} attributes={{ "data-shape-id": entry.shape.id, "data-user-id": entry.userId }} />
-        )}
-      </For>
-      <For each={props.strokes}>{(entry) => <ShapePath drawable={entry.stroke} aspect={props.aspect} faded={false} attributes={{ "data-stroke-id": entry.strokeId, "data-user-id": entry.userId }} />}</For>
-      <Show when={props.live}>{(live) => <ShapePath drawable={live()} aspect={props.aspect} faded={false} attributes={{ "data-live": "true" }} />}</Show>
-    </svg>
+    <>
+      <svg
+        ref={props.ref}
+        class="board__shapes"
+        classList={{ "board__shapes--read-only": props.readOnly === true }}
+        viewBox={viewBox()}
+        preserveAspectRatio="none"
+        style={{ cursor: props.cursor }}
+        data-testid="board-shapes"
+        onPointerDown={(event) => props.onPointerDown(event)}
+        onPointerMove={(event) => props.onPointerMove(event)}
+        onPointerUp={(event) => props.onPointerUp(event)}
+        onPointerCancel={(event) => props.onPointerUp(event)}
+      >
+        <g ref={committed} />
+      </svg>
+      {/* Strokes in progress change up to 60 times a second; in a layer of their own, the browser repaints only
+          them, not the thousands of committed shapes under them (bench/board-render.ts, frame times). */}
+      <svg class="board__shapes board__ink" viewBox={viewBox()} preserveAspectRatio="none" data-testid="board-ink" aria-hidden="true">
+        <For each={props.strokes}>{(entry) => <ShapePath drawable={entry.stroke} aspect={props.aspect} faded={false} attributes={{ "data-stroke-id": entry.strokeId, "data-user-id": entry.userId }} />}</For>
+        <Show when={props.live}>{(live) => <ShapePath drawable={live()} aspect={props.aspect} faded={false} attributes={{ "data-live": "true" }} />}</Show>
+      </svg>
+    </>
   );
 }
 

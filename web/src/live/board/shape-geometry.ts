@@ -83,10 +83,16 @@ export function paintShape(shape: Drawable, aspect: number): ShapePaint | null {
   }
 }
 
+/**
+ * The outline as path data, each number to a tenth of a board unit (a tenth of a pixel on a 1000-pixel board): full
+ * doubles made the path text three times longer, and a page of thousands of strokes spent its first render parsing
+ * and collecting that text.
+ */
 function outlinePath(outline: number[][]): string {
   if (outline.length < 2) return "";
-  const [first, ...rest] = outline;
-  return `M${first![0]} ${first![1]}${rest.map(([x, y]) => `L${x} ${y}`).join("")}Z`;
+  let d = `M${outline[0]![0]!.toFixed(1)} ${outline[0]![1]!.toFixed(1)}`;
+  for (let i = 1; i < outline.length; i++) d += `L${outline[i]![0]!.toFixed(1)} ${outline[i]![1]!.toFixed(1)}`;
+  return `${d}Z`;
 }
 
 /**
