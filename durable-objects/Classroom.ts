@@ -12,7 +12,7 @@ import {
   type ChatAttachment,
   type Snapshot,
 } from "../schema/protocol/classroom";
-import { CLASS_LINK_CLOSE_CODES, CLASS_LINK_MAX_FRAME_BYTES, CLASS_LINK_VERIFIED_NODE_HEADER } from "../schema/protocol/class-link";
+import { CLASS_LINK_VERIFIED_NODE_HEADER } from "../schema/protocol/class-link";
 import { SfuNodeIdSchema } from "../schema/protocol/fleet";
 import { JOINER_LOCATION_HEADER, type JoinerLocation, JoinerLocationSchema } from "../schema/regions";
 import { CLASS_IDENTITY_HEADER, type ClassIdentity, ClassIdentitySchema, isModerator } from "../schema/tokens/class-token";
@@ -24,7 +24,8 @@ import { Chat } from "./chat";
 import { ChannelError } from "./errors";
 import { type Caller, HANDLERS, type RoomServices } from "./handlers";
 import { Hands } from "./hands";
-import { MediaPlane } from "./media";
+import { MediaPlane } from "./media-plane";
+import { ClassNodeLinks, isNodeLink, type NodeLinkState } from "./node-links";
 import { MediaMap } from "./media-map";
 import { Moderation } from "./moderation";
 import { Outbox } from "./outbox";
@@ -40,12 +41,7 @@ import { RoomStorage } from "./storage";
  * connect from, and when. An sfu-node's class link: the node id the Worker verified (never a participant).
  */
 type ParticipantState = ClassIdentity & { connectedAt: number; location: JoinerLocation };
-type NodeLinkState = { nodeId: string; connectedAt: number };
 type SocketState = ParticipantState | NodeLinkState;
-
-function isNodeLink<S extends object>(state: S): state is Extract<S, { nodeId: string }> {
-  return "nodeId" in state;
-}
 
 /** A socket that neither pinged nor sent anything for this long is considered dead and closed. */
 const HEARTBEAT_TIMEOUT_MS = 90_000;
@@ -57,9 +53,6 @@ const EMPTY_SESSION_MS = 10 * 60_000;
 const OUTBOX_BACKSTOP_MS = 2_000;
 
 const USER_TAG = (userId: string) => `user:${userId}`;
-const NODE_TAG = (nodeId: string) => `node:${nodeId}`;
-/** Every class link carries this tag (and no audience tag, so class broadcasts never reach a node). */
-const NODES_TAG = "nodes";
 
 /**
  * One Durable Object per class: the single authority of a live session — presence and attendance, chat,
@@ -78,6 +71,7 @@ export class Classroom extends Server<ClassroomEnv> {
   private readonly broadcaster: Broadcaster;
   private readonly presence: Presence;
   private readonly mediaMap: MediaMap;
+  private readonly links: ClassNodeLinks;
   private readonly services: RoomServices;
   private readonly rateLimiter = new RateLimiter();
   private readonly lastMessageAt = new Map<string, number>();
@@ -119,7 +113,13 @@ export class Classroom extends Server<ClassroomEnv> {
       },
     );
     const polls = new Polls(this.store, this.outbox, this.session, this.broadcaster);
-    const links = { sockets: (nodeId?: string) => this.nodeLinks(nodeId) };
+    const links = new ClassNodeLinks({
+      connections: (tag) => this.getConnections(tag),
+      socketCount: (tag) => this.ctx.getWebSockets(tag).length,
+      receive: (nodeId, frame) => this.services.media.receive(nodeId, frame),
+      nodeGone: (nodeId) => this.services.media.nodeGone(nodeId),
+    });
+    this.links = links;
     const media = new MediaPlane(this.mediaMap, this.presence, links, env);
     this.services = {
       chat: new Chat(this.store, this.outbox, this.session, this.presence, this.broadcaster, (userId, fileId) => sharedFile(env.DB, this.name, userId, fileId)),
@@ -155,7 +155,7 @@ export class Classroom extends Server<ClassroomEnv> {
 
   override getConnectionTags(_connection: Connection, context: ConnectionContext): string[] {
     const nodeId = readNodeId(context.request);
-    if (nodeId) return [NODE_TAG(nodeId), NODES_TAG];
+    if (nodeId) return ClassNodeLinks.tags(nodeId);
     const identity = readIdentity(context.request);
     if (!identity) return [];
     return [USER_TAG(identity.userId), isModerator(identity.role) ? AUDIENCE_TAGS.moderators : AUDIENCE_TAGS.students];
@@ -164,7 +164,8 @@ export class Classroom extends Server<ClassroomEnv> {
   override onConnect(connection: Connection<SocketState>, context: ConnectionContext): void {
     const nodeId = readNodeId(context.request);
     if (nodeId) {
-      this.acceptNodeLink(connection, nodeId);
+      this.links.accept(connection, nodeId, Date.now());
+      this.scheduleAlarm(Date.now() + HEARTBEAT_CHECK_MS);
       return;
     }
     const identity = readIdentity(context.request);
@@ -201,7 +202,8 @@ export class Classroom extends Server<ClassroomEnv> {
     const identity = connection.state;
     if (!identity) return;
     if (isNodeLink(identity)) {
-      this.onNodeMessage(connection, identity, message);
+      this.lastMessageAt.set(connection.id, Date.now());
+      this.links.message(connection, identity, message);
       return;
     }
     const size = typeof message === "string" ? utf8Length(message) : message.byteLength;
@@ -228,8 +230,7 @@ export class Classroom extends Server<ClassroomEnv> {
     this.lastMessageAt.delete(connection.id);
     const identity = connection.state;
     if (identity && isNodeLink(identity)) {
-      // A replaced link closes after its successor took over; only the last link of a node takes its media away.
-      if (this.nodeLinks(identity.nodeId).every((link) => link.socket === connection)) this.services.media.nodeGone(identity.nodeId);
+      this.links.closed(connection, identity);
       return;
     }
     if (!identity || !this.presence.get(identity.userId)) return;
@@ -296,41 +297,6 @@ export class Classroom extends Server<ClassroomEnv> {
     }
     await this.outbox.flush();
     this.scheduleNextAlarm(now);
-  }
-
-  /** A node's class link opened: it replaces an older link of the same node; the node's `sync` comes next. */
-  private acceptNodeLink(connection: Connection<SocketState>, nodeId: string): void {
-    for (const older of this.getConnections(NODE_TAG(nodeId))) {
-      if (older.id !== connection.id) older.close(CLASS_LINK_CLOSE_CODES.replaced, "Replaced by a newer link from the same node");
-    }
-    connection.setState({ nodeId, connectedAt: Date.now() });
-    this.scheduleAlarm(Date.now() + HEARTBEAT_CHECK_MS);
-  }
-
-  private onNodeMessage(connection: Connection<SocketState>, link: NodeLinkState, message: WSMessage): void {
-    this.lastMessageAt.set(connection.id, Date.now());
-    if (typeof message !== "string") return;
-    if (utf8Length(message, CLASS_LINK_MAX_FRAME_BYTES) > CLASS_LINK_MAX_FRAME_BYTES) {
-      connection.close(CLASSROOM_CLOSE_CODES.frameTooLarge, `Frame too large: at most ${CLASS_LINK_MAX_FRAME_BYTES} bytes`);
-      return;
-    }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(message);
-    } catch {
-      return;
-    }
-    this.services.media.receive(link.nodeId, raw);
-  }
-
-  /** Open class links, by node (all nodes when `nodeId` is not given). */
-  private nodeLinks(nodeId?: string): { nodeId: string; socket: WebSocket }[] {
-    const links: { nodeId: string; socket: WebSocket }[] = [];
-    for (const connection of this.getConnections<SocketState>(nodeId ? NODE_TAG(nodeId) : NODES_TAG)) {
-      const state = connection.state;
-      if (state && isNodeLink(state) && connection.readyState === WebSocket.OPEN) links.push({ nodeId: state.nodeId, socket: connection });
-    }
-    return links;
   }
 
   /** The user's open participant sockets (never a node's class link). */
@@ -420,8 +386,7 @@ export class Classroom extends Server<ClassroomEnv> {
     this.session.forget();
     this.mediaMap.clear();
     this.broadcaster.stop();
-    // The nodes drop every peer of the class when their link closes with `ended`.
-    for (const { socket } of this.nodeLinks()) socket.close(CLASS_LINK_CLOSE_CODES.ended, "The class has ended");
+    this.links.endClass();
     // The end reaches D1 before anyone is told: a student's page then asks the join route, which reads D1 to
     // answer "this class has ended" rather than let them into a fresh, empty session.
     await this.outbox.flush();
@@ -459,7 +424,7 @@ export class Classroom extends Server<ClassroomEnv> {
     // Someone to check the heartbeat of: any participant, or a node's class link. Not ctx.getWebSockets(): that
     // builds every socket's object (~75 ms at 1,000, bench/classroom.ts profile) and the alarm runs every 2 s
     // while a class is joining. A participant in their grace has no socket; the extra check finds nothing.
-    if (this.presence.count() > 0 || this.ctx.getWebSockets(NODES_TAG).length > 0) candidates.push(now + HEARTBEAT_CHECK_MS);
+    if (this.presence.count() > 0 || this.links.any()) candidates.push(now + HEARTBEAT_CHECK_MS);
     if (candidates.length > 0) this.scheduleAlarm(Math.min(...candidates));
   }
 

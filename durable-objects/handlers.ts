@@ -6,7 +6,7 @@ import type { Board } from "./board";
 import type { Chat } from "./chat";
 import { ChannelError } from "./errors";
 import type { Hands } from "./hands";
-import type { MediaPlane } from "./media";
+import type { MediaPlane } from "./media-plane";
 import type { Moderation } from "./moderation";
 import type { Polls } from "./polls";
 import type { RecordingControl } from "./recording";

@@ -6,7 +6,7 @@ import type { RecordingState } from "../schema/protocol/classroom";
 import { type ClassIdentity, isModerator } from "../schema/tokens/class-token";
 import type { Broadcaster } from "./broadcaster";
 import { ChannelError } from "./errors";
-import type { MediaPlane, NodeLinks, NodeWatcher, RecordingHeld } from "./media";
+import type { MediaPlane, NodeLinks, NodeWatcher, RecordingHeld } from "./media-plane";
 import type { MediaMap } from "./media-map";
 import type { Outbox } from "./outbox";
 import type { Presence } from "./presence";
