@@ -211,6 +211,9 @@ function LiveClassroom(props: { title: string | undefined; firstJoin: JoinRespon
           </p>
         </Show>
         <Show when={state.you && state.status !== "closed"}>
+          <RecordingNotice channel={channel} />
+        </Show>
+        <Show when={state.you && state.status !== "closed"}>
           <button type="button" class="button button--quiet classroom__panel-toggle" aria-expanded={panelOpen()} aria-controls="classroom-panel" onClick={() => setPanelOpen(!panelOpen())}>
             {panelOpen() ? "Hide panel" : "Show panel"}
           </button>
@@ -226,7 +229,6 @@ function LiveClassroom(props: { title: string | undefined; firstJoin: JoinRespon
 
       <Show when={state.you && state.status !== "closed"}>
         <div class="classroom__stage">
-          <RecordingNotice channel={channel} />
           <MediaStage
             channel={channel}
             session={media}
