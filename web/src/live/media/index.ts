@@ -8,9 +8,10 @@ import { ChannelRequestError, type ClassChannel } from "../class-channel";
 import { deviceChoices } from "../device-check/device-choices";
 import { localExpiry, MediaSignalingError, MediaSocket } from "../media-signaling";
 import { ConnectionLadder, type LadderFailure } from "./connection-ladder";
-import { describeMediaError, LocalCapture, sourceName } from "./local-capture";
+import { LocalCapture } from "./local-capture";
+import { Publishing } from "./publishing";
 import { RemoteFeeds } from "./remote-feeds";
-import { closeTransports, createProducer, createRecvTransport } from "./transports";
+import { closeTransports, createRecvTransport } from "./transports";
 import { type Connection, emptyConnection, type MediaSessionState } from "./types";
 
 export { ICE_RECOVERY_MS } from "./connection-ladder";
@@ -26,9 +27,10 @@ export const MEDIA_JOIN_MARK = "insp-media-join";
  * every producer of the class on that node, publishes the camera (3 simulcast layers), microphone (Opus
  * DTX+FEC) and screen share, and follows the node's notifications (grants, pauses, scores, active speaker).
  *
- * It wires three parts, one lifecycle each: the connection ladder (./connection-ladder.ts: join, renew,
- * rejoin, ICE restart, backoff), the local capture (./local-capture.ts: devices and tracks) and the remote
- * feeds (./remote-feeds.ts: consumers). The class channel is independent of all this and keeps working.
+ * It wires parts with one lifecycle each: the connection ladder (./connection-ladder.ts: join, renew, rejoin,
+ * ICE restart, backoff), the local capture (./local-capture.ts: devices and tracks), what we send
+ * (./publishing.ts: producers) and what we receive (./remote-feeds.ts: consumers), over the mediasoup-client
+ * transports of ./transports.ts. The class channel is independent of all this and keeps working.
  */
 export class MediaSession {
   readonly state: MediaSessionState;
@@ -36,9 +38,8 @@ export class MediaSession {
   private readonly ladder: ConnectionLadder<Connection>;
   private readonly capture: LocalCapture;
   private readonly feeds: RemoteFeeds;
+  private readonly publishing: Publishing;
   private closed = false;
-  /** A teacher's camera and microphone start by themselves once, at the first join. */
-  private autoPublished = false;
   private readonly dispose: () => void;
   private readonly watch = (connection: Connection, transport: types.Transport) => this.watchTransport(connection, transport);
 
@@ -73,7 +74,7 @@ export class MediaSession {
       handOverToken: async (connection, token) => {
         const answer = await connection.socket!.request("token.renew", { token });
         // The node sent a `grant` first when the grant changed; this covers a notification that got lost.
-        if (this.current(connection) && !sameSources(answer.produce, this.state.produce)) this.onGrant(connection, answer.produce);
+        if (this.current(connection) && !sameSources(answer.produce, this.state.produce)) this.publishing.onGrant(connection, answer.produce);
       },
       closeLink: (connection) => this.closeConnection(connection),
       failure: describeFailure,
@@ -81,6 +82,16 @@ export class MediaSession {
     });
     this.capture = new LocalCapture(this.state, this.setState);
     this.feeds = new RemoteFeeds(channel, this.state, this.setState, (connection) => this.current(connection));
+    this.publishing = new Publishing({
+      channel,
+      state: this.state,
+      setState: this.setState,
+      capture: this.capture,
+      watch: this.watch,
+      connection: () => this.ladder.current,
+      isCurrent: (connection) => this.current(connection),
+      closed: () => this.closed,
+    });
     this.dispose = createRoot((dispose) => {
       // Join once the class channel is open; leave when it closes for good (kicked, blocked, ended).
       createEffect(
@@ -128,46 +139,18 @@ export class MediaSession {
    * Starts sending `source`: asks for the camera/microphone/screen, or sends `given` (the board's canvas track,
    * which the board draws); refused when the grant lacks it.
    */
-  async publish(source: MediaSource, given?: MediaStreamTrack): Promise<void> {
-    if (!this.state.produce.includes(source)) throw new Error(`You may not send ${sourceName(source)} right now`);
-    if (this.state.local[source]) return;
-    const track = given ?? (await this.capture.capture(source));
-    if (this.closed || !this.state.produce.includes(source)) {
-      track.stop();
-      return;
-    }
-    this.setState("local", source, { track, producerId: null, paused: false, pausedByModerator: false });
-    track.addEventListener("ended", () => {
-      // The user ended the share from the browser's own UI, or the device went away.
-      if (this.state.local[source]?.track === track) void this.unpublish(source);
-    });
-    if (source === "audio" || source === "video") void this.capture.refreshDevices();
-    const connection = this.ladder.current;
-    if (connection?.socket) await this.produceOn(connection, source, track);
+  publish(source: MediaSource, given?: MediaStreamTrack): Promise<void> {
+    return this.publishing.publish(source, given);
   }
 
   /** Stops sending `source` and releases the device. */
-  async unpublish(source: MediaSource): Promise<void> {
-    if (!this.capture.release(source)) return;
-    const connection = this.ladder.current;
-    const producer = connection?.producers.get(source);
-    if (!connection || !producer) return;
-    connection.producers.delete(source);
-    producer.close();
-    await connection.socket?.request("closeProducer", { producerId: producer.id }).catch(() => undefined);
+  unpublish(source: MediaSource): Promise<void> {
+    return this.publishing.unpublish(source);
   }
 
   /** Mutes or unmutes a source we send (the track stays; the node stops forwarding it). */
-  async setPaused(source: MediaSource, paused: boolean): Promise<void> {
-    const local = this.state.local[source];
-    if (!local) return;
-    this.setState("local", source, { paused, pausedByModerator: false });
-    const connection = this.ladder.current;
-    const producer = connection?.producers.get(source);
-    if (!producer) return;
-    if (paused) producer.pause();
-    else producer.resume();
-    await connection?.socket?.request(paused ? "pauseProducer" : "resumeProducer", { producerId: producer.id });
+  setPaused(source: MediaSource, paused: boolean): Promise<void> {
+    return this.publishing.setPaused(source, paused);
   }
 
   /** Accepts a moderator's stage invitation: starts the microphone and camera the grant allows. */
@@ -181,14 +164,8 @@ export class MediaSession {
   }
 
   /** Switches the microphone or camera; a live track is replaced without renegotiating. */
-  async selectDevice(kind: "audioinput" | "videoinput", deviceId: string): Promise<void> {
-    const source = this.capture.choose(kind, deviceId);
-    const local = this.state.local[source];
-    if (!local) return;
-    const track = await this.capture.capture(source);
-    await this.ladder.current?.producers.get(source)?.replaceTrack({ track });
-    local.track.stop();
-    this.setState("local", source, "track", track);
+  selectDevice(kind: "audioinput" | "videoinput", deviceId: string): Promise<void> {
+    return this.publishing.selectDevice(kind, deviceId);
   }
 
   /** Asks the node for the simulcast layer that fits the tile (0 = smallest); repeats are not sent. */
@@ -237,17 +214,7 @@ export class MediaSession {
 
   private onConnected(connection: Connection, grant: MediaJoinResponse): void {
     this.feeds.sync(connection);
-    // Publish again what was sent before a rejoin; a teacher starts with camera and microphone on.
-    const sources = Object.keys(this.state.local) as MediaSource[];
-    for (const source of sources) {
-      const local = this.state.local[source];
-      if (local && this.state.produce.includes(source)) void this.produceOn(connection, source, local.track).catch((error) => this.report(error));
-    }
-    const moderator = this.channel.state.you?.role !== "student";
-    if (moderator && sources.length === 0 && !this.autoPublished) {
-      this.autoPublished = true;
-      for (const source of ["audio", "video"] as const) if (grant.produce.includes(source)) void this.publish(source).catch((error) => this.report(error));
-    }
+    this.publishing.republish(connection, grant.produce);
   }
 
   /** Closes a connection being thrown away; local tracks stay for the next one. */
@@ -271,21 +238,6 @@ export class MediaSession {
     return !this.closed && this.ladder.isCurrent(connection);
   }
 
-  private async produceOn(connection: Connection, source: MediaSource, track: MediaStreamTrack): Promise<void> {
-    const producer = await createProducer(connection, this.watch, source, track);
-    if (!this.current(connection) || this.state.local[source]?.track !== track) {
-      producer.close();
-      await connection.socket?.request("closeProducer", { producerId: producer.id }).catch(() => undefined);
-      return;
-    }
-    connection.producers.set(source, producer);
-    this.setState("local", source, "producerId", producer.id);
-    if (this.state.local[source]?.paused) {
-      producer.pause();
-      await connection.socket?.request("pauseProducer", { producerId: producer.id });
-    }
-  }
-
   // ---- Notifications from the node ----
 
   private onNotification(connection: Connection, message: MediaNotification): void {
@@ -300,11 +252,11 @@ export class MediaSession {
         break;
       case "producerRemoved":
         this.feeds.drop(connection, message.data.producerId);
-        this.forgetOwnProducer(connection, message.data.producerId);
+        this.publishing.forgetOwnProducer(connection, message.data.producerId);
         break;
       case "producerPaused": {
-        const own = this.ownSource(connection, message.data.producerId);
-        if (own) this.onOwnProducerPaused(connection, own, message.data.paused);
+        const own = this.publishing.ownSource(connection, message.data.producerId);
+        if (own) this.publishing.onOwnProducerPaused(connection, own, message.data.paused);
         else this.feeds.update((feed) => feed.producerId === message.data.producerId, { producerPaused: message.data.paused });
         break;
       }
@@ -326,7 +278,7 @@ export class MediaSession {
         // Tiles ask for the layer they need (setPreferredLayer); which one flows is the node's call under congestion.
         break;
       case "grant":
-        this.onGrant(connection, message.data.produce);
+        this.publishing.onGrant(connection, message.data.produce);
         break;
       case "activeSpeaker":
         this.setState("activeSpeaker", message.data.userId);
@@ -338,46 +290,6 @@ export class MediaSession {
       default:
         assertNever(message);
     }
-  }
-
-  private ownSource(connection: Connection, producerId: string): MediaSource | undefined {
-    for (const [source, producer] of connection.producers) if (producer.id === producerId) return source;
-    return undefined;
-  }
-
-  /** A moderator paused (or someone resumed) one of our producers on the node: mirror it locally. */
-  private onOwnProducerPaused(connection: Connection, source: MediaSource, paused: boolean): void {
-    const producer = connection.producers.get(source)!;
-    const local = this.state.local[source];
-    if (!local || local.paused === paused) return;
-    if (paused) producer.pause();
-    else producer.resume();
-    this.setState("local", source, { paused, pausedByModerator: paused });
-  }
-
-  private forgetOwnProducer(connection: Connection, producerId: string): void {
-    const source = this.ownSource(connection, producerId);
-    if (!source) return;
-    connection.producers.get(source)?.close();
-    connection.producers.delete(source);
-    this.capture.release(source);
-  }
-
-  /** The teacher changed what we may send: offer the stage, or stop what we lost (the node closed it already). */
-  private onGrant(connection: Connection, granted: MediaSource[]): void {
-    this.setState("produce", granted);
-    for (const source of Object.keys(this.state.local) as MediaSource[]) {
-      if (granted.includes(source)) continue;
-      const producer = connection.producers.get(source);
-      if (producer) this.forgetOwnProducer(connection, producer.id);
-      else this.capture.release(source);
-    }
-    const mayJoinStage = granted.some((source) => (source === "audio" || source === "video") && !this.state.local[source]);
-    this.setState("stageOffer", mayJoinStage && this.channel.state.you?.role === "student");
-  }
-
-  private report(error: unknown): void {
-    this.setState("message", describeMediaError(error));
   }
 }
 
