@@ -1,0 +1,106 @@
+import type { types } from "mediasoup-client";
+import type { SetStoreFunction } from "solid-js/store";
+import type { ClassChannel } from "../class-channel";
+import type { Connection, MediaSessionState, RemoteFeed } from "./types";
+
+/**
+ * What this browser receives: one consumer per producer of someone else on our node (the class channel's media
+ * map and the node's `producerAdded` both name them), each shown as a {@link RemoteFeed}, and the simulcast
+ * layer each tile asks for.
+ */
+export class RemoteFeeds {
+  constructor(
+    private readonly channel: ClassChannel,
+    private readonly state: MediaSessionState,
+    private readonly setState: SetStoreFunction<MediaSessionState>,
+    /** Whether the connection is still the one in use (work for an older one must stop). */
+    private readonly isCurrent: (connection: Connection) => boolean,
+  ) {}
+
+  /** Consumes every producer of someone else on our node that we do not receive yet. */
+  sync(connection: Connection | null): void {
+    if (!connection?.recv || !connection.device || !this.isCurrent(connection)) return;
+    const me = this.channel.state.you?.userId ?? null;
+    const wanted = new Set(connection.announced.keys());
+    // The board's track is for the recording: every browser draws the vector board itself.
+    for (const info of this.channel.state.media.producers) if (info.nodeId === this.state.nodeId && info.userId !== me && info.source !== "board") wanted.add(info.producerId);
+    for (const producerId of wanted) {
+      if (connection.consumers.has(producerId) || connection.consuming.has(producerId) || connection.gone.has(producerId)) continue;
+      void this.consume(connection, producerId);
+    }
+  }
+
+  /** The node announced a producer of someone else (it may reach the class channel's map later). */
+  announce(connection: Connection, producerId: string, userId: string): void {
+    connection.announced.set(producerId, userId);
+    this.sync(connection);
+  }
+
+  /** The producer is gone (or its consumer closed): drop its feed and never consume it again on this connection. */
+  drop(connection: Connection, producerId: string): void {
+    connection.gone.add(producerId);
+    connection.announced.delete(producerId);
+    const consumer = connection.consumers.get(producerId);
+    if (!consumer) return;
+    connection.consumers.delete(producerId);
+    consumer.close();
+    this.setState("feeds", (feeds) => feeds.filter((feed) => feed.producerId !== producerId));
+  }
+
+  /** The node closed the consumer `consumerId`. */
+  dropConsumer(connection: Connection, consumerId: string): void {
+    const entry = [...connection.consumers.entries()].find(([, consumer]) => consumer.id === consumerId);
+    if (entry) this.drop(connection, entry[0]);
+  }
+
+  update(match: (feed: RemoteFeed) => boolean, change: Partial<RemoteFeed>): void {
+    this.setState("feeds", match, change);
+  }
+
+  /** Asks the node for the simulcast layer that fits the tile (0 = smallest); repeats are not sent. */
+  setPreferredLayer(connection: Connection | null, consumerId: string, spatialLayer: number): void {
+    if (!connection?.socket || connection.preferredLayers.get(consumerId) === spatialLayer) return;
+    connection.preferredLayers.set(consumerId, spatialLayer);
+    connection.socket.request("setPreferredLayers", { consumerId, spatialLayer }).catch(() => connection.preferredLayers.delete(consumerId));
+  }
+
+  /** Closes every consumer of a connection being thrown away and clears what the page shows of them. */
+  closeAll(connection: Connection): void {
+    for (const consumer of connection.consumers.values()) consumer.close();
+    this.setState({ feeds: [], producerScores: {}, activeSpeaker: null });
+  }
+
+  private async consume(connection: Connection, producerId: string): Promise<void> {
+    connection.consuming.add(producerId);
+    try {
+      const socket = connection.socket!;
+      const answer = await socket.request("consume", { transportId: connection.recv!.id, producerId, rtpCapabilities: connection.device!.rtpCapabilities as never });
+      if (!this.isCurrent(connection)) return;
+      const consumer = await connection.recv!.consume({ id: answer.consumerId, producerId, kind: answer.kind, rtpParameters: answer.rtpParameters as types.RtpParameters });
+      if (!this.isCurrent(connection) || connection.gone.has(producerId)) {
+        consumer.close();
+        return;
+      }
+      connection.consumers.set(producerId, consumer);
+      const owner = this.channel.state.media.producers.find((p) => p.producerId === producerId)?.userId ?? connection.announced.get(producerId) ?? "";
+      this.setState("feeds", this.state.feeds.length, {
+        consumerId: consumer.id,
+        producerId,
+        userId: owner,
+        kind: answer.kind,
+        source: answer.source,
+        track: consumer.track,
+        layered: answer.type === "simulcast" || answer.type === "svc",
+        producerPaused: answer.producerPaused,
+        score: 10,
+        producerScore: 10,
+      });
+      await socket.request("resumeConsumer", { consumerId: consumer.id });
+    } catch {
+      // The producer closed meanwhile, or this device cannot decode it: not retried on this connection.
+      connection.gone.add(producerId);
+    } finally {
+      connection.consuming.delete(producerId);
+    }
+  }
+}
