@@ -63,8 +63,8 @@ export class MediaPlane {
     const classNodes = new Set([...this.map.nodesInUse(), ...this.links.sockets().map((link) => link.nodeId)]);
     const node = pickNode(await healthyNodes(this.env.DB, now), location, classNodes);
     if (!node) throw new ChannelError("UNAVAILABLE", "No media server is available right now; try again in a moment");
-    const { token, expiresAt, produce } = await this.tokenFor(caller, node);
-    return { nodeId: node.id, signalingUrl: signalingUrl(node, caller.classId, token), expiresAt, produce };
+    const { token, expiresAt, expiresInMs, produce } = await this.tokenFor(caller, node);
+    return { nodeId: node.id, signalingUrl: signalingUrl(node, caller.classId, token), expiresAt, expiresInMs, produce };
   }
 
   /**
@@ -75,12 +75,12 @@ export class MediaPlane {
   async renew(caller: ClassIdentity, nodeId: string, now: number): Promise<MediaRenewResponse> {
     const node = (await healthyNodes(this.env.DB, now)).find((candidate) => candidate.id === nodeId);
     if (!node) throw new ChannelError("NOT_FOUND", "That media server is no longer available; join media again");
-    const { token, expiresAt, produce } = await this.tokenFor(caller, node);
-    return { nodeId: node.id, token, expiresAt, produce };
+    const { token, expiresAt, expiresInMs, produce } = await this.tokenFor(caller, node);
+    return { nodeId: node.id, token, expiresAt, expiresInMs, produce };
   }
 
   /** A media token for `node` carrying the caller's identity and the grant the class gives them now. */
-  private async tokenFor(caller: ClassIdentity, node: CandidateNode): Promise<{ token: string; expiresAt: number; produce: MediaSource[] }> {
+  private async tokenFor(caller: ClassIdentity, node: CandidateNode): Promise<{ token: string; expiresAt: number; expiresInMs: number; produce: MediaSource[] }> {
     const produce = this.grantOf(caller);
     const signed = await signMediaToken(this.env.WORKER_SIGNING_KEY, node, caller.userId, {
       classId: caller.classId,

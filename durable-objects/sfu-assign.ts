@@ -51,11 +51,17 @@ function bucket(distance: number): number {
 }
 
 /** Signs a media token for `node` (audience = its id) with the Worker's key. */
-export async function signMediaToken(signingKeySource: string | undefined, node: CandidateNode, userId: string, grant: MediaTokenGrant): Promise<{ token: string; expiresAt: number }> {
+export async function signMediaToken(
+  signingKeySource: string | undefined,
+  node: CandidateNode,
+  userId: string,
+  grant: MediaTokenGrant,
+): Promise<{ token: string; expiresAt: number; expiresInMs: number }> {
   // The same second the signer puts in `exp`, so the client renews in time.
-  const expiresAt = (Math.floor(Date.now() / 1000) + MEDIA_TOKEN_LIFETIME_SECONDS) * 1000;
+  const now = Date.now();
+  const expiresAt = (Math.floor(now / 1000) + MEDIA_TOKEN_LIFETIME_SECONDS) * 1000;
   const token = await signWithWorkerKey(signingKeySource, grant, { audience: node.id, issuer: MEDIA_TOKEN_ISSUER, expiresInSeconds: MEDIA_TOKEN_LIFETIME_SECONDS, subject: userId });
-  return { token, expiresAt };
+  return { token, expiresAt, expiresInMs: expiresAt - now };
 }
 
 /** `ws(s)://<node>/media/<classId>?token=…` from the node's public http(s) URL. */

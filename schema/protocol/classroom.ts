@@ -447,6 +447,11 @@ export interface MediaJoinResponse {
   signalingUrl: string;
   /** When the media token expires (UTC ms); renew it before then with `media.renew` (or `media.join` to move). */
   expiresAt: number;
+  /**
+   * The token's lifetime from now: a browser whose clock is minutes off counts its renewal from this (its own
+   * clock), not from `expiresAt` (the signer's).
+   */
+  expiresInMs: number;
   produce: MediaSource[];
 }
 
@@ -456,6 +461,8 @@ export interface MediaRenewResponse {
   token: string;
   /** When the new token expires (UTC ms). */
   expiresAt: number;
+  /** The new token's lifetime from now (see {@link MediaJoinResponse.expiresInMs}). */
+  expiresInMs: number;
   produce: MediaSource[];
 }
 

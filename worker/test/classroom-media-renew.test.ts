@@ -52,6 +52,8 @@ describe("media.renew", () => {
     expect(claims).toMatchObject({ aud: "node-a", sub: teacher.id, classId, role: "teacher", produce: ["audio", "video", "screen", "board"] });
     expect(claims.exp * 1000).toBe(renewal.expiresAt);
     expect(renewal.expiresAt - Date.now()).toBeGreaterThan(590_000);
+    expect(renewal.expiresInMs).toBeGreaterThan(590_000);
+    expect(renewal.expiresInMs).toBeLessThanOrEqual(600_000);
     await expect(verifyRenewal(renewal, "node-b")).rejects.toThrow(/aud/);
     client.close();
   });

@@ -126,6 +126,9 @@ describe("media.join", () => {
     expect(teacherClaims).toMatchObject({ aud: "node-local", sub: teacher.id, classId, role: "teacher", produce: ["audio", "video", "screen", "board"] });
     expect(teacherClaims.exp * 1000).toBe(teacherJoin.expiresAt);
     expect(teacherJoin.expiresAt - Date.now()).toBeGreaterThan(590_000);
+    // The lifetime travels with the token: the browser counts its renewal from it, on its own clock.
+    expect(teacherJoin.expiresInMs).toBeGreaterThan(590_000);
+    expect(teacherJoin.expiresInMs).toBeLessThanOrEqual(600_000);
 
     const before = await studentClient.ok<MediaJoinResponse>("media.join");
     expect(before.produce).toEqual([]);

@@ -95,7 +95,7 @@ class FakeWorld {
 }
 
 function grant(expiresAt: number): MediaJoinResponse {
-  return { nodeId: "node-a", signalingUrl: "wss://node-a.example/media/c1?token=t", expiresAt, produce: [] };
+  return { nodeId: "node-a", signalingUrl: "wss://node-a.example/media/c1?token=t", expiresAt, expiresInMs: expiresAt - Date.now(), produce: [] };
 }
 
 /** A seeded random source (mulberry32): each browser its own sequence, the same on every run. */

@@ -16,26 +16,6 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** How long opening the socket may take before the join counts as failed. */
 const OPEN_TIMEOUT_MS = 10_000;
 
-const TokenTimesSchema = v.object({ iat: v.number(), exp: v.number() });
-
-/**
- * When a media token expires on this browser's clock: its lifetime (`exp - iat`, both the signer's clock)
- * counted from now, i.e. from when the token arrived. The browser's clock may be minutes off; the absolute
- * `expiresAt` would then make renewal come too late (the node closes the socket) or at once, over and over.
- * Falls back to `expiresAt` for a token whose times cannot be read.
- */
-export function localExpiry(token: string | null, expiresAt: number): number {
-  const payload = token?.split(".")[1];
-  if (!payload) return expiresAt;
-  try {
-    const json: unknown = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
-    const times = v.safeParse(TokenTimesSchema, json);
-    return times.success ? Date.now() + (times.output.exp - times.output.iat) * 1000 : expiresAt;
-  } catch {
-    return expiresAt;
-  }
-}
-
 /** A request the sfu-node refused or could not answer, with its code from the closed set. */
 export class MediaSignalingError extends Error {
   override readonly name = "MediaSignalingError";

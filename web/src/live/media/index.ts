@@ -6,7 +6,7 @@ import type { MediaNotification } from "../../../../schema/protocol/media";
 import type { MediaSource } from "../../../../schema/tokens/media-token";
 import { ChannelRequestError, type ClassChannel } from "../class-channel";
 import { deviceChoices } from "../device-check/device-choices";
-import { localExpiry, MediaSignalingError, MediaSocket } from "../media-signaling";
+import { MediaSignalingError, MediaSocket } from "../media-signaling";
 import { ConnectionLadder, type LadderFailure } from "./connection-ladder";
 import { LocalCapture } from "./local-capture";
 import { Publishing } from "./publishing";
@@ -69,7 +69,7 @@ export class MediaSession {
       renewalNode: (connection) => (connection.socket ? this.state.nodeId : null),
       renewMedia: async (nodeId) => {
         const renewal = await this.channel.request("media.renew", { nodeId });
-        return { token: renewal.token, expiresAt: localExpiry(renewal.token, renewal.expiresAt) };
+        return { token: renewal.token, expiresAt: Date.now() + renewal.expiresInMs };
       },
       handOverToken: async (connection, token) => {
         const answer = await connection.socket!.request("token.renew", { token });
@@ -195,7 +195,7 @@ export class MediaSession {
     if (!this.ladder.joinedOnce) performance.mark(MEDIA_JOIN_MARK);
     return this.channel.request("media.join", {}).then((grant) => ({
       ...grant,
-      expiresAt: localExpiry(new URL(grant.signalingUrl).searchParams.get("token"), grant.expiresAt),
+      expiresAt: Date.now() + grant.expiresInMs,
     }));
   }
 
