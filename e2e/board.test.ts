@@ -4,11 +4,12 @@
  * land. Two real Chromium contexts against the whole stack started as `npm start` starts it.
  */
 import { PDFDocument, rgb } from "pdf-lib";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { drawStroke } from "./lib/board";
-import { CHROMIUM_ARGS, CHROMIUM_PATH, newUserContext } from "./lib/browser";
-import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "./lib/browser";
+import { createClassWithStudents, openPerson, type Person } from "./lib/live-class";
+import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
 /**
@@ -26,19 +27,6 @@ const PAGE_COLOURS = [
   [0.1, 0.6, 0.2],
   [0.1, 0.2, 0.8],
 ] as const;
-
-interface Person {
-  person: SsoPerson;
-  context: BrowserContext;
-  page: Page;
-}
-
-/** A state-changing API call from the person's own signed-in context (same-origin, like the app). */
-async function apiPost<T>(who: Person, path: string, body: unknown): Promise<T> {
-  const response = await who.context.request.post(path, { data: body, headers: { Origin: baseUrl } });
-  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
-  return (await response.json()) as T;
-}
 
 /** A 4:3 deck of three pages, each filled with one colour of PAGE_COLOURS. */
 async function colouredDeck(): Promise<Buffer> {
@@ -99,25 +87,14 @@ describe("the board", () => {
   let classId: string;
   const policyViolations: string[] = [];
 
-  const open = async (person: SsoPerson): Promise<Person> => {
-    const context = await newUserContext(browser, baseUrl);
-    const page = await context.newPage();
-    await signInWithSso(page, baseUrl, person, "/");
-    return { person, context, page };
-  };
-
   beforeAll(async () => {
     // A page whose response playwright fulfils (the student's, to add the policy) has no address, so Chromium
     // counts it as the public internet and blocks its connections to the loopback stack; that check is off here.
     const args = CHROMIUM_ARGS.map((arg) => (arg.startsWith("--disable-features=") ? `${arg},LocalNetworkAccessChecks` : arg));
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args });
-    teacher = await open(newPerson("teacher", "Tara Teacher"));
-    sam = await open(newPerson("student", "Sam Student"));
-    const created = await apiPost<{ class: { id: string } }>(teacher, "/api/classes", { title: "Colour theory" });
-    classId = created.class.id;
-    const startsAt = Date.now() + 5 * 60_000;
-    await apiPost(teacher, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
-    await apiPost(sam, `/api/classes/${classId}/enrollment`, {});
+    teacher = await openPerson(browser, baseUrl, newPerson("teacher", "Tara Teacher"));
+    sam = await openPerson(browser, baseUrl, newPerson("student", "Sam Student"));
+    classId = await createClassWithStudents(baseUrl, teacher, [sam], { title: "Colour theory", startsAt: Date.now() + 5 * 60_000 });
     await sam.context.route(`**/classes/${classId}/live`, async (route) => {
       const response = await route.fetch();
       await route.fulfill({ response, headers: { ...response.headers(), "content-security-policy": STRICT_SCRIPT_POLICY } });

@@ -12,9 +12,12 @@ export interface Person {
   page: Page;
 }
 
-/** Signs the person in (a new context: their own cookies and storage) and leaves them on the dashboard. */
-export async function openPerson(browser: Browser, baseUrl: string, person: SsoPerson): Promise<Person> {
-  const context = await newUserContext(browser, baseUrl);
+/**
+ * Signs the person in and leaves them on the dashboard: in a new context (their own cookies and storage), or in
+ * `context` when the test needs one set up its own way (a phone's viewport, an init script before the first page).
+ */
+export async function openPerson(browser: Browser, baseUrl: string, person: SsoPerson, context?: BrowserContext): Promise<Person> {
+  context ??= await newUserContext(browser, baseUrl);
   const page = await context.newPage();
   await signInWithSso(page, baseUrl, person, "/");
   return { person, context, page };
