@@ -23,6 +23,18 @@ export async function openPerson(browser: Browser, baseUrl: string, person: SsoP
   return { person, context, page };
 }
 
+/** A signed-in person and the user id the app gave them (media tiles and the class state name people by it). */
+export interface IdentifiedPerson extends Person {
+  userId: string;
+}
+
+/** Like openPerson, then reads the person's user id from the app. */
+export async function openIdentifiedPerson(browser: Browser, baseUrl: string, person: SsoPerson, context?: BrowserContext): Promise<IdentifiedPerson> {
+  const who = await openPerson(browser, baseUrl, person, context);
+  const me = (await (await who.context.request.get("/api/me")).json()) as { user: { id: string } };
+  return { ...who, userId: me.user.id };
+}
+
 /** A state-changing API call from the person's own signed-in context (same-origin, like the app). */
 export async function apiPost<T>(baseUrl: string, who: Person, path: string, body: unknown): Promise<T> {
   const response = await who.context.request.post(path, { data: body, headers: { Origin: baseUrl } });
