@@ -9,7 +9,7 @@ import { PDFDocument, rgb } from "pdf-lib";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser } from "./lib/browser";
-import { createClassWithStudents, openPerson, type Person } from "./lib/live-class";
+import { createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
 import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -69,8 +69,7 @@ describe("files in chat", () => {
     });
     classId = await createClassWithStudents(baseUrl, teacher, [sam], { title: "Shared handouts", startsAt: Date.now() + 5 * 60_000 });
     for (const who of [teacher, sam]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: "Shared handouts", level: 1 }).waitFor();
+      await enterLiveClass(who, classId, "Shared handouts");
       // The people list sits in its own tab of the side panel; chat is the tab these tests use.
       await who.page.getByRole("tab", { name: /^People/ }).click();
       await who.page.getByTestId("participants").getByText("Tara Teacher").waitFor();

@@ -7,7 +7,7 @@
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser } from "./lib/browser";
-import { createClassWithStudents, type IdentifiedPerson, openIdentifiedPerson } from "./lib/live-class";
+import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, openIdentifiedPerson } from "./lib/live-class";
 import { newPerson, type SsoPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -47,10 +47,7 @@ describe("the live classroom fits one screen", () => {
     teacher = await open(newPerson("teacher", "Lena Teacher"));
     student = await open(newPerson("student", "Omar Student"));
     const classId = await createClassWithStudents(baseUrl, teacher, [student], { title: "One-screen biology", startsAt: Date.now() + 5 * 60_000 });
-    for (const who of [teacher, student]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: "One-screen biology", level: 1 }).waitFor();
-    }
+    for (const who of [teacher, student]) await enterLiveClass(who, classId, "One-screen biology");
     // Both see the teacher's camera before anything is measured: the layout is then the one of a running class.
     await teacher.page.locator(`[data-testid="media-tile"][data-user-id="${teacher.userId}"][data-video="live"]`).waitFor({ timeout: MEDIA_TIMEOUT_MS });
     await student.page.locator(`[data-testid="media-tile"][data-user-id="${teacher.userId}"][data-video="live"]`).waitFor({ timeout: MEDIA_TIMEOUT_MS });

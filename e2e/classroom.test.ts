@@ -5,7 +5,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser } from "./lib/browser";
-import { createClassWithStudents, openPerson, type Person } from "./lib/live-class";
+import { createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
 import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -28,10 +28,7 @@ describe("a live class in the browser", () => {
     anna = await openPerson(browser, baseUrl, newPerson("student", "Anna Student"));
     ben = await openPerson(browser, baseUrl, newPerson("student", "Ben Student"));
     classId = await createClassWithStudents(baseUrl, teacher, [anna, ben], { title: "Live chemistry", startsAt: Date.now() + 5 * 60_000 });
-    for (const who of [teacher, anna, ben]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: "Live chemistry", level: 1 }).waitFor();
-    }
+    for (const who of [teacher, anna, ben]) await enterLiveClass(who, classId, "Live chemistry");
   });
 
   afterAll(async () => {

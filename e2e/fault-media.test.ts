@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser, newUserContext } from "./lib/browser";
-import { createClassWithStudents, openIdentifiedPerson } from "./lib/live-class";
+import { createClassWithStudents, enterLiveClass, openIdentifiedPerson } from "./lib/live-class";
 import { type PagePeerConnection, registerPeerConnections } from "./lib/peer-connections";
 import { newPerson, type SsoPerson } from "./lib/sso";
 
@@ -103,10 +103,7 @@ describe("kill -9 of the mediasoup worker under a live class, in the browser", (
     const teacher = await open(newPerson("teacher", "Tara Teacher"));
     const student = await open(newPerson("student", "Sam Student"));
     const classId = await createClassWithStudents(baseUrl, teacher, [student], { title: "Resilient physics", startsAt: Date.now() + 5 * 60_000 });
-    for (const who of [teacher, student]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: "Resilient physics", level: 1 }).waitFor();
-    }
+    for (const who of [teacher, student]) await enterLiveClass(who, classId, "Resilient physics");
     await expect.poll(async () => (await cameraAt(student.page, teacher.userId))?.framesDecoded ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(0);
     const before = (await cameraAt(student.page, teacher.userId))!;
 

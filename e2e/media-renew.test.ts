@@ -11,7 +11,7 @@
 import type { Browser, Page, WebSocket as PageSocket } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser, newUserContext } from "./lib/browser";
-import { createClassWithStudents, openIdentifiedPerson } from "./lib/live-class";
+import { createClassWithStudents, enterLiveClass, openIdentifiedPerson } from "./lib/live-class";
 import { type PagePeerConnection, registerPeerConnections } from "./lib/peer-connections";
 import { newPerson, type SsoPerson } from "./lib/sso";
 
@@ -85,10 +85,7 @@ describe("media token renewal in the browser", () => {
     const student = await open(newPerson("student", "Sam Sleeper"), { ownClock: true });
     const classId = await createClassWithStudents(baseUrl, teacher, [student], { title: "Long lecture", startsAt: Date.now() + 5 * 60_000 });
     const media = recordMediaSockets(student.page);
-    for (const who of [teacher, student]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: "Long lecture", level: 1 }).waitFor();
-    }
+    for (const who of [teacher, student]) await enterLiveClass(who, classId, "Long lecture");
 
     await expect.poll(async () => (await watching(student.page, teacher.userId)).framesDecoded, { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(0);
     const before = await watching(student.page, teacher.userId);

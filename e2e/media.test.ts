@@ -11,7 +11,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser, newUserContext } from "./lib/browser";
-import { createClassWithStudents, type IdentifiedPerson, openIdentifiedPerson } from "./lib/live-class";
+import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, openIdentifiedPerson } from "./lib/live-class";
 import { type PagePeerConnection, registerPeerConnections } from "./lib/peer-connections";
 import { newPerson, type SsoPerson } from "./lib/sso";
 
@@ -116,10 +116,7 @@ describe("live audio, video and screen share", () => {
     anna = await open(newPerson("student", "Anna Student"));
     ben = await open(newPerson("student", "Ben Student"));
     classId = await createClassWithStudents(baseUrl, teacher, [anna, ben], { title: "Live physics", startsAt: Date.now() + 5 * 60_000 });
-    for (const who of [teacher, anna, ben]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: "Live physics", level: 1 }).waitFor();
-    }
+    for (const who of [teacher, anna, ben]) await enterLiveClass(who, classId, "Live physics");
   });
 
   afterAll(async () => {

@@ -8,7 +8,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser } from "./lib/browser";
-import { createClassWithStudents, openPerson, type Person } from "./lib/live-class";
+import { createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
 import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -78,10 +78,7 @@ describe("recording a class", () => {
   });
 
   it("records 10 seconds, shows progress until ready, and plays back with thumbnails and a rating", { timeout: 360_000 }, async () => {
-    for (const who of [teacher, student]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: "Recorded physics", level: 1 }).waitFor();
-    }
+    for (const who of [teacher, student]) await enterLiveClass(who, classId, "Recorded physics");
     // The teacher's camera and microphone go on when they join.
     await teacher.page.locator('[data-testid="media-tile"][data-local="true"][data-video="live"]').waitFor({ timeout: 30_000 });
     await student.page.locator('[data-testid="media-tile"][data-source="video"]').first().waitFor({ timeout: 30_000 });

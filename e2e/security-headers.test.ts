@@ -7,7 +7,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser, newUserContext } from "./lib/browser";
-import { createClassWithStudents, type Person as SignedInPerson } from "./lib/live-class";
+import { createClassWithStudents, enterLiveClass, type Person as SignedInPerson } from "./lib/live-class";
 import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -141,10 +141,7 @@ describe("the app under its security headers", () => {
   });
 
   it("a live class with camera, microphone, chat and the emoji picker raises no violation; an RTL override stays inside its name", async () => {
-    for (const who of [teacher, student]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: title, level: 1 }).waitFor();
-    }
+    for (const who of [teacher, student]) await enterLiveClass(who, classId, title);
     await teacher.page.locator('[data-testid="media-tile"][data-local="true"][data-video="live"]').waitFor({ timeout: 30_000 });
     await student.page.locator('[data-testid="media-tile"][data-source="video"]').first().waitFor({ timeout: 30_000 });
 

@@ -49,3 +49,9 @@ export async function createClassWithStudents(baseUrl: string, teacher: Person, 
   for (const student of students) await apiPost(baseUrl, student, `/api/classes/${classId}/enrollment`, {});
   return classId;
 }
+
+/** Opens the class's live page and waits until it shows the class: its title as the page's heading. */
+export async function enterLiveClass(who: Person, classId: string, title: string): Promise<void> {
+  await who.page.goto(`/classes/${classId}/live`);
+  await who.page.getByRole("heading", { name: title, level: 1 }).waitFor();
+}
