@@ -8,13 +8,13 @@
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { PDFDocument, rgb } from "pdf-lib";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { drawStroke } from "./lib/board";
 import { launchBrowser, newUserContext } from "./lib/browser";
-import { createClassWithStudents, openPerson, type Person } from "./lib/live-class";
+import { createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
 import { type PagePeerConnection, registerPeerConnections } from "./lib/peer-connections";
+import { plainColourPdf } from "./lib/pdf";
 import { FRAME_HEIGHT, FRAME_WIDTH, type Frame, near, readRecordingFrames, type Rgb, saveFrame, shareOf } from "./lib/recording-frames";
 import { newPerson } from "./lib/sso";
 
@@ -54,13 +54,8 @@ interface RecordingView {
 }
 
 /** A 4:3 deck of two pages, magenta and orange. */
-async function colouredDeck(): Promise<Buffer> {
-  const pdf = await PDFDocument.create();
-  for (const [r, g, b] of [MAGENTA, ORANGE]) {
-    const page = pdf.addPage([400, 300]);
-    page.drawRectangle({ x: 0, y: 0, width: 400, height: 300, color: rgb(r / 255, g / 255, b / 255) });
-  }
-  return Buffer.from(await pdf.save());
+function colouredDeck(): Promise<Buffer> {
+  return plainColourPdf([MAGENTA, ORANGE].map(([r, g, b]) => [r / 255, g / 255, b / 255] as const));
 }
 
 /** Presses a button of the drawing tools and waits until it shows as chosen. */
@@ -209,8 +204,7 @@ describe("the board in the recording", () => {
     await context.addInitScript(registerPeerConnections);
     teacher = await openPerson(browser, baseUrl, newPerson("teacher", "Bea Board"), context);
     classId = await createClassWithStudents(baseUrl, teacher, [], { title: "Recorded board", startsAt: Date.now() - 60_000 });
-    await teacher.page.goto(`/classes/${classId}/live`);
-    await teacher.page.getByRole("heading", { name: "Recorded board", level: 1 }).waitFor();
+    await enterLiveClass(teacher, classId, "Recorded board");
     await teacher.page.locator('[data-testid="media-tile"][data-local="true"][data-video="live"]').waitFor({ timeout: 30_000 });
   });
 

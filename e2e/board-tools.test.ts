@@ -4,11 +4,11 @@
  * lands where it was drawn); a student pages through the deck alone and comes back to the presenter; on a
  * phone a student with the pen draws with a finger. Real Chromium contexts against the whole stack.
  */
-import { PDFDocument, rgb } from "pdf-lib";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser, UI_TIMEOUT_MS } from "./lib/browser";
-import { apiPost, createClassWithStudents, openPerson, type Person } from "./lib/live-class";
+import { apiPost, createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
+import { plainColourPdf } from "./lib/pdf";
 import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -16,17 +16,12 @@ const baseUrl = inject("baseUrl");
 const SLOW_MS = 45_000;
 
 /** A 4:3 deck of three plain pages, each a colour of its own. */
-async function deck(): Promise<Buffer> {
-  const pdf = await PDFDocument.create();
-  for (const [r, g, b] of [
+function deck(): Promise<Buffer> {
+  return plainColourPdf([
     [0.95, 0.9, 0.8],
     [0.8, 0.9, 0.95],
     [0.85, 0.95, 0.85],
-  ] as const) {
-    const page = pdf.addPage([400, 300]);
-    page.drawRectangle({ x: 0, y: 0, width: 400, height: 300, color: rgb(r, g, b) });
-  }
-  return Buffer.from(await pdf.save());
+  ]);
 }
 
 interface PageBox {
@@ -83,10 +78,7 @@ describe("the board's tools", () => {
   let classId: string;
   let deckId: string;
 
-  const enter = async (who: Person) => {
-    await who.page.goto(`/classes/${classId}/live`);
-    await who.page.getByRole("heading", { name: "Geometry", level: 1 }).waitFor();
-  };
+  const enter = (who: Person) => enterLiveClass(who, classId, "Geometry");
 
   beforeAll(async () => {
     browser = await launchBrowser();

@@ -3,12 +3,12 @@
  * that page and the stroke in the same place; with the pen the student draws and the teacher sees it grow and
  * land. Two real Chromium contexts against the whole stack started as `npm start` starts it.
  */
-import { PDFDocument, rgb } from "pdf-lib";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { drawStroke } from "./lib/board";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "./lib/browser";
-import { createClassWithStudents, openPerson, type Person } from "./lib/live-class";
+import { createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
+import { plainColourPdf } from "./lib/pdf";
 import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -29,13 +29,8 @@ const PAGE_COLOURS = [
 ] as const;
 
 /** A 4:3 deck of three pages, each filled with one colour of PAGE_COLOURS. */
-async function colouredDeck(): Promise<Buffer> {
-  const pdf = await PDFDocument.create();
-  for (const [r, g, b] of PAGE_COLOURS) {
-    const page = pdf.addPage([400, 300]);
-    page.drawRectangle({ x: 0, y: 0, width: 400, height: 300, color: rgb(r, g, b) });
-  }
-  return Buffer.from(await pdf.save());
+function colouredDeck(): Promise<Buffer> {
+  return plainColourPdf(PAGE_COLOURS);
 }
 
 /** The parts of the page's SVG and canvas elements the test reads (the e2e code is typed without the DOM). */
@@ -103,8 +98,7 @@ describe("the board", () => {
       if (/Content Security Policy/i.test(message.text())) policyViolations.push(message.text());
     });
     for (const who of [teacher, sam]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: "Colour theory", level: 1 }).waitFor();
+      await enterLiveClass(who, classId, "Colour theory");
       await who.page.getByRole("tab", { name: /^People/ }).click();
       await who.page.getByTestId("participants").getByText("Tara Teacher").waitFor();
     }

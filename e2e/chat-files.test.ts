@@ -5,11 +5,11 @@
  */
 import { readFile } from "node:fs/promises";
 import { crc32, deflateSync } from "node:zlib";
-import { PDFDocument, rgb } from "pdf-lib";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser } from "./lib/browser";
 import { createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
+import { plainColourPdf } from "./lib/pdf";
 import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -35,11 +35,9 @@ function solidPng(width: number, height: number, [r, g, b]: [number, number, num
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", header), chunk("IDAT", deflateSync(pixels)), chunk("IEND", Buffer.alloc(0))]);
 }
 
-async function handout(): Promise<Buffer> {
-  const pdf = await PDFDocument.create();
-  const page = pdf.addPage([300, 400]);
-  page.drawRectangle({ x: 0, y: 0, width: 300, height: 400, color: rgb(0.1, 0.3, 0.9) });
-  return Buffer.from(await pdf.save());
+/** A one-page handout, portrait, plain blue. */
+function handout(): Promise<Buffer> {
+  return plainColourPdf([[0.1, 0.3, 0.9]], [300, 400]);
 }
 
 /** The parts of the elements the test reads (the e2e code is typed without the DOM). */
