@@ -6,6 +6,7 @@
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { PageBox, PageSvg } from "./lib/board";
 import { launchBrowser, UI_TIMEOUT_MS } from "./lib/browser";
 import { apiPost, createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
 import { plainColourPdf } from "./lib/pdf";
@@ -22,17 +23,6 @@ function deck(): Promise<Buffer> {
     [0.8, 0.9, 0.95],
     [0.85, 0.95, 0.85],
   ]);
-}
-
-interface PageBox {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-interface PageSvg {
-  viewBox: { baseVal: PageBox };
-  querySelectorAll(selector: string): Iterable<{ getBBox(): PageBox; getAttribute(name: string): string | null; textContent: string | null }>;
 }
 
 /** The shapes matched by `selector`: their boxes in fractions of the page (SVG user space, whatever the zoom), text and anchor. */

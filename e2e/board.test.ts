@@ -5,7 +5,7 @@
  */
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { drawStroke } from "./lib/board";
+import { drawStroke, type PageSvg } from "./lib/board";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "./lib/browser";
 import { createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
 import { plainColourPdf } from "./lib/pdf";
@@ -33,17 +33,7 @@ function colouredDeck(): Promise<Buffer> {
   return plainColourPdf(PAGE_COLOURS);
 }
 
-/** The parts of the page's SVG and canvas elements the test reads (the e2e code is typed without the DOM). */
-interface PageBox {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-interface PageSvg {
-  viewBox: { baseVal: PageBox };
-  querySelectorAll(selector: string): Iterable<{ getBBox(): PageBox }>;
-}
+/** The parts of the page's canvas element the test reads (the e2e code is typed without the DOM). */
 interface PageCanvas {
   width: number;
   height: number;
