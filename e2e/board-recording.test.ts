@@ -8,14 +8,15 @@
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { PDFDocument, rgb } from "pdf-lib";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { drawStroke } from "./lib/board";
 import { launchBrowser, newUserContext } from "./lib/browser";
+import { createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
 import { type PagePeerConnection, registerPeerConnections } from "./lib/peer-connections";
+import { plainColourPdf } from "./lib/pdf";
 import { FRAME_HEIGHT, FRAME_WIDTH, type Frame, near, readRecordingFrames, type Rgb, saveFrame, shareOf } from "./lib/recording-frames";
-import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
 /** Waits for things a busy 2-core machine may take a while to show (pdf.js parsing, the first media). */
@@ -37,12 +38,6 @@ const STROKE_BLUE: Rgb = [21, 101, 192];
 const STROKE_FROM: [number, number] = [0.15, 0.3];
 const STROKE_TO: [number, number] = [0.85, 0.3];
 
-interface Person {
-  person: SsoPerson;
-  context: BrowserContext;
-  page: Page;
-}
-
 /** One frame's box, in frame pixels (end exclusive). */
 interface Box {
   x1: number;
@@ -58,20 +53,9 @@ interface RecordingView {
   dashManifestUrl: string | null;
 }
 
-async function apiPost<T>(who: Person, path: string, body: unknown): Promise<T> {
-  const response = await who.context.request.post(path, { data: body, headers: { Origin: baseUrl } });
-  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
-  return (await response.json()) as T;
-}
-
 /** A 4:3 deck of two pages, magenta and orange. */
-async function colouredDeck(): Promise<Buffer> {
-  const pdf = await PDFDocument.create();
-  for (const [r, g, b] of [MAGENTA, ORANGE]) {
-    const page = pdf.addPage([400, 300]);
-    page.drawRectangle({ x: 0, y: 0, width: 400, height: 300, color: rgb(r / 255, g / 255, b / 255) });
-  }
-  return Buffer.from(await pdf.save());
+function colouredDeck(): Promise<Buffer> {
+  return plainColourPdf([MAGENTA, ORANGE].map(([r, g, b]) => [r / 255, g / 255, b / 255] as const));
 }
 
 /** Presses a button of the drawing tools and waits until it shows as chosen. */
@@ -216,17 +200,11 @@ describe("the board in the recording", () => {
 
   beforeAll(async () => {
     browser = await launchBrowser();
-    const person = newPerson("teacher", "Bea Board");
     const context = await newUserContext(browser, baseUrl);
     await context.addInitScript(registerPeerConnections);
-    const page = await context.newPage();
-    await signInWithSso(page, baseUrl, person, "/");
-    teacher = { person, context, page };
-    classId = (await apiPost<{ class: { id: string } }>(teacher, "/api/classes", { title: "Recorded board" })).class.id;
-    const startsAt = Date.now() - 60_000;
-    await apiPost(teacher, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
-    await teacher.page.goto(`/classes/${classId}/live`);
-    await teacher.page.getByRole("heading", { name: "Recorded board", level: 1 }).waitFor();
+    teacher = await openPerson(browser, baseUrl, newPerson("teacher", "Bea Board"), context);
+    classId = await createClassWithStudents(baseUrl, teacher, [], { title: "Recorded board", startsAt: Date.now() - 60_000 });
+    await enterLiveClass(teacher, classId, "Recorded board");
     await teacher.page.locator('[data-testid="media-tile"][data-local="true"][data-video="live"]').waitFor({ timeout: 30_000 });
   });
 

@@ -4,51 +4,25 @@
  * lands where it was drawn); a student pages through the deck alone and comes back to the presenter; on a
  * phone a student with the pen draws with a finger. Real Chromium contexts against the whole stack.
  */
-import { PDFDocument, rgb } from "pdf-lib";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { CHROMIUM_ARGS, CHROMIUM_PATH, newUserContext, UI_TIMEOUT_MS } from "./lib/browser";
-import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+import type { PageBox, PageSvg } from "./lib/board";
+import { launchBrowser, UI_TIMEOUT_MS } from "./lib/browser";
+import { apiPost, createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
+import { plainColourPdf } from "./lib/pdf";
+import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
 /** Waits for things a busy 2-core machine may take a while to show (pdf.js parsing, a reconnect). */
 const SLOW_MS = 45_000;
 
-interface Person {
-  person: SsoPerson;
-  context: BrowserContext;
-  page: Page;
-}
-
-async function apiPost<T>(who: Person, path: string, body: unknown): Promise<T> {
-  const response = await who.context.request.post(path, { data: body, headers: { Origin: baseUrl } });
-  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
-  return (await response.json()) as T;
-}
-
 /** A 4:3 deck of three plain pages, each a colour of its own. */
-async function deck(): Promise<Buffer> {
-  const pdf = await PDFDocument.create();
-  for (const [r, g, b] of [
+function deck(): Promise<Buffer> {
+  return plainColourPdf([
     [0.95, 0.9, 0.8],
     [0.8, 0.9, 0.95],
     [0.85, 0.95, 0.85],
-  ] as const) {
-    const page = pdf.addPage([400, 300]);
-    page.drawRectangle({ x: 0, y: 0, width: 400, height: 300, color: rgb(r, g, b) });
-  }
-  return Buffer.from(await pdf.save());
-}
-
-interface PageBox {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-interface PageSvg {
-  viewBox: { baseVal: PageBox };
-  querySelectorAll(selector: string): Iterable<{ getBBox(): PageBox; getAttribute(name: string): string | null; textContent: string | null }>;
+  ]);
 }
 
 /** The shapes matched by `selector`: their boxes in fractions of the page (SVG user space, whatever the zoom), text and anchor. */
@@ -94,26 +68,13 @@ describe("the board's tools", () => {
   let classId: string;
   let deckId: string;
 
-  const open = async (person: SsoPerson, context?: BrowserContext): Promise<Person> => {
-    const own = context ?? (await newUserContext(browser, baseUrl));
-    const page = await own.newPage();
-    await signInWithSso(page, baseUrl, person, "/");
-    return { person, context: own, page };
-  };
-  const enter = async (who: Person) => {
-    await who.page.goto(`/classes/${classId}/live`);
-    await who.page.getByRole("heading", { name: "Geometry", level: 1 }).waitFor();
-  };
+  const enter = (who: Person) => enterLiveClass(who, classId, "Geometry");
 
   beforeAll(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
-    teacher = await open(newPerson("teacher", "Tess Teacher"));
-    sam = await open(newPerson("student", "Sid Student"));
-    const created = await apiPost<{ class: { id: string } }>(teacher, "/api/classes", { title: "Geometry" });
-    classId = created.class.id;
-    const startsAt = Date.now() + 5 * 60_000;
-    await apiPost(teacher, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
-    await apiPost(sam, `/api/classes/${classId}/enrollment`, {});
+    browser = await launchBrowser();
+    teacher = await openPerson(browser, baseUrl, newPerson("teacher", "Tess Teacher"));
+    sam = await openPerson(browser, baseUrl, newPerson("student", "Sid Student"));
+    classId = await createClassWithStudents(baseUrl, teacher, [sam], { title: "Geometry", startsAt: Date.now() + 5 * 60_000 });
     for (const who of [teacher, sam]) await enter(who);
 
     await teacher.page.getByRole("tab", { name: /^Board/ }).click();
@@ -290,8 +251,8 @@ describe("the board's tools", () => {
   it("on a phone, a student with the pen draws with a finger and one without it sees the page", { timeout: 120_000 }, async () => {
     const phone = await browser.newContext({ baseURL: baseUrl, viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, timezoneId: "UTC", locale: "en-GB" });
     phone.setDefaultTimeout(UI_TIMEOUT_MS);
-    const pia = await open(newPerson("student", "Pia Phone"), phone);
-    await apiPost(pia, `/api/classes/${classId}/enrollment`, {});
+    const pia = await openPerson(browser, baseUrl, newPerson("student", "Pia Phone"), phone);
+    await apiPost(baseUrl, pia, `/api/classes/${classId}/enrollment`, {});
     await enter(pia);
     const shownPage = (await teacher.page.getByTestId("board").getAttribute("data-surface"))!.split(":")[2];
     await pia.page.locator(`[data-testid="board-page"][data-rendered-page="${shownPage}"]`).waitFor({ timeout: SLOW_MS });

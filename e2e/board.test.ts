@@ -3,12 +3,13 @@
  * that page and the stroke in the same place; with the pen the student draws and the teacher sees it grow and
  * land. Two real Chromium contexts against the whole stack started as `npm start` starts it.
  */
-import { PDFDocument, rgb } from "pdf-lib";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { drawStroke } from "./lib/board";
-import { CHROMIUM_ARGS, CHROMIUM_PATH, newUserContext } from "./lib/browser";
-import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+import { drawStroke, type PageSvg } from "./lib/board";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "./lib/browser";
+import { createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
+import { plainColourPdf } from "./lib/pdf";
+import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
 /**
@@ -27,40 +28,12 @@ const PAGE_COLOURS = [
   [0.1, 0.2, 0.8],
 ] as const;
 
-interface Person {
-  person: SsoPerson;
-  context: BrowserContext;
-  page: Page;
-}
-
-/** A state-changing API call from the person's own signed-in context (same-origin, like the app). */
-async function apiPost<T>(who: Person, path: string, body: unknown): Promise<T> {
-  const response = await who.context.request.post(path, { data: body, headers: { Origin: baseUrl } });
-  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
-  return (await response.json()) as T;
-}
-
 /** A 4:3 deck of three pages, each filled with one colour of PAGE_COLOURS. */
-async function colouredDeck(): Promise<Buffer> {
-  const pdf = await PDFDocument.create();
-  for (const [r, g, b] of PAGE_COLOURS) {
-    const page = pdf.addPage([400, 300]);
-    page.drawRectangle({ x: 0, y: 0, width: 400, height: 300, color: rgb(r, g, b) });
-  }
-  return Buffer.from(await pdf.save());
+function colouredDeck(): Promise<Buffer> {
+  return plainColourPdf(PAGE_COLOURS);
 }
 
-/** The parts of the page's SVG and canvas elements the test reads (the e2e code is typed without the DOM). */
-interface PageBox {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-interface PageSvg {
-  viewBox: { baseVal: PageBox };
-  querySelectorAll(selector: string): Iterable<{ getBBox(): PageBox }>;
-}
+/** The parts of the page's canvas element the test reads (the e2e code is typed without the DOM). */
 interface PageCanvas {
   width: number;
   height: number;
@@ -99,25 +72,14 @@ describe("the board", () => {
   let classId: string;
   const policyViolations: string[] = [];
 
-  const open = async (person: SsoPerson): Promise<Person> => {
-    const context = await newUserContext(browser, baseUrl);
-    const page = await context.newPage();
-    await signInWithSso(page, baseUrl, person, "/");
-    return { person, context, page };
-  };
-
   beforeAll(async () => {
     // A page whose response playwright fulfils (the student's, to add the policy) has no address, so Chromium
     // counts it as the public internet and blocks its connections to the loopback stack; that check is off here.
     const args = CHROMIUM_ARGS.map((arg) => (arg.startsWith("--disable-features=") ? `${arg},LocalNetworkAccessChecks` : arg));
     browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args });
-    teacher = await open(newPerson("teacher", "Tara Teacher"));
-    sam = await open(newPerson("student", "Sam Student"));
-    const created = await apiPost<{ class: { id: string } }>(teacher, "/api/classes", { title: "Colour theory" });
-    classId = created.class.id;
-    const startsAt = Date.now() + 5 * 60_000;
-    await apiPost(teacher, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
-    await apiPost(sam, `/api/classes/${classId}/enrollment`, {});
+    teacher = await openPerson(browser, baseUrl, newPerson("teacher", "Tara Teacher"));
+    sam = await openPerson(browser, baseUrl, newPerson("student", "Sam Student"));
+    classId = await createClassWithStudents(baseUrl, teacher, [sam], { title: "Colour theory", startsAt: Date.now() + 5 * 60_000 });
     await sam.context.route(`**/classes/${classId}/live`, async (route) => {
       const response = await route.fetch();
       await route.fulfill({ response, headers: { ...response.headers(), "content-security-policy": STRICT_SCRIPT_POLICY } });
@@ -126,8 +88,7 @@ describe("the board", () => {
       if (/Content Security Policy/i.test(message.text())) policyViolations.push(message.text());
     });
     for (const who of [teacher, sam]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: "Colour theory", level: 1 }).waitFor();
+      await enterLiveClass(who, classId, "Colour theory");
       await who.page.getByRole("tab", { name: /^People/ }).click();
       await who.page.getByTestId("participants").getByText("Tara Teacher").waitFor();
     }

@@ -5,11 +5,12 @@
  */
 import { readFile } from "node:fs/promises";
 import { crc32, deflateSync } from "node:zlib";
-import { PDFDocument, rgb } from "pdf-lib";
-import { type Browser, type Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchBrowser, newUserContext } from "./lib/browser";
-import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+import { launchBrowser } from "./lib/browser";
+import { createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
+import { plainColourPdf } from "./lib/pdf";
+import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
 /** Waits for things a busy 2-core machine may take a while to show (an upload, pdf.js parsing). */
@@ -34,16 +35,9 @@ function solidPng(width: number, height: number, [r, g, b]: [number, number, num
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", header), chunk("IDAT", deflateSync(pixels)), chunk("IEND", Buffer.alloc(0))]);
 }
 
-async function handout(): Promise<Buffer> {
-  const pdf = await PDFDocument.create();
-  const page = pdf.addPage([300, 400]);
-  page.drawRectangle({ x: 0, y: 0, width: 300, height: 400, color: rgb(0.1, 0.3, 0.9) });
-  return Buffer.from(await pdf.save());
-}
-
-interface Person {
-  person: SsoPerson;
-  page: Page;
+/** A one-page handout, portrait, plain blue. */
+function handout(): Promise<Buffer> {
+  return plainColourPdf([[0.1, 0.3, 0.9]], [300, 400]);
 }
 
 /** The parts of the elements the test reads (the e2e code is typed without the DOM). */
@@ -64,32 +58,16 @@ describe("files in chat", () => {
   /** The student's console, to say why a preview failed. */
   const consoleLines: string[] = [];
 
-  const open = async (person: SsoPerson): Promise<Person> => {
-    const context = await newUserContext(browser, baseUrl);
-    const page = await context.newPage();
-    await signInWithSso(page, baseUrl, person, "/");
-    return { person, page };
-  };
-  const post = async <T>(who: Person, path: string, body: unknown): Promise<T> => {
-    const response = await who.page.context().request.post(path, { data: body, headers: { Origin: baseUrl } });
-    if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
-    return (await response.json()) as T;
-  };
-
   beforeAll(async () => {
     browser = await launchBrowser();
-    teacher = await open(newPerson("teacher", "Tara Teacher"));
-    sam = await open(newPerson("student", "Sam Student"));
+    teacher = await openPerson(browser, baseUrl, newPerson("teacher", "Tara Teacher"));
+    sam = await openPerson(browser, baseUrl, newPerson("student", "Sam Student"));
     sam.page.on("console", (message) => {
       if (message.type() === "warning" || message.type() === "error") consoleLines.push(message.text());
     });
-    classId = (await post<{ class: { id: string } }>(teacher, "/api/classes", { title: "Shared handouts" })).class.id;
-    const startsAt = Date.now() + 5 * 60_000;
-    await post(teacher, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
-    await post(sam, `/api/classes/${classId}/enrollment`, {});
+    classId = await createClassWithStudents(baseUrl, teacher, [sam], { title: "Shared handouts", startsAt: Date.now() + 5 * 60_000 });
     for (const who of [teacher, sam]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: "Shared handouts", level: 1 }).waitFor();
+      await enterLiveClass(who, classId, "Shared handouts");
       // The people list sits in its own tab of the side panel; chat is the tab these tests use.
       await who.page.getByRole("tab", { name: /^People/ }).click();
       await who.page.getByTestId("participants").getByText("Tara Teacher").waitFor();

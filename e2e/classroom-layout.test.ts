@@ -4,30 +4,17 @@
  * the picture, the chat box and the controls in the window without scrolling, the picture first on a phone, a
  * panel that folds away and comes back, the keyboard shortcuts, and the camera picker.
  */
-import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchBrowser, newUserContext } from "./lib/browser";
-import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+import { launchBrowser } from "./lib/browser";
+import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, openIdentifiedPerson } from "./lib/live-class";
+import { newPerson, type SsoPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
 /** Media may take a few seconds to flow on a busy 2-core machine; a user would wait that long too. */
 const MEDIA_TIMEOUT_MS = 20_000;
 const DESKTOP = { width: 1280, height: 720 };
 const PHONE = { width: 390, height: 844 };
-
-interface Person {
-  person: SsoPerson;
-  context: BrowserContext;
-  page: Page;
-  userId: string;
-}
-
-/** A state-changing API call from the person's own signed-in context (same-origin, like the app). */
-async function apiPost<T>(context: BrowserContext, path: string, body: unknown): Promise<T> {
-  const response = await context.request.post(path, { data: body, headers: { Origin: baseUrl } });
-  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
-  return (await response.json()) as T;
-}
 
 /** How far the page itself could scroll, and the window's height. */
 function pageScroll(page: Page): Promise<{ scrollHeight: number; innerHeight: number }> {
@@ -46,31 +33,21 @@ async function inViewport(page: Page, locator: Locator): Promise<boolean> {
 
 describe("the live classroom fits one screen", () => {
   let browser: Browser;
-  let teacher: Person;
-  let student: Person;
+  let teacher: IdentifiedPerson;
+  let student: IdentifiedPerson;
 
-  const open = async (person: SsoPerson): Promise<Person> => {
-    const context = await newUserContext(browser, baseUrl);
-    const page = await context.newPage();
-    await page.setViewportSize(DESKTOP);
-    await signInWithSso(page, baseUrl, person, "/");
-    const me = await (await context.request.get("/api/me")).json();
-    return { person, context, page, userId: (me as { user: { id: string } }).user.id };
+  const open = async (person: SsoPerson): Promise<IdentifiedPerson> => {
+    const who = await openIdentifiedPerson(browser, baseUrl, person);
+    await who.page.setViewportSize(DESKTOP);
+    return who;
   };
 
   beforeAll(async () => {
     browser = await launchBrowser();
     teacher = await open(newPerson("teacher", "Lena Teacher"));
     student = await open(newPerson("student", "Omar Student"));
-    const created = await apiPost<{ class: { id: string } }>(teacher.context, "/api/classes", { title: "One-screen biology" });
-    const classId = created.class.id;
-    const startsAt = Date.now() + 5 * 60_000;
-    await apiPost(teacher.context, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
-    await apiPost(student.context, `/api/classes/${classId}/enrollment`, {});
-    for (const who of [teacher, student]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: "One-screen biology", level: 1 }).waitFor();
-    }
+    const classId = await createClassWithStudents(baseUrl, teacher, [student], { title: "One-screen biology", startsAt: Date.now() + 5 * 60_000 });
+    for (const who of [teacher, student]) await enterLiveClass(who, classId, "One-screen biology");
     // Both see the teacher's camera before anything is measured: the layout is then the one of a running class.
     await teacher.page.locator(`[data-testid="media-tile"][data-user-id="${teacher.userId}"][data-video="live"]`).waitFor({ timeout: MEDIA_TIMEOUT_MS });
     await student.page.locator(`[data-testid="media-tile"][data-user-id="${teacher.userId}"][data-video="live"]`).waitFor({ timeout: MEDIA_TIMEOUT_MS });

@@ -2,25 +2,13 @@
  * A live class in the browser: a teacher and two students in one class chat with emoji, run a poll and raise
  * a hand — three real Chromium contexts against the whole stack started as `npm start` starts it.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchBrowser, newUserContext } from "./lib/browser";
-import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+import { launchBrowser } from "./lib/browser";
+import { createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
+import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
-
-interface Person {
-  person: SsoPerson;
-  context: BrowserContext;
-  page: Page;
-}
-
-/** A state-changing API call from the person's own signed-in context (same-origin, like the app). */
-async function apiPost<T>(who: Person, path: string, body: unknown): Promise<T> {
-  const response = await who.context.request.post(path, { data: body, headers: { Origin: baseUrl } });
-  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
-  return (await response.json()) as T;
-}
 
 /** The classroom's side panel shows one tab at a time: open the one whose contents the next step uses. */
 async function openTab(page: Page, name: string): Promise<void> {
@@ -34,27 +22,13 @@ describe("a live class in the browser", () => {
   let ben: Person;
   let classId: string;
 
-  const open = async (person: SsoPerson): Promise<Person> => {
-    const context = await newUserContext(browser, baseUrl);
-    const page = await context.newPage();
-    await signInWithSso(page, baseUrl, person, "/");
-    return { person, context, page };
-  };
-
   beforeAll(async () => {
     browser = await launchBrowser();
-    teacher = await open(newPerson("teacher", "Tess Teacher"));
-    anna = await open(newPerson("student", "Anna Student"));
-    ben = await open(newPerson("student", "Ben Student"));
-    const created = await apiPost<{ class: { id: string } }>(teacher, "/api/classes", { title: "Live chemistry" });
-    classId = created.class.id;
-    const startsAt = Date.now() + 5 * 60_000;
-    await apiPost(teacher, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
-    for (const student of [anna, ben]) await apiPost(student, `/api/classes/${classId}/enrollment`, {});
-    for (const who of [teacher, anna, ben]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: "Live chemistry", level: 1 }).waitFor();
-    }
+    teacher = await openPerson(browser, baseUrl, newPerson("teacher", "Tess Teacher"));
+    anna = await openPerson(browser, baseUrl, newPerson("student", "Anna Student"));
+    ben = await openPerson(browser, baseUrl, newPerson("student", "Ben Student"));
+    classId = await createClassWithStudents(baseUrl, teacher, [anna, ben], { title: "Live chemistry", startsAt: Date.now() + 5 * 60_000 });
+    for (const who of [teacher, anna, ben]) await enterLiveClass(who, classId, "Live chemistry");
   });
 
   afterAll(async () => {

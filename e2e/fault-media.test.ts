@@ -7,11 +7,12 @@
  * Only workers of the stack this run started are candidates: descendants of this test run's processes.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser, newUserContext } from "./lib/browser";
+import { createClassWithStudents, enterLiveClass, openIdentifiedPerson } from "./lib/live-class";
 import { type PagePeerConnection, registerPeerConnections } from "./lib/peer-connections";
-import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+import { newPerson, type SsoPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
 /** Media may take a few seconds to flow on a busy 2-core machine; a user would wait that long too. */
@@ -81,12 +82,6 @@ async function busiestWorker(pids: number[]): Promise<number> {
   return used[0]!.pid;
 }
 
-async function apiPost<T>(context: BrowserContext, path: string, body: unknown): Promise<T> {
-  const response = await context.request.post(path, { data: body, headers: { Origin: baseUrl } });
-  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
-  return (await response.json()) as T;
-}
-
 describe("kill -9 of the mediasoup worker under a live class, in the browser", () => {
   let browser: Browser;
 
@@ -101,23 +96,14 @@ describe("kill -9 of the mediasoup worker under a live class, in the browser", (
   const open = async (person: SsoPerson) => {
     const context = await newUserContext(browser, baseUrl);
     await context.addInitScript(registerPeerConnections);
-    const page = await context.newPage();
-    await signInWithSso(page, baseUrl, person, "/");
-    const me = (await (await context.request.get("/api/me")).json()) as { user: { id: string } };
-    return { context, page, userId: me.user.id };
+    return openIdentifiedPerson(browser, baseUrl, person, context);
   };
 
   it("the student sees the teacher's camera again by itself, and the node has both its workers again", async () => {
     const teacher = await open(newPerson("teacher", "Tara Teacher"));
     const student = await open(newPerson("student", "Sam Student"));
-    const { class: created } = await apiPost<{ class: { id: string } }>(teacher.context, "/api/classes", { title: "Resilient physics" });
-    const startsAt = Date.now() + 5 * 60_000;
-    await apiPost(teacher.context, `/api/classes/${created.id}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
-    await apiPost(student.context, `/api/classes/${created.id}/enrollment`, {});
-    for (const who of [teacher, student]) {
-      await who.page.goto(`/classes/${created.id}/live`);
-      await who.page.getByRole("heading", { name: "Resilient physics", level: 1 }).waitFor();
-    }
+    const classId = await createClassWithStudents(baseUrl, teacher, [student], { title: "Resilient physics", startsAt: Date.now() + 5 * 60_000 });
+    for (const who of [teacher, student]) await enterLiveClass(who, classId, "Resilient physics");
     await expect.poll(async () => (await cameraAt(student.page, teacher.userId))?.framesDecoded ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(0);
     const before = (await cameraAt(student.page, teacher.userId))!;
 

@@ -8,11 +8,12 @@
  * real time, so the node checks the new token for real. That the node then keeps the connection past the
  * first token's expiry is covered with short-lived tokens in sfu-node/test/token-renew.test.ts.
  */
-import type { Browser, BrowserContext, Page, WebSocket as PageSocket } from "playwright-core";
+import type { Browser, Page, WebSocket as PageSocket } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser, newUserContext } from "./lib/browser";
+import { createClassWithStudents, enterLiveClass, openIdentifiedPerson } from "./lib/live-class";
 import { type PagePeerConnection, registerPeerConnections } from "./lib/peer-connections";
-import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+import { newPerson, type SsoPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
 const MEDIA_TIMEOUT_MS = 20_000;
@@ -62,12 +63,6 @@ function recordMediaSockets(page: Page): { sockets: PageSocket[]; sent: unknown[
   return record;
 }
 
-async function apiPost<T>(context: BrowserContext, path: string, body: unknown): Promise<T> {
-  const response = await context.request.post(path, { data: body, headers: { Origin: baseUrl } });
-  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
-  return (await response.json()) as T;
-}
-
 describe("media token renewal in the browser", () => {
   let browser: Browser;
 
@@ -84,22 +79,13 @@ describe("media token renewal in the browser", () => {
       const context = await newUserContext(browser, baseUrl);
       if (options.ownClock) await context.clock.install();
       await context.addInitScript(registerPeerConnections);
-      const page = await context.newPage();
-      await signInWithSso(page, baseUrl, person, "/");
-      const me = (await (await context.request.get("/api/me")).json()) as { user: { id: string } };
-      return { context, page, userId: me.user.id };
+      return openIdentifiedPerson(browser, baseUrl, person, context);
     };
     const teacher = await open(newPerson("teacher", "Rita Renew"));
     const student = await open(newPerson("student", "Sam Sleeper"), { ownClock: true });
-    const { class: created } = await apiPost<{ class: { id: string } }>(teacher.context, "/api/classes", { title: "Long lecture" });
-    const startsAt = Date.now() + 5 * 60_000;
-    await apiPost(teacher.context, `/api/classes/${created.id}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
-    await apiPost(student.context, `/api/classes/${created.id}/enrollment`, {});
+    const classId = await createClassWithStudents(baseUrl, teacher, [student], { title: "Long lecture", startsAt: Date.now() + 5 * 60_000 });
     const media = recordMediaSockets(student.page);
-    for (const who of [teacher, student]) {
-      await who.page.goto(`/classes/${created.id}/live`);
-      await who.page.getByRole("heading", { name: "Long lecture", level: 1 }).waitFor();
-    }
+    for (const who of [teacher, student]) await enterLiveClass(who, classId, "Long lecture");
 
     await expect.poll(async () => (await watching(student.page, teacher.userId)).framesDecoded, { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(0);
     const before = await watching(student.page, teacher.userId);

@@ -8,11 +8,12 @@
  * decoded (`framesDecoded`) or heard (`packetsReceived`, `totalSamplesReceived`). To read those statistics the
  * test registers every RTCPeerConnection the page creates (an init script of the test, not of the app).
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser, newUserContext } from "./lib/browser";
+import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, openIdentifiedPerson } from "./lib/live-class";
 import { type PagePeerConnection, registerPeerConnections } from "./lib/peer-connections";
-import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+import { newPerson, type SsoPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
 /** Media may take a few seconds to flow on a busy 2-core machine; a user would wait that long too. */
@@ -36,13 +37,6 @@ interface PageWindow {
   document: { querySelector(selector: string): PageMediaElement | null; querySelectorAll(selector: string): { forEach(visit: (element: PageMediaElement) => void): void } };
   __e2ePeerConnections: PagePeerConnection[];
   __e2eTracksBeforeRemoval: PageTrack[];
-}
-
-interface Person {
-  person: SsoPerson;
-  context: BrowserContext;
-  page: Page;
-  userId: string;
 }
 
 interface InboundFigures {
@@ -103,27 +97,17 @@ function tile(page: Page, userId: string, source: "video" | "screen") {
   return page.locator(`[data-testid="media-tile"][data-user-id="${userId}"][data-source="${source}"]`);
 }
 
-/** A state-changing API call from the person's own signed-in context (same-origin, like the app). */
-async function apiPost<T>(context: BrowserContext, path: string, body: unknown): Promise<T> {
-  const response = await context.request.post(path, { data: body, headers: { Origin: baseUrl } });
-  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
-  return (await response.json()) as T;
-}
-
 describe("live audio, video and screen share", () => {
   let browser: Browser;
-  let teacher: Person;
-  let anna: Person;
-  let ben: Person;
+  let teacher: IdentifiedPerson;
+  let anna: IdentifiedPerson;
+  let ben: IdentifiedPerson;
   let classId: string;
 
-  const open = async (person: SsoPerson): Promise<Person> => {
+  const open = async (person: SsoPerson): Promise<IdentifiedPerson> => {
     const context = await newUserContext(browser, baseUrl);
     await context.addInitScript(registerPeerConnections);
-    const page = await context.newPage();
-    await signInWithSso(page, baseUrl, person, "/");
-    const me = await (await context.request.get("/api/me")).json();
-    return { person, context, page, userId: (me as { user: { id: string } }).user.id };
+    return openIdentifiedPerson(browser, baseUrl, person, context);
   };
 
   beforeAll(async () => {
@@ -131,15 +115,8 @@ describe("live audio, video and screen share", () => {
     teacher = await open(newPerson("teacher", "Tara Teacher"));
     anna = await open(newPerson("student", "Anna Student"));
     ben = await open(newPerson("student", "Ben Student"));
-    const created = await apiPost<{ class: { id: string } }>(teacher.context, "/api/classes", { title: "Live physics" });
-    classId = created.class.id;
-    const startsAt = Date.now() + 5 * 60_000;
-    await apiPost(teacher.context, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
-    for (const student of [anna, ben]) await apiPost(student.context, `/api/classes/${classId}/enrollment`, {});
-    for (const who of [teacher, anna, ben]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: "Live physics", level: 1 }).waitFor();
-    }
+    classId = await createClassWithStudents(baseUrl, teacher, [anna, ben], { title: "Live physics", startsAt: Date.now() + 5 * 60_000 });
+    for (const who of [teacher, anna, ben]) await enterLiveClass(who, classId, "Live physics");
   });
 
   afterAll(async () => {

@@ -4,21 +4,17 @@
  * the ladder and pins a rendition, the speed menu sets the speed and the next visit keeps it, and the keyboard
  * shortcuts work, but not while typing a comment.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchBrowser, newUserContext } from "./lib/browser";
-import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+import { launchBrowser } from "./lib/browser";
+import { createClassWithStudents, openPerson, type Person } from "./lib/live-class";
+import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
 /** Long enough to switch renditions twice and hold one for a while before the video ends. */
 const RECORD_MS = 20_000;
 /** Composing, uploading and packaging a 20-second class on a busy 2-core machine. */
 const PROCESSING_TIMEOUT_MS = 240_000;
-
-interface Person {
-  context: BrowserContext;
-  page: Page;
-}
 
 /** The few browser objects the in-page snippets touch (this project is typed for Node, not the DOM). */
 interface PageVideo {
@@ -31,12 +27,6 @@ interface PageVideo {
 }
 interface PageWindow {
   document: { querySelector(selector: string): PageVideo | null };
-}
-
-async function apiPost<T>(who: Person, path: string, body: unknown): Promise<T> {
-  const response = await who.context.request.post(path, { data: body, headers: { Origin: baseUrl } });
-  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
-  return (await response.json()) as T;
 }
 
 /** What the player's video element reports. */
@@ -77,21 +67,11 @@ describe("the recording player", () => {
   let student: Person;
   let recordingUrl: string;
 
-  const open = async (person: SsoPerson): Promise<Person> => {
-    const context = await newUserContext(browser, baseUrl);
-    const page = await context.newPage();
-    await signInWithSso(page, baseUrl, person, "/");
-    return { context, page };
-  };
-
   beforeAll(async () => {
     browser = await launchBrowser();
-    teacher = await open(newPerson("teacher", "Pia Player"));
-    student = await open(newPerson("student", "Kim Keys"));
-    const classId = (await apiPost<{ class: { id: string } }>(teacher, "/api/classes", { title: "Played physics" })).class.id;
-    const startsAt = Date.now() - 60_000;
-    await apiPost(teacher, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
-    await apiPost(student, `/api/classes/${classId}/enrollment`, {});
+    teacher = await openPerson(browser, baseUrl, newPerson("teacher", "Pia Player"));
+    student = await openPerson(browser, baseUrl, newPerson("student", "Kim Keys"));
+    const classId = await createClassWithStudents(baseUrl, teacher, [student], { title: "Played physics", startsAt: Date.now() - 60_000 });
 
     await teacher.page.goto(`/classes/${classId}/live`);
     await teacher.page.locator('[data-testid="media-tile"][data-local="true"][data-video="live"]').waitFor({ timeout: 30_000 });

@@ -5,21 +5,16 @@
  * frames are decoded), shows thumbnail previews while seeking, and the student rates it. The whole stack runs
  * as `npm start` starts it: Worker, class object, sfu-node with the recorder, local S3 and FFmpeg packaging.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchBrowser, newUserContext } from "./lib/browser";
-import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
+import { launchBrowser } from "./lib/browser";
+import { createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
+import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
 const RECORD_MS = 10_000;
 /** Composing, uploading and packaging a 10-second class on a busy 2-core machine. */
 const PROCESSING_TIMEOUT_MS = 180_000;
-
-interface Person {
-  person: SsoPerson;
-  context: BrowserContext;
-  page: Page;
-}
 
 /** The few browser objects the in-page snippet touches (this project is typed for Node, not the DOM). */
 interface PageVideo {
@@ -32,12 +27,6 @@ interface PageVideo {
 }
 interface PageWindow {
   document: { querySelector(selector: string): (PageVideo & { textContent: string | null }) | null };
-}
-
-async function apiPost<T>(who: Person, path: string, body: unknown): Promise<T> {
-  const response = await who.context.request.post(path, { data: body, headers: { Origin: baseUrl } });
-  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
-  return (await response.json()) as T;
 }
 
 /** What the player's video element reports: its position, decoded frames, and enough state to tell why it stalls. */
@@ -77,21 +66,11 @@ describe("recording a class", () => {
   let student: Person;
   let classId: string;
 
-  const open = async (person: SsoPerson): Promise<Person> => {
-    const context = await newUserContext(browser, baseUrl);
-    const page = await context.newPage();
-    await signInWithSso(page, baseUrl, person, "/");
-    return { person, context, page };
-  };
-
   beforeAll(async () => {
     browser = await launchBrowser();
-    teacher = await open(newPerson("teacher", "Rita Recorder"));
-    student = await open(newPerson("student", "Sam Viewer"));
-    classId = (await apiPost<{ class: { id: string } }>(teacher, "/api/classes", { title: "Recorded physics" })).class.id;
-    const startsAt = Date.now() - 60_000;
-    await apiPost(teacher, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
-    await apiPost(student, `/api/classes/${classId}/enrollment`, {});
+    teacher = await openPerson(browser, baseUrl, newPerson("teacher", "Rita Recorder"));
+    student = await openPerson(browser, baseUrl, newPerson("student", "Sam Viewer"));
+    classId = await createClassWithStudents(baseUrl, teacher, [student], { title: "Recorded physics", startsAt: Date.now() - 60_000 });
   });
 
   afterAll(async () => {
@@ -99,10 +78,7 @@ describe("recording a class", () => {
   });
 
   it("records 10 seconds, shows progress until ready, and plays back with thumbnails and a rating", { timeout: 360_000 }, async () => {
-    for (const who of [teacher, student]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: "Recorded physics", level: 1 }).waitFor();
-    }
+    for (const who of [teacher, student]) await enterLiveClass(who, classId, "Recorded physics");
     // The teacher's camera and microphone go on when they join.
     await teacher.page.locator('[data-testid="media-tile"][data-local="true"][data-video="live"]').waitFor({ timeout: 30_000 });
     await student.page.locator('[data-testid="media-tile"][data-source="video"]').first().waitFor({ timeout: 30_000 });

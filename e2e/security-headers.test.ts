@@ -4,9 +4,10 @@
  * way. A student whose name carries a right-to-left override (U+202E) chats, and the time next to their name and
  * the "(you)" after it still read left to right.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser, newUserContext } from "./lib/browser";
+import { createClassWithStudents, enterLiveClass, type Person as SignedInPerson } from "./lib/live-class";
 import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -15,10 +16,7 @@ const RECORD_MS = 4_000;
 const PROCESSING_TIMEOUT_MS = 180_000;
 const RTL_OVERRIDE = "\u202E";
 
-interface Person {
-  person: SsoPerson;
-  context: BrowserContext;
-  page: Page;
+interface Person extends SignedInPerson {
   /** Every CSP complaint its pages or their workers made: violation events and console errors. */
   violations: string[];
 }
@@ -33,12 +31,6 @@ interface PageGlobals {
     createRange(): { setStart(node: unknown, offset: number): void; setEnd(node: unknown, offset: number): void; getBoundingClientRect(): { x: number } };
     querySelectorAll(selector: string): ArrayLike<{ textContent: string | null; firstChild: unknown; childNodes: ArrayLike<{ nodeType: number; textContent: string | null }> }>;
   };
-}
-
-async function apiPost<T>(who: Person, path: string, body: unknown): Promise<T> {
-  const response = await who.context.request.post(path, { data: body, headers: { Origin: baseUrl } });
-  if (!response.ok()) throw new Error(`${path}: ${response.status()} ${await response.text()}`);
-  return (await response.json()) as T;
 }
 
 /**
@@ -110,10 +102,7 @@ describe("the app under its security headers", () => {
     browser = await launchBrowser();
     teacher = await open(newPerson("teacher", "Tara Teacher"));
     student = await open(newPerson("student", `Eve ${RTL_OVERRIDE}Lived`));
-    classId = (await apiPost<{ class: { id: string } }>(teacher, "/api/classes", { title })).class.id;
-    const startsAt = Date.now() - 60_000;
-    await apiPost(teacher, `/api/classes/${classId}/occurrences`, { startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC" });
-    await apiPost(student, `/api/classes/${classId}/enrollment`, {});
+    classId = await createClassWithStudents(baseUrl, teacher, [student], { title, startsAt: Date.now() - 60_000 });
   });
 
   afterAll(async () => {
@@ -152,10 +141,7 @@ describe("the app under its security headers", () => {
   });
 
   it("a live class with camera, microphone, chat and the emoji picker raises no violation; an RTL override stays inside its name", async () => {
-    for (const who of [teacher, student]) {
-      await who.page.goto(`/classes/${classId}/live`);
-      await who.page.getByRole("heading", { name: title, level: 1 }).waitFor();
-    }
+    for (const who of [teacher, student]) await enterLiveClass(who, classId, title);
     await teacher.page.locator('[data-testid="media-tile"][data-local="true"][data-video="live"]').waitFor({ timeout: 30_000 });
     await student.page.locator('[data-testid="media-tile"][data-source="video"]').first().waitFor({ timeout: 30_000 });
 

@@ -5,7 +5,7 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchBrowser, UI_TIMEOUT_MS } from "./lib/browser";
+import { launchBrowser, newUserContext } from "./lib/browser";
 import { newPerson, signInWithSso } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -33,8 +33,7 @@ describe("a teacher managing a repeating series", () => {
   const lastDay = localInput(firstStart + 21 * DAY).slice(0, 10);
 
   async function pageFor(person: typeof teacher, next: string): Promise<Page> {
-    const context = await browser.newContext({ baseURL: baseUrl, viewport: { width: 1280, height: 900 }, timezoneId: "UTC", locale: "en-GB" });
-    context.setDefaultTimeout(UI_TIMEOUT_MS);
+    const context = await newUserContext(browser, baseUrl);
     contexts.push(context);
     const page = await context.newPage();
     await signInWithSso(page, baseUrl, person, next);

@@ -1,5 +1,19 @@
 import type { Page } from "playwright-core";
 
+/** A box as the page's SVG reports it (the e2e code is typed without the DOM). */
+export interface PageBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** The parts of the board's SVG that the in-page snippets read. */
+export interface PageSvg {
+  viewBox: { baseVal: PageBox };
+  querySelectorAll(selector: string): Iterable<{ getBBox(): PageBox; getAttribute(name: string): string | null; textContent: string | null }>;
+}
+
 /**
  * Drags the mouse across the board from one point to another, both in fractions of the page, in `steps` moves;
  * `release: false` keeps the button down (a stroke still being drawn).

@@ -12,12 +12,27 @@ export interface Person {
   page: Page;
 }
 
-/** Signs the person in (a new context: their own cookies and storage) and leaves them on the dashboard. */
-export async function openPerson(browser: Browser, baseUrl: string, person: SsoPerson): Promise<Person> {
-  const context = await newUserContext(browser, baseUrl);
+/**
+ * Signs the person in and leaves them on the dashboard: in a new context (their own cookies and storage), or in
+ * `context` when the test needs one set up its own way (a phone's viewport, an init script before the first page).
+ */
+export async function openPerson(browser: Browser, baseUrl: string, person: SsoPerson, context?: BrowserContext): Promise<Person> {
+  context ??= await newUserContext(browser, baseUrl);
   const page = await context.newPage();
   await signInWithSso(page, baseUrl, person, "/");
   return { person, context, page };
+}
+
+/** A signed-in person and the user id the app gave them (media tiles and the class state name people by it). */
+export interface IdentifiedPerson extends Person {
+  userId: string;
+}
+
+/** Like openPerson, then reads the person's user id from the app. */
+export async function openIdentifiedPerson(browser: Browser, baseUrl: string, person: SsoPerson, context?: BrowserContext): Promise<IdentifiedPerson> {
+  const who = await openPerson(browser, baseUrl, person, context);
+  const me = (await (await who.context.request.get("/api/me")).json()) as { user: { id: string } };
+  return { ...who, userId: me.user.id };
 }
 
 /** A state-changing API call from the person's own signed-in context (same-origin, like the app). */
@@ -33,4 +48,10 @@ export async function createClassWithStudents(baseUrl: string, teacher: Person, 
   await apiPost(baseUrl, teacher, `/api/classes/${classId}/occurrences`, { startsAt: options.startsAt, endsAt: options.startsAt + 3_600_000, timezone: "UTC" });
   for (const student of students) await apiPost(baseUrl, student, `/api/classes/${classId}/enrollment`, {});
   return classId;
+}
+
+/** Opens the class's live page and waits until it shows the class: its title as the page's heading. */
+export async function enterLiveClass(who: Person, classId: string, title: string): Promise<void> {
+  await who.page.goto(`/classes/${classId}/live`);
+  await who.page.getByRole("heading", { name: title, level: 1 }).waitFor();
 }
