@@ -7,7 +7,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser } from "./lib/browser";
-import { createClassWithStudents, openPerson, type Person } from "./lib/live-class";
+import { createClassWithStudents, openPerson, type Person, startRecording } from "./lib/live-class";
 import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -76,17 +76,7 @@ describe("the recording player", () => {
     await teacher.page.goto(`/classes/${classId}/live`);
     await teacher.page.locator('[data-testid="media-tile"][data-local="true"][data-video="live"]').waitFor({ timeout: 30_000 });
     const rec = teacher.page.getByTestId("rec-indicator");
-    // The class object answers "nothing to record" until it knows the teacher's camera.
-    await until(
-      "the recording did not start",
-      async () => {
-        if ((await rec.count()) === 0) await teacher.page.getByTestId("recording-toggle").click();
-        return rec.count();
-      },
-      (count) => count === 1,
-      20_000,
-      1_000,
-    );
+    await startRecording(teacher.page);
     await teacher.page.waitForTimeout(RECORD_MS);
     await teacher.page.getByRole("button", { name: "■ Stop recording" }).click();
     await rec.waitFor({ state: "detached" });

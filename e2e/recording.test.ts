@@ -8,7 +8,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser } from "./lib/browser";
-import { createClassWithStudents, enterLiveClass, openPerson, type Person } from "./lib/live-class";
+import { createClassWithStudents, enterLiveClass, openPerson, type Person, startRecording } from "./lib/live-class";
 import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -83,17 +83,8 @@ describe("recording a class", () => {
     await teacher.page.locator('[data-testid="media-tile"][data-local="true"][data-video="live"]').waitFor({ timeout: 30_000 });
     await student.page.locator('[data-testid="media-tile"][data-source="video"]').first().waitFor({ timeout: 30_000 });
 
-    // Record, once the class object knows the teacher's producers (until then it answers "nothing to record").
     const rec = (page: Page) => page.getByTestId("rec-indicator");
-    await expect
-      .poll(
-        async () => {
-          if ((await rec(teacher.page).count()) === 0) await teacher.page.getByTestId("recording-toggle").click();
-          return rec(teacher.page).count();
-        },
-        { timeout: 20_000, interval: 1_000 },
-      )
-      .toBe(1);
+    await startRecording(teacher.page);
     await rec(student.page).waitFor();
     expect(await student.page.getByTestId("recording-toggle").count()).toBe(0);
 

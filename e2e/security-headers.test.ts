@@ -7,7 +7,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser, newUserContext } from "./lib/browser";
-import { createClassWithStudents, enterLiveClass, type Person as SignedInPerson } from "./lib/live-class";
+import { createClassWithStudents, enterLiveClass, type Person as SignedInPerson, startRecording } from "./lib/live-class";
 import { newPerson, type SsoPerson, signInWithSso } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -179,19 +179,7 @@ describe("the app under its security headers", () => {
 
   it("a recording plays back in the player without a violation", { timeout: 300_000 }, async () => {
     const rec = (page: Page) => page.getByTestId("rec-indicator");
-    // Until the class object knows the teacher's producers it answers "nothing to record": try again, but only
-    // press the button while it offers to record (a second press would stop a recording that is starting).
-    const toggle = teacher.page.getByTestId("recording-toggle");
-    await expect
-      .poll(
-        async () => {
-          if ((await toggle.textContent())?.includes("Record")) await toggle.click();
-          await rec(teacher.page).waitFor({ timeout: 3_000 }).catch(() => undefined);
-          return rec(teacher.page).count();
-        },
-        { timeout: 30_000, interval: 1_000 },
-      )
-      .toBe(1);
+    await startRecording(teacher.page);
     await teacher.page.waitForTimeout(RECORD_MS);
     await teacher.page.getByRole("button", { name: "■ Stop recording" }).click();
     await rec(teacher.page).waitFor({ state: "detached" });

@@ -55,3 +55,20 @@ export async function enterLiveClass(who: Person, classId: string, title: string
   await who.page.goto(`/classes/${classId}/live`);
   await who.page.getByRole("heading", { name: title, level: 1 }).waitFor();
 }
+
+/**
+ * Presses Record until the class records. The class object answers "nothing to record" until it knows the
+ * teacher's producers, so a press may need repeating; the button is pressed only while it is enabled and offers
+ * to record (while a press is being confirmed it is disabled, and a second press would stop what is starting).
+ */
+export async function startRecording(page: Page, timeoutMs = 30_000): Promise<void> {
+  const toggle = page.getByTestId("recording-toggle");
+  const rec = page.getByTestId("rec-indicator");
+  // A loop rather than expect.poll: set-ups (beforeAll) record too, and vitest allows expect.poll only in tests.
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+    if ((await rec.count()) === 1) return;
+    if ((await toggle.isEnabled()) && (await toggle.textContent())?.includes("Record")) await toggle.click({ timeout: 1_000 }).catch(() => undefined);
+    await rec.waitFor({ timeout: 3_000 }).catch(() => undefined);
+  }
+  throw new Error(`the recording did not start within ${timeoutMs} ms`);
+}
