@@ -75,7 +75,8 @@ try {
       }, 1000 / 15);
       const outbound = async () => {
         const stats = await sender.getStats();
-        for (const report of stats.values()) if (report.type === "outbound-rtp") return { frames: report.framesEncoded ?? 0, bytes: report.bytesSent ?? 0, at: performance.now() };
+        for (const report of stats.values())
+          if (report.type === "outbound-rtp") return { frames: report.framesEncoded ?? 0, bytes: report.bytesSent ?? 0, at: performance.now() };
         return { frames: 0, bytes: 0, at: performance.now() };
       };
       const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -98,7 +99,9 @@ try {
       const rate = (a: any, b: any) => ({ fps: ((b.frames - a.frames) * 1000) / (b.at - a.at), kbps: ((b.bytes - a.bytes) * 8) / (b.at - a.at) });
       return { idle: rate(idleStart, idleEnd), drawing: rate(idleEnd, drawEnd) };
     }, mode);
-    console.log(`${mode} | ${result.idle.fps.toFixed(1)} | ${result.idle.kbps.toFixed(0)} | ${result.drawing.fps.toFixed(1)} | ${result.drawing.kbps.toFixed(0)}`);
+    console.log(
+      `${mode} | ${result.idle.fps.toFixed(1)} | ${result.idle.kbps.toFixed(0)} | ${result.drawing.fps.toFixed(1)} | ${result.drawing.kbps.toFixed(0)}`,
+    );
   }
 } finally {
   await browser.close();

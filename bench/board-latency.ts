@@ -78,7 +78,8 @@ function measure(socket: WebSocket): void {
       samples.batch.push({ at: now, ms: now - batch.sentAt });
       for (const pointAt of batch.pointTimes) samples.point.push({ at: now, ms: now - pointAt });
     } else if (text.startsWith('{"notification":"events"')) {
-      for (const event of (JSON.parse(text) as { data: { events: { type: string; entry?: { op: { type: string; shape?: { id: string } } } }[] } }).data.events) {
+      for (const event of (JSON.parse(text) as { data: { events: { type: string; entry?: { op: { type: string; shape?: { id: string } } } }[] } }).data
+        .events) {
         const id = event.type === "board.op" ? event.entry?.op.shape?.id : undefined;
         const sentAt = id === undefined ? undefined : sentOps.get(id);
         if (sentAt !== undefined) samples.op.push({ at: now, ms: now - sentAt });
@@ -145,7 +146,11 @@ class Presenter {
       sent = made;
     }
     sentOps.set(strokeId, performance.now());
-    this.send("board.op", { clientOpId: randomUUID(), surface: SURFACE, op: { type: "add", shape: { id: strokeId, type: "pen", color: "#1d4ed8", width: 0.004, points } } });
+    this.send("board.op", {
+      clientOpId: randomUUID(),
+      surface: SURFACE,
+      op: { type: "add", shape: { id: strokeId, type: "pen", color: "#1d4ed8", width: 0.004, points } },
+    });
   }
 }
 
@@ -174,7 +179,9 @@ async function main(): Promise<void> {
     const url = async (userId: string, role: "teacher" | "student") => classSocketUrl(stack.url, classId, await sign(classId, userId, role));
     const measurerIds = studentIds.slice(0, MEASURERS);
     const herdIds = studentIds.slice(MEASURERS);
-    console.log(`board latency benchmark against wrangler dev on ${stack.url} (${new Date().toISOString()}, ${SOCKETS} sockets, load average ${loadAverage()})`);
+    console.log(
+      `board latency benchmark against wrangler dev on ${stack.url} (${new Date().toISOString()}, ${SOCKETS} sockets, load average ${loadAverage()})`,
+    );
     const joinStarted = performance.now();
     const presenterSocket = await openSocket(await url(teacherId, "teacher"));
     own.push(presenterSocket);
@@ -217,7 +224,9 @@ async function main(): Promise<void> {
     console.log(`  point → student:  ${summary(between(samples.point, steadyStart, steadyEnd))}`);
     console.log(`  batch → student:  ${summary(between(samples.batch, steadyStart, steadyEnd))}`);
     console.log(`  op → student:     ${summary(between(samples.op, steadyStart, steadyEnd))}`);
-    console.log(`  ink batches received by the child processes' ${herdIds.length} students: ${inkToHerds} of ${batchesSent * herdIds.length}; refusals ${refusals}`);
+    console.log(
+      `  ink batches received by the child processes' ${herdIds.length} students: ${inkToHerds} of ${batchesSent * herdIds.length}; refusals ${refusals}`,
+    );
     const deliveries = batchesSent * SOCKETS;
     const workerCpu = usageAfter.workerCpuSeconds - usageBefore.workerCpuSeconds;
     const proxyCpu = usageAfter.proxyCpuSeconds - usageBefore.proxyCpuSeconds;
@@ -232,7 +241,9 @@ async function main(): Promise<void> {
       console.log(
         `\nsession: ${SOAK_MINUTES} minutes of drawing (${total} strokes of 50–150 points on one page, on top of the ${strokes} above), compressed ${COMPRESSION}×`,
       );
-      console.log("  window | strokes on the page | point → student p50 / p99 | batch → student p50 / p99 | op → student p50 / p99 | workerd (Worker) RSS | proxy RSS");
+      console.log(
+        "  window | strokes on the page | point → student p50 / p99 | batch → student p50 / p99 | op → student p50 / p99 | workerd (Worker) RSS | proxy RSS",
+      );
       const memory = () => workerdUsage(processTree(stack.pid), PORT);
       const before = memory();
       console.log(`  start  | ${String(strokes).padStart(6)} | | | | ${before.workerMb.toFixed(0)} MB | ${before.proxyMb.toFixed(0)} MB`);

@@ -135,7 +135,13 @@ function frameSummary(intervals: number[]): string {
  */
 async function drawMany(drawers: ClassChannel[], surface: BoardSurface, strokes: number, seed: number): Promise<void> {
   const random = seededRandom(seed);
-  const shapes = Array.from({ length: strokes }, (_, i) => ({ id: `bench-${seed}-${i}`, type: "pen" as const, color: "#1d4ed8", width: 0.003, points: penStroke(strokeLength(50, 150, random), random) }));
+  const shapes = Array.from({ length: strokes }, (_, i) => ({
+    id: `bench-${seed}-${i}`,
+    type: "pen" as const,
+    color: "#1d4ed8",
+    width: 0.003,
+    points: penStroke(strokeLength(50, 150, random), random),
+  }));
   let failed = 0;
   await Promise.all(
     drawers.map(async (drawer, d) => {
@@ -179,7 +185,12 @@ async function lectureDeck(pages: number): Promise<Uint8Array> {
     const page = pdf.addPage([1024, 768]);
     page.drawText(`Lecture 7 — part ${p}: waves and interference`, { x: 60, y: 680, size: 34, font: bold, color: rgb(0.1, 0.1, 0.3) });
     for (let line = 0; line < 12; line++) {
-      page.drawText(`• Point ${line + 1} of slide ${p}: the amplitude adds where the phases agree and cancels where they differ.`, { x: 70, y: 610 - line * 38, size: 18, font });
+      page.drawText(`• Point ${line + 1} of slide ${p}: the amplitude adds where the phases agree and cancels where they differ.`, {
+        x: 70,
+        y: 610 - line * 38,
+        size: 18,
+        font,
+      });
     }
     page.drawRectangle({ x: 620, y: 90, width: 340, height: 200, borderColor: rgb(0.2, 0.4, 0.8), borderWidth: 3, color: rgb(0.9, 0.94, 1) });
     page.drawLine({ start: { x: 640, y: 190 }, end: { x: 940, y: 190 }, thickness: 2, color: rgb(0.8, 0.2, 0.2) });
@@ -219,7 +230,12 @@ async function uploadDeck(baseUrl: string, teacher: Account, classId: string, by
 }
 
 /** A person signed in through SSO in a browser context of their own, and the same session for Node calls. */
-async function browserPerson(browser: Browser, baseUrl: string, role: "teacher" | "student", name: string): Promise<{ account: Account; context: BrowserContext; page: Page }> {
+async function browserPerson(
+  browser: Browser,
+  baseUrl: string,
+  role: "teacher" | "student",
+  name: string,
+): Promise<{ account: Account; context: BrowserContext; page: Page }> {
   const context = await newUserContext(browser, baseUrl);
   context.setDefaultTimeout(120_000);
   // tsx compiles this file keeping function names (an `__name(fn, "name")` call); functions sent into the page
@@ -325,7 +341,10 @@ async function main(): Promise<void> {
     console.log(`  the teacher drawing ${DRAWN_STROKES} strokes with the mouse (load average ${load}):`);
     console.log(`    teacher's page (drawing): ${frameSummary(teacherDrawing)}`);
     console.log(`    student's page (watching): ${frameSummary(studentDrawing)}`);
-    await student.page.locator("[data-testid=board-shapes] [data-shape-id]").nth(STROKES + DRAWN_STROKES - 1).waitFor({ state: "attached" });
+    await student.page
+      .locator("[data-testid=board-shapes] [data-shape-id]")
+      .nth(STROKES + DRAWN_STROKES - 1)
+      .waitFor({ state: "attached" });
     console.log(`    the student's page shows all ${STROKES + DRAWN_STROKES} strokes`);
     // Free the browser for the next late joiner.
     await teacher.page.goto(`${baseUrl}/`);

@@ -32,7 +32,10 @@ const OPEN_CONCURRENCY = 100;
 const PHASE_SECONDS = 10;
 /** After the last send, how long to wait for stragglers before counting losses. */
 const DRAIN_MS = 5_000;
-const SIZES = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const SIZES = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const MODES = ["bare", "edge", "ours"] as const;
 type Mode = (typeof MODES)[number];
 const modesArg = process.argv.find((a) => a.startsWith("--modes="));
@@ -224,9 +227,7 @@ function printRatios(size: number, figures: Partial<Record<Mode, ModeFigures>>):
     const ratio = (a: number, b: number) => (a / b).toFixed(2);
     console.log(
       `  ${size} clients, ${mode} / bare: joins ×${ratio(f.joinSeconds, bare.joinSeconds)} (workerd CPU ×${ratio(f.joinWorkerdCpu, bare.joinWorkerdCpu)}), ` +
-        f.chat
-          .flatMap((c, i) => (bare.chat[i] ? [`${c.sent / PHASE_SECONDS} msg/s p99 ×${ratio(c.p99, bare.chat[i]!.p99)}`] : []))
-          .join(", "),
+        f.chat.flatMap((c, i) => (bare.chat[i] ? [`${c.sent / PHASE_SECONDS} msg/s p99 ×${ratio(c.p99, bare.chat[i]!.p99)}`] : [])).join(", "),
     );
   }
 }

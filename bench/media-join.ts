@@ -33,7 +33,10 @@ const JOIN_TIMEOUT_MS = 30_000;
 const PAUSE_BETWEEN_JOINS_MS = 1_000;
 
 if (process.env.INSP_LIVE_LOOPBACK_NETNS !== "1") {
-  const result = spawnSync("bash", ["scripts/lib/loopback-netns.sh", "npx", "tsx", "bench/media-join.ts", ...process.argv.slice(2)], { cwd: repoRoot, stdio: "inherit" });
+  const result = spawnSync("bash", ["scripts/lib/loopback-netns.sh", "npx", "tsx", "bench/media-join.ts", ...process.argv.slice(2)], {
+    cwd: repoRoot,
+    stdio: "inherit",
+  });
   process.exit(result.status ?? 1);
 }
 
@@ -89,7 +92,9 @@ function recordFirstFrames(): void {
     dataset: Record<string, string>;
     requestVideoFrameCallback(callback: (now: number) => void): void;
   }
-  const page = globalThis as unknown as { document: { querySelectorAll(selector: string): { forEach(visit: (video: BenchVideo) => void): void } } } & { MutationObserver: new (callback: () => void) => { observe(target: unknown, options: object): void } };
+  const page = globalThis as unknown as { document: { querySelectorAll(selector: string): { forEach(visit: (video: BenchVideo) => void): void } } } & {
+    MutationObserver: new (callback: () => void) => { observe(target: unknown, options: object): void };
+  };
   const seen = new WeakSet<BenchVideo>();
   new page.MutationObserver(() => {
     page.document.querySelectorAll("video").forEach((video) => {
@@ -164,7 +169,9 @@ async function main(): Promise<void> {
       if (index > 0) {
         fromMediaJoin.push(figures.fromMediaJoin);
         fromNavigation.push(figures.fromNavigation);
-        console.log(`join ${String(index).padStart(2)}: media.join → first frame ${Math.round(figures.fromMediaJoin)} ms, page open → first frame ${Math.round(figures.fromNavigation)} ms`);
+        console.log(
+          `join ${String(index).padStart(2)}: media.join → first frame ${Math.round(figures.fromMediaJoin)} ms, page open → first frame ${Math.round(figures.fromNavigation)} ms`,
+        );
       }
       await studentPage.goto(`/classes/${classId}`);
       await new Promise((resolve) => setTimeout(resolve, PAUSE_BETWEEN_JOINS_MS));

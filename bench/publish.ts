@@ -32,12 +32,41 @@ const work = mkdtempSync(path.join(os.tmpdir(), "insp-publish-bench-"));
 const source = path.join(work, "composed.mp4");
 console.log(`making a ${SECONDS} s composed-like recording…`);
 execFileSync("ffmpeg", [
-  "-hide_banner", "-loglevel", "error", "-y",
-  "-f", "lavfi", "-i", "smptehdbars=size=1280x720:rate=25",
-  "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
-  "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-  "-filter_complex", "[0:v][1:v]overlay=W-w-20:H-h-20[v]", "-map", "[v]", "-map", "2:a",
-  "-t", String(SECONDS), "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", source,
+  "-hide_banner",
+  "-loglevel",
+  "error",
+  "-y",
+  "-f",
+  "lavfi",
+  "-i",
+  "smptehdbars=size=1280x720:rate=25",
+  "-f",
+  "lavfi",
+  "-i",
+  "testsrc2=size=320x180:rate=25",
+  "-f",
+  "lavfi",
+  "-i",
+  "sine=frequency=440:sample_rate=48000",
+  "-filter_complex",
+  "[0:v][1:v]overlay=W-w-20:H-h-20[v]",
+  "-map",
+  "[v]",
+  "-map",
+  "2:a",
+  "-t",
+  String(SECONDS),
+  "-c:v",
+  "libx264",
+  "-preset",
+  "veryfast",
+  "-pix_fmt",
+  "yuv420p",
+  "-c:a",
+  "aac",
+  "-movflags",
+  "+faststart",
+  source,
 ]);
 
 const s3 = await startLocalS3({ port: S3_PORT, directory: path.join(work, "s3"), bucket: BUCKET, origins: ["http://127.0.0.1:8787"] });
@@ -61,7 +90,9 @@ try {
   const readyAt = performance.now();
   const firstPlayable = ((sourceStoredAt ?? readyAt) - started) / 1000;
   const fullLadder = (readyAt - started) / 1000;
-  console.log(`recording            ${SECONDS} s, x264 preset ${preset ?? "per rung"}, ${os.availableParallelism()} cores, load average ${os.loadavg()[0]!.toFixed(1)} at the end`);
+  console.log(
+    `recording            ${SECONDS} s, x264 preset ${preset ?? "per rung"}, ${os.availableParallelism()} cores, load average ${os.loadavg()[0]!.toFixed(1)} at the end`,
+  );
   console.log(`first playable file  ${firstPlayable.toFixed(2)} s after hand-over (${(firstPlayable / SECONDS).toFixed(3)}× the length)`);
   console.log(`full ladder (ready)  ${fullLadder.toFixed(2)} s after hand-over (${(fullLadder / SECONDS).toFixed(3)}× the length; target ≤ 0.5×)`);
 } finally {

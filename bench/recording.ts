@@ -88,7 +88,12 @@ const storage = loadStorageConfig({
   S3_PUBLIC_URL: publicUrl,
 })!;
 const publisher = createPublisher(storage);
-const glue = createRecordingGlue({ workerUrl: `http://127.0.0.1:${WORKER_PORT}`, identity: nodeKey.identity, workRoot: path.join(work, "recordings"), publisher });
+const glue = createRecordingGlue({
+  workerUrl: `http://127.0.0.1:${WORKER_PORT}`,
+  identity: nodeKey.identity,
+  workRoot: path.join(work, "recordings"),
+  publisher,
+});
 
 const node = await startRecorderTestNode(46000);
 configureRecorder({ portMin: 46500, portMax: 46599 });
@@ -140,7 +145,9 @@ try {
   const flashes = await flashOnsets(stored);
   const beeps = await beepOnsets(stored);
   const offsets = flashes
-    .map((flash) => Math.round((beeps.reduce((nearest, beep) => (Math.abs(beep - flash) < Math.abs(nearest - flash) ? beep : nearest), Infinity) - flash) * 1000))
+    .map((flash) =>
+      Math.round((beeps.reduce((nearest, beep) => (Math.abs(beep - flash) < Math.abs(nearest - flash) ? beep : nearest), Infinity) - flash) * 1000),
+    )
     .filter((offset) => Math.abs(offset) < 500);
   const worst = offsets.reduce((max, offset) => Math.max(max, Math.abs(offset)), 0);
   console.log(`  A/V offsets, beep − flash (ms), ${offsets.length} of ${flashes.length} flashes paired: ${offsets.join(" ")}`);

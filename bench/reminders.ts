@@ -45,7 +45,17 @@ function startWrangler(sendgridUrl: string, onCronLog: (log: CronLog) => void): 
   };
   const child = spawn(
     "npx",
-    ["wrangler", "dev", "--port", String(PORT), "--ip", "127.0.0.1", "--persist-to", STATE_DIR, ...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`])],
+    [
+      "wrangler",
+      "dev",
+      "--port",
+      String(PORT),
+      "--ip",
+      "127.0.0.1",
+      "--persist-to",
+      STATE_DIR,
+      ...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
+    ],
     { cwd: repoRoot, detached: true, stdio: ["ignore", "pipe", "pipe"], env: wranglerEnv },
   );
   let buffered = "";
@@ -98,10 +108,15 @@ function seed(students: number): void {
   const chunks = <T>(items: T[]) => Array.from({ length: Math.ceil(items.length / 200) }, (_, i) => items.slice(i * 200, i * 200 + 200));
   const userRows = [user("bench-teacher", "teacher"), ...studentIds.map((id) => user(id, "student"))];
   const statements = [
-    ...chunks(userRows).map((rows) => `INSERT INTO users (id,email,display_name,role,timezone,remind_by_email,remind_by_sms,calendar_secret,created_at,updated_at) VALUES ${rows.join(",")};`),
+    ...chunks(userRows).map(
+      (rows) =>
+        `INSERT INTO users (id,email,display_name,role,timezone,remind_by_email,remind_by_sms,calendar_secret,created_at,updated_at) VALUES ${rows.join(",")};`,
+    ),
     `INSERT INTO classes (id,title,teacher_id,created_at,updated_at) VALUES ('bench-class','Benchmark class','bench-teacher',${now},${now});`,
     `INSERT INTO occurrences (id,class_id,starts_at,ends_at,timezone,created_at,updated_at) VALUES ('bench-occurrence','bench-class',${now + 59.5 * 60_000},${now + 119.5 * 60_000},'UTC',${now},${now});`,
-    ...chunks(studentIds).map((ids) => `INSERT INTO enrollments (class_id,user_id,created_at) VALUES ${ids.map((id) => `('bench-class','${id}',${now})`).join(",")};`),
+    ...chunks(studentIds).map(
+      (ids) => `INSERT INTO enrollments (class_id,user_id,created_at) VALUES ${ids.map((id) => `('bench-class','${id}',${now})`).join(",")};`,
+    ),
   ];
   const file = path.join(STATE_DIR, "seed.sql");
   writeFileSync(file, statements.join("\n"));
@@ -137,8 +152,12 @@ async function main(): Promise<void> {
     const sentMs = (capture.state.lastAt ?? Number.NaN) - tick;
     console.log(`  reminders created by the cron run: ${log?.created ?? "no cron log seen"}`);
     console.log(`  tick → all queued:  ${(queuedMs / 1000).toFixed(2)} s  (target ≤ 10 s)`);
-    console.log(`  tick → all sent:    ${capture.state.accepted >= expected ? `${(sentMs / 1000).toFixed(2)} s` : `incomplete: ${capture.state.accepted}/${expected} after ${SEND_TIMEOUT_MS / 1000} s`}`);
-    console.log(`  first e-mail after: ${(((capture.state.firstAt ?? Number.NaN) - tick) / 1000).toFixed(2)} s; throughput ${(capture.state.accepted / (sentMs / 1000)).toFixed(0)} e-mails/s`);
+    console.log(
+      `  tick → all sent:    ${capture.state.accepted >= expected ? `${(sentMs / 1000).toFixed(2)} s` : `incomplete: ${capture.state.accepted}/${expected} after ${SEND_TIMEOUT_MS / 1000} s`}`,
+    );
+    console.log(
+      `  first e-mail after: ${(((capture.state.firstAt ?? Number.NaN) - tick) / 1000).toFixed(2)} s; throughput ${(capture.state.accepted / (sentMs / 1000)).toFixed(0)} e-mails/s`,
+    );
     console.log(`  e-mails accepted by the capture server: ${capture.state.accepted} (expected ${expected}; more would mean a duplicate)`);
   } finally {
     stopWrangler(wrangler);

@@ -29,7 +29,16 @@ import type { types } from "mediasoup";
 import { MEDIA_CODECS, MediaNode } from "../sfu-node/src/Node";
 import type { PeerConnection } from "../sfu-node/src/Peer";
 import { startRtpSinks, type RtpSinks, type SinkCounters } from "./lib/rtp-sink";
-import { CAMERA_LAYERS, prepareTeacherMedia, PRODUCER_PARAMETERS, RECEIVED_SSRCS, RECEIVED_STREAMS, RECEIVER_RTP_CAPABILITIES, startTeacherMedia, type TeacherMedia } from "./lib/teacher-media";
+import {
+  CAMERA_LAYERS,
+  prepareTeacherMedia,
+  PRODUCER_PARAMETERS,
+  RECEIVED_SSRCS,
+  RECEIVED_STREAMS,
+  RECEIVER_RTP_CAPABILITIES,
+  startTeacherMedia,
+  type TeacherMedia,
+} from "./lib/teacher-media";
 
 const DEFAULT_SIZES = [100, 300, 600, 1000];
 const WARMUP_MS = 4_000;
@@ -52,7 +61,8 @@ const SOURCES = ["video", "audio", "screen"] as const;
 const args = process.argv.slice(2);
 const sizes = args.filter((arg) => /^\d+$/.test(arg)).map(Number);
 const sinkProcesses = Number(args.find((arg) => arg.startsWith("--sinks="))?.slice("--sinks=".length) ?? 2);
-if (!Number.isInteger(sinkProcesses) || sinkProcesses < 1 || sinkProcesses > SINK_SOCKETS) throw new Error(`--sinks must be a whole number from 1 to ${SINK_SOCKETS}`);
+if (!Number.isInteger(sinkProcesses) || sinkProcesses < 1 || sinkProcesses > SINK_SOCKETS)
+  throw new Error(`--sinks must be a whole number from 1 to ${SINK_SOCKETS}`);
 
 type Mode = "ours" | "bare";
 
@@ -144,7 +154,9 @@ function processCpuMs(pid: number | undefined): number {
 }
 
 function udpReceiveBufferErrors(): number {
-  const lines = readFileSync("/proc/net/snmp", "utf8").split("\n").filter((line) => line.startsWith("Udp:"));
+  const lines = readFileSync("/proc/net/snmp", "utf8")
+    .split("\n")
+    .filter((line) => line.startsWith("Udp:"));
   const names = lines[0]!.split(/\s+/);
   return Number(lines[1]!.split(/\s+/)[names.indexOf("RcvbufErrors")]);
 }
@@ -156,11 +168,17 @@ async function snapshot(phase: Phase, sinks: RtpSinks, media: TeacherMedia): Pro
     mainCpuMs: (main.user + main.system) / 1000,
     ffmpegCpuMs: processCpuMs(media.ffmpeg.pid),
     machine: machineCpu(),
-    sentPackets: media.counters().filter((stream) => RECEIVED_STREAMS.has(stream.name)).reduce((sum, stream) => sum + stream.packets, 0),
+    sentPackets: media
+      .counters()
+      .filter((stream) => RECEIVED_STREAMS.has(stream.name))
+      .reduce((sum, stream) => sum + stream.packets, 0),
     udpReceiveBufferErrors: udpReceiveBufferErrors(),
   };
   const [workers, sinkSide] = await Promise.all([
-    Promise.all([Promise.all(phase.workers.map((worker) => worker.getResourceUsage())), Promise.all(phase.producers.map((producer) => producer.getStats()))]).then(([usages, stats]) => ({
+    Promise.all([
+      Promise.all(phase.workers.map((worker) => worker.getResourceUsage())),
+      Promise.all(phase.producers.map((producer) => producer.getStats())),
+    ]).then(([usages, stats]) => ({
       workersAt: performance.now(),
       workerCpuMs: usages.map((usage) => usage.ru_utime + usage.ru_stime),
       producerStats: stats.flat().filter((entry) => RECEIVED_SSRCS.has(entry.ssrc)),
@@ -192,7 +210,12 @@ async function setUpOurs(node: MediaNode, receivers: number, sinks: RtpSinks, me
     const output = await student.createPlainTransport("recv");
     await output.connect({ ip: "127.0.0.1", port: sinks.ports[index % sinks.ports.length]! });
     for (const producer of producers) {
-      const { consumerId } = await student.consume({ transportId: output.id, producerId: producer.id, rtpCapabilities: RECEIVER_RTP_CAPABILITIES, paused: false });
+      const { consumerId } = await student.consume({
+        transportId: output.id,
+        producerId: producer.id,
+        rtpCapabilities: RECEIVER_RTP_CAPABILITIES,
+        paused: false,
+      });
       const entry = student.consumers.get(consumerId)!;
       if (producer === producers[0]) {
         cameraConsumers.push(entry.consumer);
@@ -342,7 +365,16 @@ async function main(): Promise<void> {
   const sinks = await startRtpSinks({ processes: sinkProcesses, firstPort: SINK_FIRST_PORT, sockets: SINK_SOCKETS });
   const media = await startTeacherMedia(RELAY_PORT);
   const node = await MediaNode.create(
-    { nodeId: "bench-node", listenHost: "127.0.0.1", announcedAddress: undefined, webRtcServerPortBase: RTC_BASE, rtcPortMin: RTC_RANGE.min, rtcPortMax: RTC_RANGE.max, workers: WORKERS, consumersPerRouter: CONSUMERS_PER_ROUTER },
+    {
+      nodeId: "bench-node",
+      listenHost: "127.0.0.1",
+      announcedAddress: undefined,
+      webRtcServerPortBase: RTC_BASE,
+      rtcPortMin: RTC_RANGE.min,
+      rtcPortMax: RTC_RANGE.max,
+      workers: WORKERS,
+      consumersPerRouter: CONSUMERS_PER_ROUTER,
+    },
     { logLevel: "error" },
   );
   const bareWorkers: types.Worker[] = [];
@@ -364,10 +396,14 @@ async function main(): Promise<void> {
     // The teacher's ingress, measured on the relay before any phase (FFmpeg paces the loops in real time).
     const ingressBefore = media.counters();
     await sleep(3_000);
-    const ingress = media.counters().map((stream, index) => ({ ...stream, packets: stream.packets - ingressBefore[index]!.packets, bytes: stream.bytes - ingressBefore[index]!.bytes }));
+    const ingress = media
+      .counters()
+      .map((stream, index) => ({ ...stream, packets: stream.packets - ingressBefore[index]!.packets, bytes: stream.bytes - ingressBefore[index]!.bytes }));
     console.log(`teacher ingress: ${ingress.map((s) => `${s.name} ${int(s.packets / 3)} pkt/s ${int((s.bytes * 8) / 3 / 1000)} kbps`).join(", ")}`);
     if (ingress.some((stream) => stream.packets === 0)) throw new Error("FFmpeg is not sending every stream; see its errors above");
-    console.log(`${WORKERS} workers per mode, ${sinkProcesses} sink processes, ${SOURCES.length} consumers per receiver, ${WARMUP_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s measured per phase, ${os.availableParallelism()} cores`);
+    console.log(
+      `${WORKERS} workers per mode, ${sinkProcesses} sink processes, ${SOURCES.length} consumers per receiver, ${WARMUP_MS / 1000} s warm-up + ${MEASURE_MS / 1000} s measured per phase, ${os.availableParallelism()} cores`,
+    );
     console.log(HEADER);
     const results: Result[] = [];
     for (const receivers of sizes.length > 0 ? sizes : DEFAULT_SIZES) {
@@ -379,7 +415,9 @@ async function main(): Promise<void> {
       results.push(ours, bare);
     }
     const bare = results.filter((r) => r.mode === "bare").map((r) => r.receiversPerCore);
-    const ratios = results.filter((r) => r.mode === "ours").map((r) => r.receiversPerCore / results.find((b) => b.mode === "bare" && b.receivers === r.receivers)!.receiversPerCore);
+    const ratios = results
+      .filter((r) => r.mode === "ours")
+      .map((r) => r.receiversPerCore / results.find((b) => b.mode === "bare" && b.receivers === r.receivers)!.receiversPerCore);
     console.log(
       `targets: ours within ${TARGET_RATIO * 100} % of bare → ${ratios.map((r) => `${(r * 100).toFixed(0)} %`).join(", ")} (${ratios.every((r) => r >= TARGET_RATIO) ? "met" : "not met at every N"}); ` +
         `bare ≈ ${TARGET_BARE_PER_CORE} per core at 80 % CPU → ${int(Math.min(...bare))}–${int(Math.max(...bare))} receivers (${int(Math.min(...bare) * SOURCES.length)}–${int(Math.max(...bare) * SOURCES.length)} consumers)`,

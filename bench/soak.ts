@@ -48,7 +48,14 @@ function startStack(stateDir: string): Promise<{ child: ChildProcess; url: strin
     cwd: repoRoot,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, START_SKIP_INSTALL: "1", PORT: String(PORT), INSP_LIVE_STATE: stateDir, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+    env: {
+      ...process.env,
+      START_SKIP_INSTALL: "1",
+      PORT: String(PORT),
+      INSP_LIVE_STATE: stateDir,
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_SEND_METRICS: "false",
+    },
   });
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
@@ -171,7 +178,13 @@ async function student(url: string, account: Account, classId: string, until: nu
       const option = poll?.options[Math.floor(Math.random() * poll.options.length)];
       if (poll && option) track("poll.vote", channel.request("poll.vote", { pollId: poll.id, optionIds: [option.id] }));
     } else if (roll < 0.75) {
-      track("hand.raise/lower", channel.request("hand.raise", {}).then(() => sleep(jittered(3_000))).then(() => channel!.request("hand.lower", {})));
+      track(
+        "hand.raise/lower",
+        channel
+          .request("hand.raise", {})
+          .then(() => sleep(jittered(3_000)))
+          .then(() => channel!.request("hand.lower", {})),
+      );
     } else if (roll < 0.85) {
       track("reaction.send", channel.request("reaction.send", { emoji: "👍" }));
     } else if (roll < 0.93) {
@@ -217,7 +230,9 @@ async function teacher(url: string, account: Account, classId: string, until: nu
  * before a restart says nothing about the slope after it.
  */
 function reloadsSoFar(): number {
-  return readFileSync(LOG_PATH, "utf8").split("\n").filter((line) => line.includes("Reloading local server")).length;
+  return readFileSync(LOG_PATH, "utf8")
+    .split("\n")
+    .filter((line) => line.includes("Reloading local server")).length;
 }
 
 /** Lines of the stack's log that report an error (wrangler, workerd, the objects' structured events, sfu-node). */
@@ -247,7 +262,9 @@ async function main(): Promise<void> {
     const teacherAccount = await signIn(url, "teacher", "Soak Teacher");
     const students: Account[] = [];
     for (let i = 0; i < PARTICIPANTS - 1; i += 4) {
-      students.push(...(await Promise.all(Array.from({ length: Math.min(4, PARTICIPANTS - 1 - i) }, (_, k) => signIn(url, "student", `Soak Student ${i + k + 1}`)))));
+      students.push(
+        ...(await Promise.all(Array.from({ length: Math.min(4, PARTICIPANTS - 1 - i) }, (_, k) => signIn(url, "student", `Soak Student ${i + k + 1}`)))),
+      );
     }
     const classId = await openClass(url, teacherAccount, students);
     console.log(`signed in ${PARTICIPANTS}, class ${classId}; running`);
@@ -280,15 +297,24 @@ async function main(): Promise<void> {
     const first = fitted[0] ?? samples.at(-1)!;
     const last = samples.at(-1)!;
     const errors = errorLines();
-    console.log(`\nsoak results (${started.toISOString()}, ${MINUTES} min, ${PARTICIPANTS} participants, ${samples.length} samples; slope fitted from ${(fitFrom / 60_000).toFixed(1)} min on, ${fitted.length} samples)`);
-    for (const [key, label] of [["workerdWorker", "workerd (Worker, objects)"], ["workerdProxy", "workerd (wrangler's proxy)"], ["sfuNode", "sfu-node (tsx + Node)"], ["mediasoupWorkers", "mediasoup workers"]] as const) {
+    console.log(
+      `\nsoak results (${started.toISOString()}, ${MINUTES} min, ${PARTICIPANTS} participants, ${samples.length} samples; slope fitted from ${(fitFrom / 60_000).toFixed(1)} min on, ${fitted.length} samples)`,
+    );
+    for (const [key, label] of [
+      ["workerdWorker", "workerd (Worker, objects)"],
+      ["workerdProxy", "workerd (wrangler's proxy)"],
+      ["sfuNode", "sfu-node (tsx + Node)"],
+      ["mediasoupWorkers", "mediasoup workers"],
+    ] as const) {
       console.log(`  ${label.padEnd(24)} ${first[key].toFixed(0)} → ${last[key].toFixed(0)} MB, slope ${per10Min(key).toFixed(2)} MB / 10 min`);
     }
     const refused = [...counts.refused].map(([code, n]) => `${code} ${n}`).join(", ") || "none";
     console.log(`  requests ${counts.requests}, answered ${counts.answered}, refused/lost: ${refused}`);
     console.log(`  joins ${counts.joins}, leaves ${counts.leaves}, failed joins ${counts.joinFailures}`);
     const restarts = reloadsSoFar();
-    console.log(`  wrangler dev restarts of the Worker during the run: ${restarts}${restarts > 0 ? " (each dropped every socket; participants rejoined)" : ""}`);
+    console.log(
+      `  wrangler dev restarts of the Worker during the run: ${restarts}${restarts > 0 ? " (each dropped every socket; participants rejoined)" : ""}`,
+    );
     console.log(`  error lines in the stack log: ${errors.length}`);
     for (const line of [...new Set(errors.map((l) => l.slice(0, 240)))].slice(0, 10)) console.log(`    ${line}`);
   } finally {

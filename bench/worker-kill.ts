@@ -47,10 +47,32 @@ async function camera() {
   const ffmpeg = spawn(
     "ffmpeg",
     [
-      "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15",
-      "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-g", "3", "-an",
-      "-payload_type", String(PAYLOAD_TYPE), "-ssrc", String(SSRC),
-      "-f", "rtp", `rtp://127.0.0.1:${rtp.address().port}?rtcpport=${rtcp.address().port}&pkt_size=1200`,
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-re",
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc=size=320x240:rate=15",
+      "-c:v",
+      "libvpx",
+      "-deadline",
+      "realtime",
+      "-cpu-used",
+      "8",
+      "-b:v",
+      "300k",
+      "-g",
+      "3",
+      "-an",
+      "-payload_type",
+      String(PAYLOAD_TYPE),
+      "-ssrc",
+      String(SSRC),
+      "-f",
+      "rtp",
+      `rtp://127.0.0.1:${rtp.address().port}?rtcpport=${rtcp.address().port}&pkt_size=1200`,
     ],
     { stdio: ["ignore", "ignore", "inherit"] },
   );
@@ -78,16 +100,30 @@ async function joinClass(room: Room, cam: Camera, sockets: dgram.Socket[]) {
   const teacherSocket = connection();
   const teacher = room.addPeer({ userId: "teacher", role: "teacher", produce: ["video"], displayName: "Teacher", connection: teacherSocket.connection });
   const input = await teacher.createPlainTransport("send", { comedia: true, rtcpMux: false });
-  const producer = await teacher.producePlain(input, "video", { kind: "video", rtpParameters: { codecs: [{ mimeType: "video/VP8", payloadType: PAYLOAD_TYPE, clockRate: 90000 }], encodings: [{ ssrc: SSRC }] } });
+  const producer = await teacher.producePlain(input, "video", {
+    kind: "video",
+    rtpParameters: { codecs: [{ mimeType: "video/VP8", payloadType: PAYLOAD_TYPE, clockRate: 90000 }], encodings: [{ ssrc: SSRC }] },
+  });
   cam.pointAt(input.tuple.localPort, input.rtcpTuple!.localPort);
   const closes = [teacherSocket.closed];
   const firstPackets = await Promise.all(
     sockets.map(async (socket, index) => {
       const studentSocket = connection();
       closes.push(studentSocket.closed);
-      const student = room.addPeer({ userId: `student-${index}`, role: "student", produce: [], displayName: `S${index}`, connection: studentSocket.connection });
+      const student = room.addPeer({
+        userId: `student-${index}`,
+        role: "student",
+        produce: [],
+        displayName: `S${index}`,
+        connection: studentSocket.connection,
+      });
       const output = await student.createPlainTransport("recv");
-      await student.consume({ transportId: output.id, producerId: producer.id, rtpCapabilities: room.routers.values().next().value!.router.rtpCapabilities, paused: false });
+      await student.consume({
+        transportId: output.id,
+        producerId: producer.id,
+        rtpCapabilities: room.routers.values().next().value!.router.rtpCapabilities,
+        paused: false,
+      });
       const first = new Promise<number>((resolve) => {
         socket.removeAllListeners("message");
         socket.once("message", () => resolve(performance.now()));
@@ -106,7 +142,16 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
   const node = await MediaNode.create(
-    { nodeId: "bench-node", listenHost: "127.0.0.1", announcedAddress: undefined, webRtcServerPortBase: RTC_BASE, rtcPortMin: RTC_BASE + 10, rtcPortMax: RTC_BASE + 199, workers: 2, consumersPerRouter: 10_000 },
+    {
+      nodeId: "bench-node",
+      listenHost: "127.0.0.1",
+      announcedAddress: undefined,
+      webRtcServerPortBase: RTC_BASE,
+      rtcPortMin: RTC_BASE + 10,
+      rtcPortMax: RTC_BASE + 199,
+      workers: 2,
+      consumersPerRouter: 10_000,
+    },
     { logLevel: "error" },
   );
   const cam = await camera();
@@ -127,9 +172,16 @@ async function main(): Promise<void> {
       const told = Math.max(...(await Promise.all(before.closes)));
       const after = await joinClass(await node.openRoom("class-bench"), cam, sockets);
       const firsts = await Promise.all(after.firstPackets);
-      const result = { toldMs: told - killedAt, firstMs: Math.min(...firsts) - killedAt, allMs: Math.max(...firsts) - killedAt, replacedMs: (await replaced) - killedAt };
+      const result = {
+        toldMs: told - killedAt,
+        firstMs: Math.min(...firsts) - killedAt,
+        allMs: Math.max(...firsts) - killedAt,
+        replacedMs: (await replaced) - killedAt,
+      };
       results.push(result);
-      console.log(`round ${round}: told ${result.toldMs.toFixed(0)} ms, first student's video ${result.firstMs.toFixed(0)} ms, last ${result.allMs.toFixed(0)} ms, worker replaced ${result.replacedMs.toFixed(0)} ms`);
+      console.log(
+        `round ${round}: told ${result.toldMs.toFixed(0)} ms, first student's video ${result.firstMs.toFixed(0)} ms, last ${result.allMs.toFixed(0)} ms, worker replaced ${result.replacedMs.toFixed(0)} ms`,
+      );
       node.rooms.get("class-bench")?.close("closed-by-server");
     }
   } finally {
@@ -137,12 +189,29 @@ async function main(): Promise<void> {
     for (const socket of sockets) socket.close();
     node.close();
   }
-  const line = (name: string, values: number[]) => console.log(`${name.padEnd(28)} median ${median(values).toFixed(0).padStart(5)} ms   worst ${Math.max(...values).toFixed(0).padStart(5)} ms`);
+  const line = (name: string, values: number[]) =>
+    console.log(
+      `${name.padEnd(28)} median ${median(values).toFixed(0).padStart(5)} ms   worst ${Math.max(...values)
+        .toFixed(0)
+        .padStart(5)} ms`,
+    );
   console.log(`\n${rounds} kills, a class of 1 teacher + ${students} students (load average ${(await import("node:os")).loadavg()[0]!.toFixed(1)})`);
-  line("everyone told", results.map((r) => r.toldMs));
-  line("first student's video", results.map((r) => r.firstMs));
-  line("every student's video", results.map((r) => r.allMs));
-  line("worker replaced", results.map((r) => r.replacedMs));
+  line(
+    "everyone told",
+    results.map((r) => r.toldMs),
+  );
+  line(
+    "first student's video",
+    results.map((r) => r.firstMs),
+  );
+  line(
+    "every student's video",
+    results.map((r) => r.allMs),
+  );
+  line(
+    "worker replaced",
+    results.map((r) => r.replacedMs),
+  );
 }
 
 main().catch((error) => {

@@ -102,7 +102,12 @@ export class Classroom extends Server<ClassroomEnv> {
       this.services.media.userLeft(userId);
       this.services.board.userLeft(userId);
     });
-    const marks = new ClassMarks(() => this.name, this.store, this.outbox, () => this.session.current()?.id ?? null);
+    const marks = new ClassMarks(
+      () => this.name,
+      this.store,
+      this.outbox,
+      () => this.session.current()?.id ?? null,
+    );
     this.mediaMap = new MediaMap(
       this.store,
       this.broadcaster,
@@ -133,7 +138,9 @@ export class Classroom extends Server<ClassroomEnv> {
         (userId) => this.openParticipantSockets(userId)[0]?.state?.role ?? null,
       ),
       media,
-      recording: new RecordingControl(this.store, this.session, this.outbox, this.presence, this.mediaMap, links, media, this.broadcaster, env.DB, (at) => this.scheduleAlarm(at)),
+      recording: new RecordingControl(this.store, this.session, this.outbox, this.presence, this.mediaMap, links, media, this.broadcaster, env.DB, (at) =>
+        this.scheduleAlarm(at),
+      ),
       board: new Board(
         () => this.name,
         this.store,
@@ -333,7 +340,9 @@ export class Classroom extends Server<ClassroomEnv> {
       return okFrame(frame.output.id, result);
     } catch (error) {
       if (error instanceof ChannelError) return errorFrame(id, error.code, error.message);
-      console.error(JSON.stringify({ event: "classroom_handler_failed", classId: this.name, method, error: String(error instanceof Error ? error.stack : error) }));
+      console.error(
+        JSON.stringify({ event: "classroom_handler_failed", classId: this.name, method, error: String(error instanceof Error ? error.stack : error) }),
+      );
       return errorFrame(id, "INTERNAL", "Something went wrong on our side");
     }
   }
@@ -473,13 +482,18 @@ function utf8Length(text: string, limit: number = CLASSROOM_LIMITS.maxFrameBytes
 
 /** The page count of a deck of this class, from D1 (null when the deck is not this class's). */
 async function deckPagesAndTitle(db: D1Database, classId: string, deckId: string): Promise<{ pages: number; title: string } | null> {
-  return db.prepare(`SELECT page_count AS pages, title FROM slide_decks WHERE id = ?1 AND class_id = ?2`).bind(deckId, classId).first<{ pages: number; title: string }>();
+  return db
+    .prepare(`SELECT page_count AS pages, title FROM slide_decks WHERE id = ?1 AND class_id = ?2`)
+    .bind(deckId, classId)
+    .first<{ pages: number; title: string }>();
 }
 
 /** A file for a chat message: only an upload of this class by this user (see {@link SharedFileLookup}). */
 async function sharedFile(db: D1Database, classId: string, userId: string, fileId: string): Promise<ChatAttachment | null> {
   const row = await db
-    .prepare(`SELECT file_name AS fileName, kind, content_type AS contentType, size_bytes AS sizeBytes FROM media_uploads WHERE id = ?1 AND class_id = ?2 AND owner_id = ?3`)
+    .prepare(
+      `SELECT file_name AS fileName, kind, content_type AS contentType, size_bytes AS sizeBytes FROM media_uploads WHERE id = ?1 AND class_id = ?2 AND owner_id = ?3`,
+    )
     .bind(fileId, classId, userId)
     .first<Omit<ChatAttachment, "fileId">>();
   return row && { fileId, ...row };

@@ -70,7 +70,8 @@ export class Board {
       case "add": {
         if (this.shapeOwner(key, op.shape.id) !== null) throw new ChannelError("CONFLICT", "A shape with this id is already on the page");
         const count = this.storage.one<{ n: number }>(`SELECT COUNT(*) AS n FROM board_shapes WHERE surface = ?`, key)?.n ?? 0;
-        if (count >= BOARD_LIMITS.maxShapesPerSurface) throw new ChannelError("CONFLICT", `This page holds ${BOARD_LIMITS.maxShapesPerSurface} shapes; clear some or add a page`);
+        if (count >= BOARD_LIMITS.maxShapesPerSurface)
+          throw new ChannelError("CONFLICT", `This page holds ${BOARD_LIMITS.maxShapesPerSurface} shapes; clear some or add a page`);
         break;
       }
       case "update": {
@@ -90,7 +91,14 @@ export class Board {
         if (!moderator) throw new ChannelError("FORBIDDEN", "Only teachers clear a page");
         break;
     }
-    this.storage.run(`INSERT INTO board_ops (user_id, client_op_id, surface, op, at) VALUES (?, ?, ?, ?, ?)`, caller.userId, clientOpId, key, JSON.stringify(op), now);
+    this.storage.run(
+      `INSERT INTO board_ops (user_id, client_op_id, surface, op, at) VALUES (?, ?, ?, ?, ?)`,
+      caller.userId,
+      clientOpId,
+      key,
+      JSON.stringify(op),
+      now,
+    );
     const opSeq = this.storage.one<{ seq: number }>(`SELECT last_insert_rowid() AS seq`)!.seq;
     this.applyToShapes(key, caller.userId, op, opSeq);
     this.storage.run(`DELETE FROM board_ops WHERE op_seq <= ?`, opSeq - OPS_KEPT);
@@ -171,7 +179,12 @@ export class Board {
   screenShareEnded(now: number): void {
     if (this.storage.one(`SELECT shape_id FROM board_shapes WHERE surface = 'screen' LIMIT 1`) === null) return;
     const op: BoardOp = { type: "clear" };
-    this.storage.run(`INSERT INTO board_ops (user_id, client_op_id, surface, op, at) VALUES ('', ?, 'screen', ?, ?)`, `screen-ended-${now}-${crypto.randomUUID()}`, JSON.stringify(op), now);
+    this.storage.run(
+      `INSERT INTO board_ops (user_id, client_op_id, surface, op, at) VALUES ('', ?, 'screen', ?, ?)`,
+      `screen-ended-${now}-${crypto.randomUUID()}`,
+      JSON.stringify(op),
+      now,
+    );
     const opSeq = this.storage.one<{ seq: number }>(`SELECT last_insert_rowid() AS seq`)!.seq;
     this.applyToShapes("screen", "", op, opSeq);
     this.accepted({ opSeq, userId: "", surface: "screen", op, at: now });
@@ -180,7 +193,14 @@ export class Board {
   /** An op took effect: everyone is told, and it goes to D1 (through the outbox) so the board outlives the class. */
   private accepted(entry: BoardOpEntry): void {
     this.broadcaster.emit({ type: "board.op", entry });
-    this.outbox.add("board.op", { classId: this.classId(), opSeq: entry.opSeq, userId: entry.userId, surface: entry.surface, op: JSON.stringify(entry.op), createdAt: entry.at });
+    this.outbox.add("board.op", {
+      classId: this.classId(),
+      opSeq: entry.opSeq,
+      userId: entry.userId,
+      surface: entry.surface,
+      op: JSON.stringify(entry.op),
+      createdAt: entry.at,
+    });
   }
 
   surfaceState(key: string): BoardSurfaceState {
@@ -191,13 +211,21 @@ export class Board {
 
   /** The session ended: the presenter, the pens and the screen annotations go; decks and blank pages stay. */
   endSession(): void {
-    for (const statement of [`DELETE FROM board_state WHERE key = 'presenter'`, `DELETE FROM board_pens`, `DELETE FROM board_shapes WHERE surface = 'screen'`]) this.storage.run(statement);
+    for (const statement of [`DELETE FROM board_state WHERE key = 'presenter'`, `DELETE FROM board_pens`, `DELETE FROM board_shapes WHERE surface = 'screen'`])
+      this.storage.run(statement);
   }
 
   private applyToShapes(key: string, userId: string, op: BoardOp, opSeq: number): void {
     switch (op.type) {
       case "add":
-        this.storage.run(`INSERT INTO board_shapes (surface, shape_id, user_id, shape, op_seq) VALUES (?, ?, ?, ?, ?)`, key, op.shape.id, userId, JSON.stringify(op.shape), opSeq);
+        this.storage.run(
+          `INSERT INTO board_shapes (surface, shape_id, user_id, shape, op_seq) VALUES (?, ?, ?, ?, ?)`,
+          key,
+          op.shape.id,
+          userId,
+          JSON.stringify(op.shape),
+          opSeq,
+        );
         break;
       case "update":
         this.storage.run(`UPDATE board_shapes SET shape = ?, op_seq = ? WHERE surface = ? AND shape_id = ?`, JSON.stringify(op.shape), opSeq, key, op.shape.id);
@@ -214,7 +242,8 @@ export class Board {
   /** Teachers and admins always draw; a student only with a pen, and only where the presenter is. */
   private requirePen(caller: ClassIdentity, surface: BoardSurface): void {
     if (isModerator(caller.role)) return;
-    if (this.storage.one(`SELECT user_id FROM board_pens WHERE user_id = ?`, caller.userId) === null) throw new ChannelError("FORBIDDEN", "The teacher has not given you the pen");
+    if (this.storage.one(`SELECT user_id FROM board_pens WHERE user_id = ?`, caller.userId) === null)
+      throw new ChannelError("FORBIDDEN", "The teacher has not given you the pen");
     const presenter = this.presenter();
     if (!presenter || surfaceKey(presenter.surface) !== surfaceKey(surface)) throw new ChannelError("FORBIDDEN", "Draw on the page the teacher is showing");
   }

@@ -73,7 +73,8 @@ export class Chat {
     const body = data.body;
     if (LONE_SURROGATE.test(body)) throw new ChannelError("INVALID_MESSAGE", "The message contains broken characters");
     if (body.trim().length === 0 && !data.attachment) throw new ChannelError("INVALID_MESSAGE", "The message is empty");
-    if (graphemeCount(body) > CLASSROOM_LIMITS.maxChatGraphemes) throw new ChannelError("INVALID_MESSAGE", `A message may have at most ${CLASSROOM_LIMITS.maxChatGraphemes} characters`);
+    if (graphemeCount(body) > CLASSROOM_LIMITS.maxChatGraphemes)
+      throw new ChannelError("INVALID_MESSAGE", `A message may have at most ${CLASSROOM_LIMITS.maxChatGraphemes} characters`);
     this.checkMayPost(caller, data.attachment !== undefined);
 
     let attachment: ChatAttachment | null = null;
@@ -112,7 +113,16 @@ export class Chat {
     );
     this.storage.pruneChat();
     this.tailCache = null;
-    this.outbox.add("chat.insert", { id: message.id, classId: caller.classId, sessionId: session.id, userId: caller.userId, clientMessageId: message.clientMessageId, body, createdAt: now, attachment });
+    this.outbox.add("chat.insert", {
+      id: message.id,
+      classId: caller.classId,
+      sessionId: session.id,
+      userId: caller.userId,
+      clientMessageId: message.clientMessageId,
+      body,
+      createdAt: now,
+      attachment,
+    });
     this.broadcaster.emit({ type: "chat.message", message });
     return message;
   }

@@ -26,7 +26,12 @@ export interface RoomServices {
 /** The caller of a method: the verified identity, and where they connect from (for the media node choice). */
 export type Caller = ClassIdentity & { location?: JoinerLocation };
 
-type Handler<M extends ClassroomMethod> = (room: RoomServices, caller: Caller, data: ClassroomRequestData<M>, now: number) => ClassroomResponses[M] | Promise<ClassroomResponses[M]>;
+type Handler<M extends ClassroomMethod> = (
+  room: RoomServices,
+  caller: Caller,
+  data: ClassroomRequestData<M>,
+  now: number,
+) => ClassroomResponses[M] | Promise<ClassroomResponses[M]>;
 
 /**
  * One small handler per method. The dispatcher has already parsed `data` with the method's schema, checked

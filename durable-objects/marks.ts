@@ -48,6 +48,15 @@ export class ClassMarks {
     const id = replaces ? last.id : crypto.randomUUID();
     const next: LastMark = { id, sessionId, userId: mark.userId, at: now };
     this.storage.run(`INSERT OR REPLACE INTO board_state (key, value) VALUES ('last_mark', ?)`, JSON.stringify(next));
-    this.outbox.add("mark.upsert", { id, classId: this.classId(), liveSessionId: sessionId, kind: mark.kind, label: mark.label, surface: mark.surface, userId: mark.userId, at: now });
+    this.outbox.add("mark.upsert", {
+      id,
+      classId: this.classId(),
+      liveSessionId: sessionId,
+      kind: mark.kind,
+      label: mark.label,
+      surface: mark.surface,
+      userId: mark.userId,
+      at: now,
+    });
   }
 }

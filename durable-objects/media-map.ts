@@ -48,7 +48,9 @@ export class MediaMap {
 
   /** A node (re)connected and told us everything it has: that replaces what we knew about it. */
   syncNode(nodeId: string, producers: readonly LinkProducer[]): void {
-    const known = new Map(this.storage.all<ProducerRow>(`SELECT * FROM media_producers WHERE node_id = ?`, nodeId).map((row) => [row.producer_id, toInfo(row)]));
+    const known = new Map(
+      this.storage.all<ProducerRow>(`SELECT * FROM media_producers WHERE node_id = ?`, nodeId).map((row) => [row.producer_id, toInfo(row)]),
+    );
     const upserts: MediaProducerInfo[] = [];
     for (const producer of producers) {
       const info: MediaProducerInfo = { ...producer, nodeId };

@@ -80,7 +80,10 @@ export class MediaPlane {
   }
 
   /** A media token for `node` carrying the caller's identity and the grant the class gives them now. */
-  private async tokenFor(caller: ClassIdentity, node: CandidateNode): Promise<{ token: string; expiresAt: number; expiresInMs: number; produce: MediaSource[] }> {
+  private async tokenFor(
+    caller: ClassIdentity,
+    node: CandidateNode,
+  ): Promise<{ token: string; expiresAt: number; expiresInMs: number; produce: MediaSource[] }> {
     const produce = this.grantOf(caller);
     const signed = await signMediaToken(this.env.WORKER_SIGNING_KEY, node, caller.userId, {
       classId: caller.classId,
@@ -159,7 +162,10 @@ export class MediaPlane {
       case "sync": {
         // Only people still in the class keep media; anyone else the node still has is disconnected there.
         const present = (userId: string) => this.presence.get(userId) !== null;
-        this.map.syncNode(nodeId, notification.data.producers.filter((p) => present(p.userId)));
+        this.map.syncNode(
+          nodeId,
+          notification.data.producers.filter((p) => present(p.userId)),
+        );
         const [link] = this.links.sockets(nodeId);
         for (const userId of notification.data.users) {
           if (!present(userId) && link) this.send(link.socket, "disconnectPeer", { userId }).catch(() => undefined);

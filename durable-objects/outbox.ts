@@ -16,7 +16,16 @@ export interface OutboxWrites {
   "session.end": { id: string; endedAt: number; endedBy: string | null; reason: string };
   "attendance.join": { id: string; sessionId: string; userId: string; joinedAt: number };
   "attendance.leave": { id: string; leftAt: number; durationMs: number; reason: string };
-  "chat.insert": { id: string; classId: string; sessionId: string; userId: string; clientMessageId: string; body: string; createdAt: number; attachment?: ChatAttachment | null };
+  "chat.insert": {
+    id: string;
+    classId: string;
+    sessionId: string;
+    userId: string;
+    clientMessageId: string;
+    body: string;
+    createdAt: number;
+    attachment?: ChatAttachment | null;
+  };
   "chat.delete": { id: string; deletedAt: number; deletedBy: string };
   "poll.insert": {
     id: string;
@@ -35,7 +44,16 @@ export interface OutboxWrites {
   "block.insert": { id: string; userId: string; classId: string; reason: string; blockedBy: string; createdAt: number };
   "board.op": { classId: string; opSeq: number; userId: string; surface: string; op: string; createdAt: number };
   /** A chapter mark, or a later mark that replaces it under the same id (see durable-objects/marks.ts). */
-  "mark.upsert": { id: string; classId: string; liveSessionId: string | null; kind: schema.ClassMarkKind; label: string; surface: string | null; userId: string | null; at: number };
+  "mark.upsert": {
+    id: string;
+    classId: string;
+    liveSessionId: string | null;
+    kind: schema.ClassMarkKind;
+    label: string;
+    surface: string | null;
+    userId: string | null;
+    at: number;
+  };
 }
 export type OutboxKind = keyof OutboxWrites;
 
@@ -50,7 +68,8 @@ const RETRY_MAX_MS = 60_000;
  * run): sending it again gives the same answer, so the row is dropped. Anything else — the network, an
  * overloaded or restarting database, a timeout — says nothing about the row, and the row waits for D1.
  */
-const REFUSED_BY_D1 = /SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE|ERROR)\b|constraint failed|datatype mismatch|no such (table|column)|too many SQL variables|syntax error/i;
+const REFUSED_BY_D1 =
+  /SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE|ERROR)\b|constraint failed|datatype mismatch|no such (table|column)|too many SQL variables|syntax error/i;
 
 /** True when D1 refused the statement itself (see {@link REFUSED_BY_D1}), looking through wrapped causes. */
 export function refusedByD1(error: unknown): boolean {
@@ -135,7 +154,15 @@ export class Outbox {
     // Jitter (±25 %) spreads out the classes that lost D1 together, so they do not all come back at once.
     const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (this.failures - 1)) * (0.75 + Math.random() / 2);
     this.retryAt = Date.now() + delay;
-    console.warn(JSON.stringify({ event: "classroom_outbox_waiting_for_d1", pending: this.pending, failures: this.failures, retryInMs: Math.round(delay), error: String(error) }));
+    console.warn(
+      JSON.stringify({
+        event: "classroom_outbox_waiting_for_d1",
+        pending: this.pending,
+        failures: this.failures,
+        retryInMs: Math.round(delay),
+        error: String(error),
+      }),
+    );
   }
 
   private async drain(): Promise<void> {
@@ -177,7 +204,12 @@ export class Outbox {
       }
       case "session.end": {
         const w = p as OutboxWrites["session.end"];
-        return [db.update(liveSessions).set({ endedAt: w.endedAt, endedBy: w.endedBy, endReason: w.reason }).where(and(eq(liveSessions.id, w.id), isNull(liveSessions.endedAt)))];
+        return [
+          db
+            .update(liveSessions)
+            .set({ endedAt: w.endedAt, endedBy: w.endedBy, endReason: w.reason })
+            .where(and(eq(liveSessions.id, w.id), isNull(liveSessions.endedAt))),
+        ];
       }
       case "attendance.join": {
         const w = p as OutboxWrites["attendance.join"];
@@ -198,8 +230,14 @@ export class Outbox {
       case "poll.insert": {
         const { options, ...poll } = p as OutboxWrites["poll.insert"];
         return [
-          db.insert(polls).values({ ...poll, status: "open" }).onConflictDoNothing(),
-          db.insert(pollOptions).values(options.map((o) => ({ ...o, pollId: poll.id }))).onConflictDoNothing(),
+          db
+            .insert(polls)
+            .values({ ...poll, status: "open" })
+            .onConflictDoNothing(),
+          db
+            .insert(pollOptions)
+            .values(options.map((o) => ({ ...o, pollId: poll.id })))
+            .onConflictDoNothing(),
         ];
       }
       case "poll.status": {
@@ -227,7 +265,12 @@ export class Outbox {
       }
       case "mark.upsert": {
         const w = p as OutboxWrites["mark.upsert"];
-        return [db.insert(classMarks).values(w).onConflictDoUpdate({ target: classMarks.id, set: { kind: w.kind, label: w.label, surface: w.surface, userId: w.userId, at: w.at } })];
+        return [
+          db
+            .insert(classMarks)
+            .values(w)
+            .onConflictDoUpdate({ target: classMarks.id, set: { kind: w.kind, label: w.label, surface: w.surface, userId: w.userId, at: w.at } }),
+        ];
       }
       default:
         return assertNever(kind as never);

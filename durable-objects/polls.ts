@@ -46,7 +46,8 @@ export class Polls {
       closesAt,
       caller.userId,
     );
-    for (const option of options) this.storage.run(`INSERT INTO poll_options (id, poll_id, position, label) VALUES (?, ?, ?, ?)`, option.id, id, option.position, option.label);
+    for (const option of options)
+      this.storage.run(`INSERT INTO poll_options (id, poll_id, position, label) VALUES (?, ?, ?, ?)`, option.id, id, option.position, option.label);
     this.outbox.add("poll.insert", {
       id,
       classId: caller.classId,
@@ -72,7 +73,14 @@ export class Polls {
     if (optionIds.some((id) => !known.has(id))) throw new ChannelError("INVALID_MESSAGE", "Unknown option for this poll");
     this.storage.run(`DELETE FROM poll_votes WHERE poll_id = ? AND user_id = ?`, poll.id, caller.userId);
     for (const optionId of optionIds) {
-      this.storage.run(`INSERT INTO poll_votes (poll_id, option_id, user_id, display_name, created_at) VALUES (?, ?, ?, ?, ?)`, poll.id, optionId, caller.userId, caller.displayName, now);
+      this.storage.run(
+        `INSERT INTO poll_votes (poll_id, option_id, user_id, display_name, created_at) VALUES (?, ?, ?, ?, ?)`,
+        poll.id,
+        optionId,
+        caller.userId,
+        caller.displayName,
+        now,
+      );
     }
     this.outbox.add("poll.vote", { pollId: poll.id, userId: caller.userId, optionIds, createdAt: now });
     this.broadcaster.pollChanged(poll.id, false);
@@ -130,16 +138,21 @@ export class Polls {
     if (!poll) return null;
     const showCounts = audience === "moderators" || poll.status === "published";
     const showVoters = audience === "moderators" && poll.anonymous === 0;
-    const votes = this.storage.all<{ option_id: string; user_id: string; display_name: string }>(`SELECT option_id, user_id, display_name FROM poll_votes WHERE poll_id = ? ORDER BY created_at`, pollId);
-    const options = this.storage.all<{ id: string; label: string }>(`SELECT id, label FROM poll_options WHERE poll_id = ? ORDER BY position`, pollId).map((option) => {
-      const mine = votes.filter((vote) => vote.option_id === option.id);
-      return {
-        id: option.id,
-        label: option.label,
-        votes: showCounts ? mine.length : null,
-        ...(showVoters ? { voters: mine.map((vote) => ({ userId: vote.user_id, displayName: vote.display_name })) } : {}),
-      };
-    });
+    const votes = this.storage.all<{ option_id: string; user_id: string; display_name: string }>(
+      `SELECT option_id, user_id, display_name FROM poll_votes WHERE poll_id = ? ORDER BY created_at`,
+      pollId,
+    );
+    const options = this.storage
+      .all<{ id: string; label: string }>(`SELECT id, label FROM poll_options WHERE poll_id = ? ORDER BY position`, pollId)
+      .map((option) => {
+        const mine = votes.filter((vote) => vote.option_id === option.id);
+        return {
+          id: option.id,
+          label: option.label,
+          votes: showCounts ? mine.length : null,
+          ...(showVoters ? { voters: mine.map((vote) => ({ userId: vote.user_id, displayName: vote.display_name })) } : {}),
+        };
+      });
     return {
       id: poll.id,
       question: poll.question,

@@ -209,7 +209,13 @@ export class RecordingControl implements NodeWatcher {
   private async begin(caller: ClassIdentity, now: number): Promise<RecordingState> {
     const session = this.session.current();
     if (!session) throw new ChannelError("CONFLICT", "The class is not live");
-    const userIds = [caller.userId, ...this.presence.list().filter((p) => isModerator(p.role) && p.userId !== caller.userId).map((p) => p.userId)];
+    const userIds = [
+      caller.userId,
+      ...this.presence
+        .list()
+        .filter((p) => isModerator(p.role) && p.userId !== caller.userId)
+        .map((p) => p.userId),
+    ];
     const nodeId = busiestNode(this.map.producers().filter((p) => userIds.includes(p.userId)));
     if (!nodeId) throw new ChannelError("CONFLICT", "Turn on your camera, microphone or screen share first: there is nothing to record yet");
     const [link] = this.links.sockets(nodeId);
@@ -218,7 +224,16 @@ export class RecordingControl implements NodeWatcher {
     // The row refers to the live session, whose own row travels through the outbox: ship that first.
     await this.outbox.flush();
     const recordingId = crypto.randomUUID();
-    await this.db.insert(recordings).values({ id: recordingId, classId: session.class_id, sessionId: session.id, status: "recording", startedAt: now, nodeId, createdAt: now, updatedAt: now });
+    await this.db.insert(recordings).values({
+      id: recordingId,
+      classId: session.class_id,
+      sessionId: session.id,
+      status: "recording",
+      startedAt: now,
+      nodeId,
+      createdAt: now,
+      updatedAt: now,
+    });
     try {
       await this.media.send(link.socket, "recording.start", { recordingId, userIds });
     } catch (error) {
@@ -227,7 +242,14 @@ export class RecordingControl implements NodeWatcher {
       if (error instanceof ChannelError) throw new ChannelError("UNAVAILABLE", `Recording did not start: ${error.message}`);
       throw error;
     }
-    this.storage.run(`INSERT INTO recording (id, session_id, node_id, started_at, started_by) VALUES (?, ?, ?, ?, ?)`, recordingId, session.id, nodeId, now, caller.userId);
+    this.storage.run(
+      `INSERT INTO recording (id, session_id, node_id, started_at, started_by) VALUES (?, ?, ?, ?, ?)`,
+      recordingId,
+      session.id,
+      nodeId,
+      now,
+      caller.userId,
+    );
     const state: RecordingState = { recordingId, startedAt: now, startedBy: caller.userId };
     this.broadcaster.emit({ type: "recording", recording: state });
     return state;

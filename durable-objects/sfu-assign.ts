@@ -60,7 +60,12 @@ export async function signMediaToken(
   // The same second the signer puts in `exp`, so the client renews in time.
   const now = Date.now();
   const expiresAt = (Math.floor(now / 1000) + MEDIA_TOKEN_LIFETIME_SECONDS) * 1000;
-  const token = await signWithWorkerKey(signingKeySource, grant, { audience: node.id, issuer: MEDIA_TOKEN_ISSUER, expiresInSeconds: MEDIA_TOKEN_LIFETIME_SECONDS, subject: userId });
+  const token = await signWithWorkerKey(signingKeySource, grant, {
+    audience: node.id,
+    issuer: MEDIA_TOKEN_ISSUER,
+    expiresInSeconds: MEDIA_TOKEN_LIFETIME_SECONDS,
+    subject: userId,
+  });
   return { token, expiresAt, expiresInMs: expiresAt - now };
 }
 

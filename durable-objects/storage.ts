@@ -90,6 +90,7 @@ export class RoomStorage {
 
   /** Forgets everything of the ended session (the outbox and recent blocks stay). */
   clearSession(): void {
-    for (const table of ["session", "participants", "muted", "chat", "polls", "poll_options", "poll_votes", "media_producers", "media_stage"]) this.run(`DELETE FROM ${table}`);
+    for (const table of ["session", "participants", "muted", "chat", "polls", "poll_options", "poll_votes", "media_producers", "media_stage"])
+      this.run(`DELETE FROM ${table}`);
   }
 }

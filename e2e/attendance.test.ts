@@ -21,7 +21,11 @@ describe("the attendance report after a class", () => {
   let classId: string;
 
   beforeAll(async () => {
-    [teacher, ana, ben] = await Promise.all([signIn(baseUrl, "teacher", "Tara Teacher"), signIn(baseUrl, "student", "Ana Attendee"), signIn(baseUrl, "student", "Ben Attendee")]);
+    [teacher, ana, ben] = await Promise.all([
+      signIn(baseUrl, "teacher", "Tara Teacher"),
+      signIn(baseUrl, "student", "Ana Attendee"),
+      signIn(baseUrl, "student", "Ben Attendee"),
+    ]);
     classId = await openClass(baseUrl, teacher, [ana, ben]);
     const teacherChannel = await ClassChannel.join(baseUrl, teacher, classId);
     const anaChannel = await ClassChannel.join(baseUrl, ana, classId);
@@ -34,7 +38,8 @@ describe("the attendance report after a class", () => {
     const deadline = Date.now() + 20_000;
     for (;;) {
       const { sessions } = await api<AttendanceSessionsResponse>(baseUrl, teacher, "GET", `/api/classes/${classId}/sessions`);
-      const report = sessions[0] && (await api<SessionAttendanceResponse>(baseUrl, teacher, "GET", `/api/classes/${classId}/sessions/${sessions[0].id}/attendance`));
+      const report =
+        sessions[0] && (await api<SessionAttendanceResponse>(baseUrl, teacher, "GET", `/api/classes/${classId}/sessions/${sessions[0].id}/attendance`));
       if (report && report.session.endedAt !== null && report.lines.length === 3 && report.lines.every((l) => l.lastLeaveAt !== null)) break;
       if (Date.now() > deadline) throw new Error(`attendance did not reach D1: ${JSON.stringify(report)}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
@@ -58,7 +63,10 @@ describe("the attendance report after a class", () => {
     await page.getByRole("tab", { name: "Attendance" }).click();
     const overview = page.getByTestId("class-attendance-table");
     for (const name of ["Ana Attendee", "Ben Attendee"]) {
-      await overview.getByRole("row", { name: new RegExp(name) }).getByText("1 of 1").waitFor();
+      await overview
+        .getByRole("row", { name: new RegExp(name) })
+        .getByText("1 of 1")
+        .waitFor();
     }
 
     await page.getByRole("button", { name: "Show report" }).click();
@@ -75,7 +83,9 @@ describe("the attendance report after a class", () => {
     expect(anaCells[4]).toMatch(/^\d+%$/);
     expect(anaCells.slice(5)).toEqual(["1", "0"]);
     expect(await page.getByTestId("session-totals").textContent()).toContain("2 students came");
-    expect(await page.getByTestId("presence-chart").getAttribute("aria-label")).toMatch(/^Present over time, from \d{1,2}:\d{2} to \d{1,2}:\d{2}: at most 3 at/);
+    expect(await page.getByTestId("presence-chart").getAttribute("aria-label")).toMatch(
+      /^Present over time, from \d{1,2}:\d{2} to \d{1,2}:\d{2}: at most 3 at/,
+    );
 
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download CSV" }).click()]);
     expect(download.suggestedFilename()).toMatch(/^attendance-Fault-class-.+-\d{4}-\d{2}-\d{2}\.csv$/);
@@ -83,7 +93,11 @@ describe("the attendance report after a class", () => {
     expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     const lines = bytes.subarray(3).toString("utf8").trim().split("\r\n");
     expect(lines[0]).toMatch(/^Name,Role,First join \(UTC\),Last leave \(UTC\),Minutes present,/);
-    expect(lines.slice(1).map((line) => line.split(",").slice(0, 2).join(","))).toEqual(["Tara Teacher,Teacher", "Ana Attendee,Student", "Ben Attendee,Student"]);
+    expect(lines.slice(1).map((line) => line.split(",").slice(0, 2).join(","))).toEqual([
+      "Tara Teacher,Teacher",
+      "Ana Attendee,Student",
+      "Ben Attendee,Student",
+    ]);
     expect(lines.find((line) => line.startsWith("Ana Attendee,"))).toMatch(/,1,1,0,Session ended$/);
   });
 

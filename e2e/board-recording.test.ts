@@ -81,7 +81,12 @@ function boardPlace(aspect: number): Box {
 function onBoard(board: Box, fractions: Box): Box {
   const width = board.x2 - board.x1;
   const height = board.y2 - board.y1;
-  return { x1: board.x1 + fractions.x1 * width, y1: board.y1 + fractions.y1 * height, x2: board.x1 + fractions.x2 * width, y2: board.y1 + fractions.y2 * height };
+  return {
+    x1: board.x1 + fractions.x1 * width,
+    y1: board.y1 + fractions.y1 * height,
+    x2: board.x1 + fractions.x2 * width,
+    y2: board.y1 + fractions.y2 * height,
+  };
 }
 
 /** The right part of the picture-in-picture box (bottom-right, a quarter of the frame's size, inset 1/40 of its height). */
@@ -144,7 +149,10 @@ function columnsWith(frame: Frame, box: Box, test: (pixel: Rgb) => boolean): num
  * frames in test-results/board-recording/ to look at.
  */
 async function expectFrame(name: string, frames: Frame[], checks: Record<string, (frame: Frame) => number>, minimums: Record<string, number>): Promise<void> {
-  const figures = frames.map((frame) => ({ at: frame.at, ...Object.fromEntries(Object.entries(checks).map(([check, measure]) => [check, Number(measure(frame).toFixed(2))])) }));
+  const figures = frames.map((frame) => ({
+    at: frame.at,
+    ...Object.fromEntries(Object.entries(checks).map(([check, measure]) => [check, Number(measure(frame).toFixed(2))])),
+  }));
   const index = figures.findIndex((figure) => Object.entries(minimums).every(([check, minimum]) => (figure as Record<string, number>)[check]! >= minimum));
   if (index >= 0) return;
   mkdirSync(FAILED_FRAMES_DIR, { recursive: true });

@@ -99,7 +99,9 @@ describe("the board's tools", () => {
     await teacher.page.mouse.click(box.x + 0.25 * box.width, box.y + 0.3 * box.height);
     const input = teacher.page.getByTestId("board-text-input");
     await input.waitFor();
-    await expect.poll(() => input.evaluate((element) => (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement === element)).toBe(true);
+    await expect
+      .poll(() => input.evaluate((element) => (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement === element))
+      .toBe(true);
     await teacher.page.keyboard.type("Angles add up to 180°");
     await teacher.page.keyboard.press("Enter");
     await input.waitFor({ state: "detached" });
@@ -165,7 +167,9 @@ describe("the board's tools", () => {
     expect(Math.abs(fitted.width - samFrame.width)).toBeLessThan(2);
   });
 
-  it("Ctrl+wheel zooms around the pointer, a pinch zooms, and the hand tool and Space+drag move the page; the student follows", { timeout: 90_000 }, async () => {
+  it("Ctrl+wheel zooms around the pointer, a pinch zooms, and the hand tool and Space+drag move the page; the student follows", {
+    timeout: 90_000,
+  }, async () => {
     const frame = sam.page.locator(".board__frame");
     const box = await frameBox(teacher.page);
     // The pointer at the frame's top-left quarter: that point of the page stays under it.
@@ -213,7 +217,9 @@ describe("the board's tools", () => {
     await expect.poll(() => frame.getAttribute("data-zoom"), { timeout: SLOW_MS }).toBe("1");
   });
 
-  it("a student pages through the deck alone, sees 'Back to the presenter' and returns; following, they move with the teacher", { timeout: 90_000 }, async () => {
+  it("a student pages through the deck alone, sees 'Back to the presenter' and returns; following, they move with the teacher", {
+    timeout: 90_000,
+  }, async () => {
     const board = sam.page.getByTestId("board");
     await sam.page.getByRole("navigation", { name: "Pages" }).getByRole("button", { name: "Next page" }).click();
     await expect.poll(() => board.getAttribute("data-surface")).toBe(`deck:${deckId}:2`);
@@ -249,7 +255,14 @@ describe("the board's tools", () => {
   });
 
   it("on a phone, a student with the pen draws with a finger and one without it sees the page", { timeout: 120_000 }, async () => {
-    const phone = await browser.newContext({ baseURL: baseUrl, viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, timezoneId: "UTC", locale: "en-GB" });
+    const phone = await browser.newContext({
+      baseURL: baseUrl,
+      viewport: { width: 390, height: 844 },
+      hasTouch: true,
+      isMobile: true,
+      timezoneId: "UTC",
+      locale: "en-GB",
+    });
     phone.setDefaultTimeout(UI_TIMEOUT_MS);
     const pia = await openPerson(browser, baseUrl, newPerson("student", "Pia Phone"), phone);
     await apiPost(baseUrl, pia, `/api/classes/${classId}/enrollment`, {});
@@ -264,7 +277,11 @@ describe("the board's tools", () => {
     await teacher.page.getByRole("tab", { name: /^People/ }).click();
     await teacher.page.getByRole("button", { name: "Give pen to Pia Phone" }).click();
     await pia.page.getByRole("toolbar", { name: "Drawing tools" }).waitFor();
-    expect(await pia.page.getByTestId("board-shapes").evaluate((element) => (globalThis as unknown as { getComputedStyle(e: unknown): { touchAction: string } }).getComputedStyle(element).touchAction)).toBe("none");
+    expect(
+      await pia.page
+        .getByTestId("board-shapes")
+        .evaluate((element) => (globalThis as unknown as { getComputedStyle(e: unknown): { touchAction: string } }).getComputedStyle(element).touchAction),
+    ).toBe("none");
 
     // One finger across the page, as touch events from the phone's screen.
     await pia.page.locator(".board__frame").scrollIntoViewIfNeeded();

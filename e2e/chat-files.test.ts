@@ -32,7 +32,12 @@ function solidPng(width: number, height: number, [r, g, b]: [number, number, num
   header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, no interlace
   const row = Buffer.concat([Buffer.of(0), Buffer.alloc(width * 3).map((_, i) => [r, g, b][i % 3]!)]);
   const pixels = Buffer.concat(new Array<Buffer>(height).fill(row));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", header), chunk("IDAT", deflateSync(pixels)), chunk("IEND", Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", header),
+    chunk("IDAT", deflateSync(pixels)),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
 }
 
 /** A one-page handout, portrait, plain blue. */
@@ -92,17 +97,38 @@ describe("files in chat", () => {
     const image = chat.locator('[data-kind="image"]');
     await image.getByTestId("chat-attachment-name").getByText("diagram.png").waitFor({ timeout: SLOW_MS });
     await expect
-      .poll(() => image.getByTestId("chat-attachment-image").evaluate((element) => ({ complete: (element as unknown as PageImage).complete, width: (element as unknown as PageImage).naturalWidth })), { timeout: SLOW_MS })
+      .poll(
+        () =>
+          image
+            .getByTestId("chat-attachment-image")
+            .evaluate((element) => ({ complete: (element as unknown as PageImage).complete, width: (element as unknown as PageImage).naturalWidth })),
+        { timeout: SLOW_MS },
+      )
       .toEqual({ complete: true, width: 40 });
     // `has` matches inside each item, so its locator starts from the page, not from the chat list.
-    expect(await chat.locator("li", { has: sam.page.locator('[data-kind="image"]') }).getByText("Today's diagram").count()).toBe(1);
+    expect(
+      await chat
+        .locator("li", { has: sam.page.locator('[data-kind="image"]') })
+        .getByText("Today's diagram")
+        .count(),
+    ).toBe(1);
 
     const pdfCard = chat.locator('[data-kind="pdf"]');
     await pdfCard.getByTestId("chat-attachment-name").getByText("week 1 handout.pdf").waitFor({ timeout: SLOW_MS });
     // The preview is drawn when it comes into view, as the reader scrolls to it.
     await pdfCard.scrollIntoViewIfNeeded();
     const canvas = pdfCard.getByTestId("chat-attachment-pdf");
-    await expect.poll(async () => ((await canvas.count()) > 0 ? "drawn" : (await pdfCard.getByTestId("chat-attachment-pdf-icon").count()) > 0 ? `failed: ${consoleLines.join(" | ")}` : "waiting"), { timeout: SLOW_MS }).toBe("drawn");
+    await expect
+      .poll(
+        async () =>
+          (await canvas.count()) > 0
+            ? "drawn"
+            : (await pdfCard.getByTestId("chat-attachment-pdf-icon").count()) > 0
+              ? `failed: ${consoleLines.join(" | ")}`
+              : "waiting",
+        { timeout: SLOW_MS },
+      )
+      .toBe("drawn");
     const size = await canvas.evaluate((element) => ({ width: (element as unknown as PageCanvas).width, height: (element as unknown as PageCanvas).height }));
     // Portrait 3:4, as the page is.
     expect(size.width).toBeGreaterThan(0);

@@ -36,7 +36,9 @@ describe("recording notice and the end of the class", () => {
     await browser?.close();
   });
 
-  it("the teacher starts recording: students read who started it, one who enters late reads it on entering, and everyone learns when it stops", { timeout: 120_000 }, async () => {
+  it("the teacher starts recording: students read who started it, one who enters late reads it on entering, and everyone learns when it stops", {
+    timeout: 120_000,
+  }, async () => {
     await enter(teacher, classId);
     await enter(anna, classId);
     // The teacher's camera and microphone go on when they join; the class object must know them to record.
@@ -47,7 +49,8 @@ describe("recording notice and the end of the class", () => {
       .poll(
         async () => {
           // Pressed again only when no start is in flight (the button is disabled meanwhile), so it never stops it.
-          if ((await rec(teacher.page).count()) === 0 && (await toggle.isEnabled()) && (await toggle.getAttribute("aria-pressed")) === "false") await toggle.click();
+          if ((await rec(teacher.page).count()) === 0 && (await toggle.isEnabled()) && (await toggle.getAttribute("aria-pressed")) === "false")
+            await toggle.click();
           return rec(teacher.page).count();
         },
         { timeout: 20_000, interval: 1_000 },
@@ -57,7 +60,10 @@ describe("recording notice and the end of the class", () => {
     const annaNotice = anna.page.getByTestId("recording-notice");
     await annaNotice.getByText("This class is being recorded").waitFor();
     await annaNotice.getByText(/^Tess Ender started recording at \d/).waitFor();
-    await teacher.page.getByTestId("recording-notice").getByText(/^You started recording/).waitFor();
+    await teacher.page
+      .getByTestId("recording-notice")
+      .getByText(/^You started recording/)
+      .waitFor();
 
     await enter(ben, classId);
     await ben.page.getByTestId("recording-notice").getByText("This class is being recorded").waitFor();
@@ -73,7 +79,9 @@ describe("recording notice and the end of the class", () => {
     }
   });
 
-  it("the teacher ends the class: students in it and a student who comes back see that it has ended; the teacher may start a new session", { timeout: 120_000 }, async () => {
+  it("the teacher ends the class: students in it and a student who comes back see that it has ended; the teacher may start a new session", {
+    timeout: 120_000,
+  }, async () => {
     teacher.page.once("dialog", (dialog) => void dialog.accept());
     await teacher.page.getByRole("button", { name: "End class" }).click();
 
@@ -88,7 +96,10 @@ describe("recording notice and the end of the class", () => {
     await ben.page.goto(`/classes/${classId}/live`);
     const again = ben.page.getByTestId("class-ended");
     await again.getByRole("heading", { name: "This class has ended" }).waitFor();
-    await again.getByText("The recording is being prepared.", { exact: false }).or(again.getByRole("link", { name: "Watch the recording" })).waitFor();
+    await again
+      .getByText("The recording is being prepared.", { exact: false })
+      .or(again.getByRole("link", { name: "Watch the recording" }))
+      .waitFor();
     expect(await again.getByRole("button", { name: "Start a new session" }).count()).toBe(0);
     expect(await ben.page.getByTestId("control-bar").count()).toBe(0);
 

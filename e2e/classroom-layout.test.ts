@@ -28,7 +28,9 @@ function pageScroll(page: Page): Promise<{ scrollHeight: number; innerHeight: nu
 async function inViewport(page: Page, locator: Locator): Promise<boolean> {
   const box = await locator.boundingBox();
   const size = page.viewportSize()!;
-  return box !== null && box.width > 0 && box.height > 0 && box.x >= 0 && box.y >= 0 && box.x + box.width <= size.width + 1 && box.y + box.height <= size.height + 1;
+  return (
+    box !== null && box.width > 0 && box.height > 0 && box.x >= 0 && box.y >= 0 && box.x + box.width <= size.width + 1 && box.y + box.height <= size.height + 1
+  );
 }
 
 describe("the live classroom fits one screen", () => {

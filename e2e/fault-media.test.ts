@@ -104,7 +104,9 @@ describe("kill -9 of the mediasoup worker under a live class, in the browser", (
     const student = await open(newPerson("student", "Sam Student"));
     const classId = await createClassWithStudents(baseUrl, teacher, [student], { title: "Resilient physics", startsAt: Date.now() + 5 * 60_000 });
     for (const who of [teacher, student]) await enterLiveClass(who, classId, "Resilient physics");
-    await expect.poll(async () => (await cameraAt(student.page, teacher.userId))?.framesDecoded ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(0);
+    await expect
+      .poll(async () => (await cameraAt(student.page, teacher.userId))?.framesDecoded ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
+      .toBeGreaterThan(0);
     const before = (await cameraAt(student.page, teacher.userId))!;
 
     const workers = ourMediaWorkers();
@@ -126,7 +128,9 @@ describe("kill -9 of the mediasoup worker under a live class, in the browser", (
     const mediaAgainMs = Date.now() - killedAt;
     // And keeps coming.
     const first = (await cameraAt(student.page, teacher.userId))!;
-    await expect.poll(async () => (await cameraAt(student.page, teacher.userId))?.framesDecoded ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(first.framesDecoded);
+    await expect
+      .poll(async () => (await cameraAt(student.page, teacher.userId))?.framesDecoded ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
+      .toBeGreaterThan(first.framesDecoded);
 
     // The node replaced the worker: as many workers as before, the killed one not among them.
     await expect.poll(() => ourMediaWorkers().length, { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBe(workers.length);

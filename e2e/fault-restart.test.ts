@@ -97,7 +97,9 @@ describe("wrangler dev restarted in the middle of a class", () => {
 
     // How much of it only the object's own storage held when it died (timing decides; printed, not asserted).
     const inD1AtKill = new Set((await d1Query<{ id: string }>(stateDir, `SELECT id FROM chat_messages WHERE class_id = '${classId}'`)).map((row) => row.id));
-    console.log(`restart: ${ledger.chat.size} messages acknowledged before the kill, ${[...ledger.chat.keys()].filter((id) => !inD1AtKill.has(id)).length} of them not yet in D1`);
+    console.log(
+      `restart: ${ledger.chat.size} messages acknowledged before the kill, ${[...ledger.chat.keys()].filter((id) => !inD1AtKill.has(id)).length} of them not yet in D1`,
+    );
 
     wrangler = await startWranglerDev({ port, stateDir, logPath });
     const back = await Promise.all(people.map((person) => ClassChannel.join(url, person, classId)));

@@ -58,7 +58,9 @@ describe("a teacher filling in forms", () => {
     expect(await title.getAttribute("aria-invalid")).toBe("true");
     expect(await title.getAttribute("aria-describedby")).toContain("class-title-error");
     expect(await page.locator("#class-title-error").textContent()).toBe("Give the class a title.");
-    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id)).toBe("class-title");
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id)).toBe(
+      "class-title",
+    );
     expect(await page.getByLabel("Description").inputValue()).toBe("Acids and bases");
     expect(await page.locator("body").textContent()).not.toMatch(/title: |Invalid length/);
     // The limit is said before it is reached.
@@ -136,7 +138,10 @@ describe("a teacher filling in forms", () => {
     await page.goto(`/classes/${classId}`);
     await page.getByRole("heading", { name: "Forms chemistry", level: 1 }).waitFor();
     const times = await page.locator("main time").allTextContents();
-    expect(times.some((text) => text.endsWith(", 2:00 PM – 3:30 PM")), times.join(" | ")).toBe(true);
+    expect(
+      times.some((text) => text.endsWith(", 2:00 PM – 3:30 PM")),
+      times.join(" | "),
+    ).toBe(true);
     for (const text of times) expect(text, times.join(" | ")).toMatch(/\d{1,2}:\d{2} [AP]M – .*\d{1,2}:\d{2} [AP]M$/);
 
     await page.goto("/calendar");

@@ -87,7 +87,9 @@ describe("media token renewal in the browser", () => {
     const media = recordMediaSockets(student.page);
     for (const who of [teacher, student]) await enterLiveClass(who, classId, "Long lecture");
 
-    await expect.poll(async () => (await watching(student.page, teacher.userId)).framesDecoded, { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(0);
+    await expect
+      .poll(async () => (await watching(student.page, teacher.userId)).framesDecoded, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
+      .toBeGreaterThan(0);
     const before = await watching(student.page, teacher.userId);
     expect(media.sockets).toHaveLength(1);
 
@@ -96,7 +98,9 @@ describe("media token renewal in the browser", () => {
     const renewRequest = () => media.sent.find((frame) => (frame as { method?: string }).method === "token.renew") as { id: number } | undefined;
     await expect.poll(renewRequest, { timeout: MEDIA_TIMEOUT_MS, interval: 100 }).toBeDefined();
     const request = renewRequest()!;
-    await expect.poll(() => media.received.find((frame) => (frame as { id?: number }).id === request.id), { timeout: MEDIA_TIMEOUT_MS, interval: 100 }).toMatchObject({ ok: true, data: { produce: [] } });
+    await expect
+      .poll(() => media.received.find((frame) => (frame as { id?: number }).id === request.id), { timeout: MEDIA_TIMEOUT_MS, interval: 100 })
+      .toMatchObject({ ok: true, data: { produce: [] } });
 
     // Nothing was rebuilt: one media socket, the same peer connections open, the same track, still decoding.
     const after = await watching(student.page, teacher.userId);
@@ -105,7 +109,9 @@ describe("media token renewal in the browser", () => {
     expect(after.trackId).toBe(before.trackId);
     expect(after.peerConnections).toBe(before.peerConnections);
     expect(after.openPeerConnections).toBe(before.openPeerConnections);
-    await expect.poll(async () => (await watching(student.page, teacher.userId)).framesDecoded, { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(after.framesDecoded + 30);
+    await expect
+      .poll(async () => (await watching(student.page, teacher.userId)).framesDecoded, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
+      .toBeGreaterThan(after.framesDecoded + 30);
     expect((await watching(student.page, teacher.userId)).trackId).toBe(before.trackId);
     expect(media.sent.slice(media.sent.indexOf(request)).filter((frame) => (frame as { method?: string }).method === "createWebRtcTransport")).toEqual([]);
   });

@@ -34,7 +34,10 @@ interface PageMediaElement {
 }
 interface PageWindow {
   RTCPeerConnection: new (configuration?: unknown) => PagePeerConnection;
-  document: { querySelector(selector: string): PageMediaElement | null; querySelectorAll(selector: string): { forEach(visit: (element: PageMediaElement) => void): void } };
+  document: {
+    querySelector(selector: string): PageMediaElement | null;
+    querySelectorAll(selector: string): { forEach(visit: (element: PageMediaElement) => void): void };
+  };
   __e2ePeerConnections: PagePeerConnection[];
   __e2eTracksBeforeRemoval: PageTrack[];
 }
@@ -56,7 +59,8 @@ async function inbound(page: Page, userId: string, source: "video" | "screen" | 
   return page.evaluate(
     async ({ userId, source }) => {
       const page = globalThis as unknown as PageWindow;
-      const selector = source === "audio" ? `audio[data-user-id="${userId}"]` : `[data-testid="media-tile"][data-user-id="${userId}"][data-source="${source}"] video`;
+      const selector =
+        source === "audio" ? `audio[data-user-id="${userId}"]` : `[data-testid="media-tile"][data-user-id="${userId}"][data-source="${source}"] video`;
       const track = page.document.querySelector(selector)?.srcObject?.getTracks()[0];
       if (!track) return null;
       const figures = { framesDecoded: 0, frameHeight: 0, packetsReceived: 0, totalSamplesReceived: 0, trackEnded: track.readyState === "ended" };
@@ -86,10 +90,13 @@ async function expectFlowingAudio(page: Page, userId: string): Promise<void> {
   await expect.poll(async () => (await inbound(page, userId, "audio"))?.packetsReceived ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(0);
   const first = (await inbound(page, userId, "audio"))!;
   await expect
-    .poll(async () => {
-      const now = (await inbound(page, userId, "audio"))!;
-      return now.packetsReceived > first.packetsReceived && now.totalSamplesReceived > first.totalSamplesReceived;
-    }, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
+    .poll(
+      async () => {
+        const now = (await inbound(page, userId, "audio"))!;
+        return now.packetsReceived > first.packetsReceived && now.totalSamplesReceived > first.totalSamplesReceived;
+      },
+      { timeout: MEDIA_TIMEOUT_MS, interval: 250 },
+    )
     .toBe(true);
 }
 
@@ -125,7 +132,9 @@ describe("live audio, video and screen share", () => {
 
   it("both students decode the teacher's camera and hear the microphone", async () => {
     // The teacher's own preview shows at once: camera and microphone start by themselves for a teacher.
-    await teacher.page.locator(`[data-testid="media-tile"][data-user-id="${teacher.userId}"][data-local="true"][data-video="live"]`).waitFor({ timeout: MEDIA_TIMEOUT_MS });
+    await teacher.page
+      .locator(`[data-testid="media-tile"][data-user-id="${teacher.userId}"][data-local="true"][data-video="live"]`)
+      .waitFor({ timeout: MEDIA_TIMEOUT_MS });
     for (const student of [anna, ben]) {
       await expectDecodedVideo(student.page, teacher.userId, "video");
       await expectFlowingAudio(student.page, teacher.userId);
@@ -145,7 +154,8 @@ describe("live audio, video and screen share", () => {
       await tile(student.page, teacher.userId, "video").getByRole("img", { name: "Microphone muted" }).waitFor({ timeout: AT_ONCE_MS });
     }
     await teacher.page.getByRole("button", { name: "Unmute microphone" }).click();
-    for (const student of [anna, ben]) await student.page.locator(`[data-testid="media-tile"][data-user-id="${teacher.userId}"][data-audio="live"]`).waitFor({ timeout: AT_ONCE_MS });
+    for (const student of [anna, ben])
+      await student.page.locator(`[data-testid="media-tile"][data-user-id="${teacher.userId}"][data-audio="live"]`).waitFor({ timeout: AT_ONCE_MS });
     await expectFlowingAudio(anna.page, teacher.userId);
   });
 
@@ -182,10 +192,13 @@ describe("live audio, video and screen share", () => {
     // the 1280-wide window before it shows the tile at about 500 px, where 360p or 720p flows.
     await ben.page.setViewportSize({ width: 360, height: 740 });
     await expect
-      .poll(async () => {
-        const figures = await inbound(ben.page, teacher.userId, "video");
-        return figures !== null && figures.frameHeight > 0 && figures.frameHeight <= 180;
-      }, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
+      .poll(
+        async () => {
+          const figures = await inbound(ben.page, teacher.userId, "video");
+          return figures !== null && figures.frameHeight > 0 && figures.frameHeight <= 180;
+        },
+        { timeout: MEDIA_TIMEOUT_MS, interval: 250 },
+      )
       .toBe(true);
     await ben.page.setViewportSize({ width: 1280, height: 900 });
   });
@@ -195,7 +208,9 @@ describe("live audio, video and screen share", () => {
     const tracksBefore = await ben.page.evaluate(() => {
       const page = globalThis as unknown as PageWindow;
       const tracks: PageTrack[] = [];
-      page.document.querySelectorAll('[data-testid="media-stage"] video, [data-testid="media-stage"] audio').forEach((element) => tracks.push(...(element.srcObject?.getTracks() ?? [])));
+      page.document.querySelectorAll('[data-testid="media-stage"] video, [data-testid="media-stage"] audio').forEach((element) => {
+        tracks.push(...(element.srcObject?.getTracks() ?? []));
+      });
       Object.defineProperty(page, "__e2eTracksBeforeRemoval", { value: tracks });
       return tracks.filter((track) => track.readyState === "live").length;
     });

@@ -84,7 +84,13 @@ describe("the recording player", () => {
 
     await student.page.goto(`/classes/${classId}`);
     const card = student.page.getByTestId("recording-card").first();
-    await until("the recording was not ready", () => card.getAttribute("data-status"), (status) => status === "ready", PROCESSING_TIMEOUT_MS, 500);
+    await until(
+      "the recording was not ready",
+      () => card.getAttribute("data-status"),
+      (status) => status === "ready",
+      PROCESSING_TIMEOUT_MS,
+      500,
+    );
     recordingUrl = `/recordings/${await card.getAttribute("data-recording-id")}`;
   }, 400_000);
 

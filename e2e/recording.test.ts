@@ -35,7 +35,9 @@ function playback(page: Page) {
     const { document } = globalThis as unknown as PageWindow;
     const video = document.querySelector('[data-testid="recording-video"]');
     if (!video) return null;
-    const buffered = Array.from({ length: video.buffered.length }, (_, i) => `${video.buffered.start(i).toFixed(1)}-${video.buffered.end(i).toFixed(1)}`).join(",");
+    const buffered = Array.from({ length: video.buffered.length }, (_, i) => `${video.buffered.start(i).toFixed(1)}-${video.buffered.end(i).toFixed(1)}`).join(
+      ",",
+    );
     return {
       currentTime: video.currentTime,
       frames: video.getVideoPlaybackQuality().totalVideoFrames,

@@ -29,7 +29,9 @@ interface PageGlobals {
     createElement(tag: string): { textContent: string | null };
     body: { appendChild(node: unknown): void };
     createRange(): { setStart(node: unknown, offset: number): void; setEnd(node: unknown, offset: number): void; getBoundingClientRect(): { x: number } };
-    querySelectorAll(selector: string): ArrayLike<{ textContent: string | null; firstChild: unknown; childNodes: ArrayLike<{ nodeType: number; textContent: string | null }> }>;
+    querySelectorAll(
+      selector: string,
+    ): ArrayLike<{ textContent: string | null; firstChild: unknown; childNodes: ArrayLike<{ nodeType: number; textContent: string | null }> }>;
   };
 }
 
@@ -153,7 +155,10 @@ describe("the app under its security headers", () => {
     await firstEmoji.click();
     await expect.poll(() => input.inputValue()).toMatch(/^Hello \S/);
     await student.page.getByRole("button", { name: "Send" }).click();
-    await teacher.page.getByTestId("chat-list").getByText(/^Hello \S/).waitFor();
+    await teacher.page
+      .getByTestId("chat-list")
+      .getByText(/^Hello \S/)
+      .waitFor();
 
     // The time after the name reads left to right ("10:42", not "24:01") and sits after the name. It is written
     // like every time in the app (web/src/time.ts: the hour without a leading zero, "9:05" in en-GB).
@@ -193,7 +198,10 @@ describe("the app under its security headers", () => {
     await student.page.getByTestId("recording-video").waitFor();
     await student.page.getByTestId("player-play").click();
     await expect
-      .poll(() => student.page.getByTestId("recording-video").evaluate((video) => (video as unknown as { currentTime: number }).currentTime), { timeout: 30_000, interval: 250 })
+      .poll(() => student.page.getByTestId("recording-video").evaluate((video) => (video as unknown as { currentTime: number }).currentTime), {
+        timeout: 30_000,
+        interval: 250,
+      })
       .toBeGreaterThan(1);
     // Seeking previews thumbnails from the sprite on the storage origin.
     const seek = student.page.getByRole("slider", { name: "Seek" });

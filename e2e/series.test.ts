@@ -119,6 +119,5 @@ describe("a teacher managing a repeating series", () => {
     expect(await teacherPage.locator(".badge--danger", { hasText: "Cancelled" }).count()).toBe(3);
     expect(await teacherPage.getByRole("button", { name: "Restore" }).count()).toBe(3);
     expect(await teacherPage.getByRole("button", { name: "Cancel", exact: true }).count()).toBe(1);
-
   });
 });

@@ -1,16 +1,7 @@
 import * as v from "valibot";
 
 /** The closed set of error codes used on every wire (HTTP, class channel, media signaling, fleet link). */
-export const ERROR_CODES = [
-  "INVALID_MESSAGE",
-  "UNAUTHORIZED",
-  "FORBIDDEN",
-  "NOT_FOUND",
-  "CONFLICT",
-  "RATE_LIMITED",
-  "UNAVAILABLE",
-  "INTERNAL",
-] as const;
+export const ERROR_CODES = ["INVALID_MESSAGE", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "CONFLICT", "RATE_LIMITED", "UNAVAILABLE", "INTERNAL"] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export const ErrorBodySchema = v.object({

@@ -19,7 +19,8 @@ import * as v from "valibot";
 import { FleetKeyResponseSchema, FleetKeysResponseSchema, type FleetKeyView } from "../schema/protocol/fleet";
 import { nodeKeyId, NodePrivateJwkSchema, NodePublicJwkSchema, nodePublicJwk, type NodePublicJwk } from "../schema/tokens/node-token";
 
-const USAGE = "usage: fleet-key.ts generate [--out FILE] | public --key-file FILE | enrol --worker URL --node ID (--public-key JSON | --key-file FILE) | list --worker URL [--node ID] | revoke --worker URL --kid KID";
+const USAGE =
+  "usage: fleet-key.ts generate [--out FILE] | public --key-file FILE | enrol --worker URL --node ID (--public-key JSON | --key-file FILE) | list --worker URL [--node ID] | revoke --worker URL --kid KID";
 
 function fail(message: string): never {
   process.stderr.write(`fleet-key: ${message}\n`);
@@ -68,7 +69,8 @@ async function callWorker<T>(method: "GET" | "POST" | "DELETE", path: string, sc
   return v.parse(schema, JSON.parse(text));
 }
 
-const describeKey = (key: FleetKeyView) => `${key.nodeId}\t${key.kid}\tenrolled ${new Date(key.enrolledAt).toISOString()}${key.revokedAt === null ? "" : `\trevoked ${new Date(key.revokedAt).toISOString()}`}`;
+const describeKey = (key: FleetKeyView) =>
+  `${key.nodeId}\t${key.kid}\tenrolled ${new Date(key.enrolledAt).toISOString()}${key.revokedAt === null ? "" : `\trevoked ${new Date(key.revokedAt).toISOString()}`}`;
 
 switch (positionals[0]) {
   case "generate": {

@@ -109,7 +109,9 @@ async function seedSql(now: number): Promise<string> {
 // Demo accounts share a published password: seed only where the Worker treats the data as local (it refuses
 // demo sign-ins elsewhere too, worker/auth/local-dev.ts).
 if (readDevVars(repoRoot).get("LOCAL_DEV") !== "true") {
-  console.error(`[insp-live] not seeding: ${path.join(repoRoot, ".dev.vars")} does not say LOCAL_DEV=true (npm start writes it; demo data is for local development only)`);
+  console.error(
+    `[insp-live] not seeding: ${path.join(repoRoot, ".dev.vars")} does not say LOCAL_DEV=true (npm start writes it; demo data is for local development only)`,
+  );
   process.exit(1);
 }
 

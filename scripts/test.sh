@@ -31,6 +31,11 @@ for project in worker web scripts sfu-node; do
   summary_args+=(--check "typecheck $project=$status")
 done
 
+# Formatter and linter (Biome, biome.json): a file that is not formatted, or a lint error, fails the run.
+log "format and lint"
+npx biome check . --diagnostic-level=error --colors=off
+summary_args+=(--check "format and lint=$?")
+
 # run_suite NAME COMMAND... — runs one vitest suite with the default reporter plus a JSON report.
 run_suite() {
   local name="$1"

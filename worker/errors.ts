@@ -34,7 +34,17 @@ export function onError(err: Error, c: Context): Response {
   if (err instanceof v.ValiError) return errorResponse("INVALID_MESSAGE", describeIssues(err.issues), undefined, undefined, fieldMessages(err.issues));
   if (err instanceof HTTPException) {
     const code: ErrorCode =
-      err.status === 401 ? "UNAUTHORIZED" : err.status === 403 ? "FORBIDDEN" : err.status === 404 ? "NOT_FOUND" : err.status === 429 ? "RATE_LIMITED" : err.status < 500 ? "INVALID_MESSAGE" : "INTERNAL";
+      err.status === 401
+        ? "UNAUTHORIZED"
+        : err.status === 403
+          ? "FORBIDDEN"
+          : err.status === 404
+            ? "NOT_FOUND"
+            : err.status === 429
+              ? "RATE_LIMITED"
+              : err.status < 500
+                ? "INVALID_MESSAGE"
+                : "INTERNAL";
     return errorResponse(code, err.message || "Request failed");
   }
   console.error(JSON.stringify({ event: "unhandled_error", path: c.req.path, method: c.req.method, error: String(err?.stack ?? err) }));

@@ -67,8 +67,10 @@ export function appPolicy(frameAncestors: string, local: boolean): string {
 export const NON_DOCUMENT_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /** The classroom needs camera, microphone and screen capture; only our own pages get them, nothing else does. */
-export const APP_PERMISSIONS_POLICY = "camera=(self), microphone=(self), display-capture=(self), geolocation=(), payment=(), usb=(), serial=(), hid=(), bluetooth=()";
-export const NON_DOCUMENT_PERMISSIONS_POLICY = "camera=(), microphone=(), display-capture=(), geolocation=(), payment=(), usb=(), serial=(), hid=(), bluetooth=()";
+export const APP_PERMISSIONS_POLICY =
+  "camera=(self), microphone=(self), display-capture=(self), geolocation=(), payment=(), usb=(), serial=(), hid=(), bluetooth=()";
+export const NON_DOCUMENT_PERMISSIONS_POLICY =
+  "camera=(), microphone=(), display-capture=(), geolocation=(), payment=(), usb=(), serial=(), hid=(), bluetooth=()";
 
 /**
  * Same-origin requests keep the full URL (useful in our own logs); other origins (sfu-nodes, storage, the insp

@@ -71,7 +71,10 @@ function writeBenchConfig(options: BenchStackOptions): string {
   copyFileSync(path.join(repoRoot, ".dev.vars"), path.join(stateDir, ".dev.vars"));
   const bundleDir = path.join(stateDir, "bundle");
   runQuiet("npx", ["wrangler", "deploy", "--dry-run", "--config", file, "--outdir", bundleDir]);
-  writeFileSync(file, readFileSync(file, "utf8").replace(/^main = .*$/m, `main = "${path.join(bundleDir, `${path.basename(entry, path.extname(entry))}.js`)}"`));
+  writeFileSync(
+    file,
+    readFileSync(file, "utf8").replace(/^main = .*$/m, `main = "${path.join(bundleDir, `${path.basename(entry, path.extname(entry))}.js`)}"`),
+  );
   return file;
 }
 
@@ -86,7 +89,18 @@ export interface BenchStack {
 /** Starts `wrangler dev` on `options.port` and waits (up to 120 s) until /api/health answers. */
 export async function startBenchStack(options: BenchStackOptions): Promise<BenchStack> {
   const url = `http://127.0.0.1:${options.port}`;
-  const args = ["wrangler", "dev", "--config", writeBenchConfig(options), "--port", String(options.port), "--ip", "127.0.0.1", "--persist-to", options.stateDir];
+  const args = [
+    "wrangler",
+    "dev",
+    "--config",
+    writeBenchConfig(options),
+    "--port",
+    String(options.port),
+    "--ip",
+    "127.0.0.1",
+    "--persist-to",
+    options.stateDir,
+  ];
   args.push("--test-scheduled=false", "--no-bundle", "--var", `PUBLIC_URL:${url}`, "--show-interactive-dev-session=false");
   if (options.inspectorPort) args.push("--inspector-port", String(options.inspectorPort));
   const child: ChildProcess = spawn("npx", args, {
@@ -145,12 +159,21 @@ export function seedClass(stateDir: string, size: number, label = "bench"): Seed
   const statements: string[] = [];
   // SQLite refuses very long statements: insert in chunks.
   for (let i = 0; i < users.length; i += 200) {
-    statements.push(`INSERT INTO users (id,email,display_name,role,timezone,remind_by_email,remind_by_sms,calendar_secret,created_at,updated_at) VALUES ${users.slice(i, i + 200).join(",")};`);
+    statements.push(
+      `INSERT INTO users (id,email,display_name,role,timezone,remind_by_email,remind_by_sms,calendar_secret,created_at,updated_at) VALUES ${users.slice(i, i + 200).join(",")};`,
+    );
   }
   statements.push(`INSERT INTO classes (id,title,teacher_id,created_at,updated_at) VALUES ('${classId}','Bench ${size}','${teacherId}',${now},${now});`);
-  statements.push(`INSERT INTO occurrences (id,class_id,starts_at,ends_at,timezone,created_at,updated_at) VALUES ('${classId}-o','${classId}',${now - 60_000},${now + 3_600_000},'UTC',${now},${now});`);
+  statements.push(
+    `INSERT INTO occurrences (id,class_id,starts_at,ends_at,timezone,created_at,updated_at) VALUES ('${classId}-o','${classId}',${now - 60_000},${now + 3_600_000},'UTC',${now},${now});`,
+  );
   for (let i = 0; i < studentIds.length; i += 200) {
-    statements.push(`INSERT INTO enrollments (class_id,user_id,created_at) VALUES ${studentIds.slice(i, i + 200).map((id) => `('${classId}','${id}',${now})`).join(",")};`);
+    statements.push(
+      `INSERT INTO enrollments (class_id,user_id,created_at) VALUES ${studentIds
+        .slice(i, i + 200)
+        .map((id) => `('${classId}','${id}',${now})`)
+        .join(",")};`,
+    );
   }
   const file = path.join(stateDir, `seed-${label}-${size}.sql`);
   writeFileSync(file, statements.join("\n"));

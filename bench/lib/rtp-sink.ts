@@ -84,7 +84,11 @@ export async function startRtpSinks(options: { processes: number; firstPort: num
     pids: children.map((child) => child.pid!),
     snapshot: async () => {
       const all = await Promise.all(children.map(ask));
-      return all.reduce((sum, c) => ({ packets: sum.packets + c.packets, expected: sum.expected + c.expected, cpuMs: sum.cpuMs + c.cpuMs }), { packets: 0, expected: 0, cpuMs: 0 });
+      return all.reduce((sum, c) => ({ packets: sum.packets + c.packets, expected: sum.expected + c.expected, cpuMs: sum.cpuMs + c.cpuMs }), {
+        packets: 0,
+        expected: 0,
+        cpuMs: 0,
+      });
     },
     close,
   };

@@ -107,25 +107,80 @@ function encodeOnce(file: string, encode: (temporary: string) => void): void {
 export function prepareTeacherMedia(): void {
   mkdirSync(MEDIA_DIR, { recursive: true });
   const vp8 = (kbps: number, keyframeInterval: number) => [
-    "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-lag-in-frames", "0", "-auto-alt-ref", "0",
+    "-c:v",
+    "libvpx",
+    "-deadline",
+    "realtime",
+    "-cpu-used",
+    "8",
+    "-lag-in-frames",
+    "0",
+    "-auto-alt-ref",
+    "0",
     // CBR (min = max = target) so every layer really carries its bitrate.
-    "-b:v", `${kbps}k`, "-minrate", `${kbps}k`, "-maxrate", `${kbps}k`, "-g", String(keyframeInterval),
+    "-b:v",
+    `${kbps}k`,
+    "-minrate",
+    `${kbps}k`,
+    "-maxrate",
+    `${kbps}k`,
+    "-g",
+    String(keyframeInterval),
   ];
   const camera = CAMERA_LAYERS.at(-1)!;
   for (const layer of CAMERA_LAYERS) {
     encodeOnce(`${layer.name}.ivf`, (temporary) =>
       ffmpeg([
         // Noise keeps the test pattern from compressing to nothing, so the encoder spends its whole budget.
-        "-f", "lavfi", "-i", `testsrc2=size=${camera.width}x${camera.height}:rate=${FPS},noise=alls=12:allf=t+u`,
-        "-t", String(LOOP_SECONDS), "-vf", `scale=${layer.width}:${layer.height}`, ...vp8(layer.kbps, FPS), "-f", "ivf", temporary,
+        "-f",
+        "lavfi",
+        "-i",
+        `testsrc2=size=${camera.width}x${camera.height}:rate=${FPS},noise=alls=12:allf=t+u`,
+        "-t",
+        String(LOOP_SECONDS),
+        "-vf",
+        `scale=${layer.width}:${layer.height}`,
+        ...vp8(layer.kbps, FPS),
+        "-f",
+        "ivf",
+        temporary,
       ]),
     );
   }
   encodeOnce(`${SCREEN.name}.ivf`, (temporary) =>
-    ffmpeg(["-f", "lavfi", "-i", `testsrc=size=${SCREEN.width}x${SCREEN.height}:rate=${SCREEN.fps},noise=alls=6:allf=t+u`, "-t", String(LOOP_SECONDS), ...vp8(SCREEN.kbps, SCREEN.fps * 2), "-f", "ivf", temporary]),
+    ffmpeg([
+      "-f",
+      "lavfi",
+      "-i",
+      `testsrc=size=${SCREEN.width}x${SCREEN.height}:rate=${SCREEN.fps},noise=alls=6:allf=t+u`,
+      "-t",
+      String(LOOP_SECONDS),
+      ...vp8(SCREEN.kbps, SCREEN.fps * 2),
+      "-f",
+      "ivf",
+      temporary,
+    ]),
   );
   encodeOnce(`${AUDIO.name}.ogg`, (temporary) =>
-    ffmpeg(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", String(LOOP_SECONDS), "-ac", "2", "-c:a", "libopus", "-b:a", `${AUDIO.kbps}k`, "-frame_duration", "20", "-f", "ogg", temporary]),
+    ffmpeg([
+      "-f",
+      "lavfi",
+      "-i",
+      "sine=frequency=440:sample_rate=48000",
+      "-t",
+      String(LOOP_SECONDS),
+      "-ac",
+      "2",
+      "-c:a",
+      "libopus",
+      "-b:a",
+      `${AUDIO.kbps}k`,
+      "-frame_duration",
+      "20",
+      "-f",
+      "ogg",
+      temporary,
+    ]),
   );
 }
 
@@ -245,7 +300,9 @@ export async function startTeacherMedia(relayPort: number): Promise<TeacherMedia
     socket.once("error", reject);
     socket.bind(relayPort, "127.0.0.1", () => resolve());
   });
-  const bySsrc = new Map(STREAMS.map((stream) => [stream.ssrc, { stream, packets: 0, bytes: 0, lost: 0, lastSequence: -1, lastTimestamp: 0, lastArrivalMs: 0 }]));
+  const bySsrc = new Map(
+    STREAMS.map((stream) => [stream.ssrc, { stream, packets: 0, bytes: 0, lost: 0, lastSequence: -1, lastTimestamp: 0, lastArrivalMs: 0 }]),
+  );
   const pictureIds = new Map<number, PictureIdState>();
   let targetPort: number | null = null;
   socket.on("message", (packet, from) => {

@@ -57,7 +57,8 @@ export async function signIn(baseUrl: string, role: SsoPerson["role"], name: str
     .getSetCookie()
     .map((line) => line.split(";")[0]!)
     .join("; ");
-  if (response.status !== 302 || !cookie) throw new Error(`SSO sign-in of ${person.email} answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+  if (response.status !== 302 || !cookie)
+    throw new Error(`SSO sign-in of ${person.email} answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
   const me = await api<{ user: { id: string } }>(baseUrl, { person, cookie, userId: "" }, "GET", "/api/me");
   return { person, cookie, userId: me.user.id };
 }
@@ -156,7 +157,12 @@ export class ClassChannel {
 
   #receive(text: string): void {
     if (text === "pong") return;
-    const frame = JSON.parse(text) as { id?: number | null; ok?: boolean; data?: unknown; error?: { code: ErrorCode; message: string } } & Partial<ClassroomNotification>;
+    const frame = JSON.parse(text) as {
+      id?: number | null;
+      ok?: boolean;
+      data?: unknown;
+      error?: { code: ErrorCode; message: string };
+    } & Partial<ClassroomNotification>;
     if ("notification" in frame && frame.notification) {
       this.notifications.push(frame as ClassroomNotification);
       return;

@@ -43,7 +43,12 @@ export async function apiPost<T>(baseUrl: string, who: Person, path: string, bod
 }
 
 /** A class of the teacher's meeting once from `startsAt` for an hour, with the students enrolled; its id. */
-export async function createClassWithStudents(baseUrl: string, teacher: Person, students: Person[], options: { title: string; startsAt: number }): Promise<string> {
+export async function createClassWithStudents(
+  baseUrl: string,
+  teacher: Person,
+  students: Person[],
+  options: { title: string; startsAt: number },
+): Promise<string> {
   const classId = (await apiPost<{ class: { id: string } }>(baseUrl, teacher, "/api/classes", { title: options.title })).class.id;
   await apiPost(baseUrl, teacher, `/api/classes/${classId}/occurrences`, { startsAt: options.startsAt, endsAt: options.startsAt + 3_600_000, timezone: "UTC" });
   for (const student of students) await apiPost(baseUrl, student, `/api/classes/${classId}/enrollment`, {});

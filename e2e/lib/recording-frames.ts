@@ -23,12 +23,27 @@ export interface Frame {
 export async function readRecordingFrames(manifestUrl: string): Promise<Frame[]> {
   const { stdout } = await run(
     "ffmpeg",
-    ["-v", "error", "-i", manifestUrl, "-map", "0:v:0", "-vf", `fps=${SAMPLE_FPS},scale=${FRAME_WIDTH}:${FRAME_HEIGHT}`, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+    [
+      "-v",
+      "error",
+      "-i",
+      manifestUrl,
+      "-map",
+      "0:v:0",
+      "-vf",
+      `fps=${SAMPLE_FPS},scale=${FRAME_WIDTH}:${FRAME_HEIGHT}`,
+      "-f",
+      "rawvideo",
+      "-pix_fmt",
+      "rgb24",
+      "pipe:1",
+    ],
     { encoding: "buffer", maxBuffer: 512 * 1024 * 1024 },
   );
   const size = FRAME_WIDTH * FRAME_HEIGHT * 3;
   const frames: Frame[] = [];
-  for (let offset = 0; offset + size <= stdout.length; offset += size) frames.push({ at: frames.length / SAMPLE_FPS, rgb: stdout.subarray(offset, offset + size) });
+  for (let offset = 0; offset + size <= stdout.length; offset += size)
+    frames.push({ at: frames.length / SAMPLE_FPS, rgb: stdout.subarray(offset, offset + size) });
   return frames;
 }
 
@@ -55,7 +70,22 @@ export function near(colour: Rgb, tolerance = 45): (pixel: Rgb) => boolean {
 
 /** Writes a frame as a PNG (FFmpeg converts it), to look at what a failed check saw. */
 export async function saveFrame(frame: Frame, file: string): Promise<void> {
-  const convert = run("ffmpeg", ["-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", `${FRAME_WIDTH}x${FRAME_HEIGHT}`, "-i", "pipe:0", "-frames:v", "1", file]);
+  const convert = run("ffmpeg", [
+    "-v",
+    "error",
+    "-y",
+    "-f",
+    "rawvideo",
+    "-pix_fmt",
+    "rgb24",
+    "-s",
+    `${FRAME_WIDTH}x${FRAME_HEIGHT}`,
+    "-i",
+    "pipe:0",
+    "-frames:v",
+    "1",
+    file,
+  ]);
   convert.child.stdin!.end(frame.rgb);
   await convert;
 }

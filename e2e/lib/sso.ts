@@ -22,9 +22,13 @@ export function newPerson(role: SsoPerson["role"], name: string): SsoPerson {
  * the INSP_SSO_SECRET from .dev.vars), that lands on `next` after sign-in.
  */
 export async function ssoLink(baseUrl: string, person: SsoPerson, next = "/"): Promise<string> {
-  const { stdout } = await run("npx", ["tsx", "scripts/sso-token.ts", "--email", person.email, "--role", person.role, "--name", person.name, "--url", baseUrl, "--next", next], {
-    cwd: repoRoot,
-  });
+  const { stdout } = await run(
+    "npx",
+    ["tsx", "scripts/sso-token.ts", "--email", person.email, "--role", person.role, "--name", person.name, "--url", baseUrl, "--next", next],
+    {
+      cwd: repoRoot,
+    },
+  );
   const line = stdout.split("\n").find((text) => text.startsWith(`${baseUrl}/sso?`));
   if (!line) throw new Error(`npm run sso-token printed no sign-in link:\n${stdout}`);
   return line.trim();

@@ -27,7 +27,10 @@ export function freePort(): Promise<number> {
 
 /** Applies the D1 migrations to the local D1 under `stateDir`, as start.sh does. */
 export async function applyMigrations(stateDir: string): Promise<void> {
-  await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], { cwd: repoRoot, env: { ...process.env, ...QUIET_ENV } });
+  await run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", stateDir], {
+    cwd: repoRoot,
+    env: { ...process.env, ...QUIET_ENV },
+  });
 }
 
 /** Rows of one SQL query against the local D1 under `stateDir` (what the Worker's D1 holds). */
@@ -52,8 +55,21 @@ export async function startWranglerDev(options: { port: number; stateDir: string
   const log = createWriteStream(options.logPath, { flags: "a" });
   const child: ChildProcess = spawn(
     "npx",
-    ["wrangler", "dev", "--ip", "127.0.0.1", "--port", String(options.port), "--persist-to", options.stateDir, "--var", `PUBLIC_URL:${url}`,
-      "--show-interactive-dev-session=false", "--inspector-port", String(await freePort())],
+    [
+      "wrangler",
+      "dev",
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(options.port),
+      "--persist-to",
+      options.stateDir,
+      "--var",
+      `PUBLIC_URL:${url}`,
+      "--show-interactive-dev-session=false",
+      "--inspector-port",
+      String(await freePort()),
+    ],
     // Its own process group, so a kill reaches workerd too.
     { cwd: repoRoot, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...QUIET_ENV } },
   );

@@ -55,7 +55,10 @@ export type UploadPart = v.InferOutput<typeof UploadPartSchema>;
 
 /** `POST /api/uploads/complete` */
 export const UploadCompleteSchema = v.strictObject({
-  parts: v.pipe(v.array(v.strictObject({ partNumber: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000)), etag: v.pipe(v.string(), v.maxLength(200)) })), v.minLength(1)),
+  parts: v.pipe(
+    v.array(v.strictObject({ partNumber: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000)), etag: v.pipe(v.string(), v.maxLength(200)) })),
+    v.minLength(1),
+  ),
 });
 
 export const DeckViewSchema = v.object({ id: IdSchema, title: v.string(), pageCount: v.number() });

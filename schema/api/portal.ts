@@ -91,7 +91,14 @@ const TitleSchema = v.pipe(
 );
 const DescriptionSchema = v.pipe(v.string(), v.maxLength(LIMITS.descriptionLength, `Keep the description to ${LIMITS.descriptionLength} characters or fewer.`));
 const ReminderMinutesSchema = v.pipe(
-  v.array(v.pipe(v.number(), v.integer(), v.minValue(1, "A reminder goes out at least a minute before the class."), v.maxValue(LIMITS.reminderMaxMinutes, "A reminder goes out at most 30 days before the class."))),
+  v.array(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(1, "A reminder goes out at least a minute before the class."),
+      v.maxValue(LIMITS.reminderMaxMinutes, "A reminder goes out at most 30 days before the class."),
+    ),
+  ),
   v.maxLength(LIMITS.reminderCount, `Pick up to ${LIMITS.reminderCount} reminders.`),
   v.check((list) => new Set(list).size === list.length, "Pick each reminder time once."),
   v.transform((list) => [...list].sort((a, b) => b - a)),
@@ -187,7 +194,12 @@ export const SeriesSchema = v.pipe(
     timezone: TimeZoneSchema,
     frequency: v.picklist(["daily", "weekly"]),
     interval: v.optional(
-      v.pipe(v.number("Say how often it repeats."), v.integer("Use a whole number."), v.minValue(1, "Repeat at least every 1."), v.maxValue(LIMITS.seriesMaxInterval, `Repeat at most every ${LIMITS.seriesMaxInterval}.`)),
+      v.pipe(
+        v.number("Say how often it repeats."),
+        v.integer("Use a whole number."),
+        v.minValue(1, "Repeat at least every 1."),
+        v.maxValue(LIMITS.seriesMaxInterval, `Repeat at most every ${LIMITS.seriesMaxInterval}.`),
+      ),
     ),
     weekdays: v.optional(
       v.pipe(
@@ -218,7 +230,10 @@ export type Series = v.InferOutput<typeof SeriesSchema>;
 export const OccurrenceSeriesCreateSchema = v.strictObject({ series: SeriesSchema, ...AllowPastEntry });
 
 /** POST /api/classes/:id/occurrences: a single occurrence or a series. */
-export const OccurrenceCreateSchema = v.union([OccurrenceSingleCreateSchema, OccurrenceSeriesCreateSchema], "Expected {startsAt, endsAt, timezone} or {series: {…}}");
+export const OccurrenceCreateSchema = v.union(
+  [OccurrenceSingleCreateSchema, OccurrenceSeriesCreateSchema],
+  "Expected {startsAt, endsAt, timezone} or {series: {…}}",
+);
 export type OccurrenceCreate = v.InferOutput<typeof OccurrenceCreateSchema>;
 
 export const OccurrenceMoveSchema = v.strictObject({ startsAt: TimestampSchema, endsAt: TimestampSchema });
@@ -289,7 +304,11 @@ export const AdminUserCreateSchema = v.strictObject({
   email: EmailSchema,
   displayName: v.pipe(v.string(), v.trim(), v.minLength(1, "Display name is empty"), v.maxLength(LIMITS.displayNameLength)),
   role: v.picklist(ROLE_VALUES),
-  password: v.pipe(v.string(), v.minLength(LIMITS.passwordMinLength, `Password needs at least ${LIMITS.passwordMinLength} characters`), v.maxLength(LIMITS.passwordMaxLength)),
+  password: v.pipe(
+    v.string(),
+    v.minLength(LIMITS.passwordMinLength, `Password needs at least ${LIMITS.passwordMinLength} characters`),
+    v.maxLength(LIMITS.passwordMaxLength),
+  ),
 });
 export type AdminUserCreate = v.InferOutput<typeof AdminUserCreateSchema>;
 

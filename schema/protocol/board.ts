@@ -107,7 +107,11 @@ export const BoardPresenterSchema = v.object({ surface: BoardSurfaceSchema, view
 export type BoardPresenter = v.InferOutput<typeof BoardPresenterSchema>;
 
 /** A surface's shapes as they stand after every accepted op up to `opSeq`. */
-export const BoardSurfaceStateSchema = v.object({ surface: v.string(), opSeq: v.number(), shapes: v.array(v.object({ shape: ShapeSchema, userId: v.string() })) });
+export const BoardSurfaceStateSchema = v.object({
+  surface: v.string(),
+  opSeq: v.number(),
+  shapes: v.array(v.object({ shape: ShapeSchema, userId: v.string() })),
+});
 export type BoardSurfaceState = v.InferOutput<typeof BoardSurfaceStateSchema>;
 
 /** The board in a snapshot: the presenter's surface with everything on it, who holds a pen, the blank pages. */

@@ -69,7 +69,11 @@ export const ClassLinkNotificationSchema = v.variant("notification", [
   /** Everything the node has for this class now: its producers and the users with a media socket. */
   v.strictObject({
     notification: v.literal("sync"),
-    data: v.strictObject({ nodeId: SfuNodeIdSchema, producers: v.pipe(v.array(LinkProducerSchema), v.maxLength(10_000)), users: v.pipe(v.array(Id), v.maxLength(10_000)) }),
+    data: v.strictObject({
+      nodeId: SfuNodeIdSchema,
+      producers: v.pipe(v.array(LinkProducerSchema), v.maxLength(10_000)),
+      users: v.pipe(v.array(Id), v.maxLength(10_000)),
+    }),
   }),
   v.strictObject({ notification: v.literal("producerAdded"), data: LinkProducerSchema }),
   v.strictObject({ notification: v.literal("producerRemoved"), data: v.strictObject({ producerId: Id }) }),

@@ -165,13 +165,21 @@ export const CLASSROOM_METHODS = {
   /** Lock or unlock chat for students. */
   "chat.lock": { roles: ["teacher", "admin"], rateLimit: { user: "moderation", class: "classBroadcasts" }, request: v.strictObject({ locked: v.boolean() }) },
   /** Let every student of the session share files into chat, or stop them (teachers and admins always may). */
-  "files.allow": { roles: ["teacher", "admin"], rateLimit: { user: "moderation", class: "classBroadcasts" }, request: v.strictObject({ allowed: v.boolean() }) },
+  "files.allow": {
+    roles: ["teacher", "admin"],
+    rateLimit: { user: "moderation", class: "classBroadcasts" },
+    request: v.strictObject({ allowed: v.boolean() }),
+  },
   /** Mute or unmute one participant's chat. */
   "participant.mute": { roles: ["teacher", "admin"], rateLimit: { user: "moderation" }, request: v.strictObject({ userId: Id, muted: v.boolean() }) },
   /** Remove a participant now; they may rejoin. */
   "participant.remove": { roles: ["teacher", "admin"], rateLimit: { user: "moderation" }, request: v.strictObject({ userId: Id }) },
   /** Block a participant from this class (writes a class-scoped block) and remove them now. */
-  "participant.block": { roles: ["teacher", "admin"], rateLimit: { user: "moderation" }, request: v.strictObject({ userId: Id, reason: v.optional(v.pipe(v.string(), v.maxLength(500))) }) },
+  "participant.block": {
+    roles: ["teacher", "admin"],
+    rateLimit: { user: "moderation" },
+    request: v.strictObject({ userId: Id, reason: v.optional(v.pipe(v.string(), v.maxLength(500))) }),
+  },
   "poll.create": {
     roles: ["teacher", "admin"],
     rateLimit: { user: "polls", class: "classBroadcasts" },
@@ -184,7 +192,11 @@ export const CLASSROOM_METHODS = {
     }),
   },
   /** Vote (students); voting again replaces the earlier vote while the poll is open. */
-  "poll.vote": { roles: ["student"], rateLimit: { user: "votes" }, request: v.strictObject({ pollId: Id, optionIds: v.pipe(v.array(Id), v.minLength(1), v.maxLength(CLASSROOM_LIMITS.pollMaxOptions)) }) },
+  "poll.vote": {
+    roles: ["student"],
+    rateLimit: { user: "votes" },
+    request: v.strictObject({ pollId: Id, optionIds: v.pipe(v.array(Id), v.minLength(1), v.maxLength(CLASSROOM_LIMITS.pollMaxOptions)) }),
+  },
   "poll.close": { roles: ["teacher", "admin"], rateLimit: { user: "polls", class: "classBroadcasts" }, request: v.strictObject({ pollId: Id }) },
   /** Show the results to everyone (closes the poll first if it is open). */
   "poll.publish": { roles: ["teacher", "admin"], rateLimit: { user: "polls", class: "classBroadcasts" }, request: v.strictObject({ pollId: Id }) },
@@ -211,7 +223,11 @@ export const CLASSROOM_METHODS = {
   /** Take the stage back: the node closes the student's producers at once. */
   "stage.revoke": { roles: ["teacher", "admin"], rateLimit: { user: "stage", class: "classBroadcasts" }, request: v.strictObject({ userId: Id }) },
   /** Pause someone's producer on the node; its owner sees it paused and may resume it themselves. */
-  "media.mute": { roles: ["teacher", "admin"], rateLimit: { user: "moderation", class: "classBroadcasts" }, request: v.strictObject({ userId: Id, source: v.picklist(MEDIA_SOURCES) }) },
+  "media.mute": {
+    roles: ["teacher", "admin"],
+    rateLimit: { user: "moderation", class: "classBroadcasts" },
+    request: v.strictObject({ userId: Id, source: v.picklist(MEDIA_SOURCES) }),
+  },
   /**
    * Start recording the teachers' camera, microphone and screen (one recording row per recorded interval).
    * Answers the running recording if one is already on. `CONFLICT` while no teacher sends anything.
@@ -241,7 +257,11 @@ export const CLASSROOM_METHODS = {
   /** Hide the board (the main area goes back to the screen or the camera). */
   "board.hide": { roles: ["teacher", "admin"], rateLimit: { user: "board", class: "classBroadcasts" }, request: Empty },
   /** Give a student the pen, or take it back. */
-  "board.pen": { roles: ["teacher", "admin"], rateLimit: { user: "moderation", class: "classBroadcasts" }, request: v.strictObject({ userId: Id, allowed: v.boolean() }) },
+  "board.pen": {
+    roles: ["teacher", "admin"],
+    rateLimit: { user: "moderation", class: "classBroadcasts" },
+    request: v.strictObject({ userId: Id, allowed: v.boolean() }),
+  },
   /** The shapes of one surface (a student browsing the deck alone, or any page after a reconnect). */
   "board.fetch": { roles: CLASS_ROLES, rateLimit: { user: "boardReads" }, request: v.strictObject({ surface: BoardSurfaceSchema }) },
 } as const satisfies Record<string, { roles: readonly ClassRole[]; rateLimit: MethodRateLimit; request: v.GenericSchema }>;
@@ -403,7 +423,10 @@ export const ClassroomNotificationSchema = v.variant("notification", [
   /** Sent right before the object closes the socket for good (kicked, blocked, ended). */
   /** Someone's stroke in progress (or laser pointer), straight away and to everyone but its drawer. */
   v.object({ notification: v.literal("board.ink"), data: v.object({ userId: v.string(), ink: BoardInkSchema }) }),
-  v.object({ notification: v.literal("closing"), data: v.object({ reason: v.picklist(["kicked", "blocked", "ended", "too-many-sockets"]), message: v.string() }) }),
+  v.object({
+    notification: v.literal("closing"),
+    data: v.object({ reason: v.picklist(["kicked", "blocked", "ended", "too-many-sockets"]), message: v.string() }),
+  }),
 ]);
 export type ClassroomNotification = v.InferOutput<typeof ClassroomNotificationSchema>;
 

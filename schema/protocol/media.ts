@@ -185,7 +185,13 @@ export const MediaNotificationSchema = v.variant("notification", [
   }),
   v.strictObject({ notification: v.literal("producerRemoved"), data: v.strictObject({ producerId: v.string(), userId: v.string() }) }),
   v.strictObject({ notification: v.literal("producerPaused"), data: v.strictObject({ producerId: v.string(), paused: v.boolean() }) }),
-  v.strictObject({ notification: v.literal("producerScore"), data: v.strictObject({ producerId: v.string(), score: v.array(v.strictObject({ encodingIdx: v.number(), ssrc: v.number(), rid: v.optional(v.string()), score: v.number() })) }) }),
+  v.strictObject({
+    notification: v.literal("producerScore"),
+    data: v.strictObject({
+      producerId: v.string(),
+      score: v.array(v.strictObject({ encodingIdx: v.number(), ssrc: v.number(), rid: v.optional(v.string()), score: v.number() })),
+    }),
+  }),
   v.strictObject({ notification: v.literal("consumerClosed"), data: v.strictObject({ consumerId: v.string(), reason: v.picklist(MEDIA_CLOSE_REASONS) }) }),
   v.strictObject({ notification: v.literal("consumerPaused"), data: v.strictObject({ consumerId: v.string(), paused: v.boolean() }) }),
   v.strictObject({

@@ -18,11 +18,18 @@ export const NODE_TOKEN_TYPE = "insp-node+jwt";
 /** A node token lives this long at most; the Worker refuses tokens that claim a longer life. */
 export const NODE_TOKEN_MAX_LIFETIME_SECONDS = 60;
 
-const Base64Url = (length: number) => v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]+$/, "must be base64url"), v.length(length, `must be ${length} base64url characters`));
+const Base64Url = (length: number) =>
+  v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]+$/, "must be base64url"), v.length(length, `must be ${length} base64url characters`));
 
 /** A node's public key as enrolled: an EC P-256 JWK (a private part `d` is refused: it must stay on the node). */
 export const NodePublicJwkSchema = v.pipe(
-  v.object({ kty: v.literal("EC"), crv: v.literal("P-256"), x: Base64Url(43), y: Base64Url(43), d: v.optional(v.never("must be the public key only (no \"d\")")) }),
+  v.object({
+    kty: v.literal("EC"),
+    crv: v.literal("P-256"),
+    x: Base64Url(43),
+    y: Base64Url(43),
+    d: v.optional(v.never('must be the public key only (no "d")')),
+  }),
   v.transform(({ kty, crv, x, y }) => ({ kty, crv, x, y })),
 );
 export type NodePublicJwk = v.InferOutput<typeof NodePublicJwkSchema>;

@@ -55,7 +55,8 @@ for (const argument of values.suite ?? []) {
   passed += report.numPassedTests;
   failed += report.numFailedTests;
   const brokenFiles = report.testResults.filter((file) => file.status === "failed" && !file.assertionResults.some((test) => test.status === "failed"));
-  for (const file of brokenFiles) problems.push(`suite ${name}: ${path.relative(process.cwd(), file.name)} failed to run${file.message ? `: ${file.message.split("\n")[0]}` : ""}`);
+  for (const file of brokenFiles)
+    problems.push(`suite ${name}: ${path.relative(process.cwd(), file.name)} failed to run${file.message ? `: ${file.message.split("\n")[0]}` : ""}`);
   failed += brokenFiles.length;
   const skipped = report.numPendingTests + report.numTodoTests;
   if (skipped > 0) {

@@ -13,8 +13,18 @@ export const MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
   // A start bitrate keeps Chromium from holding the top simulcast layer back for seconds after joining.
   { kind: "video", mimeType: "video/VP8", clockRate: 90000, parameters: { "x-google-start-bitrate": 1000 } },
   { kind: "video", mimeType: "video/VP9", clockRate: 90000, parameters: { "profile-id": 0, "x-google-start-bitrate": 1000 } },
-  { kind: "video", mimeType: "video/H264", clockRate: 90000, parameters: { "packetization-mode": 1, "profile-level-id": "42e01f", "level-asymmetry-allowed": 1 } },
-  { kind: "video", mimeType: "video/H264", clockRate: 90000, parameters: { "packetization-mode": 1, "profile-level-id": "4d0032", "level-asymmetry-allowed": 1 } },
+  {
+    kind: "video",
+    mimeType: "video/H264",
+    clockRate: 90000,
+    parameters: { "packetization-mode": 1, "profile-level-id": "42e01f", "level-asymmetry-allowed": 1 },
+  },
+  {
+    kind: "video",
+    mimeType: "video/H264",
+    clockRate: 90000,
+    parameters: { "packetization-mode": 1, "profile-level-id": "4d0032", "level-asymmetry-allowed": 1 },
+  },
 ];
 
 /**
@@ -42,7 +52,10 @@ export interface MediaNodeOptions {
   logLevel?: types.WorkerLogLevel;
 }
 
-type NodeConfig = Pick<SfuConfig, "listenHost" | "announcedAddress" | "rtcPortMin" | "rtcPortMax" | "webRtcServerPortBase" | "workers" | "consumersPerRouter" | "nodeId">;
+type NodeConfig = Pick<
+  SfuConfig,
+  "listenHost" | "announcedAddress" | "rtcPortMin" | "rtcPortMax" | "webRtcServerPortBase" | "workers" | "consumersPerRouter" | "nodeId"
+>;
 
 /**
  * The media side of one sfu-node: its mediasoup workers (one per core) and the rooms (classes) it serves.
@@ -101,17 +114,15 @@ export class MediaNode extends EventEmitter<MediaNodeEvents> {
     if (existing && !existing.closed) return existing;
     const opening = this.#roomsOpening.get(classId);
     if (opening) return opening;
-    const promise = Room.open({ classId, node: this, consumersPerRouter: this.#config.consumersPerRouter }).then(
-      (room) => {
-        this.#rooms.set(classId, room);
-        room.once("close", () => {
-          if (this.#rooms.get(classId) === room) this.#rooms.delete(classId);
-        });
-        followActiveSpeaker(room);
-        this.emit("roomOpened", room);
-        return room;
-      },
-    );
+    const promise = Room.open({ classId, node: this, consumersPerRouter: this.#config.consumersPerRouter }).then((room) => {
+      this.#rooms.set(classId, room);
+      room.once("close", () => {
+        if (this.#rooms.get(classId) === room) this.#rooms.delete(classId);
+      });
+      followActiveSpeaker(room);
+      this.emit("roomOpened", room);
+      return room;
+    });
     this.#roomsOpening.set(classId, promise);
     try {
       return await promise;

@@ -157,7 +157,12 @@ export class Peer {
     const slot = this.room.slotOf(home);
     const udp = slot.listenInfos.find((info) => info.protocol === "udp");
     if (!udp) throw new Error("No UDP listen info on this worker");
-    const transport = await home.router.createPlainTransport({ listenInfo: udp, rtcpMux: options.rtcpMux ?? true, comedia: options.comedia ?? false, appData: { userId: this.userId, direction } });
+    const transport = await home.router.createPlainTransport({
+      listenInfo: udp,
+      rtcpMux: options.rtcpMux ?? true,
+      comedia: options.comedia ?? false,
+      appData: { userId: this.userId, direction },
+    });
     this.#adoptTransport(transport, direction, home);
     return transport;
   }
@@ -195,7 +200,11 @@ export class Peer {
   }
 
   /** Used by the recorder, tests and benchmarks: a producer on one of this peer's plain transports. */
-  async producePlain(transport: types.PlainTransport, source: MediaSource, options: { kind: types.MediaKind; rtpParameters: types.RtpParameters }): Promise<types.Producer> {
+  async producePlain(
+    transport: types.PlainTransport,
+    source: MediaSource,
+    options: { kind: types.MediaKind; rtpParameters: types.RtpParameters },
+  ): Promise<types.Producer> {
     if (!this.produceGrant.has(source)) throw new MediaError("FORBIDDEN", `Your media token does not allow sending ${source}`);
     const entry = this.#transport(transport.id);
     const producer = await transport.produce({ ...options, appData: { userId: this.userId, source } });
@@ -204,7 +213,12 @@ export class Peer {
   }
 
   /** A consumer of any producer in the room, created paused (resumed once the client has its track). */
-  async consume(data: { transportId: string; producerId: string; rtpCapabilities: types.RtpCapabilities; paused?: boolean }): Promise<MediaResponseData<"consume">> {
+  async consume(data: {
+    transportId: string;
+    producerId: string;
+    rtpCapabilities: types.RtpCapabilities;
+    paused?: boolean;
+  }): Promise<MediaResponseData<"consume">> {
     if (this.#consumers.size >= MAX_CONSUMERS_PER_PEER) throw new MediaError("RATE_LIMITED", `At most ${MAX_CONSUMERS_PER_PEER} consumers per participant`);
     const entry = this.#transport(data.transportId);
     if (entry.direction !== "recv") throw new MediaError("INVALID_MESSAGE", "Consume on a receive transport");
@@ -338,7 +352,10 @@ export class Peer {
     this.#producers.set(producer.id, { producer, source });
     producer.observer.once("close", () => this.#producers.delete(producer.id));
     producer.on("score", (scores: types.ProducerScore[]) =>
-      this.notify({ notification: "producerScore", data: { producerId: producer.id, score: scores.map(({ encodingIdx, ssrc, rid, score }) => ({ encodingIdx, ssrc, rid, score })) } }),
+      this.notify({
+        notification: "producerScore",
+        data: { producerId: producer.id, score: scores.map(({ encodingIdx, ssrc, rid, score }) => ({ encodingIdx, ssrc, rid, score })) },
+      }),
     );
     this.room.addProducer(this, producer, source, home);
   }
@@ -353,9 +370,14 @@ export class Peer {
     consumer.on("producerclose", () => this.notify({ notification: "consumerClosed", data: { consumerId: consumer.id, reason: "producer-closed" } }));
     consumer.on("producerpause", () => this.notify({ notification: "consumerPaused", data: { consumerId: consumer.id, paused: true } }));
     consumer.on("producerresume", () => this.notify({ notification: "consumerPaused", data: { consumerId: consumer.id, paused: false } }));
-    consumer.on("score", (score) => this.notify({ notification: "consumerScore", data: { consumerId: consumer.id, score: score.score, producerScore: score.producerScore } }));
+    consumer.on("score", (score) =>
+      this.notify({ notification: "consumerScore", data: { consumerId: consumer.id, score: score.score, producerScore: score.producerScore } }),
+    );
     consumer.on("layerschange", (layers) =>
-      this.notify({ notification: "consumerLayersChanged", data: { consumerId: consumer.id, spatialLayer: layers?.spatialLayer ?? null, temporalLayer: layers?.temporalLayer ?? null } }),
+      this.notify({
+        notification: "consumerLayersChanged",
+        data: { consumerId: consumer.id, spatialLayer: layers?.spatialLayer ?? null, temporalLayer: layers?.temporalLayer ?? null },
+      }),
     );
   }
 

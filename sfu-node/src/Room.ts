@@ -152,7 +152,10 @@ export class Room extends EventEmitter<RoomEvents> {
     });
     producer.observer.on("pause", () => this.broadcast({ notification: "producerPaused", data: { producerId: producer.id, paused: true } }));
     producer.observer.on("resume", () => this.broadcast({ notification: "producerPaused", data: { producerId: producer.id, paused: false } }));
-    this.broadcast({ notification: "producerAdded", data: { producerId: producer.id, userId: peer.userId, kind: producer.kind, source, paused: producer.paused } }, peer);
+    this.broadcast(
+      { notification: "producerAdded", data: { producerId: producer.id, userId: peer.userId, kind: producer.kind, source, paused: producer.paused } },
+      peer,
+    );
     this.emit("producer", producer, peer, source);
   }
 

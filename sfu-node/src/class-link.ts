@@ -256,7 +256,8 @@ class ClassLink {
       this.#send({ id, ok: true, data: {} });
     } catch (error) {
       const body = errorBody(error);
-      if (body.code === "INTERNAL") log("error", "class_link_command_failed", { classId: this.room.classId, method, error: String(error instanceof Error ? error.stack : error) });
+      if (body.code === "INTERNAL")
+        log("error", "class_link_command_failed", { classId: this.room.classId, method, error: String(error instanceof Error ? error.stack : error) });
       this.#answer(id, body);
     }
   }
@@ -286,7 +287,9 @@ class ClassLink {
         if (producer.paused || producer.score.length === 0) continue;
         scores.push(mean(producer.score.map((s) => s.score)));
       }
-      const consumerScores = [...peer.consumers.values()].filter(({ consumer }) => !consumer.paused && !consumer.producerPaused).map(({ consumer }) => consumer.score.score);
+      const consumerScores = [...peer.consumers.values()]
+        .filter(({ consumer }) => !consumer.paused && !consumer.producerPaused)
+        .map(({ consumer }) => consumer.score.score);
       if (consumerScores.length > 0) scores.push(mean(consumerScores));
       if (scores.length === 0) continue;
       const quality = Math.round(Math.min(...scores));

@@ -71,11 +71,14 @@ const EnvSchema = v.object({
           return NEVER;
         }
       }),
-      v.pipe(v.unknown(), v.check((value) => v.is(NodePrivateJwkSchema, value), "must be an EC P-256 private JWK with x, y and d (scripts/fleet-key.ts generate writes one)")),
+      v.pipe(
+        v.unknown(),
+        v.check((value) => v.is(NodePrivateJwkSchema, value), "must be an EC P-256 private JWK with x, y and d (scripts/fleet-key.ts generate writes one)"),
+      ),
       v.transform((value) => v.parse(NodePrivateJwkSchema, value)),
     ),
   ),
-  FLEET_CREDENTIAL: v.optional(v.never("is no longer used: each node signs with its own key; set SFU_NODE_KEY instead (README, \"Fleet identity\")")),
+  FLEET_CREDENTIAL: v.optional(v.never('is no longer used: each node signs with its own key; set SFU_NODE_KEY instead (README, "Fleet identity")')),
   SFU_WORKERS: v.optional(PositiveInt),
   SFU_PUBLIC_URL: v.optional(HttpUrl),
   SFU_CONSUMERS_PER_ROUTER: v.optional(PositiveInt, "400"),
@@ -107,11 +110,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SfuConfig {
     throw new ConfigError(`${name}: ${issue.message} (got ${issue.received})`);
   }
   const e = result.output;
-  if (e.SFU_RTC_PORT_MIN > e.SFU_RTC_PORT_MAX) throw new ConfigError(`SFU_RTC_PORT_MIN (${e.SFU_RTC_PORT_MIN}) must not be above SFU_RTC_PORT_MAX (${e.SFU_RTC_PORT_MAX})`);
+  if (e.SFU_RTC_PORT_MIN > e.SFU_RTC_PORT_MAX)
+    throw new ConfigError(`SFU_RTC_PORT_MIN (${e.SFU_RTC_PORT_MIN}) must not be above SFU_RTC_PORT_MAX (${e.SFU_RTC_PORT_MAX})`);
   const workers = e.SFU_WORKERS ?? os.availableParallelism();
-  if (e.SFU_WEBRTC_SERVER_PORT + workers - 1 > 65535) throw new ConfigError(`SFU_WEBRTC_SERVER_PORT: ${workers} workers need ports up to ${e.SFU_WEBRTC_SERVER_PORT + workers - 1}`);
+  if (e.SFU_WEBRTC_SERVER_PORT + workers - 1 > 65535)
+    throw new ConfigError(`SFU_WEBRTC_SERVER_PORT: ${workers} workers need ports up to ${e.SFU_WEBRTC_SERVER_PORT + workers - 1}`);
   const listensEverywhere = e.SFU_LISTEN_HOST === "0.0.0.0" || e.SFU_LISTEN_HOST === "::";
-  if (listensEverywhere && !e.SFU_ANNOUNCED_ADDRESS) throw new ConfigError("SFU_ANNOUNCED_ADDRESS: required when SFU_LISTEN_HOST is a wildcard address (browsers need a reachable IP in ICE candidates)");
+  if (listensEverywhere && !e.SFU_ANNOUNCED_ADDRESS)
+    throw new ConfigError("SFU_ANNOUNCED_ADDRESS: required when SFU_LISTEN_HOST is a wildcard address (browsers need a reachable IP in ICE candidates)");
   const publicHost = e.SFU_ANNOUNCED_ADDRESS ?? e.SFU_LISTEN_HOST;
   return {
     listenHost: e.SFU_LISTEN_HOST,
@@ -121,7 +127,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SfuConfig {
     rtcPortMax: e.SFU_RTC_PORT_MAX,
     webRtcServerPortBase: e.SFU_WEBRTC_SERVER_PORT,
     region: e.SFU_REGION,
-    nodeId: e.SFU_NODE_ID ?? `${e.SFU_REGION}-${os.hostname().replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 40)}`,
+    nodeId:
+      e.SFU_NODE_ID ??
+      `${e.SFU_REGION}-${os
+        .hostname()
+        .replace(/[^A-Za-z0-9._-]/g, "-")
+        .slice(0, 40)}`,
     workerUrl: e.WORKER_URL.replace(/\/+$/, ""),
     nodeKey: e.SFU_NODE_KEY,
     workers,

@@ -24,7 +24,12 @@ export function createMediaTokenVerifier(options: { workerUrl: string; nodeId: s
     async verify(token, classId) {
       let payload: unknown;
       try {
-        ({ payload } = await jwtVerify(token, keys, { algorithms: ["ES256"], issuer: MEDIA_TOKEN_ISSUER, audience: options.nodeId, requiredClaims: ["exp", "sub"] }));
+        ({ payload } = await jwtVerify(token, keys, {
+          algorithms: ["ES256"],
+          issuer: MEDIA_TOKEN_ISSUER,
+          audience: options.nodeId,
+          requiredClaims: ["exp", "sub"],
+        }));
       } catch (error) {
         // The Worker's key set could not be fetched: the token may be fine, so the client should retry.
         if (error instanceof joseErrors.JWKSTimeout || !(error instanceof joseErrors.JOSEError)) {

@@ -89,7 +89,9 @@ export async function renderMetrics(node: MediaNode, sampler: CpuSampler, worker
 
 async function totalBitrate(node: MediaNode): Promise<{ recv: number; send: number }> {
   const totals = { recv: 0, send: 0 };
-  const transports = [...node.rooms.values()].flatMap((room) => [...room.peers.values()].flatMap((peer) => [...peer.transports.values()].map((entry) => entry.transport)));
+  const transports = [...node.rooms.values()].flatMap((room) =>
+    [...room.peers.values()].flatMap((peer) => [...peer.transports.values()].map((entry) => entry.transport)),
+  );
   await Promise.all(
     transports.map(async (transport) => {
       try {

@@ -84,13 +84,21 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
     reportsFlushed: () => reporter.flushed(),
 
     heldFor(classId) {
-      return [...running.values()].filter((handle) => handle.classId === classId).map((handle) => ({ recordingId: handle.recordingId, capturing: handle.capturing }));
+      return [...running.values()]
+        .filter((handle) => handle.classId === classId)
+        .map((handle) => ({ recordingId: handle.recordingId, capturing: handle.capturing }));
     },
 
     async start(room, { recordingId, userIds }) {
       if (running.has(recordingId)) return;
       const workDir = path.join(options.workRoot, recordingId);
-      const handle = await startRecording(room, { recordingId, classId: room.classId, userIds, workDir, onComposed: (composed) => publish(room, recordingId, composed) });
+      const handle = await startRecording(room, {
+        recordingId,
+        classId: room.classId,
+        userIds,
+        workDir,
+        onComposed: (composed) => publish(room, recordingId, composed),
+      });
       running.set(recordingId, handle);
       log("info", "recording_started", { recordingId, classId: room.classId, userIds });
       // A room that closes under a recording (its last peer left, or its worker died) ends the recording with it:

@@ -70,7 +70,9 @@ export async function startSfuServer(options: {
 
   server.on("upgrade", (request, socket, head) => {
     if (!SignalingServer.handles(request)) {
-      socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"error":{"code":"NOT_FOUND","message":"Media signaling is at /media/<classId>"}}');
+      socket.end(
+        'HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"error":{"code":"NOT_FOUND","message":"Media signaling is at /media/<classId>"}}',
+      );
       return;
     }
     signaling.handleUpgrade(request, socket, head).catch((error) => {

@@ -216,7 +216,13 @@ export class SignalingServer {
 }
 
 /** Parses one frame, runs its handler, and always answers (an unanswered request would hang the client). */
-async function handleFrame(peer: Peer, raw: WebSocket.RawData, isBinary: boolean, send: (frame: MediaResponseFrame) => void, context: HandlerContext): Promise<void> {
+async function handleFrame(
+  peer: Peer,
+  raw: WebSocket.RawData,
+  isBinary: boolean,
+  send: (frame: MediaResponseFrame) => void,
+  context: HandlerContext,
+): Promise<void> {
   if (isBinary) return send({ id: null, ok: false, error: { code: "INVALID_MESSAGE", message: "Frames are JSON text" } });
   let json: unknown;
   try {
@@ -238,7 +244,13 @@ async function handleFrame(peer: Peer, raw: WebSocket.RawData, isBinary: boolean
     send({ id, ok: true, data: result });
   } catch (error) {
     const body = errorBody(error);
-    if (body.code === "INTERNAL") log("error", "media_request_failed", { method, classId: peer.room.classId, userId: peer.userId, error: String(error instanceof Error ? error.stack : error) });
+    if (body.code === "INTERNAL")
+      log("error", "media_request_failed", {
+        method,
+        classId: peer.room.classId,
+        userId: peer.userId,
+        error: String(error instanceof Error ? error.stack : error),
+      });
     send({ id, ok: false, error: body });
   }
 }

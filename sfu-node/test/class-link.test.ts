@@ -8,7 +8,17 @@ import { type ResponseFrame, ResponseFrameSchema } from "../../schema/protocol/e
 import { ClassLinks } from "../src/class-link";
 import { testNodeKey } from "./node-key-helpers";
 import { AUDIO_LEVEL_URI, OPUS_PAYLOAD_TYPE, speech, startMicrophone } from "./audio-helpers";
-import { BROWSER_VP8_PARAMETERS, eventually, MediaClient, NODE_ID, refusedUpgrade, startIssuer, startTestNode, type TestIssuer, type TestNode } from "./helpers";
+import {
+  BROWSER_VP8_PARAMETERS,
+  eventually,
+  MediaClient,
+  NODE_ID,
+  refusedUpgrade,
+  startIssuer,
+  startTestNode,
+  type TestIssuer,
+  type TestNode,
+} from "./helpers";
 
 /** This node's key; the class object's end accepts tokens signed by it only. */
 let nodeKey: Awaited<ReturnType<typeof testNodeKey>>;
@@ -85,10 +95,14 @@ class ClassObjectEnd {
   ): Promise<ReportData<N>> {
     const matches = match as (data: unknown) => boolean;
     let found: unknown;
-    await eventually(() => {
-      found = this.received.slice(after).find((n) => n.notification === notification && matches(n.data))?.data;
-      return found !== undefined;
-    }, timeoutMs, `${notification} report`);
+    await eventually(
+      () => {
+        found = this.received.slice(after).find((n) => n.notification === notification && matches(n.data))?.data;
+        return found !== undefined;
+      },
+      timeoutMs,
+      `${notification} report`,
+    );
     return found as ReportData<N>;
   }
 
@@ -216,7 +230,11 @@ describe("class link", () => {
     const input = await peer.createPlainTransport("send", { comedia: true });
     await peer.producePlain(input, "audio", {
       kind: "audio",
-      rtpParameters: { codecs: [{ mimeType: "audio/opus", payloadType: OPUS_PAYLOAD_TYPE, clockRate: 48000, channels: 2 }], headerExtensions: [{ uri: AUDIO_LEVEL_URI, id: 1 }], encodings: [{ ssrc: 7777 }] },
+      rtpParameters: {
+        codecs: [{ mimeType: "audio/opus", payloadType: OPUS_PAYLOAD_TYPE, clockRate: 48000, channels: 2 }],
+        headerExtensions: [{ uri: AUDIO_LEVEL_URI, id: 1 }],
+        encodings: [{ ssrc: 7777 }],
+      },
     });
     const stop = startMicrophone(input.tuple.localPort, 7777, speech);
     try {

@@ -15,7 +15,19 @@ import type { PeerConnection } from "../src/Peer";
 import { configureRecorder, recordingPortsInUse, startRecording } from "../src/recording/Recorder";
 import { createRecordingGlue, type RecordingGlue } from "../src/recording-glue";
 import type { Room } from "../src/Room";
-import { eventually, ffmpegTeacher, NODE_ID, recordingConnection, startIssuer, startRtpCounter, startTestNode, startVp8Sender, type TestIssuer, type TestNode, VP8_SENDER } from "./helpers";
+import {
+  eventually,
+  ffmpegTeacher,
+  NODE_ID,
+  recordingConnection,
+  startIssuer,
+  startRtpCounter,
+  startTestNode,
+  startVp8Sender,
+  type TestIssuer,
+  type TestNode,
+  VP8_SENDER,
+} from "./helpers";
 import { testNodeKey } from "./node-key-helpers";
 import { freezes, probeStreams, sleep, tempDir } from "./recording-helpers";
 
@@ -129,9 +141,20 @@ describe("kill -9 of the mediasoup worker under a live class", { timeout: 120_00
     // Another class, on the other worker, must not notice anything.
     const bystanderRoom = await sfu.node.openRoom("class-bystander");
     const bystander = await ffmpegTeacher(bystanderRoom, cleanups);
-    const bystanderStudent = bystanderRoom.addPeer({ userId: "b-student", role: "student", produce: [], displayName: "B", connection: participantSocket().connection });
+    const bystanderStudent = bystanderRoom.addPeer({
+      userId: "b-student",
+      role: "student",
+      produce: [],
+      displayName: "B",
+      connection: participantSocket().connection,
+    });
     const bystanderOutput = await bystanderStudent.createPlainTransport("recv");
-    const bystanderConsumed = await bystanderStudent.consume({ transportId: bystanderOutput.id, producerId: bystander.producer.id, rtpCapabilities: await bystanderRoom.rtpCapabilities(), paused: false });
+    const bystanderConsumed = await bystanderStudent.consume({
+      transportId: bystanderOutput.id,
+      producerId: bystander.producer.id,
+      rtpCapabilities: await bystanderRoom.rtpCapabilities(),
+      paused: false,
+    });
     const bystanderCounter = await startRtpCounter((bystanderConsumed.rtpParameters as { codecs: { payloadType: number }[] }).codecs[0]!.payloadType);
     cleanups.push(() => bystanderCounter.close());
     await bystanderOutput.connect({ ip: "127.0.0.1", port: bystanderCounter.port });
@@ -149,7 +172,9 @@ describe("kill -9 of the mediasoup worker under a live class", { timeout: 120_00
       const reportsBefore = classObject.received.length;
 
       const dead = sfu.node.slots[slotIndex]!;
-      const replaced = new Promise<{ slot: WorkerSlot; at: number }>((resolve) => sfu.node.once("workerReplaced", (slot) => resolve({ slot, at: performance.now() })));
+      const replaced = new Promise<{ slot: WorkerSlot; at: number }>((resolve) =>
+        sfu.node.once("workerReplaced", (slot) => resolve({ slot, at: performance.now() })),
+      );
       const bystanderAtKill = bystanderCounter.count();
       const killedAt = performance.now();
       process.kill(dead.worker.pid, "SIGKILL");
@@ -157,7 +182,8 @@ describe("kill -9 of the mediasoup worker under a live class", { timeout: 120_00
       // Both participants are told to reconnect, then their sockets close with the reconnect code.
       const [teacherClosed, studentClosed] = await Promise.all([before.teacherSocket.closed, before.studentSocket.closed]);
       expect([teacherClosed.code, studentClosed.code]).toEqual([4010, 4010]);
-      for (const socket of [before.teacherSocket, before.studentSocket]) expect(socket.notifications).toContainEqual({ notification: "reconnect", data: { reason: "worker-died" } });
+      for (const socket of [before.teacherSocket, before.studentSocket])
+        expect(socket.notifications).toContainEqual({ notification: "reconnect", data: { reason: "worker-died" } });
       expect(room.closed).toBe(true);
       const toldAt = Math.max(teacherClosed.at, studentClosed.at);
 
@@ -177,7 +203,8 @@ describe("kill -9 of the mediasoup worker under a live class", { timeout: 120_00
       const reports = () => classObject.received.slice(reportsBefore);
       // (Reported on its own, or in the new link's `sync` when the producer came before the link opened.)
       const reportsProducer = (r: ClassLinkNotification) =>
-        (r.notification === "producerAdded" && r.data.producerId === after.producer.id) || (r.notification === "sync" && r.data.producers.some((p) => p.producerId === after.producer.id));
+        (r.notification === "producerAdded" && r.data.producerId === after.producer.id) ||
+        (r.notification === "sync" && r.data.producers.some((p) => p.producerId === after.producer.id));
       await eventually(() => reports().some(reportsProducer), 10_000, "the new producer reported");
       expect(reports()).toContainEqual({ notification: "producerRemoved", data: { producerId: before.producer.id } });
       expect(reports()).toContainEqual({ notification: "peerLeft", data: { userId: "teacher" } });
@@ -216,7 +243,10 @@ describe("kill -9 of the mediasoup worker under a recording", { timeout: 120_000
 
     // Said over the link before it closed: the recording stopped with the room (the object ends it as stopped).
     await eventually(() => classObject.received.slice(reportsBefore).some((r) => r.notification === "recordings"), 5_000, "the recordings frame");
-    expect(classObject.received.slice(reportsBefore)).toContainEqual({ notification: "recordings", data: { recordings: [{ recordingId: "rec-worker-killed", capturing: false }] } });
+    expect(classObject.received.slice(reportsBefore)).toContainEqual({
+      notification: "recordings",
+      data: { recordings: [{ recordingId: "rec-worker-killed", capturing: false }] },
+    });
     // The row leaves `recording` at once, before composing is done.
     await eventually(() => classObject.recordingReports.some((r) => r.recordingId === "rec-worker-killed"), 5_000, "the first report");
     const [first] = classObject.recordingReports.filter((r) => r.recordingId === "rec-worker-killed");
@@ -235,7 +265,11 @@ describe("kill -9 of the mediasoup worker under a recording", { timeout: 120_000
     expect(path.dirname(composed.file)).toBe(path.join(workRoot, "rec-worker-killed"));
     await eventually(() => recordingPortsInUse() === 0, 5_000, "the recorder's ports released");
     // Without storage configured here the row then ends failed (a real node uploads it); nothing stays `recording`.
-    await eventually(() => classObject.recordingReports.some((r) => r.recordingId === "rec-worker-killed" && r.update.status === "failed"), 10_000, "the final report");
+    await eventually(
+      () => classObject.recordingReports.some((r) => r.recordingId === "rec-worker-killed" && r.update.status === "failed"),
+      10_000,
+      "the final report",
+    );
   });
 });
 
@@ -243,7 +277,16 @@ describe("kill -9 of the worker under a recording's capture while the teacher li
   it("captures the teacher again on a router that is left: the recording has no hole but the moment of the fault", async () => {
     // A large class in small: one consumer per router, so the recorder's capture lands on the second worker.
     const big = await MediaNode.create(
-      { nodeId: "fault-big", listenHost: "127.0.0.1", announcedAddress: undefined, webRtcServerPortBase: 43200, rtcPortMin: 43210, rtcPortMax: 43399, workers: 2, consumersPerRouter: 1 },
+      {
+        nodeId: "fault-big",
+        listenHost: "127.0.0.1",
+        announcedAddress: undefined,
+        webRtcServerPortBase: 43200,
+        rtcPortMin: 43210,
+        rtcPortMax: 43399,
+        workers: 2,
+        consumersPerRouter: 1,
+      },
       { logLevel: "error" },
     );
     cleanups.push(() => big.close());
@@ -258,7 +301,13 @@ describe("kill -9 of the worker under a recording's capture while the teacher li
     const teacherSlot = room.routers.keys().next().value!;
 
     const workDir = await tempDir("fault-capture");
-    const handle = await startRecording(room, { recordingId: "rec-capture-lost", classId: room.classId, userIds: ["teacher"], workDir, canvas: { width: 320, height: 180, fps: 15 } });
+    const handle = await startRecording(room, {
+      recordingId: "rec-capture-lost",
+      classId: room.classId,
+      userIds: ["teacher"],
+      workDir,
+      canvas: { width: 320, height: 180, fps: 15 },
+    });
     await eventually(() => handle.tracks()[0]?.firstPacketAt !== undefined, 20_000, "the camera captured");
     const captureSlot = [...room.routers.keys()].find((index) => index !== teacherSlot);
     expect(captureSlot).toBeDefined();
@@ -315,7 +364,11 @@ class ClassObjectEnd {
       let body = "";
       request.on("data", (chunk) => (body += chunk));
       request.on("end", () => {
-        end!.recordingReports.push({ recordingId: decodeURIComponent(recordingId), update: v.parse(FleetRecordingUpdateSchema, JSON.parse(body)), at: Date.now() });
+        end!.recordingReports.push({
+          recordingId: decodeURIComponent(recordingId),
+          update: v.parse(FleetRecordingUpdateSchema, JSON.parse(body)),
+          at: Date.now(),
+        });
         response.writeHead(200, { "content-type": "application/json" }).end("{}");
       });
     });

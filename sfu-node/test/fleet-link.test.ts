@@ -30,7 +30,15 @@ function startRegistry() {
       const body: unknown = JSON.parse(text);
       if ((body as { nodeId?: unknown }).nodeId !== signedBy) return reply(403, { error: { code: "FORBIDDEN", message: "another node" } });
       calls.push({ path: request.url ?? "", body });
-      const node = (id: string) => ({ id, region: "local", publicUrl: "http://127.0.0.1:1", load: { cpu: 0, transports: 0, consumers: 0, maxConsumers: 1 }, registeredAt: 1, lastHeartbeatAt: 1, healthy: true });
+      const node = (id: string) => ({
+        id,
+        region: "local",
+        publicUrl: "http://127.0.0.1:1",
+        load: { cpu: 0, transports: 0, consumers: 0, maxConsumers: 1 },
+        registeredAt: 1,
+        lastHeartbeatAt: 1,
+        healthy: true,
+      });
       if (request.url === "/api/fleet/register") {
         const registration = v.parse(FleetRegisterSchema, body);
         known.add(registration.nodeId);
@@ -52,7 +60,16 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => registry.server.listen(8849, "127.0.0.1", resolve));
   nodeKey = await testNodeKey("link-node", "http://127.0.0.1:8849");
   node = await MediaNode.create(
-    { nodeId: "link-node", listenHost: "127.0.0.1", announcedAddress: undefined, webRtcServerPortBase: 41800, rtcPortMin: 41810, rtcPortMax: 41999, workers: 1, consumersPerRouter: 400 },
+    {
+      nodeId: "link-node",
+      listenHost: "127.0.0.1",
+      announcedAddress: undefined,
+      webRtcServerPortBase: 41800,
+      rtcPortMin: 41810,
+      rtcPortMax: 41999,
+      workers: 1,
+      consumersPerRouter: 400,
+    },
     { logLevel: "error" },
   );
 });
@@ -65,14 +82,23 @@ afterAll(async () => {
 describe("fleet link", () => {
   it("registers with its identity and load, heartbeats, and registers again when the registry forgot it", async () => {
     const port = (registry.server.address() as AddressInfo).port;
-    const link = new FleetLink({ workerUrl: `http://127.0.0.1:${port}`, region: "local", publicUrl: "http://127.0.0.1:8840", maxConsumers: 500 }, nodeKey.identity, node);
+    const link = new FleetLink(
+      { workerUrl: `http://127.0.0.1:${port}`, region: "local", publicUrl: "http://127.0.0.1:8840", maxConsumers: 500 },
+      nodeKey.identity,
+      node,
+    );
     link.start();
     await eventually(() => registry.calls.filter((call) => call.path === "/api/fleet/register").length >= 2, 5_000, "a second registration");
     link.stop();
     const [first, second] = registry.calls;
     expect(first).toEqual({
       path: "/api/fleet/register",
-      body: { nodeId: "link-node", region: "local", publicUrl: "http://127.0.0.1:8840", load: { cpu: expect.any(Number), transports: 0, consumers: 0, maxConsumers: 500 } },
+      body: {
+        nodeId: "link-node",
+        region: "local",
+        publicUrl: "http://127.0.0.1:8840",
+        load: { cpu: expect.any(Number), transports: 0, consumers: 0, maxConsumers: 500 },
+      },
     });
     expect(second?.path).toBe("/api/fleet/heartbeat");
     expect(registry.calls[2]?.path).toBe("/api/fleet/heartbeat");
@@ -82,7 +108,11 @@ describe("fleet link", () => {
   it("keeps trying while its key is not enrolled yet, and registers once an operator enrols it", async () => {
     registry.calls.length = 0;
     registry.state.enrolled = false;
-    const link = new FleetLink({ workerUrl: "http://127.0.0.1:8849", region: "local", publicUrl: "http://127.0.0.1:8840", maxConsumers: 500 }, nodeKey.identity, node);
+    const link = new FleetLink(
+      { workerUrl: "http://127.0.0.1:8849", region: "local", publicUrl: "http://127.0.0.1:8840", maxConsumers: 500 },
+      nodeKey.identity,
+      node,
+    );
     link.start();
     try {
       await eventually(() => registry.state.refused >= 1, 5_000, "a refused registration");

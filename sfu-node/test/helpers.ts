@@ -6,7 +6,13 @@ import type { types } from "mediasoup";
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from "jose";
 import * as v from "valibot";
 import WebSocket from "ws";
-import { type MediaMethod, type MediaNotification, MediaNotificationSchema, type MediaResponseFrame, MediaResponseFrameSchema } from "../../schema/protocol/media";
+import {
+  type MediaMethod,
+  type MediaNotification,
+  MediaNotificationSchema,
+  type MediaResponseFrame,
+  MediaResponseFrameSchema,
+} from "../../schema/protocol/media";
 import { MEDIA_TOKEN_ISSUER, type MediaTokenGrant } from "../../schema/tokens/media-token";
 import { createMediaTokenVerifier } from "../src/media-token";
 import { MediaNode } from "../src/Node";
@@ -40,7 +46,15 @@ export async function startIssuer(port: number): Promise<TestIssuer> {
   });
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   const build = (userId: string, grant: MediaTokenGrant, overrides: JWTPayload = {}) =>
-    new SignJWT({ ...grant, iss: MEDIA_TOKEN_ISSUER, aud: NODE_ID, sub: userId, exp: Math.floor(Date.now() / 1000) + 600, iat: Math.floor(Date.now() / 1000), ...overrides });
+    new SignJWT({
+      ...grant,
+      iss: MEDIA_TOKEN_ISSUER,
+      aud: NODE_ID,
+      sub: userId,
+      exp: Math.floor(Date.now() / 1000) + 600,
+      iat: Math.floor(Date.now() / 1000),
+      ...overrides,
+    });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     sign: (userId, grant, overrides) => build(userId, grant, overrides).setProtectedHeader({ alg: "ES256", kid: "test-key" }).sign(privateKey),
@@ -59,7 +73,13 @@ export interface TestNode {
 }
 
 /** A real node: `workers` mediasoup workers with WebRtcServers on `rtcBase…`, HTTP on `httpPort`. */
-export async function startTestNode(options: { httpPort: number; rtcBase: number; issuerUrl: string; workers?: number; consumersPerRouter?: number }): Promise<TestNode> {
+export async function startTestNode(options: {
+  httpPort: number;
+  rtcBase: number;
+  issuerUrl: string;
+  workers?: number;
+  consumersPerRouter?: number;
+}): Promise<TestNode> {
   const workers = options.workers ?? 2;
   const node = await MediaNode.create(
     {
@@ -74,7 +94,13 @@ export async function startTestNode(options: { httpPort: number; rtcBase: number
     },
     { logLevel: "error" },
   );
-  const server = await startSfuServer({ node, verifier: createMediaTokenVerifier({ workerUrl: options.issuerUrl, nodeId: NODE_ID }), host: "127.0.0.1", port: options.httpPort, region: "local" });
+  const server = await startSfuServer({
+    node,
+    verifier: createMediaTokenVerifier({ workerUrl: options.issuerUrl, nodeId: NODE_ID }),
+    host: "127.0.0.1",
+    port: options.httpPort,
+    region: "local",
+  });
   const httpUrl = `http://127.0.0.1:${server.port}`;
   return {
     node,
@@ -238,11 +264,32 @@ export function startVp8Sender(rtpPort: number, rtcpPort: number, keyFrameEvery 
   return spawn(
     "ffmpeg",
     [
-      "-hide_banner", "-loglevel", "error", "-re",
-      "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15",
-      "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-g", String(keyFrameEvery), "-an",
-      "-payload_type", String(VP8_SENDER.payloadType), "-ssrc", String(VP8_SENDER.ssrc),
-      "-f", "rtp", `rtp://127.0.0.1:${rtpPort}?rtcpport=${rtcpPort}&pkt_size=1200`,
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-re",
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc=size=320x240:rate=15",
+      "-c:v",
+      "libvpx",
+      "-deadline",
+      "realtime",
+      "-cpu-used",
+      "8",
+      "-b:v",
+      "300k",
+      "-g",
+      String(keyFrameEvery),
+      "-an",
+      "-payload_type",
+      String(VP8_SENDER.payloadType),
+      "-ssrc",
+      String(VP8_SENDER.ssrc),
+      "-f",
+      "rtp",
+      `rtp://127.0.0.1:${rtpPort}?rtcpport=${rtcpPort}&pkt_size=1200`,
     ],
     { stdio: ["ignore", "ignore", "inherit"] },
   );
@@ -298,7 +345,13 @@ export const BROWSER_VP8_PARAMETERS = {
 export const BROWSER_RTP_CAPABILITIES = {
   codecs: [
     { kind: "audio", mimeType: "audio/opus", preferredPayloadType: 100, clockRate: 48000, channels: 2, rtcpFeedback: [{ type: "transport-cc" }] },
-    { kind: "video", mimeType: "video/VP8", preferredPayloadType: 101, clockRate: 90000, rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }, { type: "ccm", parameter: "fir" }] },
+    {
+      kind: "video",
+      mimeType: "video/VP8",
+      preferredPayloadType: 101,
+      clockRate: 90000,
+      rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }, { type: "ccm", parameter: "fir" }],
+    },
   ],
   headerExtensions: [{ kind: "video", uri: "urn:ietf:params:rtp-hdrext:sdes:mid", preferredId: 1 }],
 };

@@ -22,7 +22,9 @@ afterAll(async () => {
 describe("WebRtcServer port taken", () => {
   it("starts anyway and gives transports ports from the RTC range", async () => {
     expect(sfu.node.slots[0]!.webRtcServer).toBeUndefined();
-    const client = await MediaClient.connect(sfu.mediaUrl("class-range", await issuer.sign("student-1", { classId: "class-range", role: "student", produce: [] })));
+    const client = await MediaClient.connect(
+      sfu.mediaUrl("class-range", await issuer.sign("student-1", { classId: "class-range", role: "student", produce: [] })),
+    );
     const transport = await client.call<{ iceCandidates: { port: number; protocol: string }[] }>("createWebRtcTransport", { direction: "recv" });
     expect(transport.iceCandidates.length).toBeGreaterThan(0);
     for (const candidate of transport.iceCandidates) {

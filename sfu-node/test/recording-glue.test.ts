@@ -52,7 +52,13 @@ describe("recording glue (class link → recorder → Worker reports)", () => {
     const worker = fakeWorker([503, 200, 409, 200]);
     await new Promise<void>((resolve) => worker.server.listen(WORKER_PORT, "127.0.0.1", resolve));
     try {
-      const glue = createRecordingGlue({ workerUrl: `http://127.0.0.1:${WORKER_PORT}/`, identity: nodeKey.identity, workRoot: await tempDir("glue"), publisher: undefined, retryDelayMs: () => 50 });
+      const glue = createRecordingGlue({
+        workerUrl: `http://127.0.0.1:${WORKER_PORT}/`,
+        identity: nodeKey.identity,
+        workRoot: await tempDir("glue"),
+        publisher: undefined,
+        retryDelayMs: () => 50,
+      });
       const room = await node.openRoom("class-glue");
       const teacher = await ffmpegPeer(room, "teacher");
       const camera = await plainProducer(teacher, "video");

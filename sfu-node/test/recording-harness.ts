@@ -18,7 +18,10 @@ const room = await node.openRoom("class-sigterm");
 const teacher = await ffmpegPeer(room, "teacher");
 const camera = await plainProducer(teacher, "video");
 const microphone = await plainProducer(teacher, "audio");
-const senders = [sendStream(camera, "video", await encodeStream("pattern", "video", PICTURES.testPattern())), sendStream(microphone, "audio", await encodeStream("tone", "audio", SOUNDS.tone()))];
+const senders = [
+  sendStream(camera, "video", await encodeStream("pattern", "video", PICTURES.testPattern())),
+  sendStream(microphone, "audio", await encodeStream("tone", "audio", SOUNDS.tone())),
+];
 
 let composed: ComposedRecording | undefined;
 let stopping = false;

@@ -18,7 +18,16 @@ const run = promisify(execFile);
  */
 export function startRecorderTestNode(rtcBase: number): Promise<MediaNode> {
   return MediaNode.create(
-    { nodeId: "test-node", listenHost: "127.0.0.1", announcedAddress: undefined, webRtcServerPortBase: rtcBase, rtcPortMin: rtcBase + 10, rtcPortMax: rtcBase + 199, workers: 2, consumersPerRouter: 400 },
+    {
+      nodeId: "test-node",
+      listenHost: "127.0.0.1",
+      announcedAddress: undefined,
+      webRtcServerPortBase: rtcBase,
+      rtcPortMin: rtcBase + 10,
+      rtcPortMax: rtcBase + 199,
+      workers: 2,
+      consumersPerRouter: 400,
+    },
     { logLevel: "error" },
   );
 }
@@ -61,7 +70,10 @@ export async function ffmpegPeer(room: Room, userId: string): Promise<Peer> {
 export async function plainProducer(peer: Peer, source: MediaSource): Promise<TestProducer> {
   const kind = source === "audio" ? "audio" : "video";
   const transport = await peer.createPlainTransport("send", { comedia: true, rtcpMux: false });
-  const codec = kind === "audio" ? { mimeType: "audio/opus", payloadType: PAYLOAD_TYPE.audio, clockRate: 48000, channels: 2 } : { mimeType: "video/VP8", payloadType: PAYLOAD_TYPE.video, clockRate: 90000 };
+  const codec =
+    kind === "audio"
+      ? { mimeType: "audio/opus", payloadType: PAYLOAD_TYPE.audio, clockRate: 48000, channels: 2 }
+      : { mimeType: "video/VP8", payloadType: PAYLOAD_TYPE.video, clockRate: 90000 };
   const producer = await peer.producePlain(transport, source, { kind, rtpParameters: { codecs: [codec], encodings: [{ ssrc: SSRC[source] }] } });
   return { producer, rtpUrl: `rtp://127.0.0.1:${transport.tuple.localPort}?rtcpport=${transport.rtcpTuple!.localPort}&pkt_size=1200` };
 }
@@ -75,8 +87,17 @@ export async function plainProducer(peer: Peer, source: MediaSource): Promise<Te
 export async function encodeStream(name: string, source: MediaSource, lavfi: string, seconds = 24, keyFrameEvery = 15): Promise<string> {
   const file = path.join(os.tmpdir(), `insp-rec-source-${name}-${seconds}s.webm`);
   // Kept between runs: the same graph always encodes to the same stream.
-  if (await stat(file).then((info) => info.size > 0, () => false)) return file;
-  const codec = source === "audio" ? ["-c:a", "libopus", "-b:a", "64k", "-ac", "2"] : ["-c:v", "libvpx", "-deadline", "good", "-cpu-used", "5", "-b:v", "200k", "-g", String(keyFrameEvery)];
+  if (
+    await stat(file).then(
+      (info) => info.size > 0,
+      () => false,
+    )
+  )
+    return file;
+  const codec =
+    source === "audio"
+      ? ["-c:a", "libopus", "-b:a", "64k", "-ac", "2"]
+      : ["-c:v", "libvpx", "-deadline", "good", "-cpu-used", "5", "-b:v", "200k", "-g", String(keyFrameEvery)];
   const partial = `${file}.${process.pid}.part.webm`;
   await run("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", lavfi, "-t", String(seconds), ...codec, partial]);
   await rename(partial, file);
@@ -86,7 +107,22 @@ export async function encodeStream(name: string, source: MediaSource, lavfi: str
 /** Sends a file made by {@link encodeStream} in real time to `target`. */
 export function sendStream(target: TestProducer, source: MediaSource, file: string): ChildProcess {
   const kind = source === "audio" ? "audio" : "video";
-  return spawnSender(["-re", "-i", file, "-map", "0", "-c", "copy", "-payload_type", String(PAYLOAD_TYPE[kind]), "-ssrc", String(SSRC[source]), "-f", "rtp", target.rtpUrl]);
+  return spawnSender([
+    "-re",
+    "-i",
+    file,
+    "-map",
+    "0",
+    "-c",
+    "copy",
+    "-payload_type",
+    String(PAYLOAD_TYPE[kind]),
+    "-ssrc",
+    String(SSRC[source]),
+    "-f",
+    "rtp",
+    target.rtpUrl,
+  ]);
 }
 
 /**
@@ -96,13 +132,44 @@ export function sendStream(target: TestProducer, source: MediaSource, file: stri
  */
 export async function encodeAudioVideo(name: string, picture: string, sound: string, seconds: number): Promise<string> {
   const file = path.join(os.tmpdir(), `insp-rec-source-${name}-${seconds}s.webm`);
-  if (await stat(file).then((info) => info.size > 0, () => false)) return file;
+  if (
+    await stat(file).then(
+      (info) => info.size > 0,
+      () => false,
+    )
+  )
+    return file;
   const partial = `${file}.${process.pid}.part.webm`;
   await run("ffmpeg", [
-    "-v", "error", "-y",
-    "-f", "lavfi", "-i", picture, "-f", "lavfi", "-i", sound, "-t", String(seconds),
-    "-c:v", "libvpx", "-deadline", "good", "-cpu-used", "5", "-b:v", "300k", "-g", "15",
-    "-c:a", "libopus", "-b:a", "64k", "-ac", "2",
+    "-v",
+    "error",
+    "-y",
+    "-f",
+    "lavfi",
+    "-i",
+    picture,
+    "-f",
+    "lavfi",
+    "-i",
+    sound,
+    "-t",
+    String(seconds),
+    "-c:v",
+    "libvpx",
+    "-deadline",
+    "good",
+    "-cpu-used",
+    "5",
+    "-b:v",
+    "300k",
+    "-g",
+    "15",
+    "-c:a",
+    "libopus",
+    "-b:a",
+    "64k",
+    "-ac",
+    "2",
     partial,
   ]);
   await rename(partial, file);
@@ -117,7 +184,13 @@ export async function encodeAudioVideo(name: string, picture: string, sound: str
  */
 export async function withDtxGaps(file: string, micStartsAt: number): Promise<string> {
   const out = file.replace(/\.webm$/, `-dtx-${micStartsAt}s.webm`);
-  if (await stat(out).then((info) => info.size > 0, () => false)) return out;
+  if (
+    await stat(out).then(
+      (info) => info.size > 0,
+      () => false,
+    )
+  )
+    return out;
   const partial = `${out}.${process.pid}.part.webm`;
   // Seconds of each packet within its second: the beep sounds in [0, 0.1).
   const at = "mod(pts*tb\\,1)";
@@ -130,7 +203,17 @@ export async function withDtxGaps(file: string, micStartsAt: number): Promise<st
 /** Streams a file made by {@link encodeAudioVideo} in real time, copying its packets into RTP. */
 export function sendAudioVideoFile(video: TestProducer, audio: TestProducer, file: string): ChildProcess {
   const copy = (kind: types.MediaKind, target: TestProducer, source: MediaSource) => [
-    "-map", kind === "video" ? "0:v" : "0:a", "-c", "copy", "-payload_type", String(PAYLOAD_TYPE[kind]), "-ssrc", String(SSRC[source]), "-f", "rtp", target.rtpUrl,
+    "-map",
+    kind === "video" ? "0:v" : "0:a",
+    "-c",
+    "copy",
+    "-payload_type",
+    String(PAYLOAD_TYPE[kind]),
+    "-ssrc",
+    String(SSRC[source]),
+    "-f",
+    "rtp",
+    target.rtpUrl,
   ];
   return spawnSender(["-re", "-i", file, ...copy("video", video, "video"), ...copy("audio", audio, "audio")]);
 }
@@ -142,8 +225,18 @@ function spawnSender(args: string[]): ChildProcess {
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Streams of a media file as ffprobe sees them. */
-export async function probeStreams(file: string): Promise<{ format: { duration: string }; streams: { codec_type: string; codec_name: string; width?: number; height?: number; start_time?: string }[] }> {
-  const { stdout } = await run("ffprobe", ["-v", "error", "-show_entries", "format=duration:stream=codec_type,codec_name,width,height,start_time", "-of", "json", file]);
+export async function probeStreams(
+  file: string,
+): Promise<{ format: { duration: string }; streams: { codec_type: string; codec_name: string; width?: number; height?: number; start_time?: string }[] }> {
+  const { stdout } = await run("ffprobe", [
+    "-v",
+    "error",
+    "-show_entries",
+    "format=duration:stream=codec_type,codec_name,width,height,start_time",
+    "-of",
+    "json",
+    file,
+  ]);
   return JSON.parse(stdout);
 }
 
@@ -159,7 +252,19 @@ export async function isFaststart(file: string): Promise<boolean> {
 
 /** Silent stretches of the file's audio ([start, end] seconds; end = Infinity when silent to the end). */
 export async function silences(file: string, minSeconds = 0.5): Promise<[number, number][]> {
-  const { stderr } = await run("ffmpeg", ["-hide_banner", "-nostats", "-i", file, "-map", "0:a", "-af", `silencedetect=noise=-50dB:d=${minSeconds}`, "-f", "null", "-"]);
+  const { stderr } = await run("ffmpeg", [
+    "-hide_banner",
+    "-nostats",
+    "-i",
+    file,
+    "-map",
+    "0:a",
+    "-af",
+    `silencedetect=noise=-50dB:d=${minSeconds}`,
+    "-f",
+    "null",
+    "-",
+  ]);
   const found: [number, number][] = [];
   for (const line of stderr.split("\n")) {
     const start = /silence_start: (-?[\d.]+)/.exec(line);
@@ -172,7 +277,11 @@ export async function silences(file: string, minSeconds = 0.5): Promise<[number,
 
 /** One decoded frame at `seconds`, as `width`×`height` RGB pixels. */
 export async function frameAt(file: string, seconds: number, width = 64, height = 36): Promise<(x: number, y: number) => [number, number, number]> {
-  const { stdout } = await run("ffmpeg", ["-v", "error", "-ss", seconds.toFixed(3), "-i", file, "-frames:v", "1", "-vf", `scale=${width}:${height}`, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], { encoding: "buffer", maxBuffer: 1 << 24 });
+  const { stdout } = await run(
+    "ffmpeg",
+    ["-v", "error", "-ss", seconds.toFixed(3), "-i", file, "-frames:v", "1", "-vf", `scale=${width}:${height}`, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+    { encoding: "buffer", maxBuffer: 1 << 24 },
+  );
   return (x, y) => {
     const offset = (y * width + x) * 3;
     return [stdout[offset]!, stdout[offset + 1]!, stdout[offset + 2]!];
@@ -181,7 +290,19 @@ export async function frameAt(file: string, seconds: number, width = 64, height 
 
 /** Frozen stretches of the picture ([start, end] seconds). */
 export async function freezes(file: string, minSeconds: number): Promise<[number, number][]> {
-  const { stderr } = await run("ffmpeg", ["-hide_banner", "-nostats", "-i", file, "-map", "0:v", "-vf", `freezedetect=n=0.003:d=${minSeconds}`, "-f", "null", "-"]);
+  const { stderr } = await run("ffmpeg", [
+    "-hide_banner",
+    "-nostats",
+    "-i",
+    file,
+    "-map",
+    "0:v",
+    "-vf",
+    `freezedetect=n=0.003:d=${minSeconds}`,
+    "-f",
+    "null",
+    "-",
+  ]);
   const found: [number, number][] = [];
   for (const line of stderr.split("\n")) {
     const start = /freeze_start: ([\d.]+)/.exec(line);
@@ -194,7 +315,11 @@ export async function freezes(file: string, minSeconds: number): Promise<[number
 
 /** Times (s) of each white flash's first frame: mean luma crossing from dark to bright. */
 export async function flashOnsets(file: string): Promise<number[]> {
-  const { stdout } = await run("ffprobe", ["-v", "error", "-f", "lavfi", "-i", `movie=${file},signalstats`, "-show_entries", "frame=pts_time:frame_tags=lavfi.signalstats.YAVG", "-of", "csv=p=0"], { maxBuffer: 1 << 26 });
+  const { stdout } = await run(
+    "ffprobe",
+    ["-v", "error", "-f", "lavfi", "-i", `movie=${file},signalstats`, "-show_entries", "frame=pts_time:frame_tags=lavfi.signalstats.YAVG", "-of", "csv=p=0"],
+    { maxBuffer: 1 << 26 },
+  );
   const onsets: number[] = [];
   let bright = false;
   for (const line of stdout.trim().split("\n")) {
@@ -210,7 +335,10 @@ export async function flashOnsets(file: string): Promise<number[]> {
 export async function beepOnsets(file: string): Promise<number[]> {
   const streams = await probeStreams(file);
   const audioStart = Number(streams.streams.find((stream) => stream.codec_type === "audio")?.start_time ?? 0);
-  const { stdout } = await run("ffmpeg", ["-v", "error", "-i", file, "-map", "0:a", "-ac", "1", "-ar", "48000", "-f", "s16le", "-"], { encoding: "buffer", maxBuffer: 1 << 28 });
+  const { stdout } = await run("ffmpeg", ["-v", "error", "-i", file, "-map", "0:a", "-ac", "1", "-ar", "48000", "-f", "s16le", "-"], {
+    encoding: "buffer",
+    maxBuffer: 1 << 28,
+  });
   const samples = new Int16Array(stdout.buffer, stdout.byteOffset, Math.floor(stdout.length / 2));
   const onsets: number[] = [];
   let quietSince = 0;

@@ -5,7 +5,20 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { MediaNode } from "../src/Node";
 import { configureRecorder, recordingPortsInUse, startRecording } from "../src/recording/Recorder";
 import { eventually } from "./helpers";
-import { PICTURES, SOUNDS, encodeStream, ffmpegPeer, freezes, plainProducer, probeStreams, sendStream, silences, sleep, startRecorderTestNode, tempDir } from "./recording-helpers";
+import {
+  PICTURES,
+  SOUNDS,
+  encodeStream,
+  ffmpegPeer,
+  freezes,
+  plainProducer,
+  probeStreams,
+  sendStream,
+  silences,
+  sleep,
+  startRecorderTestNode,
+  tempDir,
+} from "./recording-helpers";
 
 let node: MediaNode;
 let files: { testPattern: string; tone: string };
@@ -31,8 +44,18 @@ describe("a recording that loses its FFmpeg or its node", { timeout: 120_000 }, 
     const microphone = await plainProducer(teacher, "audio");
     processes.push(sendStream(camera, "video", files.testPattern), sendStream(microphone, "audio", files.tone));
     const workDir = await tempDir("killed");
-    const recording = await startRecording(room, { recordingId: "rec-killed", classId: room.classId, userIds: ["teacher"], workDir, canvas: { width: 320, height: 180, fps: 15 } });
-    await eventually(() => recording.tracks().every((track) => track.firstPacketAt !== undefined) && recording.tracks().length === 2, 20_000, "both tracks captured");
+    const recording = await startRecording(room, {
+      recordingId: "rec-killed",
+      classId: room.classId,
+      userIds: ["teacher"],
+      workDir,
+      canvas: { width: 320, height: 180, fps: 15 },
+    });
+    await eventually(
+      () => recording.tracks().every((track) => track.firstPacketAt !== undefined) && recording.tracks().length === 2,
+      20_000,
+      "both tracks captured",
+    );
     await sleep(3000);
 
     const video = () => recording.tracks().find((track) => track.source === "video")!;
@@ -61,7 +84,10 @@ describe("a recording that loses its FFmpeg or its node", { timeout: 120_000 }, 
   it("drains a recording when the node gets SIGTERM: composed before the process exits", async () => {
     const workDir = await tempDir("sigterm");
     // The harness runs on this same Node with tsx's loader, so the signal reaches it and not a wrapper.
-    const harness = spawn(process.execPath, ["--import", "tsx", "sfu-node/test/recording-harness.ts", workDir, "45500", "45700"], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, SFU_LOG_LEVEL: "warn" } });
+    const harness = spawn(process.execPath, ["--import", "tsx", "sfu-node/test/recording-harness.ts", workDir, "45500", "45700"], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, SFU_LOG_LEVEL: "warn" },
+    });
     processes.push(harness);
     const lines = createInterface({ input: harness.stdout! });
     const messages: Record<string, unknown>[] = [];

@@ -2,7 +2,20 @@ import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MediaNode } from "../src/Node";
 import { configureRecorder, startRecording } from "../src/recording/Recorder";
-import { PICTURES, SOUNDS, beepOnsets, encodeAudioVideo, ffmpegPeer, flashOnsets, plainProducer, sendAudioVideoFile, sleep, startRecorderTestNode, tempDir, withDtxGaps } from "./recording-helpers";
+import {
+  PICTURES,
+  SOUNDS,
+  beepOnsets,
+  encodeAudioVideo,
+  ffmpegPeer,
+  flashOnsets,
+  plainProducer,
+  sendAudioVideoFile,
+  sleep,
+  startRecorderTestNode,
+  tempDir,
+  withDtxGaps,
+} from "./recording-helpers";
 
 let node: MediaNode;
 let sender: ChildProcess | undefined;
@@ -46,7 +59,13 @@ async function recordSent(name: string, source: string) {
   // mediasoup maps a sender's RTP time to its capture time once it has three of its sender reports
   // (FFmpeg sends one per stream every 5 s; a browser much sooner); the class is on before recording.
   await sleep(11_000);
-  const recording = await startRecording(room, { recordingId: `rec-${name}`, classId: room.classId, userIds: ["teacher"], workDir, canvas: { width: 640, height: 360, fps: 30 } });
+  const recording = await startRecording(room, {
+    recordingId: `rec-${name}`,
+    classId: room.classId,
+    userIds: ["teacher"],
+    workDir,
+    canvas: { width: 640, height: 360, fps: 30 },
+  });
   await sleep(12_000);
   const composed = await recording.stop();
   sender.kill("SIGKILL");

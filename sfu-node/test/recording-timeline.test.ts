@@ -3,7 +3,21 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { MediaNode } from "../src/Node";
 import { configureRecorder, recordingPortsInUse, startRecording } from "../src/recording/Recorder";
 import { eventually } from "./helpers";
-import { PICTURES, SOUNDS, encodeStream, ffmpegPeer, frameAt, isFaststart, plainProducer, probeStreams, sendStream, silences, sleep, startRecorderTestNode, tempDir } from "./recording-helpers";
+import {
+  PICTURES,
+  SOUNDS,
+  encodeStream,
+  ffmpegPeer,
+  frameAt,
+  isFaststart,
+  plainProducer,
+  probeStreams,
+  sendStream,
+  silences,
+  sleep,
+  startRecorderTestNode,
+  tempDir,
+} from "./recording-helpers";
 
 let node: MediaNode;
 let files: { testPattern: string; blue: string; red: string; green: string; tone: string };
@@ -34,11 +48,21 @@ describe("recording a class on the node", { timeout: 60_000 }, () => {
     const teacher = await ffmpegPeer(room, "teacher");
     const camera = await plainProducer(teacher, "video");
     senders.push(sendStream(camera, "video", files.testPattern));
-    const recording = await startRecording(room, { recordingId: "rec-late-audio", classId: room.classId, userIds: ["teacher"], workDir: await tempDir("late"), canvas });
+    const recording = await startRecording(room, {
+      recordingId: "rec-late-audio",
+      classId: room.classId,
+      userIds: ["teacher"],
+      workDir: await tempDir("late"),
+      canvas,
+    });
     await sleep(3000);
     const microphone = await plainProducer(teacher, "audio");
     senders.push(sendStream(microphone, "audio", files.tone));
-    await eventually(() => recording.tracks().some((track) => track.source === "audio" && track.firstPacketAt !== undefined), 15_000, "the microphone being captured");
+    await eventually(
+      () => recording.tracks().some((track) => track.source === "audio" && track.firstPacketAt !== undefined),
+      15_000,
+      "the microphone being captured",
+    );
     const audioAt = recording.tracks().find((track) => track.source === "audio")!.firstPacketAt!;
     await sleep(3000);
     const stopAskedAt = Date.now();
@@ -70,7 +94,13 @@ describe("recording a class on the node", { timeout: 60_000 }, () => {
     const microphone = await plainProducer(teacher, "audio");
     senders.push(sendStream(camera, "video", files.testPattern), sendStream(microphone, "audio", files.tone));
     await sleep(500);
-    const recording = await startRecording(room, { recordingId: "rec-mute", classId: room.classId, userIds: ["teacher"], workDir: await tempDir("mute"), canvas });
+    const recording = await startRecording(room, {
+      recordingId: "rec-mute",
+      classId: room.classId,
+      userIds: ["teacher"],
+      workDir: await tempDir("mute"),
+      canvas,
+    });
     await sleep(3000);
     const pausedAt = Date.now();
     await teacher.pauseProducer(microphone.producer.id);
@@ -97,26 +127,36 @@ describe("recording a class on the node", { timeout: 60_000 }, () => {
     const teacher = await ffmpegPeer(room, "teacher");
     const camera = await plainProducer(teacher, "video");
     senders.push(sendStream(camera, "video", files.blue));
-    const recording = await startRecording(room, { recordingId: "rec-screen", classId: room.classId, userIds: ["teacher"], workDir: await tempDir("screen"), canvas });
+    const recording = await startRecording(room, {
+      recordingId: "rec-screen",
+      classId: room.classId,
+      userIds: ["teacher"],
+      workDir: await tempDir("screen"),
+      canvas,
+    });
     await sleep(4000);
     const screenAt = Date.now();
     const screen = await plainProducer(teacher, "screen");
     senders.push(sendStream(screen, "screen", files.red));
-    await eventually(() => recording.tracks().some((track) => track.source === "screen" && track.firstPacketAt !== undefined), 15_000, "the screen being captured");
+    await eventually(
+      () => recording.tracks().some((track) => track.source === "screen" && track.firstPacketAt !== undefined),
+      15_000,
+      "the screen being captured",
+    );
     await sleep(5000);
     const composed = await recording.stop();
 
     const isBlue = ([r, g, b]: [number, number, number]) => b > 150 && r < 80 && g < 80;
     const isRed = ([r, g, b]: [number, number, number]) => r > 150 && g < 80 && b < 80;
     // Before the share: the camera fills the middle of the picture.
-    const before = await frameAt(composed.file, (screenAt - composed.startedAt) / 1000 - 0.5);
-    expect(isBlue(before(32, 18))).toBe(true);
-    expect(isBlue(before(16, 6))).toBe(true);
+    const earlier = await frameAt(composed.file, (screenAt - composed.startedAt) / 1000 - 0.5);
+    expect(isBlue(earlier(32, 18))).toBe(true);
+    expect(isBlue(earlier(16, 6))).toBe(true);
     // After: the screen is the main picture and the camera sits in the bottom-right corner.
-    const after = await frameAt(composed.file, composed.durationMs / 1000 - 1);
-    expect(isRed(after(32, 18))).toBe(true);
-    expect(isRed(after(16, 6))).toBe(true);
-    expect(isBlue(after(58, 31))).toBe(true);
+    const later = await frameAt(composed.file, composed.durationMs / 1000 - 1);
+    expect(isRed(later(32, 18))).toBe(true);
+    expect(isRed(later(16, 6))).toBe(true);
+    expect(isBlue(later(58, 31))).toBe(true);
     room.close("closed-by-server");
   });
 
@@ -126,13 +166,27 @@ describe("recording a class on the node", { timeout: 60_000 }, () => {
     const camera = await plainProducer(teacher, "video");
     const screen = await plainProducer(teacher, "screen");
     senders.push(sendStream(camera, "video", files.blue), sendStream(screen, "screen", files.red));
-    const recording = await startRecording(room, { recordingId: "rec-board", classId: room.classId, userIds: ["teacher"], workDir: await tempDir("board"), canvas });
-    await eventually(() => recording.tracks().some((track) => track.source === "screen" && track.firstPacketAt !== undefined), 15_000, "the screen being captured");
+    const recording = await startRecording(room, {
+      recordingId: "rec-board",
+      classId: room.classId,
+      userIds: ["teacher"],
+      workDir: await tempDir("board"),
+      canvas,
+    });
+    await eventually(
+      () => recording.tracks().some((track) => track.source === "screen" && track.firstPacketAt !== undefined),
+      15_000,
+      "the screen being captured",
+    );
     await sleep(3000);
     const boardAt = Date.now();
     const board = await plainProducer(teacher, "board");
     senders.push(sendStream(board, "board", files.green));
-    await eventually(() => recording.tracks().some((track) => track.source === "board" && track.firstPacketAt !== undefined), 15_000, "the board being captured");
+    await eventually(
+      () => recording.tracks().some((track) => track.source === "board" && track.firstPacketAt !== undefined),
+      15_000,
+      "the board being captured",
+    );
     await sleep(4000);
     const composed = await recording.stop();
 
@@ -140,14 +194,14 @@ describe("recording a class on the node", { timeout: 60_000 }, () => {
     const isRed = ([r, g, b]: [number, number, number]) => r > 150 && g < 80 && b < 80;
     const isGreen = ([r, g, b]: [number, number, number]) => g > 150 && r < 80 && b < 80;
     // Before the board: the plain screen share is the main picture.
-    const before = await frameAt(composed.file, (boardAt - composed.startedAt) / 1000 - 0.5);
-    expect(isRed(before(32, 18))).toBe(true);
-    expect(isBlue(before(58, 31))).toBe(true);
+    const earlier = await frameAt(composed.file, (boardAt - composed.startedAt) / 1000 - 0.5);
+    expect(isRed(earlier(32, 18))).toBe(true);
+    expect(isBlue(earlier(58, 31))).toBe(true);
     // With both: the board (which carries the screen when annotating) wins, the camera stays in its corner.
-    const after = await frameAt(composed.file, composed.durationMs / 1000 - 1);
-    expect(isGreen(after(32, 18))).toBe(true);
-    expect(isGreen(after(16, 6))).toBe(true);
-    expect(isBlue(after(58, 31))).toBe(true);
+    const later = await frameAt(composed.file, composed.durationMs / 1000 - 1);
+    expect(isGreen(later(32, 18))).toBe(true);
+    expect(isGreen(later(16, 6))).toBe(true);
+    expect(isBlue(later(58, 31))).toBe(true);
     room.close("closed-by-server");
   });
 
@@ -156,12 +210,26 @@ describe("recording a class on the node", { timeout: 60_000 }, () => {
     const teacher = await ffmpegPeer(room, "teacher");
     const camera = await plainProducer(teacher, "video");
     senders.push(sendStream(camera, "video", files.blue));
-    const recording = await startRecording(room, { recordingId: "rec-still-board", classId: room.classId, userIds: ["teacher"], workDir: await tempDir("still-board"), canvas });
-    await eventually(() => recording.tracks().some((track) => track.source === "video" && track.firstPacketAt !== undefined), 15_000, "the camera being captured");
+    const recording = await startRecording(room, {
+      recordingId: "rec-still-board",
+      classId: room.classId,
+      userIds: ["teacher"],
+      workDir: await tempDir("still-board"),
+      canvas,
+    });
+    await eventually(
+      () => recording.tracks().some((track) => track.source === "video" && track.firstPacketAt !== undefined),
+      15_000,
+      "the camera being captured",
+    );
     const board = await plainProducer(teacher, "board");
     // Every picture a key frame: the file cannot answer the recorder's key frame requests as the browser does.
     senders.push(sendStream(board, "board", await encodeStream("still-board", "board", PICTURES.solid("lime", 1), 24, 1)));
-    await eventually(() => recording.tracks().some((track) => track.source === "board" && track.firstPacketAt !== undefined), 15_000, "the board being captured");
+    await eventually(
+      () => recording.tracks().some((track) => track.source === "board" && track.firstPacketAt !== undefined),
+      15_000,
+      "the board being captured",
+    );
     await sleep(6000);
     const composed = await recording.stop();
 

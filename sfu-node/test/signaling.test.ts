@@ -121,9 +121,19 @@ describe("produce and consume over signaling", () => {
     const audioOnly = { classId: "class-grant", role: "student" as const, produce: ["audio" as const] };
     const onStage = await MediaClient.connect(sfu.mediaUrl("class-grant", await issuer.sign("student-2", audioOnly)));
     const transport = await onStage.call<{ transportId: string }>("createWebRtcTransport", { direction: "send" });
-    const video = await onStage.request("produce", { transportId: transport.transportId, kind: "video", source: "video", rtpParameters: BROWSER_VP8_PARAMETERS });
+    const video = await onStage.request("produce", {
+      transportId: transport.transportId,
+      kind: "video",
+      source: "video",
+      rtpParameters: BROWSER_VP8_PARAMETERS,
+    });
     expect(video).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
-    const screen = await onStage.request("produce", { transportId: transport.transportId, kind: "video", source: "screen", rtpParameters: BROWSER_VP8_PARAMETERS });
+    const screen = await onStage.request("produce", {
+      transportId: transport.transportId,
+      kind: "video",
+      source: "screen",
+      rtpParameters: BROWSER_VP8_PARAMETERS,
+    });
     expect(screen).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
     expect(sfu.node.rooms.get("class-grant")?.counts().producers).toBe(0);
     await student.close();
@@ -134,14 +144,21 @@ describe("produce and consume over signaling", () => {
     const teacher = await MediaClient.connect(sfu.mediaUrl("class-flow", await issuer.sign("teacher-1", teacherGrant("class-flow"))));
     const student = await MediaClient.connect(sfu.mediaUrl("class-flow", await issuer.sign("student-1", studentGrant("class-flow"))));
 
-    const send = await teacher.call<{ transportId: string; iceCandidates: { port: number; protocol: string }[] }>("createWebRtcTransport", { direction: "send" });
+    const send = await teacher.call<{ transportId: string; iceCandidates: { port: number; protocol: string }[] }>("createWebRtcTransport", {
+      direction: "send",
+    });
     // Every candidate goes through the workers' WebRtcServer ports (one UDP and one TCP port per worker).
     expect(send.iceCandidates.map((candidate) => candidate.port).every((port) => port === 41000 || port === 41001)).toBe(true);
     expect(new Set(send.iceCandidates.map((candidate) => candidate.protocol))).toEqual(new Set(["udp", "tcp"]));
     await teacher.call("connectTransport", { transportId: send.transportId, dtlsParameters: BROWSER_DTLS });
     const again = await teacher.request("connectTransport", { transportId: send.transportId, dtlsParameters: BROWSER_DTLS });
     expect(again).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
-    const { producerId } = await teacher.call<{ producerId: string }>("produce", { transportId: send.transportId, kind: "video", source: "video", rtpParameters: BROWSER_VP8_PARAMETERS });
+    const { producerId } = await teacher.call<{ producerId: string }>("produce", {
+      transportId: send.transportId,
+      kind: "video",
+      source: "video",
+      rtpParameters: BROWSER_VP8_PARAMETERS,
+    });
     const twice = await teacher.request("produce", { transportId: send.transportId, kind: "video", source: "video", rtpParameters: BROWSER_VP8_PARAMETERS });
     expect(twice).toMatchObject({ ok: false, error: { code: "CONFLICT" } });
 
@@ -149,7 +166,13 @@ describe("produce and consume over signaling", () => {
     expect(added.data).toEqual({ producerId, userId: "teacher-1", kind: "video", source: "video", paused: false });
 
     const recv = await student.call<{ transportId: string }>("createWebRtcTransport", { direction: "recv" });
-    const consumer = await student.call<{ consumerId: string; producerId: string; kind: string; source: string; rtpParameters: { codecs: { mimeType: string }[] } }>("consume", {
+    const consumer = await student.call<{
+      consumerId: string;
+      producerId: string;
+      kind: string;
+      source: string;
+      rtpParameters: { codecs: { mimeType: string }[] };
+    }>("consume", {
       transportId: recv.transportId,
       producerId,
       rtpCapabilities: BROWSER_RTP_CAPABILITIES,
@@ -169,7 +192,9 @@ describe("produce and consume over signaling", () => {
     expect(await student.request("pauseProducer", { producerId })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
     await teacher.call("pauseProducer", { producerId });
     await student.waitFor((n) => n.notification === "consumerPaused" && n.data.paused);
-    expect((await teacher.call<{ iceParameters: { usernameFragment: string } }>("restartIce", { transportId: send.transportId })).iceParameters.usernameFragment).toBeTruthy();
+    expect(
+      (await teacher.call<{ iceParameters: { usernameFragment: string } }>("restartIce", { transportId: send.transportId })).iceParameters.usernameFragment,
+    ).toBeTruthy();
 
     await teacher.call("closeProducer", { producerId });
     const closed = await student.waitFor((n) => n.notification === "consumerClosed");
@@ -188,7 +213,12 @@ describe("close cascades", () => {
     const router = room.routers.values().next().value!.router;
 
     const send = await teacher.call<{ transportId: string }>("createWebRtcTransport", { direction: "send" });
-    const { producerId } = await teacher.call<{ producerId: string }>("produce", { transportId: send.transportId, kind: "video", source: "video", rtpParameters: BROWSER_VP8_PARAMETERS });
+    const { producerId } = await teacher.call<{ producerId: string }>("produce", {
+      transportId: send.transportId,
+      kind: "video",
+      source: "video",
+      rtpParameters: BROWSER_VP8_PARAMETERS,
+    });
     const recv = await student.call<{ transportId: string }>("createWebRtcTransport", { direction: "recv" });
     await student.call("consume", { transportId: recv.transportId, producerId, rtpCapabilities: BROWSER_RTP_CAPABILITIES });
     expect((await router.dump()).transportIds).toHaveLength(2);

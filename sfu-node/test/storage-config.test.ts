@@ -3,7 +3,10 @@ import { ConfigError } from "../src/config";
 import { loadStorageConfig } from "../src/storage/config";
 
 const local = { S3_ENDPOINT: "http://127.0.0.1:8837/", S3_BUCKET: "insp-live-recordings", S3_ACCESS_KEY_ID: "S3RVER", S3_SECRET_ACCESS_KEY: "S3RVER" };
-const mediaConvert = { MEDIACONVERT_ROLE_ARN: "arn:aws:iam::123456789012:role/MediaConvertRecordings", MEDIACONVERT_ENDPOINT: "https://abcd1234.mediaconvert.eu-west-1.amazonaws.com" };
+const mediaConvert = {
+  MEDIACONVERT_ROLE_ARN: "arn:aws:iam::123456789012:role/MediaConvertRecordings",
+  MEDIACONVERT_ENDPOINT: "https://abcd1234.mediaconvert.eu-west-1.amazonaws.com",
+};
 const WIDEVINE = "edef8ba9-79d6-4ace-a3c8-27dcd51d21ed";
 
 describe("storage settings", () => {
@@ -31,9 +34,23 @@ describe("storage settings", () => {
 
   it("switches to MediaConvert with its role, and adds DRM when SPEKE is set", () => {
     const plain = loadStorageConfig({ S3_BUCKET: "recordings", S3_REGION: "eu-west-1", ...mediaConvert })!;
-    expect(plain.mediaConvert).toEqual({ endpoint: mediaConvert.MEDIACONVERT_ENDPOINT, roleArn: mediaConvert.MEDIACONVERT_ROLE_ARN, queueArn: undefined, speke: undefined });
-    const drm = loadStorageConfig({ S3_BUCKET: "recordings", ...mediaConvert, SPEKE_URL: "https://keys.example.com/speke/v1.0/copyProtection", SPEKE_SYSTEM_IDS: `${WIDEVINE}, 9a04f079-9840-4286-ab92-e65be0885f95` })!;
-    expect(drm.mediaConvert?.speke).toEqual({ url: "https://keys.example.com/speke/v1.0/copyProtection", certificateArn: undefined, systemIds: [WIDEVINE, "9a04f079-9840-4286-ab92-e65be0885f95"] });
+    expect(plain.mediaConvert).toEqual({
+      endpoint: mediaConvert.MEDIACONVERT_ENDPOINT,
+      roleArn: mediaConvert.MEDIACONVERT_ROLE_ARN,
+      queueArn: undefined,
+      speke: undefined,
+    });
+    const drm = loadStorageConfig({
+      S3_BUCKET: "recordings",
+      ...mediaConvert,
+      SPEKE_URL: "https://keys.example.com/speke/v1.0/copyProtection",
+      SPEKE_SYSTEM_IDS: `${WIDEVINE}, 9a04f079-9840-4286-ab92-e65be0885f95`,
+    })!;
+    expect(drm.mediaConvert?.speke).toEqual({
+      url: "https://keys.example.com/speke/v1.0/copyProtection",
+      certificateArn: undefined,
+      systemIds: [WIDEVINE, "9a04f079-9840-4286-ab92-e65be0885f95"],
+    });
   });
 
   it("names the missing or bad setting", () => {
@@ -44,10 +61,16 @@ describe("storage settings", () => {
     expect(() => loadStorageConfig({ ...local, FFMPEG_X264_PRESET: "fastest" })).toThrow(/^FFMPEG_X264_PRESET: must be one of ultrafast, /);
     expect(() => loadStorageConfig({ S3_BUCKET: "recordings", S3_ACCESS_KEY_ID: "AKIA" })).toThrow(/^S3_SECRET_ACCESS_KEY is required/);
     expect(() => loadStorageConfig({ ...local, MEDIACONVERT_ROLE_ARN: "MediaConvertRole" })).toThrow(/^MEDIACONVERT_ROLE_ARN: must be an IAM role ARN/);
-    expect(() => loadStorageConfig({ ...local, MEDIACONVERT_ENDPOINT: mediaConvert.MEDIACONVERT_ENDPOINT })).toThrow(/^MEDIACONVERT_ROLE_ARN is required when MEDIACONVERT_ENDPOINT is set/);
+    expect(() => loadStorageConfig({ ...local, MEDIACONVERT_ENDPOINT: mediaConvert.MEDIACONVERT_ENDPOINT })).toThrow(
+      /^MEDIACONVERT_ROLE_ARN is required when MEDIACONVERT_ENDPOINT is set/,
+    );
     expect(() => loadStorageConfig({ ...local, SPEKE_URL: "https://keys.example.com" })).toThrow(/^MEDIACONVERT_ROLE_ARN is required when SPEKE_URL is set/);
     expect(() => loadStorageConfig({ ...local, ...mediaConvert, SPEKE_URL: "https://keys.example.com" })).toThrow(/^SPEKE_SYSTEM_IDS is required/);
-    expect(() => loadStorageConfig({ ...local, ...mediaConvert, SPEKE_URL: "http://keys.example.com", SPEKE_SYSTEM_IDS: WIDEVINE })).toThrow(/^SPEKE_URL: must be https/);
-    expect(() => loadStorageConfig({ ...local, ...mediaConvert, SPEKE_URL: "https://keys.example.com", SPEKE_SYSTEM_IDS: "widevine" })).toThrow(/^SPEKE_SYSTEM_IDS: /);
+    expect(() => loadStorageConfig({ ...local, ...mediaConvert, SPEKE_URL: "http://keys.example.com", SPEKE_SYSTEM_IDS: WIDEVINE })).toThrow(
+      /^SPEKE_URL: must be https/,
+    );
+    expect(() => loadStorageConfig({ ...local, ...mediaConvert, SPEKE_URL: "https://keys.example.com", SPEKE_SYSTEM_IDS: "widevine" })).toThrow(
+      /^SPEKE_SYSTEM_IDS: /,
+    );
   });
 });

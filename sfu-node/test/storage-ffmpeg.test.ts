@@ -140,7 +140,13 @@ describe("publishing a recording with local FFmpeg packaging", () => {
     const broken = path.join(work, "broken.mp4");
     await writeFile(broken, "this is not a video");
     const reports: Report[] = [];
-    const publishing = publisher.publishRecording({ classId: "class_1", recordingId: "rec_broken", file: broken, durationMs: 5000, report: (status, progress, details) => void reports.push({ status, progress, details }) });
+    const publishing = publisher.publishRecording({
+      classId: "class_1",
+      recordingId: "rec_broken",
+      file: broken,
+      durationMs: 5000,
+      report: (status, progress, details) => void reports.push({ status, progress, details }),
+    });
     await expect(publishing).rejects.toBeInstanceOf(PublishError);
     const last = reports.at(-1)!;
     expect(last.status).toBe("failed");
@@ -153,7 +159,13 @@ describe("publishing a recording with local FFmpeg packaging", () => {
   it("reports failed with a reason when S3 cannot be reached", async () => {
     const publisher = createPublisher({ ...s3.config, s3: { ...s3.config.s3, endpoint: `http://127.0.0.1:${DEAD_PORT}` } }, { maxAttempts: 2 });
     const reports: Report[] = [];
-    const publishing = publisher.publishRecording({ classId: "class_1", recordingId: "rec_offline", file: source, durationMs: SECONDS * 1000, report: (status, progress, details) => void reports.push({ status, progress, details }) });
+    const publishing = publisher.publishRecording({
+      classId: "class_1",
+      recordingId: "rec_offline",
+      file: source,
+      durationMs: SECONDS * 1000,
+      report: (status, progress, details) => void reports.push({ status, progress, details }),
+    });
     await expect(publishing).rejects.toThrow(/^Uploading the recording failed: .*ECONNREFUSED/);
     expect(reports.map((report) => report.status)).toEqual(["uploading", "failed"]);
     expect(reports.at(-1)!.details).toEqual({ failureReason: expect.stringMatching(/^Uploading the recording failed: .*ECONNREFUSED/) });

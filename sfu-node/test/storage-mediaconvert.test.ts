@@ -72,7 +72,13 @@ describe("packaging with AWS MediaConvert (real SDK, local service)", () => {
   async function publish(config: StorageConfig, recordingId: string, reports: Report[]) {
     const publisher = createPublisher(config, { pollIntervalMs: 20, reportIntervalMs: 0 });
     try {
-      return await publisher.publishRecording({ classId: "class_mc", recordingId, file: source, durationMs: SECONDS * 1000, report: (status, progress, details) => void reports.push({ status, progress, details }) });
+      return await publisher.publishRecording({
+        classId: "class_mc",
+        recordingId,
+        file: source,
+        durationMs: SECONDS * 1000,
+        report: (status, progress, details) => void reports.push({ status, progress, details }),
+      });
     } finally {
       publisher.close();
     }
@@ -90,19 +96,31 @@ describe("packaging with AWS MediaConvert (real SDK, local service)", () => {
     expect(body.role).toBe(ROLE);
     expect(body.settings.inputs[0].fileInput).toBe(`s3://${s3.config.s3.bucket}/${prefix}source.mp4`);
 
-    const dash = body.settings.outputGroups.find((group: { outputGroupSettings: { type: string } }) => group.outputGroupSettings.type === "DASH_ISO_GROUP_SETTINGS");
+    const dash = body.settings.outputGroups.find(
+      (group: { outputGroupSettings: { type: string } }) => group.outputGroupSettings.type === "DASH_ISO_GROUP_SETTINGS",
+    );
     expect(dash.outputGroupSettings.dashIsoGroupSettings.destination).toBe(`s3://${s3.config.s3.bucket}/${prefix}dash/index`);
     const videos = dash.outputs.filter((output: { videoDescription?: unknown }) => output.videoDescription);
-    expect(videos.map((output: { videoDescription: { width: number; height: number; codecSettings: { codec: string; h264Settings: { bitrate: number } } } }) => [output.videoDescription.width, output.videoDescription.height, output.videoDescription.codecSettings.codec, output.videoDescription.codecSettings.h264Settings.bitrate])).toEqual(
-      LADDER.map((rendition) => [rendition.width, rendition.height, "H_264", rendition.bitrate]),
-    );
+    expect(
+      videos.map((output: { videoDescription: { width: number; height: number; codecSettings: { codec: string; h264Settings: { bitrate: number } } } }) => [
+        output.videoDescription.width,
+        output.videoDescription.height,
+        output.videoDescription.codecSettings.codec,
+        output.videoDescription.codecSettings.h264Settings.bitrate,
+      ]),
+    ).toEqual(LADDER.map((rendition) => [rendition.width, rendition.height, "H_264", rendition.bitrate]));
     const audio = dash.outputs.find((output: { audioDescriptions?: unknown[] }) => output.audioDescriptions)!.audioDescriptions[0].codecSettings;
     expect(audio).toMatchObject({ codec: "AAC", aacSettings: { bitrate: 96_000, sampleRate: 48_000, codingMode: "CODING_MODE_2_0" } });
     expect(dash.outputGroupSettings.dashIsoGroupSettings.encryption).toBeUndefined();
 
-    const captures = body.settings.outputGroups.find((group: { outputGroupSettings: { type: string } }) => group.outputGroupSettings.type === "FILE_GROUP_SETTINGS");
+    const captures = body.settings.outputGroups.find(
+      (group: { outputGroupSettings: { type: string } }) => group.outputGroupSettings.type === "FILE_GROUP_SETTINGS",
+    );
     expect(captures.outputGroupSettings.fileGroupSettings.destination).toBe(`s3://${s3.config.s3.bucket}/${prefix}thumbnails/thumb`);
-    expect(captures.outputs[0].videoDescription.codecSettings).toEqual({ codec: "FRAME_CAPTURE", frameCaptureSettings: { framerateNumerator: 1, framerateDenominator: 5, maxCaptures: 100, quality: 80 } });
+    expect(captures.outputs[0].videoDescription.codecSettings).toEqual({
+      codec: "FRAME_CAPTURE",
+      frameCaptureSettings: { framerateNumerator: 1, framerateDenominator: 5, maxCaptures: 100, quality: 80 },
+    });
 
     // The job was followed through the service's states; its percentage moved the packaging progress.
     expect(job!.statuses).toEqual(["SUBMITTED", "PROGRESSING", "PROGRESSING", "PROGRESSING", "COMPLETE"]);
@@ -131,10 +149,18 @@ describe("packaging with AWS MediaConvert (real SDK, local service)", () => {
   it("asks for SPEKE encryption and makes DASH only when DRM is configured", async () => {
     const mediaConvert = await startService();
     const reports: Report[] = [];
-    const published = await publish(mediaConvertConfig({ speke: { url: "https://keys.example.com/speke/v1.0/copyProtection", certificateArn: undefined, systemIds: [WIDEVINE] } }), "rec_drm", reports);
-    const groups = mediaConvert.jobs[0]!.body.settings.outputGroups as { outputGroupSettings: { type: string; dashIsoGroupSettings?: { encryption?: unknown } } }[];
+    const published = await publish(
+      mediaConvertConfig({ speke: { url: "https://keys.example.com/speke/v1.0/copyProtection", certificateArn: undefined, systemIds: [WIDEVINE] } }),
+      "rec_drm",
+      reports,
+    );
+    const groups = mediaConvert.jobs[0]!.body.settings.outputGroups as {
+      outputGroupSettings: { type: string; dashIsoGroupSettings?: { encryption?: unknown } };
+    }[];
     expect(groups.map((group) => group.outputGroupSettings.type)).toEqual(["DASH_ISO_GROUP_SETTINGS", "FILE_GROUP_SETTINGS"]);
-    expect(groups[0]!.outputGroupSettings.dashIsoGroupSettings!.encryption).toEqual({ spekeKeyProvider: { url: "https://keys.example.com/speke/v1.0/copyProtection", resourceId: "rec_drm", systemIds: [WIDEVINE] } });
+    expect(groups[0]!.outputGroupSettings.dashIsoGroupSettings!.encryption).toEqual({
+      spekeKeyProvider: { url: "https://keys.example.com/speke/v1.0/copyProtection", resourceId: "rec_drm", systemIds: [WIDEVINE] },
+    });
     expect(published.hlsManifestUrl).toBeNull();
     expect(reports.at(-1)!.status).toBe("ready");
   });
@@ -143,7 +169,10 @@ describe("packaging with AWS MediaConvert (real SDK, local service)", () => {
     await startService({ errorCode: 1040, errorMessage: "Demuxer: [ReadPacketData File read failed - end of file hit at length [1234]. Is file truncated?]" });
     const reports: Report[] = [];
     await expect(publish(mediaConvertConfig(), "rec_mc_error", reports)).rejects.toBeInstanceOf(PublishError);
-    expect(reports.at(-1)).toMatchObject({ status: "failed", details: { failureReason: expect.stringMatching(/^Packaging the recording failed: MediaConvert job \S+ failed: Demuxer: .* \(error 1040\)$/) } });
+    expect(reports.at(-1)).toMatchObject({
+      status: "failed",
+      details: { failureReason: expect.stringMatching(/^Packaging the recording failed: MediaConvert job \S+ failed: Demuxer: .* \(error 1040\)$/) },
+    });
     const prefix = recordingPrefix("class_mc", "rec_mc_error");
     const publisher = createPublisher(s3.config);
     expect(await publisher.store.listKeys(prefix)).toEqual([`${prefix}source.mp4`]);
@@ -153,7 +182,9 @@ describe("packaging with AWS MediaConvert (real SDK, local service)", () => {
   it("ends in failed when the service refuses the job (a role it cannot assume)", async () => {
     const mediaConvert = await startService();
     const reports: Report[] = [];
-    await expect(publish(mediaConvertConfig({ roleArn: "arn:aws:iam::123456789012:role/SomeoneElse" }), "rec_mc_role", reports)).rejects.toThrow(/^Packaging the recording failed: MediaConvert refused the job: Unable to assume role/);
+    await expect(publish(mediaConvertConfig({ roleArn: "arn:aws:iam::123456789012:role/SomeoneElse" }), "rec_mc_role", reports)).rejects.toThrow(
+      /^Packaging the recording failed: MediaConvert refused the job: Unable to assume role/,
+    );
     expect(mediaConvert.jobs).toHaveLength(0);
     expect(reports.at(-1)!.status).toBe("failed");
   });
@@ -161,7 +192,10 @@ describe("packaging with AWS MediaConvert (real SDK, local service)", () => {
   it("ends in failed when the request is not signed by the account's key", async () => {
     const mediaConvert = await startService();
     const reports: Report[] = [];
-    const wrongKey: StorageConfig = { ...mediaConvertConfig(), s3: { ...s3.config.s3, credentials: { accessKeyId: s3.config.s3.credentials!.accessKeyId, secretAccessKey: "not-the-secret" } } };
+    const wrongKey: StorageConfig = {
+      ...mediaConvertConfig(),
+      s3: { ...s3.config.s3, credentials: { accessKeyId: s3.config.s3.credentials!.accessKeyId, secretAccessKey: "not-the-secret" } },
+    };
     await expect(publish(wrongKey, "rec_mc_key", reports)).rejects.toThrow(/MediaConvert refused the job: The request signature we calculated does not match/);
     expect(mediaConvert.jobs).toHaveLength(0);
   });
@@ -170,12 +204,22 @@ describe("packaging with AWS MediaConvert (real SDK, local service)", () => {
     const mediaConvert = await startService();
     const config = mediaConvertConfig();
     const store = new RecordingStore(config.s3);
-    const packager = new MediaConvertPackager(store, "us-east-1", config.mediaConvert!, { pollIntervalMs: 20, timeoutMs: 1, credentials: config.s3.credentials });
+    const packager = new MediaConvertPackager(store, "us-east-1", config.mediaConvert!, {
+      pollIntervalMs: 20,
+      timeoutMs: 1,
+      credentials: config.s3.credentials,
+    });
     const publisher = new RecordingPublisher(store, packager);
     const reports: Report[] = [];
-    await expect(publisher.publishRecording({ classId: "class_mc", recordingId: "rec_slow", file: source, durationMs: SECONDS * 1000, report: (status, progress, details) => void reports.push({ status, progress, details }) })).rejects.toThrow(
-      /MediaConvert job \S+ did not finish in time; cancelled$/,
-    );
+    await expect(
+      publisher.publishRecording({
+        classId: "class_mc",
+        recordingId: "rec_slow",
+        file: source,
+        durationMs: SECONDS * 1000,
+        report: (status, progress, details) => void reports.push({ status, progress, details }),
+      }),
+    ).rejects.toThrow(/MediaConvert job \S+ did not finish in time; cancelled$/);
     expect(mediaConvert.jobs[0]!.statuses.at(-1)).toBe("CANCELED");
     expect(reports.at(-1)!.status).toBe("failed");
     publisher.close();
@@ -188,9 +232,11 @@ describe("packaging with AWS MediaConvert (real SDK, local service)", () => {
     const packager = publisher.packager as MediaConvertPackager;
     expect(packager).toBeInstanceOf(MediaConvertPackager);
     let done = false;
-    const publishing = publisher.publishRecording({ classId: "class_mc", recordingId: "rec_webhook", file: source, durationMs: SECONDS * 1000, report: () => undefined }).finally(() => {
-      done = true;
-    });
+    const publishing = publisher
+      .publishRecording({ classId: "class_mc", recordingId: "rec_webhook", file: source, durationMs: SECONDS * 1000, report: () => undefined })
+      .finally(() => {
+        done = true;
+      });
     while (!done) {
       const job = mediaConvert.jobs[0];
       if (job) packager.jobChanged(job.id);

@@ -70,12 +70,18 @@ describe("recording storage on an S3-compatible server", () => {
     expect(response.headers.get("content-type")).toMatch(/^text\/vtt/);
     expect(await response.text()).toContain("sprite.jpg#xywh=0,0,160,90");
 
-    const preflight = await fetch(store.publicUrl(key), { method: "OPTIONS", headers: { Origin: APP_ORIGIN, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "range" } });
+    const preflight = await fetch(store.publicUrl(key), {
+      method: "OPTIONS",
+      headers: { Origin: APP_ORIGIN, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "range" },
+    });
     expect(preflight.status).toBe(200);
     // s3rver answers an allowed preflight with `*` (S3 echoes the origin); either lets the player through.
     expect(preflight.headers.get("access-control-allow-origin")).not.toBeNull();
 
-    const stranger = await fetch(store.publicUrl(key), { method: "OPTIONS", headers: { Origin: "http://evil.example", "Access-Control-Request-Method": "GET" } });
+    const stranger = await fetch(store.publicUrl(key), {
+      method: "OPTIONS",
+      headers: { Origin: "http://evil.example", "Access-Control-Request-Method": "GET" },
+    });
     expect(stranger.headers.get("access-control-allow-origin")).toBeNull();
   });
 

@@ -34,7 +34,11 @@ afterAll(async () => {
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 const studentGrant = (classId: string, produce: MediaTokenGrant["produce"] = []): MediaTokenGrant => ({ classId, role: "student", produce });
-const teacherGrant = (classId: string, produce: MediaTokenGrant["produce"] = ["audio", "video", "screen"]): MediaTokenGrant => ({ classId, role: "teacher", produce });
+const teacherGrant = (classId: string, produce: MediaTokenGrant["produce"] = ["audio", "video", "screen"]): MediaTokenGrant => ({
+  classId,
+  role: "teacher",
+  produce,
+});
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A socket-connected student whose token expires in `lifetimeS` seconds. */
@@ -50,11 +54,17 @@ describe("token.renew on the open media socket", () => {
     const { client, expiresAt } = await shortLivedStudent(classId, "student-1", 3);
     const room = sfu.node.rooms.get(classId)!;
     const peer = room.peers.get("student-1")!;
-    const { producer: { id: producerId } } = await ffmpegTeacher(room, cleanups);
+    const {
+      producer: { id: producerId },
+    } = await ffmpegTeacher(room, cleanups);
 
     // The browser's consumer, negotiated over the socket, and the same peer's RTP counted on a plain transport.
     const recv = await client.call<{ transportId: string }>("createWebRtcTransport", { direction: "recv" });
-    const { consumerId } = await client.call<{ consumerId: string }>("consume", { transportId: recv.transportId, producerId, rtpCapabilities: BROWSER_RTP_CAPABILITIES });
+    const { consumerId } = await client.call<{ consumerId: string }>("consume", {
+      transportId: recv.transportId,
+      producerId,
+      rtpCapabilities: BROWSER_RTP_CAPABILITIES,
+    });
     const output = await peer.createPlainTransport("recv");
     const counted = await peer.consume({ transportId: output.id, producerId, rtpCapabilities: await room.rtpCapabilities(), paused: false });
     const counter = await startRtpCounter((counted.rtpParameters as { codecs: { payloadType: number }[] }).codecs[0]!.payloadType);
@@ -63,7 +73,9 @@ describe("token.renew on the open media socket", () => {
     await eventually(() => counter.count() >= 10, 15_000, "RTP at the student");
 
     const renewedUntil = (seconds(Date.now()) + 600) * 1000;
-    const answer = await client.call<{ expiresAt: number; produce: string[] }>("token.renew", { token: await issuer.sign("student-1", studentGrant(classId), { exp: renewedUntil / 1000 }) });
+    const answer = await client.call<{ expiresAt: number; produce: string[] }>("token.renew", {
+      token: await issuer.sign("student-1", studentGrant(classId), { exp: renewedUntil / 1000 }),
+    });
     expect(answer).toEqual({ expiresAt: renewedUntil, produce: [] });
     expect(peer.expiresAt).toBe(renewedUntil);
 
@@ -89,13 +101,28 @@ describe("token.renew on the open media socket", () => {
     const onStage = studentGrant(classId, ["audio", "video"]);
     const renew = async (token: string) => client.request("token.renew", { token });
 
-    expect(await renew(await issuer.sign("student-2", onStage))).toMatchObject({ ok: false, error: { code: "FORBIDDEN", message: expect.stringMatching(/someone else/) } });
-    expect(await renew(await issuer.sign("student-1", studentGrant("another-class", ["audio", "video"])))).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
-    expect(await renew(await issuer.sign("student-1", onStage, { aud: "another-node" }))).toMatchObject({ ok: false, error: { code: "UNAUTHORIZED", message: expect.stringMatching(/"aud"/) } });
+    expect(await renew(await issuer.sign("student-2", onStage))).toMatchObject({
+      ok: false,
+      error: { code: "FORBIDDEN", message: expect.stringMatching(/someone else/) },
+    });
+    expect(await renew(await issuer.sign("student-1", studentGrant("another-class", ["audio", "video"])))).toMatchObject({
+      ok: false,
+      error: { code: "FORBIDDEN" },
+    });
+    expect(await renew(await issuer.sign("student-1", onStage, { aud: "another-node" }))).toMatchObject({
+      ok: false,
+      error: { code: "UNAUTHORIZED", message: expect.stringMatching(/"aud"/) },
+    });
     expect(await renew(await issuer.sign("student-1", { ...onStage, role: "teacher" }))).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
-    expect(await renew(await issuer.sign("student-1", onStage, { exp: seconds(Date.now()) - 5 }))).toMatchObject({ ok: false, error: { code: "UNAUTHORIZED", message: expect.stringMatching(/expired/) } });
+    expect(await renew(await issuer.sign("student-1", onStage, { exp: seconds(Date.now()) - 5 }))).toMatchObject({
+      ok: false,
+      error: { code: "UNAUTHORIZED", message: expect.stringMatching(/expired/) },
+    });
     expect(await renew(await issuer.signWithUnknownKey("student-1", onStage))).toMatchObject({ ok: false, error: { code: "UNAUTHORIZED" } });
-    expect(await renew(await issuer.sign("student-1", onStage, { exp: seconds(Date.now()) + 30 * 24 * 3600 }))).toMatchObject({ ok: false, error: { code: "UNAUTHORIZED" } });
+    expect(await renew(await issuer.sign("student-1", onStage, { exp: seconds(Date.now()) + 30 * 24 * 3600 }))).toMatchObject({
+      ok: false,
+      error: { code: "UNAUTHORIZED" },
+    });
     expect(await renew("not-a-token")).toMatchObject({ ok: false, error: { code: "UNAUTHORIZED" } });
 
     // Still a receive-only student whose connection ends when the first token does.
@@ -115,7 +142,12 @@ describe("token.renew on the open media socket", () => {
     const student = await MediaClient.connect(sfu.mediaUrl(classId, await issuer.sign("student-1", studentGrant(classId))));
     const send = await teacher.call<{ transportId: string }>("createWebRtcTransport", { direction: "send" });
     await teacher.call("connectTransport", { transportId: send.transportId, dtlsParameters: BROWSER_DTLS });
-    const { producerId } = await teacher.call<{ producerId: string }>("produce", { transportId: send.transportId, kind: "video", source: "video", rtpParameters: BROWSER_VP8_PARAMETERS });
+    const { producerId } = await teacher.call<{ producerId: string }>("produce", {
+      transportId: send.transportId,
+      kind: "video",
+      source: "video",
+      rtpParameters: BROWSER_VP8_PARAMETERS,
+    });
     await student.waitFor((n) => n.notification === "producerAdded" && n.data.producerId === producerId);
 
     const answer = await teacher.call<{ produce: string[] }>("token.renew", { token: await issuer.sign("teacher-1", teacherGrant(classId, ["audio"])) });

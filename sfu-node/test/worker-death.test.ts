@@ -52,10 +52,14 @@ describe("a media worker that dies", () => {
     const rejoined = await MediaClient.connect(sfu.mediaUrl("class-doomed", await issuer.sign("student-1", grant("class-doomed"))));
     const transport = await rejoined.call<{ iceCandidates: { port: number }[] }>("createWebRtcTransport", { direction: "recv" });
     expect(transport.iceCandidates.length).toBeGreaterThan(0);
-    await eventually(async () => {
-      const health = (await (await fetch(`${sfu.httpUrl}/health`)).json()) as { workers: number };
-      return health.workers === 2;
-    }, 5_000, "both workers healthy");
+    await eventually(
+      async () => {
+        const health = (await (await fetch(`${sfu.httpUrl}/health`)).json()) as { workers: number };
+        return health.workers === 2;
+      },
+      5_000,
+      "both workers healthy",
+    );
     expect(await (await fetch(`${sfu.httpUrl}/metrics`)).text()).toMatch(/^sfu_worker_restarts_total 1$/m);
     await rejoined.close();
     await onOther.close();

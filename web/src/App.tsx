@@ -91,17 +91,59 @@ export function App(): JSX.Element {
         <Route path="/" component={Dashboard} />
         <Route path="/calendar" component={CalendarPage} />
         <Route path="/classes" component={Catalog} />
-        <Route path="/classes/new" component={() => <RequireRole roles={["teacher", "admin"]}><ClassEditor /></RequireRole>} />
+        <Route
+          path="/classes/new"
+          component={() => (
+            <RequireRole roles={["teacher", "admin"]}>
+              <ClassEditor />
+            </RequireRole>
+          )}
+        />
         <Route path="/classes/:id" component={ClassPage} />
-        <Route path="/classes/:id/edit" component={() => <RequireRole roles={["teacher", "admin"]}><ClassEditor /></RequireRole>} />
-        <Route path="/classes/:id/manage" component={() => <RequireRole roles={["teacher", "admin"]}><ClassManage /></RequireRole>} />
+        <Route
+          path="/classes/:id/edit"
+          component={() => (
+            <RequireRole roles={["teacher", "admin"]}>
+              <ClassEditor />
+            </RequireRole>
+          )}
+        />
+        <Route
+          path="/classes/:id/manage"
+          component={() => (
+            <RequireRole roles={["teacher", "admin"]}>
+              <ClassManage />
+            </RequireRole>
+          )}
+        />
         <Route path="/classes/:id/live" component={Classroom} />
         <Route path="/recordings/:id" component={RecordingPage} />
         <Route path="/settings" component={Settings} />
         <Route path="/notifications" component={Notifications} />
-        <Route path="/outbox" component={() => <RequireRole roles={["admin"]}><Outbox /></RequireRole>} />
-        <Route path="/admin/users" component={() => <RequireRole roles={["admin"]}><AdminUsers /></RequireRole>} />
-        <Route path="/admin/blocks" component={() => <RequireRole roles={["admin"]}><AdminBlocks /></RequireRole>} />
+        <Route
+          path="/outbox"
+          component={() => (
+            <RequireRole roles={["admin"]}>
+              <Outbox />
+            </RequireRole>
+          )}
+        />
+        <Route
+          path="/admin/users"
+          component={() => (
+            <RequireRole roles={["admin"]}>
+              <AdminUsers />
+            </RequireRole>
+          )}
+        />
+        <Route
+          path="/admin/blocks"
+          component={() => (
+            <RequireRole roles={["admin"]}>
+              <AdminBlocks />
+            </RequireRole>
+          )}
+        />
         <Route path="*" component={NotFound} />
       </Route>
     </Router>

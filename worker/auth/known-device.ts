@@ -49,7 +49,10 @@ async function deriveMacKey(source: string): Promise<CryptoKey> {
 async function mac(key: CryptoKey, user: User, deviceId: string, issuedAt: number): Promise<string> {
   const input = `known-device:v1|${user.id}|${user.passwordHash ?? ""}|${deviceId}|${issuedAt}`;
   const bytes = new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(input)));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
 }
 
 function constantTimeEqual(a: string, b: string): boolean {

@@ -112,7 +112,12 @@ function countWaitMs(rows: { windowStart: number; count: number }[], limit: numb
  * Backoff rule: the claims written before this one (earlier rows, and earlier claims in the same millisecond's
  * row), and the wait they impose from the latest of them.
  */
-function backoffWaitAfter(rows: { windowStart: number; count: number; rowid: number }[], own: { count: number; rowid: number }, ownStart: number, now: number): number {
+function backoffWaitAfter(
+  rows: { windowStart: number; count: number; rowid: number }[],
+  own: { count: number; rowid: number },
+  ownStart: number,
+  now: number,
+): number {
   const earlier = rows.filter((row) => row.rowid < own.rowid);
   const before = earlier.reduce((sum, row) => sum + row.count, 0) + own.count - 1;
   if (before < BACKOFF_FREE_FAILURES) return 0;
@@ -124,7 +129,10 @@ function backoffWaitAfter(rows: { windowStart: number; count: number; rowid: num
 export async function releaseClaim(db: Db, claim: Claim): Promise<void> {
   const where = and(eq(signInAttempts.key, claim.key), eq(signInAttempts.windowStart, claim.windowStart));
   await db.batch([
-    db.update(signInAttempts).set({ count: sql`${signInAttempts.count} - 1` }).where(where),
+    db
+      .update(signInAttempts)
+      .set({ count: sql`${signInAttempts.count} - 1` })
+      .where(where),
     db.delete(signInAttempts).where(and(where, lte(signInAttempts.count, 0))),
   ]);
 }

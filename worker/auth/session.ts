@@ -16,7 +16,10 @@ export async function sha256Hex(text: string): Promise<string> {
 
 export function randomToken(bytes = 32): string {
   const raw = crypto.getRandomValues(new Uint8Array(bytes));
-  return btoa(String.fromCharCode(...raw)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return btoa(String.fromCharCode(...raw))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
 }
 
 /** Creates a session row and sets its cookie (HttpOnly, SameSite=Lax, Secure except on plain-http localhost). */
@@ -75,7 +78,12 @@ function prepareBlockQueries(db: Db) {
   const notOver = and(isNull(blocks.liftedAt), or(isNull(blocks.expiresAt), gt(blocks.expiresAt, sql.placeholder("now"))));
   const forUser = eq(blocks.userId, sql.placeholder("userId"));
   return {
-    global: db.select().from(blocks).where(and(forUser, notOver, isNull(blocks.classId))).limit(1).prepare(),
+    global: db
+      .select()
+      .from(blocks)
+      .where(and(forUser, notOver, isNull(blocks.classId)))
+      .limit(1)
+      .prepare(),
     inClass: db
       .select()
       .from(blocks)

@@ -161,7 +161,8 @@ function identityFrom(payload: JWTPayload): SsoIdentity {
   if (!parsed.success) {
     const issue = parsed.issues[0];
     const claim = issue.path?.[0]?.key;
-    if (issue.kind === "schema" && issue.input === undefined && claim !== undefined) throw new SsoError(`The sign-in token is missing the claim "${String(claim)}".`);
+    if (issue.kind === "schema" && issue.input === undefined && claim !== undefined)
+      throw new SsoError(`The sign-in token is missing the claim "${String(claim)}".`);
     throw new SsoError(`The sign-in token has an invalid claim "${String(claim ?? "?")}": ${issue.message}.`);
   }
   const claims = parsed.output;

@@ -33,12 +33,19 @@ const encoder = new TextEncoder();
 
 /** TEXT value escaping (RFC 5545 §3.3.11): backslash, semicolon, comma and newlines. */
 export function escapeText(text: string): string {
-  return text.replace(/\\/g, "\\\\").replace(/;/g, "\\;").replace(/,/g, "\\,").replace(/\r\n|\r|\n/g, "\\n");
+  return text
+    .replace(/\\/g, "\\\\")
+    .replace(/;/g, "\\;")
+    .replace(/,/g, "\\,")
+    .replace(/\r\n|\r|\n/g, "\\n");
 }
 
 /** DATE-TIME in UTC form: 20260329T070000Z. */
 export function formatUtc(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d{3}/, "");
 }
 
 /**
@@ -70,7 +77,14 @@ export function foldLine(line: string): string {
 /** A VCALENDAR holding `calendar.events`, with CRLF line endings and folded lines. */
 export function buildCalendar(calendar: IcsCalendar): string {
   const stamp = formatUtc(calendar.stamp ?? Date.now());
-  const lines = ["BEGIN:VCALENDAR", "VERSION:2.0", `PRODID:${PRODID}`, "CALSCALE:GREGORIAN", `METHOD:${calendar.method ?? "PUBLISH"}`, `X-WR-CALNAME:${escapeText(calendar.name)}`];
+  const lines = [
+    "BEGIN:VCALENDAR",
+    "VERSION:2.0",
+    `PRODID:${PRODID}`,
+    "CALSCALE:GREGORIAN",
+    `METHOD:${calendar.method ?? "PUBLISH"}`,
+    `X-WR-CALNAME:${escapeText(calendar.name)}`,
+  ];
   for (const event of calendar.events) {
     lines.push(
       "BEGIN:VEVENT",

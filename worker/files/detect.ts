@@ -49,7 +49,12 @@ export function detectFileType(head: Uint8Array): Detected {
   }
   const text = new TextDecoder("latin1").decode(sniffed);
   if (SCRIPT_CARRIERS.test(text)) {
-    return { ok: false, reason: /<\s*svg|<\?xml/i.test(text) ? "SVG files can carry scripts and cannot be shared; export it as PNG or PDF" : "Web pages (HTML) cannot be shared; share a PDF instead" };
+    return {
+      ok: false,
+      reason: /<\s*svg|<\?xml/i.test(text)
+        ? "SVG files can carry scripts and cannot be shared; export it as PNG or PDF"
+        : "Web pages (HTML) cannot be shared; share a PDF instead",
+    };
   }
   if (startsWith(sniffed, ascii("%PDF-"))) return { ok: true, kind: "pdf", contentType: "application/pdf" };
   // PDF readers accept a header after leading junk; a file that does so is a disguise, not a document.

@@ -28,6 +28,7 @@ export async function checkPdf(bytes: Uint8Array): Promise<PdfCheck> {
     return { ok: false, reason: "This file is not a readable PDF" };
   }
   if (pageCount === 0) return { ok: false, reason: "This PDF has no pages" };
-  if (pageCount > FILE_LIMITS.maxDeckPages) return { ok: false, reason: `This PDF has ${pageCount} pages; a deck may have at most ${FILE_LIMITS.maxDeckPages}` };
+  if (pageCount > FILE_LIMITS.maxDeckPages)
+    return { ok: false, reason: `This PDF has ${pageCount} pages; a deck may have at most ${FILE_LIMITS.maxDeckPages}` };
   return { ok: true, pageCount };
 }

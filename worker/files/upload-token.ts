@@ -38,7 +38,11 @@ export function signUploadToken(env: Env, claims: Omit<UploadClaims, "sub"> & { 
 export async function verifyUploadToken(env: Env, token: string | undefined, userId: string): Promise<UploadClaims | null> {
   if (!token || token.length > 4096) return null;
   try {
-    const { payload } = await jwtVerify(token, await workerPublicKey(env), { issuer: UPLOAD_TOKEN_ISSUER, audience: UPLOAD_TOKEN_AUDIENCE, algorithms: ["ES256"] });
+    const { payload } = await jwtVerify(token, await workerPublicKey(env), {
+      issuer: UPLOAD_TOKEN_ISSUER,
+      audience: UPLOAD_TOKEN_AUDIENCE,
+      algorithms: ["ES256"],
+    });
     const claims = v.safeParse(UploadClaimsSchema, payload);
     return claims.success && claims.output.sub === userId ? claims.output : null;
   } catch {

@@ -48,8 +48,10 @@ export async function requireNode(c: Context<AppEnv>): Promise<string> {
   const parsed = v.safeParse(NodeTokenClaimsSchema, payload);
   if (!parsed.success) throw new ApiError("UNAUTHORIZED", "The node token's claims are malformed");
   const claims = parsed.output;
-  if (claims.exp - claims.iat > NODE_TOKEN_MAX_LIFETIME_SECONDS) throw new ApiError("UNAUTHORIZED", `A node token may live ${NODE_TOKEN_MAX_LIFETIME_SECONDS} s at most`);
-  if (claims.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS) throw new ApiError("UNAUTHORIZED", "The node token was issued in the future: check the node's clock");
+  if (claims.exp - claims.iat > NODE_TOKEN_MAX_LIFETIME_SECONDS)
+    throw new ApiError("UNAUTHORIZED", `A node token may live ${NODE_TOKEN_MAX_LIFETIME_SECONDS} s at most`);
+  if (claims.iat > Date.now() / 1000 + CLOCK_TOLERANCE_SECONDS)
+    throw new ApiError("UNAUTHORIZED", "The node token was issued in the future: check the node's clock");
   if (claims.htm !== c.req.method || claims.htu !== c.req.path) throw new ApiError("UNAUTHORIZED", "The node token was made for another request");
   if (claims.sub !== key.nodeId) throw new ApiError("FORBIDDEN", "The node token's key is enrolled for another node");
 

@@ -53,7 +53,12 @@ export function presenceSeries(people: Interval[][], start: number, end: number)
 
 /** The most people present at once (exact, from the stretches' edges, not sampled). */
 export function peakPresent(people: Interval[][]): number {
-  const edges = people.flatMap((intervals) => intervals.flatMap((i) => [{ at: i.from, delta: 1 }, { at: i.to, delta: -1 }]));
+  const edges = people.flatMap((intervals) =>
+    intervals.flatMap((i) => [
+      { at: i.from, delta: 1 },
+      { at: i.to, delta: -1 },
+    ]),
+  );
   // A leave at the same moment as a join is taken first: those two people were not in together.
   edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
   let now = 0;

@@ -1,6 +1,13 @@
 import { and, asc, count, countDistinct, desc, eq, isNull } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import type { AttendanceLine, AttendanceSession, ClassAttendanceResponse, LEAVE_REASONS, SessionAttendanceResponse, StudentAttendance } from "../../schema/api/attendance";
+import type {
+  AttendanceLine,
+  AttendanceSession,
+  ClassAttendanceResponse,
+  LEAVE_REASONS,
+  SessionAttendanceResponse,
+  StudentAttendance,
+} from "../../schema/api/attendance";
 import { ATTENDANCE_CSV_HEADERS } from "../../schema/api/attendance";
 import { attendance, chatMessages, type ClassRow, enrollments, liveSessions, polls, pollVotes, type User, users } from "../../schema/db";
 import { utcToZonedLocal } from "../../schema/time-zone";
@@ -119,7 +126,10 @@ async function sessionFigures(db: Db, cls: ClassRow, session: LiveSessionRow, on
     };
     return { line, stretches };
   });
-  entries.sort((a, b) => ROLE_ORDER[a.line.role] - ROLE_ORDER[b.line.role] || a.line.displayName.localeCompare(b.line.displayName) || a.line.userId.localeCompare(b.line.userId));
+  entries.sort(
+    (a, b) =>
+      ROLE_ORDER[a.line.role] - ROLE_ORDER[b.line.role] || a.line.displayName.localeCompare(b.line.displayName) || a.line.userId.localeCompare(b.line.userId),
+  );
   return { end, lines: entries.map((e) => e.line), stretches: entries.map((e) => e.stretches) };
 }
 
@@ -133,11 +143,21 @@ function sessionView(session: LiveSessionRow, present: number): AttendanceSessio
 }
 
 /** One session's report for `audience` (a student's holds their own line only, and no totals). */
-export async function sessionReport(db: Db, cls: ClassRow, session: LiveSessionRow, viewer: User, audience: AttendanceAudience, now: number): Promise<SessionAttendanceResponse> {
+export async function sessionReport(
+  db: Db,
+  cls: ClassRow,
+  session: LiveSessionRow,
+  viewer: User,
+  audience: AttendanceAudience,
+  now: number,
+): Promise<SessionAttendanceResponse> {
   if (audience === "own") {
     const [figures, [everyone]] = await Promise.all([
       sessionFigures(db, cls, session, viewer.id, now),
-      db.select({ n: countDistinct(attendance.userId) }).from(attendance).where(eq(attendance.sessionId, session.id)),
+      db
+        .select({ n: countDistinct(attendance.userId) })
+        .from(attendance)
+        .where(eq(attendance.sessionId, session.id)),
     ]);
     return { scope: "own", session: sessionView(session, everyone?.n ?? 0), durationMs: figures.end - session.startedAt, lines: figures.lines };
   }
@@ -205,21 +225,46 @@ export async function classAttendance(db: Db, cls: ClassRow, now: number): Promi
   const [sessions, rows, enrolled] = await Promise.all([
     db.select().from(liveSessions).where(eq(liveSessions.classId, cls.id)),
     db
-      .select({ sessionId: attendance.sessionId, userId: attendance.userId, joinedAt: attendance.joinedAt, leftAt: attendance.leftAt, displayName: users.displayName, accountRole: users.role })
+      .select({
+        sessionId: attendance.sessionId,
+        userId: attendance.userId,
+        joinedAt: attendance.joinedAt,
+        leftAt: attendance.leftAt,
+        displayName: users.displayName,
+        accountRole: users.role,
+      })
       .from(attendance)
       .innerJoin(liveSessions, eq(liveSessions.id, attendance.sessionId))
       .innerJoin(users, eq(users.id, attendance.userId))
       .where(eq(liveSessions.classId, cls.id)),
-    db.select({ userId: users.id, displayName: users.displayName }).from(enrollments).innerJoin(users, eq(users.id, enrollments.userId)).where(eq(enrollments.classId, cls.id)),
+    db
+      .select({ userId: users.id, displayName: users.displayName })
+      .from(enrollments)
+      .innerJoin(users, eq(users.id, enrollments.userId))
+      .where(eq(enrollments.classId, cls.id)),
   ]);
   const sessionById = new Map(sessions.map((s) => [s.id, s]));
   const students = new Map<string, StudentAttendance>();
   for (const person of enrolled) {
-    students.set(person.userId, { userId: person.userId, displayName: person.displayName, enrolled: true, sessionsAttended: 0, totalPresentMs: 0, lastAttendedAt: null });
+    students.set(person.userId, {
+      userId: person.userId,
+      displayName: person.displayName,
+      enrolled: true,
+      sessionsAttended: 0,
+      totalPresentMs: 0,
+      lastAttendedAt: null,
+    });
   }
   for (const person of rows) {
     if (!students.has(person.userId) && classRole(cls, person.userId, person.accountRole) === "student") {
-      students.set(person.userId, { userId: person.userId, displayName: person.displayName, enrolled: false, sessionsAttended: 0, totalPresentMs: 0, lastAttendedAt: null });
+      students.set(person.userId, {
+        userId: person.userId,
+        displayName: person.displayName,
+        enrolled: false,
+        sessionsAttended: 0,
+        totalPresentMs: 0,
+        lastAttendedAt: null,
+      });
     }
   }
   const byUserAndSession = groupBy(rows, (row) => `${row.userId} ${row.sessionId}`);
@@ -232,7 +277,11 @@ export async function classAttendance(db: Db, cls: ClassRow, now: number): Promi
     student.lastAttendedAt = Math.max(student.lastAttendedAt ?? 0, session.startedAt);
   }
   const list = [...students.values()].sort(
-    (a, b) => a.sessionsAttended - b.sessionsAttended || a.totalPresentMs - b.totalPresentMs || a.displayName.localeCompare(b.displayName) || a.userId.localeCompare(b.userId),
+    (a, b) =>
+      a.sessionsAttended - b.sessionsAttended ||
+      a.totalPresentMs - b.totalPresentMs ||
+      a.displayName.localeCompare(b.displayName) ||
+      a.userId.localeCompare(b.userId),
   );
   return { sessionsHeld: sessions.length, students: list };
 }

@@ -4,7 +4,12 @@ import { classes, enrollments, occurrences, type User } from "../../schema/db";
 import type { Db } from "../db";
 
 function enrolledIn(db: Db, userId: string): SQL {
-  return exists(db.select({ one: sql`1` }).from(enrollments).where(and(eq(enrollments.classId, classes.id), eq(enrollments.userId, userId))));
+  return exists(
+    db
+      .select({ one: sql`1` })
+      .from(enrollments)
+      .where(and(eq(enrollments.classId, classes.id), eq(enrollments.userId, userId))),
+  );
 }
 
 /** The occurrences of classes `user` teaches or is enrolled in (admins: of every class), tagged by relation. */
@@ -25,7 +30,12 @@ function eventSelect(db: Db, user: User, includeEverything: boolean) {
  * teach plus those they are enrolled in, admins every class. Returns at most `limit` events, soonest first,
  * and whether more matched.
  */
-export async function calendarEvents(db: Db, user: User, range: { from: number; to: number }, limit: number): Promise<{ events: CalendarEvent[]; truncated: boolean }> {
+export async function calendarEvents(
+  db: Db,
+  user: User,
+  range: { from: number; to: number },
+  limit: number,
+): Promise<{ events: CalendarEvent[]; truncated: boolean }> {
   const { query, filter } = eventSelect(db, user, user.role === "admin");
   const rows = await query
     .where(and(filter, lt(occurrences.startsAt, range.to), gt(occurrences.endsAt, range.from)))

@@ -24,7 +24,9 @@ function summarySelect(db: Db, viewer: User, now: number) {
       teacher: { id: users.id, displayName: users.displayName },
       enrolled: sql<number>`exists(select 1 from ${enrollments} where ${enrollments.classId} = ${classes.id} and ${enrollments.userId} = ${viewer.id})`,
       enrolledCount: sql<number>`(select count(*) from ${enrollments} where ${enrollments.classId} = ${classes.id})`,
-      ratingAverage: sql<number | null>`(select avg(${feedback.rating}) from ${feedback} where ${feedback.targetType} = 'class' and ${feedback.targetId} = ${classes.id})`,
+      ratingAverage: sql<
+        number | null
+      >`(select avg(${feedback.rating}) from ${feedback} where ${feedback.targetType} = 'class' and ${feedback.targetId} = ${classes.id})`,
       ratingCount: sql<number>`(select count(*) from ${feedback} where ${feedback.targetType} = 'class' and ${feedback.targetId} = ${classes.id})`,
       next: nextOccurrence,
     })
@@ -69,7 +71,12 @@ export async function listClassSummaries(db: Db, viewer: User, scope: ClassScope
     scope === "teaching"
       ? eq(classes.teacherId, viewer.id)
       : scope === "enrolled"
-        ? exists(db.select({ one: sql`1` }).from(enrollments).where(and(eq(enrollments.classId, classes.id), eq(enrollments.userId, viewer.id))))
+        ? exists(
+            db
+              .select({ one: sql`1` })
+              .from(enrollments)
+              .where(and(eq(enrollments.classId, classes.id), eq(enrollments.userId, viewer.id))),
+          )
         : undefined;
   const rows = await summarySelect(db, viewer, Date.now())
     .where(and(visibleToViewer, scopeFilter))
@@ -87,7 +94,11 @@ export async function loadClass(db: Db, classId: string): Promise<ClassRow> {
 }
 
 export async function isEnrolled(db: Db, classId: string, userId: string): Promise<boolean> {
-  const row = await db.select({ one: sql`1` }).from(enrollments).where(and(eq(enrollments.classId, classId), eq(enrollments.userId, userId))).limit(1);
+  const row = await db
+    .select({ one: sql`1` })
+    .from(enrollments)
+    .where(and(eq(enrollments.classId, classId), eq(enrollments.userId, userId)))
+    .limit(1);
   return row.length > 0;
 }
 
@@ -124,7 +135,12 @@ export async function classDetail(db: Db, viewer: User, classId: string): Promis
   const summary = toSummary(row);
   if (!canViewClass(viewer, row.cls, summary.enrolled)) throw new ApiError("NOT_FOUND", "No such class");
   const [occurrenceRows, myFeedback, refusal] = await Promise.all([
-    db.select().from(occurrences).where(eq(occurrences.classId, classId)).orderBy(asc(occurrences.startsAt), asc(occurrences.id)).limit(MAX_OCCURRENCES_IN_DETAIL),
+    db
+      .select()
+      .from(occurrences)
+      .where(eq(occurrences.classId, classId))
+      .orderBy(asc(occurrences.startsAt), asc(occurrences.id))
+      .limit(MAX_OCCURRENCES_IN_DETAIL),
     db
       .select({ rating: feedback.rating, comment: feedback.comment })
       .from(feedback)

@@ -17,7 +17,11 @@ async function checkCanBeEnrolled(db: Db, cls: ClassRow, userId: string, whenBlo
 
 /** Inserts the enrollment; CONFLICT when it already exists. */
 async function insertEnrollment(db: Db, classId: string, userId: string, enrolledBy: string): Promise<void> {
-  const inserted = await db.insert(enrollments).values({ classId, userId, enrolledBy, createdAt: Date.now() }).onConflictDoNothing().returning({ userId: enrollments.userId });
+  const inserted = await db
+    .insert(enrollments)
+    .values({ classId, userId, enrolledBy, createdAt: Date.now() })
+    .onConflictDoNothing()
+    .returning({ userId: enrollments.userId });
   if (inserted.length === 0) throw new ApiError("CONFLICT", "Already enrolled");
 }
 
@@ -50,7 +54,10 @@ export async function enrollByEmail(db: Db, cls: ClassRow, email: string, enroll
     createdAt: now,
     updatedAt: now,
   };
-  await db.batch([db.insert(users).values(placeholder), db.insert(enrollments).values({ classId: cls.id, userId: placeholder.id, enrolledBy: enrolledBy.id, createdAt: now })]);
+  await db.batch([
+    db.insert(users).values(placeholder),
+    db.insert(enrollments).values({ classId: cls.id, userId: placeholder.id, enrolledBy: enrolledBy.id, createdAt: now }),
+  ]);
   return { id: placeholder.id, displayName: placeholder.displayName, email: placeholder.email };
 }
 

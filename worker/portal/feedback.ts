@@ -17,7 +17,17 @@ export async function putClassFeedback(db: Db, user: User, cls: ClassRow, rating
   const now = Date.now();
   const [row] = await db
     .insert(feedback)
-    .values({ id: crypto.randomUUID(), userId: user.id, classId: cls.id, targetType: "class", targetId: cls.id, rating, comment, createdAt: now, updatedAt: now })
+    .values({
+      id: crypto.randomUUID(),
+      userId: user.id,
+      classId: cls.id,
+      targetType: "class",
+      targetId: cls.id,
+      rating,
+      comment,
+      createdAt: now,
+      updatedAt: now,
+    })
     .onConflictDoUpdate({ target: [feedback.userId, feedback.targetType, feedback.targetId], set: { rating, comment, updatedAt: now } })
     .returning();
   return { classId: cls.id, rating: row!.rating, comment: row!.comment, createdAt: row!.createdAt, updatedAt: row!.updatedAt };

@@ -37,7 +37,8 @@ function checkSeriesBounds(expanded: readonly ExpandedOccurrence[]): void {
   const index = expanded.findIndex((occurrence) => occurrence.startsAt < 0 || occurrence.endsAt > MAX_TIMESTAMP);
   if (index === -1) return;
   const { startsAt, localDate } = expanded[index]!;
-  const problem = startsAt < 0 ? "starts before 1970 (UTC); choose a later first date" : "ends after year 9999; choose an earlier first date or fewer occurrences";
+  const problem =
+    startsAt < 0 ? "starts before 1970 (UTC); choose a later first date" : "ends after year 9999; choose an earlier first date or fewer occurrences";
   throw new ApiError("INVALID_MESSAGE", `series: occurrence ${index + 1} of ${expanded.length} (${localDate}) ${problem}`);
 }
 
@@ -53,7 +54,9 @@ function checkSeriesEnd(series: Series, expanded: readonly ExpandedOccurrence[])
   if (series.until < series.firstStartLocal.slice(0, 10)) refuse("The end date is before the first session. Choose a later end date.");
   if (expanded.length === 0) refuse("No session falls between the first session and the end date. Choose a later end date or other days.");
   if (expanded.length > LIMITS.seriesMaxCount) {
-    refuse(`A series has at most ${LIMITS.seriesMaxCount} sessions, and this end date would make more. Choose an earlier end date, or add another series for the rest.`);
+    refuse(
+      `A series has at most ${LIMITS.seriesMaxCount} sessions, and this end date would make more. Choose an earlier end date, or add another series for the rest.`,
+    );
   }
 }
 
@@ -75,7 +78,15 @@ export async function createOccurrences(db: Db, cls: ClassRow, request: ReturnTy
     checkNotPast(request.startsAt, now, request.allowPast, "startsAt");
     const [row] = await db
       .insert(occurrences)
-      .values({ id: crypto.randomUUID(), classId: cls.id, startsAt: request.startsAt, endsAt: request.endsAt, timezone: request.timezone, createdAt: now, updatedAt: now })
+      .values({
+        id: crypto.randomUUID(),
+        classId: cls.id,
+        startsAt: request.startsAt,
+        endsAt: request.endsAt,
+        timezone: request.timezone,
+        createdAt: now,
+        updatedAt: now,
+      })
       .returning();
     return [toOccurrence(row!)];
   }

@@ -44,7 +44,13 @@ export async function cancelSeries(db: Db, series: SeriesRow, now: number): Prom
  * 10:00 local on both sides of a daylight-saving change. Refused as a whole, nothing written, when a session
  * would then start in the past or leave the calendar's range. `changed` is false when every time stays as it was.
  */
-export async function moveSeries(db: Db, cls: ClassRow, series: SeriesRow, move: SeriesMove, now: number): Promise<{ occurrences: OccurrenceRow[]; changed: boolean }> {
+export async function moveSeries(
+  db: Db,
+  cls: ClassRow,
+  series: SeriesRow,
+  move: SeriesMove,
+  now: number,
+): Promise<{ occurrences: OccurrenceRow[]; changed: boolean }> {
   if (cls.status === "archived") throw new ApiError("CONFLICT", "This class is archived; reactivate it before scheduling");
   const sessions = await remainingSessions(db, series, now);
   if (sessions.length === 0) throw nothingLeft();

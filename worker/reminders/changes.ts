@@ -36,7 +36,12 @@ export async function occurrenceChanged(env: Env, change: OccurrenceChange): Pro
 
   const stale = await staleNotificationIds(env, [occurrence], change.kind);
   const statements = cancelStatements(env, stale, STALE_REASONS[change.kind], now);
-  const noticeKind = change.kind === "cancelled" ? cancelKind(occurrence.revision) : change.kind === "restored" ? restoreKind(occurrence.revision) : changeKind(occurrence.revision);
+  const noticeKind =
+    change.kind === "cancelled"
+      ? cancelKind(occurrence.revision)
+      : change.kind === "restored"
+        ? restoreKind(occurrence.revision)
+        : changeKind(occurrence.revision);
   // Nobody needs telling about a session that is already over (a past session tidied up in the calendar).
   if (occurrence.endsAt > now) statements.push(...recipientInserts(env, occurrence, noticeKind, now, now, true));
   if (change.kind !== "cancelled") statements.push(...dueReminderStatements(env, occurrence, now));
@@ -63,7 +68,9 @@ export function dueReminderStatements(env: Env, occurrence: ChangedOccurrence, n
 }
 
 export function cancelStatements(env: Env, ids: readonly string[], reason: string, now: number): D1PreparedStatement[] {
-  return ids.map((id) => env.DB.prepare(`UPDATE notifications SET status = 'cancelled', error = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'pending'`).bind(id, reason, now));
+  return ids.map((id) =>
+    env.DB.prepare(`UPDATE notifications SET status = 'cancelled', error = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'pending'`).bind(id, reason, now),
+  );
 }
 
 const isSeriesNotice = (kind: NotificationKind) => kind.type === "series-cancel" || kind.type === "series-change";
@@ -73,7 +80,11 @@ const isSeriesNotice = (kind: NotificationKind) => kind.type === "series-cancel"
  * of them on cancel; on restore every cancel notice too). A series notice speaks for the whole series and is
  * left to the series' own changes.
  */
-export async function staleNotificationIds(env: Env, changed: readonly Pick<ChangedOccurrence, "id" | "revision">[], change: OccurrenceChange["kind"]): Promise<string[]> {
+export async function staleNotificationIds(
+  env: Env,
+  changed: readonly Pick<ChangedOccurrence, "id" | "revision">[],
+  change: OccurrenceChange["kind"],
+): Promise<string[]> {
   const revisions = new Map(changed.map((occurrence) => [occurrence.id, occurrence.revision]));
   const { results } = await env.DB.prepare(
     `SELECT id, occurrence_id AS occurrenceId, kind FROM notifications WHERE occurrence_id IN (SELECT value FROM json_each(?1)) AND status = 'pending'`,

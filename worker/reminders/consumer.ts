@@ -174,7 +174,8 @@ async function skipReason(
     // A reminder that arrives after the start would only confuse.
     if (row.startsAt <= now) return "Too late: the class had already started";
   }
-  if ((kind.type === "change" || kind.type === "restore") && (row.occurrenceStatus === "cancelled" || kind.revision !== row.revision)) return "Superseded by a later change";
+  if ((kind.type === "change" || kind.type === "restore") && (row.occurrenceStatus === "cancelled" || kind.revision !== row.revision))
+    return "Superseded by a later change";
   if (kind.type === "cancel" && row.occurrenceStatus === "scheduled") return "The session was restored";
   if ((kind.type === "series-cancel" || kind.type === "series-change") && (sessions ?? []).length === 0) return "No session of the series is affected any more";
   // Decided now, not when the row was written: the recipient may have left the class since the cron ran.

@@ -70,7 +70,16 @@ export function dueWindow(
 /** Who is notified for a class, on one channel, as an INSERT … SELECT with the preference and block filters. */
 function insertForRecipients(
   env: Env,
-  options: { occurrenceId: string; classId: string; teacherId: string; channel: "email" | "sms"; kind: string; scheduledFor: number; now: number; onlyUsersNotifiedBefore?: boolean },
+  options: {
+    occurrenceId: string;
+    classId: string;
+    teacherId: string;
+    channel: "email" | "sms";
+    kind: string;
+    scheduledFor: number;
+    now: number;
+    onlyUsersNotifiedBefore?: boolean;
+  },
 ): D1PreparedStatement {
   const destination = options.channel === "email" ? "u.email" : "u.phone";
   const preference = options.channel === "email" ? "u.remind_by_email = 1" : "u.remind_by_sms = 1 AND u.phone IS NOT NULL AND u.phone <> ''";
@@ -105,7 +114,16 @@ export function recipientInserts(
   onlyUsersNotifiedBefore = false,
 ): D1PreparedStatement[] {
   return (["email", "sms"] as const).map((channel) =>
-    insertForRecipients(env, { occurrenceId: occurrence.id, classId: occurrence.classId, teacherId: occurrence.teacherId, channel, kind, scheduledFor, now, onlyUsersNotifiedBefore }),
+    insertForRecipients(env, {
+      occurrenceId: occurrence.id,
+      classId: occurrence.classId,
+      teacherId: occurrence.teacherId,
+      channel,
+      kind,
+      scheduledFor,
+      now,
+      onlyUsersNotifiedBefore,
+    }),
   );
 }
 
@@ -119,7 +137,8 @@ export async function insertedIds(env: Env, statements: D1PreparedStatement[]): 
 /** Puts notification ids on the REMINDERS queue, 100 per call. */
 export async function enqueueNotifications(env: Env, ids: readonly string[]): Promise<void> {
   const chunks: ReminderQueueMessage[][] = [];
-  for (let start = 0; start < ids.length; start += QUEUE_BATCH) chunks.push(ids.slice(start, start + QUEUE_BATCH).map((notificationId) => ({ notificationId })));
+  for (let start = 0; start < ids.length; start += QUEUE_BATCH)
+    chunks.push(ids.slice(start, start + QUEUE_BATCH).map((notificationId) => ({ notificationId })));
   await Promise.all(chunks.map((chunk) => env.REMINDERS.sendBatch(chunk.map((body) => ({ body, contentType: "json" as const })))));
 }
 

@@ -234,7 +234,8 @@ function headline(context: MessageContext): { subject: string; lead: string } {
     case "series-cancel":
       return {
         subject: `Cancelled: ${classTitle} (${sessionCount(count)})`,
-        lead: count === 1 ? `The remaining session of ${classTitle} has been cancelled.` : `The remaining ${count} sessions of ${classTitle} have been cancelled.`,
+        lead:
+          count === 1 ? `The remaining session of ${classTitle} has been cancelled.` : `The remaining ${count} sessions of ${classTitle} have been cancelled.`,
       };
     case "series-change":
       return {
@@ -247,7 +248,9 @@ function headline(context: MessageContext): { subject: string; lead: string } {
 /** The lines of a series notice: one per session in the recipient's zone, the rest counted. */
 function sessionLines(context: MessageContext): string[] {
   const sessions = context.sessions ?? [];
-  const lines = sessions.slice(0, LISTED_SESSIONS).map((session) => `${formatInZone(session.startsAt, context.recipientTimezone)} (until ${formatInZone(session.endsAt, context.recipientTimezone)})`);
+  const lines = sessions
+    .slice(0, LISTED_SESSIONS)
+    .map((session) => `${formatInZone(session.startsAt, context.recipientTimezone)} (until ${formatInZone(session.endsAt, context.recipientTimezone)})`);
   if (sessions.length > LISTED_SESSIONS) lines.push(`and ${sessions.length - LISTED_SESSIONS} more`);
   return lines;
 }
@@ -261,7 +264,9 @@ export function buildEmail(context: MessageContext): EmailContent {
   const series = context.kind.type === "series-cancel" || context.kind.type === "series-change";
   const link = cancelled ? classLink(context) : joinLink(context);
   const listTitle = context.kind.type === "series-cancel" ? "Sessions that will not take place" : "New times";
-  const whenText = series ? [`${listTitle}:`, ...sessionLines(context).map((line) => `- ${line}`)] : [`${cancelled ? "It was planned for" : "When"}: ${when} (until ${until})`];
+  const whenText = series
+    ? [`${listTitle}:`, ...sessionLines(context).map((line) => `- ${line}`)]
+    : [`${cancelled ? "It was planned for" : "When"}: ${when} (until ${until})`];
   const whenHtml = series
     ? `<p>${listTitle}:</p>\n<ul>${sessionLines(context)
         .map((line) => `<li>${escapeHtml(line)}</li>`)
@@ -322,7 +327,10 @@ export function buildSms(context: MessageContext): string {
     case "restore":
       return fitSms(`{title} on ${when} is back on. Join: ${joinLink(context)}`, context.classTitle);
     case "series-cancel":
-      return fitSms(sessions.length === 1 ? `{title} on ${first} is cancelled.` : `{title}: all ${sessions.length} sessions from ${first} to ${last} are cancelled.`, context.classTitle);
+      return fitSms(
+        sessions.length === 1 ? `{title} on ${first} is cancelled.` : `{title}: all ${sessions.length} sessions from ${first} to ${last} are cancelled.`,
+        context.classTitle,
+      );
     case "series-change":
       return fitSms(`{title}: ${sessionCount(sessions.length)} moved, next on ${first}. Times: ${classLink(context)}`, context.classTitle);
   }

@@ -33,7 +33,8 @@ export function httpFailure(provider: string, response: Response, detail: string
  * did not get through as far as the provider can tell us.
  */
 export function networkFailure(provider: string, error: unknown): SendResult {
-  if (error instanceof Error && error.name === "TimeoutError") return { ok: "unknown", error: `${provider} did not answer in time; waiting for its delivery report` };
+  if (error instanceof Error && error.name === "TimeoutError")
+    return { ok: "unknown", error: `${provider} did not answer in time; waiting for its delivery report` };
   const reason = error instanceof Error ? error.message : String(error);
   return { ok: false, retryable: true, error: `${provider} unreachable: ${reason}`.slice(0, 500) };
 }

@@ -65,7 +65,11 @@ export async function deliver(env: Env, db: Db, delivery: Delivery): Promise<Sen
     const config = sendGridConfig(env);
     if (config === null) return outboxEmail(db, { notificationId: delivery.notificationId, to: delivery.destination, email });
     if (config instanceof Error) return { ok: false, retryable: false, error: config.message };
-    return sendGridMail(config, { to: { email: delivery.destination, name: delivery.context.recipientName }, ...email, customArgs: { notification_id: delivery.notificationId } });
+    return sendGridMail(config, {
+      to: { email: delivery.destination, name: delivery.context.recipientName },
+      ...email,
+      customArgs: { notification_id: delivery.notificationId },
+    });
   }
   const body = buildSms(delivery.context);
   const config = twilioConfig(env);

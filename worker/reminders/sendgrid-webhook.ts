@@ -53,7 +53,13 @@ export function derToRawSignature(der: Uint8Array): Uint8Array | null {
 export type SignatureCheck = { ok: true } | { ok: false; reason: string };
 
 /** Checks one webhook request: signature present, timestamp fresh, ECDSA signature valid over timestamp + body. */
-export async function verifySendGridSignature(publicKeyBase64: string, signature: string | undefined, timestamp: string | undefined, body: string, nowMs = Date.now()): Promise<SignatureCheck> {
+export async function verifySendGridSignature(
+  publicKeyBase64: string,
+  signature: string | undefined,
+  timestamp: string | undefined,
+  body: string,
+  nowMs = Date.now(),
+): Promise<SignatureCheck> {
   if (!signature || !timestamp) return { ok: false, reason: "Missing signature headers" };
   if (!/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: "Malformed timestamp" };
   if (Math.abs(nowMs / 1000 - Number(timestamp)) > SENDGRID_MAX_SKEW_SECONDS) return { ok: false, reason: "Stale timestamp" };

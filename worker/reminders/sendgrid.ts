@@ -48,7 +48,12 @@ export function mailSendBody(config: SendGridConfig, mail: SendGridMail) {
       { type: "text/plain", value: mail.text },
       { type: "text/html", value: mail.html },
     ],
-    attachments: mail.attachments.map((attachment) => ({ content: attachment.content, filename: attachment.filename, type: attachment.type, disposition: "attachment" })),
+    attachments: mail.attachments.map((attachment) => ({
+      content: attachment.content,
+      filename: attachment.filename,
+      type: attachment.type,
+      disposition: "attachment",
+    })),
   };
 }
 
@@ -77,9 +82,7 @@ export async function sendGridMail(config: SendGridConfig, mail: SendGridMail): 
 async function sendGridErrorDetail(response: Response): Promise<string> {
   try {
     const payload = (await response.json()) as { errors?: { message?: unknown; field?: unknown }[] };
-    return (payload.errors ?? [])
-      .map((error) => [error.field, error.message].filter((part) => typeof part === "string" && part).join(": "))
-      .join("; ");
+    return (payload.errors ?? []).map((error) => [error.field, error.message].filter((part) => typeof part === "string" && part).join(": ")).join("; ");
   } catch {
     return "";
   }

@@ -62,7 +62,9 @@ export async function sendTwilioSms(config: TwilioConfig, sms: TwilioSms): Promi
     if (typeof payload.sid !== "string") return { ok: false, retryable: false, error: "Twilio accepted the message without a sid" };
     return { ok: true, providerMessageId: payload.sid };
   }
-  const detail = [typeof payload.code === "number" ? `code ${payload.code}` : "", typeof payload.message === "string" ? payload.message : ""].filter(Boolean).join(" ");
+  const detail = [typeof payload.code === "number" ? `code ${payload.code}` : "", typeof payload.message === "string" ? payload.message : ""]
+    .filter(Boolean)
+    .join(" ");
   return httpFailure("Twilio", response, detail);
 }
 

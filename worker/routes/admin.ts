@@ -23,7 +23,9 @@ adminRoutes.get("/api/admin/users", async (c) => {
   const query = queryParams(c, AdminUserListQuerySchema);
   const q = query.q?.trim();
   const filters: (SQL | undefined)[] = [
-    q ? or(sql`lower(${users.email}) like ${containsPattern(q)} escape '\\'`, sql`lower(${users.displayName}) like ${containsPattern(q)} escape '\\'`) : undefined,
+    q
+      ? or(sql`lower(${users.email}) like ${containsPattern(q)} escape '\\'`, sql`lower(${users.displayName}) like ${containsPattern(q)} escape '\\'`)
+      : undefined,
     query.role ? eq(users.role, query.role) : undefined,
   ];
   const { limit, offset } = page(query);

@@ -1,6 +1,11 @@
 import { Hono } from "hono";
 import * as v from "valibot";
-import { AttendanceSessionsResponseSchema, ClassAttendanceResponseSchema, SessionAttendanceResponseSchema, SessionListQuerySchema } from "../../schema/api/attendance";
+import {
+  AttendanceSessionsResponseSchema,
+  ClassAttendanceResponseSchema,
+  SessionAttendanceResponseSchema,
+  SessionListQuerySchema,
+} from "../../schema/api/attendance";
 import { IdSchema } from "../../schema/api/portal";
 import type { AppEnv } from "../app-env";
 import { requireUser } from "../auth/session";

@@ -9,7 +9,18 @@ import { verifyPassword } from "../auth/password";
 import { sendAccountNotice } from "../auth/account-notice";
 import { knownDeviceId, rememberDevice } from "../auth/known-device";
 import { isDemoAccount, isLocalDev } from "../auth/local-dev";
-import { type Claim, claimAttempt, clearFailures, clientIp, type LimitedKey, loginAccountKey, loginDeviceKey, loginIpKey, releaseClaim, ssoIpKey } from "../auth/rate-limit";
+import {
+  type Claim,
+  claimAttempt,
+  clearFailures,
+  clientIp,
+  type LimitedKey,
+  loginAccountKey,
+  loginDeviceKey,
+  loginIpKey,
+  releaseClaim,
+  ssoIpKey,
+} from "../auth/rate-limit";
 import { blockedMessage, activeBlock, endSession, requireUser, SESSION_COOKIE, sha256Hex, startSession } from "../auth/session";
 import { safeNextPath, SsoError, type SsoIdentity, spendJti, upsertSsoUser, verifySsoToken } from "../auth/sso";
 import { ApiError, errorResponse } from "../errors";
@@ -52,7 +63,12 @@ authRoutes.get("/sso", async (c) => {
       const claimed = await claimAttempt(c.var.db, ssoIpKey(clientIp(c.req.header("cf-connecting-ip"))));
       if (!claimed.ok) {
         c.header("Retry-After", String(claimed.retryAfterSeconds));
-        return messagePage(c, 429, "Too many failed sign-ins", `Too many broken sign-in links came from your network. Try again in ${waitText(claimed.retryAfterSeconds)}, with a fresh link from insp.`);
+        return messagePage(
+          c,
+          429,
+          "Too many failed sign-ins",
+          `Too many broken sign-in links came from your network. Try again in ${waitText(claimed.retryAfterSeconds)}, with a fresh link from insp.`,
+        );
       }
     }
     return ssoRefused(c, err);
@@ -67,7 +83,12 @@ authRoutes.get("/sso", async (c) => {
     });
     const block = await activeBlock(c.var.db, user.id);
     if (block) {
-      return messagePage(c, 403, "Your account is blocked", block.reason ? `You cannot sign in to insp live: ${block.reason}` : "You cannot sign in to insp live.");
+      return messagePage(
+        c,
+        403,
+        "Your account is blocked",
+        block.reason ? `You cannot sign in to insp live: ${block.reason}` : "You cannot sign in to insp live.",
+      );
     }
     await forgetCurrentSession(c);
     await startSession(c, user.id);
@@ -120,7 +141,8 @@ authRoutes.post("/api/auth/login", async (c) => {
   const matches = (await verifyPassword(body.password, stored)) && user?.passwordHash != null;
   // A failure keeps its claims: they are the failures counted.
   if (!user || !matches) throw new ApiError("UNAUTHORIZED", "Wrong e-mail address or password");
-  if (isDemoAccount(user) && !isLocalDev(c.env)) throw new ApiError("FORBIDDEN", "Demo accounts can sign in only in local development (LOCAL_DEV=true, set by npm start)");
+  if (isDemoAccount(user) && !isLocalDev(c.env))
+    throw new ApiError("FORBIDDEN", "Demo accounts can sign in only in local development (LOCAL_DEV=true, set by npm start)");
 
   // The right password ends its own streak only: a known browser's success leaves the strangers' backoff on the
   // account in place, or every sign-in of the owner would hand a guesser five free tries.

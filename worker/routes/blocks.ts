@@ -48,7 +48,9 @@ blocksRoutes.post("/api/blocks", async (c) => {
   if (body.expiresAt !== undefined && body.expiresAt <= now) throw new ApiError("INVALID_MESSAGE", "expiresAt must be in the future");
   if (await hasActiveBlock(c.var.db, target.id, cls?.id ?? null)) throw new ApiError("CONFLICT", "This user is already blocked here");
   const id = crypto.randomUUID();
-  await c.var.db.insert(blocks).values({ id, userId: target.id, classId: cls?.id ?? null, reason: body.reason, blockedBy: user.id, createdAt: now, expiresAt: body.expiresAt ?? null });
+  await c.var.db
+    .insert(blocks)
+    .values({ id, userId: target.id, classId: cls?.id ?? null, reason: body.reason, blockedBy: user.id, createdAt: now, expiresAt: body.expiresAt ?? null });
   // The block is in D1 (joins are refused from now on); a user sitting in a live class is put out of it too.
   const liveClassIds = cls ? [cls.id] : await liveClassesOf(c.var.db, target.id);
   await Promise.all(liveClassIds.map(async (classId) => (await getServerByName(c.env.CLASSROOM, classId)).applyBlock(target.id)));

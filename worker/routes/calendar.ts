@@ -25,7 +25,8 @@ calendarRoutes.get("/api/calendar", async (c) => {
   const user = requireUser(c);
   const query = queryParams(c, CalendarQuerySchema);
   if (query.to <= query.from) throw new ApiError("INVALID_MESSAGE", "to must be after from");
-  if (query.to - query.from > LIMITS.calendarMaxRangeDays * DAY_MS) throw new ApiError("INVALID_MESSAGE", `The range spans at most ${LIMITS.calendarMaxRangeDays} days`);
+  if (query.to - query.from > LIMITS.calendarMaxRangeDays * DAY_MS)
+    throw new ApiError("INVALID_MESSAGE", `The range spans at most ${LIMITS.calendarMaxRangeDays} days`);
   return c.json(await calendarEvents(c.var.db, user, query, query.limit ?? LIMITS.pageMax));
 });
 

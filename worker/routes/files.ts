@@ -78,7 +78,8 @@ filesRoutes.post("/api/uploads/complete", async (c) => {
   const user = requireUser(c);
   const claims = await uploadClaims(c.env, c.req.header(UPLOAD_TOKEN_HEADER), user);
   const { parts } = await jsonBody(c, UploadCompleteSchema);
-  if (parts.length !== partCount(claims.sizeBytes)) throw new ApiError("INVALID_MESSAGE", `The upload has ${partCount(claims.sizeBytes)} parts; ${parts.length} were listed`);
+  if (parts.length !== partCount(claims.sizeBytes))
+    throw new ApiError("INVALID_MESSAGE", `The upload has ${partCount(claims.sizeBytes)} parts; ${parts.length} were listed`);
   const cls = await loadClass(c.var.db, claims.classId);
   await requireMayUpload(c.env, c.var.db, user, cls, claims.purpose, "You may no longer add files to this class");
   const upload = c.env.UPLOADS.resumeMultipartUpload(claims.key, claims.r2UploadId);
@@ -119,15 +120,25 @@ filesRoutes.get("/api/classes/:id/board", async (c) => {
   const cls = await loadClass(c.var.db, parse(IdSchema, c.req.param("id")));
   await requireMember(c.var.db, user, cls);
   const [decks, ops] = await Promise.all([
-    c.var.db.select({ id: slideDecks.id, title: slideDecks.title, pageCount: slideDecks.pageCount }).from(slideDecks).where(eq(slideDecks.classId, cls.id)).orderBy(slideDecks.createdAt),
-    c.var.db.select().from(boardOps).where(and(eq(boardOps.classId, cls.id), ne(boardOps.surface, "screen"))).orderBy(boardOps.opSeq),
+    c.var.db
+      .select({ id: slideDecks.id, title: slideDecks.title, pageCount: slideDecks.pageCount })
+      .from(slideDecks)
+      .where(eq(slideDecks.classId, cls.id))
+      .orderBy(slideDecks.createdAt),
+    c.var.db
+      .select()
+      .from(boardOps)
+      .where(and(eq(boardOps.classId, cls.id), ne(boardOps.surface, "screen")))
+      .orderBy(boardOps.opSeq),
   ]);
   return c.json<ClassBoardResponse>({ decks, surfaces: replayBoard(ops.map((row) => ({ surface: row.surface, op: JSON.parse(row.op) as BoardOp }))) });
 });
 
 filesRoutes.get("/api/files/:id", async (c) => {
   const user = requireUser(c);
-  const [row] = await fileRows(c.var.db).where(eq(mediaUploads.id, parse(IdSchema, c.req.param("id")))).limit(1);
+  const [row] = await fileRows(c.var.db)
+    .where(eq(mediaUploads.id, parse(IdSchema, c.req.param("id"))))
+    .limit(1);
   if (!row?.upload.classId) throw new ApiError("NOT_FOUND", "No such file");
   await requireMember(c.var.db, user, await loadClass(c.var.db, row.upload.classId), "No such file");
   const object = await c.env.UPLOADS.get(row.upload.storageKey);
@@ -194,7 +205,10 @@ async function admitFile(env: AppEnv["Bindings"], db: Db, user: User, cls: Class
     sizeBytes: object.size,
     createdAt: now,
   };
-  const deck = claims.purpose === "deck" && pageCount !== null ? { id: crypto.randomUUID(), classId: cls.id, uploadId: upload.id, title: claims.title ?? claims.fileName, pageCount, createdAt: now } : null;
+  const deck =
+    claims.purpose === "deck" && pageCount !== null
+      ? { id: crypto.randomUUID(), classId: cls.id, uploadId: upload.id, title: claims.title ?? claims.fileName, pageCount, createdAt: now }
+      : null;
   if (deck) await db.batch([db.insert(mediaUploads).values(upload), db.insert(slideDecks).values(deck)]);
   else await db.insert(mediaUploads).values(upload);
   return toClassFile({ upload, ownerName: user.displayName, deck: deck && { id: deck.id, title: deck.title, pageCount: deck.pageCount } });

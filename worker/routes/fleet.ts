@@ -54,7 +54,13 @@ fleetRoutes.post("/api/fleet/heartbeat", async (c) => {
   const now = Date.now();
   const [row] = await c.var.db
     .update(sfuNodes)
-    .set({ cpuLoad: body.load.cpu, transports: body.load.transports, consumers: body.load.consumers, maxConsumers: body.load.maxConsumers, lastHeartbeatAt: now })
+    .set({
+      cpuLoad: body.load.cpu,
+      transports: body.load.transports,
+      consumers: body.load.consumers,
+      maxConsumers: body.load.maxConsumers,
+      lastHeartbeatAt: now,
+    })
     .where(eq(sfuNodes.id, nodeId))
     .returning();
   // An unknown node (the registry was reset) registers again on this answer.
@@ -99,7 +105,11 @@ fleetRoutes.delete("/api/fleet/keys/:kid", async (c) => {
   await requireEnrolmentSecret(c);
   const kid = c.req.param("kid");
   const now = Date.now();
-  const [row] = await c.var.db.update(sfuNodeKeys).set({ revokedAt: now }).where(and(eq(sfuNodeKeys.kid, kid), isNull(sfuNodeKeys.revokedAt))).returning();
+  const [row] = await c.var.db
+    .update(sfuNodeKeys)
+    .set({ revokedAt: now })
+    .where(and(eq(sfuNodeKeys.kid, kid), isNull(sfuNodeKeys.revokedAt)))
+    .returning();
   if (row) return c.json({ key: keyView(row) } satisfies FleetKeyResponse);
   const revoked = await c.var.db.query.sfuNodeKeys.findFirst({ where: eq(sfuNodeKeys.kid, kid) });
   if (!revoked) throw new ApiError("NOT_FOUND", "No such key");

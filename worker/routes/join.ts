@@ -56,7 +56,8 @@ joinRoutes.post("/api/classes/:id/join", async (c) => {
   const ended = open ? await endedSessionInSlot(db, cls.id, open) : null;
   if (role === "student") {
     if (!upcoming) return refuseJoin(c, "The class has no upcoming meeting", { reason: "no-meeting" });
-    if (!open) return refuseJoin(c, `The class opens 15 minutes before it starts (${new Date(upcoming.startsAt).toISOString()})`, { reason: "not-open", ...upcoming });
+    if (!open)
+      return refuseJoin(c, `The class opens 15 minutes before it starts (${new Date(upcoming.startsAt).toISOString()})`, { reason: "not-open", ...upcoming });
     // Moderators may start a new session; a student would otherwise open an empty room that has lost the chat.
     if (ended) return refuseJoin(c, "This class has ended", { reason: "ended", ...ended });
   }
@@ -117,7 +118,8 @@ export async function routeClassroomSocket(request: Request, env: Env): Promise<
     onBeforeRequest: () => errorResponse("NOT_FOUND", "The class channel only speaks WebSocket"),
     onBeforeConnect: async (req, lobby) => {
       const identity = await verifyClassToken(env, new URL(req.url).searchParams.get("token"));
-      if (!identity || identity.classId !== lobby.name) return errorResponse("UNAUTHORIZED", "The class token is missing, invalid, expired or for another class");
+      if (!identity || identity.classId !== lobby.name)
+        return errorResponse("UNAUTHORIZED", "The class token is missing, invalid, expired or for another class");
       const db = getDb(env.DB);
       // A class token lives two minutes; who may enter is decided again now, not when it was issued.
       const [blocked, enrolled, ended] = await Promise.all([
@@ -148,7 +150,11 @@ export async function routeClassroomSocket(request: Request, env: Env): Promise<
 export async function verifyClassToken(env: Env, token: string | null): Promise<ClassIdentity | null> {
   if (!token || token.length > 4096) return null;
   try {
-    const { payload } = await jwtVerify(token, await workerPublicKey(env), { issuer: CLASS_TOKEN_ISSUER, audience: CLASS_TOKEN_AUDIENCE, algorithms: ["ES256"] });
+    const { payload } = await jwtVerify(token, await workerPublicKey(env), {
+      issuer: CLASS_TOKEN_ISSUER,
+      audience: CLASS_TOKEN_AUDIENCE,
+      algorithms: ["ES256"],
+    });
     const claims = v.safeParse(ClassTokenClaimsSchema, payload);
     if (!claims.success) return null;
     const { sub, classId, displayName, role, occurrenceId } = claims.output;
@@ -157,4 +163,3 @@ export async function verifyClassToken(env: Env, token: string | null): Promise<
     return null;
   }
 }
-

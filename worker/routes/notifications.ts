@@ -8,7 +8,13 @@
 import { desc, eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import * as v from "valibot";
-import type { ClassNotificationsResponse, ClassNotificationView, MyNotificationsResponse, NotificationView, OutboxResponse } from "../../schema/api/notifications";
+import type {
+  ClassNotificationsResponse,
+  ClassNotificationView,
+  MyNotificationsResponse,
+  NotificationView,
+  OutboxResponse,
+} from "../../schema/api/notifications";
 import { IdSchema } from "../../schema/api/portal";
 import { classes, type Notification, notifications, occurrences, outboxMessages, users } from "../../schema/db";
 import type { AppEnv } from "../app-env";
@@ -78,7 +84,14 @@ notificationsRoutes.get("/api/classes/:id/notifications", async (c) => {
   requireManageClass(user, cls);
   const query = queryParams(c, ListQuerySchema);
   const rows = await c.var.db
-    .select({ notification: notifications, classId: classes.id, classTitle: classes.title, startsAt: occurrences.startsAt, userId: users.id, displayName: users.displayName })
+    .select({
+      notification: notifications,
+      classId: classes.id,
+      classTitle: classes.title,
+      startsAt: occurrences.startsAt,
+      userId: users.id,
+      displayName: users.displayName,
+    })
     .from(notifications)
     .innerJoin(occurrences, eq(occurrences.id, notifications.occurrenceId))
     .innerJoin(classes, eq(classes.id, occurrences.classId))

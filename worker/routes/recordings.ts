@@ -44,9 +44,11 @@ recordingsRoutes.post("/api/fleet/recordings/:id", async (c) => {
   if (current.nodeId !== null && current.nodeId !== nodeId) throw new ApiError("FORBIDDEN", "This recording is held by another media server");
   const { status, progress } = update;
   // A retried report that already landed is answered the same way again.
-  if (status === current.status && progress === current.progress && FINAL_RECORDING_STATUSES.includes(status)) return c.json({ recording: { id, status, progress } });
+  if (status === current.status && progress === current.progress && FINAL_RECORDING_STATUSES.includes(status))
+    return c.json({ recording: { id, status, progress } });
   if (FINAL_RECORDING_STATUSES.includes(current.status)) throw new ApiError("CONFLICT", `The recording is already ${current.status}`);
-  if (RECORDING_STATUS_RANK[status] < RECORDING_STATUS_RANK[current.status]) throw new ApiError("CONFLICT", `A ${current.status} recording cannot go back to ${status}`);
+  if (RECORDING_STATUS_RANK[status] < RECORDING_STATUS_RANK[current.status])
+    throw new ApiError("CONFLICT", `A ${current.status} recording cannot go back to ${status}`);
   if (status === current.status && progress < current.progress) throw new ApiError("CONFLICT", `Progress never goes back (${current.progress} → ${progress})`);
   if (status === "ready" && !(update.hlsManifestUrl ?? current.hlsManifestUrl) && !(update.dashManifestUrl ?? current.dashManifestUrl)) {
     throw new ApiError("INVALID_MESSAGE", "A ready recording needs hlsManifestUrl or dashManifestUrl");
@@ -140,17 +142,34 @@ recordingsRoutes.put("/api/recordings/:id/feedback", async (c) => {
   const { recording, cls } = await loadWatchableRecording(c.var.db, user, parse(IdSchema, c.req.param("id")));
   const body = await jsonBody(c, FeedbackPutSchema);
   if (!recording.canRate) {
-    if (canManageClass(user, cls) || !(await isEnrolled(c.var.db, cls.id, user.id))) throw new ApiError("FORBIDDEN", "Only students enrolled in this class may rate its recordings");
+    if (canManageClass(user, cls) || !(await isEnrolled(c.var.db, cls.id, user.id)))
+      throw new ApiError("FORBIDDEN", "Only students enrolled in this class may rate its recordings");
     throw new ApiError("CONFLICT", "Rate this recording once it is ready to watch");
   }
   const now = Date.now();
   const comment = body.comment ?? "";
   const [row] = await c.var.db
     .insert(feedback)
-    .values({ id: crypto.randomUUID(), userId: user.id, classId: cls.id, targetType: "recording", targetId: recording.id, rating: body.rating, comment, createdAt: now, updatedAt: now })
+    .values({
+      id: crypto.randomUUID(),
+      userId: user.id,
+      classId: cls.id,
+      targetType: "recording",
+      targetId: recording.id,
+      rating: body.rating,
+      comment,
+      createdAt: now,
+      updatedAt: now,
+    })
     .onConflictDoUpdate({ target: [feedback.userId, feedback.targetType, feedback.targetId], set: { rating: body.rating, comment, updatedAt: now } })
     .returning();
-  const view: RecordingFeedbackView = { recordingId: recording.id, rating: row!.rating, comment: row!.comment, createdAt: row!.createdAt, updatedAt: row!.updatedAt };
+  const view: RecordingFeedbackView = {
+    recordingId: recording.id,
+    rating: row!.rating,
+    comment: row!.comment,
+    createdAt: row!.createdAt,
+    updatedAt: row!.updatedAt,
+  };
   return c.json({ feedback: view });
 });
 
@@ -169,7 +188,9 @@ function viewSelect(db: Db, viewer: User) {
       teacher: { id: users.id, displayName: users.displayName },
       ratingAverage: sql<number | null>`(select avg(${feedback.rating}) from ${feedback} where ${ofRecording})`,
       ratingCount: sql<number>`(select count(*) from ${feedback} where ${ofRecording})`,
-      myRating: sql<string | null>`(select json_object('rating', ${feedback.rating}, 'comment', ${feedback.comment}) from ${feedback} where ${ofRecording} and ${feedback.userId} = ${viewer.id})`,
+      myRating: sql<
+        string | null
+      >`(select json_object('rating', ${feedback.rating}, 'comment', ${feedback.comment}) from ${feedback} where ${ofRecording} and ${feedback.userId} = ${viewer.id})`,
       enrolled: sql<number>`exists(select 1 from ${enrollments} where ${enrollments.classId} = ${classes.id} and ${enrollments.userId} = ${viewer.id})`,
       blocked: sql<number>`exists(select 1 from ${blocks} where ${blocks.userId} = ${viewer.id} and ${blocks.classId} = ${classes.id} and ${blocks.liftedAt} is null and (${blocks.expiresAt} is null or ${blocks.expiresAt} > ${now}))`,
       viewerId: sql<string>`${viewer.id}`,

@@ -103,9 +103,7 @@ webhooksRoutes.post("/api/webhooks/sendgrid/events", async (c) => {
   return c.body(null, 204);
 });
 
-type ReceiptTarget =
-  | { channel: "email" | "sms"; providerMessageId: string }
-  | { channel: "email" | "sms"; notificationId: string; providerMessageId?: string };
+type ReceiptTarget = { channel: "email" | "sms"; providerMessageId: string } | { channel: "email" | "sms"; notificationId: string; providerMessageId?: string };
 
 /**
  * Applies a receipt to a notification the provider accepted, or whose outcome was unknown (the provider did not

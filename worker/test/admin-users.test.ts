@@ -68,7 +68,10 @@ describe("admin users", () => {
     expect(await verifyPassword("a long passphrase", row!.passwordHash)).toBe(true);
     expect(await verifyPassword("wrong", row!.passwordHash)).toBe(false);
 
-    const again = await api("/api/admin/users", { as: admin, body: { email: email.toUpperCase(), displayName: "Dup", role: "student", password: "another passphrase" } });
+    const again = await api("/api/admin/users", {
+      as: admin,
+      body: { email: email.toUpperCase(), displayName: "Dup", role: "student", password: "another passphrase" },
+    });
     expect(again.status).toBe(409);
     expect(await db.select().from(users).where(eq(users.displayName, "Dup"))).toHaveLength(0);
 

@@ -46,7 +46,17 @@ async function endedSession(options: { classTitle?: string; anaName?: string } =
       .values([row(teacher, 0, 60, "ended"), row(ana, 0, 30, "left"), row(ana, 10, 40, "left"), row(ana, 50, null, null), row(ben, 5, 20, "blocked")]),
     db.insert(chatMessages).values([
       { id: crypto.randomUUID(), classId, sessionId, userId: ana.id, clientMessageId: "a1", body: "hi", createdAt: at(1) },
-      { id: crypto.randomUUID(), classId, sessionId, userId: ana.id, clientMessageId: "a2", body: "oops", createdAt: at(2), deletedAt: at(3), deletedBy: teacher.id },
+      {
+        id: crypto.randomUUID(),
+        classId,
+        sessionId,
+        userId: ana.id,
+        clientMessageId: "a2",
+        body: "oops",
+        createdAt: at(2),
+        deletedAt: at(3),
+        deletedBy: teacher.id,
+      },
       { id: crypto.randomUUID(), classId, sessionId, userId: ben.id, clientMessageId: "b1", body: "spam", createdAt: at(6) },
     ]),
     db.insert(polls).values({ id: pollId, classId, sessionId, createdBy: teacher.id, question: "Pick", multipleChoice: true, createdAt: at(7) }),
@@ -82,9 +92,25 @@ describe("a session's attendance report", () => {
     ]);
     const [, ana, ben] = body.lines;
     // 0–40 (two tabs, counted once) + 50–60 (back, until the session ended) = 50 minutes.
-    expect(ana).toMatchObject({ firstJoinAt: f.at(0), lastLeaveAt: f.end, lastLeaveReason: "ended", presentMs: 50 * MINUTE, joins: 2, chatMessages: 1, pollAnswers: 1 });
+    expect(ana).toMatchObject({
+      firstJoinAt: f.at(0),
+      lastLeaveAt: f.end,
+      lastLeaveReason: "ended",
+      presentMs: 50 * MINUTE,
+      joins: 2,
+      chatMessages: 1,
+      pollAnswers: 1,
+    });
     expect(ana!.share).toBeCloseTo(50 / 60, 6);
-    expect(ben).toMatchObject({ firstJoinAt: f.at(5), lastLeaveAt: f.at(20), lastLeaveReason: "blocked", presentMs: 15 * MINUTE, joins: 1, chatMessages: 1, pollAnswers: 0 });
+    expect(ben).toMatchObject({
+      firstJoinAt: f.at(5),
+      lastLeaveAt: f.at(20),
+      lastLeaveReason: "blocked",
+      presentMs: 15 * MINUTE,
+      joins: 1,
+      chatMessages: 1,
+      pollAnswers: 0,
+    });
     expect(ben!.share).toBeCloseTo(0.25, 6);
     expect(body.totals).toEqual({ participants: 3, students: 2, peakPresent: 3, averageStudentPresentMs: 32.5 * MINUTE, chatMessages: 2, pollAnswers: 1 });
 
@@ -167,7 +193,15 @@ describe("who sees the report", () => {
 describe("the CSV export", () => {
   it("is UTF-8 with a byte order mark, quotes per RFC 4180, neutralizes formulas and names the file safely", async () => {
     const f = await endedSession({ classTitle: 'Maths / "Ünit 1": <intro>', anaName: '=HYPERLINK("http://evil","click"),\nÖzil' });
-    await db.insert(attendance).values({ id: crypto.randomUUID(), sessionId: f.sessionId, userId: (await createUser("student", { displayName: "@sum" })).id, joinedAt: f.at(1), leftAt: f.at(2), durationMs: MINUTE, leaveReason: "kicked" });
+    await db.insert(attendance).values({
+      id: crypto.randomUUID(),
+      sessionId: f.sessionId,
+      userId: (await createUser("student", { displayName: "@sum" })).id,
+      joinedAt: f.at(1),
+      leftAt: f.at(2),
+      durationMs: MINUTE,
+      leaveReason: "kicked",
+    });
     const res = await api(`/api/classes/${f.classId}/sessions/${f.sessionId}/attendance.csv`, { as: f.teacher });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/csv; charset=utf-8/);
@@ -179,7 +213,9 @@ describe("the CSV export", () => {
     expect([...bytes.slice(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes).slice(1);
     const lines = text.split("\r\n");
-    expect(lines[0]).toBe("Name,Role,First join (UTC),Last leave (UTC),Minutes present,Share of session (%),Times joined,Chat messages,Poll answers,Last left because");
+    expect(lines[0]).toBe(
+      "Name,Role,First join (UTC),Last leave (UTC),Minutes present,Share of session (%),Times joined,Chat messages,Poll answers,Last left because",
+    );
     expect(text).toContain(`"'=HYPERLINK(""http://evil"",""click""),\nÖzil",Student,`);
     expect(text).toContain("'@sum,Student,");
     expect(text).toContain(",1,2,1,0,0,Removed by the teacher\r\n");
@@ -206,7 +242,15 @@ describe("the class overview", () => {
     const second = crypto.randomUUID();
     await db.batch([
       db.insert(liveSessions).values({ id: second, classId: f.classId, startedAt: now - 30 * MINUTE, endedAt: now - 10 * MINUTE }),
-      db.insert(attendance).values({ id: crypto.randomUUID(), sessionId: second, userId: f.ana.id, joinedAt: now - 30 * MINUTE, leftAt: now - 10 * MINUTE, durationMs: 20 * MINUTE, leaveReason: "ended" }),
+      db.insert(attendance).values({
+        id: crypto.randomUUID(),
+        sessionId: second,
+        userId: f.ana.id,
+        joinedAt: now - 30 * MINUTE,
+        leftAt: now - 10 * MINUTE,
+        durationMs: 20 * MINUTE,
+        leaveReason: "ended",
+      }),
     ]);
     const res = await api(`/api/classes/${f.classId}/attendance`, { as: f.teacher });
     expect(res.status).toBe(200);

@@ -56,9 +56,12 @@ describe("password hashing", () => {
     expect(await hashPassword("s3cret pass")).not.toBe(stored);
   });
 
-  it.each([null, "", "plain", "pbkdf2$0$AA==$AA==", "pbkdf2$999999999$AA==$AA==", "pbkdf2$100000$!!$AA==", "bcrypt$10$x$y"])("never matches a malformed hash %j", async (stored) => {
-    expect(await verifyPassword("anything", stored)).toBe(false);
-  });
+  it.each([null, "", "plain", "pbkdf2$0$AA==$AA==", "pbkdf2$999999999$AA==$AA==", "pbkdf2$100000$!!$AA==", "bcrypt$10$x$y"])(
+    "never matches a malformed hash %j",
+    async (stored) => {
+      expect(await verifyPassword("anything", stored)).toBe(false);
+    },
+  );
 });
 
 describe("POST /api/auth/login", () => {
@@ -67,7 +70,17 @@ describe("POST /api/auth/login", () => {
     const response = await login(user.email.toUpperCase(), PASSWORD);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
-      user: { id: user.id, email: user.email, displayName: user.displayName, role: "teacher", timezone: "UTC", timezoneChosen: false, phone: null, remindByEmail: true, remindBySms: false },
+      user: {
+        id: user.id,
+        email: user.email,
+        displayName: user.displayName,
+        role: "teacher",
+        timezone: "UTC",
+        timezoneChosen: false,
+        phone: null,
+        remindByEmail: true,
+        remindBySms: false,
+      },
     });
     const profile = await me(cookieOf(response));
     expect(profile.status).toBe(200);
@@ -77,7 +90,11 @@ describe("POST /api/auth/login", () => {
   it("refuses a wrong password, an unknown e-mail and a password-less placeholder alike", async () => {
     const user = await userWithPassword();
     const placeholder = await createUser("student");
-    for (const response of [await login(user.email, "wrong password"), await login(`nobody-${crypto.randomUUID()}@example.test`, PASSWORD), await login(placeholder.email, PASSWORD)]) {
+    for (const response of [
+      await login(user.email, "wrong password"),
+      await login(`nobody-${crypto.randomUUID()}@example.test`, PASSWORD),
+      await login(placeholder.email, PASSWORD),
+    ]) {
       expect(response.status).toBe(401);
       expect(await response.json()).toEqual({ error: { code: "UNAUTHORIZED", message: "Wrong e-mail address or password" } });
       expect(sessionSetCookie(response)).toBeUndefined();
@@ -87,7 +104,9 @@ describe("POST /api/auth/login", () => {
   it("refuses a blocked user with the right password", async () => {
     const admin = await createUser("admin");
     const user = await userWithPassword();
-    await db.insert(blocks).values({ id: crypto.randomUUID(), userId: user.id, classId: null, reason: "Abusive chat", blockedBy: admin.id, createdAt: Date.now() });
+    await db
+      .insert(blocks)
+      .values({ id: crypto.randomUUID(), userId: user.id, classId: null, reason: "Abusive chat", blockedBy: admin.id, createdAt: Date.now() });
     const response = await login(user.email, PASSWORD);
     expect(response.status).toBe(403);
     expect(await response.json()).toEqual({ error: { code: "FORBIDDEN", message: "Your account is blocked: Abusive chat" } });
@@ -226,7 +245,10 @@ describe("sign-in limits: per-account backoff", () => {
     for (let i = 0; i < 5; i++) await login(owner.email, `guess ${i}`);
     const altered = { ip: newIp(), deviceCookie: ownerCookie.replace(/\.(\d+)\./, (_m, at: string) => `.${Number(at) + 1}.`) };
     expect((await loginFrom(altered, owner.email, PASSWORD)).status).toBe(429);
-    await db.update(users).set({ passwordHash: await hashPassword("a brand new password") }).where(eq(users.id, owner.id));
+    await db
+      .update(users)
+      .set({ passwordHash: await hashPassword("a brand new password") })
+      .where(eq(users.id, owner.id));
     expect((await loginFrom({ ip: newIp(), deviceCookie: ownerCookie }, owner.email, "a brand new password")).status).toBe(429);
   });
 
@@ -307,7 +329,15 @@ describe("GET /api/me", () => {
     const user = await userWithPassword();
     const cookie = cookieOf(await login(user.email, PASSWORD));
     const until = Date.UTC(2031, 0, 2, 3, 4);
-    await db.insert(blocks).values({ id: crypto.randomUUID(), userId: user.id, classId: null, reason: "Spam in chat", blockedBy: admin.id, createdAt: Date.now(), expiresAt: until });
+    await db.insert(blocks).values({
+      id: crypto.randomUUID(),
+      userId: user.id,
+      classId: null,
+      reason: "Spam in chat",
+      blockedBy: admin.id,
+      createdAt: Date.now(),
+      expiresAt: until,
+    });
     const response = await me(cookie);
     expect(response.status).toBe(403);
     expect(await response.json()).toEqual({ error: { code: "FORBIDDEN", message: "Your account is blocked until 2031-01-02 03:04 UTC: Spam in chat" } });
@@ -324,7 +354,13 @@ describe("PATCH /api/me", () => {
 
   it("updates name, time zone (normalized), phone and reminder channels", async () => {
     const user = await createUser("student");
-    const response = await patchMe(user, { displayName: "  Grace H.  ", timezone: "asia/tokyo", phone: "+81312345678", remindByEmail: false, remindBySms: true });
+    const response = await patchMe(user, {
+      displayName: "  Grace H.  ",
+      timezone: "asia/tokyo",
+      phone: "+81312345678",
+      remindByEmail: false,
+      remindBySms: true,
+    });
     expect(response.status).toBe(200);
     const expected = { displayName: "Grace H.", timezone: "Asia/Tokyo", phone: "+81312345678", remindByEmail: false, remindBySms: true };
     expect(((await response.json()) as { user: unknown }).user).toMatchObject({ ...expected, timezoneChosen: true });

@@ -26,7 +26,16 @@ const BODY_ROUTES: BodyRoute[] = [
     method: "POST",
     path: () => "/api/classes",
     valid: () => ({ title: "Valid class" }),
-    wrongTypes: () => [{ title: 5 }, { title: "T", kind: "video" }, { title: "T", reminderMinutes: "60" }, { title: "T", reminderMinutes: [60, 60] }, { title: "   " }, [], null, "title"],
+    wrongTypes: () => [
+      { title: 5 },
+      { title: "T", kind: "video" },
+      { title: "T", reminderMinutes: "60" },
+      { title: "T", reminderMinutes: [60, 60] },
+      { title: "   " },
+      [],
+      null,
+      "title",
+    ],
     oversize: () => [{ title: long(201) }, { title: "T", description: long(5001) }, { title: "T", reminderMinutes: [1, 2, 3, 4, 5, 6] }],
     validStatus: 201,
   },
@@ -140,7 +149,11 @@ async function expectInvalid(res: Response, label: string, status = 400): Promis
   const { error } = JSON.parse(text);
   // `fields` is optional: a form's refusal names its fields, a refused Content-Type or size has none.
   expect({ ...error, fields: undefined }, label).toEqual({ code: "INVALID_MESSAGE", message: expect.any(String), fields: undefined });
-  if (error.fields !== undefined) expect(Object.values(error.fields).every((message) => typeof message === "string"), label).toBe(true);
+  if (error.fields !== undefined)
+    expect(
+      Object.values(error.fields).every((message) => typeof message === "string"),
+      label,
+    ).toBe(true);
   expect(JSON.parse(text).error.message, label).not.toMatch(/\bat \w+ \(|\.ts:\d+/);
 }
 
@@ -153,8 +166,10 @@ describe.each(BODY_ROUTES)("$name refuses bad bodies", (route) => {
     const before = await snapshotPortalTables(f);
 
     await expectInvalid(await api(path, { method: route.method, as: user, body: '{"title": "unterminated' }), "malformed JSON");
-    for (const body of route.wrongTypes(f)) await expectInvalid(await api(path, { method: route.method, as: user, body: JSON.stringify(body) }), `wrong type ${JSON.stringify(body)}`);
-    for (const body of route.oversize(f)) await expectInvalid(await api(path, { method: route.method, as: user, body: JSON.stringify(body) }), `oversize ${JSON.stringify(body).slice(0, 80)}`);
+    for (const body of route.wrongTypes(f))
+      await expectInvalid(await api(path, { method: route.method, as: user, body: JSON.stringify(body) }), `wrong type ${JSON.stringify(body)}`);
+    for (const body of route.oversize(f))
+      await expectInvalid(await api(path, { method: route.method, as: user, body: JSON.stringify(body) }), `oversize ${JSON.stringify(body).slice(0, 80)}`);
     await expectInvalid(await api(path, { method: route.method, as: user, body: { ...valid, isAdmin: true } }), "unknown field");
     await expectInvalid(await api(path, { method: route.method, as: user, body: { ...valid, extra: { nested: 1 } } }), "unknown nested field");
     const noType = await SELF.fetch(`${ORIGIN}${path}`, {
@@ -196,7 +211,14 @@ const QUERY_ROUTES: QueryRoute[] = [
     name: "GET /api/calendar",
     as: "student",
     path: () => "/api/calendar",
-    bad: (f) => [`to=${f.now}`, `from=abc&to=${f.now}`, `from=${f.now}&to=1e15`, `from=${f.now}&to=${f.now + HOUR}&view=month`, `from=${"9".repeat(40)}&to=${f.now}`, `from=${f.now}&to=${f.now + HOUR}&limit=500`],
+    bad: (f) => [
+      `to=${f.now}`,
+      `from=abc&to=${f.now}`,
+      `from=${f.now}&to=1e15`,
+      `from=${f.now}&to=${f.now + HOUR}&view=month`,
+      `from=${"9".repeat(40)}&to=${f.now}`,
+      `from=${f.now}&to=${f.now + HOUR}&limit=500`,
+    ],
     valid: (f) => `from=${f.now}&to=${f.now + HOUR}`,
   },
   {
@@ -250,7 +272,10 @@ describe("path parameters", () => {
       ["DELETE", `/api/blocks/${long(65)}`],
       ["DELETE", `/api/classes/${f.classId}/enrollments/${long(65)}`],
     ] as const) {
-      await expectInvalid(await api(path, { method, as: f.admin, ...(method === "PATCH" ? { body: { startsAt: f.now, endsAt: f.now + HOUR } } : {}) }), `${method} ${path}`);
+      await expectInvalid(
+        await api(path, { method, as: f.admin, ...(method === "PATCH" ? { body: { startsAt: f.now, endsAt: f.now + HOUR } } : {}) }),
+        `${method} ${path}`,
+      );
     }
   });
 });
@@ -276,7 +301,11 @@ describe("body limits", () => {
         offset += 4096;
       },
     });
-    return SELF.fetch(`${ORIGIN}${path}`, { method: "POST", headers: { origin: ORIGIN, cookie: await sessionCookie(user), "content-type": "application/json" }, body });
+    return SELF.fetch(`${ORIGIN}${path}`, {
+      method: "POST",
+      headers: { origin: ORIGIN, cookie: await sessionCookie(user), "content-type": "application/json" },
+      body,
+    });
   }
 
   it("a body streamed without Content-Length is refused with 413 once it passes 64 KiB, and one at the cap is read", async () => {
@@ -317,7 +346,11 @@ describe("body limits", () => {
     });
     await expectInvalid(declared, "Content-Length 64 KiB + 1", 413);
     const latin1 = Uint8Array.of(...new TextEncoder().encode('{"title":"Caf'), 0xe9, ...new TextEncoder().encode('"}'));
-    const notUtf8 = await SELF.fetch(`${ORIGIN}${path}`, { method: "POST", headers: { origin: ORIGIN, cookie: await sessionCookie(f.teacher), "content-type": "application/json" }, body: latin1 });
+    const notUtf8 = await SELF.fetch(`${ORIGIN}${path}`, {
+      method: "POST",
+      headers: { origin: ORIGIN, cookie: await sessionCookie(f.teacher), "content-type": "application/json" },
+      body: latin1,
+    });
     await expectInvalid(notUtf8, "Latin-1 byte", 400);
     const charset = await api(path, { as: f.teacher, body: { title: "With charset" }, headers: { "content-type": "application/json; charset=UTF-8" } });
     expect(charset.status, "application/json with charset=UTF-8 is still JSON").toBe(201);

@@ -89,7 +89,9 @@ describe("blocks", () => {
     const student = await createUser("student");
     const classId = await createClass(teacher);
     const { block } = await (await api("/api/blocks", { as: teacher, body: { userId: student.id, classId, reason: "Rude" } })).json<BlockResponse>();
-    const globalBlock = await (await api("/api/blocks", { as: admin, body: { userId: (await createUser("student")).id, reason: "Bot" } })).json<BlockResponse>();
+    const globalBlock = await (
+      await api("/api/blocks", { as: admin, body: { userId: (await createUser("student")).id, reason: "Bot" } })
+    ).json<BlockResponse>();
 
     expect((await api(`/api/blocks/${block.id}`, { as: otherTeacher, method: "DELETE" })).status).toBe(403);
     expect((await api(`/api/blocks/${globalBlock.block.id}`, { as: teacher, method: "DELETE" })).status).toBe(403);
@@ -106,7 +108,15 @@ describe("blocks", () => {
     const past = await api("/api/blocks", { as: teacher, body: { userId: student.id, classId, reason: "x", expiresAt: Date.now() - 1000 } });
     expect(past.status).toBe(400);
     expect(await blockRows(student.id)).toHaveLength(0);
-    await db.insert(blocks).values({ id: crypto.randomUUID(), userId: student.id, classId, reason: "old", blockedBy: teacher.id, createdAt: Date.now() - 10_000, expiresAt: Date.now() - 1 });
+    await db.insert(blocks).values({
+      id: crypto.randomUUID(),
+      userId: student.id,
+      classId,
+      reason: "old",
+      blockedBy: teacher.id,
+      createdAt: Date.now() - 10_000,
+      expiresAt: Date.now() - 1,
+    });
     expect((await api(`/api/classes/${classId}/enrollment`, { as: student, method: "POST" })).status).toBe(201);
     const list = await (await api(`/api/blocks?classId=${classId}`, { as: teacher })).json<BlockListResponse>();
     expect(list.blocks).toHaveLength(0);
@@ -118,8 +128,12 @@ describe("blocks", () => {
     const student = await createUser("student");
     const mine = await createClass(teacher);
     const theirs = await createClass(otherTeacher);
-    const { block: myBlock } = await (await api("/api/blocks", { as: teacher, body: { userId: student.id, classId: mine, reason: "a" } })).json<BlockResponse>();
-    const { block: theirBlock } = await (await api("/api/blocks", { as: otherTeacher, body: { userId: student.id, classId: theirs, reason: "b" } })).json<BlockResponse>();
+    const { block: myBlock } = await (
+      await api("/api/blocks", { as: teacher, body: { userId: student.id, classId: mine, reason: "a" } })
+    ).json<BlockResponse>();
+    const { block: theirBlock } = await (
+      await api("/api/blocks", { as: otherTeacher, body: { userId: student.id, classId: theirs, reason: "b" } })
+    ).json<BlockResponse>();
     const list = await (await api("/api/blocks", { as: teacher })).json<BlockListResponse>();
     expect(list.blocks.map((b) => b.id)).toContain(myBlock.id);
     expect(list.blocks.map((b) => b.id)).not.toContain(theirBlock.id);

@@ -32,7 +32,12 @@ describe("series", () => {
     const list = await schedule(teacher, classId, {
       series: { firstStartLocal: "2026-03-15T09:00", durationMinutes: 90, timezone: "Europe/Berlin", frequency: "weekly", count: 4 },
     });
-    expect(list.map((o) => iso(o.startsAt))).toEqual(["2026-03-15T08:00:00.000Z", "2026-03-22T08:00:00.000Z", "2026-03-29T07:00:00.000Z", "2026-04-05T07:00:00.000Z"]);
+    expect(list.map((o) => iso(o.startsAt))).toEqual([
+      "2026-03-15T08:00:00.000Z",
+      "2026-03-22T08:00:00.000Z",
+      "2026-03-29T07:00:00.000Z",
+      "2026-04-05T07:00:00.000Z",
+    ]);
     for (const o of list) {
       expect(utcToZonedLocal(o.startsAt, "Europe/Berlin")).toMatchObject({ hour: 9, minute: 0 });
       expect(o.endsAt - o.startsAt).toBe(90 * 60_000);
@@ -49,7 +54,12 @@ describe("series", () => {
     const list = await schedule(teacher, classId, {
       series: { firstStartLocal: "2026-03-03T09:00", durationMinutes: 60, timezone: "America/New_York", frequency: "weekly", weekdays: [4, 2], count: 4 },
     });
-    expect(list.map((o) => iso(o.startsAt))).toEqual(["2026-03-03T14:00:00.000Z", "2026-03-05T14:00:00.000Z", "2026-03-10T13:00:00.000Z", "2026-03-12T13:00:00.000Z"]);
+    expect(list.map((o) => iso(o.startsAt))).toEqual([
+      "2026-03-03T14:00:00.000Z",
+      "2026-03-05T14:00:00.000Z",
+      "2026-03-10T13:00:00.000Z",
+      "2026-03-12T13:00:00.000Z",
+    ]);
   });
 
   it("daily every other day, and every second week", async () => {
@@ -94,12 +104,24 @@ describe("series at the edges of the calendar", () => {
     const teacher = await createUser("teacher");
     const classId = await createClass(teacher);
     const refusals: [unknown, RegExp][] = [
-      [{ firstStartLocal: "9999-12-29T10:00", durationMinutes: 60, timezone: "UTC", frequency: "daily", count: 5 }, /occurrence 4 of 5 \(10000-01-01\) ends after year 9999/],
-      [{ firstStartLocal: "9999-11-01T10:00", durationMinutes: 60, timezone: "Europe/Berlin", frequency: "weekly", interval: 8, count: 3 }, /occurrence 3 of 3 \(10000-02-21\) ends after year 9999/],
+      [
+        { firstStartLocal: "9999-12-29T10:00", durationMinutes: 60, timezone: "UTC", frequency: "daily", count: 5 },
+        /occurrence 4 of 5 \(10000-01-01\) ends after year 9999/,
+      ],
+      [
+        { firstStartLocal: "9999-11-01T10:00", durationMinutes: 60, timezone: "Europe/Berlin", frequency: "weekly", interval: 8, count: 3 },
+        /occurrence 3 of 3 \(10000-02-21\) ends after year 9999/,
+      ],
       // The last local date is in 9999, but 23:30 for an hour ends in year 10000.
-      [{ firstStartLocal: "9999-12-31T23:30", durationMinutes: 60, timezone: "UTC", frequency: "daily", count: 1 }, /occurrence 1 of 1 \(9999-12-31\) ends after year 9999/],
+      [
+        { firstStartLocal: "9999-12-31T23:30", durationMinutes: 60, timezone: "UTC", frequency: "daily", count: 1 },
+        /occurrence 1 of 1 \(9999-12-31\) ends after year 9999/,
+      ],
       // 00:30 in Berlin on 1970-01-01 is 23:30 UTC the day before.
-      [{ firstStartLocal: "1970-01-01T00:30", durationMinutes: 60, timezone: "Europe/Berlin", frequency: "daily", count: 2 }, /occurrence 1 of 2 \(1970-01-01\) starts before 1970/],
+      [
+        { firstStartLocal: "1970-01-01T00:30", durationMinutes: 60, timezone: "Europe/Berlin", frequency: "daily", count: 2 },
+        /occurrence 1 of 2 \(1970-01-01\) starts before 1970/,
+      ],
     ];
     for (const [series, message] of refusals) {
       const res = await api(`/api/classes/${classId}/occurrences`, { as: teacher, body: { series } });
@@ -114,10 +136,16 @@ describe("series at the edges of the calendar", () => {
   it("accepts a series that ends on the last day of 9999, and its last occurrence can still be moved", async () => {
     const teacher = await createUser("teacher");
     const classId = await createClass(teacher);
-    const list = await schedule(teacher, classId, { series: { firstStartLocal: "9999-12-29T10:00", durationMinutes: 60, timezone: "UTC", frequency: "daily", count: 3 } });
+    const list = await schedule(teacher, classId, {
+      series: { firstStartLocal: "9999-12-29T10:00", durationMinutes: 60, timezone: "UTC", frequency: "daily", count: 3 },
+    });
     expect(list.map((o) => iso(o.startsAt))).toEqual(["9999-12-29T10:00:00.000Z", "9999-12-30T10:00:00.000Z", "9999-12-31T10:00:00.000Z"]);
     const last = list[2]!;
-    const moved = await api(`/api/occurrences/${last.id}`, { method: "PATCH", as: teacher, body: { startsAt: last.startsAt + HOUR, endsAt: last.endsAt + HOUR } });
+    const moved = await api(`/api/occurrences/${last.id}`, {
+      method: "PATCH",
+      as: teacher,
+      body: { startsAt: last.startsAt + HOUR, endsAt: last.endsAt + HOUR },
+    });
     expect(moved.status, await moved.clone().text()).toBe(200);
   });
 });
@@ -163,7 +191,14 @@ describe("GET /api/calendar", () => {
       [theirsEvent!.id, "admin"],
     ]);
     const [first] = await events(student);
-    expect(first).toMatchObject({ classId: mine, title: "Mine", startsAt: overlapsStart!.startsAt, endsAt: overlapsStart!.endsAt, timezone: "UTC", status: "scheduled" });
+    expect(first).toMatchObject({
+      classId: mine,
+      title: "Mine",
+      startsAt: overlapsStart!.startsAt,
+      endsAt: overlapsStart!.endsAt,
+      timezone: "UTC",
+      status: "scheduled",
+    });
   });
 
   it("caps a page at `limit` and says it was truncated", async () => {
@@ -268,7 +303,16 @@ describe("ICS", () => {
     const text = buildCalendar({
       name: "Reminder",
       stamp: start - DAY,
-      events: [{ uid: "abc@insp-live", startsAt: start, endsAt: start + HOUR, summary: "Maths; part 1, intro\\basics", description: "Line one\nLine two", sequence: 2 }],
+      events: [
+        {
+          uid: "abc@insp-live",
+          startsAt: start,
+          endsAt: start + HOUR,
+          summary: "Maths; part 1, intro\\basics",
+          description: "Line one\nLine two",
+          sequence: 2,
+        },
+      ],
     });
     const calendar = parseIcs(text);
     const [event] = calendar.children;
@@ -287,7 +331,13 @@ describe("ICS", () => {
     const other = await createClass(teacher, "Not enrolled");
     const now = Date.now();
     const [kept, cancelled] = await schedule(teacher, classId, {
-      series: { firstStartLocal: new Date(now + 7 * DAY).toISOString().slice(0, 10) + "T09:00", durationMinutes: 60, timezone: "Europe/Berlin", frequency: "weekly", count: 2 },
+      series: {
+        firstStartLocal: new Date(now + 7 * DAY).toISOString().slice(0, 10) + "T09:00",
+        durationMinutes: 60,
+        timezone: "Europe/Berlin",
+        frequency: "weekly",
+        count: 2,
+      },
     });
     const [tooOld] = await schedule(teacher, classId, { startsAt: now - 40 * DAY, endsAt: now - 40 * DAY + HOUR, timezone: "UTC" });
     await schedule(teacher, other, { startsAt: now + DAY, endsAt: now + DAY + HOUR, timezone: "UTC" });

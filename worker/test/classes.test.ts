@@ -132,12 +132,16 @@ describe("occurrences", () => {
     const teacher = await createUser("teacher");
     const cls = await createClass(teacher);
     const start = Date.now() + 24 * HOUR;
-    const created = await (await api(`/api/classes/${cls.id}/occurrences`, { as: teacher, body: { startsAt: start, endsAt: start + HOUR, timezone: "Europe/Berlin" } })).json<OccurrencesResponse>();
+    const created = await (
+      await api(`/api/classes/${cls.id}/occurrences`, { as: teacher, body: { startsAt: start, endsAt: start + HOUR, timezone: "Europe/Berlin" } })
+    ).json<OccurrencesResponse>();
     const id = created.occurrences[0]!.id;
 
     const moved = await api(`/api/occurrences/${id}`, { method: "PATCH", as: teacher, body: { startsAt: start + HOUR, endsAt: start + 2 * HOUR } });
     expect(moved.status).toBe(200);
-    expect(await moved.json()).toMatchObject({ occurrence: { id, startsAt: start + HOUR, endsAt: start + 2 * HOUR, status: "scheduled", timezone: "Europe/Berlin" } });
+    expect(await moved.json()).toMatchObject({
+      occurrence: { id, startsAt: start + HOUR, endsAt: start + 2 * HOUR, status: "scheduled", timezone: "Europe/Berlin" },
+    });
     expect((await db.query.occurrences.findFirst({ where: eq(occurrences.id, id) }))!.revision).toBe(1);
 
     const cancelled = await api(`/api/occurrences/${id}/cancel`, { method: "POST", as: teacher });

@@ -12,7 +12,8 @@ const BLANK_1: BoardSurface = { kind: "blank", page: 1 };
 /** The presenter as this client sees it now: its snapshot, then every `board.presenter` event after it. */
 function presenterSeen(client: ChannelClient): BoardPresenter | null {
   let presenter = client.snapshot?.board.presenter ?? null;
-  for (const event of client.events) if (event.type === "board.presenter") presenter = (event as Extract<ClassroomEvent, { type: "board.presenter" }>).presenter;
+  for (const event of client.events)
+    if (event.type === "board.presenter") presenter = (event as Extract<ClassroomEvent, { type: "board.presenter" }>).presenter;
   return presenter;
 }
 
@@ -23,7 +24,17 @@ function textShape(text: string): Shape {
 async function addDeck(classId: string, ownerId: string, title: string, pageCount: number): Promise<string> {
   const uploadId = crypto.randomUUID();
   const deckId = crypto.randomUUID();
-  await db.insert(mediaUploads).values({ id: uploadId, ownerId, classId, kind: "pdf", contentType: "application/pdf", fileName: "d.pdf", storageKey: `k/${uploadId}`, sizeBytes: 10, createdAt: Date.now() });
+  await db.insert(mediaUploads).values({
+    id: uploadId,
+    ownerId,
+    classId,
+    kind: "pdf",
+    contentType: "application/pdf",
+    fileName: "d.pdf",
+    storageKey: `k/${uploadId}`,
+    sizeBytes: 10,
+    createdAt: Date.now(),
+  });
   await db.insert(slideDecks).values({ id: deckId, classId, uploadId, title, pageCount, createdAt: Date.now() });
   return deckId;
 }
@@ -35,7 +46,10 @@ describe("the presenter's view (zoom and pan)", () => {
     const { classId, teacher, students } = await createLiveClass(2);
     const teacherClient = await ChannelClient.join(teacher, classId);
     const student = await ChannelClient.join(students[0]!, classId);
-    expect(await teacherClient.request("board.view", { view: { zoom: 2, x: 0.1, y: 0.1 } })).toMatchObject({ ok: false, error: { code: "CONFLICT", message: "Show the board before zooming" } });
+    expect(await teacherClient.request("board.view", { view: { zoom: 2, x: 0.1, y: 0.1 } })).toMatchObject({
+      ok: false,
+      error: { code: "CONFLICT", message: "Show the board before zooming" },
+    });
     await teacherClient.ok("board.show", { surface: BLANK_1 });
 
     expect(await student.request("board.view", { view: { zoom: 4, x: 0.5, y: 0.5 } })).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
@@ -67,7 +81,10 @@ describe("text on the board", () => {
     await teacherClient.ok("board.show", { surface: BLANK_1 });
 
     const tooLong = textShape("x".repeat(BOARD_LIMITS.maxTextLength + 1));
-    expect(await teacherClient.request("board.op", { clientOpId: "long", surface: BLANK_1, op: { type: "add", shape: tooLong } })).toMatchObject({ ok: false, error: { code: "INVALID_MESSAGE" } });
+    expect(await teacherClient.request("board.op", { clientOpId: "long", surface: BLANK_1, op: { type: "add", shape: tooLong } })).toMatchObject({
+      ok: false,
+      error: { code: "INVALID_MESSAGE" },
+    });
     const hello = textShape("Area = πr²");
     await teacherClient.ok("board.op", { clientOpId: "hello", surface: BLANK_1, op: { type: "add", shape: hello } });
     await student.until(() => student.events.some((e) => e.type === "board.op" && e.entry.op.type === "add" && e.entry.op.shape.id === hello.id), "the text");
@@ -77,7 +94,9 @@ describe("text on the board", () => {
 });
 
 describe("chapter marks", () => {
-  it("pages shown, a screen share and hiding the board reach D1 with labels, times and the session; rapid flipping leaves one mark", { timeout: 60_000 }, async () => {
+  it("pages shown, a screen share and hiding the board reach D1 with labels, times and the session; rapid flipping leaves one mark", {
+    timeout: 60_000,
+  }, async () => {
     const { classId, teacher, students } = await createLiveClass(1);
     const teacherClient = await ChannelClient.join(teacher, classId);
     const student = await ChannelClient.join(students[0]!, classId);
@@ -100,7 +119,12 @@ describe("chapter marks", () => {
     await teacherClient.ok("board.show", { surface: BLANK_1 });
     // Someone else's mark never replaces the teacher's: the student shares their screen right away.
     const link = await NodeLink.connect(classId, "node-marks", []);
-    link.socket.send(JSON.stringify({ notification: "producerAdded", data: { producerId: "p-screen", userId: students[0]!.id, kind: "video", source: "screen", paused: false } }));
+    link.socket.send(
+      JSON.stringify({
+        notification: "producerAdded",
+        data: { producerId: "p-screen", userId: students[0]!.id, kind: "video", source: "screen", paused: false },
+      }),
+    );
     await student.until(() => student.events.some((e) => e.type === "media.producers" && e.upserts.some((p) => p.producerId === "p-screen")), "the share");
 
     await new Promise((resolve) => setTimeout(resolve, 3_100));

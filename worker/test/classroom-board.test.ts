@@ -95,8 +95,13 @@ describe("the board", () => {
     const teachers = stroke();
     await op(teacherClient, "t1", { type: "add", shape: teachers });
 
-    expect(await op(student, "x1", { type: "add", shape: stroke() })).toMatchObject({ ok: false, error: { code: "FORBIDDEN", message: "The teacher has not given you the pen" } });
-    expect(await student.request("board.ink", { strokeId: "i1", surface: BLANK_1, type: "pen", color: "#000000", width: 0.003, points: [0.1, 0.1, 0.5] })).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
+    expect(await op(student, "x1", { type: "add", shape: stroke() })).toMatchObject({
+      ok: false,
+      error: { code: "FORBIDDEN", message: "The teacher has not given you the pen" },
+    });
+    expect(
+      await student.request("board.ink", { strokeId: "i1", surface: BLANK_1, type: "pen", color: "#000000", width: 0.003, points: [0.1, 0.1, 0.5] }),
+    ).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
     expect(await student.request("board.show", { surface: { kind: "blank", page: 2 } })).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
     expect(await fetched(teacherClient)).toEqual([teachers.id]);
 
@@ -119,7 +124,14 @@ describe("the board", () => {
     const teacherClient = await ChannelClient.join(teacher, classId);
     const student = await ChannelClient.join(students[0]!, classId);
     await teacherClient.ok("board.show", { surface: BLANK_1 });
-    await teacherClient.ok("board.ink", { strokeId: "live", surface: BLANK_1, type: "pen", color: "#123456", width: 0.003, points: [0.1, 0.1, 0.5, 0.2, 0.2, 0.5] });
+    await teacherClient.ok("board.ink", {
+      strokeId: "live",
+      surface: BLANK_1,
+      type: "pen",
+      color: "#123456",
+      width: 0.003,
+      points: [0.1, 0.1, 0.5, 0.2, 0.2, 0.5],
+    });
     await student.until(() => student.notifications.some((n) => n.notification === "board.ink"), "ink");
     const ink = student.notifications.find((n) => n.notification === "board.ink");
     expect(ink).toMatchObject({ data: { userId: teacher.id, ink: { strokeId: "live", points: [0.1, 0.1, 0.5, 0.2, 0.2, 0.5] } } });
@@ -154,7 +166,11 @@ describe("the board", () => {
         for (let w = 0; w < writers.length; w += 1) writers[w] = await ChannelClient.join(users[w]!, classId);
         teacherClient = writers[0]!;
         for (let w = 0; w < writers.length; w += 1) {
-          await writers[w]!.ok("board.op", { clientOpId: `w${w}-add-${round}`, surface: BLANK_1, op: { type: "add", shape: stroke(`w${w}-r${round}`, 0.1 * w) } });
+          await writers[w]!.ok("board.op", {
+            clientOpId: `w${w}-add-${round}`,
+            surface: BLANK_1,
+            op: { type: "add", shape: stroke(`w${w}-r${round}`, 0.1 * w) },
+          });
         }
       }
     }
@@ -170,11 +186,27 @@ describe("the board", () => {
     const teacherClient = await ChannelClient.join(teacher, classId);
     const uploadId = crypto.randomUUID();
     const deckId = crypto.randomUUID();
-    await db.insert(mediaUploads).values({ id: uploadId, ownerId: teacher.id, classId, kind: "pdf", contentType: "application/pdf", fileName: "d.pdf", storageKey: `k/${uploadId}`, sizeBytes: 10, createdAt: Date.now() });
+    await db.insert(mediaUploads).values({
+      id: uploadId,
+      ownerId: teacher.id,
+      classId,
+      kind: "pdf",
+      contentType: "application/pdf",
+      fileName: "d.pdf",
+      storageKey: `k/${uploadId}`,
+      sizeBytes: 10,
+      createdAt: Date.now(),
+    });
     await db.insert(slideDecks).values({ id: deckId, classId, uploadId, title: "Deck", pageCount: 3, createdAt: Date.now() });
     expect(await teacherClient.request("board.show", { surface: { kind: "deck", deckId, page: 3 } })).toMatchObject({ ok: true });
-    expect(await teacherClient.request("board.show", { surface: { kind: "deck", deckId, page: 4 } })).toMatchObject({ ok: false, error: { code: "INVALID_MESSAGE", message: "The deck has 3 pages" } });
-    expect(await teacherClient.request("board.show", { surface: { kind: "deck", deckId: "nope", page: 1 } })).toMatchObject({ ok: false, error: { code: "NOT_FOUND" } });
+    expect(await teacherClient.request("board.show", { surface: { kind: "deck", deckId, page: 4 } })).toMatchObject({
+      ok: false,
+      error: { code: "INVALID_MESSAGE", message: "The deck has 3 pages" },
+    });
+    expect(await teacherClient.request("board.show", { surface: { kind: "deck", deckId: "nope", page: 1 } })).toMatchObject({
+      ok: false,
+      error: { code: "NOT_FOUND" },
+    });
     expect(await teacherClient.request("board.show", { surface: { kind: "blank", page: 2 } })).toMatchObject({ ok: false, error: { code: "INVALID_MESSAGE" } });
   });
 });

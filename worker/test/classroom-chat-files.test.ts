@@ -37,11 +37,19 @@ describe("files shared in chat", () => {
     await teacherClient.ok("chat.send", { clientMessageId: "txt", body: "Read this first", attachment: { fileId: notes.id } });
     await student.until(() => student.chat.length === 2, "both messages at the student");
     expect(student.chat[0]).toEqual(message);
-    expect(student.chat[1]).toMatchObject({ body: "Read this first", attachment: { fileId: notes.id, fileName: "notes.txt", kind: "other", contentType: "application/octet-stream" } });
+    expect(student.chat[1]).toMatchObject({
+      body: "Read this first",
+      attachment: { fileId: notes.id, fileName: "notes.txt", kind: "other", contentType: "application/octet-stream" },
+    });
 
     const late = await ChannelClient.join(students[0]!, classId);
     expect(late.snapshot!.chat.map((m) => m.attachment?.fileId)).toEqual([image.id, notes.id]);
-    await eventually(async () => expect((await storedChat(classId)).map((m) => [m.body, m.attachment?.fileId, m.attachment?.kind])).toEqual([["", image.id, "image"], ["Read this first", notes.id, "other"]]));
+    await eventually(async () =>
+      expect((await storedChat(classId)).map((m) => [m.body, m.attachment?.fileId, m.attachment?.kind])).toEqual([
+        ["", image.id, "image"],
+        ["Read this first", notes.id, "other"],
+      ]),
+    );
   });
 
   it("a file of another class or of another user is refused, and nothing is sent or stored", async () => {
@@ -95,12 +103,19 @@ describe("files shared in chat", () => {
     expect(borrowed.ok ? null : borrowed.error.code).toBe("NOT_FOUND");
 
     // Switched off: an upload that started before is refused at completion, and attaching a file is refused.
-    const created = await api(`/api/classes/${classId}/uploads`, { as: students[0]!, body: { fileName: "late.png", sizeBytes: PNG.byteLength, purpose: "share" } });
+    const created = await api(`/api/classes/${classId}/uploads`, {
+      as: students[0]!,
+      body: { fileName: "late.png", sizeBytes: PNG.byteLength, purpose: "share" },
+    });
     expect(created.status).toBe(201);
     await teacherClient.ok("files.allow", { allowed: false });
     const { uploadToken } = await created.json<UploadCreated>();
     const cookie = await sessionCookie(students[0]!);
-    const part = await SELF.fetch(`${ORIGIN}/api/uploads/parts/1`, { method: "PUT", headers: { origin: ORIGIN, cookie, "x-upload-token": uploadToken }, body: PNG });
+    const part = await SELF.fetch(`${ORIGIN}/api/uploads/parts/1`, {
+      method: "PUT",
+      headers: { origin: ORIGIN, cookie, "x-upload-token": uploadToken },
+      body: PNG,
+    });
     const completed = await SELF.fetch(`${ORIGIN}/api/uploads/complete`, {
       method: "POST",
       headers: { origin: ORIGIN, cookie, "x-upload-token": uploadToken, "content-type": "application/json" },

@@ -22,7 +22,13 @@ describe("before and after the live session", () => {
     const error = await refusedJoin(student, classId);
     expect(error.code).toBe("CONFLICT");
     expect(error.message).toContain("15 minutes before");
-    expect(error.join).toEqual({ reason: "not-open", occurrenceId: occurrence!.id, startsAt: occurrence!.startsAt, endsAt: occurrence!.endsAt, opensAt: occurrence!.startsAt - JOIN_OPENS_BEFORE_START_MS });
+    expect(error.join).toEqual({
+      reason: "not-open",
+      occurrenceId: occurrence!.id,
+      startsAt: occurrence!.startsAt,
+      endsAt: occurrence!.endsAt,
+      opensAt: occurrence!.startsAt - JOIN_OPENS_BEFORE_START_MS,
+    });
 
     // The teacher may start early; the answer says when students can come in.
     const teacherJoin = v.parse(JoinResponseSchema, await (await api(`/api/classes/${classId}/join`, { method: "POST", as: teacher })).json());
@@ -76,7 +82,16 @@ describe("before and after the live session", () => {
     const [session] = await db.select().from(liveSessions).where(eq(liveSessions.classId, classId));
     const now = Date.now();
     const recordingId = crypto.randomUUID();
-    await db.insert(recordings).values({ id: recordingId, classId, sessionId: session!.id, status: "composing", startedAt: session!.startedAt, endedAt: now, createdAt: now, updatedAt: now });
+    await db.insert(recordings).values({
+      id: recordingId,
+      classId,
+      sessionId: session!.id,
+      status: "composing",
+      startedAt: session!.startedAt,
+      endedAt: now,
+      createdAt: now,
+      updatedAt: now,
+    });
 
     expect((await refusedJoin(students[0]!, classId)).join).toMatchObject({ reason: "ended", recording: { id: recordingId, ready: false } });
     await db.update(recordings).set({ status: "ready" }).where(eq(recordings.id, recordingId));
@@ -86,7 +101,9 @@ describe("before and after the live session", () => {
   it("a session that ended because nobody was in does not keep students out", async () => {
     const { classId, students } = await createLiveClass(1);
     const now = Date.now();
-    await db.insert(liveSessions).values({ id: crypto.randomUUID(), classId, occurrenceId: null, startedAt: now - 20 * 60_000, endedAt: now - 60_000, endReason: "empty" });
+    await db
+      .insert(liveSessions)
+      .values({ id: crypto.randomUUID(), classId, occurrenceId: null, startedAt: now - 20 * 60_000, endedAt: now - 60_000, endReason: "empty" });
     expect((await joinToken(students[0]!, classId)).role).toBe("student");
   });
 });

@@ -47,7 +47,9 @@ describe("joining a live class", () => {
     expect((await early.json<{ error: { message: string } }>()).error.message).toContain("15 minutes before");
 
     const { classId: liveId, students } = await createLiveClass(1);
-    await db.insert(blocks).values({ id: crypto.randomUUID(), userId: students[0]!.id, classId: liveId, reason: "spam", blockedBy: teacher.id, createdAt: Date.now() });
+    await db
+      .insert(blocks)
+      .values({ id: crypto.randomUUID(), userId: students[0]!.id, classId: liveId, reason: "spam", blockedBy: teacher.id, createdAt: Date.now() });
     expect(await errorOf(await api(`/api/classes/${liveId}/join`, { method: "POST", as: students[0]! }))).toEqual({ status: 403, code: "FORBIDDEN" });
   });
 
@@ -111,7 +113,11 @@ describe("joining a live class", () => {
   it("a client cannot claim an identity with a header: the Worker replaces it with the verified one", async () => {
     const { classId, students } = await createLiveClass(2);
     const { token } = await joinToken(students[0]!, classId);
-    const res = await openSocketWithHeader(classId, token, JSON.stringify({ userId: students[1]!.id, classId, displayName: "Impostor", role: "teacher", occurrenceId: null }));
+    const res = await openSocketWithHeader(
+      classId,
+      token,
+      JSON.stringify({ userId: students[1]!.id, classId, displayName: "Impostor", role: "teacher", occurrenceId: null }),
+    );
     const client = new ChannelClient(res.webSocket!);
     await client.until(() => client.snapshot !== null, "snapshot");
     expect(client.snapshot!.you).toMatchObject({ userId: students[0]!.id, role: "student" });
@@ -133,7 +139,9 @@ describe("joining a live class", () => {
 });
 
 async function openSocketWithHeader(classId: string, token: string, identity: string) {
-  return SELF.fetch(`http://localhost/parties/classroom/${classId}?token=${encodeURIComponent(token)}`, { headers: { Upgrade: "websocket", "x-insp-class-identity": identity } });
+  return SELF.fetch(`http://localhost/parties/classroom/${classId}?token=${encodeURIComponent(token)}`, {
+    headers: { Upgrade: "websocket", "x-insp-class-identity": identity },
+  });
 }
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {

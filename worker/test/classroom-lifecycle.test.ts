@@ -51,7 +51,11 @@ describe("presence and attendance", () => {
     await b.ok("hand.raise", {});
     await new Promise((r) => setTimeout(r, 5));
     await a.ok("hand.raise", {});
-    const queue = () => [...teacherClient.participants.values()].filter((p) => p.handRaisedAt !== null).sort((x, y) => x.handRaisedAt! - y.handRaisedAt!).map((p) => p.userId);
+    const queue = () =>
+      [...teacherClient.participants.values()]
+        .filter((p) => p.handRaisedAt !== null)
+        .sort((x, y) => x.handRaisedAt! - y.handRaisedAt!)
+        .map((p) => p.userId);
     await teacherClient.until(() => queue().length === 2, "two hands");
     expect(queue()).toEqual([students[1]!.id, students[0]!.id]);
     await teacherClient.ok("hand.lower", { userId: students[1]!.id });
@@ -63,7 +67,9 @@ describe("presence and attendance", () => {
     const { classId, teacher, students } = await createLiveClass(3);
     const teacherClient = await ChannelClient.join(teacher, classId);
     const clients = await Promise.all(students.map((s) => ChannelClient.join(s, classId)));
-    await Promise.all(clients.flatMap((c) => [c.ok("reaction.send", { emoji: "🎉" }), c.ok("reaction.send", { emoji: "🎉" }), c.ok("reaction.send", { emoji: "👍🏽" })]));
+    await Promise.all(
+      clients.flatMap((c) => [c.ok("reaction.send", { emoji: "🎉" }), c.ok("reaction.send", { emoji: "🎉" }), c.ok("reaction.send", { emoji: "👍🏽" })]),
+    );
     const reactionEvents = () => teacherClient.events.filter((e) => e.type === "reactions");
     const total = (emoji: string) => reactionEvents().reduce((sum, e) => sum + (e.type === "reactions" ? (e.counts[emoji] ?? 0) : 0), 0);
     await teacherClient.until(() => total("🎉") === 6 && total("👍🏽") === 3, "all reactions", 4_000);

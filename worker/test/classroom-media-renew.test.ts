@@ -75,7 +75,10 @@ describe("media.renew", () => {
     const client = await ChannelClient.join(students[0]!, classId);
     expect(await client.request("media.renew", {})).toMatchObject({ ok: false, error: { code: "INVALID_MESSAGE" } });
     expect(await client.request("media.renew", { nodeId: "" })).toMatchObject({ ok: false, error: { code: "INVALID_MESSAGE" } });
-    expect(await client.request("media.renew", { nodeId: "node-a", produce: ["audio", "video"] })).toMatchObject({ ok: false, error: { code: "INVALID_MESSAGE" } });
+    expect(await client.request("media.renew", { nodeId: "node-a", produce: ["audio", "video"] })).toMatchObject({
+      ok: false,
+      error: { code: "INVALID_MESSAGE" },
+    });
     client.close();
   });
 

@@ -35,7 +35,10 @@ async function addNode(id: string, region: string, options: { ageMs?: number; co
 /** Joins the class channel as the web app does, with where the request comes from (the `cf` object). */
 async function joinFrom(user: User, classId: string, cf: Record<string, unknown>): Promise<ChannelClient> {
   const { token } = await joinToken(user, classId);
-  const response = await SELF.fetch(`http://localhost/parties/classroom/${classId}?token=${encodeURIComponent(token)}`, { headers: { Upgrade: "websocket" }, cf });
+  const response = await SELF.fetch(`http://localhost/parties/classroom/${classId}?token=${encodeURIComponent(token)}`, {
+    headers: { Upgrade: "websocket" },
+    cf,
+  });
   if (!response.webSocket) throw new Error(`upgrade refused: ${response.status}`);
   const client = new ChannelClient(response.webSocket);
   await client.until(() => client.snapshot !== null, "snapshot");
@@ -178,7 +181,12 @@ describe("media.join", () => {
     const paris = await joinFrom(teacher, classId, { latitude: "48.86", longitude: "2.35", continent: "EU", country: "FR" });
     expect((await paris.ok<MediaJoinResponse>("media.join")).nodeId).toBe("node-eu");
     // The teacher's node opens its class link and reports the camera: the class now lives there.
-    const link = await NodeLink.connect(classId, "node-eu", [{ producerId: "p-teacher-cam", userId: teacher.id, kind: "video", source: "video", paused: false }], [teacher.id]);
+    const link = await NodeLink.connect(
+      classId,
+      "node-eu",
+      [{ producerId: "p-teacher-cam", userId: teacher.id, kind: "video", source: "video", paused: false }],
+      [teacher.id],
+    );
     await paris.until(() => producersSeenBy(paris).has("p-teacher-cam"), "the camera in the media map");
     const boston = await joinFrom(students[0]!, classId, { latitude: "42.36", longitude: "-71.06", continent: "NA", country: "US" });
     expect((await boston.ok<MediaJoinResponse>("media.join")).nodeId).toBe("node-eu");
@@ -212,7 +220,9 @@ describe("class link", () => {
     expect(missing.webSocket).toBeNull();
     const wrong = await NodeLink.open(classId, "node-a", { authorization: "Bearer not-the-fleet-credential" });
     expect(wrong.status).toBe(401);
-    const forAnotherClass = await NodeLink.open(classId, "node-a", { authorization: await (await nodeKey("node-a")).authorization("GET", classLinkPath("another-class")) });
+    const forAnotherClass = await NodeLink.open(classId, "node-a", {
+      authorization: await (await nodeKey("node-a")).authorization("GET", classLinkPath("another-class")),
+    });
     expect(forAnotherClass.status).toBe(401);
     const unregistered = await NodeLink.open(classId, "node-nobody");
     expect(unregistered.status).toBe(401);
@@ -272,7 +282,10 @@ describe("class link", () => {
 
     // Revoking the stage takes her grant away and her producers off the map at once.
     await teacherClient.ok("stage.revoke", { userId: alice.id });
-    expect((await link.command("setGrant", (d) => d.userId === alice.id && (d.produce as string[]).length === 0)).data).toEqual({ userId: alice.id, produce: [] });
+    expect((await link.command("setGrant", (d) => d.userId === alice.id && (d.produce as string[]).length === 0)).data).toEqual({
+      userId: alice.id,
+      produce: [],
+    });
     await bobClient.until(() => !producersSeenBy(bobClient).has("p-alice-mic"), "microphone gone");
 
     // Quality reports reach the class.
@@ -293,15 +306,25 @@ describe("class link", () => {
     await addNode("node-a", "local");
     const { classId, teacher } = await createLiveClass(0);
     const teacherClient = await ChannelClient.join(teacher, classId);
-    const first = await NodeLink.connect(classId, "node-a", [
-      { producerId: "p1", userId: teacher.id, kind: "audio", source: "audio", paused: false },
-      { producerId: "p-ghost", userId: "somebody-gone", kind: "video", source: "video", paused: false },
-    ], [teacher.id, "somebody-gone"]);
+    const first = await NodeLink.connect(
+      classId,
+      "node-a",
+      [
+        { producerId: "p1", userId: teacher.id, kind: "audio", source: "audio", paused: false },
+        { producerId: "p-ghost", userId: "somebody-gone", kind: "video", source: "video", paused: false },
+      ],
+      [teacher.id, "somebody-gone"],
+    );
     await teacherClient.until(() => producersSeenBy(teacherClient).has("p1"), "p1");
     expect(producersSeenBy(teacherClient).has("p-ghost")).toBe(false);
     expect((await first.command("disconnectPeer")).data).toEqual({ userId: "somebody-gone" });
 
-    const second = await NodeLink.connect(classId, "node-a", [{ producerId: "p2", userId: teacher.id, kind: "video", source: "video", paused: true }], [teacher.id]);
+    const second = await NodeLink.connect(
+      classId,
+      "node-a",
+      [{ producerId: "p2", userId: teacher.id, kind: "video", source: "video", paused: true }],
+      [teacher.id],
+    );
     await teacherClient.until(() => producersSeenBy(teacherClient).has("p2") && !producersSeenBy(teacherClient).has("p1"), "resync");
     await teacherClient.until(() => first.closed !== null, "old link closed");
 

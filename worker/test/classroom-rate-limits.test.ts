@@ -23,7 +23,9 @@ function refusals(responses: ResponseFrame[], what: string) {
 /** Registers a healthy node in the fleet, so `media.join` has somewhere to send people. */
 async function addNode(id: string) {
   const now = Date.now();
-  await db.insert(sfuNodes).values({ id, region: "local", publicUrl: `https://${id}.sfu.example`, consumers: 0, maxConsumers: 1000, registeredAt: now, lastHeartbeatAt: now });
+  await db
+    .insert(sfuNodes)
+    .values({ id, region: "local", publicUrl: `https://${id}.sfu.example`, consumers: 0, maxConsumers: 1000, registeredAt: now, lastHeartbeatAt: now });
 }
 
 describe("abuse limits on the class channel", () => {
@@ -49,7 +51,10 @@ describe("abuse limits on the class channel", () => {
     const expected = lastAccepted === keep!.id ? [1, 0] : [0, 1];
     await teacherClient.until(() => JSON.stringify(tally(teacherClient.poll(poll.id))) === JSON.stringify(expected), "the tally of accepted votes");
     await eventually(async () => {
-      const stored = await db.select().from(pollVotes).where(and(eq(pollVotes.pollId, poll.id), eq(pollVotes.userId, students[0]!.id)));
+      const stored = await db
+        .select()
+        .from(pollVotes)
+        .where(and(eq(pollVotes.pollId, poll.id), eq(pollVotes.userId, students[0]!.id)));
       expect(stored.map((v) => v.optionId)).toEqual([lastAccepted]);
     });
 
@@ -96,7 +101,9 @@ describe("abuse limits on the class channel", () => {
     const student = await ChannelClient.join(students[0]!, classId);
     const first = await student.ok<MediaJoinResponse>("media.join");
 
-    const flood = Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? student.request("media.join") : student.request("media.renew", { nodeId: first.nodeId })));
+    const flood = Array.from({ length: 30 }, (_, i) =>
+      i % 2 === 0 ? student.request("media.join") : student.request("media.renew", { nodeId: first.nodeId }),
+    );
     const responses = await Promise.all(flood);
     const accepted = responses.filter((r) => r.ok).length;
     // The first join above took one token of the burst.

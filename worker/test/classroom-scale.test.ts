@@ -10,7 +10,9 @@ describe("a class of 50", () => {
     const senders = clients.slice(0, 5);
     const sent: ChatMessage[] = [];
     for (let round = 0; round < 4; round += 1) {
-      const replies = await Promise.all(senders.map((s, i) => s.ok<{ message: ChatMessage }>("chat.send", { clientMessageId: `r${round}-s${i}`, body: `round ${round} from ${i} ✨` })));
+      const replies = await Promise.all(
+        senders.map((s, i) => s.ok<{ message: ChatMessage }>("chat.send", { clientMessageId: `r${round}-s${i}`, body: `round ${round} from ${i} ✨` })),
+      );
       sent.push(...replies.map((r) => r.message));
     }
     for (const client of clients) await client.until(() => client.chat.length >= sent.length, "all messages", 10_000);

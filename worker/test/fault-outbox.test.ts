@@ -71,7 +71,19 @@ describe("D1 outbox while D1 is failing", () => {
     const teacherClient = await ChannelClient.join(teacher, classId);
     const [alice, bob] = await Promise.all(students.map((s) => ChannelClient.join(s, classId)));
     // Before the outage everyone's attendance reached D1: the outbox works on the real connection.
-    await eventually(async () => expect(await db.select().from(attendance).where(inArray(attendance.userId, students.map((s) => s.id)))).toHaveLength(2));
+    await eventually(async () =>
+      expect(
+        await db
+          .select()
+          .from(attendance)
+          .where(
+            inArray(
+              attendance.userId,
+              students.map((s) => s.id),
+            ),
+          ),
+      ).toHaveLength(2),
+    );
 
     const outage = await breakD1(classId);
     const outageStarted = Date.now();

@@ -14,7 +14,10 @@ async function classWith(start: number, students: User[], options: { attended?: 
   const teacher = await createUser("teacher");
   const res = await api("/api/classes", { as: teacher, body: { title: "Rated class" } });
   const classId = (await res.json<ClassResponse>()).class.id;
-  const occ = await api(`/api/classes/${classId}/occurrences`, { as: teacher, body: { startsAt: start, endsAt: start + HOUR, timezone: "UTC", allowPast: true } });
+  const occ = await api(`/api/classes/${classId}/occurrences`, {
+    as: teacher,
+    body: { startsAt: start, endsAt: start + HOUR, timezone: "UTC", allowPast: true },
+  });
   expect(occ.status).toBe(201);
   for (const student of students) await db.insert(enrollments).values({ classId, userId: student.id, createdAt: Date.now() });
   if (options.attended ?? start < Date.now()) await attend(classId, students, start);
@@ -26,12 +29,17 @@ async function attend(classId: string, students: User[], at = Date.now() - HOUR)
   const sessionId = crypto.randomUUID();
   await db.insert(liveSessions).values({ id: sessionId, classId, occurrenceId: null, startedAt: at, endedAt: at + HOUR });
   for (const student of students) {
-    await db.insert(attendance).values({ id: crypto.randomUUID(), sessionId, userId: student.id, joinedAt: at, leftAt: at + HOUR, durationMs: HOUR, leaveReason: "ended" });
+    await db
+      .insert(attendance)
+      .values({ id: crypto.randomUUID(), sessionId, userId: student.id, joinedAt: at, leftAt: at + HOUR, durationMs: HOUR, leaveReason: "ended" });
   }
 }
 
 async function rows(classId: string) {
-  return db.select().from(feedback).where(and(eq(feedback.targetType, "class"), eq(feedback.targetId, classId)));
+  return db
+    .select()
+    .from(feedback)
+    .where(and(eq(feedback.targetType, "class"), eq(feedback.targetId, classId)));
 }
 
 describe("class feedback", () => {

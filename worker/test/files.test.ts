@@ -36,7 +36,13 @@ describe("uploading a deck", () => {
     const response = await upload(teacher, classId, "../../Week 1: vectors.pdf", padded);
     expect(response.status).toBe(201);
     const { file } = await response.json<{ file: ClassFile }>();
-    expect(file).toMatchObject({ kind: "pdf", contentType: "application/pdf", fileName: "Week 1: vectors.pdf", sizeBytes: padded.length, deck: { title: "Week 1: vectors", pageCount: 12 } });
+    expect(file).toMatchObject({
+      kind: "pdf",
+      contentType: "application/pdf",
+      fileName: "Week 1: vectors.pdf",
+      sizeBytes: padded.length,
+      deck: { title: "Week 1: vectors", pageCount: 12 },
+    });
     expect((await db.select().from(slideDecks).where(eq(slideDecks.classId, classId))).map((deck) => deck.pageCount)).toEqual([12]);
 
     const download = await api(file.url, { as: students[0]! });
@@ -96,7 +102,12 @@ describe("files refused for what their bytes are, with nothing stored", () => {
     ["a PDF that does not parse", "slides.pdf", () => text("%PDF-1.7\nthis is not a pdf body at all\n%%EOF\n"), /not a readable PDF/],
     ["an encrypted PDF", "slides.pdf", encrypted, /password-protected or encrypted/],
     ["a PDF with no pages", "slides.pdf", () => makePdf(0), /no pages/],
-    ["a PDF over the page limit", "slides.pdf", () => makePdf(FILE_LIMITS.maxDeckPages + 1), new RegExp(`${FILE_LIMITS.maxDeckPages + 1} pages; a deck may have at most ${FILE_LIMITS.maxDeckPages}`)],
+    [
+      "a PDF over the page limit",
+      "slides.pdf",
+      () => makePdf(FILE_LIMITS.maxDeckPages + 1),
+      new RegExp(`${FILE_LIMITS.maxDeckPages + 1} pages; a deck may have at most ${FILE_LIMITS.maxDeckPages}`),
+    ],
     ["an image as a deck", "slides.pdf", () => Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0), /A deck must be a PDF/],
   ];
 
@@ -110,19 +121,31 @@ describe("files refused for what their bytes are, with nothing stored", () => {
 
   it("a file over 50 MB is refused before any byte is sent", async () => {
     const { classId, teacher } = await createLiveClass(0);
-    const response = await api(`/api/classes/${classId}/uploads`, { as: teacher, body: { fileName: "huge.pdf", sizeBytes: FILE_LIMITS.maxFileBytes + 1, purpose: "deck" } });
+    const response = await api(`/api/classes/${classId}/uploads`, {
+      as: teacher,
+      body: { fileName: "huge.pdf", sizeBytes: FILE_LIMITS.maxFileBytes + 1, purpose: "deck" },
+    });
     expect(response.status).toBe(400);
     expect((await response.json<Refusal>()).error.message).toMatch(/at most 50 MB/);
   });
 
   it("a part longer than announced is refused, a cancelled upload leaves nothing, and another user's token is refused", async () => {
     const { classId, teacher } = await createLiveClass(0);
-    const created = await (await api(`/api/classes/${classId}/uploads`, { as: teacher, body: { fileName: "a.pdf", sizeBytes: 10, purpose: "deck" } })).json<UploadCreated>();
+    const created = await (
+      await api(`/api/classes/${classId}/uploads`, { as: teacher, body: { fileName: "a.pdf", sizeBytes: 10, purpose: "deck" } })
+    ).json<UploadCreated>();
     const put = async (as: User, body: Uint8Array) =>
-      SELF.fetch(`${ORIGIN}/api/uploads/parts/1`, { method: "PUT", headers: { origin: ORIGIN, cookie: await sessionCookie(as), "x-upload-token": created.uploadToken }, body });
+      SELF.fetch(`${ORIGIN}/api/uploads/parts/1`, {
+        method: "PUT",
+        headers: { origin: ORIGIN, cookie: await sessionCookie(as), "x-upload-token": created.uploadToken },
+        body,
+      });
     expect((await put(teacher, new Uint8Array(11))).status).toBe(400);
     expect((await put(await createUser("teacher"), new Uint8Array(10))).status).toBe(401);
-    const cancel = await SELF.fetch(`${ORIGIN}/api/uploads`, { method: "DELETE", headers: { origin: ORIGIN, cookie: await sessionCookie(teacher), "x-upload-token": created.uploadToken } });
+    const cancel = await SELF.fetch(`${ORIGIN}/api/uploads`, {
+      method: "DELETE",
+      headers: { origin: ORIGIN, cookie: await sessionCookie(teacher), "x-upload-token": created.uploadToken },
+    });
     expect(cancel.status).toBe(204);
     expect(await storedCount(classId)).toEqual({ rows: 0, objects: 0 });
   });

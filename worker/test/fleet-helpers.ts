@@ -1,7 +1,14 @@
 import { env } from "cloudflare:test";
 import { exportJWK, generateKeyPair } from "jose";
 import * as v from "valibot";
-import { createNodeTokenSigner, type NodePrivateJwk, NodePrivateJwkSchema, type NodePublicJwk, nodePublicJwk, type NodeTokenSigner } from "../../schema/tokens/node-token";
+import {
+  createNodeTokenSigner,
+  type NodePrivateJwk,
+  NodePrivateJwkSchema,
+  type NodePublicJwk,
+  nodePublicJwk,
+  type NodeTokenSigner,
+} from "../../schema/tokens/node-token";
 import { app } from "../index";
 import { ORIGIN } from "./helpers";
 
@@ -16,7 +23,11 @@ export interface TestNodeKey {
   publicKey: NodePublicJwk;
   signer: NodeTokenSigner;
   /** `Bearer <node token>` for one request (`path` without the query), as the sfu-node sends it. */
-  authorization(method: "GET" | "POST", path: string, overrides?: { audience?: string; nodeId?: string; lifetimeSeconds?: number; now?: number }): Promise<string>;
+  authorization(
+    method: "GET" | "POST",
+    path: string,
+    overrides?: { audience?: string; nodeId?: string; lifetimeSeconds?: number; now?: number },
+  ): Promise<string>;
 }
 
 /** A fresh key pair for `nodeId`, not enrolled. */
@@ -36,7 +47,11 @@ export async function newNodeKey(nodeId: string): Promise<TestNodeKey> {
 
 /** `POST /api/fleet/keys` with the enrolment secret (or `authorization`). */
 export function enrolRequest(nodeId: string, publicKey: unknown, authorization = `Bearer ${ENROLMENT_SECRET}`) {
-  return app.request("/api/fleet/keys", { method: "POST", headers: { "content-type": "application/json", authorization }, body: JSON.stringify({ nodeId, publicKey }) }, fleetEnv);
+  return app.request(
+    "/api/fleet/keys",
+    { method: "POST", headers: { "content-type": "application/json", authorization }, body: JSON.stringify({ nodeId, publicKey }) },
+    fleetEnv,
+  );
 }
 
 /** Enrols `key` through the operators' route (again: a no-op), so it holds whatever storage a test starts with. */
@@ -55,7 +70,11 @@ export async function enrolledNode(nodeId: string): Promise<TestNodeKey> {
 export async function nodePost(key: TestNodeKey, path: string, body: unknown, authorization?: string) {
   return app.request(
     path,
-    { method: "POST", headers: { "content-type": "application/json", authorization: authorization ?? (await key.authorization("POST", path)) }, body: typeof body === "string" ? body : JSON.stringify(body) },
+    {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: authorization ?? (await key.authorization("POST", path)) },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    },
     fleetEnv,
   );
 }

@@ -19,7 +19,8 @@ async function listed(nodeId: string): Promise<Listed | undefined> {
   return nodes.find((node) => node.id === nodeId);
 }
 
-const register = (key: TestNodeKey, body: unknown = registration(key.nodeId), authorization?: string) => nodePost(key, "/api/fleet/register", body, authorization);
+const register = (key: TestNodeKey, body: unknown = registration(key.nodeId), authorization?: string) =>
+  nodePost(key, "/api/fleet/register", body, authorization);
 const heartbeat = (key: TestNodeKey, nodeId = key.nodeId) => nodePost(key, "/api/fleet/heartbeat", { nodeId, load });
 
 function keys(nodeId: string, authorization = `Bearer ${ENROLMENT_SECRET}`) {
@@ -100,7 +101,11 @@ describe("node identity", () => {
     expect(hijack.status).toBe(403);
     expect(await hijack.json()).toMatchObject({ error: { code: "FORBIDDEN" } });
     // The attacker's key, a token claiming to be the victim.
-    const claimed = await register(attacker, { ...registration("node-victim"), publicUrl: "https://evil.example" }, await attacker.authorization("POST", "/api/fleet/register", { nodeId: "node-victim" }));
+    const claimed = await register(
+      attacker,
+      { ...registration("node-victim"), publicUrl: "https://evil.example" },
+      await attacker.authorization("POST", "/api/fleet/register", { nodeId: "node-victim" }),
+    );
     expect(claimed.status).toBe(403);
     expect((await heartbeat(attacker, "node-victim")).status).toBe(403);
 
@@ -153,7 +158,11 @@ describe("node identity", () => {
     expect((await enrolRequest("node-enrol", key.publicKey, "")).status).toBe(401);
     const disabled = await app.request(
       "/api/fleet/keys",
-      { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${ENROLMENT_SECRET}` }, body: JSON.stringify({ nodeId: "node-enrol", publicKey: key.publicKey }) },
+      {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${ENROLMENT_SECRET}` },
+        body: JSON.stringify({ nodeId: "node-enrol", publicKey: key.publicKey }),
+      },
       { ...env, FLEET_ENROLMENT_SECRET: undefined },
     );
     expect(disabled.status).toBe(503);

@@ -42,7 +42,9 @@ export async function createUser(role: Role, overrides: Partial<User> = {}): Pro
 export async function sessionCookie(user: User): Promise<string> {
   const token = crypto.randomUUID();
   const now = Date.now();
-  await db.insert(sessions).values({ id: await sha256Hex(token), userId: user.id, createdAt: now, expiresAt: now + 3600_000, lastSeenAt: now, userAgent: "test" });
+  await db
+    .insert(sessions)
+    .values({ id: await sha256Hex(token), userId: user.id, createdAt: now, expiresAt: now + 3600_000, lastSeenAt: now, userAgent: "test" });
   return `insp_live_session=${token}`;
 }
 

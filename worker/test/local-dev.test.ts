@@ -26,7 +26,9 @@ describe("the outbox view is a local-only helper", () => {
     await outboxMessage(`prod-${crypto.randomUUID()}@example.test`);
     for (const response of [await api("/api/admin/outbox", { as: admin }), await getWithEnv("/api/admin/outbox", { LOCAL_DEV: undefined }, admin)]) {
       expect(response.status).toBe(404);
-      expect(await response.json()).toEqual({ error: { code: "NOT_FOUND", message: "The outbox exists only in local development (LOCAL_DEV=true, set by npm start)" } });
+      expect(await response.json()).toEqual({
+        error: { code: "NOT_FOUND", message: "The outbox exists only in local development (LOCAL_DEV=true, set by npm start)" },
+      });
     }
   });
 
@@ -71,7 +73,9 @@ describe("seeded demo accounts are local-only", () => {
     for (const localDev of [undefined, "false"]) {
       const refused = await login(demo.email, localDev);
       expect(refused.status).toBe(403);
-      expect(await refused.json()).toEqual({ error: { code: "FORBIDDEN", message: "Demo accounts can sign in only in local development (LOCAL_DEV=true, set by npm start)" } });
+      expect(await refused.json()).toEqual({
+        error: { code: "FORBIDDEN", message: "Demo accounts can sign in only in local development (LOCAL_DEV=true, set by npm start)" },
+      });
       expect(refused.headers.getSetCookie().some((cookie) => cookie.startsWith("insp_live_session="))).toBe(false);
     }
     const allowed = await login(demo.email, "true");

@@ -33,10 +33,17 @@ export class NodeLink {
    */
   static async connect(classId: string, nodeId: string, producers: LinkProducer[], refuse: string[] = [], recordings?: RecordingHeld[]): Promise<NodeLink> {
     const now = Date.now();
-    await db.insert(sfuNodes).values({ id: nodeId, region: "local", publicUrl: `https://${nodeId}.sfu.example`, registeredAt: now, lastHeartbeatAt: now }).onConflictDoNothing();
+    await db
+      .insert(sfuNodes)
+      .values({ id: nodeId, region: "local", publicUrl: `https://${nodeId}.sfu.example`, registeredAt: now, lastHeartbeatAt: now })
+      .onConflictDoNothing();
     const key = await enrolledNode(nodeId);
     const authorization = await key.authorization("GET", classLinkPath(classId));
-    const response = await app.request(classLinkPath(classId), { headers: { upgrade: "websocket", authorization, [CLASS_LINK_NODE_HEADER]: nodeId } }, fleetEnv);
+    const response = await app.request(
+      classLinkPath(classId),
+      { headers: { upgrade: "websocket", authorization, [CLASS_LINK_NODE_HEADER]: nodeId } },
+      fleetEnv,
+    );
     if (!response.webSocket) throw new Error(`link refused: ${response.status}`);
     const link = new NodeLink(response.webSocket, new Set(refuse));
     link.socket.send(JSON.stringify({ notification: "sync", data: { nodeId, producers, users: producers.map((p) => p.userId) } }));

@@ -4,7 +4,13 @@ import type { FeedbackSummary } from "../../schema/api/portal";
 import type { RecordingCatalogResponse, RecordingListResponse, RecordingResponse } from "../../schema/api/recordings";
 import { classes, enrollments, feedback, recordings } from "../../schema/db";
 import { app } from "../index";
-import { ABANDONED_PROCESSING_REASON, ABANDONED_STOPPED_REASON, failAbandonedRecordings, PROCESSING_SILENT_MS, STOPPED_UNREPORTED_MS } from "../portal/recording-sweep";
+import {
+  ABANDONED_PROCESSING_REASON,
+  ABANDONED_STOPPED_REASON,
+  failAbandonedRecordings,
+  PROCESSING_SILENT_MS,
+  STOPPED_UNREPORTED_MS,
+} from "../portal/recording-sweep";
 import { api, db, sessionCookie } from "./helpers";
 import { enrol, enrolledNode, fleetEnv, newNodeKey, type TestNodeKey } from "./fleet-helpers";
 import { PERSONAS, type PortalFixture, portalFixture } from "./portal-fixture";
@@ -103,7 +109,11 @@ describe("recording progress from the node", () => {
     // A signed-in teacher's cookie is no node token.
     const asTeacher = await app.request(
       `/api/fleet/recordings/${id}`,
-      { method: "POST", headers: { "content-type": "application/json", cookie: await sessionCookie(f.teacher) }, body: JSON.stringify({ status: "composing", progress: 1 }) },
+      {
+        method: "POST",
+        headers: { "content-type": "application/json", cookie: await sessionCookie(f.teacher) },
+        body: JSON.stringify({ status: "composing", progress: 1 }),
+      },
       fleetEnv,
     );
     expect(asTeacher.status).toBe(401);
@@ -178,12 +188,28 @@ describe("recordings nobody will report on again (the cron's sweep)", () => {
 
 describe("who sees, deletes and rates recordings", () => {
   const cases: { name: string; request: (f: PortalFixture, id: string) => { method: string; path: string; body?: unknown }; expect: Matrix }[] = [
-    { name: "GET /api/classes/:id/recordings", request: (f) => ({ method: "GET", path: `/api/classes/${f.classId}/recordings` }), expect: [401, 403, 200, 200, 403, 200] },
+    {
+      name: "GET /api/classes/:id/recordings",
+      request: (f) => ({ method: "GET", path: `/api/classes/${f.classId}/recordings` }),
+      expect: [401, 403, 200, 200, 403, 200],
+    },
     { name: "GET /api/recordings/:id", request: (_f, id) => ({ method: "GET", path: `/api/recordings/${id}` }), expect: [401, 403, 200, 200, 403, 200] },
     { name: "DELETE /api/recordings/:id", request: (_f, id) => ({ method: "DELETE", path: `/api/recordings/${id}` }), expect: [401, 403, 403, 204, 403, 204] },
-    { name: "PUT /api/recordings/:id/feedback", request: (_f, id) => ({ method: "PUT", path: `/api/recordings/${id}/feedback`, body: { rating: 4 } }), expect: [401, 403, 200, 403, 403, 403] },
-    { name: "PATCH /api/recordings/:id", request: (_f, id) => ({ method: "PATCH", path: `/api/recordings/${id}`, body: { title: "Week 3" } }), expect: [401, 403, 403, 200, 403, 200] },
-    { name: "GET /api/recordings/:id/feedback", request: (_f, id) => ({ method: "GET", path: `/api/recordings/${id}/feedback` }), expect: [401, 403, 200, 200, 403, 200] },
+    {
+      name: "PUT /api/recordings/:id/feedback",
+      request: (_f, id) => ({ method: "PUT", path: `/api/recordings/${id}/feedback`, body: { rating: 4 } }),
+      expect: [401, 403, 200, 403, 403, 403],
+    },
+    {
+      name: "PATCH /api/recordings/:id",
+      request: (_f, id) => ({ method: "PATCH", path: `/api/recordings/${id}`, body: { title: "Week 3" } }),
+      expect: [401, 403, 403, 200, 403, 200],
+    },
+    {
+      name: "GET /api/recordings/:id/feedback",
+      request: (_f, id) => ({ method: "GET", path: `/api/recordings/${id}/feedback` }),
+      expect: [401, 403, 200, 200, 403, 200],
+    },
   ];
   for (const testCase of cases) {
     it.each(PERSONAS.map((persona, index) => [persona, testCase.expect[index]!] as const))(`${testCase.name} as %s → %i`, async (persona, status) => {
@@ -216,7 +242,12 @@ describe("who sees, deletes and rates recordings", () => {
 
   it("lists a class's recordings newest first with their live status and progress", async () => {
     const f = await portalFixture();
-    const older = await insertRecording(f.classId, { status: "ready", progress: 100, startedAt: Date.now() - 7_200_000, hlsManifestUrl: `${CDN}/o/hls/master.m3u8` });
+    const older = await insertRecording(f.classId, {
+      status: "ready",
+      progress: 100,
+      startedAt: Date.now() - 7_200_000,
+      hlsManifestUrl: `${CDN}/o/hls/master.m3u8`,
+    });
     const newer = await insertRecording(f.classId, { status: "packaging", progress: 35, startedAt: Date.now() - 60_000 });
     const res = await api(`/api/classes/${f.classId}/recordings`, { as: f.enrolled });
     const { recordings: list } = await res.json<RecordingListResponse>();
@@ -321,7 +352,8 @@ describe("recordings catalog", () => {
     const title = `Paged ${crypto.randomUUID().slice(0, 8)}`;
     await db.update(classes).set({ title }).where(eq(classes.id, f.classId));
     const ids = [];
-    for (let i = 0; i < 30; i++) ids.push(await insertRecording(f.classId, { status: "ready", progress: 100, startedAt: 1_000_000 + i, hlsManifestUrl: `${CDN}/${i}/hls/master.m3u8` }));
+    for (let i = 0; i < 30; i++)
+      ids.push(await insertRecording(f.classId, { status: "ready", progress: 100, startedAt: 1_000_000 + i, hlsManifestUrl: `${CDN}/${i}/hls/master.m3u8` }));
     const first = await (await api(`/api/recordings?q=${encodeURIComponent(title)}`, { as: f.teacher })).json<RecordingCatalogResponse>();
     const second = await (await api(`/api/recordings?q=${encodeURIComponent(title)}&page=2`, { as: f.teacher })).json<RecordingCatalogResponse>();
     expect(first.recordings).toHaveLength(24);

@@ -5,9 +5,22 @@ import { getDb } from "../db";
 import { deliver } from "../reminders/send";
 import { api, createUser } from "./helpers";
 import { getWithEnv } from "./with-env";
-import { createClass, createOccurrence, cronTick, enroll, HOUR, MINUTE, notificationsFor, pendingNotification, providerRequests, settled, uniquePhone } from "./reminders-helpers";
+import {
+  createClass,
+  createOccurrence,
+  cronTick,
+  enroll,
+  HOUR,
+  MINUTE,
+  notificationsFor,
+  pendingNotification,
+  providerRequests,
+  settled,
+  uniquePhone,
+} from "./reminders-helpers";
 
-const subjects = async (email: string) => (await providerRequests("sendgrid", email)).filter((request) => request.answer === "ok").map((request) => (request.body as { subject: string }).subject);
+const subjects = async (email: string) =>
+  (await providerRequests("sendgrid", email)).filter((request) => request.answer === "ok").map((request) => (request.body as { subject: string }).subject);
 
 describe("moving and cancelling an occurrence", () => {
   it("a move cancels pending reminders, tells every enrolled student, and reminds for the new time", async () => {
@@ -41,7 +54,12 @@ describe("moving and cancelling an occurrence", () => {
     expect(sms.some((body) => body.startsWith("Biology moved to "))).toBe(true);
     // Never reminded before: told of the new time too, and reminded for it.
     expect((await subjects(late.email)).sort()).toEqual(["New time: Biology", expect.stringMatching(/^Reminder: Biology starts in 4[45] minutes$/)].sort());
-    expect(rows.filter((row) => row.kind === "change@1").map((row) => row.userId).sort()).toEqual([reminded.id, reminded.id, late.id, teacher.id].sort());
+    expect(
+      rows
+        .filter((row) => row.kind === "change@1")
+        .map((row) => row.userId)
+        .sort(),
+    ).toEqual([reminded.id, reminded.id, late.id, teacher.id].sort());
   });
 
   it("a cancel stops pending reminders and tells every enrolled student, reminded or not", async () => {
@@ -86,7 +104,14 @@ describe("notification history, class delivery status and the outbox", () => {
 
     const mine = (await (await api("/api/me/notifications", { as: student })).json()) as MyNotificationsResponse;
     expect(mine.notifications).toHaveLength(1);
-    expect(mine.notifications[0]).toMatchObject<Partial<NotificationView>>({ classTitle: "Geography", channel: "email", kind: "reminder", reminderMinutes: 10, status: "sent", destination: student.email });
+    expect(mine.notifications[0]).toMatchObject<Partial<NotificationView>>({
+      classTitle: "Geography",
+      channel: "email",
+      kind: "reminder",
+      reminderMinutes: 10,
+      status: "sent",
+      destination: student.email,
+    });
     const theirs = (await (await api("/api/me/notifications", { as: bystander })).json()) as MyNotificationsResponse;
     expect(theirs.notifications).toEqual([]);
 

@@ -4,7 +4,18 @@ import type { User } from "../../schema/db";
 import { MAX_DELIVERY_ATTEMPTS } from "../reminders/consumer";
 import worker from "../index";
 import { createUser } from "./helpers";
-import { createClass, createOccurrence, deliverQueued as deliver, enroll, HOUR, pendingNotification, providerRequests, rowsById, scriptProvider, uniquePhone } from "./reminders-helpers";
+import {
+  createClass,
+  createOccurrence,
+  deliverQueued as deliver,
+  enroll,
+  HOUR,
+  pendingNotification,
+  providerRequests,
+  rowsById,
+  scriptProvider,
+  uniquePhone,
+} from "./reminders-helpers";
 
 async function setup(channel: "email" | "sms", student?: User) {
   const teacher = await createUser("teacher");
@@ -17,7 +28,8 @@ async function setup(channel: "email" | "sms", student?: User) {
   return { recipient, cls, occurrence, notification, destination };
 }
 
-const accepted = async (provider: "sendgrid" | "twilio", destination: string) => (await providerRequests(provider, destination)).filter((request) => request.answer === "ok");
+const accepted = async (provider: "sendgrid" | "twilio", destination: string) =>
+  (await providerRequests(provider, destination)).filter((request) => request.answer === "ok");
 
 describe("reminder queue consumer", () => {
   it("sends a redelivered message only once, even when both deliveries run at the same time", async () => {
@@ -27,7 +39,10 @@ describe("reminder queue consumer", () => {
     expect(first.row.status).toBe("sent");
     // One delivery sent it and was acked; the other either saw it sent (acked) or in flight (asked to look again).
     const outcomes = [first, second].map((delivery) => (delivery.result.explicitAcks.length === 1 ? "ack" : `retry:${delivery.retryDelays[0]}`));
-    expect([["ack", "ack"], ["ack", "retry:60"]]).toContainEqual(outcomes.sort());
+    expect([
+      ["ack", "ack"],
+      ["ack", "retry:60"],
+    ]).toContainEqual(outcomes.sort());
 
     const third = await deliver(notification, 2);
     expect(third.result.explicitAcks).toEqual([third.messageId]);

@@ -2,7 +2,19 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { blocks, notifications } from "../../schema/db";
 import { createUser, db } from "./helpers";
-import { createClass, createOccurrence, cronTick, enroll, HOUR, MINUTE, notificationsFor, pendingNotification, providerRequests, settled, uniquePhone } from "./reminders-helpers";
+import {
+  createClass,
+  createOccurrence,
+  cronTick,
+  enroll,
+  HOUR,
+  MINUTE,
+  notificationsFor,
+  pendingNotification,
+  providerRequests,
+  settled,
+  uniquePhone,
+} from "./reminders-helpers";
 
 describe("reminder cron", () => {
   it("two overlapping cron runs create and send each reminder exactly once", async () => {
@@ -56,13 +68,15 @@ describe("reminder cron", () => {
       createdAt: now,
       ...extra,
     });
-    await db.insert(blocks).values([
-      block(blockedEverywhere.id, null),
-      block(blockedHere.id, cls.id),
-      block(blockedElsewhere.id, otherClass.id),
-      block(blockLifted.id, null, { liftedAt: now - MINUTE, liftedBy: admin.id }),
-      block(blockExpired.id, cls.id, { expiresAt: now - MINUTE }),
-    ]);
+    await db
+      .insert(blocks)
+      .values([
+        block(blockedEverywhere.id, null),
+        block(blockedHere.id, cls.id),
+        block(blockedElsewhere.id, otherClass.id),
+        block(blockLifted.id, null, { liftedAt: now - MINUTE, liftedBy: admin.id }),
+        block(blockExpired.id, cls.id, { expiresAt: now - MINUTE }),
+      ]);
     const occurrence = await createOccurrence(cls, now + 10 * MINUTE);
 
     await cronTick(now);

@@ -131,7 +131,12 @@ export function uniquePhone(): string {
 
 /** Twilio's algorithm, written independently of the Worker's: HMAC-SHA1 over URL + sorted name/value pairs. */
 export async function twilioSignature(token: string, url: string, params: Record<string, string>): Promise<string> {
-  const data = url + Object.keys(params).sort().map((key) => key + params[key]).join("");
+  const data =
+    url +
+    Object.keys(params)
+      .sort()
+      .map((key) => key + params[key])
+      .join("");
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(token), { name: "HMAC", hash: "SHA-1" }, false, ["sign"]);
   return btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data)))));
 }
@@ -155,7 +160,6 @@ export async function sendGridSign(privateJwk: JsonWebKey, timestamp: string, bo
   return btoa(String.fromCharCode(...rawToDer(raw)));
 }
 
-
 /** Delivers one queue message for `notification` to the consumer, as the queue would on attempt `attempts`. */
 export async function deliverQueued(notification: Notification, attempts = 1, messageId = crypto.randomUUID()) {
   const batch = createMessageBatch("insp-live-reminders", [{ id: messageId, timestamp: new Date(), attempts, body: { notificationId: notification.id } }]);
@@ -173,4 +177,3 @@ export async function deliverQueued(notification: Notification, attempts = 1, me
   const row = (await rowsById([notification.id]))[0]!;
   return { result, row, messageId, retryDelays };
 }
-

@@ -19,7 +19,9 @@ const context = (title: string, overrides: Partial<MessageContext> = {}): Messag
 describe("SMS text", () => {
   it("fits one 160-character GSM-7 segment with the title, local time and join link", () => {
     const sms = buildSms(context("Linear algebra"));
-    expect(sms).toBe("Linear algebra starts in 10 min, Tue 1 Jun 17:00 WEST. Join: https://live.insp.example/classes/0b6f7c52-5d1a-4c8e-9a55-1f1f3f0c2a77/live");
+    expect(sms).toBe(
+      "Linear algebra starts in 10 min, Tue 1 Jun 17:00 WEST. Join: https://live.insp.example/classes/0b6f7c52-5d1a-4c8e-9a55-1f1f3f0c2a77/live",
+    );
     expect(isGsm7(sms)).toBe(true);
     expect(gsm7Length(sms)).toBeLessThanOrEqual(160);
   });

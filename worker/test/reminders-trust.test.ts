@@ -86,7 +86,10 @@ describe("a session scheduled late is reminded at once, with the time actually l
   });
 
   it("default windows, created 5 min 48 s before the start: says 6 minutes, not 10", async () => {
-    expect(await subjectsAfterCron([1440, 60, 10], 5 * MINUTE + 48_000)).toEqual({ kinds: ["reminder:10@0"], subjects: ["Reminder: Geology starts in 6 minutes"] });
+    expect(await subjectsAfterCron([1440, 60, 10], 5 * MINUTE + 48_000)).toEqual({
+      kinds: ["reminder:10@0"],
+      subjects: ["Reminder: Geology starts in 6 minutes"],
+    });
   });
 
   it("a window that opened while the session was already scheduled is still not sent long after (the cron was down)", async () => {
@@ -110,7 +113,10 @@ describe("a slow provider makes no duplicate", () => {
     expect(first.result.explicitAcks).toEqual([first.messageId]);
     // A redelivery of the queue message and the cron's sweep of stalled rows leave it alone.
     expect((await deliverQueued(queued, 2)).row.status).toBe("unknown");
-    await db.update(notifications).set({ updatedAt: Date.now() - 2 * HOUR }).where(eq(notifications.id, queued.id));
+    await db
+      .update(notifications)
+      .set({ updatedAt: Date.now() - 2 * HOUR })
+      .where(eq(notifications.id, queued.id));
     await cronTick(Date.now());
     await new Promise((resolve) => setTimeout(resolve, SLOW_ANSWER_MS));
     expect(await taken("sendgrid", student.email)).toHaveLength(1);
@@ -168,14 +174,17 @@ describe("user text is substituted as written", () => {
     publicUrl: "https://live.insp.example",
   });
 
-  it.each(["Save $& now", "Pay $$ later", "Before $` after", "Tail $' end", "$1 and $<name>"])("the title %j arrives unchanged in the SMS and the e-mail", (title) => {
-    // fitSms is what fills every SMS template (buildSms included); a short template keeps the whole title.
-    expect(fitSms("{title} starts soon", title)).toBe(`${title} starts soon`);
-    expect(buildSms(context(title))).not.toContain("{title}");
-    const email = buildEmail(context(title));
-    expect(email.subject).toBe(`Reminder: ${title} starts in 10 minutes`);
-    expect(email.text).toContain(`${title} starts in 10 minutes.`);
-  });
+  it.each(["Save $& now", "Pay $$ later", "Before $` after", "Tail $' end", "$1 and $<name>"])(
+    "the title %j arrives unchanged in the SMS and the e-mail",
+    (title) => {
+      // fitSms is what fills every SMS template (buildSms included); a short template keeps the whole title.
+      expect(fitSms("{title} starts soon", title)).toBe(`${title} starts soon`);
+      expect(buildSms(context(title))).not.toContain("{title}");
+      const email = buildEmail(context(title));
+      expect(email.subject).toBe(`Reminder: ${title} starts in 10 minutes`);
+      expect(email.text).toContain(`${title} starts in 10 minutes.`);
+    },
+  );
 });
 
 describe("time zones in settings and messages", () => {

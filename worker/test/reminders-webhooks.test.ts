@@ -19,7 +19,11 @@ async function sentNotification(channel: "email" | "sms"): Promise<Notification>
 }
 
 function postTwilio(params: Record<string, string>, signature: string) {
-  return SELF.fetch(TWILIO_URL, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature }, body: new URLSearchParams(params).toString() });
+  return SELF.fetch(TWILIO_URL, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature },
+    body: new URLSearchParams(params).toString(),
+  });
 }
 
 function postSendGrid(body: string, signature: string, timestamp: string) {
@@ -60,7 +64,11 @@ describe("Twilio status callbacks", () => {
     // Signed for other parameters than the ones sent.
     const tampered = await postTwilio({ ...params, MessageStatus: "failed" }, await twilioSignature(env.TWILIO_AUTH_TOKEN!, TWILIO_URL, params));
     expect(tampered.status).toBe(401);
-    const unsigned = await SELF.fetch(TWILIO_URL, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(params).toString() });
+    const unsigned = await SELF.fetch(TWILIO_URL, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(params).toString(),
+    });
     expect(unsigned.status).toBe(401);
     expect((await rowsById([sms.id]))[0]!.status).toBe("sent");
   });
@@ -73,7 +81,14 @@ describe("SendGrid signed event webhook", () => {
     const body = JSON.stringify([
       { email: "a@example.test", event: "processed", sg_message_id: `${delivered.providerMessageId}.filter0001`, notification_id: delivered.id, timestamp: 1 },
       { email: "a@example.test", event: "delivered", sg_message_id: `${delivered.providerMessageId}.filter0001`, notification_id: delivered.id, timestamp: 2 },
-      { email: "b@example.test", event: "bounce", type: "bounce", reason: "550 5.1.1 The email account does not exist", sg_message_id: `${bounced.providerMessageId}.filter0002`, timestamp: 3 },
+      {
+        email: "b@example.test",
+        event: "bounce",
+        type: "bounce",
+        reason: "550 5.1.1 The email account does not exist",
+        sg_message_id: `${bounced.providerMessageId}.filter0002`,
+        timestamp: 3,
+      },
     ]);
     const timestamp = nowSeconds();
     const response = await postSendGrid(body, await sendGridSign(testKey(), timestamp, body), timestamp);
@@ -145,16 +160,28 @@ describe("webhook bodies", () => {
     const sms = await sentNotification("sms");
     const params = { MessageSid: sms.providerMessageId!, MessageStatus: "delivered" };
     const signature = await twilioSignature(env.TWILIO_AUTH_TOKEN!, TWILIO_URL, params);
-    const asJson = await SELF.fetch(TWILIO_URL, { method: "POST", headers: { "content-type": "application/json", "x-twilio-signature": signature }, body: JSON.stringify(params) });
+    const asJson = await SELF.fetch(TWILIO_URL, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-twilio-signature": signature },
+      body: JSON.stringify(params),
+    });
     await expectRefused(asJson, 415, "INVALID_MESSAGE");
     // Under 1 Mi UTF-16 units but 1.5 MiB of UTF-8.
     const padding = "é".repeat(0.75 * MiB);
     const huge = new URLSearchParams({ ...params, Body: padding }).toString();
-    const streamed = await SELF.fetch(TWILIO_URL, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature }, body: streamOf(huge) });
+    const streamed = await SELF.fetch(TWILIO_URL, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", "x-twilio-signature": signature },
+      body: streamOf(huge),
+    });
     await expectRefused(streamed, 413, "INVALID_MESSAGE");
     expect((await rowsById([sms.id]))[0]!.status).toBe("sent");
 
-    const charset = await SELF.fetch(TWILIO_URL, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded; charset=UTF-8", "x-twilio-signature": signature }, body: new URLSearchParams(params).toString() });
+    const charset = await SELF.fetch(TWILIO_URL, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded; charset=UTF-8", "x-twilio-signature": signature },
+      body: new URLSearchParams(params).toString(),
+    });
     expect(charset.status, "Twilio's own charset parameter is accepted").toBe(204);
     expect((await rowsById([sms.id]))[0]!.status).toBe("delivered");
   });
@@ -164,14 +191,22 @@ describe("webhook bodies", () => {
     const events = [{ event: "delivered", notification_id: email.id }];
     const timestamp = nowSeconds();
     const body = JSON.stringify(events);
-    const headers = (type: string, signed: string) => ({ "content-type": type, "x-twilio-email-event-webhook-signature": signed, "x-twilio-email-event-webhook-timestamp": timestamp });
+    const headers = (type: string, signed: string) => ({
+      "content-type": type,
+      "x-twilio-email-event-webhook-signature": signed,
+      "x-twilio-email-event-webhook-timestamp": timestamp,
+    });
     const signature = await sendGridSign(testKey(), timestamp, body);
     await expectRefused(await SELF.fetch(SENDGRID_URL, { method: "POST", headers: headers("text/plain", signature), body }), 415, "INVALID_MESSAGE");
 
     const large = JSON.stringify([...events, { event: "processed", reason: "ü".repeat(0.6 * MiB) }]);
     expect(large.length, "fewer UTF-16 units than the cap").toBeLessThan(MiB);
     const largeSignature = await sendGridSign(testKey(), timestamp, large);
-    await expectRefused(await SELF.fetch(SENDGRID_URL, { method: "POST", headers: headers("application/json", largeSignature), body: streamOf(large) }), 413, "INVALID_MESSAGE");
+    await expectRefused(
+      await SELF.fetch(SENDGRID_URL, { method: "POST", headers: headers("application/json", largeSignature), body: streamOf(large) }),
+      413,
+      "INVALID_MESSAGE",
+    );
     expect((await rowsById([email.id]))[0]!.status).toBe("sent");
   });
 

@@ -57,7 +57,11 @@ describe("the app's pages", () => {
   it("name the sites FRAME_ANCESTORS lists, and allow plain ws:/http: to loopback media only under LOCAL_DEV", async () => {
     const embedded = await withSettings("/", { FRAME_ANCESTORS: "'self' https://insp.example https://*.insp.example" });
     expect(embedded.status).toBe(200);
-    expect(directives(embedded.headers.get("content-security-policy"))["frame-ancestors"]).toEqual(["'self'", "https://insp.example", "https://*.insp.example"]);
+    expect(directives(embedded.headers.get("content-security-policy"))["frame-ancestors"]).toEqual([
+      "'self'",
+      "https://insp.example",
+      "https://*.insp.example",
+    ]);
 
     const local = directives((await withSettings("/", { LOCAL_DEV: "true" })).headers.get("content-security-policy"));
     expect(local["connect-src"]).toEqual(["'self'", "https:", "wss:", "http:", "ws:"]);

@@ -64,17 +64,42 @@ describe("a series that ends on a date", () => {
   it("expands up to and including the end date, keeps the wall-clock time across DST, and records how many were made", async () => {
     const teacher = await createUser("teacher");
     const cls = await createClass(teacher);
-    const list = await createSeries(teacher, cls.id, { firstStartLocal: "2026-03-15T09:00", durationMinutes: 60, timezone: "Europe/Berlin", frequency: "weekly", until: "2026-04-05" });
+    const list = await createSeries(teacher, cls.id, {
+      firstStartLocal: "2026-03-15T09:00",
+      durationMinutes: 60,
+      timezone: "Europe/Berlin",
+      frequency: "weekly",
+      until: "2026-04-05",
+    });
     // The last Sunday is the end date itself; Berlin changes to summer time on 2026-03-29.
-    expect(list.map((o) => iso(o.startsAt))).toEqual(["2026-03-15T08:00:00.000Z", "2026-03-22T08:00:00.000Z", "2026-03-29T07:00:00.000Z", "2026-04-05T07:00:00.000Z"]);
+    expect(list.map((o) => iso(o.startsAt))).toEqual([
+      "2026-03-15T08:00:00.000Z",
+      "2026-03-22T08:00:00.000Z",
+      "2026-03-29T07:00:00.000Z",
+      "2026-04-05T07:00:00.000Z",
+    ]);
     for (const o of list) expect(utcToZonedLocal(o.startsAt, "Europe/Berlin")).toMatchObject({ hour: 9, minute: 0 });
     const [series] = await db.select().from(classSeries).where(eq(classSeries.classId, cls.id));
     expect(series).toMatchObject({ id: list[0]!.seriesId, count: 4, until: "2026-04-05" });
 
     // Weekdays and a daily interval honour the end date as well; an end date on the first day makes one session.
-    const twice = await createSeries(teacher, cls.id, { firstStartLocal: "2027-01-04T18:00", durationMinutes: 30, timezone: "UTC", frequency: "weekly", weekdays: [1, 4], until: "2027-01-14" });
+    const twice = await createSeries(teacher, cls.id, {
+      firstStartLocal: "2027-01-04T18:00",
+      durationMinutes: 30,
+      timezone: "UTC",
+      frequency: "weekly",
+      weekdays: [1, 4],
+      until: "2027-01-14",
+    });
     expect(twice.map((o) => iso(o.startsAt).slice(0, 10))).toEqual(["2027-01-04", "2027-01-07", "2027-01-11", "2027-01-14"]);
-    const single = await createSeries(teacher, cls.id, { firstStartLocal: "2027-01-04T18:00", durationMinutes: 30, timezone: "UTC", frequency: "daily", interval: 3, until: "2027-01-04" });
+    const single = await createSeries(teacher, cls.id, {
+      firstStartLocal: "2027-01-04T18:00",
+      durationMinutes: 30,
+      timezone: "UTC",
+      frequency: "daily",
+      interval: 3,
+      until: "2027-01-04",
+    });
     expect(single).toHaveLength(1);
   });
 
@@ -112,7 +137,13 @@ async function seriesWithHistory(title: string) {
   await enroll(cls, ...students);
   const base = Date.now() + 2 * HOUR;
   const timezone = noonZone();
-  const list = await createSeries(teacher, cls.id, { firstStartLocal: localText(base - 3 * DAY, timezone), durationMinutes: 60, timezone, frequency: "daily", count: 6 });
+  const list = await createSeries(teacher, cls.id, {
+    firstStartLocal: localText(base - 3 * DAY, timezone),
+    durationMinutes: 60,
+    timezone,
+    frequency: "daily",
+    count: 6,
+  });
   const now = Date.now();
   const past = list.filter((o) => o.startsAt < now);
   const future = list.filter((o) => o.startsAt > now);
@@ -183,11 +214,18 @@ describe("moving a whole series", () => {
     const cls = await createClass(teacher, { title: "Drawing" });
     await enroll(cls, student);
     // Berlin moves to summer time on 2027-03-28.
-    const list = await createSeries(teacher, cls.id, { firstStartLocal: "2027-03-14T09:00", durationMinutes: 90, timezone: "Europe/Berlin", frequency: "weekly", count: 4 });
+    const list = await createSeries(teacher, cls.id, {
+      firstStartLocal: "2027-03-14T09:00",
+      durationMinutes: 90,
+      timezone: "Europe/Berlin",
+      frequency: "weekly",
+      count: 4,
+    });
     const seriesId = list[0]!.seriesId!;
     const stale = await pendingNotification(student, (await occurrenceRows(seriesId))[2]!, "email", "reminder:1440@0");
 
-    for (const outsider of [student, other]) expect((await api(`/api/series/${seriesId}`, { method: "PATCH", as: outsider, body: { startTime: "10:30" } })).status).toBe(403);
+    for (const outsider of [student, other])
+      expect((await api(`/api/series/${seriesId}`, { method: "PATCH", as: outsider, body: { startTime: "10:30" } })).status).toBe(403);
     for (const body of [{}, { startTime: "25:00" }, { durationMinutes: 0 }, { startTime: "10:30", extra: 1 }]) {
       expect((await api(`/api/series/${seriesId}`, { method: "PATCH", as: teacher, body })).status, JSON.stringify(body)).toBe(400);
     }
@@ -196,7 +234,12 @@ describe("moving a whole series", () => {
     const response = await api(`/api/series/${seriesId}`, { method: "PATCH", as: teacher, body: { startTime: "10:30", durationMinutes: 45 } });
     expect(response.status, await response.clone().text()).toBe(200);
     const moved = (await response.json<OccurrencesResponse>()).occurrences;
-    expect(moved.map((o) => iso(o.startsAt))).toEqual(["2027-03-14T09:30:00.000Z", "2027-03-21T09:30:00.000Z", "2027-03-28T08:30:00.000Z", "2027-04-04T08:30:00.000Z"]);
+    expect(moved.map((o) => iso(o.startsAt))).toEqual([
+      "2027-03-14T09:30:00.000Z",
+      "2027-03-21T09:30:00.000Z",
+      "2027-03-28T08:30:00.000Z",
+      "2027-04-04T08:30:00.000Z",
+    ]);
     expect(moved.every((o) => o.endsAt - o.startsAt === 45 * MINUTE)).toBe(true);
     const rows = await occurrenceRows(seriesId);
     expect(rows.map((row) => row.revision)).toEqual([1, 1, 1, 1]);
@@ -213,7 +256,9 @@ describe("moving a whole series", () => {
 
     // Only the duration this time: each start stays.
     const longer = await api(`/api/series/${seriesId}`, { method: "PATCH", as: teacher, body: { durationMinutes: 120 } });
-    expect((await longer.json<OccurrencesResponse>()).occurrences.map((o) => [iso(o.startsAt), o.endsAt - o.startsAt])).toEqual(moved.map((o) => [iso(o.startsAt), 120 * MINUTE]));
+    expect((await longer.json<OccurrencesResponse>()).occurrences.map((o) => [iso(o.startsAt), o.endsAt - o.startsAt])).toEqual(
+      moved.map((o) => [iso(o.startsAt), 120 * MINUTE]),
+    );
   });
 
   it("leaves past sessions alone and refuses a time that would put a session to come in the past, writing nothing", async () => {
@@ -255,7 +300,12 @@ describe("restoring a cancelled session", () => {
 
     const rows = await settled(occurrence.id);
     // The reminder for the 60-minute window, which opened while it was cancelled, is made again for the new revision.
-    expect(rows.filter((n) => n.userId === student.id).map((n) => n.kind).sort()).toEqual(["cancel@1", "reminder:60@2", "restore@2"]);
+    expect(
+      rows
+        .filter((n) => n.userId === student.id)
+        .map((n) => n.kind)
+        .sort(),
+    ).toEqual(["cancel@1", "reminder:60@2", "restore@2"]);
     expect((await mails(student.email)).map((mail) => mail.subject)).toEqual([
       "Cancelled: Latin",
       expect.stringMatching(/^(Back on: Latin|Reminder: Latin starts in 4[45] minutes)$/),
@@ -277,7 +327,10 @@ describe("restoring a cancelled session", () => {
     const response = await api(`/api/occurrences/${occurrence.id}/restore`, { method: "POST", as: teacher });
     expect(response.status).toBe(409);
     expect((await response.json<{ error: { message: string } }>()).error.message).toMatch(/time has passed/);
-    const [row] = await db.select().from(occurrences).where(and(eq(occurrences.id, occurrence.id), eq(occurrences.status, "cancelled")));
+    const [row] = await db
+      .select()
+      .from(occurrences)
+      .where(and(eq(occurrences.id, occurrence.id), eq(occurrences.status, "cancelled")));
     expect(row).toMatchObject({ revision: 1 });
   });
 });

@@ -130,7 +130,10 @@ describe("GET /sso happy path", () => {
   it("takes insp's zone while the user has not chosen one; after a choice in Settings, insp's claim no longer changes it", async () => {
     const noZone = without(freshClaims(), "zoneinfo");
     const first = sessionCookieFrom(await visitSso(await hs256(noZone)));
-    expect(((await (await me(first!)).json()) as { user: { timezone: string; timezoneChosen: boolean } }).user).toMatchObject({ timezone: "UTC", timezoneChosen: false });
+    expect(((await (await me(first!)).json()) as { user: { timezone: string; timezoneChosen: boolean } }).user).toMatchObject({
+      timezone: "UTC",
+      timezoneChosen: false,
+    });
 
     const withZone = await visitSso(await hs256(freshClaims({ sub: noZone.sub, email: noZone.email, zoneinfo: "Asia/Kolkata" })));
     const user = await userByEmail(noZone.email as string);
@@ -179,7 +182,12 @@ describe("GET /sso happy path", () => {
     expect(response.status).toBe(302);
     const linked = (await db.select().from(users).where(eq(users.id, placeholder.id)))[0]!;
     expect(linked).toMatchObject({ inspId: claims.sub, email: email.toLowerCase(), displayName: claims.name, timezone: "America/New_York" });
-    expect(await db.select().from(users).where(eq(users.inspId, claims.sub as string))).toHaveLength(1);
+    expect(
+      await db
+        .select()
+        .from(users)
+        .where(eq(users.inspId, claims.sub as string)),
+    ).toHaveLength(1);
     expect(await mailSubjects(email.toLowerCase(), 1)).toEqual(["Your insp live account is now linked to insp"]);
   });
 
@@ -193,7 +201,12 @@ describe("GET /sso happy path", () => {
   it("records the used jti with the user it signed in", async () => {
     const claims = freshClaims();
     await visitSso(await hs256(claims));
-    const row = (await db.select().from(ssoTokens).where(eq(ssoTokens.jti, claims.jti as string)))[0];
+    const row = (
+      await db
+        .select()
+        .from(ssoTokens)
+        .where(eq(ssoTokens.jti, claims.jti as string))
+    )[0];
     expect(row?.userId).toBe((await userByEmail(claims.email as string))!.id);
     expect(row!.expiresAt).toBeGreaterThan(Date.now());
   });
@@ -271,7 +284,9 @@ describe("GET /sso refuses bad tokens with the reason", () => {
   });
 
   it("a correctly signed token whose payload is not a JSON object", async () => {
-    const token = await new CompactSign(new TextEncoder().encode("not json")).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(TEST_SSO_SECRET));
+    const token = await new CompactSign(new TextEncoder().encode("not json"))
+      .setProtectedHeader({ alg: "HS256" })
+      .sign(new TextEncoder().encode(TEST_SSO_SECRET));
     await expectRefused(await visitSso(token), 401, /malformed/);
   });
 
@@ -290,7 +305,9 @@ describe("GET /sso for a blocked user", () => {
     const admin = await createUser("admin");
     const claims = freshClaims();
     const blocked = await createUser("student", { inspId: claims.sub as string, email: claims.email as string });
-    await db.insert(blocks).values({ id: crypto.randomUUID(), userId: blocked.id, classId: null, reason: "Spam in chat", blockedBy: admin.id, createdAt: Date.now() });
+    await db
+      .insert(blocks)
+      .values({ id: crypto.randomUUID(), userId: blocked.id, classId: null, reason: "Spam in chat", blockedBy: admin.id, createdAt: Date.now() });
 
     await expectRefused(await visitSso(await hs256(claims)), 403, /blocked[\s\S]*Spam in chat/);
   });
@@ -299,7 +316,15 @@ describe("GET /sso for a blocked user", () => {
     const admin = await createUser("admin");
     const claims = freshClaims();
     const user = await createUser("student", { inspId: claims.sub as string, email: claims.email as string });
-    await db.insert(blocks).values({ id: crypto.randomUUID(), userId: user.id, classId: null, reason: "cool down", blockedBy: admin.id, createdAt: Date.now() - 7200_000, expiresAt: Date.now() - 1000 });
+    await db.insert(blocks).values({
+      id: crypto.randomUUID(),
+      userId: user.id,
+      classId: null,
+      reason: "cool down",
+      blockedBy: admin.id,
+      createdAt: Date.now() - 7200_000,
+      expiresAt: Date.now() - 1000,
+    });
     expect((await visitSso(await hs256(claims))).status).toBe(302);
   });
 });
@@ -319,16 +344,13 @@ describe("GET /sso next parameter", () => {
     "/a/..//evil.example",
     "/a/b/../..//evil.example",
     "/././/evil.example",
-  ])(
-    "refuses off-site next %j with 400 and leaves the token unspent",
-    async (next) => {
-      const token = await hs256(freshClaims());
-      await expectRefused(await visitSso(token, { next }), 400, /another site/);
-      const retry = await visitSso(token, { next: "/" });
-      expect(retry.status).toBe(302);
-      expect(retry.headers.get("location")).toBe("/");
-    },
-  );
+  ])("refuses off-site next %j with 400 and leaves the token unspent", async (next) => {
+    const token = await hs256(freshClaims());
+    await expectRefused(await visitSso(token, { next }), 400, /another site/);
+    const retry = await visitSso(token, { next: "/" });
+    expect(retry.status).toBe(302);
+    expect(retry.headers.get("location")).toBe("/");
+  });
 });
 
 describe("GET /sso next parameter that normalizes to a same-origin path", () => {
@@ -347,7 +369,11 @@ describe("GET /sso failure limit per client address", () => {
   it("after 20 broken links from one address the next gets 429, but a good link from there still signs in", async () => {
     const ip = newIp();
     for (let i = 0; i < 20; i++) expect((await visitSso("garbage", { ip })).status).toBe(401);
-    await expectRefused(await visitSso(await hs256(freshClaims(), "another-secret-that-is-long-enough-for-hs256-xxxxxxxx"), { ip }), 429, /Too many broken sign-in links/);
+    await expectRefused(
+      await visitSso(await hs256(freshClaims(), "another-secret-that-is-long-enough-for-hs256-xxxxxxxx"), { ip }),
+      429,
+      /Too many broken sign-in links/,
+    );
 
     const limited = await visitSso("garbage", { ip });
     expect(limited.status).toBe(429);
@@ -399,7 +425,12 @@ describe("GET /sso account linking", () => {
     const claims = freshClaims({ email: local.email, email_verified: true, role: "student" });
     await expectRefused(await visitSso(await hs256(claims)), 403, /sign in here with that account&#39;s password first, then use the link from insp again/);
     expect(await row(local.id)).toEqual(local);
-    expect(await db.select().from(users).where(eq(users.inspId, claims.sub as string))).toHaveLength(0);
+    expect(
+      await db
+        .select()
+        .from(users)
+        .where(eq(users.inspId, claims.sub as string)),
+    ).toHaveLength(0);
     // The owner hears of it (the address is verified, so it is most likely the owner, who learns how to link).
     expect(await mailSubjects(local.email, 1)).toEqual(["Someone tried to sign in to insp live through insp with your address"]);
   });

@@ -58,7 +58,9 @@ describe("one rule for local times a zone skips or repeats", () => {
       const result = classifyLocalTime(c.local, c.zone);
       const back = utcToZonedLocal(result.utcMs, c.zone);
       const asked = parseLocalDateTime(c.local)!;
-      const minutesApart = (Date.UTC(back.year, back.month - 1, back.day, back.hour, back.minute) - Date.UTC(asked.year, asked.month - 1, asked.day, asked.hour, asked.minute)) / 60_000;
+      const minutesApart =
+        (Date.UTC(back.year, back.month - 1, back.day, back.hour, back.minute) - Date.UTC(asked.year, asked.month - 1, asked.day, asked.hour, asked.minute)) /
+        60_000;
       expect(minutesApart).toBe(result.kind === "skipped" ? result.gapMinutes : 0);
     }
   });

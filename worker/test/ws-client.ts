@@ -1,6 +1,15 @@
 import { SELF } from "cloudflare:test";
 import { classes, enrollments, occurrences, type User } from "../../schema/db";
-import type { ChatMessage, ClassroomEvent, ClassroomMethod, ClassroomNotification, JoinResponse, Participant, Poll, Snapshot } from "../../schema/protocol/classroom";
+import type {
+  ChatMessage,
+  ClassroomEvent,
+  ClassroomMethod,
+  ClassroomNotification,
+  JoinResponse,
+  Participant,
+  Poll,
+  Snapshot,
+} from "../../schema/protocol/classroom";
 import type { ResponseFrame } from "../../schema/protocol/envelope";
 import { api, createUser, db } from "./helpers";
 
@@ -13,7 +22,9 @@ export async function createLiveClass(students = 0, options: { startsInMs?: numb
   const id = crypto.randomUUID();
   await db.insert(classes).values({ id, title: "Live algebra", teacherId: teacher.id, createdAt: now, updatedAt: now });
   const startsAt = now + (options.startsInMs ?? -5 * 60_000);
-  await db.insert(occurrences).values({ id: crypto.randomUUID(), classId: id, startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC", createdAt: now, updatedAt: now });
+  await db
+    .insert(occurrences)
+    .values({ id: crypto.randomUUID(), classId: id, startsAt, endsAt: startsAt + 3_600_000, timezone: "UTC", createdAt: now, updatedAt: now });
   const enrolled: User[] = [];
   for (let i = 0; i < students; i += 1) enrolled.push(await enroll(id, await createUser("student")));
   return { classId: id, teacher, students: enrolled };
@@ -90,7 +101,11 @@ export class ChannelClient {
     const messages = [...(this.snapshot?.chat ?? [])];
     for (const event of this.events) {
       if (event.type === "chat.message") messages.push(event.message);
-      if (event.type === "chat.deleted") messages.splice(messages.findIndex((m) => m.id === event.messageId), 1);
+      if (event.type === "chat.deleted")
+        messages.splice(
+          messages.findIndex((m) => m.id === event.messageId),
+          1,
+        );
     }
     return messages;
   }

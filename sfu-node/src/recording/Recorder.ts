@@ -194,7 +194,15 @@ class Recording implements RecordingHandle {
   }
 
   tracks(): RecordedTrackInfo[] {
-    return this.#captures.map((capture) => ({ userId: capture.userId, source: capture.source, producerId: capture.producerId, ffmpegPid: capture.ffmpegPid, runs: capture.runs, firstPacketAt: capture.firstPacketAt, ended: capture.ended }));
+    return this.#captures.map((capture) => ({
+      userId: capture.userId,
+      source: capture.source,
+      producerId: capture.producerId,
+      ffmpegPid: capture.ffmpegPid,
+      runs: capture.runs,
+      firstPacketAt: capture.firstPacketAt,
+      ended: capture.ended,
+    }));
   }
 
   stop(): Promise<ComposedRecording> {
@@ -224,7 +232,8 @@ class Recording implements RecordingHandle {
         // The recording stopped while this capture was starting: it must not outlive it.
         if (this.#stopping) void capture.stop();
       },
-      (error: unknown) => log("error", "recording_track_failed", { recordingId: this.recordingId, producerId: producer.id, userId, source, error: String(error) }),
+      (error: unknown) =>
+        log("error", "recording_track_failed", { recordingId: this.recordingId, producerId: producer.id, userId, source, error: String(error) }),
     );
     this.#starting.add(starting);
     void starting.finally(() => this.#starting.delete(starting));
@@ -239,7 +248,15 @@ class Recording implements RecordingHandle {
     await Promise.all(this.#captures.map((capture) => capture.stop()));
     log("info", "recording_captures_stopped", { recordingId: this.recordingId, tookMs: Date.now() - endedAt });
     const file = path.join(this.#options.workDir, `${safeName(this.recordingId)}.mp4`);
-    await composeRecording({ tracks: this.#captures, userIds: this.#options.userIds, startedAt: this.startedAt, endedAt, workDir: this.#options.workDir, output: file, canvas: this.#options.canvas });
+    await composeRecording({
+      tracks: this.#captures,
+      userIds: this.#options.userIds,
+      startedAt: this.startedAt,
+      endedAt,
+      workDir: this.#options.workDir,
+      output: file,
+      canvas: this.#options.canvas,
+    });
     const composed: ComposedRecording = { file, durationMs: endedAt - this.startedAt, startedAt: this.startedAt, endedAt, composedAt: Date.now() };
     log("info", "recording_composed", { recordingId: this.recordingId, file, durationMs: composed.durationMs, composeMs: composed.composedAt - endedAt });
     await this.#options.onComposed?.(composed);

@@ -136,10 +136,15 @@ export class TrackCapture implements CapturedTrack {
       const clock = this.#clock;
       if (timestamp === undefined || !clock || clock.hasFirstPacket) return;
       this.firstPacketAt ??= Date.now();
-      void clock.firstPacket(timestamp, Date.now()).catch((error: unknown) => log("error", "recording_timing_write_failed", { producerId: this.producerId, error: String(error) }));
+      void clock
+        .firstPacket(timestamp, Date.now())
+        .catch((error: unknown) => log("error", "recording_timing_write_failed", { producerId: this.producerId, error: String(error) }));
       consumer.enableTraceEvent([]).catch(() => undefined);
     });
-    await writeFile(this.#sdpPath(), recorderSdp({ kind: consumer.kind, rtpParameters: consumer.rtpParameters, rtpPort: this.#ports.rtp, rtcpPort: this.#ports.rtcp }));
+    await writeFile(
+      this.#sdpPath(),
+      recorderSdp({ kind: consumer.kind, rtpParameters: consumer.rtpParameters, rtpPort: this.#ports.rtp, rtcpPort: this.#ports.rtcp }),
+    );
     await this.#startRun();
     if (consumer.kind === "video") this.#keyFrameTimer = setInterval(() => this.#requestKeyFrame(), KEY_FRAME_INTERVAL_MS);
     log("info", "recording_track_started", { producerId: producer.id, userId: this.userId, source: this.source, rtpPort: this.#ports.rtp });
@@ -169,19 +174,39 @@ export class TrackCapture implements CapturedTrack {
     const runIndex = this.#runs++;
     this.#clock = new RunClock(path.join(this.dir, `run-${runIndex}.json`), this.#consumer!.rtpParameters.codecs[0]!.clockRate);
     const ffmpeg = spawnFfmpeg([
-      "-protocol_whitelist", "file,udp,rtp",
+      "-protocol_whitelist",
+      "file,udp,rtp",
       // Nothing is written while FFmpeg probes (5 s by default); the first packet is a key frame that says all it needs.
-      "-analyzeduration", "1000000", "-probesize", "500000",
+      "-analyzeduration",
+      "1000000",
+      "-probesize",
+      "500000",
       // Nor until it has seen 20 frames to guess a frame rate, which is not needed (-copyts keeps each frame's own
       // time): the board sends one frame a second while nothing changes, so a still slide was never written.
-      "-fpsprobesize", "0",
-      "-i", this.#sdpPath(),
-      "-map", "0", "-c", "copy", "-copyts",
-      "-f", "segment", "-segment_format", "matroska", "-segment_time", String(SEGMENT_SECONDS),
+      "-fpsprobesize",
+      "0",
+      "-i",
+      this.#sdpPath(),
+      "-map",
+      "0",
+      "-c",
+      "copy",
+      "-copyts",
+      "-f",
+      "segment",
+      "-segment_format",
+      "matroska",
+      "-segment_time",
+      String(SEGMENT_SECONDS),
       // Clusters of half a second, flushed as written: a killed FFmpeg loses about that, not the segment.
-      "-segment_format_options", "flush_packets=1:cluster_time_limit=500",
-      "-segment_list", path.join(this.dir, `run-${runIndex}.csv`), "-segment_list_type", "csv",
-      "-reset_timestamps", "0",
+      "-segment_format_options",
+      "flush_packets=1:cluster_time_limit=500",
+      "-segment_list",
+      path.join(this.dir, `run-${runIndex}.csv`),
+      "-segment_list_type",
+      "csv",
+      "-reset_timestamps",
+      "0",
       path.join(this.dir, `run-${runIndex}-%05d.mkv`),
     ]);
     this.#ffmpeg = ffmpeg;
@@ -197,7 +222,15 @@ export class TrackCapture implements CapturedTrack {
 
   #onFfmpegExit(ffmpeg: FfmpegProcess, result: { code: number | null; signal: NodeJS.Signals | null }, startedAt: number): void {
     if (this.#stopping || this.#ffmpeg !== ffmpeg) return;
-    log("error", "recording_ffmpeg_exited", { producerId: this.producerId, userId: this.userId, source: this.source, run: this.#runs - 1, code: result.code, signal: result.signal, stderr: ffmpeg.stderrTail() });
+    log("error", "recording_ffmpeg_exited", {
+      producerId: this.producerId,
+      userId: this.userId,
+      source: this.source,
+      run: this.#runs - 1,
+      code: result.code,
+      signal: result.signal,
+      stderr: ffmpeg.stderrTail(),
+    });
     // A run that lasted a while was healthy: restart at once. Quick repeated failures back off up to 10 s.
     this.#restartsInARow = Date.now() - startedAt > 30_000 ? 0 : this.#restartsInARow + 1;
     const delay = Math.min(10_000, this.#restartsInARow <= 1 ? 0 : 250 * 2 ** this.#restartsInARow);
@@ -221,7 +254,9 @@ export class TrackCapture implements CapturedTrack {
     const socket = dgram.createSocket("udp4");
     socket.on("message", (packet) => {
       for (const report of parseSenderReports(packet)) {
-        void this.#clock?.senderReport(report).catch((error: unknown) => log("error", "recording_timing_write_failed", { producerId: this.producerId, error: String(error) }));
+        void this.#clock
+          ?.senderReport(report)
+          .catch((error: unknown) => log("error", "recording_timing_write_failed", { producerId: this.producerId, error: String(error) }));
       }
     });
     socket.on("error", (error) => log("warn", "recording_report_socket_error", { producerId: this.producerId, error: error.message }));

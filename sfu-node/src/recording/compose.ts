@@ -66,7 +66,9 @@ export async function composeRecording(input: ComposeInput): Promise<void> {
       // ms, or by one to three 20 ms packets just before speech). aresample fills a jump with silence only when
       // it is at least `min_hard_comp` long (default 100 ms): at the default, the sound after a short jump slid
       // earlier by the jump. 10 ms is under one Opus packet, so every missing packet is filled.
-      filters.push(`[${index}:a]asetpts=${setpts},aresample=48000:async=1:min_hard_comp=0.01:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo[a${index}]`);
+      filters.push(
+        `[${index}:a]asetpts=${setpts},aresample=48000:async=1:min_hard_comp=0.01:first_pts=0,aformat=sample_fmts=fltp:channel_layouts=stereo[a${index}]`,
+      );
       audioLabels.push(`[a${index}]`);
     } else {
       // The last picture stays up until the source ended (a sender that stalls, or a mute at the very end).
@@ -109,7 +111,10 @@ export async function composeRecording(input: ComposeInput): Promise<void> {
     filters.push(`[v${index}]${main}[present${index}]`);
     overlay(`present${index}`, `x=0:y=0:enable='gt(${activeExpression(group.intervals)},0)'`);
   }
-  const pips = [...(mainCamera ? [{ label: `cp${mainCamera.index}`, onlyWithPresentation: true }] : []), ...otherCameras.map(({ index }) => ({ label: `v${index}`, onlyWithPresentation: false }))];
+  const pips = [
+    ...(mainCamera ? [{ label: `cp${mainCamera.index}`, onlyWithPresentation: true }] : []),
+    ...otherCameras.map(({ index }) => ({ label: `v${index}`, onlyWithPresentation: false })),
+  ];
   for (const [slot, { label, onlyWithPresentation }] of pips.entries()) {
     filters.push(`[${label}]${pip}[pip${slot}]`);
     const y = `main_h-overlay_h-${margin + slot * (pipHeight + margin)}`;
@@ -125,14 +130,34 @@ export async function composeRecording(input: ComposeInput): Promise<void> {
   await runFfmpeg([
     "-y",
     ...inputs,
-    "-filter_complex", filters.join(";"),
-    "-map", "[vout]", "-map", "[aout]",
+    "-filter_complex",
+    filters.join(";"),
+    "-map",
+    "[vout]",
+    "-map",
+    "[aout]",
     // ultrafast: the composed file is the first thing students can watch, so it must be ready seconds after the
     // stop; the quality target (crf) stays, the file is larger than a slower preset's.
-    "-c:v", "libx264", "-preset", "ultrafast", "-crf", "22", "-pix_fmt", "yuv420p", "-g", String(canvas.fps * 2),
-    "-c:a", "aac", "-b:a", "128k", "-ar", "48000",
-    "-t", durationSeconds.toFixed(3),
-    "-movflags", "+faststart",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-crf",
+    "22",
+    "-pix_fmt",
+    "yuv420p",
+    "-g",
+    String(canvas.fps * 2),
+    "-c:a",
+    "aac",
+    "-b:a",
+    "128k",
+    "-ar",
+    "48000",
+    "-t",
+    durationSeconds.toFixed(3),
+    "-movflags",
+    "+faststart",
     input.output,
   ]);
 }

@@ -26,7 +26,10 @@ export async function listSegments(dir: string): Promise<Segment[]> {
   const run = (index: string) => {
     let loaded = runs.get(index);
     if (!loaded) {
-      loaded = Promise.all([runTiming(path.join(dir, `run-${index}.json`)), listedStarts(path.join(dir, `run-${index}.csv`))]).then(([timing, listed]) => ({ timing, listed }));
+      loaded = Promise.all([runTiming(path.join(dir, `run-${index}.json`)), listedStarts(path.join(dir, `run-${index}.csv`))]).then(([timing, listed]) => ({
+        timing,
+        listed,
+      }));
       runs.set(index, loaded);
     }
     return loaded;

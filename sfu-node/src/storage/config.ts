@@ -53,9 +53,17 @@ const BucketName = v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]
 const Region = v.pipe(v.string(), v.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as eu-west-1"));
 const SystemIds = v.pipe(
   v.string(),
-  v.transform((value) => value.split(",").map((id) => id.trim()).filter(Boolean)),
+  v.transform((value) =>
+    value
+      .split(",")
+      .map((id) => id.trim())
+      .filter(Boolean),
+  ),
   v.minLength(1, "must list at least one DRM system id"),
-  v.check((ids) => ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)), "must be comma-separated DRM system ids (UUIDs)"),
+  v.check(
+    (ids) => ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)),
+    "must be comma-separated DRM system ids (UUIDs)",
+  ),
 );
 
 const EnvSchema = v.object({
@@ -74,7 +82,15 @@ const EnvSchema = v.object({
   FFMPEG_X264_PRESET: v.optional(v.picklist(X264_PRESETS, `must be one of ${X264_PRESETS.join(", ")}`)),
 });
 
-const STORAGE_VARIABLES = ["S3_ENDPOINT", "S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_PUBLIC_URL", "MEDIACONVERT_ENDPOINT", "MEDIACONVERT_ROLE_ARN"];
+const STORAGE_VARIABLES = [
+  "S3_ENDPOINT",
+  "S3_BUCKET",
+  "S3_ACCESS_KEY_ID",
+  "S3_SECRET_ACCESS_KEY",
+  "S3_PUBLIC_URL",
+  "MEDIACONVERT_ENDPOINT",
+  "MEDIACONVERT_ROLE_ARN",
+];
 
 /**
  * Reads the storage settings. Returns undefined when none is set (the node then runs without publishing
@@ -115,7 +131,8 @@ export function loadStorageConfig(env: NodeJS.ProcessEnv = process.env): Storage
   const spekeSet = ["SPEKE_URL", "SPEKE_SYSTEM_IDS", "SPEKE_CERTIFICATE_ARN"].filter((name) => name in present);
   if (e.MEDIACONVERT_ROLE_ARN === undefined) {
     const orphan = ["MEDIACONVERT_ENDPOINT", "MEDIACONVERT_QUEUE_ARN", ...spekeSet].find((name) => name in present);
-    if (orphan) throw new ConfigError(`MEDIACONVERT_ROLE_ARN is required when ${orphan} is set (local FFmpeg packaging takes no ${orphan.split("_")[0]} settings)`);
+    if (orphan)
+      throw new ConfigError(`MEDIACONVERT_ROLE_ARN is required when ${orphan} is set (local FFmpeg packaging takes no ${orphan.split("_")[0]} settings)`);
     return { s3, mediaConvert: undefined, ffmpegPreset: e.FFMPEG_X264_PRESET };
   }
   if (spekeSet.length > 0 && (e.SPEKE_URL === undefined || e.SPEKE_SYSTEM_IDS === undefined)) {

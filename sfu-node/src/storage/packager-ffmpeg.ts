@@ -5,7 +5,20 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { log } from "../log";
-import { AUDIO, GOP_SECONDS, LADDER, MAX_THUMBNAILS, type PackagedRecording, type Packager, PackagingError, type PackageRequest, SEGMENT_SECONDS, THUMBNAIL_SIZE, thumbnailInterval, thumbnailsVtt } from "./packager";
+import {
+  AUDIO,
+  GOP_SECONDS,
+  LADDER,
+  MAX_THUMBNAILS,
+  type PackagedRecording,
+  type Packager,
+  PackagingError,
+  type PackageRequest,
+  SEGMENT_SECONDS,
+  THUMBNAIL_SIZE,
+  thumbnailInterval,
+  thumbnailsVtt,
+} from "./packager";
 import type { RecordingStore } from "./s3";
 
 const execFileAsync = promisify(execFile);
@@ -44,7 +57,9 @@ async function probeSource(file: string): Promise<SourceInfo> {
  * `durationSeconds`. Rejects with the end of FFmpeg's stderr when it fails.
  */
 async function runFfmpeg(args: string[], durationSeconds: number, onFraction: (fraction: number) => void): Promise<void> {
-  const child = spawn(FFMPEG, ["-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:1", "-y", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(FFMPEG, ["-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:1", "-y", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-1500);
@@ -78,21 +93,37 @@ function ladderArguments(source: string, info: SourceInfo, outputDirectory: stri
   const split = `[0:v]split=${LADDER.length}${LADDER.map((_, i) => `[in${i}]`).join("")}`;
   const scaled = LADDER.map((rendition, i) => `[in${i}]${fitInto(rendition.width, rendition.height)}[v${i}]`);
   const args = ["-i", source, "-filter_complex", [split, ...scaled].join(";")];
-  LADDER.forEach((_, i) => args.push("-map", `[v${i}]`));
+  for (const [i] of LADDER.entries()) args.push("-map", `[v${i}]`);
   if (info.hasAudio) args.push("-map", "0:a:0");
   args.push("-c:v", "libx264", "-profile:v", "high", "-pix_fmt", "yuv420p", "-sc_threshold", "0", "-force_key_frames", `expr:gte(t,n_forced*${GOP_SECONDS})`);
   LADDER.forEach((rendition, i) => {
-    args.push(`-preset:v:${i}`, preset ?? rendition.preset, `-b:v:${i}`, String(rendition.bitrate), `-maxrate:v:${i}`, String(rendition.bitrate), `-bufsize:v:${i}`, String(rendition.bitrate * 2));
+    args.push(
+      `-preset:v:${i}`,
+      preset ?? rendition.preset,
+      `-b:v:${i}`,
+      String(rendition.bitrate),
+      `-maxrate:v:${i}`,
+      String(rendition.bitrate),
+      `-bufsize:v:${i}`,
+      String(rendition.bitrate * 2),
+    );
   });
   if (info.hasAudio) args.push("-c:a", "aac", "-b:a", String(AUDIO.bitrate), "-ar", String(AUDIO.sampleRate), "-ac", String(AUDIO.channels));
   args.push(
-    "-f", "dash",
-    "-seg_duration", String(SEGMENT_SECONDS),
-    "-use_template", "1",
-    "-use_timeline", "1",
-    "-hls_playlist", "1",
-    "-hls_master_name", "master.m3u8",
-    "-adaptation_sets", info.hasAudio ? "id=0,streams=v id=1,streams=a" : "id=0,streams=v",
+    "-f",
+    "dash",
+    "-seg_duration",
+    String(SEGMENT_SECONDS),
+    "-use_template",
+    "1",
+    "-use_timeline",
+    "1",
+    "-hls_playlist",
+    "1",
+    "-hls_master_name",
+    "master.m3u8",
+    "-adaptation_sets",
+    info.hasAudio ? "id=0,streams=v id=1,streams=a" : "id=0,streams=v",
     path.join(outputDirectory, "manifest.mpd"),
   );
   return args;
@@ -118,10 +149,28 @@ function thumbnailArguments(source: string, intervalSeconds: number, grid: Sprit
   // The k-th thumbnail is the first frame at or after k·interval, so its cue time never drifts.
   const select = `select='gte(t\\,selected_n*${intervalSeconds})'`;
   return [
-    "-i", source,
-    "-filter_complex", `[0:v]${select},${fitInto(THUMBNAIL_SIZE.width, THUMBNAIL_SIZE.height)},split=2[each][tiles];[tiles]tile=${columns}x${rows}[sprite]`,
-    "-map", "[each]", "-fps_mode", "passthrough", "-frames:v", String(MAX_THUMBNAILS), "-q:v", "5", path.join(outputDirectory, "thumb-%03d.jpg"),
-    "-map", "[sprite]", "-frames:v", "1", "-q:v", "5", "-update", "1", path.join(outputDirectory, "sprite.jpg"),
+    "-i",
+    source,
+    "-filter_complex",
+    `[0:v]${select},${fitInto(THUMBNAIL_SIZE.width, THUMBNAIL_SIZE.height)},split=2[each][tiles];[tiles]tile=${columns}x${rows}[sprite]`,
+    "-map",
+    "[each]",
+    "-fps_mode",
+    "passthrough",
+    "-frames:v",
+    String(MAX_THUMBNAILS),
+    "-q:v",
+    "5",
+    path.join(outputDirectory, "thumb-%03d.jpg"),
+    "-map",
+    "[sprite]",
+    "-frames:v",
+    "1",
+    "-q:v",
+    "5",
+    "-update",
+    "1",
+    path.join(outputDirectory, "sprite.jpg"),
   ];
 }
 
@@ -166,7 +215,23 @@ export class FfmpegPackager implements Packager {
       const started = Date.now();
       const pictures = (async () => {
         await runFfmpeg(thumbnailArguments(source, interval, grid, thumbnailsDirectory), info.durationSeconds, () => {});
-        await runFfmpeg(["-ss", posterAt.toFixed(3), "-i", source, "-vf", fitInto(POSTER_SIZE.width, POSTER_SIZE.height), "-frames:v", "1", "-q:v", "3", path.join(workDirectory, "poster.jpg")], 1, () => {});
+        await runFfmpeg(
+          [
+            "-ss",
+            posterAt.toFixed(3),
+            "-i",
+            source,
+            "-vf",
+            fitInto(POSTER_SIZE.width, POSTER_SIZE.height),
+            "-frames:v",
+            "1",
+            "-q:v",
+            "3",
+            path.join(workDirectory, "poster.jpg"),
+          ],
+          1,
+          () => {},
+        );
       })();
       const [ladder, stills] = await Promise.allSettled([
         runFfmpeg(ladderArguments(source, info, streamDirectory, this.options.preset), info.durationSeconds, progress(0, STEP_SHARE.ladder)),
@@ -186,7 +251,10 @@ export class FfmpegPackager implements Packager {
       if (cues.length === 0) throw new PackagingError("no thumbnail could be taken from the recording");
 
       const thumbnailsVttKey = `${request.outputPrefix}thumbnails/thumbnails.vtt`;
-      await this.store.uploadDirectory(workDirectory, request.outputPrefix, { isLast: (file) => /\.(mpd|m3u8)$/.test(file), onProgress: progress(STEP_SHARE.ladder, STEP_SHARE.upload) });
+      await this.store.uploadDirectory(workDirectory, request.outputPrefix, {
+        isLast: (file) => /\.(mpd|m3u8)$/.test(file),
+        onProgress: progress(STEP_SHARE.ladder, STEP_SHARE.upload),
+      });
       await this.store.putText(thumbnailsVttKey, thumbnailsVtt(cues, interval, info.durationSeconds));
       return {
         hlsManifestKey: `${request.outputPrefix}stream/master.m3u8`,

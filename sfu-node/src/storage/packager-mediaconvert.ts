@@ -1,8 +1,29 @@
 import { HeadObjectCommand } from "@aws-sdk/client-s3";
-import { CancelJobCommand, CreateJobCommand, GetJobCommand, type Job, type JobSettings, MediaConvertClient, type Output, type OutputGroup } from "@aws-sdk/client-mediaconvert";
+import {
+  CancelJobCommand,
+  CreateJobCommand,
+  GetJobCommand,
+  type Job,
+  type JobSettings,
+  MediaConvertClient,
+  type Output,
+  type OutputGroup,
+} from "@aws-sdk/client-mediaconvert";
 import { log } from "../log";
 import type { MediaConvertSettings } from "./config";
-import { AUDIO, GOP_SECONDS, LADDER, MAX_THUMBNAILS, type PackagedRecording, type Packager, PackagingError, type PackageRequest, SEGMENT_SECONDS, thumbnailInterval, thumbnailsVtt } from "./packager";
+import {
+  AUDIO,
+  GOP_SECONDS,
+  LADDER,
+  MAX_THUMBNAILS,
+  type PackagedRecording,
+  type Packager,
+  PackagingError,
+  type PackageRequest,
+  SEGMENT_SECONDS,
+  thumbnailInterval,
+  thumbnailsVtt,
+} from "./packager";
 import type { RecordingStore } from "./s3";
 
 /** Frame captures double as the poster, so they are taken at a size a poster can use. */
@@ -59,10 +80,24 @@ function outputKeys(prefix: string) {
  * SPEKE-encrypted when DRM is configured), an HLS group with the same ladder (audio muxed in each rendition;
  * left out under DRM, which is DASH-only here), and frame captures one per interval up to 100.
  */
-export function mediaConvertJobSettings(options: { sourceUrl: string; destination: (key: string) => string; prefix: string; durationMs: number; recordingId: string; speke: MediaConvertSettings["speke"] }): JobSettings {
+export function mediaConvertJobSettings(options: {
+  sourceUrl: string;
+  destination: (key: string) => string;
+  prefix: string;
+  durationMs: number;
+  recordingId: string;
+  speke: MediaConvertSettings["speke"];
+}): JobSettings {
   const keys = outputKeys(options.prefix);
   const dashOutputs: Output[] = [
-    ...LADDER.map((rendition) => ({ NameModifier: `_${rendition.name}`, ContainerSettings: { Container: "MPD" }, VideoDescription: videoDescription(rendition.width, rendition.height, rendition.bitrate) }) as Output),
+    ...LADDER.map(
+      (rendition) =>
+        ({
+          NameModifier: `_${rendition.name}`,
+          ContainerSettings: { Container: "MPD" },
+          VideoDescription: videoDescription(rendition.width, rendition.height, rendition.bitrate),
+        }) as Output,
+    ),
     { NameModifier: "_audio", ContainerSettings: { Container: "MPD" }, AudioDescriptions: [AUDIO_DESCRIPTION] } as Output,
   ];
   const dash: OutputGroup = {
@@ -75,7 +110,16 @@ export function mediaConvertJobSettings(options: { sourceUrl: string; destinatio
         FragmentLength: GOP_SECONDS,
         SegmentControl: "SEGMENTED_FILES",
         ...(options.speke
-          ? { Encryption: { SpekeKeyProvider: { Url: options.speke.url, ResourceId: options.recordingId, SystemIds: options.speke.systemIds, ...(options.speke.certificateArn ? { CertificateArn: options.speke.certificateArn } : {}) } } }
+          ? {
+              Encryption: {
+                SpekeKeyProvider: {
+                  Url: options.speke.url,
+                  ResourceId: options.recordingId,
+                  SystemIds: options.speke.systemIds,
+                  ...(options.speke.certificateArn ? { CertificateArn: options.speke.certificateArn } : {}),
+                },
+              },
+            }
           : {}),
       },
     },
@@ -85,7 +129,12 @@ export function mediaConvertJobSettings(options: { sourceUrl: string; destinatio
     Name: "HLS",
     OutputGroupSettings: {
       Type: "HLS_GROUP_SETTINGS",
-      HlsGroupSettings: { Destination: options.destination(keys.hlsDestination), SegmentLength: SEGMENT_SECONDS, MinSegmentLength: 0, SegmentControl: "SEGMENTED_FILES" },
+      HlsGroupSettings: {
+        Destination: options.destination(keys.hlsDestination),
+        SegmentLength: SEGMENT_SECONDS,
+        MinSegmentLength: 0,
+        SegmentControl: "SEGMENTED_FILES",
+      },
     },
     Outputs: LADDER.map((rendition) => ({
       NameModifier: `_${rendition.name}`,
@@ -106,7 +155,12 @@ export function mediaConvertJobSettings(options: { sourceUrl: string; destinatio
           Height: CAPTURE_SIZE.height,
           CodecSettings: {
             Codec: "FRAME_CAPTURE",
-            FrameCaptureSettings: { FramerateNumerator: 1, FramerateDenominator: thumbnailInterval(options.durationMs), MaxCaptures: MAX_THUMBNAILS, Quality: 80 },
+            FrameCaptureSettings: {
+              FramerateNumerator: 1,
+              FramerateDenominator: thumbnailInterval(options.durationMs),
+              MaxCaptures: MAX_THUMBNAILS,
+              Quality: 80,
+            },
           },
         },
       },
@@ -245,7 +299,10 @@ export class MediaConvertPackager implements Packager {
         });
       }
     } catch (error) {
-      if (!ended) await this.client.send(new CancelJobCommand({ Id: jobId })).catch((cancelError: Error) => log("warn", "storage.mediaconvert_cancel_failed", { jobId, error: cancelError.message }));
+      if (!ended)
+        await this.client
+          .send(new CancelJobCommand({ Id: jobId }))
+          .catch((cancelError: Error) => log("warn", "storage.mediaconvert_cancel_failed", { jobId, error: cancelError.message }));
       throw error;
     } finally {
       this.waiting.delete(jobId);

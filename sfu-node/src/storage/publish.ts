@@ -175,7 +175,10 @@ export class RecordingPublisher {
  * The node's publisher from its storage settings: MediaConvert when configured, local FFmpeg otherwise.
  * Call {@link RecordingPublisher.publishRecording} on it.
  */
-export function createPublisher(config: StorageConfig, options: { maxAttempts?: number; pollIntervalMs?: number; reportIntervalMs?: number } = {}): RecordingPublisher {
+export function createPublisher(
+  config: StorageConfig,
+  options: { maxAttempts?: number; pollIntervalMs?: number; reportIntervalMs?: number } = {},
+): RecordingPublisher {
   const store = new RecordingStore(config.s3, { maxAttempts: options.maxAttempts });
   const packager = config.mediaConvert
     ? new MediaConvertPackager(store, config.s3.region, config.mediaConvert, { pollIntervalMs: options.pollIntervalMs, credentials: config.s3.credentials })

@@ -14,7 +14,8 @@ const FILE_CONCURRENCY = 6;
 /** `classes/<classId>/recordings/<recordingId>/`: everything of one recording lives under this prefix. */
 export function recordingPrefix(classId: string, recordingId: string): string {
   const safe = /^[A-Za-z0-9_-]{1,64}$/;
-  if (!safe.test(classId) || !safe.test(recordingId)) throw new Error(`unsafe id in an S3 key: class ${JSON.stringify(classId)}, recording ${JSON.stringify(recordingId)}`);
+  if (!safe.test(classId) || !safe.test(recordingId))
+    throw new Error(`unsafe id in an S3 key: class ${JSON.stringify(classId)}, recording ${JSON.stringify(recordingId)}`);
   return `classes/${classId}/recordings/${recordingId}/`;
 }
 
@@ -100,14 +101,20 @@ export class RecordingStore {
 
   /** Writes a small text object (a WebVTT track) in one PUT. */
   async putText(key: string, body: string): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentTypeOf(key), CacheControl: cacheControlOf(key) }));
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentTypeOf(key), CacheControl: cacheControlOf(key) }),
+    );
   }
 
   /**
    * Uploads every file under `directory` to `prefix` + its relative path. Files `isLast` picks (manifests) go
    * after all others, so a player never finds a manifest whose segments are not there yet.
    */
-  async uploadDirectory(directory: string, prefix: string, options: { isLast?: (relativePath: string) => boolean; onProgress?: (fraction: number) => void } = {}): Promise<string[]> {
+  async uploadDirectory(
+    directory: string,
+    prefix: string,
+    options: { isLast?: (relativePath: string) => boolean; onProgress?: (fraction: number) => void } = {},
+  ): Promise<string[]> {
     const files = (await readdir(directory, { recursive: true, withFileTypes: true }))
       .filter((entry) => entry.isFile())
       .map((entry) => path.relative(directory, path.join(entry.parentPath, entry.name)).split(path.sep).join("/"));

@@ -56,21 +56,31 @@ function sha256Hex(data: string | Buffer): string {
 /** Recomputes the SigV4 signature of a request; undefined when it matches, else why not. */
 function checkSignature(request: http.IncomingMessage, body: Buffer, options: FakeMediaConvertOptions): string | undefined {
   const authorization = request.headers.authorization ?? "";
-  const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(authorization);
+  const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(
+    authorization,
+  );
   if (!match) return "missing or malformed SigV4 Authorization header";
   const [, accessKeyId, date, region, service, signedHeaders, signature] = match as unknown as string[];
   if (accessKeyId !== options.credentials.accessKeyId) return "The security token included in the request is invalid.";
   if (region !== options.region || service !== "mediaconvert") return `Credential should be scoped to a valid region and service (got ${region}/${service})`;
   const amzDate = String(request.headers["x-amz-date"] ?? "");
   const payloadHash = sha256Hex(body);
-  if (request.headers["x-amz-content-sha256"] !== undefined && request.headers["x-amz-content-sha256"] !== payloadHash) return "The provided 'x-amz-content-sha256' header does not match what was computed.";
+  if (request.headers["x-amz-content-sha256"] !== undefined && request.headers["x-amz-content-sha256"] !== payloadHash)
+    return "The provided 'x-amz-content-sha256' header does not match what was computed.";
   const url = new URL(request.url ?? "/", "http://localhost");
   const query = [...url.searchParams.entries()]
     .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`)
     .sort()
     .join("&");
   const headerNames = signedHeaders!.split(";");
-  const canonicalHeaders = headerNames.map((name) => `${name}:${String(request.headers[name] ?? "").trim().replace(/\s+/g, " ")}\n`).join("");
+  const canonicalHeaders = headerNames
+    .map(
+      (name) =>
+        `${name}:${String(request.headers[name] ?? "")
+          .trim()
+          .replace(/\s+/g, " ")}\n`,
+    )
+    .join("");
   const canonicalRequest = [request.method, url.pathname, query, canonicalHeaders, signedHeaders, payloadHash].join("\n");
   const scope = `${date}/${region}/${service}/aws4_request`;
   const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256Hex(canonicalRequest)].join("\n");
@@ -104,27 +114,35 @@ function validateJob(body: Json, options: FakeMediaConvertOptions): string | und
     }[type as string];
     if (!groupSettings) return `${path}/outputGroupSettings: unsupported or missing type ${type}`;
     const destination = groupSettings.destination;
-    if (typeof destination !== "string" || !destination.startsWith(`s3://${options.s3.bucket}/`) || destination.endsWith("/")) return `${path}: destination must be s3://${options.s3.bucket}/<folder>/<base name>`;
+    if (typeof destination !== "string" || !destination.startsWith(`s3://${options.s3.bucket}/`) || destination.endsWith("/"))
+      return `${path}: destination must be s3://${options.s3.bucket}/<folder>/<base name>`;
     if (type !== "FILE_GROUP_SETTINGS" && !(groupSettings.segmentLength > 0)) return `${path}: segmentLength is required`;
     if (!Array.isArray(group.outputs) || group.outputs.length === 0) return `${path}/outputs: at least one output is required`;
     for (const [o, output] of group.outputs.entries()) {
       const outputPath = `${path}/outputs/${o}`;
       const container = output.containerSettings?.container;
-      const allowed = { DASH_ISO_GROUP_SETTINGS: ["MPD"], HLS_GROUP_SETTINGS: ["M3U8"], FILE_GROUP_SETTINGS: ["RAW", "MP4"] }[type as "DASH_ISO_GROUP_SETTINGS"];
+      const allowed = { DASH_ISO_GROUP_SETTINGS: ["MPD"], HLS_GROUP_SETTINGS: ["M3U8"], FILE_GROUP_SETTINGS: ["RAW", "MP4"] }[
+        type as "DASH_ISO_GROUP_SETTINGS"
+      ];
       if (!allowed.includes(container)) return `${outputPath}/containerSettings/container: ${container} is not allowed in ${type}`;
       const video = output.videoDescription;
       const codec = video?.codecSettings?.codec;
       if (video) {
-        if (!(video.width > 0 && video.height > 0 && video.width % 2 === 0 && video.height % 2 === 0)) return `${outputPath}/videoDescription: width and height must be even and positive`;
+        if (!(video.width > 0 && video.height > 0 && video.width % 2 === 0 && video.height % 2 === 0))
+          return `${outputPath}/videoDescription: width and height must be even and positive`;
         if (codec === "H_264") {
           const h264 = video.codecSettings.h264Settings;
-          if (h264?.rateControlMode === "CBR" && !(h264.bitrate >= 1000 && h264.bitrate <= 1_152_000_000)) return `${outputPath}/videoDescription/codecSettings/h264Settings/bitrate: required for CBR, 1000–1152000000`;
+          if (h264?.rateControlMode === "CBR" && !(h264.bitrate >= 1000 && h264.bitrate <= 1_152_000_000))
+            return `${outputPath}/videoDescription/codecSettings/h264Settings/bitrate: required for CBR, 1000–1152000000`;
         } else if (codec === "FRAME_CAPTURE") {
           if (container !== "RAW") return `${outputPath}: FRAME_CAPTURE needs the RAW container`;
           const capture = video.codecSettings.frameCaptureSettings ?? {};
-          if (!(Number.isInteger(capture.framerateNumerator) && capture.framerateNumerator >= 1)) return `${outputPath}/…/frameCaptureSettings/framerateNumerator: must be an integer ≥ 1`;
-          if (!(Number.isInteger(capture.framerateDenominator) && capture.framerateDenominator >= 1)) return `${outputPath}/…/frameCaptureSettings/framerateDenominator: must be an integer ≥ 1`;
-          if (capture.maxCaptures !== undefined && !(capture.maxCaptures >= 1 && capture.maxCaptures <= 10_000_000)) return `${outputPath}/…/frameCaptureSettings/maxCaptures: 1–10000000`;
+          if (!(Number.isInteger(capture.framerateNumerator) && capture.framerateNumerator >= 1))
+            return `${outputPath}/…/frameCaptureSettings/framerateNumerator: must be an integer ≥ 1`;
+          if (!(Number.isInteger(capture.framerateDenominator) && capture.framerateDenominator >= 1))
+            return `${outputPath}/…/frameCaptureSettings/framerateDenominator: must be an integer ≥ 1`;
+          if (capture.maxCaptures !== undefined && !(capture.maxCaptures >= 1 && capture.maxCaptures <= 10_000_000))
+            return `${outputPath}/…/frameCaptureSettings/maxCaptures: 1–10000000`;
           if (capture.quality !== undefined && !(capture.quality >= 1 && capture.quality <= 100)) return `${outputPath}/…/frameCaptureSettings/quality: 1–100`;
         } else {
           return `${outputPath}/videoDescription/codecSettings/codec: ${codec} is not supported here`;
@@ -132,14 +150,18 @@ function validateJob(body: Json, options: FakeMediaConvertOptions): string | und
       }
       for (const [a, audio] of (output.audioDescriptions ?? []).entries()) {
         const audioPath = `${outputPath}/audioDescriptions/${a}`;
-        if (audio.audioSourceName !== undefined && !selectors.has(audio.audioSourceName)) return `${audioPath}/audioSourceName: no audio selector named ${audio.audioSourceName}`;
+        if (audio.audioSourceName !== undefined && !selectors.has(audio.audioSourceName))
+          return `${audioPath}/audioSourceName: no audio selector named ${audio.audioSourceName}`;
         if (audio.codecSettings?.codec !== "AAC") return `${audioPath}/codecSettings/codec: ${audio.codecSettings?.codec} is not supported here`;
         const aac = audio.codecSettings.aacSettings ?? {};
-        if (![8000, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000].includes(aac.sampleRate)) return `${audioPath}/…/aacSettings/sampleRate: invalid ${aac.sampleRate}`;
-        if (aac.codingMode === "CODING_MODE_2_0" && !(aac.bitrate >= 16000 && aac.bitrate <= 576000)) return `${audioPath}/…/aacSettings/bitrate: ${aac.bitrate} is not valid for CODING_MODE_2_0`;
+        if (![8000, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000].includes(aac.sampleRate))
+          return `${audioPath}/…/aacSettings/sampleRate: invalid ${aac.sampleRate}`;
+        if (aac.codingMode === "CODING_MODE_2_0" && !(aac.bitrate >= 16000 && aac.bitrate <= 576000))
+          return `${audioPath}/…/aacSettings/bitrate: ${aac.bitrate} is not valid for CODING_MODE_2_0`;
       }
       if (!video && !(output.audioDescriptions?.length > 0)) return `${outputPath}: an output needs video or audio`;
-      if (type === "DASH_ISO_GROUP_SETTINGS" && video && output.audioDescriptions?.length > 0) return `${outputPath}: DASH ISO outputs carry video or audio, not both`;
+      if (type === "DASH_ISO_GROUP_SETTINGS" && video && output.audioDescriptions?.length > 0)
+        return `${outputPath}: DASH ISO outputs carry video or audio, not both`;
     }
   }
   return undefined;
@@ -152,25 +174,40 @@ function keyOf(s3Url: string, bucket: string): string {
 
 /** Writes the objects a job writes: manifests and a segment per output, and the frame captures. */
 async function writeOutputs(job: Json, durationSeconds: number, options: FakeMediaConvertOptions, partial: boolean): Promise<void> {
-  const put = (key: string, body: string | Buffer, contentType: string) => options.s3.client.send(new PutObjectCommand({ Bucket: options.s3.bucket, Key: key, Body: body, ContentType: contentType }));
+  const put = (key: string, body: string | Buffer, contentType: string) =>
+    options.s3.client.send(new PutObjectCommand({ Bucket: options.s3.bucket, Key: key, Body: body, ContentType: contentType }));
   for (const group of job.settings.outputGroups) {
     const type = group.outputGroupSettings.type;
     if (type === "DASH_ISO_GROUP_SETTINGS") {
       const base = keyOf(group.outputGroupSettings.dashIsoGroupSettings.destination, options.s3.bucket);
       for (const output of group.outputs) await put(`${base}${output.nameModifier ?? ""}_1.mp4`, Buffer.alloc(1024), "video/mp4");
       if (partial) return;
-      const representations = group.outputs.map((output: Json, i: number) => `<Representation id="${i}" bandwidth="${output.videoDescription?.codecSettings?.h264Settings?.bitrate ?? output.audioDescriptions?.[0]?.codecSettings?.aacSettings?.bitrate}"/>`);
-      await put(`${base}.mpd`, `<?xml version="1.0"?><MPD mediaPresentationDuration="PT${durationSeconds}S"><Period>${representations.join("")}</Period></MPD>`, "application/dash+xml");
+      const representations = group.outputs.map(
+        (output: Json, i: number) =>
+          `<Representation id="${i}" bandwidth="${output.videoDescription?.codecSettings?.h264Settings?.bitrate ?? output.audioDescriptions?.[0]?.codecSettings?.aacSettings?.bitrate}"/>`,
+      );
+      await put(
+        `${base}.mpd`,
+        `<?xml version="1.0"?><MPD mediaPresentationDuration="PT${durationSeconds}S"><Period>${representations.join("")}</Period></MPD>`,
+        "application/dash+xml",
+      );
     } else if (type === "HLS_GROUP_SETTINGS") {
       const base = keyOf(group.outputGroupSettings.hlsGroupSettings.destination, options.s3.bucket);
-      const variants = group.outputs.map((output: Json) => `#EXT-X-STREAM-INF:BANDWIDTH=${output.videoDescription.codecSettings.h264Settings.bitrate},RESOLUTION=${output.videoDescription.width}x${output.videoDescription.height}\n${base.split("/").at(-1)}${output.nameModifier}.m3u8`);
+      const variants = group.outputs.map(
+        (output: Json) =>
+          `#EXT-X-STREAM-INF:BANDWIDTH=${output.videoDescription.codecSettings.h264Settings.bitrate},RESOLUTION=${output.videoDescription.width}x${output.videoDescription.height}\n${base.split("/").at(-1)}${output.nameModifier}.m3u8`,
+      );
       await put(`${base}.m3u8`, `#EXTM3U\n${variants.join("\n")}\n`, "application/vnd.apple.mpegurl");
     } else {
       const base = keyOf(group.outputGroupSettings.fileGroupSettings.destination, options.s3.bucket);
       for (const output of group.outputs) {
         const capture = output.videoDescription.codecSettings.frameCaptureSettings;
-        const count = Math.min(capture.maxCaptures ?? Number.POSITIVE_INFINITY, Math.floor((durationSeconds * capture.framerateNumerator) / capture.framerateDenominator) + 1);
-        for (let i = 0; i < count; i++) await put(`${base}${output.nameModifier ?? ""}.${String(i).padStart(7, "0")}.${output.extension ?? "jpg"}`, options.captureJpeg, "image/jpeg");
+        const count = Math.min(
+          capture.maxCaptures ?? Number.POSITIVE_INFINITY,
+          Math.floor((durationSeconds * capture.framerateNumerator) / capture.framerateDenominator) + 1,
+        );
+        for (let i = 0; i < count; i++)
+          await put(`${base}${output.nameModifier ?? ""}.${String(i).padStart(7, "0")}.${output.extension ?? "jpg"}`, options.captureJpeg, "image/jpeg");
       }
     }
   }
@@ -201,7 +238,17 @@ export async function startFakeMediaConvert(options: FakeMediaConvertOptions): P
       if (problem) return send(response, 400, { message: problem }, "BadRequestException");
       const id = `${Date.now()}-${jobs.length}abcdef`;
       jobs.push({ id, body: job, statuses: [] });
-      return send(response, 201, { job: { id, arn: `arn:aws:mediaconvert:${options.region}:123456789012:jobs/${id}`, role: job.role, settings: job.settings, status: "SUBMITTED", createdAt: Math.floor(Date.now() / 1000), userMetadata: job.userMetadata ?? {} } });
+      return send(response, 201, {
+        job: {
+          id,
+          arn: `arn:aws:mediaconvert:${options.region}:123456789012:jobs/${id}`,
+          role: job.role,
+          settings: job.settings,
+          status: "SUBMITTED",
+          createdAt: Math.floor(Date.now() / 1000),
+          userMetadata: job.userMetadata ?? {},
+        },
+      });
     }
 
     const getJob = /^\/2017-08-29\/jobs\/([^/]+)$/.exec(path);
@@ -213,13 +260,26 @@ export async function startFakeMediaConvert(options: FakeMediaConvertOptions): P
       if (step === 0) {
         answer = { status: "SUBMITTED" };
       } else if (job.statuses.at(-1) === "COMPLETE" || job.statuses.at(-1) === "ERROR") {
-        answer = { status: job.statuses.at(-1), ...(job.statuses.at(-1) === "ERROR" && options.failJobs ? { errorCode: options.failJobs.errorCode, errorMessage: options.failJobs.errorMessage } : {}) };
+        answer = {
+          status: job.statuses.at(-1),
+          ...(job.statuses.at(-1) === "ERROR" && options.failJobs
+            ? { errorCode: options.failJobs.errorCode, errorMessage: options.failJobs.errorMessage }
+            : {}),
+        };
       } else {
         if (step === 1) {
           // The service opens the input when the job starts; an unreadable input fails the job.
           const source = job.body.settings.inputs[0].fileInput as string;
           try {
-            const { stdout } = await run("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", `${options.s3.publicUrl}/${keyOf(source, options.s3.bucket)}`]);
+            const { stdout } = await run("ffprobe", [
+              "-v",
+              "error",
+              "-show_entries",
+              "format=duration",
+              "-of",
+              "csv=p=0",
+              `${options.s3.publicUrl}/${keyOf(source, options.s3.bucket)}`,
+            ]);
             durations.set(job.id, Number(stdout.trim()));
           } catch {
             answer = { status: "ERROR", errorCode: 1030, errorMessage: `Failed probe/open: [Failed to open input file [${source}]]` };
@@ -239,7 +299,9 @@ export async function startFakeMediaConvert(options: FakeMediaConvertOptions): P
         }
       }
       job.statuses.push(answer.status);
-      return send(response, 200, { job: { id: job.id, role: job.body.role, settings: job.body.settings, createdAt: Math.floor(Date.now() / 1000), ...answer } });
+      return send(response, 200, {
+        job: { id: job.id, role: job.body.role, settings: job.body.settings, createdAt: Math.floor(Date.now() / 1000), ...answer },
+      });
     }
 
     const cancel = /^\/2017-08-29\/jobs\/([^/]+)$/.exec(path);

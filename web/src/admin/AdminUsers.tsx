@@ -65,52 +65,64 @@ export default function AdminUsers(): JSX.Element {
       <ErrorAlert error={users.error} />
       {/* Only the results wait for a search, so the search form keeps focus. */}
       <Suspense fallback={<Loading />}>
-      <Show when={users.latest} fallback={<Show when={!users.error}><Loading /></Show>}>
-        {(list) => (
-          <Show when={list().users.length > 0} fallback={<p class="empty">No users match.</p>}>
-            <div class="card table-wrap">
-              <table class="table">
-                <caption class="visually-hidden">Users</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">E-mail</th>
-                    <th scope="col">Role</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  <For each={list().users}>
-                    {(user) => (
-                      <tr>
-                        <td>{user.displayName}</td>
-                        <td class="mono">{user.email}</td>
-                        <td>
-                          <label class="visually-hidden" for={`role-${user.id}`}>
-                            Role of {user.displayName}
-                          </label>
-                          <select
-                            id={`role-${user.id}`}
-                            class="select"
-                            style={{ "min-width": "8rem" }}
-                            value={user.role}
-                            disabled={user.id === me().id}
-                            title={user.id === me().id ? "You cannot change your own role" : undefined}
-                            onChange={(e) => void changeRole(user, e.currentTarget.value as Role)}
-                          >
-                            <For each={ROLE_VALUES}>{(role) => <option value={role}>{ROLE_LABELS[role]}</option>}</For>
-                          </select>
-                        </td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
-            </div>
-          </Show>
-        )}
-      </Show>
+        <Show
+          when={users.latest}
+          fallback={
+            <Show when={!users.error}>
+              <Loading />
+            </Show>
+          }
+        >
+          {(list) => (
+            <Show when={list().users.length > 0} fallback={<p class="empty">No users match.</p>}>
+              <div class="card table-wrap">
+                <table class="table">
+                  <caption class="visually-hidden">Users</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Name</th>
+                      <th scope="col">E-mail</th>
+                      <th scope="col">Role</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    <For each={list().users}>
+                      {(user) => (
+                        <tr>
+                          <td>{user.displayName}</td>
+                          <td class="mono">{user.email}</td>
+                          <td>
+                            <label class="visually-hidden" for={`role-${user.id}`}>
+                              Role of {user.displayName}
+                            </label>
+                            <select
+                              id={`role-${user.id}`}
+                              class="select"
+                              style={{ "min-width": "8rem" }}
+                              value={user.role}
+                              disabled={user.id === me().id}
+                              title={user.id === me().id ? "You cannot change your own role" : undefined}
+                              onChange={(e) => void changeRole(user, e.currentTarget.value as Role)}
+                            >
+                              <For each={ROLE_VALUES}>{(role) => <option value={role}>{ROLE_LABELS[role]}</option>}</For>
+                            </select>
+                          </td>
+                        </tr>
+                      )}
+                    </For>
+                  </tbody>
+                </table>
+              </div>
+            </Show>
+          )}
+        </Show>
       </Suspense>
-      <Modal open={creating()} onOpenChange={setCreating} title="Create local account" description="For people who do not come through insp, e.g. guest teachers.">
+      <Modal
+        open={creating()}
+        onOpenChange={setCreating}
+        title="Create local account"
+        description="For people who do not come through insp, e.g. guest teachers."
+      >
         <CreateUserForm
           onCreated={(user) => {
             setCreating(false);
@@ -143,7 +155,14 @@ function CreateUserForm(props: { onCreated: (user: PublicUser) => void }): JSX.E
     >
       <div class="field">
         <label for="new-user-name">Display name</label>
-        <input id="new-user-name" class="input" required maxLength={LIMITS.displayNameLength} value={displayName()} onInput={(e) => setDisplayName(e.currentTarget.value)} />
+        <input
+          id="new-user-name"
+          class="input"
+          required
+          maxLength={LIMITS.displayNameLength}
+          value={displayName()}
+          onInput={(e) => setDisplayName(e.currentTarget.value)}
+        />
       </div>
       <div class="field">
         <label for="new-user-email">E-mail</label>

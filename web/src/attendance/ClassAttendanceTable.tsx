@@ -12,7 +12,14 @@ export function ClassAttendanceTable(props: { classId: string }): JSX.Element {
   return (
     <div class="stack">
       <ErrorAlert error={overview.error} />
-      <Show when={overview()} fallback={<Show when={!overview.error}><Loading label="Loading attendance…" /></Show>}>
+      <Show
+        when={overview()}
+        fallback={
+          <Show when={!overview.error}>
+            <Loading label="Loading attendance…" />
+          </Show>
+        }
+      >
         {(current) => (
           <Show when={current().students.length > 0} fallback={<p class="muted">No students yet.</p>}>
             <div class="table-wrap">

@@ -30,7 +30,13 @@ export function PresenceChart(props: { points: PresencePoint[]; timeZone: string
   };
   return (
     <figure class="presence-chart" style={{ margin: 0 }}>
-      <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={label()} data-testid="presence-chart" style={{ width: "100%", "max-width": "40rem", height: "auto" }}>
+      <svg
+        viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
+        role="img"
+        aria-label={label()}
+        data-testid="presence-chart"
+        style={{ width: "100%", "max-width": "40rem", height: "auto" }}
+      >
         <For each={[0, geometry().peak]}>
           {(value) => (
             <>

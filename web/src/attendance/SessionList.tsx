@@ -13,7 +13,14 @@ export function SessionList(props: { classId: string }): JSX.Element {
   return (
     <div class="stack">
       <ErrorAlert error={sessions.error} />
-      <Show when={sessions()} fallback={<Show when={!sessions.error}><Loading label="Loading the sessions…" /></Show>}>
+      <Show
+        when={sessions()}
+        fallback={
+          <Show when={!sessions.error}>
+            <Loading label="Loading the sessions…" />
+          </Show>
+        }
+      >
         {(list) => (
           <Show when={list().length > 0} fallback={<p class="muted">No live sessions yet. They appear here once the class has been live.</p>}>
             <ul class="list" aria-label="Live sessions">

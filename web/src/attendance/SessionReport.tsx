@@ -38,20 +38,30 @@ export function SessionReport(props: { classId: string; sessionId: string }): JS
   return (
     <div class="stack" data-testid="session-report">
       <ErrorAlert error={report.error} />
-      <Show when={report()} fallback={<Show when={!report.error}><Loading label="Loading the report…" /></Show>}>
+      <Show
+        when={report()}
+        fallback={
+          <Show when={!report.error}>
+            <Loading label="Loading the report…" />
+          </Show>
+        }
+      >
         {(current) => (
           <>
             <p class="small muted" style={{ margin: 0 }}>
-              {current().session.endedAt === null ? `Running for ${formatDuration(current().durationMs)} so far` : `Lasted ${formatDuration(current().durationMs)}`} · times in{" "}
-              {zone().replaceAll("_", " ")}
+              {current().session.endedAt === null
+                ? `Running for ${formatDuration(current().durationMs)} so far`
+                : `Lasted ${formatDuration(current().durationMs)}`}{" "}
+              · times in {zone().replaceAll("_", " ")}
             </p>
             <Show when={everyone()}>
               {(full) => (
                 <>
                   <p style={{ margin: 0 }} data-testid="session-totals">
-                    {full().totals.students} {full().totals.students === 1 ? "student" : "students"} came (at most {full().totals.peakPresent} people at once), on average for{" "}
-                    {formatDuration(full().totals.averageStudentPresentMs)}; {full().totals.chatMessages} chat {full().totals.chatMessages === 1 ? "message" : "messages"},{" "}
-                    {full().totals.pollAnswers} poll {full().totals.pollAnswers === 1 ? "answer" : "answers"}.
+                    {full().totals.students} {full().totals.students === 1 ? "student" : "students"} came (at most {full().totals.peakPresent} people at once),
+                    on average for {formatDuration(full().totals.averageStudentPresentMs)}; {full().totals.chatMessages} chat{" "}
+                    {full().totals.chatMessages === 1 ? "message" : "messages"}, {full().totals.pollAnswers} poll{" "}
+                    {full().totals.pollAnswers === 1 ? "answer" : "answers"}.
                   </p>
                   <Show when={full().presence.length > 1}>
                     <PresenceChart points={full().presence} timeZone={zone()} />
@@ -59,7 +69,10 @@ export function SessionReport(props: { classId: string; sessionId: string }): JS
                 </>
               )}
             </Show>
-            <Show when={current().lines.length > 0} fallback={<p class="muted">{current().scope === "own" ? "You did not attend this session." : "Nobody attended this session."}</p>}>
+            <Show
+              when={current().lines.length > 0}
+              fallback={<p class="muted">{current().scope === "own" ? "You did not attend this session." : "Nobody attended this session."}</p>}
+            >
               <div class="table-wrap">
                 <table class="table" data-testid="attendance-table">
                   <caption class="visually-hidden">

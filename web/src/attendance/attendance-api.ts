@@ -12,7 +12,8 @@ import { api, ApiError } from "../api";
 /** The reply checked against its schema: a reply of another shape is shown as an error, never half-drawn. */
 function checked<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {
   const result = v.safeParse(schema, body);
-  if (!result.success) throw new ApiError("INTERNAL", "The attendance report came back in a form this page does not understand. Reload the page and try again.", 200);
+  if (!result.success)
+    throw new ApiError("INTERNAL", "The attendance report came back in a form this page does not understand. Reload the page and try again.", 200);
   return result.output;
 }
 
@@ -21,7 +22,10 @@ export async function fetchSessions(classId: string): Promise<AttendanceSession[
 }
 
 export async function fetchSessionReport(classId: string, sessionId: string): Promise<SessionAttendanceResponse> {
-  return checked(SessionAttendanceResponseSchema, await api<unknown>(`/api/classes/${encodeURIComponent(classId)}/sessions/${encodeURIComponent(sessionId)}/attendance`));
+  return checked(
+    SessionAttendanceResponseSchema,
+    await api<unknown>(`/api/classes/${encodeURIComponent(classId)}/sessions/${encodeURIComponent(sessionId)}/attendance`),
+  );
 }
 
 export async function fetchClassAttendance(classId: string): Promise<ClassAttendanceResponse> {

@@ -92,7 +92,14 @@ export function BlockList(props: {
         <div class="form-grid form-grid--2">
           <div class="field">
             <label for="block-user">Person</label>
-            <select id="block-user" class="select" required value={userId()} onChange={(e) => setUserId(e.currentTarget.value)} disabled={props.candidates.length === 0}>
+            <select
+              id="block-user"
+              class="select"
+              required
+              value={userId()}
+              onChange={(e) => setUserId(e.currentTarget.value)}
+              disabled={props.candidates.length === 0}
+            >
               <Show when={props.candidates.length === 0}>
                 <option value="">{props.classId ? "Nobody is enrolled" : "Search for a person first"}</option>
               </Show>
@@ -118,7 +125,14 @@ export function BlockList(props: {
           </Show>
           <div class="field">
             <label for="block-expires">Until (optional)</label>
-            <input id="block-expires" class="input" type="datetime-local" value={expires()} onInput={(e) => setExpires(e.currentTarget.value)} aria-describedby="block-expires-hint" />
+            <input
+              id="block-expires"
+              class="input"
+              type="datetime-local"
+              value={expires()}
+              onInput={(e) => setExpires(e.currentTarget.value)}
+              aria-describedby="block-expires-hint"
+            />
             <span id="block-expires-hint" class="field__hint">
               Leave empty to block until lifted. {session.timeZone().replaceAll("_", " ")} time.
             </span>
@@ -126,7 +140,14 @@ export function BlockList(props: {
         </div>
         <div class="field">
           <label for="block-reason">Reason</label>
-          <textarea id="block-reason" class="textarea" required maxLength={LIMITS.blockReasonLength} value={reason()} onInput={(e) => setReason(e.currentTarget.value)} />
+          <textarea
+            id="block-reason"
+            class="textarea"
+            required
+            maxLength={LIMITS.blockReasonLength}
+            value={reason()}
+            onInput={(e) => setReason(e.currentTarget.value)}
+          />
         </div>
         <ErrorAlert error={add.error()} />
         <div class="form-actions">
@@ -139,7 +160,14 @@ export function BlockList(props: {
       <section class="card stack" aria-labelledby="blocks-title">
         <h2 id="blocks-title">Active blocks</h2>
         <ErrorAlert error={blocks.error} />
-        <Show when={blocks.latest} fallback={<Show when={!blocks.error}><Loading /></Show>}>
+        <Show
+          when={blocks.latest}
+          fallback={
+            <Show when={!blocks.error}>
+              <Loading />
+            </Show>
+          }
+        >
           {(list) => (
             <Show when={list().blocks.length > 0} fallback={<p class="muted">Nobody is blocked.</p>}>
               <div class="table-wrap">

@@ -31,35 +31,34 @@ export function CalendarFeed(): JSX.Element {
     <section class="card stack" aria-labelledby="calendar-feed-title">
       <h2 id="calendar-feed-title">Subscribe to your schedule</h2>
       <p class="muted">
-        Add this link to Google Calendar, Outlook or Apple Calendar to see your classes there. Keep it private:
-        anyone with the link can see your schedule.
+        Add this link to Google Calendar, Outlook or Apple Calendar to see your classes there. Keep it private: anyone with the link can see your schedule.
       </p>
       <ErrorAlert error={feed.error} />
       {/* Its own boundary: the page around it (the calendar) must not wait for the feed URL. */}
       <Suspense fallback={<Loading />}>
-      <Show when={feed.latest}>
-        {(current) => (
-          <>
-            <div class="field">
-              <label for="calendar-feed-url">Calendar link (ICS)</label>
-              <div class="copy-field">
-                <input id="calendar-feed-url" class="input" readOnly value={current().url} onFocus={(e) => e.currentTarget.select()} />
-                <button type="button" class="button" onClick={() => void copy(current().url)}>
-                  Copy
+        <Show when={feed.latest}>
+          {(current) => (
+            <>
+              <div class="field">
+                <label for="calendar-feed-url">Calendar link (ICS)</label>
+                <div class="copy-field">
+                  <input id="calendar-feed-url" class="input" readOnly value={current().url} onFocus={(e) => e.currentTarget.select()} />
+                  <button type="button" class="button" onClick={() => void copy(current().url)}>
+                    Copy
+                  </button>
+                </div>
+              </div>
+              <div class="row">
+                <a class="button button--small" href={current().url.replace(/^https?:/, "webcal:")}>
+                  Open in calendar app
+                </a>
+                <button type="button" class="button button--small button--danger" onClick={() => setConfirmOpen(true)}>
+                  Create a new link
                 </button>
               </div>
-            </div>
-            <div class="row">
-              <a class="button button--small" href={current().url.replace(/^https?:/, "webcal:")}>
-                Open in calendar app
-              </a>
-              <button type="button" class="button button--small button--danger" onClick={() => setConfirmOpen(true)}>
-                Create a new link
-              </button>
-            </div>
-          </>
-        )}
-      </Show>
+            </>
+          )}
+        </Show>
       </Suspense>
       <Modal open={confirmOpen()} onOpenChange={setConfirmOpen} title="Create a new calendar link?">
         <div class="stack">

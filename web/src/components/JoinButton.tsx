@@ -41,7 +41,9 @@ export function JoinButton(props: {
       </A>
       <Show when={props.teaching}>
         <span class="small muted">
-          {teacherEarly() ? `You can open the room any time. Students can enter from ${studentsFrom()} (15 minutes before the start) until the end.` : "Students can enter until the end."}
+          {teacherEarly()
+            ? `You can open the room any time. Students can enter from ${studentsFrom()} (15 minutes before the start) until the end.`
+            : "Students can enter until the end."}
         </span>
       </Show>
     </Show>

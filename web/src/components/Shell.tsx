@@ -98,7 +98,10 @@ export function Shell(props: { children: JSX.Element }): JSX.Element {
           <div class="app-nav__list">
             {/* On phones the name does not fit in the bar, so the menu says who is signed in. */}
             <p class="nav-user">
-              Signed in as <strong><bdi>{user().displayName}</bdi></strong>
+              Signed in as{" "}
+              <strong>
+                <bdi>{user().displayName}</bdi>
+              </strong>
             </p>
             <For each={items()}>
               {(item) => (

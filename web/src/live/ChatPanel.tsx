@@ -133,7 +133,12 @@ export function ChatPanel(props: { channel: ClassChannel; moderator: boolean }):
               </Show>
               <Show when={message.attachment}>{(attachment) => <ChatAttachment attachment={attachment()} />}</Show>
               <Show when={props.moderator}>
-                <button type="button" class="button button--quiet button--small" aria-label={`Delete message from ${message.displayName}`} onClick={() => void props.channel.request("chat.delete", { messageId: message.id }).catch((e) => setError(errorMessage(e)))}>
+                <button
+                  type="button"
+                  class="button button--quiet button--small"
+                  aria-label={`Delete message from ${message.displayName}`}
+                  onClick={() => void props.channel.request("chat.delete", { messageId: message.id }).catch((e) => setError(errorMessage(e)))}
+                >
                   Delete
                 </button>
               </Show>
@@ -182,7 +187,13 @@ export function ChatPanel(props: { channel: ClassChannel; moderator: boolean }):
       </form>
       <Show when={length() > CLASSROOM_LIMITS.maxChatGraphemes - 200}>
         {/* Over the limit the counter says so in place (not a grey count beside a Send that does nothing). */}
-        <p id="chat-length" class="small" classList={{ muted: length() <= CLASSROOM_LIMITS.maxChatGraphemes, field__error: length() > CLASSROOM_LIMITS.maxChatGraphemes }} role={length() > CLASSROOM_LIMITS.maxChatGraphemes ? "alert" : undefined} data-testid="chat-length">
+        <p
+          id="chat-length"
+          class="small"
+          classList={{ muted: length() <= CLASSROOM_LIMITS.maxChatGraphemes, field__error: length() > CLASSROOM_LIMITS.maxChatGraphemes }}
+          role={length() > CLASSROOM_LIMITS.maxChatGraphemes ? "alert" : undefined}
+          data-testid="chat-length"
+        >
           {length() > CLASSROOM_LIMITS.maxChatGraphemes
             ? `${length() - CLASSROOM_LIMITS.maxChatGraphemes} characters too long (${length()} / ${CLASSROOM_LIMITS.maxChatGraphemes}): shorten the message to send it.`
             : `${length()} / ${CLASSROOM_LIMITS.maxChatGraphemes}`}

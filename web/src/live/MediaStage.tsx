@@ -112,7 +112,12 @@ export function MediaStage(props: {
         }}
         controls={
           <Show when={props.moderator && !person()?.local && person()?.audio === "live"}>
-            <button type="button" class="button button--quiet button--small" aria-label={`Mute ${person()?.name ?? "this person"}`} onClick={() => void props.channel.request("media.mute", { userId, source: "audio" }).catch(props.onError)}>
+            <button
+              type="button"
+              class="button button--quiet button--small"
+              aria-label={`Mute ${person()?.name ?? "this person"}`}
+              onClick={() => void props.channel.request("media.mute", { userId, source: "audio" }).catch(props.onError)}
+            >
               🔇
             </button>
           </Show>
@@ -139,46 +144,69 @@ export function MediaStage(props: {
   };
 
   const playAll = () => {
-    for (const element of audioBox.querySelectorAll("audio")) element.play().then(() => setSoundBlocked(false), () => undefined);
+    for (const element of audioBox.querySelectorAll("audio"))
+      element.play().then(
+        () => setSoundBlocked(false),
+        () => undefined,
+      );
   };
 
   return (
-    <section class="media-stage" classList={{ "media-stage--board": props.boardShown }} aria-label="Video" data-testid="media-stage" data-status={state.status} data-node-id={state.nodeId ?? ""}>
+    <section
+      class="media-stage"
+      classList={{ "media-stage--board": props.boardShown }}
+      aria-label="Video"
+      data-testid="media-stage"
+      data-status={state.status}
+      data-node-id={state.nodeId ?? ""}
+    >
       {/* Notices float over the top of the pictures, so that they never push the control bar off the screen. */}
       <div class="media-stage__notices">
-      <Show when={STATUS_TEXT[state.status]}>
-        <p class="media-stage__status muted small" role="status">
-          {STATUS_TEXT[state.status]}
-        </p>
-      </Show>
-      <Show when={state.message && state.status !== "closed"}>
-        <p class="alert alert--error small" role="alert">
-          {state.message}
-        </p>
-      </Show>
-      <Show when={state.stageOffer}>
-        <div class="alert alert--info media-stage__offer" role="alert">
-          <span>You are invited on stage: the class can see and hear you.</span>
-          <button type="button" class="button button--primary" onClick={() => void props.session.acceptStage().catch(props.onError)}>
-            Join the stage
+        <Show when={STATUS_TEXT[state.status]}>
+          <p class="media-stage__status muted small" role="status">
+            {STATUS_TEXT[state.status]}
+          </p>
+        </Show>
+        <Show when={state.message && state.status !== "closed"}>
+          <p class="alert alert--error small" role="alert">
+            {state.message}
+          </p>
+        </Show>
+        <Show when={state.stageOffer}>
+          <div class="alert alert--info media-stage__offer" role="alert">
+            <span>You are invited on stage: the class can see and hear you.</span>
+            <button type="button" class="button button--primary" onClick={() => void props.session.acceptStage().catch(props.onError)}>
+              Join the stage
+            </button>
+            <button type="button" class="button button--quiet" onClick={() => props.session.declineStage()}>
+              Not now
+            </button>
+          </div>
+        </Show>
+        <Show when={soundBlocked()}>
+          <button type="button" class="button button--primary media-stage__sound" onClick={playAll}>
+            🔊 Turn on sound
           </button>
-          <button type="button" class="button button--quiet" onClick={() => props.session.declineStage()}>
-            Not now
-          </button>
-        </div>
-      </Show>
-      <Show when={soundBlocked()}>
-        <button type="button" class="button button--primary media-stage__sound" onClick={playAll}>
-          🔊 Turn on sound
-        </button>
-      </Show>
+        </Show>
       </div>
 
-      <div class="media-stage__main" ref={mainArea} data-testid="main-picture" data-shows={props.boardShown ? "board" : screens().length > 0 ? "screen" : "camera"}>
+      <div
+        class="media-stage__main"
+        ref={mainArea}
+        data-testid="main-picture"
+        data-shows={props.boardShown ? "board" : screens().length > 0 ? "screen" : "camera"}
+      >
         <Show
           when={props.boardShown}
           fallback={
-            <Show when={screens().length > 0} fallback={<For each={mainTeachers()} fallback={<p class="media-stage__empty muted">The teacher's camera shows here.</p>}>{personTile}</For>}>
+            <Show
+              when={screens().length > 0}
+              fallback={
+                <For each={mainTeachers()} fallback={<p class="media-stage__empty muted">The teacher's camera shows here.</p>}>
+                  {personTile}
+                </For>
+              }
+            >
               <For each={screens()}>{screenTile}</For>
             </Show>
           }

@@ -8,7 +8,9 @@ const ROLE_ORDER = { teacher: 0, admin: 1, student: 2 } as const;
 /** People in the class with role, presence and hand; moderators get the controls for each student. */
 export function ParticipantList(props: { channel: ClassChannel; moderator: boolean; onError: (error: unknown) => void }): JSX.Element {
   const state = props.channel.state;
-  const people = createMemo(() => [...state.participants].sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role] || a.displayName.localeCompare(b.displayName)));
+  const people = createMemo(() =>
+    [...state.participants].sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role] || a.displayName.localeCompare(b.displayName)),
+  );
   const hands = createMemo(() => state.participants.filter((p) => p.handRaisedAt !== null).sort((a, b) => a.handRaisedAt! - b.handRaisedAt!));
   const act = (promise: Promise<unknown>) => void promise.catch(props.onError);
 
@@ -25,17 +27,26 @@ export function ParticipantList(props: { channel: ClassChannel; moderator: boole
       >
         {holdsPen(person.userId) ? "Take pen" : "Give pen"}
       </button>
-      <button type="button" class="button button--quiet button--small" onClick={() => act(props.channel.request("participant.mute", { userId: person.userId, muted: !person.chatMuted }))}>
+      <button
+        type="button"
+        class="button button--quiet button--small"
+        onClick={() => act(props.channel.request("participant.mute", { userId: person.userId, muted: !person.chatMuted }))}
+      >
         {person.chatMuted ? "Unmute chat" : "Mute chat"}
       </button>
-      <button type="button" class="button button--quiet button--small" onClick={() => act(props.channel.request("participant.remove", { userId: person.userId }))}>
+      <button
+        type="button"
+        class="button button--quiet button--small"
+        onClick={() => act(props.channel.request("participant.remove", { userId: person.userId }))}
+      >
         Remove
       </button>
       <button
         type="button"
         class="button button--danger button--small"
         onClick={() => {
-          if (window.confirm(`Block ${isolate(person.displayName)} from this class? They are removed now and cannot rejoin.`)) act(props.channel.request("participant.block", { userId: person.userId }));
+          if (window.confirm(`Block ${isolate(person.displayName)} from this class? They are removed now and cannot rejoin.`))
+            act(props.channel.request("participant.block", { userId: person.userId }));
         }}
       >
         Block
@@ -83,7 +94,9 @@ export function ParticipantList(props: { channel: ClassChannel; moderator: boole
                 <span class="muted small">reconnecting…</span>
               </Show>
               <Show when={state.board.pens.includes(person.userId)}>
-                <span class="badge" title="May draw on the board">✎ pen</span>
+                <span class="badge" title="May draw on the board">
+                  ✎ pen
+                </span>
               </Show>
               <Show when={person.chatMuted}>
                 <span class="muted small">chat muted</span>

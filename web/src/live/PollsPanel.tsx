@@ -75,7 +75,12 @@ function PollCreator(props: { channel: ClassChannel; onError: (error: unknown) =
                 onInput={(e) => setOptions((all) => all.map((o, i) => (i === index ? e.currentTarget.value : o)))}
               />
               <Show when={options().length > CLASSROOM_LIMITS.pollMinOptions}>
-                <button type="button" class="button button--quiet button--small" aria-label={`Remove option ${index + 1}`} onClick={() => setOptions((all) => all.filter((_, i) => i !== index))}>
+                <button
+                  type="button"
+                  class="button button--quiet button--small"
+                  aria-label={`Remove option ${index + 1}`}
+                  onClick={() => setOptions((all) => all.filter((_, i) => i !== index))}
+                >
                   ✕
                 </button>
               </Show>

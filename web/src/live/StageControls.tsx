@@ -7,7 +7,9 @@ import type { ClassChannel } from "./class-channel";
  */
 export function StageControls(props: { channel: ClassChannel; onError: (error: unknown) => void }): JSX.Element {
   const state = props.channel.state;
-  const students = createMemo(() => state.participants.filter((p) => p.role === "student" && p.present).sort((a, b) => a.displayName.localeCompare(b.displayName)));
+  const students = createMemo(() =>
+    state.participants.filter((p) => p.role === "student" && p.present).sort((a, b) => a.displayName.localeCompare(b.displayName)),
+  );
   const onStage = (userId: string) => state.media.stage.includes(userId);
   const liveMicrophone = (userId: string) => state.media.producers.some((p) => p.userId === userId && p.source === "audio" && !p.paused);
   const act = (promise: Promise<unknown>) => void promise.catch(props.onError);
@@ -27,19 +29,34 @@ export function StageControls(props: { channel: ClassChannel; onError: (error: u
                   </Show>
                 </span>
                 <Show when={liveMicrophone(student.userId)}>
-                  <button type="button" class="button button--quiet button--small" aria-label={`Mute ${student.displayName}`} onClick={() => act(props.channel.request("media.mute", { userId: student.userId, source: "audio" }))}>
+                  <button
+                    type="button"
+                    class="button button--quiet button--small"
+                    aria-label={`Mute ${student.displayName}`}
+                    onClick={() => act(props.channel.request("media.mute", { userId: student.userId, source: "audio" }))}
+                  >
                     Mute
                   </button>
                 </Show>
                 <Show
                   when={onStage(student.userId)}
                   fallback={
-                    <button type="button" class="button button--small" aria-label={`Invite ${student.displayName} to stage`} onClick={() => act(props.channel.request("stage.invite", { userId: student.userId }))}>
+                    <button
+                      type="button"
+                      class="button button--small"
+                      aria-label={`Invite ${student.displayName} to stage`}
+                      onClick={() => act(props.channel.request("stage.invite", { userId: student.userId }))}
+                    >
                       Invite to stage
                     </button>
                   }
                 >
-                  <button type="button" class="button button--quiet button--small" aria-label={`Take ${student.displayName} off stage`} onClick={() => act(props.channel.request("stage.revoke", { userId: student.userId }))}>
+                  <button
+                    type="button"
+                    class="button button--quiet button--small"
+                    aria-label={`Take ${student.displayName} off stage`}
+                    onClick={() => act(props.channel.request("stage.revoke", { userId: student.userId }))}
+                  >
                     Off stage
                   </button>
                 </Show>

@@ -76,7 +76,14 @@ export function VideoTile(props: VideoTileProps): JSX.Element {
       data-local={props.local ? "true" : "false"}
     >
       <div class="video-tile__frame" ref={frame}>
-        <video ref={video} class="video-tile__video" classList={{ "video-tile__video--mirrored": props.local && props.source === "video", "video-tile__video--hidden": !showsVideo() }} autoplay muted playsinline />
+        <video
+          ref={video}
+          class="video-tile__video"
+          classList={{ "video-tile__video--mirrored": props.local && props.source === "video", "video-tile__video--hidden": !showsVideo() }}
+          autoplay
+          muted
+          playsinline
+        />
         <Show when={!showsVideo()}>
           <span class="video-tile__avatar" aria-hidden="true">
             {initials(props.name)}

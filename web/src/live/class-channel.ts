@@ -70,7 +70,6 @@ export class ChannelRequestError extends Error {
   }
 }
 
-
 /**
  * The browser side of the class channel: a partysocket that fetches a fresh class token for every (re)connect,
  * requests with ids and timeouts, a store fed by the snapshot and the coalesced events, a heartbeat, and chat

@@ -38,7 +38,13 @@ class UploadCancelled extends Error {
  * answer is null. Refusals carry the server's message. This module (and the file shapes it reads) loads only
  * when someone uploads.
  */
-export async function uploadClassFile(classId: string, file: File, purpose: UploadPurpose, onProgress: (progress: UploadProgress) => void, signal: AbortSignal): Promise<ClassFile | null> {
+export async function uploadClassFile(
+  classId: string,
+  file: File,
+  purpose: UploadPurpose,
+  onProgress: (progress: UploadProgress) => void,
+  signal: AbortSignal,
+): Promise<ClassFile | null> {
   try {
     return await upload(classId, file, purpose, onProgress, signal);
   } catch (error) {
@@ -47,9 +53,16 @@ export async function uploadClassFile(classId: string, file: File, purpose: Uplo
   }
 }
 
-async function upload(classId: string, file: File, purpose: UploadPurpose, onProgress: (progress: UploadProgress) => void, signal: AbortSignal): Promise<ClassFile> {
+async function upload(
+  classId: string,
+  file: File,
+  purpose: UploadPurpose,
+  onProgress: (progress: UploadProgress) => void,
+  signal: AbortSignal,
+): Promise<ClassFile> {
   // Said before a byte is sent; the server refuses the same at create.
-  if (file.size > FILE_LIMITS.maxFileBytes) throw new ApiError("INVALID_MESSAGE", `${file.name} is ${formatBytes(file.size)}; files may be at most ${formatBytes(FILE_LIMITS.maxFileBytes)}.`, 0);
+  if (file.size > FILE_LIMITS.maxFileBytes)
+    throw new ApiError("INVALID_MESSAGE", `${file.name} is ${formatBytes(file.size)}; files may be at most ${formatBytes(FILE_LIMITS.maxFileBytes)}.`, 0);
   const created = await api<UploadCreated>(`/api/classes/${classId}/uploads`, { method: "POST", body: { fileName: file.name, sizeBytes: file.size, purpose } });
   const token = created.uploadToken;
   try {

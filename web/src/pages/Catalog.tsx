@@ -52,7 +52,17 @@ export default function Catalog(): JSX.Element {
         <label for="catalog-search">Search classes</label>
         <input id="catalog-search" class="input" type="search" value={query()} onInput={(e) => setQuery(e.currentTarget.value)} />
       </div>
-      <Show when={!classes.error} fallback={<><ErrorAlert error={classes.error} /><button type="button" class="button" onClick={() => void refetch()}>Try again</button></>}>
+      <Show
+        when={!classes.error}
+        fallback={
+          <>
+            <ErrorAlert error={classes.error} />
+            <button type="button" class="button" onClick={() => void refetch()}>
+              Try again
+            </button>
+          </>
+        }
+      >
         <Show when={classes()} fallback={<Loading label="Loading classes…" />}>
           <p class="muted small" role="status">
             {visible().length} {visible().length === 1 ? "class" : "classes"}
@@ -97,10 +107,7 @@ export default function Catalog(): JSX.Element {
                           </A>
                         }
                       >
-                        <Show
-                          when={!item.enrolled}
-                          fallback={<span class="badge badge--success">Enrolled</span>}
-                        >
+                        <Show when={!item.enrolled} fallback={<span class="badge badge--success">Enrolled</span>}>
                           <button
                             type="button"
                             class="button button--primary"

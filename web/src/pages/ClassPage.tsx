@@ -69,8 +69,8 @@ function ClassView(props: { detail: ClassDetail; reload: () => void }): JSX.Elem
         <div>
           <h1>{props.detail.title}</h1>
           <p class="muted" style={{ margin: 0 }}>
-            {props.detail.kind === "live" ? "Live class" : "Recorded class"} with <bdi>{props.detail.teacher.displayName}</bdi> ·{" "}
-            {props.detail.enrolledCount} enrolled
+            {props.detail.kind === "live" ? "Live class" : "Recorded class"} with <bdi>{props.detail.teacher.displayName}</bdi> · {props.detail.enrolledCount}{" "}
+            enrolled
             <Show when={props.detail.status === "archived"}>
               {" "}
               <span class="badge">Archived</span>
@@ -197,7 +197,13 @@ function ClassView(props: { detail: ClassDetail; reload: () => void }): JSX.Elem
                 </Show>
               }
             >
-              <RatingForm feedbackPath={`/api/classes/${props.detail.id}/feedback`} label="Your rating" idPrefix="rating" saved={props.detail.myRating} onSaved={props.reload} />
+              <RatingForm
+                feedbackPath={`/api/classes/${props.detail.id}/feedback`}
+                label="Your rating"
+                idPrefix="rating"
+                saved={props.detail.myRating}
+                onSaved={props.reload}
+              />
             </Show>
           </section>
           <section class="card stack" aria-labelledby="class-teacher">

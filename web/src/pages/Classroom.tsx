@@ -64,15 +64,18 @@ export default function Classroom(): JSX.Element {
     // Asked again at the opening (jittered); and, if the server still says "not yet" then (a clock ahead of the
     // server's), every few seconds.
     const now = Date.now();
-    if (next.kind === "early") retry = setTimeout(() => void check(), next.upcoming.opensAt > now ? delayUntil(next.upcoming.opensAt, now) : 3_000 + Math.random() * 3_000);
+    if (next.kind === "early")
+      retry = setTimeout(() => void check(), next.upcoming.opensAt > now ? delayUntil(next.upcoming.opensAt, now) : 3_000 + Math.random() * 3_000);
     if (next.kind === "refused" && next.retry) retry = setTimeout(() => void check(), 5_000 + Math.random() * 5_000);
   };
   void check();
   const title = () => detail()?.title ?? "Live class";
-  const of = <K extends ClassEntry["kind"]>(kind: K) => () => {
-    const current = entry();
-    return current?.kind === kind ? (current as Extract<ClassEntry, { kind: K }>) : null;
-  };
+  const of =
+    <K extends ClassEntry["kind"]>(kind: K) =>
+    () => {
+      const current = entry();
+      return current?.kind === kind ? (current as Extract<ClassEntry, { kind: K }>) : null;
+    };
   const early = of("early");
   const ended = of("ended");
   const refused = of("refused");
@@ -156,7 +159,11 @@ function LiveClassroom(props: { title: string | undefined; firstJoin: JoinRespon
         <>
           <Show when={moderator()}>
             <div class="row classroom__chat-tools">
-              <button type="button" class="button button--small" onClick={() => void channel.request("chat.lock", { locked: !state.session?.chatLocked }).catch(onError)}>
+              <button
+                type="button"
+                class="button button--small"
+                onClick={() => void channel.request("chat.lock", { locked: !state.session?.chatLocked }).catch(onError)}
+              >
                 {state.session?.chatLocked ? "Unlock chat" : "Lock chat"}
               </button>
             </div>
@@ -187,14 +194,20 @@ function LiveClassroom(props: { title: string | undefined; firstJoin: JoinRespon
       get count() {
         return hands();
       },
-      content: () => <HandsPanel channel={channel} moderator={moderator()} onError={onError} /> },
+      content: () => <HandsPanel channel={channel} moderator={moderator()} onError={onError} />,
+    },
     ...(moderator()
       ? [
           {
             value: "board",
             label: "Board",
             content: () => (
-              <DeckControls channel={channel} decks={decks} screenShared={Boolean(media.state.local.screen) || media.state.feeds.some((feed) => feed.source === "screen")} onError={onError} />
+              <DeckControls
+                channel={channel}
+                decks={decks}
+                screenShared={Boolean(media.state.local.screen) || media.state.feeds.some((feed) => feed.source === "screen")}
+                onError={onError}
+              />
             ),
           },
         ]
@@ -214,7 +227,13 @@ function LiveClassroom(props: { title: string | undefined; firstJoin: JoinRespon
           <RecordingNotice channel={channel} />
         </Show>
         <Show when={state.you && state.status !== "closed"}>
-          <button type="button" class="button button--quiet classroom__panel-toggle" aria-expanded={panelOpen()} aria-controls="classroom-panel" onClick={() => setPanelOpen(!panelOpen())}>
+          <button
+            type="button"
+            class="button button--quiet classroom__panel-toggle"
+            aria-expanded={panelOpen()}
+            aria-controls="classroom-panel"
+            onClick={() => setPanelOpen(!panelOpen())}
+          >
             {panelOpen() ? "Hide panel" : "Show panel"}
           </button>
         </Show>
@@ -248,7 +267,16 @@ function LiveClassroom(props: { title: string | undefined; firstJoin: JoinRespon
               </div>
             }
           />
-          <ControlBar channel={channel} session={media} moderator={moderator()} boardTakesH={boardShown() && mayDraw()} classId={params.id!} ending={ending()} onEnd={() => void endClass()} onError={onError} />
+          <ControlBar
+            channel={channel}
+            session={media}
+            moderator={moderator()}
+            boardTakesH={boardShown() && mayDraw()}
+            classId={params.id!}
+            ending={ending()}
+            onEnd={() => void endClass()}
+            onError={onError}
+          />
         </div>
         <SidePanel id="classroom-panel" tabs={tabs()} selected={tab()} onSelect={setTab} open={panelOpen()} />
       </Show>

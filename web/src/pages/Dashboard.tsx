@@ -43,9 +43,21 @@ export default function Dashboard(): JSX.Element {
           </A>
         </div>
       </div>
-      <p class="muted">Times are shown in {session.timeZone().replaceAll("_", " ")}. You can change this in <A href="/settings">Settings</A>.</p>
+      <p class="muted">
+        Times are shown in {session.timeZone().replaceAll("_", " ")}. You can change this in <A href="/settings">Settings</A>.
+      </p>
       <h2>Your upcoming classes</h2>
-      <Show when={!classes.error} fallback={<><ErrorAlert error={classes.error} /><button type="button" class="button" onClick={() => void refetch()}>Try again</button></>}>
+      <Show
+        when={!classes.error}
+        fallback={
+          <>
+            <ErrorAlert error={classes.error} />
+            <button type="button" class="button" onClick={() => void refetch()}>
+              Try again
+            </button>
+          </>
+        }
+      >
         <Show when={classes()} fallback={<Loading label="Loading your classes…" />}>
           {(list) => (
             <Show

@@ -1,11 +1,6 @@
 import { A } from "@solidjs/router";
 import { createResource, createSignal, For, Show, Suspense, type JSX } from "solid-js";
-import type {
-  ClassNotificationsResponse,
-  MyNotificationsResponse,
-  NotificationStatus,
-  NotificationView,
-} from "../../../schema/api/notifications";
+import type { ClassNotificationsResponse, MyNotificationsResponse, NotificationStatus, NotificationView } from "../../../schema/api/notifications";
 import type { ClassListResponse } from "../../../schema/api/portal";
 import { api } from "../api";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
@@ -25,7 +20,8 @@ const STATUS_LABELS: Record<NotificationStatus, string> = {
 
 /** A status as a badge: green once the provider confirmed delivery, red when it could not be sent. */
 function StatusBadge(props: { status: NotificationStatus }): JSX.Element {
-  const tone = () => (props.status === "delivered" || props.status === "sent" ? " badge--success" : props.status === "failed" || props.status === "dead" ? " badge--danger" : "");
+  const tone = () =>
+    props.status === "delivered" || props.status === "sent" ? " badge--success" : props.status === "failed" || props.status === "dead" ? " badge--danger" : "";
   return <span class={`badge${tone()}`}>{STATUS_LABELS[props.status]}</span>;
 }
 
@@ -52,13 +48,8 @@ function Preferences(): JSX.Element {
     <section class="card stack" aria-labelledby="prefs-title">
       <h2 id="prefs-title">How you are reminded</h2>
       <ul class="list">
-        <li>
-          E-mail: {user().remindByEmail ? <>on, to {user().email}</> : "off"}
-        </li>
-        <li>
-          SMS:{" "}
-          {user().remindBySms ? (user().phone ? <>on, to {user().phone}</> : "on, but no phone number is set, so none are sent") : "off"}
-        </li>
+        <li>E-mail: {user().remindByEmail ? <>on, to {user().email}</> : "off"}</li>
+        <li>SMS: {user().remindBySms ? user().phone ? <>on, to {user().phone}</> : "on, but no phone number is set, so none are sent" : "off"}</li>
         <li>Times in messages are shown in {user().timezone.replaceAll("_", " ")}.</li>
       </ul>
       <p>
@@ -101,9 +92,7 @@ function MyHistory(): JSX.Element {
                           <td>{kindLabel(notification)}</td>
                           <td>
                             {channelLabel(notification.channel)}
-                            <Show when={notification.destination}>
-                              {(destination) => <span class="muted small"> to {destination()}</span>}
-                            </Show>
+                            <Show when={notification.destination}>{(destination) => <span class="muted small"> to {destination()}</span>}</Show>
                           </td>
                           <td>
                             <StatusBadge status={notification.status} />

@@ -57,7 +57,12 @@ export default function Outbox(): JSX.Element {
                               <details>
                                 <summary>HTML part{message.attachments.length > 0 ? ` (attachments: ${message.attachments.join(", ")})` : ""}</summary>
                                 {/* An empty sandbox: the stored HTML can neither run scripts nor reach this page. */}
-                                <iframe title={`HTML of the e-mail to ${message.destination}`} sandbox="" srcdoc={html()} style={{ width: "100%", height: "18rem", border: "1px solid var(--color-border)" }} />
+                                <iframe
+                                  title={`HTML of the e-mail to ${message.destination}`}
+                                  sandbox=""
+                                  srcdoc={html()}
+                                  style={{ width: "100%", height: "18rem", border: "1px solid var(--color-border)" }}
+                                />
                               </details>
                             )}
                           </Show>

@@ -27,7 +27,8 @@ export default function RecordingPage(): JSX.Element {
   createEffect(() => {
     const current = recording.latest;
     clearTimeout(timer);
-    if (current && isInProgress(current)) timer = setTimeout(() => void refetch(), current.status === "recording" && current.endedAt === null ? POLL_WHILE_RECORDING_MS : POLL_MS);
+    if (current && isInProgress(current))
+      timer = setTimeout(() => void refetch(), current.status === "recording" && current.endedAt === null ? POLL_WHILE_RECORDING_MS : POLL_MS);
   });
   onCleanup(() => clearTimeout(timer));
 
@@ -70,7 +71,13 @@ export default function RecordingPage(): JSX.Element {
                     <RatingSummary average={r().rating.average} count={r().rating.count} />
                   </p>
                   <Show when={r().canRate}>
-                    <RatingForm feedbackPath={`/api/recordings/${r().id}/feedback`} label="Your rating of this recording" idPrefix="recording-rating" saved={r().myRating} onSaved={() => void refetch()} />
+                    <RatingForm
+                      feedbackPath={`/api/recordings/${r().id}/feedback`}
+                      label="Your rating of this recording"
+                      idPrefix="recording-rating"
+                      saved={r().myRating}
+                      onSaved={() => void refetch()}
+                    />
                   </Show>
                 </section>
                 <Show when={r().canManage}>

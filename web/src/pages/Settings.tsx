@@ -52,7 +52,14 @@ export default function Settings(): JSX.Element {
         <h2 id="profile-title">Profile</h2>
         <div class="field">
           <label for="settings-name">Display name</label>
-          <input id="settings-name" class="input" required maxLength={LIMITS.displayNameLength} value={displayName()} onInput={(e) => setDisplayName(e.currentTarget.value)} />
+          <input
+            id="settings-name"
+            class="input"
+            required
+            maxLength={LIMITS.displayNameLength}
+            value={displayName()}
+            onInput={(e) => setDisplayName(e.currentTarget.value)}
+          />
         </div>
         <p class="small muted" style={{ margin: 0 }}>
           E-mail: <span class="mono">{user().email}</span>

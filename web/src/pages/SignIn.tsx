@@ -63,8 +63,8 @@ export default function SignIn(): JSX.Element {
             )}
           </Show>
           <p class="muted">
-            Coming from the insp website? Use the “Live classes” link there — it signs you in here automatically.
-            The form below is for local insp-live accounts.
+            Coming from the insp website? Use the “Live classes” link there — it signs you in here automatically. The form below is for local insp-live
+            accounts.
           </p>
           <form class="stack" onSubmit={(event) => void submit(event)} aria-describedby="sign-in-error">
             <div class="field">

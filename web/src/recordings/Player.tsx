@@ -267,7 +267,15 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
   };
 
   return (
-    <div class="player" data-testid="player" ref={container} tabIndex={-1} role="group" aria-label="Video player" aria-keyshortcuts="Space K J L M F ArrowLeft ArrowRight ArrowUp ArrowDown Home End ?">
+    <div
+      class="player"
+      data-testid="player"
+      ref={container}
+      tabIndex={-1}
+      role="group"
+      aria-label="Video player"
+      aria-keyshortcuts="Space K J L M F ArrowLeft ArrowRight ArrowUp ArrowDown Home End ?"
+    >
       <video
         ref={video}
         data-testid="recording-video"
@@ -300,12 +308,7 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
         <button type="button" onClick={togglePlay} aria-label={playing() ? "Pause" : "Play"} data-testid="player-play">
           {playing() ? <PauseIcon /> : <PlayIcon />}
         </button>
-        <div
-          class="player__seek"
-          ref={seekArea}
-          onPointerMove={(event) => showPreviewAt(event.clientX)}
-          onPointerLeave={() => setPreview(null)}
-        >
+        <div class="player__seek" ref={seekArea} onPointerMove={(event) => showPreviewAt(event.clientX)} onPointerLeave={() => setPreview(null)}>
           <input
             type="range"
             min={0}
@@ -373,7 +376,12 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
             {qualityLabel()}
           </PlayerMenu>
         </Show>
-        <button type="button" aria-label="Keyboard shortcuts" aria-expanded={shortcutsOpen()} onClick={() => (shortcutsOpen() ? hideShortcuts() : openShortcuts())}>
+        <button
+          type="button"
+          aria-label="Keyboard shortcuts"
+          aria-expanded={shortcutsOpen()}
+          onClick={() => (shortcutsOpen() ? hideShortcuts() : openShortcuts())}
+        >
           <KeyboardIcon />
         </button>
         <button type="button" aria-label={fullscreen() ? "Exit full screen" : "Full screen"} onClick={toggleFullscreen}>

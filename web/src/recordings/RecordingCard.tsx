@@ -14,7 +14,14 @@ export function RecordingCard(props: { recording: RecordingView; showClass?: boo
   return (
     <li class="card recording-card" data-testid="recording-card" data-recording-id={r().id} data-status={r().status}>
       <div class="recording-card__poster">
-        <Show when={r().posterUrl} fallback={<span class="recording-card__placeholder" aria-hidden="true">▶</span>}>
+        <Show
+          when={r().posterUrl}
+          fallback={
+            <span class="recording-card__placeholder" aria-hidden="true">
+              ▶
+            </span>
+          }
+        >
           {(poster) => <img src={poster()} alt="" loading="lazy" />}
         </Show>
         <Show when={r().durationMs !== null}>
@@ -36,7 +43,9 @@ export function RecordingCard(props: { recording: RecordingView; showClass?: boo
       </Show>
       <Show when={!ready()}>
         <p class="small recording-card__status" role="status" data-testid="recording-status">
-          <span classList={{ badge: true, "badge--danger": r().status === "failed", "recording-card__live": r().status === "recording" }}>{statusLabel(r().status)}</span>
+          <span classList={{ badge: true, "badge--danger": r().status === "failed", "recording-card__live": r().status === "recording" }}>
+            {statusLabel(r().status)}
+          </span>
           <Show when={isInProgress(r()) && r().status !== "recording"}>
             {" "}
             <progress max={100} value={r().progress} aria-label={`${statusLabel(r().status)}: ${r().progress}%`} /> {r().progress}%

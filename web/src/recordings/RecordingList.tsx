@@ -59,7 +59,12 @@ export function RecordingList(props: { classId: string }): JSX.Element {
                       actions={
                         <Show when={recording.canManage && recording.status !== "recording"}>
                           <div class="row">
-                            <button type="button" class="button button--quiet button--danger" disabled={deleting() === recording.id} onClick={() => void remove(recording)}>
+                            <button
+                              type="button"
+                              class="button button--quiet button--danger"
+                              disabled={deleting() === recording.id}
+                              onClick={() => void remove(recording)}
+                            >
                               Delete
                             </button>
                           </div>

@@ -45,7 +45,8 @@ export function RecordingNotice(props: { channel: ClassChannel }): JSX.Element {
             <div>
               <p class="recording-notice__title">This class is being recorded</p>
               <p class="small">
-                {starter(running().startedBy)} started recording at {formatTime(running().startedAt, session.timeZone())}. What you say and show from now on may be in the recording.
+                {starter(running().startedBy)} started recording at {formatTime(running().startedAt, session.timeZone())}. What you say and show from now on may
+                be in the recording.
               </p>
             </div>
             <button type="button" class="button button--small" onClick={() => setDismissed(running().recordingId)}>

@@ -23,7 +23,10 @@ function parseTimestamp(text: string): number {
 export function parseThumbnailsVtt(text: string, trackUrl: string): ThumbnailCue[] {
   const cues: ThumbnailCue[] = [];
   for (const block of text.replace(/\r\n?/g, "\n").split(/\n{2,}/)) {
-    const lines = block.split("\n").map((line) => line.trim()).filter(Boolean);
+    const lines = block
+      .split("\n")
+      .map((line) => line.trim())
+      .filter(Boolean);
     const timing = lines.findIndex((line) => line.includes("-->"));
     if (timing < 0 || !lines[timing + 1]) continue;
     const [from, to] = lines[timing]!.split("-->");

@@ -2,7 +2,15 @@ import { A, useNavigate, useParams } from "@solidjs/router";
 import { createResource, createSignal, For, Show, type JSX } from "solid-js";
 import * as v from "valibot";
 import type { AdminUserListResponse } from "../../../schema/api/auth";
-import { ClassCreateSchema, ClassUpdateSchema, LIMITS, type ClassCreate, type ClassDetail, type ClassResponse, type ClassUpdate } from "../../../schema/api/portal";
+import {
+  ClassCreateSchema,
+  ClassUpdateSchema,
+  LIMITS,
+  type ClassCreate,
+  type ClassDetail,
+  type ClassResponse,
+  type ClassUpdate,
+} from "../../../schema/api/portal";
 import { api } from "../api";
 import { createAction } from "../action";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
@@ -162,14 +170,24 @@ function ClassForm(props: { existing?: ClassDetail }): JSX.Element {
                 <label for="class-teacher">Teacher</label>
                 <select id="class-teacher" class="select" value={teacherId()} onChange={(e) => setTeacherId(e.currentTarget.value)}>
                   <option value="">Me ({user().displayName})</option>
-                  <For each={list().users}>{(teacher) => <option value={teacher.id}>{teacher.displayName} ({teacher.email})</option>}</For>
+                  <For each={list().users}>
+                    {(teacher) => (
+                      <option value={teacher.id}>
+                        {teacher.displayName} ({teacher.email})
+                      </option>
+                    )}
+                  </For>
                 </select>
               </div>
             )}
           </Show>
         </div>
-        <fieldset id="class-reminders" tabIndex={-1} aria-invalid={Boolean(errors.message("class-reminders"))}
-            aria-describedby={describedBy("class-reminders", errors.message("class-reminders"), true)}>
+        <fieldset
+          id="class-reminders"
+          tabIndex={-1}
+          aria-invalid={Boolean(errors.message("class-reminders"))}
+          aria-describedby={describedBy("class-reminders", errors.message("class-reminders"), true)}
+        >
           <legend>Reminders to enrolled students</legend>
           <p id="class-reminders-hint" class="field__hint">
             Pick up to {LIMITS.reminderCount}.

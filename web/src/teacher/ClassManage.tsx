@@ -22,7 +22,7 @@ export default function ClassManage(): JSX.Element {
     async (id) => (await api<ClassResponse>(`/api/classes/${id}`)).class,
   );
   // The open tab lives in the URL so reload and back keep it.
-  const tab = (): Tab => (TABS as readonly string[]).includes(String(search.tab)) ? (search.tab as Tab) : "schedule";
+  const tab = (): Tab => ((TABS as readonly string[]).includes(String(search.tab)) ? (search.tab as Tab) : "schedule");
 
   return (
     <Show when={!detail.error} fallback={<ErrorAlert error={detail.error} />}>

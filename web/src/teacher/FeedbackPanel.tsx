@@ -17,7 +17,14 @@ export function FeedbackPanel(props: { classId: string }): JSX.Element {
     <section class="card stack" aria-labelledby="feedback-title">
       <h2 id="feedback-title">Feedback</h2>
       <ErrorAlert error={summary.error} />
-      <Show when={summary()} fallback={<Show when={!summary.error}><Loading /></Show>}>
+      <Show
+        when={summary()}
+        fallback={
+          <Show when={!summary.error}>
+            <Loading />
+          </Show>
+        }
+      >
         {(current) => (
           <>
             <p>
@@ -37,7 +44,13 @@ export function FeedbackPanel(props: { classId: string }): JSX.Element {
                     <tr>
                       <th scope="row">{5 - index}</th>
                       <td>
-                        <meter min={0} max={Math.max(1, current().count)} value={n()} aria-hidden="true" style={{ width: "8rem", "margin-right": "var(--space-2)" }} />
+                        <meter
+                          min={0}
+                          max={Math.max(1, current().count)}
+                          value={n()}
+                          aria-hidden="true"
+                          style={{ width: "8rem", "margin-right": "var(--space-2)" }}
+                        />
                         {n()}
                       </td>
                     </tr>

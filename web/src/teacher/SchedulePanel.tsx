@@ -101,8 +101,11 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
     // Asked here, before the round trip; the API refuses a past start without allowPast all the same.
     if (!allowPast && startsAt < Date.now() - PAST_START_GRACE_MS) return void setConfirmPast(startsAt);
     const body: OccurrenceCreate =
-      mode() === "once" ? { startsAt, endsAt: startsAt + duration() * 60_000, timezone: timeZone(), ...(allowPast ? { allowPast } : {}) } : { series, ...(allowPast ? { allowPast } : {}) };
-    if (mode() === "once" && !v.is(OccurrenceSingleCreateSchema, body)) return errors.showIssues([{ message: "Choose a date and a time.", path: [{ key: "startsAt" }] }]);
+      mode() === "once"
+        ? { startsAt, endsAt: startsAt + duration() * 60_000, timezone: timeZone(), ...(allowPast ? { allowPast } : {}) }
+        : { series, ...(allowPast ? { allowPast } : {}) };
+    if (mode() === "once" && !v.is(OccurrenceSingleCreateSchema, body))
+      return errors.showIssues([{ message: "Choose a date and a time.", path: [{ key: "startsAt" }] }]);
     let created: OccurrencesResponse;
     try {
       created = await api<OccurrencesResponse>(`/api/classes/${props.detail.id}/occurrences`, { method: "POST", body });
@@ -187,7 +190,13 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
             </span>
             <FieldError inputId="schedule-duration" message={errors.message("schedule-duration")} />
           </div>
-          <TimeZoneSelect id="schedule-zone" label="Time zone" value={timeZone()} onChange={setTimeZone} hint="The session keeps its local time across daylight-saving changes." />
+          <TimeZoneSelect
+            id="schedule-zone"
+            label="Time zone"
+            value={timeZone()}
+            onChange={setTimeZone}
+            hint="The session keeps its local time across daylight-saving changes."
+          />
         </div>
         <Show when={mode() === "series"}>
           <div class="form-grid form-grid--2">
@@ -455,7 +464,16 @@ function MoveDialog(props: { occurrence: Occurrence; onClose: () => void; onMove
         </div>
         <div class="field">
           <label for="move-duration">Duration (minutes)</label>
-          <input id="move-duration" class="input" type="number" min="1" max={LIMITS.occurrenceMaxMinutes} required value={duration()} onInput={(e) => setDuration(e.currentTarget.valueAsNumber)} />
+          <input
+            id="move-duration"
+            class="input"
+            type="number"
+            min="1"
+            max={LIMITS.occurrenceMaxMinutes}
+            required
+            value={duration()}
+            onInput={(e) => setDuration(e.currentTarget.valueAsNumber)}
+          />
         </div>
         <ErrorAlert error={move.error()} />
         <div class="form-actions">

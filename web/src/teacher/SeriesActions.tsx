@@ -108,7 +108,8 @@ function CancelSeriesDialog(props: { series: SeriesSummary; onClose: () => void;
       <div class="stack">
         <p>Cancel {remainingWords(count())} of this series? Enrolled students are told.</p>
         <p class="muted">
-          From <When startsAt={props.series.remaining[0]!.startsAt} endsAt={props.series.remaining[0]!.endsAt} />. Sessions that already took place stay as they are.
+          From <When startsAt={props.series.remaining[0]!.startsAt} endsAt={props.series.remaining[0]!.endsAt} />. Sessions that already took place stay as they
+          are.
         </p>
         <ErrorAlert error={cancel.error()} />
         <div class="form-actions">
@@ -137,7 +138,12 @@ function MoveSeriesDialog(props: { series: SeriesSummary; onClose: () => void; o
     props.onMoved(result.occurrences.length);
   });
   return (
-    <Modal open onOpenChange={(open) => !open && props.onClose()} title="Change the time of the series" description={`Times in ${zone().replaceAll("_", " ")}.`}>
+    <Modal
+      open
+      onOpenChange={(open) => !open && props.onClose()}
+      title="Change the time of the series"
+      description={`Times in ${zone().replaceAll("_", " ")}.`}
+    >
       <form
         class="stack"
         onSubmit={(event) => {

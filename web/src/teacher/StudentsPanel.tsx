@@ -72,7 +72,14 @@ export function StudentsPanel(props: { classId: string }): JSX.Element {
       <section class="card stack" aria-labelledby="students-title">
         <h2 id="students-title">Enrolled students</h2>
         <ErrorAlert error={students.error} />
-        <Show when={students.latest} fallback={<Show when={!students.error}><Loading /></Show>}>
+        <Show
+          when={students.latest}
+          fallback={
+            <Show when={!students.error}>
+              <Loading />
+            </Show>
+          }
+        >
           {(list) => (
             <Show when={list().students.length > 0} fallback={<p class="muted">Nobody is enrolled yet.</p>}>
               <p class="muted small">{list().students.length} enrolled</p>

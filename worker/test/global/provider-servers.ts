@@ -126,7 +126,12 @@ function scriptedFailure(outcome: Outcome, response: ServerResponse, provider: "
   const status = Number(outcome);
   if (provider === "sendgrid") {
     const message = status === 400 ? "Does not contain a valid address." : status === 429 ? "Too many requests" : "Internal server error";
-    json(response, status, { errors: [{ message, field: status === 400 ? "personalizations.0.to.0.email" : null, help: null }] }, status === 429 ? { "retry-after": "1" } : {});
+    json(
+      response,
+      status,
+      { errors: [{ message, field: status === 400 ? "personalizations.0.to.0.email" : null, help: null }] },
+      status === 429 ? { "retry-after": "1" } : {},
+    );
   } else {
     const code = status === 400 ? 21211 : status === 429 ? 20429 : 20500;
     const message = status === 400 ? "The 'To' number is not a valid phone number." : status === 429 ? "Too Many Requests" : "Internal Server Error";
@@ -140,25 +145,36 @@ function sendGridProblem(body: unknown): { field: string; message: string } | nu
   if (!body || typeof body !== "object") return { field: "", message: "Body must be a JSON object" };
   const mail = body as Record<string, unknown>;
   const personalizations = mail.personalizations as { to?: { email?: unknown }[] }[] | undefined;
-  if (!Array.isArray(personalizations) || personalizations.length === 0) return { field: "personalizations", message: "The personalizations field is required" };
+  if (!Array.isArray(personalizations) || personalizations.length === 0)
+    return { field: "personalizations", message: "The personalizations field is required" };
   for (const [index, personalization] of personalizations.entries()) {
-    if (!Array.isArray(personalization.to) || personalization.to.length === 0) return { field: `personalizations.${index}.to`, message: "The to array is required" };
-    for (const to of personalization.to) if (typeof to.email !== "string" || !EMAIL.test(to.email)) return { field: `personalizations.${index}.to.0.email`, message: "Does not contain a valid address." };
+    if (!Array.isArray(personalization.to) || personalization.to.length === 0)
+      return { field: `personalizations.${index}.to`, message: "The to array is required" };
+    for (const to of personalization.to)
+      if (typeof to.email !== "string" || !EMAIL.test(to.email))
+        return { field: `personalizations.${index}.to.0.email`, message: "Does not contain a valid address." };
   }
   const from = mail.from as { email?: unknown } | undefined;
-  if (!from || typeof from.email !== "string" || !EMAIL.test(from.email)) return { field: "from.email", message: "The from email does not contain a valid address." };
+  if (!from || typeof from.email !== "string" || !EMAIL.test(from.email))
+    return { field: "from.email", message: "The from email does not contain a valid address." };
   if (typeof mail.subject !== "string" || mail.subject.length === 0) return { field: "subject", message: "The subject is required." };
   const content = mail.content as { type?: unknown; value?: unknown }[] | undefined;
-  if (!Array.isArray(content) || content.length === 0) return { field: "content", message: "Unless a valid template_id is provided, the content parameter is required." };
-  for (const part of content) if (typeof part.type !== "string" || typeof part.value !== "string" || part.value.length === 0) return { field: "content", message: "Each content item needs a type and a non-empty value." };
+  if (!Array.isArray(content) || content.length === 0)
+    return { field: "content", message: "Unless a valid template_id is provided, the content parameter is required." };
+  for (const part of content)
+    if (typeof part.type !== "string" || typeof part.value !== "string" || part.value.length === 0)
+      return { field: "content", message: "Each content item needs a type and a non-empty value." };
   const types = content.map((part) => part.type);
-  if (types.includes("text/plain") && types[0] !== "text/plain") return { field: "content", message: "If present, text/plain must be first, followed by text/html." };
+  if (types.includes("text/plain") && types[0] !== "text/plain")
+    return { field: "content", message: "If present, text/plain must be first, followed by text/html." };
   const attachments = mail.attachments as { content?: unknown; filename?: unknown }[] | undefined;
   if (attachments !== undefined) {
     if (!Array.isArray(attachments)) return { field: "attachments", message: "attachments must be an array" };
     for (const [index, attachment] of attachments.entries()) {
-      if (typeof attachment.content !== "string" || !BASE64.test(attachment.content)) return { field: `attachments.${index}.content`, message: "The attachment content must be base64 encoded." };
-      if (typeof attachment.filename !== "string" || attachment.filename.length === 0) return { field: `attachments.${index}.filename`, message: "The attachment filename is required." };
+      if (typeof attachment.content !== "string" || !BASE64.test(attachment.content))
+        return { field: `attachments.${index}.content`, message: "The attachment content must be base64 encoded." };
+      if (typeof attachment.filename !== "string" || attachment.filename.length === 0)
+        return { field: `attachments.${index}.filename`, message: "The attachment filename is required." };
     }
   }
   return null;

@@ -28,7 +28,13 @@ const MAX_HEIGHT_SHARE = 0.72;
  * the shared screen) with the vector layer over it, and the drawing tools for those who may draw (teachers and
  * admins always, a student while holding the pen). Everyone sees what the presenter shows.
  */
-export function Board(props: { channel: ClassChannel; session: MediaSession; moderator: boolean; decks: DeckFiles; onError: (error: unknown) => void }): JSX.Element {
+export function Board(props: {
+  channel: ClassChannel;
+  session: MediaSession;
+  moderator: boolean;
+  decks: DeckFiles;
+  onError: (error: unknown) => void;
+}): JSX.Element {
   const state = props.channel.state;
   const presenter = () => state.board.presenter;
   const sameSurface = (a: BoardSurface | null, b: BoardSurface | null) => (a && surfaceKey(a)) === (b && surfaceKey(b));
@@ -106,19 +112,28 @@ export function Board(props: { channel: ClassChannel; session: MediaSession; mod
       if (!done) return setErasing(marked);
       setErasing(new Set<string>());
       const on = surface();
-      const removed = shapes().filter((entry) => marked.has(entry.shape.id)).map((entry) => entry.shape);
+      const removed = shapes()
+        .filter((entry) => marked.has(entry.shape.id))
+        .map((entry) => entry.shape);
       if (!on || removed.length === 0) return;
       for (let i = 0; i < removed.length; i += 500) {
         const batch = removed.slice(i, i + 500);
         void ops.send(on, { type: "delete", shapeIds: batch.map((shape) => shape.id) });
-        history.record({ surface: on, key: surfaceKey(on), redo: [{ type: "delete", shapeIds: batch.map((shape) => shape.id) }], undo: batch.map((shape) => ({ type: "add", shape })) });
+        history.record({
+          surface: on,
+          key: surfaceKey(on),
+          redo: [{ type: "delete", shapeIds: batch.map((shape) => shape.id) }],
+          undo: batch.map((shape) => ({ type: "add", shape })),
+        });
       }
     },
   });
   const ink = new RemoteInk(props.channel, (strokeId) => input.isMine(strokeId));
   onCleanup(() => ink.close());
   createEffect(() => ink.landed(new Set(shapes().map((entry) => entry.shape.id))));
-  const strokes = createMemo(() => ink.strokes.filter((stroke) => stroke.key === key()).map((stroke) => ({ strokeId: stroke.strokeId, userId: stroke.userId, stroke })));
+  const strokes = createMemo(() =>
+    ink.strokes.filter((stroke) => stroke.key === key()).map((stroke) => ({ strokeId: stroke.strokeId, userId: stroke.userId, stroke })),
+  );
   // A stroke in progress ends when the page changes or the pen is taken away.
   createEffect(on([key, canDraw], () => input.cancel(), { defer: true }));
 
@@ -214,7 +229,6 @@ export function Board(props: { channel: ClassChannel; session: MediaSession; mod
     return { width, height: Math.floor(width / aspect) };
   });
 
-
   // The view: the presenter's zoom and position for everyone following (the presenter's own gesture shows at
   // once, before the class echoes it); a page browsed alone is seen whole.
   const [localView, setLocalView] = createSignal<BoardView | null>(null);
@@ -289,7 +303,12 @@ export function Board(props: { channel: ClassChannel; session: MediaSession; mod
       text,
     };
     void ops.send(placed.surface, { type: "add", shape });
-    history.record({ surface: placed.surface, key: surfaceKey(placed.surface), redo: [{ type: "add", shape }], undo: [{ type: "delete", shapeIds: [shape.id] }] });
+    history.record({
+      surface: placed.surface,
+      key: surfaceKey(placed.surface),
+      redo: [{ type: "add", shape }],
+      undo: [{ type: "delete", shapeIds: [shape.id] }],
+    });
   };
 
   const pointerDown = (event: PointerEvent) => {

@@ -46,7 +46,9 @@ export function BoardAfterClass(props: { classId: string }): JSX.Element {
                   <p class="muted small">The deck page could not be drawn; the drawings are shown on white.</p>
                 </Show>
                 <div class="board__frame" style={{ width: `min(100%, ${PAGE_WIDTH}px)`, "aspect-ratio": String(aspect()) }}>
-                  <Show when={!failed() && url()}>{(address) => <PdfPage url={address()} page={page.page} cssWidth={PAGE_WIDTH} onError={() => setFailed(true)} />}</Show>
+                  <Show when={!failed() && url()}>
+                    {(address) => <PdfPage url={address()} page={page.page} cssWidth={PAGE_WIDTH} onError={() => setFailed(true)} />}
+                  </Show>
                   <ShapeLayer
                     aspect={aspect()}
                     shapes={page.shapes.map((shape) => ({ shape, userId: "" }))}

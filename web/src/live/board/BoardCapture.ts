@@ -108,7 +108,8 @@ export class BoardCapture {
       context.rect(x, y, width, height);
       context.clip();
       if (background instanceof HTMLVideoElement && background.videoWidth > 0) context.drawImage(background, pageX, pageY, width * zoom, height * zoom);
-      if (background instanceof HTMLCanvasElement && background.width > 0 && background.height > 0) context.drawImage(background, pageX, pageY, width * zoom, height * zoom);
+      if (background instanceof HTMLCanvasElement && background.width > 0 && background.height > 0)
+        context.drawImage(background, pageX, pageY, width * zoom, height * zoom);
       // Shapes are in board units (BOARD_UNITS across), as in the SVG layer; one transform maps them onto the surface.
       const scale = (width * zoom) / BOARD_UNITS;
       context.setTransform(scale, 0, 0, scale, pageX, pageY);

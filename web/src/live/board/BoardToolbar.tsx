@@ -53,7 +53,13 @@ export function BoardToolbar(props: {
       <span class="row board-toolbar__group">
         <For each={BOARD_WIDTHS}>
           {(width) => (
-            <button type="button" class="button button--small" aria-label={`Width ${width.name}`} aria-pressed={props.width === width.value} onClick={() => props.onWidth(width.value)}>
+            <button
+              type="button"
+              class="button button--small"
+              aria-label={`Width ${width.name}`}
+              aria-pressed={props.width === width.value}
+              onClick={() => props.onWidth(width.value)}
+            >
               <span class="board-toolbar__width" style={{ height: `${Math.round(width.value * 400)}px` }} />
             </button>
           )}
@@ -63,7 +69,14 @@ export function BoardToolbar(props: {
         <button type="button" class="button button--small" aria-label="Undo" title="Undo (Ctrl+Z)" disabled={!props.canUndo} onClick={() => props.onUndo()}>
           ↶
         </button>
-        <button type="button" class="button button--small" aria-label="Redo" title="Redo (Shift+Ctrl+Z)" disabled={!props.canRedo} onClick={() => props.onRedo()}>
+        <button
+          type="button"
+          class="button button--small"
+          aria-label="Redo"
+          title="Redo (Shift+Ctrl+Z)"
+          disabled={!props.canRedo}
+          onClick={() => props.onRedo()}
+        >
           ↷
         </button>
         <Show when={props.canClear}>

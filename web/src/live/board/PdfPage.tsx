@@ -45,5 +45,7 @@ export function PdfPage(props: { url: string; page: number; cssWidth: number; on
     })();
   });
 
-  return <canvas ref={canvas} class="board__page" data-testid="board-page" data-rendered-page={rendered() ?? ""} aria-label={`Page ${props.page}`} role="img" />;
+  return (
+    <canvas ref={canvas} class="board__page" data-testid="board-page" data-rendered-page={rendered() ?? ""} aria-label={`Page ${props.page}`} role="img" />
+  );
 }

@@ -64,7 +64,17 @@ export class RemoteInk {
         stroke.done = ink.done;
         stroke.lastAt = now;
       } else {
-        list.push({ strokeId: ink.strokeId, userId, key: surfaceKey(ink.surface), type: ink.type, color: ink.color, width: ink.width, points: [...ink.points], done: ink.done, lastAt: now });
+        list.push({
+          strokeId: ink.strokeId,
+          userId,
+          key: surfaceKey(ink.surface),
+          type: ink.type,
+          color: ink.color,
+          width: ink.width,
+          points: [...ink.points],
+          done: ink.done,
+          lastAt: now,
+        });
       }
     });
   }

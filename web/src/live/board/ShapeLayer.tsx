@@ -55,7 +55,16 @@ export function ShapeLayer(props: {
       {/* Strokes in progress change up to 60 times a second; in a layer of their own, the browser repaints only
           them, not the thousands of committed shapes under them (bench/board-render.ts, frame times). */}
       <svg class="board__shapes board__ink" viewBox={viewBox()} preserveAspectRatio="none" data-testid="board-ink" aria-hidden="true">
-        <For each={props.strokes}>{(entry) => <ShapePath drawable={entry.stroke} aspect={props.aspect} faded={false} attributes={{ "data-stroke-id": entry.strokeId, "data-user-id": entry.userId }} />}</For>
+        <For each={props.strokes}>
+          {(entry) => (
+            <ShapePath
+              drawable={entry.stroke}
+              aspect={props.aspect}
+              faded={false}
+              attributes={{ "data-stroke-id": entry.strokeId, "data-user-id": entry.userId }}
+            />
+          )}
+        </For>
         <Show when={props.live}>{(live) => <ShapePath drawable={live()} aspect={props.aspect} faded={false} attributes={{ "data-live": "true" }} />}</Show>
       </svg>
     </>

@@ -68,7 +68,16 @@ export class StrokeInput {
       this.options.erase(x, y, false);
       return;
     }
-    this.stroke = { id: crypto.randomUUID(), surface, tool, color: this.options.color(), width: this.options.width(), points: [], unsent: [], pointerId: event.pointerId };
+    this.stroke = {
+      id: crypto.randomUUID(),
+      surface,
+      tool,
+      color: this.options.color(),
+      width: this.options.width(),
+      points: [],
+      unsent: [],
+      pointerId: event.pointerId,
+    };
     this.ownStrokeIds.add(this.stroke.id);
     this.addPoint(x, y, this.pressure(event));
     this.timer = setInterval(() => this.flush(false), INK_INTERVAL_MS);
@@ -167,7 +176,15 @@ export class StrokeInput {
     if (!stroke || (stroke.unsent.length === 0 && !done)) return;
     const points = stroke.unsent.splice(0, BOARD_LIMITS.maxInkNumbers);
     this.sentIds.add(stroke.id);
-    this.options.sendInk({ strokeId: stroke.id, surface: stroke.surface, type: stroke.tool, color: stroke.color, width: stroke.width, points, done: done && stroke.unsent.length === 0 });
+    this.options.sendInk({
+      strokeId: stroke.id,
+      surface: stroke.surface,
+      type: stroke.tool,
+      color: stroke.color,
+      width: stroke.width,
+      points,
+      done: done && stroke.unsent.length === 0,
+    });
     if (done && stroke.unsent.length > 0) this.flush(true);
   }
 

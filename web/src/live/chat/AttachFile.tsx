@@ -8,7 +8,12 @@ import type { UploadProgress } from "../file-upload";
  * The chat's attach button: picks a file, uploads it to the class as a shared file (progress, cancel), then hands
  * it to `onUploaded`, which posts the message. The upload code loads on the first pick.
  */
-export function AttachFile(props: { classId: string; disabled: boolean; onUploaded: (file: ClassFile) => Promise<void>; onError: (message: string | null) => void }): JSX.Element {
+export function AttachFile(props: {
+  classId: string;
+  disabled: boolean;
+  onUploaded: (file: ClassFile) => Promise<void>;
+  onError: (message: string | null) => void;
+}): JSX.Element {
   const uploading = createUploadState<UploadProgress & { name: string }>();
   const progress = uploading.progress;
   let input: HTMLInputElement | undefined;
@@ -52,7 +57,13 @@ export function AttachFile(props: { classId: string; disabled: boolean; onUpload
         {(now) => (
           <div class="chat-attach__progress" data-testid="chat-upload-progress">
             <bdi class="small">{now().name}</bdi>
-            <UploadProgressBar now={now()} percent={uploading.percent()} label={`Uploading ${now().name}`} onCancel={uploading.cancel} figuresClass="small muted" />
+            <UploadProgressBar
+              now={now()}
+              percent={uploading.percent()}
+              label={`Uploading ${now().name}`}
+              onCancel={uploading.cancel}
+              figuresClass="small muted"
+            />
           </div>
         )}
       </Show>

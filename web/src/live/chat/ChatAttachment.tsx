@@ -14,7 +14,13 @@ export function ChatAttachment(props: { attachment: Attachment }): JSX.Element {
   const url = () => `/api/files/${encodeURIComponent(props.attachment.fileId)}`;
   return (
     <figure class="chat-file" data-testid="chat-attachment" data-kind={props.attachment.kind}>
-      <Switch fallback={<span class="chat-file__icon" aria-hidden="true">📎</span>}>
+      <Switch
+        fallback={
+          <span class="chat-file__icon" aria-hidden="true">
+            📎
+          </span>
+        }
+      >
         <Match when={props.attachment.kind === "image"}>
           <a href={url()} target="_blank" rel="noopener" class="chat-file__preview">
             <img src={url()} alt={props.attachment.fileName} loading="lazy" decoding="async" class="chat-file__image" data-testid="chat-attachment-image" />
@@ -78,7 +84,14 @@ function PdfFirstPage(props: { url: string; name: string }): JSX.Element {
   onCleanup(() => observer?.disconnect());
   return (
     <a href={props.url} download={props.name} class="chat-file__preview">
-      <Show when={!failed()} fallback={<span class="chat-file__icon" aria-hidden="true" data-testid="chat-attachment-pdf-icon">📄</span>}>
+      <Show
+        when={!failed()}
+        fallback={
+          <span class="chat-file__icon" aria-hidden="true" data-testid="chat-attachment-pdf-icon">
+            📄
+          </span>
+        }
+      >
         <div ref={holder} class="chat-file__pdf-holder" />
       </Show>
     </a>

@@ -55,7 +55,9 @@ export function DeviceCheck(props: { session?: MediaSession }): JSX.Element {
     void refreshDevices();
     return stream;
   };
-  const stop = (stream: MediaStream | null) => stream?.getTracks().forEach((track) => track.stop());
+  const stop = (stream: MediaStream | null) => {
+    for (const track of stream?.getTracks() ?? []) track.stop();
+  };
 
   createEffect(
     on(
@@ -155,7 +157,15 @@ export function DeviceCheck(props: { session?: MediaSession }): JSX.Element {
         <h3 id="device-check-microphone" class="device-check__heading">
           Microphone
         </h3>
-        <div class="device-check__meter" role="meter" aria-label="Microphone level" aria-valuemin={0} aria-valuemax={100} aria-valuenow={level()} data-testid="microphone-level">
+        <div
+          class="device-check__meter"
+          role="meter"
+          aria-label="Microphone level"
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={level()}
+          data-testid="microphone-level"
+        >
           <span class="device-check__meter-fill" style={{ width: `${level()}%` }} />
         </div>
         <p class="small muted">Speak: the bar moves when the microphone hears you.</p>

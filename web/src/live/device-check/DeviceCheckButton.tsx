@@ -11,7 +11,12 @@ export function DeviceCheckButton(props: { session: MediaSession }): JSX.Element
       <button type="button" class="button" onClick={() => setOpen(true)}>
         ⚙️ Check devices
       </button>
-      <Modal open={open()} onOpenChange={setOpen} title="Check your devices" description="See your camera, hear your microphone and test your speaker. Your choices are kept for your next classes.">
+      <Modal
+        open={open()}
+        onOpenChange={setOpen}
+        title="Check your devices"
+        description="See your camera, hear your microphone and test your speaker. Your choices are kept for your next classes."
+      >
         <Show when={open()}>
           <DeviceCheck session={props.session} />
         </Show>

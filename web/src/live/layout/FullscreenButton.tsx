@@ -13,12 +13,32 @@ export function FullscreenButton(props: { target: () => HTMLElement | undefined 
   });
   const toggle = () => {
     if (active()) void document.exitFullscreen().catch(() => undefined);
-    else void props.target()?.requestFullscreen().catch(() => undefined);
+    else
+      void props
+        .target()
+        ?.requestFullscreen()
+        .catch(() => undefined);
   };
   return (
     <Show when={document.fullscreenEnabled}>
-      <button type="button" class="button button--quiet icon-button fullscreen-button" aria-label={active() ? "Exit fullscreen" : "Fullscreen"} title={active() ? "Exit fullscreen" : "Fullscreen"} onClick={toggle}>
-        <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+      <button
+        type="button"
+        class="button button--quiet icon-button fullscreen-button"
+        aria-label={active() ? "Exit fullscreen" : "Fullscreen"}
+        title={active() ? "Exit fullscreen" : "Fullscreen"}
+        onClick={toggle}
+      >
+        <svg
+          viewBox="0 0 24 24"
+          width="20"
+          height="20"
+          aria-hidden="true"
+          fill="none"
+          stroke="currentColor"
+          stroke-width="2"
+          stroke-linecap="round"
+          stroke-linejoin="round"
+        >
           <Show when={active()} fallback={<path d="M4 9V4h5M20 9V4h-5M4 15v5h5M20 15v5h-5" />}>
             <path d="M9 4v5H4M15 4v5h5M9 20v-5H4M15 20v-5h5" />
           </Show>

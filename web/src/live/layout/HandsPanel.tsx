@@ -16,7 +16,12 @@ export function HandsPanel(props: { channel: ClassChannel; moderator: boolean; o
                 ✋ <bdi>{person.displayName}</bdi>
               </span>
               <Show when={props.moderator}>
-                <button type="button" class="button button--small" aria-label={`Lower ${person.displayName}'s hand`} onClick={() => void props.channel.request("hand.lower", { userId: person.userId }).catch(props.onError)}>
+                <button
+                  type="button"
+                  class="button button--small"
+                  aria-label={`Lower ${person.displayName}'s hand`}
+                  onClick={() => void props.channel.request("hand.lower", { userId: person.userId }).catch(props.onError)}
+                >
                   Lower
                 </button>
               </Show>

@@ -8,7 +8,15 @@ export function ReactionsMenu(props: { channel: ClassChannel; onError: (error: u
   const [open, setOpen] = createSignal(false);
   return (
     <span class="reactions-menu" onKeyDown={(event) => event.key === "Escape" && setOpen(false)}>
-      <button type="button" class="button" aria-expanded={open()} aria-controls="reactions-menu" aria-label="Reactions" title="Reactions" onClick={() => setOpen(!open())}>
+      <button
+        type="button"
+        class="button"
+        aria-expanded={open()}
+        aria-controls="reactions-menu"
+        aria-label="Reactions"
+        title="Reactions"
+        onClick={() => setOpen(!open())}
+      >
         😊
       </button>
       <Show when={open()}>

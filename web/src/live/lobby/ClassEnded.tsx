@@ -10,7 +10,13 @@ import "./lobby.css";
  * ready). Students cannot enter again (the server refuses them); a teacher or admin (`join` given) may start a
  * new session.
  */
-export function ClassEnded(props: { classId: string; title: string; ended: EndedSession; join: JoinResponse | null; onEnter: (join: JoinResponse) => void }): JSX.Element {
+export function ClassEnded(props: {
+  classId: string;
+  title: string;
+  ended: EndedSession;
+  join: JoinResponse | null;
+  onEnter: (join: JoinResponse) => void;
+}): JSX.Element {
   const session = useSession();
   return (
     <section class="lobby" data-testid="class-ended">

@@ -13,7 +13,13 @@ import "./lobby.css";
  * (the page joins by itself then; see Classroom.tsx) and the device check. A teacher or admin (`join` given)
  * may open the room now, as on the dashboard.
  */
-export function Lobby(props: { classId: string; title: string; upcoming: UpcomingOccurrence; join: JoinResponse | null; onEnter: (join: JoinResponse) => void }): JSX.Element {
+export function Lobby(props: {
+  classId: string;
+  title: string;
+  upcoming: UpcomingOccurrence;
+  join: JoinResponse | null;
+  onEnter: (join: JoinResponse) => void;
+}): JSX.Element {
   const session = useSession();
   const now = createNow(1_000);
   const [checking, setChecking] = createSignal(false);
@@ -37,7 +43,9 @@ export function Lobby(props: { classId: string; title: string; upcoming: Upcomin
             <button type="button" class="button button--primary" onClick={() => props.onEnter(join())}>
               Start class now
             </button>
-            <span class="small muted">You can open the room any time. Students can enter from {studentsFrom()} (15 minutes before the start) until the end.</span>
+            <span class="small muted">
+              You can open the room any time. Students can enter from {studentsFrom()} (15 minutes before the start) until the end.
+            </span>
           </div>
         )}
       </Show>

@@ -1,5 +1,12 @@
 import * as v from "valibot";
-import { type EndedSession, type JoinRefusal, JoinRefusedSchema, type JoinResponse, JoinResponseSchema, type UpcomingOccurrence } from "../../../../schema/api/join";
+import {
+  type EndedSession,
+  type JoinRefusal,
+  JoinRefusedSchema,
+  type JoinResponse,
+  JoinResponseSchema,
+  type UpcomingOccurrence,
+} from "../../../../schema/api/join";
 import { api, ApiError, errorMessage } from "../../api";
 
 /**

@@ -23,7 +23,9 @@ export class LocalCapture {
     if (!navigator.mediaDevices?.enumerateDevices) return;
     const devices = await navigator.mediaDevices.enumerateDevices();
     const choices = (kind: MediaDeviceKind) =>
-      devices.filter((d) => d.kind === kind && d.deviceId !== "").map((d, index) => ({ deviceId: d.deviceId, label: d.label || `${kind === "audioinput" ? "Microphone" : "Camera"} ${index + 1}` }));
+      devices
+        .filter((d) => d.kind === kind && d.deviceId !== "")
+        .map((d, index) => ({ deviceId: d.deviceId, label: d.label || `${kind === "audioinput" ? "Microphone" : "Camera"} ${index + 1}` }));
     this.setState({ microphones: choices("audioinput"), cameras: choices("videoinput") });
   }
 
@@ -58,9 +60,12 @@ export class LocalCapture {
   release(source: MediaSource): LocalSource | undefined {
     const local = this.state.local[source];
     if (!local) return undefined;
-    this.setState("local", produce((all) => {
-      delete all[source];
-    }));
+    this.setState(
+      "local",
+      produce((all) => {
+        delete all[source];
+      }),
+    );
     local.track.stop();
     return local;
   }
@@ -76,10 +81,14 @@ export class LocalCapture {
 async function captureDevice(source: "audio" | "video", deviceId: string | null): Promise<MediaStreamTrack> {
   const device = deviceId ? { exact: deviceId } : undefined;
   if (source === "audio") {
-    const stream = await navigator.mediaDevices.getUserMedia({ audio: { deviceId: device, echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: { deviceId: device, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+    });
     return stream.getAudioTracks()[0]!;
   }
-  const stream = await navigator.mediaDevices.getUserMedia({ video: { deviceId: device, width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } } });
+  const stream = await navigator.mediaDevices.getUserMedia({
+    video: { deviceId: device, width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
+  });
   return stream.getVideoTracks()[0]!;
 }
 

@@ -23,7 +23,8 @@ export class RemoteFeeds {
     const me = this.channel.state.you?.userId ?? null;
     const wanted = new Set(connection.announced.keys());
     // The board's track is for the recording: every browser draws the vector board itself.
-    for (const info of this.channel.state.media.producers) if (info.nodeId === this.state.nodeId && info.userId !== me && info.source !== "board") wanted.add(info.producerId);
+    for (const info of this.channel.state.media.producers)
+      if (info.nodeId === this.state.nodeId && info.userId !== me && info.source !== "board") wanted.add(info.producerId);
     for (const producerId of wanted) {
       if (connection.consumers.has(producerId) || connection.consuming.has(producerId) || connection.gone.has(producerId)) continue;
       void this.consume(connection, producerId);
@@ -74,9 +75,18 @@ export class RemoteFeeds {
     connection.consuming.add(producerId);
     try {
       const socket = connection.socket!;
-      const answer = await socket.request("consume", { transportId: connection.recv!.id, producerId, rtpCapabilities: connection.device!.rtpCapabilities as never });
+      const answer = await socket.request("consume", {
+        transportId: connection.recv!.id,
+        producerId,
+        rtpCapabilities: connection.device!.rtpCapabilities as never,
+      });
       if (!this.isCurrent(connection)) return;
-      const consumer = await connection.recv!.consume({ id: answer.consumerId, producerId, kind: answer.kind, rtpParameters: answer.rtpParameters as types.RtpParameters });
+      const consumer = await connection.recv!.consume({
+        id: answer.consumerId,
+        producerId,
+        kind: answer.kind,
+        rtpParameters: answer.rtpParameters as types.RtpParameters,
+      });
       if (!this.isCurrent(connection) || connection.gone.has(producerId)) {
         consumer.close();
         return;

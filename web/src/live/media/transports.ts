@@ -27,7 +27,10 @@ export async function createRecvTransport(connection: Connection, watch: WatchTr
   const socket = connection.socket!;
   // The three requests are independent: send them together to save round trips on the way to first frame.
   const device = Device.factory();
-  const [capabilities, recvParameters] = await Promise.all([socket.request("getRouterRtpCapabilities", {}), socket.request("createWebRtcTransport", { direction: "recv" })]);
+  const [capabilities, recvParameters] = await Promise.all([
+    socket.request("getRouterRtpCapabilities", {}),
+    socket.request("createWebRtcTransport", { direction: "recv" }),
+  ]);
   connection.device = await device;
   await connection.device.load({ routerRtpCapabilities: capabilities.rtpCapabilities as types.RtpCapabilities });
   if (!isCurrent()) return;
@@ -87,14 +90,15 @@ export async function createProducer(connection: Connection, watch: WatchTranspo
 export function closeTransports(connection: Connection): void {
   connection.socket?.close();
   connection.recv?.close();
-  void connection.send?.then((send) => send.close(), () => undefined);
+  void connection.send?.then(
+    (send) => send.close(),
+    () => undefined,
+  );
 }
 
 /** DTLS: hand our fingerprints to the node the first time the transport carries media. */
 function wireTransport(connection: Connection, transport: types.Transport): void {
   transport.on("connect", ({ dtlsParameters }, callback, errback) => {
-    connection.socket
-      ?.request("connectTransport", { transportId: transport.id, dtlsParameters: dtlsParameters as never })
-      .then(() => callback(), errback);
+    connection.socket?.request("connectTransport", { transportId: transport.id, dtlsParameters: dtlsParameters as never }).then(() => callback(), errback);
   });
 }
