@@ -100,6 +100,8 @@ export const classes = sqliteTable(
     status: text("status", { enum: CLASS_STATUSES }).notNull().default("active"),
     /** Minutes before an occurrence's start at which reminders go out, e.g. [1440, 60, 10]. */
     reminderMinutes: text("reminder_minutes", { mode: "json" }).$type<number[]>().notNull().default(sql`'[1440,60,10]'`),
+    /** Whether members may download the class's recordings as one MP4 (the teacher's per-class switch). */
+    recordingDownloads: integer("recording_downloads", { mode: "boolean" }).notNull().default(true),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -339,6 +341,11 @@ export const recordings = sqliteTable(
     durationMs: integer("duration_ms"),
     /** The composed MP4 in object storage. */
     sourceKey: text("source_key"),
+    /**
+     * What a player can play before the ladder is ready (the composed recording as soon as it is stored: an HLS
+     * playlist of composed pieces or the progressive MP4), so a recording is watchable seconds after its stop.
+     */
+    playableUrl: text("playable_url"),
     hlsManifestUrl: text("hls_manifest_url"),
     dashManifestUrl: text("dash_manifest_url"),
     posterUrl: text("poster_url"),
@@ -349,6 +356,43 @@ export const recordings = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [index("recordings_class_id").on(t.classId, t.startedAt), index("recordings_status").on(t.status)],
+);
+
+/** Where a user stopped watching a recording: the player resumes there. One row per user and recording. */
+export const recordingPositions = sqliteTable(
+  "recording_positions",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    recordingId: text("recording_id")
+      .notNull()
+      .references(() => recordings.id, { onDelete: "cascade" }),
+    positionMs: integer("position_ms").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.recordingId] })],
+);
+
+/**
+ * What a participant did in a live session beyond being present, counted by the class object as it happens:
+ * hands raised, reactions sent, and time on stage (`stageMs` for closed stretches, `stageSince` while on stage now).
+ */
+export const sessionEngagement = sqliteTable(
+  "session_engagement",
+  {
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => liveSessions.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    handsRaised: integer("hands_raised").notNull().default(0),
+    reactions: integer("reactions").notNull().default(0),
+    stageMs: integer("stage_ms").notNull().default(0),
+    stageSince: integer("stage_since"),
+  },
+  (t) => [primaryKey({ columns: [t.sessionId, t.userId] })],
 );
 
 export const NOTIFICATION_CHANNELS = ["email", "sms"] as const;

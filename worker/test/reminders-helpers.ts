@@ -27,6 +27,7 @@ export async function createClass(teacher: User, overrides: Partial<ClassRow> = 
     kind: "live",
     status: "active",
     reminderMinutes: [1440, 60, 10],
+    recordingDownloads: true,
     createdAt: now,
     updatedAt: now,
     ...overrides,
