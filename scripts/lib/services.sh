@@ -88,7 +88,9 @@ start_extra_services() {
     rm -f "$sfu_key_file"
     npx tsx scripts/fleet-key.ts generate --out "$sfu_key_file" 2>/dev/null || die "could not generate the sfu-node's key ($sfu_key_file)"
   fi
-  start_service "sfu-node" env SFU_PORT="$sfu_port" SFU_LISTEN_HOST=127.0.0.1 SFU_REGION=local SFU_NODE_ID="$sfu_node_id" \
+  # Supervised: a node that crashes or is killed is started again (same id, key and recordings directory) while
+  # the rest of the stack stays up; see scripts/lib/supervise.sh.
+  start_service "sfu-node" bash "$repo_root/scripts/lib/supervise.sh" sfu-node env SFU_PORT="$sfu_port" SFU_LISTEN_HOST=127.0.0.1 SFU_REGION=local SFU_NODE_ID="$sfu_node_id" \
     SFU_WEBRTC_SERVER_PORT="${SFU_WEBRTC_SERVER_PORT:-$rtc_base}" \
     SFU_RTC_PORT_MIN="${SFU_RTC_PORT_MIN:-$((rtc_base + 10))}" SFU_RTC_PORT_MAX="${SFU_RTC_PORT_MAX:-$((rtc_base + 99))}" \
     SFU_RECORDING_PORT_MIN="${SFU_RECORDING_PORT_MIN:-$((60000 + (port % 50) * 100))}" \
