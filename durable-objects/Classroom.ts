@@ -474,9 +474,10 @@ function readLocation(request: Request): JoinerLocation {
   }
 }
 
-function utf8Length(text: string, limit: number = CLASSROOM_LIMITS.maxFrameBytes): number {
+/** A frame's size in UTF-8 bytes, exact when it could exceed the frame limit (else its length, a lower bound). */
+function utf8Length(text: string): number {
   // Cheap bound first: a UTF-16 code unit is at most 3 UTF-8 bytes.
-  if (text.length * 3 <= limit) return text.length;
+  if (text.length * 3 <= CLASSROOM_LIMITS.maxFrameBytes) return text.length;
   return new TextEncoder().encode(text).byteLength;
 }
 

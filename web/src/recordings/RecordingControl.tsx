@@ -1,4 +1,4 @@
-import { createSignal, Show, type JSX } from "solid-js";
+import { createSignal, type JSX, onCleanup, Show } from "solid-js";
 import type { ClassChannel } from "../live/class-channel";
 import "./recordings.css";
 
@@ -16,13 +16,16 @@ export function RecordingControl(props: { channel: ClassChannel; moderator: bool
   const recording = () => props.channel.state.media.recording;
   // Until the state catches up the button would still offer the press just made: a second click then undid it.
   const settling = () => (expecting() === "on" && recording() === null) || (expecting() === "off" && recording() !== null);
+  let settleTimer: ReturnType<typeof setTimeout> | undefined;
+  onCleanup(() => clearTimeout(settleTimer));
   const toggle = async () => {
     const want = recording() ? "off" : "on";
     setBusy(true);
     try {
       await props.channel.request(want === "on" ? "recording.start" : "recording.stop", {});
       setExpecting(want);
-      setTimeout(() => setExpecting((current) => (current === want ? null : current)), SETTLE_TIMEOUT_MS);
+      clearTimeout(settleTimer);
+      settleTimer = setTimeout(() => setExpecting((current) => (current === want ? null : current)), SETTLE_TIMEOUT_MS);
     } catch (error) {
       props.onError(error);
     } finally {

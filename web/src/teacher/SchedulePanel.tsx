@@ -14,6 +14,7 @@ import {
 } from "../../../schema/api/portal";
 import { api } from "../api";
 import { createAction } from "../action";
+import { DurationField } from "../components/DurationField";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { createFieldErrors, describedBy, FieldError } from "../components/FieldErrors";
 import { LocalTimeNote } from "../components/LocalTimeNote";
@@ -462,19 +463,7 @@ function MoveDialog(props: { occurrence: Occurrence; onClose: () => void; onMove
           <input id="move-start" class="input" type="datetime-local" required value={start()} onInput={(e) => setStart(e.currentTarget.value)} />
           <LocalTimeNote value={start()} timeZone={zone()} />
         </div>
-        <div class="field">
-          <label for="move-duration">Duration (minutes)</label>
-          <input
-            id="move-duration"
-            class="input"
-            type="number"
-            min="1"
-            max={LIMITS.occurrenceMaxMinutes}
-            required
-            value={duration()}
-            onInput={(e) => setDuration(e.currentTarget.valueAsNumber)}
-          />
-        </div>
+        <DurationField id="move-duration" value={duration()} onInput={setDuration} />
         <ErrorAlert error={move.error()} />
         <div class="form-actions">
           <button type="button" class="button" onClick={() => props.onClose()}>

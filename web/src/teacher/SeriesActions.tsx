@@ -1,8 +1,8 @@
 import { createMemo, createSignal, For, Show, type JSX } from "solid-js";
 import type { ClassDetail, Occurrence, OccurrenceResponse, OccurrencesResponse, SeriesMove } from "../../../schema/api/portal";
-import { LIMITS } from "../../../schema/api/portal";
 import { api } from "../api";
 import { createAction } from "../action";
+import { DurationField } from "../components/DurationField";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { Modal } from "../components/Modal";
 import { useToasts } from "../components/Toasts";
@@ -157,19 +157,7 @@ function MoveSeriesDialog(props: { series: SeriesSummary; onClose: () => void; o
             <label for="series-move-time">New start time</label>
             <input id="series-move-time" class="input" type="time" required value={startTime()} onInput={(e) => setStartTime(e.currentTarget.value)} />
           </div>
-          <div class="field">
-            <label for="series-move-duration">Duration (minutes)</label>
-            <input
-              id="series-move-duration"
-              class="input"
-              type="number"
-              min="1"
-              max={LIMITS.occurrenceMaxMinutes}
-              required
-              value={duration()}
-              onInput={(e) => setDuration(e.currentTarget.valueAsNumber)}
-            />
-          </div>
+          <DurationField id="series-move-duration" value={duration()} onInput={setDuration} />
         </div>
         <ErrorAlert error={move.error()} />
         <div class="form-actions">
