@@ -12,6 +12,8 @@
  *   1. joins N WebSocket clients (at most 100 opening at once) and times until every one has its snapshot;
  *   2. chats at 5 messages/s for 10 s, then at 50 messages/s for 10 s, from random students, and measures the
  *      delay from send to each receiver (p50/p99), deliveries per second, and deliveries lost.
+ * The sockets live in BENCH_HERDS child processes (default 4, bench/lib/chat-herd.ts), not in this one, so the
+ * client's own event loop is not what is measured; their CPU is printed as "bench client" next to workerd's.
  * Modes, run one after the other in the same wrangler dev so a busy machine weighs on all of them alike:
  *   - `bare`: the bare room with no edge check (the runtime's floor: wrangler dev's proxy, sockets, one broadcast
  *     per message);
@@ -20,15 +22,17 @@
  * Every loop is bounded; wrangler is stopped at the end.
  */
 import path from "node:path";
-import WebSocket from "ws";
+import { type ChatHerd, forkChatHerd, wallNow } from "./lib/chat-herd";
 import { classTokenSigner, loadAverage, percentile, prepareState, repoRoot, seedClass, startBenchStack } from "./lib/bench-wrangler";
-import { workerdCpuSeconds } from "./lib/process-tree";
+import { processTree, workerdCpuSeconds } from "./lib/process-tree";
 import { startProfile } from "./profile";
 
 const PORT = Number(process.env.BENCH_PORT ?? 8821);
 const STATE_DIR = process.env.BENCH_STATE_DIR ?? "/tmp/channel-state";
 const BASE = `http://127.0.0.1:${PORT}`;
 const OPEN_CONCURRENCY = 100;
+/** Child processes holding the sockets (bench/lib/chat-herd.ts). */
+const HERDS = Math.max(1, Number(process.env.BENCH_HERDS ?? 4));
 const PHASE_SECONDS = 10;
 /** After the last send, how long to wait for stragglers before counting losses. */
 const DRAIN_MS = 5_000;
@@ -50,12 +54,10 @@ const RATES: Record<Mode, number[]> = { bare: [5], edge: [5], ours: [5, 50] };
 const RUN_MODES: Mode[] = modesArg ? (modesArg.slice("--modes=".length).split(",") as Mode[]) : ["bare", "ours"];
 for (const mode of RUN_MODES) if (!MODES.includes(mode)) throw new Error(`Unknown mode ${mode}: use ${MODES.join(", ")}`);
 
-interface Client {
-  socket: WebSocket;
-  userId: string;
-  snapshotAt: number | null;
-  /** message body tag → receive time */
-  received: Map<string, number>;
+/** Where a participant's socket lives: which herd, and its index there. */
+interface Seat {
+  herd: number;
+  socket: number;
 }
 
 function socketUrl(mode: Mode, classId: string, token: string): string {
@@ -69,70 +71,46 @@ function socketUrl(mode: Mode, classId: string, token: string): string {
   }
 }
 
-function connect(url: string, userId: string, collect: boolean): Promise<Client> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url);
-    const client: Client = { socket, userId, snapshotAt: null, received: new Map() };
-    const timer = setTimeout(() => reject(new Error(`no snapshot for ${userId} within 60 s`)), 60_000);
-    socket.on("message", (data) => {
-      const now = performance.now();
-      const text = data.toString();
-      if (text === "pong") return;
-      if (client.snapshotAt === null && text.startsWith('{"notification":"snapshot"')) {
-        client.snapshotAt = now;
-        clearTimeout(timer);
-        resolve(client);
-        return;
-      }
-      if (!collect || !text.startsWith('{"notification":"events"')) return;
-      for (const event of (JSON.parse(text) as { data: { events: { type: string; message?: { body: string } }[] } }).data.events) {
-        if (event.type === "chat.message" && event.message) client.received.set(event.message.body, now);
-      }
-    });
-    socket.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
-}
-
-async function chatPhase(clients: Client[], ratePerSecond: number) {
-  const sent = new Map<string, number>();
+/** Chat from random students at `ratePerSecond` for {@link PHASE_SECONDS}; latency from send to each receipt. */
+async function chatPhase(herds: ChatHerd[], people: Seat[], ratePerSecond: number) {
   const intervalMs = 1000 / ratePerSecond;
   const total = ratePerSecond * PHASE_SECONDS;
-  const students = clients.slice(1);
+  const students = people.slice(1);
   const started = performance.now();
+  const startedWall = wallNow();
   for (let i = 0; i < total; i += 1) {
     const due = started + i * intervalMs;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const sender = students[i % students.length]!;
-    const body = `bench-${ratePerSecond}-${i}-${Math.random().toString(36).slice(2, 8)}`;
-    sent.set(body, performance.now());
-    sender.socket.send(JSON.stringify({ id: i + 1, method: "chat.send", data: { clientMessageId: body, body } }));
+    herds[sender.herd]!.send(sender.socket, `bench-${ratePerSecond}-${i}-${Math.random().toString(36).slice(2, 8)}`, i + 1);
   }
   await new Promise((r) => setTimeout(r, DRAIN_MS));
+  const collected = await Promise.all(herds.map((herd) => herd.collect()));
+  const sent = new Map<string, number>();
+  for (const c of collected) for (const [body, at] of Object.entries(c.sent)) sent.set(body, at);
   const latencies: number[] = [];
-  let lost = 0;
-  let lastDelivery = started;
-  for (const [body, at] of sent) {
-    for (const client of clients) {
-      const got = client.received.get(body);
-      if (got === undefined) lost += 1;
-      else {
+  let deliveries = 0;
+  let lastDelivery = startedWall;
+  for (const c of collected) {
+    for (const [body, times] of Object.entries(c.received)) {
+      const at = sent.get(body);
+      if (at === undefined) continue;
+      for (const got of times) {
         latencies.push(got - at);
         lastDelivery = Math.max(lastDelivery, got);
       }
+      deliveries += times.length;
     }
   }
   latencies.sort((a, b) => a - b);
   return {
     sent: sent.size,
-    deliveries: latencies.length,
-    lost,
+    deliveries,
+    lost: sent.size * people.length - deliveries,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
-    deliveriesPerSecond: latencies.length / ((lastDelivery - started) / 1000),
+    deliveriesPerSecond: deliveries / ((lastDelivery - startedWall) / 1000),
   };
 }
 
@@ -140,13 +118,20 @@ async function chatPhase(clients: Client[], ratePerSecond: number) {
 let wranglerPid: number | undefined;
 
 /**
- * CPU seconds (user + system) used so far by wrangler's workerd processes and by this process. On a shared,
- * busy machine wall-clock figures swing with everyone else's load; the CPU a phase costs the runtime does not,
- * so it is the steadier way to compare modes and changes.
+ * CPU seconds (user + system) used so far by wrangler's workerd processes and by the bench client (this process
+ * and its socket herds). On a shared, busy machine wall-clock figures swing with everyone else's load; the CPU a
+ * phase costs the runtime does not, so it is the steadier way to compare modes and changes.
  */
 function cpuSeconds(): { workerd: number; bench: number } {
   const own = process.cpuUsage();
-  return { workerd: wranglerPid === undefined ? 0 : workerdCpuSeconds(wranglerPid), bench: (own.user + own.system) / 1e6 };
+  return { workerd: wranglerPid === undefined ? 0 : workerdCpuSeconds(wranglerPid), bench: (own.user + own.system) / 1e6 + herdCpuSeconds() };
+}
+
+/** CPU seconds of the live socket herds (child processes running bench/lib/chat-herd.ts). */
+function herdCpuSeconds(): number {
+  return processTree(process.pid)
+    .filter((child) => child.cmdline.includes("chat-herd"))
+    .reduce((sum, child) => sum + child.cpuSeconds, 0);
 }
 
 function cpuSince(start: ReturnType<typeof cpuSeconds>): string {
@@ -165,7 +150,12 @@ async function benchMode(mode: Mode, size: number, sign: Awaited<ReturnType<type
   const { classId, teacherId, studentIds } = seedClass(STATE_DIR, size);
   const people: [string, "teacher" | "student"][] = [[teacherId, "teacher"], ...studentIds.map((id) => [id, "student"] as [string, "student"])];
   const tokens = await Promise.all(people.map(([id, role]) => sign(classId, id, role)));
-  const clients: Client[] = new Array(people.length);
+  // Everyone gets a seat in one of the herds, round robin (the teacher in the first).
+  const herds = Array.from({ length: HERDS }, () => forkChatHerd());
+  // Wait until every herd answers (tsx has compiled it), so its start-up is not counted as the joins' CPU.
+  await Promise.all(herds.map((herd) => herd.collect()));
+  const seats: Seat[] = people.map((_, index) => ({ herd: index % HERDS, socket: Math.floor(index / HERDS) }));
+  const urls = herds.map((_, herd) => people.flatMap((_, index) => (index % HERDS === herd ? [socketUrl(mode, classId, tokens[index]!)] : [])));
   const profiler =
     PROFILE && mode === "ours"
       ? await startProfile(INSPECTOR_PORT).catch((error: unknown) => {
@@ -174,46 +164,28 @@ async function benchMode(mode: Mode, size: number, sign: Awaited<ReturnType<type
         })
       : null;
   const joinCpu = cpuSeconds();
-  const joinStart = performance.now();
-  // A sliding window: a new socket opens as soon as one of the OPEN_CONCURRENCY in flight has its snapshot.
-  let next = 0;
-  const opener = async () => {
-    while (next < people.length) {
-      const index = next++;
-      clients[index] = await connect(socketUrl(mode, classId, tokens[index]!), people[index]![0], true);
-    }
-  };
-  await Promise.all(Array.from({ length: OPEN_CONCURRENCY }, opener));
-  const joinSeconds = (Math.max(...clients.map((c) => c.snapshotAt!)) - joinStart) / 1000;
+  const joinStart = wallNow();
+  const snapshotAts = (await Promise.all(herds.map((herd, index) => herd.open(urls[index]!, Math.ceil(OPEN_CONCURRENCY / HERDS))))).flat();
+  // What the herds received while joining is not chat: start the count from here.
+  await Promise.all(herds.map((herd) => herd.collect()));
+  const joinSeconds = (Math.max(...snapshotAts) - joinStart) / 1000;
   const joinWorkerdCpu = cpuSeconds().workerd - joinCpu.workerd;
   const joinCpuText = cpuSince(joinCpu);
   if (profiler) await profiler.stop(path.join(STATE_DIR, `join-${size}.cpuprofile`));
   console.log(`\n${size} clients, ${mode}: all snapshots in ${joinSeconds.toFixed(2)} s (load average ${loadAverage()}; ${joinCpuText})`);
-  const heartbeat = setInterval(() => {
-    for (const c of clients) if (c.socket.readyState === WebSocket.OPEN) c.socket.send("ping");
-  }, 20_000);
   await new Promise((r) => setTimeout(r, 1_500));
   const chat: ModeFigures["chat"] = [];
   for (const rate of RATES[mode]) {
     const phaseCpu = cpuSeconds();
-    const r = await chatPhase(clients, rate);
+    const r = await chatPhase(herds, seats, rate);
     chat.push(r);
     console.log(
       `  chat ${rate}/s for ${PHASE_SECONDS} s: ${r.sent} messages, ${r.deliveries} deliveries, lost ${r.lost}, ` +
         `p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, ${r.deliveriesPerSecond.toFixed(0)} deliveries/s (load average ${loadAverage()}; ${cpuSince(phaseCpu)} incl. ${DRAIN_MS / 1000} s drain)`,
     );
   }
-  clearInterval(heartbeat);
-  await Promise.all(
-    clients.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          c.socket.once("close", () => resolve());
-          c.socket.close(1000, "bench done");
-          setTimeout(resolve, 2_000);
-        }),
-    ),
-  );
+  for (const herd of herds) herd.close();
+  await new Promise((r) => setTimeout(r, 2_000));
   return { joinSeconds, joinWorkerdCpu, chat };
 }
 

@@ -1,0 +1,162 @@
+/**
+ * A child process that holds a share of a benchmark class's sockets and chats through them, so no single Node
+ * process carries every socket of a large class: one process holding 1,000 sockets spends enough of its own event
+ * loop on them to inflate every figure it measures, the bare room's too.
+ *
+ * The parent forks several (see {@link forkChatHerd}), gives each its socket URLs, tells one to send a chat
+ * message from one of its sockets, and at the end collects what every socket received. Times are wall-clock
+ * milliseconds with sub-millisecond precision (`performance.timeOrigin + performance.now()`), so a send stamped
+ * in one process and a receipt stamped in another compare directly (same machine, same clock).
+ */
+import { fork } from "node:child_process";
+import WebSocket from "ws";
+
+const PING_INTERVAL_MS = 20_000;
+const SNAPSHOT_TIMEOUT_MS = 120_000;
+
+type ToHerd =
+  | { type: "open"; urls: string[]; concurrency: number }
+  | { type: "send"; socket: number; body: string; requestId: number }
+  | { type: "collect" }
+  | { type: "close" };
+
+type FromHerd =
+  | { type: "ready"; snapshotAts: number[] }
+  | { type: "collected"; sent: Record<string, number>; received: Record<string, number[]>; cpuSeconds: number }
+  | { type: "error"; message: string };
+
+export interface ChatHerd {
+  /** Opens the sockets (at most `concurrency` at once); resolves with when each got its snapshot. */
+  open(urls: string[], concurrency: number): Promise<number[]>;
+  /** Sends one chat message from this herd's socket `socket` (stamped when it leaves). */
+  send(socket: number, body: string, requestId: number): void;
+  /** What was sent from and received by this herd's sockets since they opened (and clears it), with its CPU so far. */
+  collect(): Promise<Extract<FromHerd, { type: "collected" }>>;
+  close(): void;
+}
+
+/** Wall-clock ms, comparable across processes. */
+export function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Forks a herd process (this file, run by tsx). */
+export function forkChatHerd(): ChatHerd {
+  const child = fork(import.meta.filename, [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const next = <T extends FromHerd["type"]>(type: T) =>
+    new Promise<Extract<FromHerd, { type: T }>>((resolve, reject) => {
+      const onMessage = (message: FromHerd) => {
+        if (message.type === "error") reject(new Error(`chat herd: ${message.message}`));
+        else if (message.type === type) resolve(message as Extract<FromHerd, { type: T }>);
+        else return;
+        child.off("message", onMessage);
+      };
+      child.on("message", onMessage);
+    });
+  const send = (message: ToHerd) => child.send(message);
+  return {
+    async open(urls, concurrency) {
+      const ready = next("ready");
+      send({ type: "open", urls, concurrency });
+      return (await ready).snapshotAts;
+    },
+    send(socket, body, requestId) {
+      send({ type: "send", socket, body, requestId });
+    },
+    async collect() {
+      const collected = next("collected");
+      send({ type: "collect" });
+      return collected;
+    },
+    close() {
+      if (child.connected) send({ type: "close" });
+      setTimeout(() => child.kill(), 5_000).unref();
+    },
+  };
+}
+
+const CHAT_BODY = /"type":"chat\.message".*?"body":"(bench-[^"]+)"/g;
+
+async function runHerd(): Promise<void> {
+  const sockets: WebSocket[] = [];
+  let sent = new Map<string, number>();
+  let received = new Map<string, number[]>();
+  const reply = (message: FromHerd) => process.send!(message);
+  const ping = setInterval(() => {
+    for (const socket of sockets) if (socket.readyState === WebSocket.OPEN) socket.send("ping");
+  }, PING_INTERVAL_MS);
+
+  const connect = (url: string, index: number, snapshotAts: number[]) =>
+    new Promise<void>((resolve, reject) => {
+      const socket = new WebSocket(url);
+      sockets[index] = socket;
+      const timer = setTimeout(() => reject(new Error(`no snapshot within ${SNAPSHOT_TIMEOUT_MS / 1000} s`)), SNAPSHOT_TIMEOUT_MS);
+      socket.on("message", (data) => {
+        const at = wallNow();
+        const text = data.toString();
+        if (snapshotAts[index] === undefined) {
+          if (text.startsWith('{"notification":"snapshot"')) {
+            snapshotAts[index] = at;
+            clearTimeout(timer);
+            resolve();
+          }
+          return;
+        }
+        if (!text.startsWith('{"notification":"events"')) return;
+        // Bench bodies are plain tags, so a pattern finds them without parsing every frame.
+        for (const match of text.matchAll(CHAT_BODY)) {
+          const body = match[1]!;
+          let times = received.get(body);
+          if (!times) received.set(body, (times = []));
+          times.push(at);
+        }
+      });
+      socket.on("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+
+  process.on("message", async (message: ToHerd) => {
+    try {
+      switch (message.type) {
+        case "open": {
+          const snapshotAts: number[] = [];
+          let next = 0;
+          const opener = async () => {
+            while (next < message.urls.length) {
+              const index = next++;
+              await connect(message.urls[index]!, index, snapshotAts);
+            }
+          };
+          await Promise.all(Array.from({ length: message.concurrency }, opener));
+          reply({ type: "ready", snapshotAts });
+          break;
+        }
+        case "send":
+          sent.set(message.body, wallNow());
+          sockets[message.socket]!.send(
+            JSON.stringify({ id: message.requestId, method: "chat.send", data: { clientMessageId: message.body, body: message.body } }),
+          );
+          break;
+        case "collect": {
+          const usage = process.cpuUsage();
+          reply({ type: "collected", sent: Object.fromEntries(sent), received: Object.fromEntries(received), cpuSeconds: (usage.user + usage.system) / 1e6 });
+          sent = new Map();
+          received = new Map();
+          break;
+        }
+        case "close":
+          clearInterval(ping);
+          for (const socket of sockets) socket?.close(1000, "bench done");
+          setTimeout(() => process.exit(0), 1_000);
+          break;
+      }
+    } catch (error) {
+      reply({ type: "error", message: String(error) });
+    }
+  });
+  process.on("disconnect", () => process.exit(0));
+}
+
+if (process.send && process.argv[1] === import.meta.filename) await runHerd();
