@@ -10,7 +10,7 @@ import { ChannelError } from "./errors";
 import type { ClassroomBindings } from "./bindings";
 import type { MediaMap } from "./media-map";
 import type { Presence } from "./presence";
-import { type CandidateNode, healthyNodes, pickNode, signalingUrl, signMediaToken } from "./sfu-assign";
+import { type CandidateNode, NodeDirectory, pickNode, signalingUrl, signMediaToken } from "./sfu-assign";
 
 /** A node has this long to answer a command before the caller is told it did not. */
 const COMMAND_TIMEOUT_MS = 5_000;
@@ -43,13 +43,16 @@ export interface NodeLinks {
 export class MediaPlane {
   private readonly pending = new PendingRequests(COMMAND_TIMEOUT_MS);
   private watcher: NodeWatcher | null = null;
+  private readonly nodes: NodeDirectory;
 
   constructor(
     private readonly map: MediaMap,
     private readonly presence: Presence,
     private readonly links: NodeLinks,
     private readonly env: ClassroomBindings,
-  ) {}
+  ) {
+    this.nodes = new NodeDirectory(env.DB);
+  }
 
   /** What `userId` with `role` may send now. */
   grantOf(caller: Pick<ClassIdentity, "userId" | "role">): MediaSource[] {
@@ -61,7 +64,7 @@ export class MediaPlane {
   async join(caller: ClassIdentity, location: JoinerLocation, now: number): Promise<MediaJoinResponse> {
     // The class's nodes: those serving its participants (each keeps a class link open) or carrying its producers.
     const classNodes = new Set([...this.map.nodesInUse(), ...this.links.sockets().map((link) => link.nodeId)]);
-    const node = pickNode(await healthyNodes(this.env.DB, now), location, classNodes);
+    const node = pickNode(await this.nodes.healthy(now), location, classNodes);
     if (!node) throw new ChannelError("UNAVAILABLE", "No media server is available right now; try again in a moment");
     const { token, expiresAt, expiresInMs, produce } = await this.tokenFor(caller, node);
     return { nodeId: node.id, signalingUrl: signalingUrl(node, caller.classId, token), expiresAt, expiresInMs, produce };
@@ -73,7 +76,7 @@ export class MediaPlane {
    * there, and moving them would cost the media gap this avoids). The grant is the class's current one.
    */
   async renew(caller: ClassIdentity, nodeId: string, now: number): Promise<MediaRenewResponse> {
-    const node = (await healthyNodes(this.env.DB, now)).find((candidate) => candidate.id === nodeId);
+    const node = (await this.nodes.healthy(now)).find((candidate) => candidate.id === nodeId);
     if (!node) throw new ChannelError("NOT_FOUND", "That media server is no longer available; join media again");
     const { token, expiresAt, expiresInMs, produce } = await this.tokenFor(caller, node);
     return { nodeId: node.id, token, expiresAt, expiresInMs, produce };

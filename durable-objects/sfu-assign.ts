@@ -17,13 +17,43 @@ export interface CandidateNode {
   maxConsumers: number;
 }
 
-/** Healthy nodes (a heartbeat within {@link FLEET_STALE_AFTER_MS}) from the fleet registry in D1. */
-export async function healthyNodes(db: D1Database, now: number): Promise<CandidateNode[]> {
-  const { results } = await db
-    .prepare(`SELECT id, region, public_url AS publicUrl, consumers, max_consumers AS maxConsumers FROM sfu_nodes WHERE last_heartbeat_at >= ?`)
-    .bind(now - FLEET_STALE_AFTER_MS)
-    .all<CandidateNode>();
-  return results;
+/** How long the class object reuses the fleet registry it read: one D1 read serves a whole burst of joins. */
+export const NODE_DIRECTORY_TTL_MS = 2_000;
+
+type RegisteredNode = CandidateNode & { lastHeartbeatAt: number };
+
+/**
+ * The fleet registry (D1 `sfu_nodes`) as one class object sees it: read at most once per
+ * {@link NODE_DIRECTORY_TTL_MS} (concurrent callers share the read), so 300 students pressing "join media" at the
+ * start of a class cost one query, not 300. Health is judged at each call against the heartbeats read (a node
+ * silent for {@link FLEET_STALE_AFTER_MS} is left out), so a cached list never revives a dead node; load figures
+ * are at most that much older than the registry's, which itself moves only with the 10-second heartbeats.
+ */
+export class NodeDirectory {
+  private read: { at: number; nodes: Promise<RegisteredNode[]> } | null = null;
+
+  constructor(
+    private readonly db: D1Database,
+    private readonly ttlMs = NODE_DIRECTORY_TTL_MS,
+  ) {}
+
+  /** Healthy nodes (a heartbeat within {@link FLEET_STALE_AFTER_MS} of `now`). */
+  async healthy(now: number): Promise<CandidateNode[]> {
+    if (!this.read || now - this.read.at >= this.ttlMs || now < this.read.at) {
+      const nodes = this.db
+        .prepare(`SELECT id, region, public_url AS publicUrl, consumers, max_consumers AS maxConsumers, last_heartbeat_at AS lastHeartbeatAt FROM sfu_nodes`)
+        .all<RegisteredNode>()
+        .then(({ results }) => results);
+      const read = { at: now, nodes };
+      this.read = read;
+      // A failed read is not kept: the next caller tries again.
+      nodes.catch(() => {
+        if (this.read === read) this.read = null;
+      });
+    }
+    const nodes = await this.read.nodes;
+    return nodes.filter((node) => node.lastHeartbeatAt >= now - FLEET_STALE_AFTER_MS).map(({ lastHeartbeatAt: _, ...node }) => node);
+  }
 }
 
 /**

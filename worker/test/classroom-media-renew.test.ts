@@ -6,8 +6,11 @@ import { sfuNodes } from "../../schema/db";
 import { FLEET_STALE_AFTER_MS } from "../../schema/protocol/fleet";
 import type { MediaJoinResponse, MediaRenewResponse } from "../../schema/protocol/classroom";
 import { MediaTokenClaimsSchema } from "../../schema/tokens/media-token";
+import { NODE_DIRECTORY_TTL_MS } from "../../durable-objects/sfu-assign";
 import { db } from "./helpers";
 import { ChannelClient, createLiveClass } from "./ws-client";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Registers a node straight in the registry, with a heartbeat `ageMs` ago. */
 async function addNode(id: string, options: { ageMs?: number; consumers?: number; maxConsumers?: number } = {}) {
@@ -43,6 +46,8 @@ describe("media.renew", () => {
     // node-a filled up and node-b appeared: a new join would go to node-b, the renewal stays on node-a.
     await db.update(sfuNodes).set({ consumers: 1000 });
     await addNode("node-b");
+    // The object reads the fleet registry at most once per NODE_DIRECTORY_TTL_MS: the change shows after that.
+    await sleep(NODE_DIRECTORY_TTL_MS);
     expect((await client.ok<MediaJoinResponse>("media.join")).nodeId).toBe("node-b");
 
     const renewal = await client.ok<MediaRenewResponse>("media.renew", { nodeId: "node-a" });

@@ -5,11 +5,14 @@ import { sfuNodes, type User } from "../../schema/db";
 import { CLASS_LINK_NODE_HEADER, classLinkPath, type LinkProducer } from "../../schema/protocol/class-link";
 import type { MediaJoinResponse, MediaProducerInfo } from "../../schema/protocol/classroom";
 import { MediaTokenClaimsSchema } from "../../schema/tokens/media-token";
+import { NODE_DIRECTORY_TTL_MS } from "../../durable-objects/sfu-assign";
 import * as v from "valibot";
 import { app } from "../index";
 import { enrol, fleetEnv, newNodeKey, type TestNodeKey } from "./fleet-helpers";
 import { createUser, db } from "./helpers";
 import { ChannelClient, createLiveClass, enroll, joinToken } from "./ws-client";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Each node's key, made on first use and enrolled again per test (a no-op when the row is still there). */
 const nodeKeys = new Map<string, Promise<TestNodeKey>>();
@@ -155,9 +158,12 @@ describe("media.join", () => {
     const client = await ChannelClient.join(teacher, classId);
     const stale = await client.request("media.join");
     expect(stale).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
+    // The object reads the fleet registry at most once per NODE_DIRECTORY_TTL_MS: a change shows after that.
     await addNode("node-full", "local", { consumers: 500, maxConsumers: 500 });
+    await sleep(NODE_DIRECTORY_TTL_MS);
     expect(await client.request("media.join")).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
     await addNode("node-fresh", "local");
+    await sleep(NODE_DIRECTORY_TTL_MS);
     expect(await client.ok<MediaJoinResponse>("media.join")).toMatchObject({ nodeId: "node-fresh" });
     client.close();
   });
