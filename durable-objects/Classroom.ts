@@ -21,6 +21,7 @@ import { AUDIENCE_TAGS, Broadcaster } from "./broadcaster";
 import { Board } from "./board";
 import { ClassMarks } from "./marks";
 import { Chat } from "./chat";
+import { Engagement } from "./engagement";
 import { ChannelError } from "./errors";
 import { type Caller, HANDLERS, type RoomServices } from "./handlers";
 import { Hands } from "./hands";
@@ -71,6 +72,7 @@ export class Classroom extends Server<ClassroomEnv> {
   private readonly broadcaster: Broadcaster;
   private readonly presence: Presence;
   private readonly mediaMap: MediaMap;
+  private readonly engagement: Engagement;
   private readonly links: ClassNodeLinks;
   private readonly services: RoomServices;
   private readonly rateLimiter = new RateLimiter();
@@ -102,6 +104,12 @@ export class Classroom extends Server<ClassroomEnv> {
       this.services.media.userLeft(userId);
       this.services.board.userLeft(userId);
     });
+    this.engagement = new Engagement(
+      this.store,
+      this.outbox,
+      () => this.session.current()?.id ?? null,
+      (shipBy) => this.scheduleAlarm(shipBy + OUTBOX_BACKSTOP_MS),
+    );
     const marks = new ClassMarks(
       () => this.name,
       this.store,
@@ -116,6 +124,7 @@ export class Classroom extends Server<ClassroomEnv> {
         const name = this.presence.get(userId)?.displayName ?? "someone";
         marks.record({ kind: "screen-share", label: `Screen share by ${name}`, surface: null, userId }, Date.now());
       },
+      (userId, onStage) => this.engagement.stageChanged(userId, onStage, Date.now()),
     );
     const polls = new Polls(this.store, this.outbox, this.session, this.broadcaster);
     const links = new ClassNodeLinks({
@@ -129,7 +138,7 @@ export class Classroom extends Server<ClassroomEnv> {
     this.services = {
       chat: new Chat(this.store, this.outbox, this.session, this.presence, this.broadcaster, (userId, fileId) => sharedFile(env.DB, this.name, userId, fileId)),
       polls,
-      hands: new Hands(this.presence, this.broadcaster),
+      hands: new Hands(this.presence, this.broadcaster, this.engagement),
       moderation: new Moderation(
         this.store,
         this.outbox,
@@ -302,6 +311,7 @@ export class Classroom extends Server<ClassroomEnv> {
     if (session?.empty_since != null && now - session.empty_since >= EMPTY_SESSION_MS && this.presence.count() === 0) {
       await this.endSession(null, "empty", now);
     }
+    this.engagement.ship();
     await this.outbox.flush();
     this.scheduleNextAlarm(now);
   }
@@ -388,6 +398,8 @@ export class Classroom extends Server<ClassroomEnv> {
     const session = this.session.current();
     if (!session) return;
     this.broadcaster.flush();
+    // Before everyone leaves: whoever is still on stage was there until the session's end.
+    this.engagement.endSession(now);
     this.presence.removeAll("ended", now);
     this.outbox.add("session.end", { id: session.id, endedAt: now, endedBy, reason });
     this.store.clearSession();

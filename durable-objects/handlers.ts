@@ -73,8 +73,8 @@ export const HANDLERS: { [M in ClassroomMethod]: Handler<M> } = {
     room.hands.lower(caller, data.userId);
     return {};
   },
-  "reaction.send": (room, _caller, data) => {
-    room.hands.react(data.emoji);
+  "reaction.send": (room, caller, data) => {
+    room.hands.react(caller, data.emoji);
     return {};
   },
   "session.end": async (room, caller, _data, now) => {

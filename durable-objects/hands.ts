@@ -1,6 +1,7 @@
 import { type ClassIdentity, isModerator } from "../schema/tokens/class-token";
 import type { Broadcaster } from "./broadcaster";
 import { graphemeCount } from "./chat";
+import type { Engagement } from "./engagement";
 import { ChannelError } from "./errors";
 import type { Presence } from "./presence";
 
@@ -11,6 +12,7 @@ export class Hands {
   constructor(
     private readonly presence: Presence,
     private readonly broadcaster: Broadcaster,
+    private readonly engagement: Engagement,
   ) {}
 
   raise(caller: ClassIdentity, now: number): number {
@@ -18,6 +20,7 @@ export class Hands {
     if (!participant) throw new ChannelError("CONFLICT", "You are not in the class");
     if (participant.handRaisedAt !== null) return participant.handRaisedAt;
     this.presence.setHand(caller.userId, now);
+    this.engagement.handRaised(caller.userId);
     return now;
   }
 
@@ -30,8 +33,10 @@ export class Hands {
     if (participant.handRaisedAt !== null) this.presence.setHand(target, null);
   }
 
-  react(emoji: string): void {
+  react(caller: ClassIdentity, emoji: string): void {
     if (graphemeCount(emoji) !== 1 || !PICTOGRAPHIC.test(emoji)) throw new ChannelError("INVALID_MESSAGE", "A reaction is a single emoji");
+    // Counted here, where the sender is known: the class only ever sees the per-second sums.
+    this.engagement.reacted(caller.userId);
     this.broadcaster.reaction(emoji);
   }
 }

@@ -1,7 +1,7 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/d1";
-import { attendance, blocks, boardOps, chatMessages, classMarks, liveSessions, pollOptions, polls, pollVotes } from "../schema/db";
+import { attendance, blocks, boardOps, chatMessages, classMarks, liveSessions, pollOptions, polls, pollVotes, sessionEngagement } from "../schema/db";
 import * as schema from "../schema/db";
 import type { ChatAttachment } from "../schema/protocol/classroom";
 import type { RoomStorage } from "./storage";
@@ -54,10 +54,19 @@ export interface OutboxWrites {
     userId: string | null;
     at: number;
   };
+  /**
+   * People's hands raised, reactions and time on stage in a session so far (see durable-objects/engagement.ts):
+   * whole totals that replace what D1 holds, so a batch shipped twice changes nothing.
+   */
+  "engagement.totals": {
+    totals: { sessionId: string; userId: string; handsRaised: number; reactions: number; stageMs: number; stageSince: number | null }[];
+  };
 }
 export type OutboxKind = keyof OutboxWrites;
 
 const BATCH_ROWS = 100;
+/** D1 binds at most 100 values per statement; a `session_engagement` row takes 6. */
+const ENGAGEMENT_ROWS_PER_STATEMENT = 16;
 /** Ship soon after a write, so D1 readers (the API, reports) see it quickly, but batch bursts together. */
 const FLUSH_DELAY_MS = 200;
 /** After D1 failed to take a batch: wait this long, doubling per failure up to {@link RETRY_MAX_MS}. */
@@ -271,6 +280,27 @@ export class Outbox {
             .values(w)
             .onConflictDoUpdate({ target: classMarks.id, set: { kind: w.kind, label: w.label, surface: w.surface, userId: w.userId, at: w.at } }),
         ];
+      }
+      case "engagement.totals": {
+        const w = p as OutboxWrites["engagement.totals"];
+        const statements: BatchItem<"sqlite">[] = [];
+        for (let i = 0; i < w.totals.length; i += ENGAGEMENT_ROWS_PER_STATEMENT) {
+          statements.push(
+            db
+              .insert(sessionEngagement)
+              .values(w.totals.slice(i, i + ENGAGEMENT_ROWS_PER_STATEMENT))
+              .onConflictDoUpdate({
+                target: [sessionEngagement.sessionId, sessionEngagement.userId],
+                set: {
+                  handsRaised: sql`excluded.hands_raised`,
+                  reactions: sql`excluded.reactions`,
+                  stageMs: sql`excluded.stage_ms`,
+                  stageSince: sql`excluded.stage_since`,
+                },
+              }),
+          );
+        }
+        return statements;
       }
       default:
         return assertNever(kind as never);

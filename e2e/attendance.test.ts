@@ -1,7 +1,7 @@
 /**
  * After class, as the teacher sees it: a live class with two students (browserless class-channel clients, the
  * frames the app sends) is held and ended; the teacher opens the attendance report on the class's manage page,
- * sees both students with their times, and downloads the CSV. A student sees only their own line.
+ * sees both students with their times (and Ana's raised hand), and downloads the CSV. A student sees only their own line.
  */
 import { readFile } from "node:fs/promises";
 import type { Browser, Page } from "playwright-core";
@@ -31,6 +31,7 @@ describe("the attendance report after a class", () => {
     const anaChannel = await ClassChannel.join(baseUrl, ana, classId);
     const benChannel = await ClassChannel.join(baseUrl, ben, classId);
     await anaChannel.request("chat.send", { clientMessageId: "hello", body: "Hello from Ana" });
+    await anaChannel.request("hand.raise", {});
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     await teacherChannel.request("session.end", {});
     for (const channel of [teacherChannel, anaChannel, benChannel]) channel.close();
@@ -81,7 +82,8 @@ describe("the attendance report after a class", () => {
     expect(anaCells[2]).toMatch(/^\d{1,2}:\d{2} \(session ended\)$/);
     expect(anaCells[3]).toMatch(/^(under a minute|\d+ min)$/);
     expect(anaCells[4]).toMatch(/^\d+%$/);
-    expect(anaCells.slice(5)).toEqual(["1", "0"]);
+    // Chat messages, poll answers, hands raised, reactions, time on stage.
+    expect(anaCells.slice(5)).toEqual(["1", "0", "1", "0", "none"]);
     expect(await page.getByTestId("session-totals").textContent()).toContain("2 students came");
     expect(await page.getByTestId("presence-chart").getAttribute("aria-label")).toMatch(
       /^Present over time, from \d{1,2}:\d{2} to \d{1,2}:\d{2}: at most 3 at/,
@@ -98,7 +100,7 @@ describe("the attendance report after a class", () => {
       "Ana Attendee,Student",
       "Ben Attendee,Student",
     ]);
-    expect(lines.find((line) => line.startsWith("Ana Attendee,"))).toMatch(/,1,1,0,Session ended$/);
+    expect(lines.find((line) => line.startsWith("Ana Attendee,"))).toMatch(/,1,1,0,Session ended,1,0,0$/);
   });
 
   it("a student sees only their own line on the class page", async () => {

@@ -5,9 +5,8 @@
  * The Worker validates every response with these schemas before it leaves (worker/routes/attendance.ts) and the
  * web app parses them again on arrival, so both sides hold the same shape. Times are UTC milliseconds.
  *
- * Raised hands, reactions and time on stage are not in the report: the class object keeps them only while the
- * session runs (hands in its participant list, reactions summed per second with no sender, the stage in its
- * media map) and nothing stores them in D1.
+ * Hands raised, reactions and time on stage are counted by the class object while the session runs and kept in
+ * D1 `session_engagement` (durable-objects/engagement.ts).
  */
 import * as v from "valibot";
 import { IdSchema, PagingEntries, ROLE_VALUES } from "./portal";
@@ -56,6 +55,12 @@ export const AttendanceLineSchema = v.strictObject({
   chatMessages: Count,
   /** Polls of the session they answered. */
   pollAnswers: Count,
+  /** Times they raised their hand (a hand lowered and raised again counts twice). */
+  handsRaised: Count,
+  /** Reactions (emoji) they sent. */
+  reactions: Count,
+  /** Time on stage (invited by the teacher); a stretch still open counts up to now (or the session's end). */
+  stageMs: Millis,
 });
 export type AttendanceLine = v.InferOutput<typeof AttendanceLineSchema>;
 
@@ -74,6 +79,10 @@ export const AttendanceTotalsSchema = v.strictObject({
   averageStudentPresentMs: Millis,
   chatMessages: Count,
   pollAnswers: Count,
+  handsRaised: Count,
+  reactions: Count,
+  /** Everyone's time on stage added up. */
+  stageMs: Millis,
 });
 export type AttendanceTotals = v.InferOutput<typeof AttendanceTotalsSchema>;
 
@@ -133,4 +142,7 @@ export const ATTENDANCE_CSV_HEADERS = [
   "Chat messages",
   "Poll answers",
   "Last left because",
+  "Hands raised",
+  "Reactions",
+  "Minutes on stage",
 ] as const;

@@ -9,7 +9,7 @@ import type {
   StudentAttendance,
 } from "../../schema/api/attendance";
 import { ATTENDANCE_CSV_HEADERS } from "../../schema/api/attendance";
-import { attendance, chatMessages, type ClassRow, enrollments, liveSessions, polls, pollVotes, type User, users } from "../../schema/db";
+import { attendance, chatMessages, type ClassRow, enrollments, liveSessions, polls, pollVotes, sessionEngagement, type User, users } from "../../schema/db";
 import { utcToZonedLocal } from "../../schema/time-zone";
 import type { Db } from "../db";
 import { ApiError } from "../errors";
@@ -74,7 +74,7 @@ interface SessionFigures {
 async function sessionFigures(db: Db, cls: ClassRow, session: LiveSessionRow, onlyUserId: string | null, now: number): Promise<SessionFigures> {
   const end = Math.max(session.startedAt, session.endedAt ?? now);
   const forUser = (column: SQLiteColumn) => (onlyUserId === null ? undefined : eq(column, onlyUserId));
-  const [rows, chats, answers] = await Promise.all([
+  const [rows, chats, answers, engagement] = await Promise.all([
     db
       .select({
         userId: attendance.userId,
@@ -98,8 +98,19 @@ async function sessionFigures(db: Db, cls: ClassRow, session: LiveSessionRow, on
       .innerJoin(polls, eq(polls.id, pollVotes.pollId))
       .where(and(eq(polls.sessionId, session.id), forUser(pollVotes.userId)))
       .groupBy(pollVotes.userId),
+    db
+      .select({
+        userId: sessionEngagement.userId,
+        handsRaised: sessionEngagement.handsRaised,
+        reactions: sessionEngagement.reactions,
+        stageMs: sessionEngagement.stageMs,
+        stageSince: sessionEngagement.stageSince,
+      })
+      .from(sessionEngagement)
+      .where(and(eq(sessionEngagement.sessionId, session.id), forUser(sessionEngagement.userId))),
   ]);
   const chatBy = new Map(chats.map((r) => [r.userId, r.n]));
+  const engagementBy = new Map(engagement.map((r) => [r.userId, r]));
   const answersBy = new Map(answers.map((r) => [r.userId, r.n]));
   const byUser = groupBy(rows, (row) => row.userId);
   const duration = end - session.startedAt;
@@ -111,6 +122,7 @@ async function sessionFigures(db: Db, cls: ClassRow, session: LiveSessionRow, on
     // A row still open in an ended session (the object never closed it) ended with the session.
     const stillIn = session.endedAt === null && userRows.some((r) => r.leftAt === null);
     const lastRow = userRows.reduce((latest, row) => ((row.leftAt ?? end) >= (latest.leftAt ?? end) ? row : latest));
+    const engaged = engagementBy.get(first.userId);
     const line: AttendanceLine = {
       userId: first.userId,
       displayName: first.displayName,
@@ -123,6 +135,9 @@ async function sessionFigures(db: Db, cls: ClassRow, session: LiveSessionRow, on
       joins: stretches.length,
       chatMessages: chatBy.get(first.userId) ?? 0,
       pollAnswers: answersBy.get(first.userId) ?? 0,
+      handsRaised: engaged?.handsRaised ?? 0,
+      reactions: engaged?.reactions ?? 0,
+      stageMs: engaged ? stageTime(engaged, session.startedAt, end) : 0,
     };
     return { line, stretches };
   });
@@ -131,6 +146,11 @@ async function sessionFigures(db: Db, cls: ClassRow, session: LiveSessionRow, on
       ROLE_ORDER[a.line.role] - ROLE_ORDER[b.line.role] || a.line.displayName.localeCompare(b.line.displayName) || a.line.userId.localeCompare(b.line.userId),
   );
   return { end, lines: entries.map((e) => e.line), stretches: entries.map((e) => e.stretches) };
+}
+
+/** Time on stage: the closed stretches, plus one still open (D1 `stage_since`) counted up to `end` (now, or the session's end). */
+function stageTime(row: { stageMs: number; stageSince: number | null }, start: number, end: number): number {
+  return row.stageMs + (row.stageSince === null ? 0 : Math.max(0, end - Math.max(start, row.stageSince)));
 }
 
 function toLeaveReason(reason: string | null): LeaveReason | null {
@@ -175,6 +195,9 @@ export async function sessionReport(
       averageStudentPresentMs: students.length === 0 ? 0 : Math.round(students.reduce((sum, line) => sum + line.presentMs, 0) / students.length),
       chatMessages: lines.reduce((sum, line) => sum + line.chatMessages, 0),
       pollAnswers: lines.reduce((sum, line) => sum + line.pollAnswers, 0),
+      handsRaised: lines.reduce((sum, line) => sum + line.handsRaised, 0),
+      reactions: lines.reduce((sum, line) => sum + line.reactions, 0),
+      stageMs: lines.reduce((sum, line) => sum + line.stageMs, 0),
     },
     presence: presenceSeries(stretches, session.startedAt, end),
   };
@@ -212,6 +235,9 @@ export async function sessionCsv(db: Db, cls: ClassRow, session: LiveSessionRow,
     line.chatMessages,
     line.pollAnswers,
     line.lastLeaveReason === null ? "Still in the class" : LEAVE_WORDS[line.lastLeaveReason],
+    line.handsRaised,
+    line.reactions,
+    Math.round(line.stageMs / 6_000) / 10,
   ]);
   const day = spreadsheetTime(session.startedAt, zone).slice(0, 10);
   return { text: csvText([header, ...rows]), fileName: `attendance-${cls.title}-${day}` };

@@ -2,7 +2,7 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import type { AttendanceSessionsResponse, ClassAttendanceResponse, SessionAttendanceResponse } from "../../schema/api/attendance";
-import { attendance, chatMessages, classes, enrollments, liveSessions, pollOptions, polls, pollVotes, type User } from "../../schema/db";
+import { attendance, chatMessages, classes, enrollments, liveSessions, pollOptions, polls, pollVotes, sessionEngagement, type User } from "../../schema/db";
 import type { Poll } from "../../schema/protocol/classroom";
 import { api, createUser, db } from "./helpers";
 import { ChannelClient, createLiveClass, eventually } from "./ws-client";
@@ -13,7 +13,9 @@ const MINUTE = 60_000;
  * A class with one ended hour-long session, written straight into D1 the way the class object's outbox writes
  * it: the teacher all along; Ana in two tabs whose rows overlap (0–30 and 10–40 min), then back at 50 min with a
  * row the object never closed; Ben blocked at 20 min; Cleo enrolled but never there. Ana wrote two chat messages
- * (one deleted by the teacher) and answered a multiple-choice poll with two options; Ben wrote one.
+ * (one deleted by the teacher) and answered a multiple-choice poll with two options; Ben wrote one. Ana raised her
+ * hand twice, sent three reactions, was on stage for 90 s and went on again at 58 min, a stretch the object never
+ * closed (it counts until the session's end).
  */
 async function endedSession(options: { classTitle?: string; anaName?: string } = {}) {
   const teacher = await createUser("teacher", { displayName: "Teacher Tess" });
@@ -68,6 +70,7 @@ async function endedSession(options: { classTitle?: string; anaName?: string } =
       { pollId, optionId: `${pollId}-a`, userId: ana.id, createdAt: at(8) },
       { pollId, optionId: `${pollId}-b`, userId: ana.id, createdAt: at(8) },
     ]),
+    db.insert(sessionEngagement).values({ sessionId, userId: ana.id, handsRaised: 2, reactions: 3, stageMs: 90_000, stageSince: at(58) }),
   ]);
   return { classId, sessionId, teacher, ana, ben, cleo, outsider, start, end, at };
 }
@@ -100,6 +103,10 @@ describe("a session's attendance report", () => {
       joins: 2,
       chatMessages: 1,
       pollAnswers: 1,
+      handsRaised: 2,
+      reactions: 3,
+      // 90 s closed, and 58–60 min open until the end.
+      stageMs: 90_000 + 2 * MINUTE,
     });
     expect(ana!.share).toBeCloseTo(50 / 60, 6);
     expect(ben).toMatchObject({
@@ -110,9 +117,22 @@ describe("a session's attendance report", () => {
       joins: 1,
       chatMessages: 1,
       pollAnswers: 0,
+      handsRaised: 0,
+      reactions: 0,
+      stageMs: 0,
     });
     expect(ben!.share).toBeCloseTo(0.25, 6);
-    expect(body.totals).toEqual({ participants: 3, students: 2, peakPresent: 3, averageStudentPresentMs: 32.5 * MINUTE, chatMessages: 2, pollAnswers: 1 });
+    expect(body.totals).toEqual({
+      participants: 3,
+      students: 2,
+      peakPresent: 3,
+      averageStudentPresentMs: 32.5 * MINUTE,
+      chatMessages: 2,
+      pollAnswers: 1,
+      handsRaised: 2,
+      reactions: 3,
+      stageMs: 210_000,
+    });
 
     // One point a minute, from the start to the end.
     expect(body.presence).toHaveLength(61);
@@ -214,14 +234,15 @@ describe("the CSV export", () => {
     const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes).slice(1);
     const lines = text.split("\r\n");
     expect(lines[0]).toBe(
-      "Name,Role,First join (UTC),Last leave (UTC),Minutes present,Share of session (%),Times joined,Chat messages,Poll answers,Last left because",
+      "Name,Role,First join (UTC),Last leave (UTC),Minutes present,Share of session (%),Times joined,Chat messages,Poll answers,Last left because,Hands raised,Reactions,Minutes on stage",
     );
     expect(text).toContain(`"'=HYPERLINK(""http://evil"",""click""),\nÖzil",Student,`);
     expect(text).toContain("'@sum,Student,");
-    expect(text).toContain(",1,2,1,0,0,Removed by the teacher\r\n");
+    expect(text).toContain(",1,2,1,0,0,Removed by the teacher,0,0,0\r\n");
     const benRow = lines.find((l) => l.startsWith("Ben,"));
     const t = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace("T", " ");
-    expect(benRow).toBe(`Ben,Student,${t(f.at(5))},${t(f.at(20))},15,25,1,1,0,Blocked`);
+    expect(benRow).toBe(`Ben,Student,${t(f.at(5))},${t(f.at(20))},15,25,1,1,0,Blocked,0,0,0`);
+    expect(lines.find((l) => l.includes("Özil"))).toMatch(/,Session ended,2,3,3\.5$/);
     expect(text.endsWith("\r\n")).toBe(true);
   });
 

@@ -61,7 +61,8 @@ export function SessionReport(props: { classId: string; sessionId: string }): JS
                     {full().totals.students} {full().totals.students === 1 ? "student" : "students"} came (at most {full().totals.peakPresent} people at once),
                     on average for {formatDuration(full().totals.averageStudentPresentMs)}; {full().totals.chatMessages} chat{" "}
                     {full().totals.chatMessages === 1 ? "message" : "messages"}, {full().totals.pollAnswers} poll{" "}
-                    {full().totals.pollAnswers === 1 ? "answer" : "answers"}.
+                    {full().totals.pollAnswers === 1 ? "answer" : "answers"}; {full().totals.handsRaised} {full().totals.handsRaised === 1 ? "hand" : "hands"}{" "}
+                    raised, {full().totals.reactions} {full().totals.reactions === 1 ? "reaction" : "reactions"}.
                   </p>
                   <Show when={full().presence.length > 1}>
                     <PresenceChart points={full().presence} timeZone={zone()} />
@@ -88,6 +89,9 @@ export function SessionReport(props: { classId: string; sessionId: string }): JS
                       <th scope="col">Share of session</th>
                       <th scope="col">Chat messages</th>
                       <th scope="col">Poll answers</th>
+                      <th scope="col">Hands raised</th>
+                      <th scope="col">Reactions</th>
+                      <th scope="col">Time on stage</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -109,6 +113,9 @@ export function SessionReport(props: { classId: string; sessionId: string }): JS
                           <td>{formatShare(line.share)}</td>
                           <td>{line.chatMessages}</td>
                           <td>{line.pollAnswers}</td>
+                          <td>{line.handsRaised}</td>
+                          <td>{line.reactions}</td>
+                          <td>{line.stageMs === 0 ? "none" : formatDuration(line.stageMs)}</td>
                         </tr>
                       )}
                     </For>
