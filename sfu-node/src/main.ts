@@ -42,13 +42,14 @@ async function main(): Promise<void> {
     ? createRecordingGlue({ workerUrl: config.workerUrl, identity, workRoot: recordingWorkRoot(), publisher: storage ? createPublisher(storage) : undefined })
     : undefined;
   const classLinks = identity ? new ClassLinks({ workerUrl: config.workerUrl, identity, recording }, node) : undefined;
-  fleetLink?.start();
-  classLinks?.start();
-  // Recordings this node id left when its previous process was killed: finished (partial) or failed, in the background.
+  // Recordings this node id left when its previous process was killed: finished (partial) or failed, in the
+  // background. Started before the class links, so it lists the work root before any new recording can start.
   void recording
     ?.recoverLeftovers()
     .then((count) => count > 0 && log("info", "recordings_recovered", { count }))
     .catch((error: unknown) => log("error", "recording_recovery_failed", { error: String(error) }));
+  fleetLink?.start();
+  classLinks?.start();
   if (!fleetLink) log("warn", "fleet_link_disabled", { reason: "SFU_NODE_KEY is not set; the Worker will not assign classes to this node" });
   log("info", "sfu_started", { nodeId: config.nodeId, kid: identity?.kid, region: config.region, workers: config.workers, publicUrl: config.publicUrl });
 

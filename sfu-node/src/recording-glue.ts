@@ -112,6 +112,7 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
       recoverRecordings({
         workRoot: options.workRoot,
         nodeId: options.identity.nodeId,
+        isRunning: (recordingId) => running.has(recordingId),
         store: options.publisher?.store,
         publish: (description, composed) => publish(description.classId, description.recordingId, composed, ENDED_EARLY_NOTE),
         fail: (recordingId, failureReason) => reporter.send(recordingId, { status: "failed", progress: 0, failureReason }),

@@ -57,6 +57,8 @@ export interface RecoveryOptions {
   workRoot: string;
   /** Only recordings this node id made are taken up (several nodes may share one work root on a machine). */
   nodeId: string;
+  /** Recordings this process runs itself (started while recovery looked), left alone. */
+  isRunning(recordingId: string): boolean;
   /** The recordings store; without one a left recording cannot be published and is reported failed. */
   store: RecordingStore | undefined;
   /** Publishes the composed partial recording and reports it (as a normal stop does), with {@link ENDED_EARLY_NOTE}. */
@@ -79,7 +81,7 @@ export async function recoverRecordings(options: RecoveryOptions): Promise<numbe
   for (const name of names) {
     const workDir = path.join(options.workRoot, name);
     const description = await readDescription(path.join(workDir, "recording.json"), RecordingDescriptionSchema);
-    if (!description || description.nodeId !== options.nodeId || description.recordingId !== name) continue;
+    if (!description || description.nodeId !== options.nodeId || description.recordingId !== name || options.isRunning(name)) continue;
     recovered += 1;
     log("info", "recording_recovery_started", { recordingId: description.recordingId, classId: description.classId });
     try {
