@@ -100,6 +100,8 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
   const reportEnd = (recordingId: string, handle: RecordingHandle) => {
     if (endReported.has(recordingId)) return;
     endReported.add(recordingId);
+    // Capture is ending: the segments are composed here now, so no more of them go to the store.
+    void stopUploading(recordingId);
     const endedAt = Date.now();
     reporter.send(recordingId, { status: "composing", progress: 0, endedAt, durationMs: endedAt - handle.startedAt });
   };

@@ -7,12 +7,27 @@ import { createInterface } from "node:readline";
 import * as v from "valibot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FleetRecordingUpdate, FleetRecordingUpdateSchema } from "../../schema/api/recordings";
+import { configureRecorder } from "../src/recording/Recorder";
 import { ENDED_EARLY_NOTE, NOTHING_SAVED_REASON } from "../src/recording/recovery";
+import { createRecordingGlue } from "../src/recording-glue";
+import { createPublisher } from "../src/storage/publish";
 import { segmentsPrefix } from "../src/recording/segment-upload";
 import { RecordingStore } from "../src/storage/s3";
 import { eventually } from "./helpers";
 import { testNodeKey } from "./node-key-helpers";
-import { probeStreams, silences, sleep, tempDir } from "./recording-helpers";
+import {
+  encodeStream,
+  ffmpegPeer,
+  PICTURES,
+  plainProducer,
+  probeStreams,
+  SOUNDS,
+  sendStream,
+  silences,
+  sleep,
+  startRecorderTestNode,
+  tempDir,
+} from "./recording-helpers";
 import { startTestS3 } from "./storage-helpers";
 
 const NODE_ID = "crash-node";
@@ -150,6 +165,45 @@ const exists = (file: string) =>
     () => true,
     () => false,
   );
+
+describe("segments in the store while a recording runs", () => {
+  it("are there seconds after each closes, and deleted once the recording is published", { timeout: 180_000 }, async () => {
+    const node = await startRecorderTestNode(48000);
+    configureRecorder({ portMin: 48300, portMax: 48349 });
+    const senders: ChildProcess[] = [];
+    try {
+      const room = await node.openRoom(CLASS_ID);
+      const teacher = await ffmpegPeer(room, "teacher");
+      senders.push(sendStream(await plainProducer(teacher, "video"), "video", await encodeStream("pattern", "video", PICTURES.testPattern(), 60)));
+      senders.push(sendStream(await plainProducer(teacher, "audio"), "audio", await encodeStream("tone", "audio", SOUNDS.tone(), 60)));
+      const glue = createRecordingGlue({
+        workerUrl,
+        identity: nodeKey.identity,
+        workRoot: await tempDir("crash-normal"),
+        publisher: createPublisher(s3.config),
+      });
+      const recordingId = "rec-normal";
+      const prefix = segmentsPrefix(CLASS_ID, recordingId);
+      await glue.start(room, { recordingId, userIds: ["teacher"] });
+      // The first segments close 10 s after the first packets; they are in the store before the next ones do.
+      await eventually(
+        async () => (await store.listKeys(prefix)).filter((key) => key.endsWith("/run-0-00000.mkv")).length === 2,
+        20_000,
+        "both first segments stored",
+      );
+      await glue.stop(room, { recordingId });
+      await eventually(() => reports.some((report) => report.recordingId === recordingId && report.update.status === "ready"), 120_000, "ready");
+      const ready = reports.filter((report) => report.recordingId === recordingId).at(-1)!.update;
+      // A recording stopped as usual carries no note.
+      expect(ready.failureReason).toBeUndefined();
+      await eventually(async () => (await store.listKeys(prefix)).length === 0, 30_000, "the segments deleted");
+      expect((await store.listKeys(`classes/${CLASS_ID}/recordings/${recordingId}/`)).length).toBeGreaterThan(5);
+    } finally {
+      for (const sender of senders) sender.kill("SIGKILL");
+      node.close();
+    }
+  });
+});
 
 describe("a node killed during a recording", () => {
   it("has every closed segment in the store; restarted, it publishes what it kept as a partial recording", { timeout: 300_000 }, async () => {

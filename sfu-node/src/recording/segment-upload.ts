@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { log } from "../log";
-import type { RecordingStore } from "../storage/s3";
+import { type RecordingStore, recordingPrefix } from "../storage/s3";
 
 /** How often the work directory is looked at: well under a segment (10 s), so the store is at most one segment behind. */
 const SCAN_INTERVAL_MS = 1000;
@@ -18,9 +18,8 @@ const DESCRIPTION_FILES = new Set(["recording.json", "track.json"]);
  * bucket's lifecycle rule can expire what a node that never came back left there.
  */
 export function segmentsPrefix(classId: string, recordingId: string): string {
-  const safe = /^[A-Za-z0-9_-]{1,64}$/;
-  if (!safe.test(classId) || !safe.test(recordingId))
-    throw new Error(`unsafe id in an S3 key: class ${JSON.stringify(classId)}, recording ${JSON.stringify(recordingId)}`);
+  // Refuses ids that are not safe in a key, as it does for the recording's own prefix.
+  recordingPrefix(classId, recordingId);
   return `segments/${classId}/${recordingId}/`;
 }
 
