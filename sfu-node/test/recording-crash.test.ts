@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdir, stat } from "node:fs/promises";
+import { mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -12,6 +12,7 @@ import { ENDED_EARLY_NOTE, NOTHING_SAVED_REASON } from "../src/recording/recover
 import { createRecordingGlue } from "../src/recording-glue";
 import { createPublisher } from "../src/storage/publish";
 import { segmentsPrefix } from "../src/recording/segment-upload";
+import { listSegments } from "../src/recording/segments";
 import { RecordingStore } from "../src/storage/s3";
 import { eventually } from "./helpers";
 import { testNodeKey } from "./node-key-helpers";
@@ -230,6 +231,21 @@ describe("a node killed during a recording", () => {
       expect(stored).toEqual(expect.arrayContaining(["track.json", "run-0.json", "run-0.csv"]));
     }
     expect(reports.filter((report) => report.recordingId === recordingId)).toEqual([]);
+    // The store alone places the segments on the wall clock as the node's own copy does: fetched into a fresh
+    // directory, every stored segment of a track is found and starts where the local one does.
+    const fromStore = await tempDir("crash-store");
+    for (const key of keys) {
+      const file = path.join(fromStore, key.slice(prefix.length));
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, Buffer.from(await (await fetch(store.publicUrl(key))).arrayBuffer()));
+    }
+    for (const track of local.keys()) {
+      const stored = await listSegments(path.join(fromStore, "tracks", track));
+      const kept = await listSegments(path.join(workRoot, recordingId, "tracks", track));
+      expect(stored.length).toBeGreaterThanOrEqual(2);
+      for (const [index, segment] of stored.entries()) expect(segment.start).toBeCloseTo(kept[index]!.start, 2);
+    }
+    await rm(fromStore, { recursive: true, force: true });
 
     const node = restartedNode();
     try {
