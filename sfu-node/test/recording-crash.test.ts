@@ -46,6 +46,8 @@ let workRoot: string;
 /** Every report the Worker stand-in took, in order. */
 const reports: { recordingId: string; signedBy: string | null; update: FleetRecordingUpdate }[] = [];
 const processes: ChildProcess[] = [];
+/** Work directories of this file, removed at the end. */
+const tempDirs: string[] = [];
 
 beforeAll(async () => {
   s3 = await startTestS3(0);
@@ -65,6 +67,7 @@ beforeAll(async () => {
   workerUrl = `http://127.0.0.1:${(worker.address() as AddressInfo).port}`;
   nodeKey = await testNodeKey(NODE_ID, workerUrl);
   workRoot = await tempDir("crash");
+  tempDirs.push(workRoot);
 });
 
 afterAll(async () => {
@@ -72,6 +75,7 @@ afterAll(async () => {
   worker?.close();
   store?.close();
   await s3?.close();
+  for (const dir of tempDirs) await rm(dir, { recursive: true, force: true });
 });
 
 /** The node's settings, as its operator would set them; the same for the killed process and the restarted one. */
@@ -177,10 +181,12 @@ describe("segments in the store while a recording runs", () => {
       const teacher = await ffmpegPeer(room, "teacher");
       senders.push(sendStream(await plainProducer(teacher, "video"), "video", await encodeStream("pattern", "video", PICTURES.testPattern(), 60)));
       senders.push(sendStream(await plainProducer(teacher, "audio"), "audio", await encodeStream("tone", "audio", SOUNDS.tone(), 60)));
+      const normalRoot = await tempDir("crash-normal");
+      tempDirs.push(normalRoot);
       const glue = createRecordingGlue({
         workerUrl,
         identity: nodeKey.identity,
-        workRoot: await tempDir("crash-normal"),
+        workRoot: normalRoot,
         publisher: createPublisher(s3.config),
       });
       const recordingId = "rec-normal";
