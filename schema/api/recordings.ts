@@ -16,7 +16,8 @@ export type RecordingStatus = (typeof RECORDING_STATUS_VALUES)[number];
 /**
  * Where each status sits in a recording's life. A report may keep the status (with progress not lower than
  * before) or move to a later one; `ready` and `failed` are final. `failed` is reachable from every status
- * before it, so it shares the last rank with `ready`.
+ * before it, so it shares the last rank with `ready`. One exception: a `failed` row goes `ready` when the node
+ * named on it reports it finished after all (it restarted and published what it had kept).
  */
 export const RECORDING_STATUS_RANK: Record<RecordingStatus, number> = {
   recording: 0,
@@ -44,7 +45,10 @@ export const FleetRecordingUpdateSchema = v.pipe(
     status: v.picklist(RECORDING_STATUS_VALUES),
     /** 0–100 within `status`. */
     progress: v.pipe(v.number(), v.integer("Progress is a whole number"), v.minValue(0), v.maxValue(100)),
-    /** Required with `failed`: what went wrong, in words a teacher can act on. */
+    /**
+     * Required with `failed`: what went wrong, in words a teacher can act on. With `ready`, a note on what is
+     * missing ("Recording ended early: the media server restarted"); the recording page shows it.
+     */
     failureReason: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(500))),
     durationMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(7 * 24 * 3600_000))),
     endedAt: v.optional(TimestampSchema),

@@ -42,6 +42,12 @@ async function main(): Promise<void> {
     ? createRecordingGlue({ workerUrl: config.workerUrl, identity, workRoot: recordingWorkRoot(), publisher: storage ? createPublisher(storage) : undefined })
     : undefined;
   const classLinks = identity ? new ClassLinks({ workerUrl: config.workerUrl, identity, recording }, node) : undefined;
+  // Recordings this node id left when its previous process was killed: finished (partial) or failed, in the
+  // background. Started before the class links, so it lists the work root before any new recording can start.
+  void recording
+    ?.recoverLeftovers()
+    .then((count) => count > 0 && log("info", "recordings_recovered", { count }))
+    .catch((error: unknown) => log("error", "recording_recovery_failed", { error: String(error) }));
   fleetLink?.start();
   classLinks?.start();
   if (!fleetLink) log("warn", "fleet_link_disabled", { reason: "SFU_NODE_KEY is not set; the Worker will not assign classes to this node" });

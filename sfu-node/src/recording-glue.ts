@@ -7,7 +7,8 @@ import { MediaError } from "./errors";
 import type { NodeIdentity } from "./fleet-auth";
 import { log } from "./log";
 import { type ComposedRecording, type RecordingHandle, startRecording } from "./recording/Recorder";
-import type { Room } from "./Room";
+import { ENDED_EARLY_NOTE, recoverRecordings, writeRecordingDescription } from "./recording/recovery";
+import { SegmentUploader, segmentsPrefix } from "./recording/segment-upload";
 import { PublishError, type PublishDetails, type PublishStatus, type RecordingPublisher } from "./storage/publish";
 
 /** Retries of one progress report: 0.5 s doubling up to 30 s, about 4 minutes in all. */
@@ -34,6 +35,12 @@ export interface RecordingGlue extends RecordingCommands {
   readonly running: ReadonlyMap<string, RecordingHandle>;
   /** Settles when every report queued so far has been delivered or given up on (SIGTERM waits for it). */
   reportsFlushed(): Promise<void>;
+  /**
+   * Finishes the recordings a previous process with this node id left in the work root (it was killed): each
+   * is published as a partial recording noted {@link ENDED_EARLY_NOTE}, or reported failed. Resolves with
+   * how many it took up.
+   */
+  recoverLeftovers(): Promise<number>;
 }
 
 /**
@@ -45,8 +52,17 @@ export interface RecordingGlue extends RecordingCommands {
 export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlue {
   const running = new Map<string, RecordingHandle>();
   const reporter = new ProgressReporter(options);
+  /** Copies of running recordings' segments to the store, by recording id (none without a store). */
+  const uploaders = new Map<string, SegmentUploader>();
+  const stopUploading = async (recordingId: string) => {
+    await uploaders.get(recordingId)?.stop();
+    uploaders.delete(recordingId);
+  };
 
-  const publish = async (room: Room, recordingId: string, composed: ComposedRecording): Promise<void> => {
+  /** `note` marks a partial recording: it goes with `ready` (as its failureReason), with the length it has. */
+  const publish = async (classId: string, recordingId: string, composed: ComposedRecording, note?: string): Promise<void> => {
+    // The composed file replaces the segments: they are not uploaded any more, and deleted once it is published.
+    await stopUploading(recordingId);
     reporter.send(recordingId, { status: "composing", progress: 100, durationMs: composed.durationMs, endedAt: composed.endedAt });
     if (!options.publisher) {
       reporter.send(recordingId, { status: "failed", progress: 0, failureReason: "This media server has no recording storage configured (S3 settings)" });
@@ -54,11 +70,17 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
     }
     try {
       await options.publisher.publishRecording({
-        classId: room.classId,
+        classId,
         recordingId,
         file: composed.file,
         durationMs: composed.durationMs,
-        report: (status, progress, details) => reporter.send(recordingId, publishUpdate(status, progress, details)),
+        report: (status, progress, details) => {
+          const update = publishUpdate(status, progress, details);
+          reporter.send(
+            recordingId,
+            note && status === "ready" ? { ...update, failureReason: note, durationMs: composed.durationMs, endedAt: composed.endedAt } : update,
+          );
+        },
       });
     } catch (error) {
       // The publisher reported `failed` with its reason already; the composed file stays for a retry.
@@ -68,6 +90,9 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
     await rm(path.dirname(composed.file), { recursive: true, force: true }).catch((error: unknown) =>
       log("warn", "recording_workdir_not_removed", { recordingId, error: String(error) }),
     );
+    await options.publisher.store
+      .deletePrefix(segmentsPrefix(classId, recordingId))
+      .catch((error: unknown) => log("warn", "recording_segments_not_deleted", { recordingId, error: String(error) }));
   };
 
   /** Recordings whose `composing` report went out already (a stop command, or their room closed). */
@@ -75,6 +100,8 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
   const reportEnd = (recordingId: string, handle: RecordingHandle) => {
     if (endReported.has(recordingId)) return;
     endReported.add(recordingId);
+    // Capture is ending: the segments are composed here now, so no more of them go to the store.
+    void stopUploading(recordingId);
     const endedAt = Date.now();
     reporter.send(recordingId, { status: "composing", progress: 0, endedAt, durationMs: endedAt - handle.startedAt });
   };
@@ -82,6 +109,16 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
   return {
     running,
     reportsFlushed: () => reporter.flushed(),
+
+    recoverLeftovers: () =>
+      recoverRecordings({
+        workRoot: options.workRoot,
+        nodeId: options.identity.nodeId,
+        isRunning: (recordingId) => running.has(recordingId),
+        store: options.publisher?.store,
+        publish: (description, composed) => publish(description.classId, description.recordingId, composed, ENDED_EARLY_NOTE),
+        fail: (recordingId, failureReason) => reporter.send(recordingId, { status: "failed", progress: 0, failureReason }),
+      }),
 
     heldFor(classId) {
       return [...running.values()]
@@ -97,9 +134,24 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
         classId: room.classId,
         userIds,
         workDir,
-        onComposed: (composed) => publish(room, recordingId, composed),
+        onComposed: (composed) => publish(room.classId, recordingId, composed),
       });
       running.set(recordingId, handle);
+      // What a restarted node needs to finish this recording should this process die (recovery.ts), and a copy
+      // of each segment in the store as it closes.
+      await writeRecordingDescription(workDir, {
+        recordingId,
+        classId: room.classId,
+        nodeId: options.identity.nodeId,
+        userIds: [...userIds],
+        startedAt: handle.startedAt,
+      }).catch((error: unknown) => log("error", "recording_description_not_written", { recordingId, error: String(error) }));
+      if (options.publisher) {
+        uploaders.set(
+          recordingId,
+          new SegmentUploader({ store: options.publisher.store, workDir, prefix: segmentsPrefix(room.classId, recordingId), recordingId }).start(),
+        );
+      }
       log("info", "recording_started", { recordingId, classId: room.classId, userIds });
       // A room that closes under a recording (its last peer left, or its worker died) ends the recording with it:
       // the row says so at once rather than when composing is done.
@@ -115,6 +167,7 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
         (error: unknown) => {
           running.delete(recordingId);
           endReported.delete(recordingId);
+          void stopUploading(recordingId);
           log("error", "recording_compose_failed", { recordingId, error: String(error instanceof Error ? error.stack : error) });
           reporter.send(recordingId, { status: "failed", progress: 0, failureReason: `Composing the recording failed: ${firstLine(error)}` });
         },

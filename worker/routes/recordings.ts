@@ -46,7 +46,10 @@ recordingsRoutes.post("/api/fleet/recordings/:id", async (c) => {
   // A retried report that already landed is answered the same way again.
   if (status === current.status && progress === current.progress && FINAL_RECORDING_STATUSES.includes(status))
     return c.json({ recording: { id, status, progress } });
-  if (FINAL_RECORDING_STATUSES.includes(current.status)) throw new ApiError("CONFLICT", `The recording is already ${current.status}`);
+  // A recording given up for lost (its node stopped, a stop it could not honour, the sweep) that its own node
+  // brings back finished — it restarted and published what it had kept — becomes watchable after all.
+  const revived = isRevival(current, nodeId, status);
+  if (FINAL_RECORDING_STATUSES.includes(current.status) && !revived) throw new ApiError("CONFLICT", `The recording is already ${current.status}`);
   if (RECORDING_STATUS_RANK[status] < RECORDING_STATUS_RANK[current.status])
     throw new ApiError("CONFLICT", `A ${current.status} recording cannot go back to ${status}`);
   if (status === current.status && progress < current.progress) throw new ApiError("CONFLICT", `Progress never goes back (${current.progress} → ${progress})`);
@@ -57,12 +60,21 @@ recordingsRoutes.post("/api/fleet/recordings/:id", async (c) => {
   // Only if nobody moved it meanwhile: two reports racing must not let the older one win.
   const [row] = await c.var.db
     .update(recordings)
-    .set({ ...fields, ...(failureReason ? { failureReason } : {}), updatedAt: Date.now() })
+    // A revived row drops the reason it failed with; the report may bring a note of its own (it ended early).
+    .set({ ...fields, ...(failureReason ? { failureReason } : revived ? { failureReason: null } : {}), updatedAt: Date.now() })
     .where(and(eq(recordings.id, id), eq(recordings.status, current.status), eq(recordings.progress, current.progress)))
     .returning({ id: recordings.id, status: recordings.status, progress: recordings.progress });
   if (!row) throw new ApiError("CONFLICT", "The recording changed meanwhile; send the latest state again");
   return c.json({ recording: row });
 });
+
+/**
+ * `failed` → `ready` is the one way out of a final status: only for a finished recording (the ready report, with
+ * its manifests checked below) from the node named on the row; rows without a node cannot be revived.
+ */
+function isRevival(current: Recording, nodeId: string, status: string): boolean {
+  return current.status === "failed" && status === "ready" && current.nodeId !== null && current.nodeId === nodeId;
+}
 
 // ─── users ──────────────────────────────────────────────────────────────────────────────────────────────────
 

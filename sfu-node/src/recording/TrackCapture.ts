@@ -7,6 +7,7 @@ import { log } from "../log";
 import type { Room } from "../Room";
 import { type FfmpegProcess, spawnFfmpeg, stopFfmpeg, udpPortBound } from "./ffmpeg";
 import type { PortBlock, PortPool } from "./port-pool";
+import { writeTrackDescription } from "./recovery";
 import { parseSenderReports, RunClock } from "./run-clock";
 import { recorderSdp } from "./sdp";
 
@@ -23,7 +24,7 @@ export interface CapturedTrack {
   readonly source: MediaSource;
   readonly kind: types.MediaKind;
   readonly producerId: string;
-  /** Holds `run-<n>-<index>.mkv` segments, `run-<n>.csv` segment lists and `run-<n>.json` run timings. */
+  /** Holds `run-<n>-<index>.mkv` segments, `run-<n>.csv` segment lists, `run-<n>.json` run timings and `track.json`. */
   readonly dir: string;
   /** Wall clock (ms) when the capture started and when the producer or the capture ended. */
   readonly openedAt: number;
@@ -113,6 +114,8 @@ export class TrackCapture implements CapturedTrack {
   async #start(): Promise<void> {
     const { room, producer } = this.#options;
     await mkdir(this.dir, { recursive: true });
+    // What a node restarted after a crash needs to compose this track from the directory alone (recovery.ts).
+    await writeTrackDescription(this.dir, { userId: this.userId, source: this.source, kind: this.kind, producerId: this.producerId, openedAt: this.openedAt });
     this.#ports = await this.#options.ports.acquire();
     const home = await room.routerForReceiving();
     await room.bringProducerTo(producer.id, home);

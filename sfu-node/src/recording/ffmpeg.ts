@@ -60,10 +60,25 @@ export async function probeFormat(file: string): Promise<{ startTime: number; du
     const startTime = Number(format?.start_time);
     const duration = Number(format?.duration);
     if (!Number.isFinite(startTime)) return undefined;
-    return { startTime, duration: Number.isFinite(duration) ? duration : 0 };
+    if (Number.isFinite(duration) && duration > 0) return { startTime, duration };
+    // A segment whose FFmpeg was killed has no duration in its header: its last packet says how far it goes.
+    return { startTime, duration: Math.max(0, ((await lastPacketEnd(file)) ?? startTime) - startTime) };
   } catch {
     return undefined;
   }
+}
+
+/** Media time (seconds) where a file's last packet ends, read packet by packet (for files never finalized). */
+async function lastPacketEnd(file: string): Promise<number | undefined> {
+  const { stdout } = await run(FFPROBE, ["-v", "error", "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0", file], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  let end: number | undefined;
+  for (const line of stdout.split("\n")) {
+    const [pts, duration] = line.split(",").map(Number);
+    if (pts !== undefined && Number.isFinite(pts)) end = Math.max(end ?? pts, pts + (Number.isFinite(duration) ? duration! : 0));
+  }
+  return end;
 }
 
 /** Whether some process on this machine has a UDP socket bound to `port` (read from /proc, no side effects). */

@@ -60,6 +60,12 @@ export default function RecordingPage(): JSX.Element {
                 </p>
               }
             >
+              {/* A ready recording with a reason is one its media server finished after a restart: say what is missing. */}
+              <Show when={r().failureReason}>
+                <p class="muted" data-testid="recording-note">
+                  {r().failureReason}
+                </p>
+              </Show>
               {/* Keyed on the id so a new recording gets a fresh player. */}
               <Show when={r().id} keyed>
                 <Player recording={r()} />

@@ -55,6 +55,12 @@ export function RecordingCard(props: { recording: RecordingView; showClass?: boo
           </Show>
         </p>
       </Show>
+      {/* A ready recording with a reason ended early (its media server restarted): the card says so. */}
+      <Show when={ready() && r().failureReason}>
+        <p class="small muted" data-testid="recording-note">
+          {r().failureReason}
+        </p>
+      </Show>
       <Show when={ready()}>
         <p class="small">
           <RatingSummary average={r().rating.average} count={r().rating.count} />
