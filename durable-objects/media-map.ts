@@ -29,6 +29,8 @@ export class MediaMap {
     private readonly onScreenShareEnded: () => void = () => undefined,
     /** Called when a user starts sharing their screen (a new screen producer; not a node re-reporting one). */
     private readonly onScreenShareStarted: (userId: string) => void = () => undefined,
+    /** Called after a user went on stage or off it (students see whoever is on stage). */
+    private readonly onStageChanged: (userId: string, onStage: boolean) => void = () => undefined,
   ) {}
 
   producers(): MediaProducerInfo[] {
@@ -128,6 +130,7 @@ export class MediaMap {
     if (onStage) this.storage.run(`INSERT INTO media_stage (user_id) VALUES (?)`, userId);
     else this.storage.run(`DELETE FROM media_stage WHERE user_id = ?`, userId);
     this.broadcaster.emit({ type: "media.stage", stage: this.stage() });
+    this.onStageChanged(userId, onStage);
     return true;
   }
 
