@@ -70,7 +70,11 @@ export class Presence {
     // Without a search the page is the next `limit` rows (one more tells whether there is a next page).
     const rows = needle
       ? this.storage.all<ParticipantRow & { seq: number }>(`SELECT rowid AS seq, * FROM participants WHERE rowid > ? ORDER BY rowid`, cursor)
-      : this.storage.all<ParticipantRow & { seq: number }>(`SELECT rowid AS seq, * FROM participants WHERE rowid > ? ORDER BY rowid LIMIT ?`, cursor, limit + 1);
+      : this.storage.all<ParticipantRow & { seq: number }>(
+          `SELECT rowid AS seq, * FROM participants WHERE rowid > ? ORDER BY rowid LIMIT ?`,
+          cursor,
+          limit + 1,
+        );
     const stage = new Set(this.storage.all<{ user_id: string }>(`SELECT user_id FROM media_stage`).map((r) => r.user_id));
     const people: PeopleListEntry[] = [];
     let last = cursor;

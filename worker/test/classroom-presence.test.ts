@@ -142,7 +142,15 @@ describe("presence by audience", () => {
   it("bad people.list requests get an error reply and the socket stays open", { timeout: 60_000 }, async () => {
     const { classId, students } = await createLiveClass(1);
     const anna = await ChannelClient.join(students[0]!, classId);
-    for (const data of [{}, { limit: 0 }, { limit: 101 }, { limit: 2.5 }, { limit: 10, cursor: -1 }, { limit: 10, query: "x".repeat(101) }, { limit: 10, sort: "name" }]) {
+    for (const data of [
+      {},
+      { limit: 0 },
+      { limit: 101 },
+      { limit: 2.5 },
+      { limit: 10, cursor: -1 },
+      { limit: 10, query: "x".repeat(101) },
+      { limit: 10, sort: "name" },
+    ]) {
       const reply = await anna.request("people.list", data);
       expect(reply.ok ? null : reply.error.code, JSON.stringify(data)).toBe("INVALID_MESSAGE");
     }
