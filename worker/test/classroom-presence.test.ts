@@ -40,6 +40,23 @@ describe("presence by audience", () => {
     for (const client of [...early, late, teacherClient]) client.close();
   });
 
+  it("a student's snapshot stays the same size as the class grows; a teacher's grows with it", { timeout: 60_000 }, async () => {
+    const { classId, teacher, students } = await createLiveClass(21);
+    const teacherClient = await ChannelClient.join(teacher, classId);
+    const snapshotBytes = (client: ChannelClient) => client.raw.find((frame) => frame.includes('"snapshot"'))!.length;
+    const first = await ChannelClient.join(students[0]!, classId);
+    const middle = await Promise.all(students.slice(1, 20).map((s) => ChannelClient.join(s, classId)));
+    await teacherClient.until(() => teacherClient.participants.size === 21, "everyone in the teacher's list");
+    const last = await ChannelClient.join(students[20]!, classId);
+    expect(last.snapshot!.headCount).toBe(22);
+    // Same people in view (the teacher and oneself); only a digit of a name or of the count may differ.
+    expect(Math.abs(snapshotBytes(last) - snapshotBytes(first))).toBeLessThan(10);
+    const lateTeacher = await ChannelClient.join(teacher, classId);
+    expect(lateTeacher.snapshot!.participants).toHaveLength(22);
+    expect(snapshotBytes(lateTeacher) - snapshotBytes(teacherClient)).toBeGreaterThan(20 * 100);
+    for (const client of [teacherClient, first, ...middle, last, lateTeacher]) client.close();
+  });
+
   it("a student is told the new head count, not who joined; a raised hand brings that person into view", { timeout: 60_000 }, async () => {
     const { classId, teacher, students } = await createLiveClass(3);
     const teacherClient = await ChannelClient.join(teacher, classId);
