@@ -10,6 +10,7 @@ import {
   HEARTBEAT_PING,
   HEARTBEAT_PONG,
   type ChatAttachment,
+  type Participant,
   type Snapshot,
 } from "../schema/protocol/classroom";
 import { CLASS_LINK_VERIFIED_NODE_HEADER } from "../schema/protocol/class-link";
@@ -17,7 +18,7 @@ import { SfuNodeIdSchema } from "../schema/protocol/fleet";
 import { JOINER_LOCATION_HEADER, type JoinerLocation, JoinerLocationSchema } from "../schema/regions";
 import { CLASS_IDENTITY_HEADER, type ClassIdentity, ClassIdentitySchema, isModerator } from "../schema/tokens/class-token";
 import type { ClassroomEnv } from "./bindings";
-import { AUDIENCE_TAGS, Broadcaster } from "./broadcaster";
+import { AUDIENCE_TAGS, Broadcaster, USER_TAG } from "./broadcaster";
 import { Board } from "./board";
 import { ClassMarks } from "./marks";
 import { Chat } from "./chat";
@@ -53,8 +54,6 @@ const EMPTY_SESSION_MS = 10 * 60_000;
 /** Backstop for the outbox: if the object is evicted before its flush timer fires, the alarm ships the rest. */
 const OUTBOX_BACKSTOP_MS = 2_000;
 
-const USER_TAG = (userId: string) => `user:${userId}`;
-
 /**
  * One Durable Object per class: the single authority of a live session — presence and attendance, chat,
  * polls, raised hands, reactions and moderation. Built on partyserver with hibernation; everything that must
@@ -87,6 +86,8 @@ export class Classroom extends Server<ClassroomEnv> {
    * frame with a sequence number above the snapshot's, so the client ends up with the same list.
    */
   private participantsJson: string | null = null;
+  /** The people every student sees (teachers, stage, hands), cached like {@link participantsJson}. */
+  private seenByStudents: Participant[] | null = null;
 
   constructor(ctx: DurableObjectState, env: ClassroomEnv) {
     super(ctx, env);
@@ -98,7 +99,9 @@ export class Classroom extends Server<ClassroomEnv> {
       (pollId, audience) => this.services.polls.render(pollId, audience),
       () => {
         this.participantsJson = null;
+        this.seenByStudents = null;
       },
+      () => this.presence.headCount(),
     );
     this.presence = new Presence(this.store, this.outbox, this.session, this.broadcaster, (userId) => {
       this.services.media.userLeft(userId);
@@ -124,7 +127,10 @@ export class Classroom extends Server<ClassroomEnv> {
         const name = this.presence.get(userId)?.displayName ?? "someone";
         marks.record({ kind: "screen-share", label: `Screen share by ${name}`, surface: null, userId }, Date.now());
       },
-      (userId, onStage) => this.engagement.stageChanged(userId, onStage, Date.now()),
+      (userId, onStage) => {
+        this.engagement.stageChanged(userId, onStage, Date.now());
+        this.presence.stageChanged(userId, onStage);
+      },
     );
     const polls = new Polls(this.store, this.outbox, this.session, this.broadcaster);
     const links = new ClassNodeLinks({
@@ -138,6 +144,7 @@ export class Classroom extends Server<ClassroomEnv> {
     this.services = {
       chat: new Chat(this.store, this.outbox, this.session, this.presence, this.broadcaster, (userId, fileId) => sharedFile(env.DB, this.name, userId, fileId)),
       polls,
+      presence: this.presence,
       hands: new Hands(this.presence, this.broadcaster, this.engagement),
       moderation: new Moderation(
         this.store,
@@ -357,11 +364,15 @@ export class Classroom extends Server<ClassroomEnv> {
     }
   }
 
-  /** The `snapshot` notification for a new socket (see {@link Snapshot}). */
+  /**
+   * The `snapshot` notification for a new socket (see {@link Snapshot}): a moderator gets everyone, a student
+   * the few people students see and themselves, so a student's snapshot does not grow with the class.
+   */
   private snapshotFrame(identity: ClassIdentity): string {
     const audience = isModerator(identity.role) ? "moderators" : "students";
     const rest: Omit<Snapshot, "participants"> = {
       seq: this.broadcaster.currentSeq,
+      headCount: this.presence.headCount(),
       you: { userId: identity.userId, displayName: identity.displayName, role: identity.role },
       session: this.session.state()!,
       chat: this.services.chat.tail(),
@@ -370,10 +381,21 @@ export class Classroom extends Server<ClassroomEnv> {
       media: { producers: this.mediaMap.producers(), stage: this.mediaMap.stage(), recording: this.services.recording.state() },
       board: this.services.board.state(),
     };
-    this.participantsJson ??= JSON.stringify(this.presence.list());
     const head = JSON.stringify({ notification: "snapshot", data: rest });
-    // Splice the cached list into the data object: `…}}` → `…,"participants":[…]}}`.
-    return `${head.slice(0, -2)},"participants":${this.participantsJson}}}`;
+    // Splice the list into the data object: `…}}` → `…,"participants":[…]}}`.
+    return `${head.slice(0, -2)},"participants":${this.participantsFor(identity)}}}`;
+  }
+
+  /** The snapshot's participant list as JSON: everyone for a moderator; for a student, whom students see and themselves. */
+  private participantsFor(identity: ClassIdentity): string {
+    if (isModerator(identity.role)) {
+      this.participantsJson ??= JSON.stringify(this.presence.list());
+      return this.participantsJson;
+    }
+    this.seenByStudents ??= this.presence.seenByStudents();
+    const self = this.presence.get(identity.userId);
+    const seen = this.seenByStudents;
+    return JSON.stringify(!self || seen.some((p) => p.userId === self.userId) ? seen : [...seen, self]);
   }
 
   private sendClosing(connection: WebSocket, reason: "kicked" | "blocked" | "ended" | "too-many-sockets", message: string): void {

@@ -6,6 +6,24 @@ export type Audience = "all" | "moderators" | "students";
 /** Socket tags the Classroom gives each connection, so a frame goes to one audience without reading state. */
 export const AUDIENCE_TAGS = { moderators: "audience:moderators", students: "audience:students" } as const;
 
+/** The tag of every socket of one user (their own changes reach them even when other students do not see them). */
+export const USER_TAG = (userId: string) => `user:${userId}`;
+
+/**
+ * One participant's change for the broadcaster. Students see only some people (teachers, the stage, raised
+ * hands); whether the person was and is in that view decides what students are told.
+ */
+export interface PresenceChange {
+  /** The participant's latest state; null when they left. */
+  participant: Participant | null;
+  /** In the students' view before this change. */
+  visibleBefore: boolean;
+  /** In the students' view after it. */
+  visibleAfter: boolean;
+  /** The participant must hear of it themselves (their hand, their chat mute) even when out of the view. */
+  tellSelf: boolean;
+}
+
 /**
  * Chat, moderation and poll changes go out at most once per window: the first change after a quiet spell goes
  * out at once, later ones wait for the window to end and share one frame. One object can only send about 12,000
@@ -37,7 +55,9 @@ export class Broadcaster {
   /** Sequence numbers stay increasing across restarts of the object: they start at the clock (µs resolution). */
   private seq = Date.now() * 1000;
   private queue: { event: ClassroomEvent; audience: Audience }[] = [];
-  private presence = new Map<string, Participant | null>();
+  private presence = new Map<string, PresenceChange>();
+  /** The head count students were last told (null after a wake-up: the next presence flush tells it again). */
+  private lastHeadCount: number | null = null;
   private dirtyPolls = new Map<string, { students: boolean }>();
   private reactions = new Map<string, number>();
   private deltaTimer: { handle: ReturnType<typeof setTimeout>; due: number } | null = null;
@@ -53,6 +73,8 @@ export class Broadcaster {
     private readonly renderPoll: PollRenderer,
     /** Called whenever pending presence changes were sent or dropped (snapshot caches must be rebuilt). */
     private readonly onPresenceSettled: () => void = () => undefined,
+    /** How many are in the class now (read once per presence flush). */
+    private readonly headCount: () => number = () => 0,
   ) {}
 
   /** The last sequence number handed out: a snapshot taken now contains every event up to it. */
@@ -65,10 +87,19 @@ export class Broadcaster {
     this.schedule(this.deltaWindowMs);
   }
 
-  /** A participant's latest state (null = gone); several changes of one window collapse into the last. */
-  presenceChanged(userId: string, participant: Participant | null): void {
-    this.presence.set(userId, participant);
-    this.schedule(this.presenceWindowMs);
+  /**
+   * A participant's latest state; several changes of one window collapse into one (the first `visibleBefore`,
+   * the last state). Joins and leaves students do not see wait for the presence window; someone entering or
+   * leaving the students' view (a hand, the stage, a teacher) goes out with the next delta window.
+   */
+  presenceChanged(userId: string, change: PresenceChange): void {
+    const earlier = this.presence.get(userId);
+    this.presence.set(userId, {
+      ...change,
+      visibleBefore: earlier?.visibleBefore ?? change.visibleBefore,
+      tellSelf: change.tellSelf || (earlier?.tellSelf ?? false),
+    });
+    this.schedule(change.visibleBefore !== change.visibleAfter || change.visibleAfter ? this.deltaWindowMs : this.presenceWindowMs);
   }
 
   /** A poll changed; students are only told when what they can see changed (not on every vote). */
@@ -90,15 +121,33 @@ export class Broadcaster {
     this.lastFlushAt = Date.now();
     const forModerators: ClassroomEvent[] = [];
     const forStudents: ClassroomEvent[] = [];
+    const toThemselves: { userId: string; event: ClassroomEvent }[] = [];
     if (this.presence.size > 0) {
       const upserts: Participant[] = [];
       const removed: string[] = [];
-      for (const [userId, participant] of this.presence) participant ? upserts.push(participant) : removed.push(userId);
+      const seenUpserts: Participant[] = [];
+      const seenRemoved: string[] = [];
+      const seq = ++this.seq;
+      for (const [userId, { participant, visibleBefore, visibleAfter, tellSelf }] of this.presence) {
+        if (participant) upserts.push(participant);
+        else removed.push(userId);
+        if (participant && visibleAfter) seenUpserts.push(participant);
+        else if (visibleBefore) seenRemoved.push(userId);
+        // A moderator, or someone in the view, already hears of their own change in their audience's frame.
+        if (participant && tellSelf && participant.role === "student" && !visibleAfter)
+          toThemselves.push({ userId, event: { type: "participants", seq, upserts: [participant], removed: [] } });
+      }
       this.presence.clear();
       this.onPresenceSettled();
-      const event: ClassroomEvent = { type: "participants", seq: ++this.seq, upserts, removed };
-      forModerators.push(event);
-      forStudents.push(event);
+      forModerators.push({ type: "participants", seq, upserts, removed });
+      if (seenUpserts.length > 0 || seenRemoved.length > 0) forStudents.push({ type: "participants", seq, upserts: seenUpserts, removed: seenRemoved });
+      const count = this.headCount();
+      if (count !== this.lastHeadCount) {
+        this.lastHeadCount = count;
+        const event: ClassroomEvent = { type: "headcount", seq: ++this.seq, count };
+        forModerators.push(event);
+        forStudents.push(event);
+      }
     }
     for (const { event, audience } of this.queue) {
       if (audience !== "students") forModerators.push(event);
@@ -114,6 +163,7 @@ export class Broadcaster {
     }
     this.dirtyPolls.clear();
     const sockets = this.send(AUDIENCE_TAGS.moderators, forModerators) + this.send(AUDIENCE_TAGS.students, forStudents);
+    for (const { userId, event } of toThemselves) this.send(USER_TAG(userId), [event]);
     if (sockets > 0) {
       this.deltaWindowMs = Math.max(MIN_DELTA_WINDOW_MS, Math.ceil((sockets / SEND_BUDGET_PER_SECOND) * 1000));
       this.presenceWindowMs = Math.min(MAX_PRESENCE_WINDOW_MS, Math.max(MIN_PRESENCE_WINDOW_MS, Math.ceil((sockets / PRESENCE_SEND_BUDGET_PER_SECOND) * 1000)));
@@ -144,6 +194,7 @@ export class Broadcaster {
     this.reactionTimer = null;
     this.queue = [];
     this.presence.clear();
+    this.lastHeadCount = null;
     this.onPresenceSettled();
     this.dirtyPolls.clear();
     this.reactions.clear();

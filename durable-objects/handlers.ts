@@ -9,12 +9,14 @@ import type { Hands } from "./hands";
 import type { MediaPlane } from "./media-plane";
 import type { Moderation } from "./moderation";
 import type { Polls } from "./polls";
+import type { Presence } from "./presence";
 import type { RecordingControl } from "./recording";
 
 /** What handlers act on: one object per concern, owned by the Classroom. */
 export interface RoomServices {
   chat: Chat;
   polls: Polls;
+  presence: Presence;
   hands: Hands;
   moderation: Moderation;
   media: MediaPlane;
@@ -113,4 +115,8 @@ export const HANDLERS: { [M in ClassroomMethod]: Handler<M> } = {
     return { pens: room.board.setPen(data.userId, data.allowed) };
   },
   "board.fetch": (room, _caller, data) => room.board.surfaceState(surfaceKey(data.surface)),
+  "people.list": (room, _caller, data) => ({
+    ...room.presence.page(data.cursor ?? 0, data.query ?? "", data.limit),
+    headCount: room.presence.headCount(),
+  }),
 };

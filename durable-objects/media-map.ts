@@ -29,7 +29,7 @@ export class MediaMap {
     private readonly onScreenShareEnded: () => void = () => undefined,
     /** Called when a user starts sharing their screen (a new screen producer; not a node re-reporting one). */
     private readonly onScreenShareStarted: (userId: string) => void = () => undefined,
-    /** Called after a user went on stage or off it (for the time on stage in the attendance report). */
+    /** Called after a user went on stage or off it (students see whoever is on stage; the report counts time on stage). */
     private readonly onStageChanged: (userId: string, onStage: boolean) => void = () => undefined,
   ) {}
 

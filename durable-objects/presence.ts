@@ -1,5 +1,5 @@
-import type { Participant } from "../schema/protocol/classroom";
-import type { ClassIdentity, ClassRole } from "../schema/tokens/class-token";
+import type { Participant, PeopleListEntry } from "../schema/protocol/classroom";
+import { type ClassIdentity, type ClassRole, isModerator } from "../schema/tokens/class-token";
 import type { Broadcaster } from "./broadcaster";
 import type { Outbox } from "./outbox";
 import type { LiveSession } from "./session";
@@ -10,6 +10,13 @@ export const PRESENCE_GRACE_MS = 10_000;
 
 /** Why an attendance interval ended (attendance.leave_reason). */
 export type LeaveReason = "left" | "kicked" | "blocked" | "ended" | "timeout";
+
+/**
+ * Whom students see (besides themselves), as an SQL condition on `participants`: teachers and admins, students
+ * on stage and raised hands. Everyone else is only counted; a class of 1,000 would otherwise send 1,000 names
+ * to every joiner and every join to everyone.
+ */
+const SEEN_BY_STUDENTS = `(role != 'student' OR hand_raised_at IS NOT NULL OR user_id IN (SELECT user_id FROM media_stage))`;
 
 interface ParticipantRow extends Record<string, string | number | null> {
   user_id: string;
@@ -36,9 +43,55 @@ export class Presence {
     private readonly onLeft: (userId: string, reason: LeaveReason) => void = () => undefined,
   ) {}
 
+  /** Everyone (what moderators see). */
   list(): Participant[] {
     const muted = this.mutedUsers();
     return this.storage.all<ParticipantRow>(`SELECT * FROM participants ORDER BY joined_at`).map((row) => toParticipant(row, muted));
+  }
+
+  /** The people every student sees: teachers and admins, the stage, raised hands (each student adds themselves). */
+  seenByStudents(): Participant[] {
+    const muted = this.mutedUsers();
+    return this.storage.all<ParticipantRow>(`SELECT * FROM participants WHERE ${SEEN_BY_STUDENTS} ORDER BY joined_at`).map((row) => toParticipant(row, muted));
+  }
+
+  /** How many are in the class now; people away in their reconnect grace are not counted. */
+  headCount(): number {
+    return this.storage.one<{ n: number }>(`SELECT COUNT(*) AS n FROM participants WHERE present = 1`)?.n ?? 0;
+  }
+
+  /**
+   * One page of everyone, in join order (the row id: a participant keeps theirs through reconnects), after
+   * `cursor`. Paging on while people come and go returns everyone who stayed exactly once; `query` keeps the
+   * names that contain it, in any case.
+   */
+  page(cursor: number, query: string, limit: number): { people: PeopleListEntry[]; nextCursor: number | null } {
+    const needle = foldCase(query);
+    // Without a search the page is the next `limit` rows (one more tells whether there is a next page).
+    const rows = needle
+      ? this.storage.all<ParticipantRow & { seq: number }>(`SELECT rowid AS seq, * FROM participants WHERE rowid > ? ORDER BY rowid`, cursor)
+      : this.storage.all<ParticipantRow & { seq: number }>(
+          `SELECT rowid AS seq, * FROM participants WHERE rowid > ? ORDER BY rowid LIMIT ?`,
+          cursor,
+          limit + 1,
+        );
+    const stage = new Set(this.storage.all<{ user_id: string }>(`SELECT user_id FROM media_stage`).map((r) => r.user_id));
+    const people: PeopleListEntry[] = [];
+    let last = cursor;
+    for (const row of rows) {
+      if (needle && !foldCase(row.display_name).includes(needle)) continue;
+      if (people.length === limit) return { people, nextCursor: last };
+      people.push({
+        userId: row.user_id,
+        displayName: row.display_name,
+        role: row.role as ClassRole,
+        present: row.present === 1,
+        handRaisedAt: row.hand_raised_at,
+        onStage: stage.has(row.user_id),
+      });
+      last = row.seq;
+    }
+    return { people, nextCursor: null };
   }
 
   get(userId: string): Participant | null {
@@ -70,7 +123,12 @@ export class Presence {
       this.session.setEmptySince(null);
       // Built from what was just written rather than read back: this runs for every one of 1,000 joiners.
       const { userId, displayName, role } = identity;
-      this.broadcaster.presenceChanged(userId, { userId, displayName, role, present: true, handRaisedAt: null, chatMuted: this.isMuted(userId) });
+      this.broadcaster.presenceChanged(userId, {
+        participant: { userId, displayName, role, present: true, handRaisedAt: null, chatMuted: this.isMuted(userId) },
+        visibleBefore: false,
+        visibleAfter: isModerator(role) || this.isOnStage(userId),
+        tellSelf: false,
+      });
       return;
     }
     this.session.setEmptySince(null);
@@ -114,9 +172,10 @@ export class Presence {
   remove(userId: string, reason: LeaveReason, now: number): void {
     const row = this.storage.one<ParticipantRow>(`SELECT * FROM participants WHERE user_id = ?`, userId);
     if (!row) return;
+    const wasSeen = this.isSeenByStudents(row);
     this.storage.run(`DELETE FROM participants WHERE user_id = ?`, userId);
     this.outbox.add("attendance.leave", { id: row.attendance_id, leftAt: now, durationMs: now - row.joined_at, reason });
-    this.broadcaster.presenceChanged(userId, null);
+    this.broadcaster.presenceChanged(userId, { participant: null, visibleBefore: wasSeen, visibleAfter: false, tellSelf: false });
     if (this.count() === 0) this.session.setEmptySince(now);
     this.onLeft(userId, reason);
   }
@@ -131,25 +190,62 @@ export class Presence {
   }
 
   setHand(userId: string, raisedAt: number | null): void {
+    const wasSeen = this.seenNow(userId);
     this.storage.run(`UPDATE participants SET hand_raised_at = ? WHERE user_id = ?`, raisedAt, userId);
-    this.changed(userId);
+    this.changed(userId, wasSeen, true);
   }
 
   setMuted(userId: string, muted: boolean): void {
     if (muted) this.storage.run(`INSERT OR IGNORE INTO muted (user_id) VALUES (?)`, userId);
     else this.storage.run(`DELETE FROM muted WHERE user_id = ?`, userId);
-    this.changed(userId);
+    this.changed(userId, this.seenNow(userId), true);
   }
 
-  /** Tells everyone the participant's latest state (coalesced per window). */
-  private changed(userId: string): void {
-    const participant = this.get(userId);
-    if (participant) this.broadcaster.presenceChanged(userId, participant);
+  /** The media map put `userId` on stage or took them off (already written): students see them, or no longer. */
+  stageChanged(userId: string, onStage: boolean): void {
+    const row = this.storage.one<ParticipantRow>(`SELECT * FROM participants WHERE user_id = ?`, userId);
+    if (!row) return;
+    const seenOffStage = isModerator(row.role as ClassRole) || row.hand_raised_at !== null;
+    this.changed(userId, seenOffStage || !onStage, false);
+  }
+
+  /**
+   * Tells the class the participant's latest state (coalesced per window): moderators always, students when the
+   * participant is or was in their view (`wasSeen`), the participant themselves when `tellSelf`.
+   */
+  private changed(userId: string, wasSeen = this.seenNow(userId), tellSelf = false): void {
+    const row = this.storage.one<ParticipantRow>(`SELECT * FROM participants WHERE user_id = ?`, userId);
+    if (!row) return;
+    this.broadcaster.presenceChanged(userId, {
+      participant: toParticipant(row, new Set(this.isMuted(userId) ? [userId] : [])),
+      visibleBefore: wasSeen,
+      visibleAfter: this.isSeenByStudents(row),
+      tellSelf,
+    });
+  }
+
+  /** Whether students see `userId` now (false when not in the class). */
+  private seenNow(userId: string): boolean {
+    const row = this.storage.one<ParticipantRow>(`SELECT * FROM participants WHERE user_id = ?`, userId);
+    return row !== null && this.isSeenByStudents(row);
+  }
+
+  private isSeenByStudents(row: ParticipantRow): boolean {
+    return isModerator(row.role as ClassRole) || row.hand_raised_at !== null || this.isOnStage(row.user_id);
+  }
+
+  private isOnStage(userId: string): boolean {
+    return this.storage.one(`SELECT user_id FROM media_stage WHERE user_id = ?`, userId) !== null;
   }
 
   private mutedUsers(): Set<string> {
     return new Set(this.storage.all<{ user_id: string }>(`SELECT user_id FROM muted`).map((r) => r.user_id));
   }
+}
+
+/** Case and compatibility forms folded for the name search: "émile" finds "Émile", "ｊｏ" finds "Jo". */
+function foldCase(text: string): string {
+  return text.normalize("NFKC").toLowerCase();
 }
 
 function toParticipant(row: ParticipantRow, muted: Set<string>): Participant {

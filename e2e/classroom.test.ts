@@ -35,11 +35,14 @@ describe("a live class in the browser", () => {
     await browser?.close();
   });
 
-  it("everyone sees everyone, with the teacher's role", async () => {
+  it("everyone sees the head count and the teacher with their role; the teacher sees every student", async () => {
     for (const who of [teacher, anna, ben]) {
       await openTab(who.page, "People");
+      await who.page.getByTestId("head-count").getByText("3 in class").waitFor();
       const people = who.page.getByTestId("participants");
-      for (const name of ["Tess Teacher", "Anna Student", "Ben Student"]) await people.getByText(name).waitFor();
+      const names = who === teacher ? ["Tess Teacher", "Anna Student", "Ben Student"] : ["Tess Teacher", who === anna ? "Anna Student" : "Ben Student"];
+      for (const name of names) await people.getByText(name).waitFor();
+      expect(await people.locator("li").count()).toBe(names.length);
       expect(await people.locator("li", { hasText: "Tess Teacher" }).getByText("teacher", { exact: true }).isVisible()).toBe(true);
     }
   });
@@ -111,8 +114,12 @@ describe("a live class in the browser", () => {
     await ben.page.getByRole("button", { name: "✋ Raise hand" }).click();
     const queue = teacher.page.getByTestId("hand-queue");
     await queue.getByText("Ben Student").waitFor();
+    // Another student sees Ben with his hand up, though not before.
+    await openTab(anna.page, "People");
+    await anna.page.getByTestId("participants").locator("li", { hasText: "Ben Student" }).getByLabel("hand raised").waitFor();
     await queue.getByRole("button", { name: "Lower" }).click();
     await queue.waitFor({ state: "detached" });
     await ben.page.getByRole("button", { name: "✋ Raise hand" }).waitFor();
+    await anna.page.getByTestId("participants").getByText("Ben Student").waitFor({ state: "detached" });
   });
 });

@@ -179,6 +179,8 @@ describe("live audio, video and screen share", () => {
     await expectDecodedVideo(teacher.page, anna.userId, "video");
     await expectFlowingAudio(teacher.page, anna.userId);
     await expectDecodedVideo(ben.page, anna.userId, "video");
+    // Ben's list holds only the people students see; Anna on stage is one of them, so her tile has her name.
+    await tile(ben.page, anna.userId, "video").getByText("Anna Student").waitFor();
 
     await teacher.page.getByRole("button", { name: "Take Anna Student off stage" }).click();
     await tile(teacher.page, anna.userId, "video").waitFor({ state: "detached", timeout: MEDIA_TIMEOUT_MS });

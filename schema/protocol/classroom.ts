@@ -77,6 +77,8 @@ const RATE_LIMITS = {
   boardView: { burst: 40, perSecond: 15, what: "zoom and pan changes" },
   /** Reading another surface's shapes (browsing the deck alone). */
   boardReads: { burst: 30, perSecond: 5, what: "page loads" },
+  /** Pages of the class's people (`people.list`): scrolling and typing a search make a few a second. */
+  peopleReads: { burst: 30, perSecond: 5, what: "people list pages" },
 } as const satisfies Record<string, RateLimit>;
 
 /** The name of a bucket in {@link CLASSROOM_LIMITS.rateLimits}. */
@@ -141,6 +143,33 @@ const Label = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1), v.ma
 
 /** A reaction is one emoji (a short grapheme sequence; the web picker sends Unicode emoji). */
 const Emoji = v.pipe(v.string(), v.minLength(1), v.maxLength(32));
+
+/** Most people one `people.list` page holds. */
+const PEOPLE_PAGE_MAX = 100;
+
+/** One person of a `people.list` page. */
+export const PeopleListEntrySchema = v.object({
+  userId: v.string(),
+  displayName: v.string(),
+  role: v.picklist(CLASS_ROLES),
+  /** False during the reconnect grace after the person's last socket closed. */
+  present: v.boolean(),
+  handRaisedAt: v.nullable(v.number()),
+  /** A student who may send audio and video now (teachers and admins always may). */
+  onStage: v.boolean(),
+});
+export type PeopleListEntry = v.InferOutput<typeof PeopleListEntrySchema>;
+
+/**
+ * `people.list` answer: people in join order after the request's `cursor`; `nextCursor` is the cursor for the
+ * next page, null when there is none. Everyone in the class for the whole paging is on exactly one page.
+ */
+export const PeopleListResponseSchema = v.object({
+  people: v.array(PeopleListEntrySchema),
+  nextCursor: v.nullable(v.number()),
+  headCount: v.number(),
+});
+export type PeopleListResponse = v.InferOutput<typeof PeopleListResponseSchema>;
 
 /**
  * Request data for every method. `roles` lists who may call it; `rateLimit` names the token buckets a call
@@ -264,6 +293,20 @@ export const CLASSROOM_METHODS = {
   },
   /** The shapes of one surface (a student browsing the deck alone, or any page after a reconnect). */
   "board.fetch": { roles: CLASS_ROLES, rateLimit: { user: "boardReads" }, request: v.strictObject({ surface: BoardSurfaceSchema }) },
+  /**
+   * A page of everyone in the class (students' snapshots hold only the people they see; this is the rest), in
+   * join order: pass the last answer's `nextCursor` as `cursor` for the next page. `query` keeps the people
+   * whose name contains it (any case). The answer is {@link PeopleListResponseSchema}.
+   */
+  "people.list": {
+    roles: CLASS_ROLES,
+    rateLimit: { user: "peopleReads" },
+    request: v.strictObject({
+      cursor: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+      query: v.optional(v.pipe(v.string(), v.trim(), v.maxLength(100))),
+      limit: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(PEOPLE_PAGE_MAX)),
+    }),
+  },
 } as const satisfies Record<string, { roles: readonly ClassRole[]; rateLimit: MethodRateLimit; request: v.GenericSchema }>;
 
 export type ClassroomMethod = keyof typeof CLASSROOM_METHODS;
@@ -377,7 +420,13 @@ export const SnapshotSchema = v.object({
   seq: v.number(),
   you: v.object({ userId: v.string(), displayName: v.string(), role: v.picklist(CLASS_ROLES) }),
   session: SessionStateSchema,
+  /**
+   * Moderators: everyone. Students: the people they see — teachers and admins, students on stage or with a
+   * raised hand, and themselves; the rest are counted in `headCount` and listed by `people.list`.
+   */
   participants: v.array(ParticipantSchema),
+  /** How many people are in the class now (away ones in their reconnect grace not counted). */
+  headCount: v.number(),
   chat: v.array(ChatMessageSchema),
   polls: v.array(PollSchema),
   /** The option ids you voted for, by poll id. */
@@ -389,7 +438,14 @@ export type Snapshot = v.InferOutput<typeof SnapshotSchema>;
 
 /** Changes after the snapshot. */
 export const ClassroomEventSchema = v.variant("type", [
+  /**
+   * People who joined, changed or left, as this audience sees them: a student is told only about people who
+   * are, or stop being, in their view (see `participants` of the snapshot); `removed` may then name someone who
+   * is still in the class but left the view (a hand went down).
+   */
   v.object({ type: v.literal("participants"), seq: v.number(), upserts: v.array(ParticipantSchema), removed: v.array(v.string()) }),
+  /** The head count changed (sent to everyone, at most once per presence window). */
+  v.object({ type: v.literal("headcount"), seq: v.number(), count: v.number() }),
   v.object({ type: v.literal("chat.message"), seq: v.number(), message: ChatMessageSchema }),
   v.object({ type: v.literal("chat.deleted"), seq: v.number(), messageId: v.string() }),
   v.object({ type: v.literal("chat.locked"), seq: v.number(), locked: v.boolean() }),
@@ -461,6 +517,7 @@ export interface ClassroomResponses {
   "board.hide": Record<string, never>;
   "board.pen": { pens: string[] };
   "board.fetch": BoardSurfaceState;
+  "people.list": PeopleListResponse;
 }
 
 /** `media.join` answer: where to open the media signaling socket, and what you may send there. */

@@ -121,6 +121,13 @@ export class ChannelClient {
     return map;
   }
 
+  /** The head count as this client was last told it. */
+  get headCount(): number | null {
+    let count = this.snapshot?.headCount ?? null;
+    for (const event of this.events) if (event.type === "headcount") count = event.count;
+    return count;
+  }
+
   /** The latest view of a poll this client has. */
   poll(pollId: string): Poll | undefined {
     let poll = this.snapshot?.polls.find((p) => p.id === pollId);

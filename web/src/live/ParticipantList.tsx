@@ -1,11 +1,16 @@
-import { createMemo, For, Show, type JSX } from "solid-js";
+import { createMemo, createSignal, For, Show, type JSX } from "solid-js";
 import type { Participant } from "../../../schema/protocol/classroom";
 import type { ClassChannel } from "./class-channel";
 import { isolate } from "../bidi";
+import { PeopleDirectory } from "./PeopleDirectory";
 
 const ROLE_ORDER = { teacher: 0, admin: 1, student: 2 } as const;
 
-/** People in the class with role, presence and hand; moderators get the controls for each student. */
+/**
+ * People in the class with role, presence and hand, under the head count. Moderators see everyone, with the
+ * controls for each student; a student sees the teachers, the stage, raised hands and themselves, and opens the
+ * whole class with "Show everyone".
+ */
 export function ParticipantList(props: { channel: ClassChannel; moderator: boolean; onError: (error: unknown) => void }): JSX.Element {
   const state = props.channel.state;
   const people = createMemo(() =>
@@ -13,6 +18,7 @@ export function ParticipantList(props: { channel: ClassChannel; moderator: boole
   );
   const hands = createMemo(() => state.participants.filter((p) => p.handRaisedAt !== null).sort((a, b) => a.handRaisedAt! - b.handRaisedAt!));
   const act = (promise: Promise<unknown>) => void promise.catch(props.onError);
+  const [everyoneOpen, setEveryoneOpen] = createSignal(false);
 
   const holdsPen = (userId: string) => state.board.pens.includes(userId);
 
@@ -56,7 +62,12 @@ export function ParticipantList(props: { channel: ClassChannel; moderator: boole
 
   return (
     <section class="card participants" aria-label="Participants">
-      <h2 class="card__title">People ({state.participants.length})</h2>
+      <div class="row participants__head">
+        <h2 class="card__title">People</h2>
+        <span class="muted" data-testid="head-count">
+          {state.headCount} in class
+        </span>
+      </div>
       <Show when={hands().length > 0}>
         <h3 class="small">Raised hands</h3>
         <ol class="list hands" data-testid="hand-queue">
@@ -106,6 +117,12 @@ export function ParticipantList(props: { channel: ClassChannel; moderator: boole
           )}
         </For>
       </ul>
+      <Show when={!props.moderator}>
+        <button type="button" class="button button--small" onClick={() => setEveryoneOpen(true)}>
+          Show everyone
+        </button>
+        <PeopleDirectory channel={props.channel} open={everyoneOpen()} onOpenChange={setEveryoneOpen} onError={props.onError} />
+      </Show>
     </section>
   );
 }

@@ -45,7 +45,13 @@ export interface ChannelState {
   ended: boolean;
   you: Snapshot["you"] | null;
   session: SessionState | null;
+  /**
+   * Moderators: everyone in the class. Students: the people they see (teachers and admins, the stage, raised
+   * hands, themselves); everyone else is counted in `headCount` and listed on demand (`people.list`).
+   */
   participants: Participant[];
+  /** How many are in the class now. */
+  headCount: number;
   chat: ChatMessage[];
   polls: Poll[];
   myVotes: Record<string, string[]>;
@@ -107,6 +113,7 @@ export class ClassChannel {
       you: null,
       session: null,
       participants: [],
+      headCount: 0,
       chat: [],
       polls: [],
       myVotes: {},
@@ -249,6 +256,7 @@ export class ClassChannel {
         you: snapshot.you,
         session: snapshot.session,
         participants: snapshot.participants,
+        headCount: snapshot.headCount,
         chat: snapshot.chat,
         polls: snapshot.polls,
         myVotes: snapshot.myVotes,
@@ -271,6 +279,9 @@ export class ClassChannel {
           "participants",
           produce((list) => {
             for (const removed of event.removed) {
+              // A student is "removed" from other students' view when their hand goes down; they stay in their own
+              // (when they really leave, the socket closes).
+              if (removed === this.state.you?.userId) continue;
               const index = list.findIndex((p) => p.userId === removed);
               if (index >= 0) list.splice(index, 1);
             }
@@ -281,6 +292,9 @@ export class ClassChannel {
             }
           }),
         );
+        break;
+      case "headcount":
+        this.setState("headCount", event.count);
         break;
       case "chat.message":
         if (!this.state.chat.some((m) => m.id === event.message.id)) this.setState("chat", this.state.chat.length, event.message);

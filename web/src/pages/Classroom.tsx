@@ -176,7 +176,7 @@ function LiveClassroom(props: { title: string | undefined; firstJoin: JoinRespon
       value: "people",
       label: "People",
       get count() {
-        return state.participants.filter((p) => p.present).length;
+        return state.headCount;
       },
       content: () => (
         <>
