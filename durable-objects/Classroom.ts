@@ -16,7 +16,7 @@ import {
 import { CLASS_LINK_VERIFIED_NODE_HEADER } from "../schema/protocol/class-link";
 import { SfuNodeIdSchema } from "../schema/protocol/fleet";
 import { JOINER_LOCATION_HEADER, type JoinerLocation, JoinerLocationSchema } from "../schema/regions";
-import { CLASS_IDENTITY_HEADER, type ClassIdentity, ClassIdentitySchema, isModerator } from "../schema/tokens/class-token";
+import { CLASS_IDENTITY_HEADER, type ClassIdentity, decodeIdentityHeader, isModerator } from "../schema/tokens/class-token";
 import type { ClassroomEnv } from "./bindings";
 import { AUDIENCE_TAGS, Broadcaster, USER_TAG } from "./broadcaster";
 import { Board } from "./board";
@@ -481,13 +481,7 @@ export class Classroom extends Server<ClassroomEnv> {
 
 function readIdentity(request: Request): ClassIdentity | null {
   const header = request.headers.get(CLASS_IDENTITY_HEADER);
-  if (!header) return null;
-  try {
-    const parsed = v.safeParse(ClassIdentitySchema, JSON.parse(header));
-    return parsed.success ? parsed.output : null;
-  } catch {
-    return null;
-  }
+  return header ? decodeIdentityHeader(header) : null;
 }
 
 /** The node id the Worker verified for a class link upgrade, or null for a participant's socket. */

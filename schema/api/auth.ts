@@ -6,7 +6,7 @@
  * Request bodies are strict: unknown fields are refused.
  */
 import * as v from "valibot";
-import { EmailSchema, LIMITS, ROLE_VALUES, TimeZoneSchema } from "./portal";
+import { EmailSchema, LIMITS, type ROLE_VALUES, TimeZoneSchema } from "./portal";
 
 export type Role = (typeof ROLE_VALUES)[number];
 

@@ -48,3 +48,21 @@ export type ClassIdentity = v.InferOutput<typeof ClassIdentitySchema>;
 
 /** Header on the upgrade request that carries the verified identity from the Worker to the object. */
 export const CLASS_IDENTITY_HEADER = "x-insp-class-identity";
+
+/**
+ * The identity as that header's value: percent-encoded JSON, because a header value is bytes a browser would
+ * refuse outside ASCII, and display names are not ASCII ("Émile", "陈静").
+ */
+export function encodeIdentityHeader(identity: ClassIdentity): string {
+  return encodeURIComponent(JSON.stringify(identity));
+}
+
+/** The identity in that header's value, or null when it is not one. */
+export function decodeIdentityHeader(value: string): ClassIdentity | null {
+  try {
+    const parsed = v.safeParse(ClassIdentitySchema, JSON.parse(decodeURIComponent(value)));
+    return parsed.success ? parsed.output : null;
+  } catch {
+    return null;
+  }
+}

@@ -16,6 +16,7 @@ import {
   type ClassIdentity,
   type ClassRole,
   ClassTokenClaimsSchema,
+  encodeIdentityHeader,
 } from "../../schema/tokens/class-token";
 import type { AppEnv } from "../app-env";
 import { activeBlock, requireUser } from "../auth/session";
@@ -135,7 +136,7 @@ export async function routeClassroomSocket(request: Request, env: Env): Promise<
       const url = new URL(req.url);
       url.searchParams.set("_pk", crypto.randomUUID());
       const forwarded = new Request(url, req);
-      forwarded.headers.set(CLASS_IDENTITY_HEADER, JSON.stringify(identity));
+      forwarded.headers.set(CLASS_IDENTITY_HEADER, encodeIdentityHeader(identity));
       // Where the participant connects from picks their media node; only the Worker may say so, and no
       // participant's socket may pass for an sfu-node's class link.
       forwarded.headers.set(JOINER_LOCATION_HEADER, JSON.stringify(locationFromCf(req.cf as Record<string, unknown> | undefined)));

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { CLASSROOM_CLOSE_CODES, CLASSROOM_LIMITS } from "../../schema/protocol/classroom";
 import type { BlockListResponse } from "../../schema/api/portal";
 import { api, createUser } from "./helpers";
-import { ChannelClient, createLiveClass, joinToken, openSocket } from "./ws-client";
+import { ChannelClient, createLiveClass, enroll, joinToken, openSocket } from "./ws-client";
 
 function stubOf(classId: string) {
   return env.CLASSROOM.get(env.CLASSROOM.idFromName(classId));
@@ -21,6 +21,20 @@ async function openWithConnectionId(classId: string, token: string, connectionId
 }
 
 describe("who is in the class is decided by open sockets", () => {
+  it("a display name outside ASCII reaches the class intact (the identity crosses from the Worker to the object percent-encoded)", async () => {
+    const { classId, teacher } = await createLiveClass(0);
+    const student = await createUser("student", { displayName: "Émile 陈静 Łukasz" });
+    await enroll(classId, student);
+    const teacherClient = await ChannelClient.join(teacher, classId);
+    const studentClient = await ChannelClient.join(student, classId);
+    await teacherClient.until(() => teacherClient.participants.has(student.id), "the student in the teacher's list");
+    expect(teacherClient.participants.get(student.id)!.displayName).toBe("Émile 陈静 Łukasz");
+    const { message } = await studentClient.ok<{ message: { displayName: string } }>("chat.send", { clientMessageId: "unicode-1", body: "bonjour" });
+    expect(message.displayName).toBe("Émile 陈静 Łukasz");
+    teacherClient.close();
+    studentClient.close();
+  });
+
   it("two sockets opened with one chosen connection id: closing one leaves the user listed, and moderation reaches the other", async () => {
     const { classId, teacher, students } = await createLiveClass(1);
     const student = students[0]!;
