@@ -26,6 +26,7 @@ import { ResponseFrameSchema } from "../../../schema/protocol/envelope";
 import { PendingRequests } from "../../../schema/protocol/pending-requests";
 import { api, ApiError } from "../api";
 import { joinRefusal } from "./lobby/class-entry";
+import { JoinResponseSchema } from "../../../schema/api/join";
 
 /** How long a request may wait for its answer before it fails. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -169,7 +170,7 @@ export class ClassChannel {
     // Still good for a while: a connection takes a moment, and the token is checked at the upgrade.
     if (first && first.expiresAt - Date.now() > 30_000) return { token: first.token };
     try {
-      const join = await api<JoinResponse>(`/api/classes/${this.classId}/join`, { method: "POST" });
+      const join = await api(`/api/classes/${this.classId}/join`, JoinResponseSchema, { method: "POST" });
       return { token: join.token };
     } catch (error) {
       const refusedForGood = error instanceof ApiError && error.status >= 400 && error.status < 500;
