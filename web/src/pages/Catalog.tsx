@@ -19,6 +19,8 @@ export default function Catalog(): JSX.Element {
   const [enrolling, setEnrolling] = createSignal<string | null>(null);
 
   const visible = createMemo(() => {
+    // A failed load is shown by the alert below; reading the resource then would throw out of this memo.
+    if (classes.error) return [];
     const needle = query().trim().toLowerCase();
     const all = classes()?.classes ?? [];
     if (!needle) return all;
