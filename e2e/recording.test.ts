@@ -131,6 +131,12 @@ describe("recording a class", () => {
     const preview = student.page.getByTestId("thumbnail-preview");
     await preview.waitFor();
     await expect.poll(() => preview.locator(".player__preview-image").getAttribute("style")).toMatch(/background-image: url\(".*sprite[^"]*"\)/);
+    // Another moment shows another region of the sprite.
+    const regionAt = () =>
+      preview.locator(".player__preview-image").evaluate((element) => (element as { style: { backgroundPosition: string } }).style.backgroundPosition);
+    const later = await regionAt();
+    await student.page.mouse.move(box.x + box.width * 0.1, box.y + box.height / 2);
+    await expect.poll(regionAt).not.toBe(later);
 
     // The student rates it; the rating shows on the page.
     await student.page.getByRole("radio", { name: "4 stars" }).check({ force: true });

@@ -56,8 +56,9 @@ export function describeIssues(issues: readonly IssueLike[]): string {
 }
 
 /**
- * One line for a program at the other end of a socket (a class-channel or media-signaling frame): each message
- * after the path it is about, `data.transportId: Invalid type…; …`, since a frame has no form field to show it at.
+ * One line for a program at the other end of a socket (a class-channel or media-signaling frame), or for the
+ * console when a reply does not match its schema: each message after the path it is about,
+ * `data.transportId: Invalid type…; …`, since a frame has no form field to show it at.
  */
 export function describeFrameIssues(issues: readonly IssueLike[]): string {
   return issues

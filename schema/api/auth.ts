@@ -1,36 +1,39 @@
 /**
  * The sign-in and profile API shapes: valibot schemas for the request bodies of POST /api/auth/login and
- * PATCH /api/me, and the PublicUser type every user-returning endpoint answers with.
+ * PATCH /api/me, and the PublicUser schema every user-returning endpoint answers with.
  * Shared by the Worker (which parses every request with these) and the web app.
  *
  * Request bodies are strict: unknown fields are refused.
  */
 import * as v from "valibot";
-import { EmailSchema, LIMITS, type ROLE_VALUES, TimeZoneSchema } from "./portal";
+import { EmailSchema, LIMITS, ROLE_VALUES, TimeZoneSchema } from "./portal";
 
 export type Role = (typeof ROLE_VALUES)[number];
 
 /** What the API shows of a user: never the password hash, insp id or calendar secret. */
-export type PublicUser = {
-  id: string;
-  email: string;
-  displayName: string;
-  role: Role;
+export const PublicUserSchema = v.object({
+  id: v.string(),
+  email: v.string(),
+  displayName: v.string(),
+  role: v.picklist(ROLE_VALUES),
   /** IANA time zone the user sees times in and gets reminders in. */
-  timezone: string;
+  timezone: v.string(),
   /** False until a zone was chosen (insp's claim, the first visit's browser zone, or Settings). */
-  timezoneChosen: boolean;
+  timezoneChosen: v.boolean(),
   /** E.164, e.g. "+4915112345678"; null when the user gave none. */
-  phone: string | null;
-  remindByEmail: boolean;
-  remindBySms: boolean;
-};
+  phone: v.nullable(v.string()),
+  remindByEmail: v.boolean(),
+  remindBySms: v.boolean(),
+});
+export type PublicUser = v.InferOutput<typeof PublicUserSchema>;
 
 /** GET /api/me, PATCH /api/me, POST /api/auth/login, PATCH /api/admin/users/:id, POST /api/admin/users. */
-export type UserResponse = { user: PublicUser };
+export const UserResponseSchema = v.object({ user: PublicUserSchema });
+export type UserResponse = v.InferOutput<typeof UserResponseSchema>;
 
 /** GET /api/admin/users. */
-export type AdminUserListResponse = { users: PublicUser[] };
+export const AdminUserListResponseSchema = v.object({ users: v.array(PublicUserSchema) });
+export type AdminUserListResponse = v.InferOutput<typeof AdminUserListResponseSchema>;
 
 /** E.164: a plus, a country code that does not start with 0, at most 15 digits in all. */
 export const E164_PATTERN = /^\+[1-9]\d{1,14}$/;

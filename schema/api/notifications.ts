@@ -11,63 +11,69 @@ export const ReminderQueueMessageSchema = v.strictObject({
 });
 export type ReminderQueueMessage = v.InferOutput<typeof ReminderQueueMessageSchema>;
 
+/** The same lists as in schema/db.ts (kept apart so the web app need not load drizzle). */
+const CHANNEL_VALUES = ["email", "sms"] as const satisfies typeof NOTIFICATION_CHANNELS;
+const STATUS_VALUES = ["pending", "sending", "sent", "delivered", "failed", "dead", "cancelled", "unknown"] as const satisfies typeof NOTIFICATION_STATUSES;
+
 export type NotificationChannel = (typeof NOTIFICATION_CHANNELS)[number];
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
 /** One notification as its recipient sees it. `kind` is "reminder", "change", "cancel" or "restore" (a cancelled session back on). */
-export interface NotificationView {
-  id: string;
-  classId: string;
-  classTitle: string;
-  occurrenceId: string;
+export const NotificationViewSchema = v.object({
+  id: v.string(),
+  classId: v.string(),
+  classTitle: v.string(),
+  occurrenceId: v.string(),
   /** Start of the occurrence now (UTC ms). */
-  occurrenceStartsAt: number;
-  channel: NotificationChannel;
-  kind: "reminder" | "change" | "cancel" | "restore";
+  occurrenceStartsAt: v.number(),
+  channel: v.picklist(CHANNEL_VALUES),
+  kind: v.picklist(["reminder", "change", "cancel", "restore"]),
   /** For reminders: minutes before the start this reminder is for. */
-  reminderMinutes: number | null;
-  status: NotificationStatus;
+  reminderMinutes: v.nullable(v.number()),
+  status: v.picklist(STATUS_VALUES),
   /** E-mail address or phone number it went (or goes) to. */
-  destination: string | null;
-  attempts: number;
+  destination: v.nullable(v.string()),
+  attempts: v.number(),
   /** Why it failed or was cancelled, when it did. */
-  error: string | null;
-  scheduledFor: number;
-  sentAt: number | null;
-  createdAt: number;
-  updatedAt: number;
-}
+  error: v.nullable(v.string()),
+  scheduledFor: v.number(),
+  sentAt: v.nullable(v.number()),
+  createdAt: v.number(),
+  updatedAt: v.number(),
+});
+export type NotificationView = v.InferOutput<typeof NotificationViewSchema>;
 
-export interface MyNotificationsResponse {
-  notifications: NotificationView[];
-}
+export const MyNotificationsResponseSchema = v.object({ notifications: v.array(NotificationViewSchema) });
+export type MyNotificationsResponse = v.InferOutput<typeof MyNotificationsResponseSchema>;
 
 /** A class's delivery view for its teacher and admins: who was notified, how, and what became of it. */
-export interface ClassNotificationView extends NotificationView {
-  user: { id: string; displayName: string };
-}
+export const ClassNotificationViewSchema = v.object({ ...NotificationViewSchema.entries, user: v.object({ id: v.string(), displayName: v.string() }) });
+export type ClassNotificationView = v.InferOutput<typeof ClassNotificationViewSchema>;
 
-export interface ClassNotificationsResponse {
-  notifications: ClassNotificationView[];
+export const ClassNotificationsResponseSchema = v.object({
+  notifications: v.array(ClassNotificationViewSchema),
   /** Count per status over the whole class. */
-  totals: Partial<Record<NotificationStatus, number>>;
-}
+  totals: v.record(v.picklist(STATUS_VALUES), v.number()),
+});
+export type ClassNotificationsResponse = v.InferOutput<typeof ClassNotificationsResponseSchema>;
 
 /** A message the local outbox holds (no provider keys configured). */
-export interface OutboxMessageView {
-  id: string;
-  notificationId: string | null;
-  channel: NotificationChannel;
-  destination: string;
-  subject: string | null;
-  text: string;
-  html: string | null;
-  attachments: string[];
-  createdAt: number;
-}
+export const OutboxMessageViewSchema = v.object({
+  id: v.string(),
+  notificationId: v.nullable(v.string()),
+  channel: v.picklist(CHANNEL_VALUES),
+  destination: v.string(),
+  subject: v.nullable(v.string()),
+  text: v.string(),
+  html: v.nullable(v.string()),
+  attachments: v.array(v.string()),
+  createdAt: v.number(),
+});
+export type OutboxMessageView = v.InferOutput<typeof OutboxMessageViewSchema>;
 
-export interface OutboxResponse {
-  messages: OutboxMessageView[];
+export const OutboxResponseSchema = v.object({
+  messages: v.array(OutboxMessageViewSchema),
   /** True when this Worker has no provider keys, so new messages land here. */
-  active: { email: boolean; sms: boolean };
-}
+  active: v.object({ email: v.boolean(), sms: v.boolean() }),
+});
+export type OutboxResponse = v.InferOutput<typeof OutboxResponseSchema>;

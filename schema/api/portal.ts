@@ -1,6 +1,6 @@
 /**
  * The portal's HTTP API shapes (classes, occurrences, calendar, enrollment, feedback, blocks, admin users):
- * valibot schemas for every request body and query string, and plain TS types for every response.
+ * valibot schemas for every request body, query string and response (the types are inferred from them).
  * Shared by the Worker (which parses every request with these) and the web app.
  *
  * Times are UTC milliseconds. Request bodies are strict: unknown fields are refused.
@@ -313,93 +313,123 @@ export const AdminUserCreateSchema = v.strictObject({
 export type AdminUserCreate = v.InferOutput<typeof AdminUserCreateSchema>;
 
 // ─── responses ──────────────────────────────────────────────────────────────────────────────────────────────
+// Loose objects: the browser checks each reply against these, and a field the Worker adds later is dropped,
+// not refused.
 
 export type ClassKind = (typeof CLASS_KIND_VALUES)[number];
 export type ClassStatus = (typeof CLASS_STATUS_VALUES)[number];
 export type OccurrenceStatus = (typeof OCCURRENCE_STATUS_VALUES)[number];
 
-export type Occurrence = {
-  id: string;
-  classId: string;
-  startsAt: number;
-  endsAt: number;
-  timezone: string;
-  status: OccurrenceStatus;
-  seriesId: string | null;
-};
+export const OccurrenceSchema = v.object({
+  id: v.string(),
+  classId: v.string(),
+  startsAt: v.number(),
+  endsAt: v.number(),
+  timezone: v.string(),
+  status: v.picklist(OCCURRENCE_STATUS_VALUES),
+  seriesId: v.nullable(v.string()),
+});
+export type Occurrence = v.InferOutput<typeof OccurrenceSchema>;
 
-export type ClassSummary = {
-  id: string;
-  title: string;
-  description: string;
-  kind: ClassKind;
-  status: ClassStatus;
-  teacher: { id: string; displayName: string };
+const RatingSummarySchema = v.object({ average: v.nullable(v.number()), count: v.number() });
+const OwnRatingSchema = v.nullable(v.object({ rating: v.number(), comment: v.string() }));
+
+export const ClassSummarySchema = v.object({
+  id: v.string(),
+  title: v.string(),
+  description: v.string(),
+  kind: v.picklist(CLASS_KIND_VALUES),
+  status: v.picklist(CLASS_STATUS_VALUES),
+  teacher: v.object({ id: v.string(), displayName: v.string() }),
   /** Whether the viewer is enrolled. */
-  enrolled: boolean;
-  enrolledCount: number;
+  enrolled: v.boolean(),
+  enrolledCount: v.number(),
   /** The first scheduled occurrence that has not ended yet. */
-  nextOccurrence: Occurrence | null;
-  rating: { average: number | null; count: number };
-  reminderMinutes: number[];
-};
+  nextOccurrence: v.nullable(OccurrenceSchema),
+  rating: RatingSummarySchema,
+  reminderMinutes: v.array(v.number()),
+});
+export type ClassSummary = v.InferOutput<typeof ClassSummarySchema>;
 
-export type ClassDetail = ClassSummary & {
+export const ClassDetailSchema = v.object({
+  ...ClassSummarySchema.entries,
   /** Every occurrence, ascending by start (cancelled ones included). */
-  occurrences: Occurrence[];
-  canManage: boolean;
-  myRating: { rating: number; comment: string } | null;
-  canRate: boolean;
+  occurrences: v.array(OccurrenceSchema),
+  canManage: v.boolean(),
+  myRating: OwnRatingSchema,
+  canRate: v.boolean(),
   /** Why the viewer may not rate the class now (not attended yet, blocked, …), or null. */
-  rateRefusal: string | null;
-};
+  rateRefusal: v.nullable(v.string()),
+});
+export type ClassDetail = v.InferOutput<typeof ClassDetailSchema>;
 
-export type ClassListResponse = { classes: ClassSummary[] };
-export type ClassResponse = { class: ClassDetail };
-export type OccurrencesResponse = { occurrences: Occurrence[] };
-export type OccurrenceResponse = { occurrence: Occurrence };
+export const ClassListResponseSchema = v.object({ classes: v.array(ClassSummarySchema) });
+export type ClassListResponse = v.InferOutput<typeof ClassListResponseSchema>;
+export const ClassResponseSchema = v.object({ class: ClassDetailSchema });
+export type ClassResponse = v.InferOutput<typeof ClassResponseSchema>;
+export const OccurrencesResponseSchema = v.object({ occurrences: v.array(OccurrenceSchema) });
+export type OccurrencesResponse = v.InferOutput<typeof OccurrencesResponseSchema>;
+export const OccurrenceResponseSchema = v.object({ occurrence: OccurrenceSchema });
+export type OccurrenceResponse = v.InferOutput<typeof OccurrenceResponseSchema>;
 
-export type CalendarRelation = "teaching" | "enrolled" | "admin";
-export type CalendarEvent = {
-  occurrenceId: string;
-  classId: string;
-  title: string;
-  startsAt: number;
-  endsAt: number;
-  timezone: string;
-  status: OccurrenceStatus;
-  relation: CalendarRelation;
-};
+export const CALENDAR_RELATIONS = ["teaching", "enrolled", "admin"] as const;
+export type CalendarRelation = (typeof CALENDAR_RELATIONS)[number];
+export const CalendarEventSchema = v.object({
+  occurrenceId: v.string(),
+  classId: v.string(),
+  title: v.string(),
+  startsAt: v.number(),
+  endsAt: v.number(),
+  timezone: v.string(),
+  status: v.picklist(OCCURRENCE_STATUS_VALUES),
+  relation: v.picklist(CALENDAR_RELATIONS),
+});
+export type CalendarEvent = v.InferOutput<typeof CalendarEventSchema>;
 /** `truncated` is true when more events than `limit` matched (narrow the range to see them all). */
-export type CalendarResponse = { events: CalendarEvent[]; truncated: boolean };
-export type CalendarFeedResponse = { url: string };
+export const CalendarResponseSchema = v.object({ events: v.array(CalendarEventSchema), truncated: v.boolean() });
+export type CalendarResponse = v.InferOutput<typeof CalendarResponseSchema>;
+export const CalendarFeedResponseSchema = v.object({ url: v.string() });
+export type CalendarFeedResponse = v.InferOutput<typeof CalendarFeedResponseSchema>;
 
-export type EnrolledStudent = { id: string; displayName: string; email: string };
-export type EnrollmentListResponse = { students: EnrolledStudent[] };
-export type EnrollByEmailResponse = { student: EnrolledStudent };
+export const EnrolledStudentSchema = v.object({ id: v.string(), displayName: v.string(), email: v.string() });
+export type EnrolledStudent = v.InferOutput<typeof EnrolledStudentSchema>;
+export const EnrollmentListResponseSchema = v.object({ students: v.array(EnrolledStudentSchema) });
+export type EnrollmentListResponse = v.InferOutput<typeof EnrollmentListResponseSchema>;
+export const EnrollByEmailResponseSchema = v.object({ student: EnrolledStudentSchema });
+export type EnrollByEmailResponse = v.InferOutput<typeof EnrollByEmailResponseSchema>;
 
-export type FeedbackView = { classId: string; rating: number; comment: string; createdAt: number; updatedAt: number };
-export type FeedbackResponse = { feedback: FeedbackView };
-export type FeedbackComment = { userId: string; displayName: string; rating: number; comment: string; updatedAt: number };
-export type FeedbackSummary = {
-  average: number | null;
-  count: number;
+export const FeedbackViewSchema = v.object({ classId: v.string(), rating: v.number(), comment: v.string(), createdAt: v.number(), updatedAt: v.number() });
+export type FeedbackView = v.InferOutput<typeof FeedbackViewSchema>;
+export const FeedbackResponseSchema = v.object({ feedback: FeedbackViewSchema });
+export type FeedbackResponse = v.InferOutput<typeof FeedbackResponseSchema>;
+export const FeedbackCommentSchema = v.object({ userId: v.string(), displayName: v.string(), rating: v.number(), comment: v.string(), updatedAt: v.number() });
+export type FeedbackComment = v.InferOutput<typeof FeedbackCommentSchema>;
+export const FeedbackSummarySchema = v.object({
+  average: v.nullable(v.number()),
+  count: v.number(),
   /** Counts of ratings 1 … 5 (index 0 = rating 1). */
-  distribution: [number, number, number, number, number];
+  distribution: v.tuple([v.number(), v.number(), v.number(), v.number(), v.number()]),
   /** Only for the class's teacher and admins: the latest comments (non-empty ones), newest first. */
-  comments?: FeedbackComment[];
-};
+  comments: v.optional(v.array(FeedbackCommentSchema)),
+});
+export type FeedbackSummary = v.InferOutput<typeof FeedbackSummarySchema>;
 
-export type BlockView = {
-  id: string;
-  user: { id: string; displayName: string; email: string };
+export const BlockViewSchema = v.object({
+  id: v.string(),
+  user: v.object({ id: v.string(), displayName: v.string(), email: v.string() }),
   /** Null for a global block. */
-  classId: string | null;
-  reason: string;
-  blockedBy: { id: string; displayName: string };
-  createdAt: number;
+  classId: v.nullable(v.string()),
+  reason: v.string(),
+  blockedBy: v.object({ id: v.string(), displayName: v.string() }),
+  createdAt: v.number(),
   /** Null = until lifted. */
-  expiresAt: number | null;
-};
-export type BlockListResponse = { blocks: BlockView[] };
-export type BlockResponse = { block: BlockView };
+  expiresAt: v.nullable(v.number()),
+});
+export type BlockView = v.InferOutput<typeof BlockViewSchema>;
+export const BlockListResponseSchema = v.object({ blocks: v.array(BlockViewSchema) });
+export type BlockListResponse = v.InferOutput<typeof BlockListResponseSchema>;
+export const BlockResponseSchema = v.object({ block: BlockViewSchema });
+export type BlockResponse = v.InferOutput<typeof BlockResponseSchema>;
+
+/** A reply with no body (204: deletes, leaving a class, signing out). */
+export const NoContentSchema = v.undefined();

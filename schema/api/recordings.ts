@@ -75,38 +75,50 @@ export type RecordingCatalogQuery = v.InferOutput<typeof RecordingCatalogQuerySc
 export const RECORDING_CATALOG_PAGE_SIZE = 24;
 
 /** A recording as users see it. */
-export type RecordingView = {
-  id: string;
-  classId: string;
-  classTitle: string;
-  teacher: { id: string; displayName: string };
+export const RecordingViewSchema = v.object({
+  id: v.string(),
+  classId: v.string(),
+  classTitle: v.string(),
+  teacher: v.object({ id: v.string(), displayName: v.string() }),
   /** The recording's own title, or "" (the class title stands for it). */
-  title: string;
-  status: RecordingStatus;
+  title: v.string(),
+  status: v.picklist(RECORDING_STATUS_VALUES),
   /** 0–100 within `status`. */
-  progress: number;
-  failureReason: string | null;
-  startedAt: number;
-  endedAt: number | null;
-  durationMs: number | null;
-  hlsManifestUrl: string | null;
-  dashManifestUrl: string | null;
-  posterUrl: string | null;
-  thumbnailsVttUrl: string | null;
-  rating: { average: number | null; count: number };
+  progress: v.number(),
+  failureReason: v.nullable(v.string()),
+  startedAt: v.number(),
+  endedAt: v.nullable(v.number()),
+  durationMs: v.nullable(v.number()),
+  hlsManifestUrl: v.nullable(v.string()),
+  dashManifestUrl: v.nullable(v.string()),
+  posterUrl: v.nullable(v.string()),
+  thumbnailsVttUrl: v.nullable(v.string()),
+  rating: v.object({ average: v.nullable(v.number()), count: v.number() }),
   /** The viewer's own rating, if any. */
-  myRating: { rating: number; comment: string } | null;
+  myRating: v.nullable(v.object({ rating: v.number(), comment: v.string() })),
   /** The viewer may rate it now (an enrolled student, not blocked, recording ready). */
-  canRate: boolean;
+  canRate: v.boolean(),
   /** The viewer may delete it (the class's teacher or an admin). */
-  canManage: boolean;
-};
+  canManage: v.boolean(),
+});
+export type RecordingView = v.InferOutput<typeof RecordingViewSchema>;
 
-export type RecordingResponse = { recording: RecordingView };
-export type RecordingListResponse = { recordings: RecordingView[] };
-export type RecordingCatalogResponse = { recordings: RecordingView[]; page: number; hasMore: boolean };
-export type RecordingFeedbackView = { recordingId: string; rating: number; comment: string; createdAt: number; updatedAt: number };
-export type RecordingFeedbackResponse = { feedback: RecordingFeedbackView };
+export const RecordingResponseSchema = v.object({ recording: RecordingViewSchema });
+export type RecordingResponse = v.InferOutput<typeof RecordingResponseSchema>;
+export const RecordingListResponseSchema = v.object({ recordings: v.array(RecordingViewSchema) });
+export type RecordingListResponse = v.InferOutput<typeof RecordingListResponseSchema>;
+export const RecordingCatalogResponseSchema = v.object({ recordings: v.array(RecordingViewSchema), page: v.number(), hasMore: v.boolean() });
+export type RecordingCatalogResponse = v.InferOutput<typeof RecordingCatalogResponseSchema>;
+export const RecordingFeedbackViewSchema = v.object({
+  recordingId: v.string(),
+  rating: v.number(),
+  comment: v.string(),
+  createdAt: v.number(),
+  updatedAt: v.number(),
+});
+export type RecordingFeedbackView = v.InferOutput<typeof RecordingFeedbackViewSchema>;
+export const RecordingFeedbackResponseSchema = v.object({ feedback: RecordingFeedbackViewSchema });
+export type RecordingFeedbackResponse = v.InferOutput<typeof RecordingFeedbackResponseSchema>;
 
 /** `PATCH /api/recordings/:id`: the class's teacher (or an admin) names a recording ("" = the class title). */
 export const RecordingUpdateSchema = v.strictObject({

@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import type { UPLOAD_KINDS } from "../db";
 import { CLASS_ROLES, type ClassRole } from "../tokens/class-token";
-import { MEDIA_SOURCES, type MediaSource } from "../tokens/media-token";
+import { MEDIA_SOURCES } from "../tokens/media-token";
 import {
   BoardInkSchema,
   BoardOpEntrySchema,
@@ -9,8 +9,7 @@ import {
   BoardPresenterSchema,
   BoardStateSchema,
   BoardSurfaceSchema,
-  type BoardPresenter,
-  type BoardSurfaceState,
+  BoardSurfaceStateSchema,
   BoardViewSchema,
 } from "./board";
 import { requestFrameSchema } from "./envelope";
@@ -486,65 +485,77 @@ export const ClassroomNotificationSchema = v.variant("notification", [
 ]);
 export type ClassroomNotification = v.InferOutput<typeof ClassroomNotificationSchema>;
 
-/** Response data by method. */
-export interface ClassroomResponses {
-  "chat.send": { message: ChatMessage };
-  "chat.delete": Record<string, never>;
-  "chat.lock": { locked: boolean };
-  "files.allow": { allowed: boolean };
-  "participant.mute": Record<string, never>;
-  "participant.remove": Record<string, never>;
-  "participant.block": Record<string, never>;
-  "poll.create": { poll: Poll };
-  "poll.vote": { optionIds: string[] };
-  "poll.close": { poll: Poll };
-  "poll.publish": { poll: Poll };
-  "hand.raise": { handRaisedAt: number };
-  "hand.lower": Record<string, never>;
-  "reaction.send": Record<string, never>;
-  "session.end": Record<string, never>;
-  "media.join": MediaJoinResponse;
-  "media.renew": MediaRenewResponse;
-  "stage.invite": Record<string, never>;
-  "stage.revoke": Record<string, never>;
-  "media.mute": Record<string, never>;
-  "recording.start": { recording: RecordingState };
-  "recording.stop": { recording: RecordingState | null };
-  "board.op": { opSeq: number };
-  "board.ink": Record<string, never>;
-  "board.show": { presenter: BoardPresenter };
-  "board.view": { presenter: BoardPresenter };
-  "board.hide": Record<string, never>;
-  "board.pen": { pens: string[] };
-  "board.fetch": BoardSurfaceState;
-  "people.list": PeopleListResponse;
-}
+/** The answer to a method that only acts (its effect arrives as events). */
+const Done = v.object({});
 
 /** `media.join` answer: where to open the media signaling socket, and what you may send there. */
-export interface MediaJoinResponse {
-  nodeId: string;
+export const MediaJoinResponseSchema = v.object({
+  nodeId: v.string(),
   /** `ws(s)://<node>/media/<classId>?token=<media token>` */
-  signalingUrl: string;
+  signalingUrl: v.string(),
   /** When the media token expires (UTC ms); renew it before then with `media.renew` (or `media.join` to move). */
-  expiresAt: number;
+  expiresAt: v.number(),
   /**
    * The token's lifetime from now: a browser whose clock is minutes off counts its renewal from this (its own
    * clock), not from `expiresAt` (the signer's).
    */
-  expiresInMs: number;
-  produce: MediaSource[];
-}
+  expiresInMs: v.number(),
+  produce: v.array(v.picklist(MEDIA_SOURCES)),
+});
+export type MediaJoinResponse = v.InferOutput<typeof MediaJoinResponseSchema>;
 
 /** `media.renew` answer: a media token for the same node, to send there as `token.renew { token }`. */
-export interface MediaRenewResponse {
-  nodeId: string;
-  token: string;
+export const MediaRenewResponseSchema = v.object({
+  nodeId: v.string(),
+  token: v.string(),
   /** When the new token expires (UTC ms). */
-  expiresAt: number;
-  /** The new token's lifetime from now (see {@link MediaJoinResponse.expiresInMs}). */
-  expiresInMs: number;
-  produce: MediaSource[];
-}
+  expiresAt: v.number(),
+  /** The new token's lifetime from now (see `expiresInMs` of {@link MediaJoinResponseSchema}). */
+  expiresInMs: v.number(),
+  produce: v.array(v.picklist(MEDIA_SOURCES)),
+});
+export type MediaRenewResponse = v.InferOutput<typeof MediaRenewResponseSchema>;
+
+/**
+ * Response data by method, the other half of {@link CLASSROOM_METHODS} (kept apart because it names the shapes
+ * declared after that table). The browser parses every answer with these; the object's handlers are typed by
+ * them.
+ */
+export const CLASSROOM_RESPONSES = {
+  "chat.send": v.object({ message: ChatMessageSchema }),
+  "chat.delete": Done,
+  "chat.lock": v.object({ locked: v.boolean() }),
+  "files.allow": v.object({ allowed: v.boolean() }),
+  "participant.mute": Done,
+  "participant.remove": Done,
+  "participant.block": Done,
+  "poll.create": v.object({ poll: PollSchema }),
+  "poll.vote": v.object({ optionIds: v.array(v.string()) }),
+  "poll.close": v.object({ poll: PollSchema }),
+  "poll.publish": v.object({ poll: PollSchema }),
+  "hand.raise": v.object({ handRaisedAt: v.number() }),
+  "hand.lower": Done,
+  "reaction.send": Done,
+  "session.end": Done,
+  "media.join": MediaJoinResponseSchema,
+  "media.renew": MediaRenewResponseSchema,
+  "stage.invite": Done,
+  "stage.revoke": Done,
+  "media.mute": Done,
+  "recording.start": v.object({ recording: RecordingStateSchema }),
+  "recording.stop": v.object({ recording: v.nullable(RecordingStateSchema) }),
+  "board.op": v.object({ opSeq: v.number() }),
+  "board.ink": Done,
+  "board.show": v.object({ presenter: BoardPresenterSchema }),
+  "board.view": v.object({ presenter: BoardPresenterSchema }),
+  "board.hide": Done,
+  "board.pen": v.object({ pens: v.array(v.string()) }),
+  "board.fetch": BoardSurfaceStateSchema,
+  "people.list": PeopleListResponseSchema,
+} as const satisfies Record<ClassroomMethod, v.GenericSchema>;
+
+/** Response data by method, inferred from {@link CLASSROOM_RESPONSES}. */
+export type ClassroomResponses = { [M in ClassroomMethod]: v.InferOutput<(typeof CLASSROOM_RESPONSES)[M]> };
 
 /** `POST /api/classes/:id/join` response (its schema lives with the other HTTP shapes). */
 export type { JoinResponse } from "../api/join";

@@ -1,4 +1,5 @@
-import { ERROR_CODES, type ErrorCode } from "../../schema/errors";
+import * as v from "valibot";
+import { describeFrameIssues, ERROR_CODES, type ErrorCode } from "../../schema/errors";
 
 /** An API failure with the code and message from the server's one error shape (or a network failure). */
 export class ApiError extends Error {
@@ -66,19 +67,22 @@ async function readError(response: Response): Promise<ApiError> {
 
 /**
  * The one way the app talks to the API: JSON in and out, same-origin cookies, and failures thrown as ApiError.
- * The caller names the response type (from schema/api/*); 204 resolves to undefined.
+ * The caller names the reply's schema (from schema/api/*; `NoContentSchema` for a 204) and gets what it
+ * parsed: a reply of another shape is an ApiError with a message to show (the issues go to the console), so
+ * a page shows an error instead of drawing half of what it got.
  */
-export async function api<T = void>(path: string, options: RequestOptions = {}): Promise<T> {
+export async function api<S extends v.GenericSchema>(path: string, response: S, options: RequestOptions = {}): Promise<v.InferOutput<S>> {
+  const method = options.method ?? "GET";
   const url = new URL(path, window.location.origin);
   for (const [key, value] of Object.entries(options.query ?? {})) {
     if (value !== undefined) url.searchParams.set(key, String(value));
   }
   const headers: Record<string, string> = { Accept: "application/json" };
   if (options.body !== undefined) headers["Content-Type"] = "application/json";
-  let response: Response;
+  let reply: Response;
   try {
-    response = await fetch(url, {
-      method: options.method ?? "GET",
+    reply = await fetch(url, {
+      method,
       credentials: "same-origin",
       headers,
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
@@ -86,13 +90,24 @@ export async function api<T = void>(path: string, options: RequestOptions = {}):
   } catch {
     throw new ApiError("UNAVAILABLE", "Cannot reach insp-live. Check your connection and try again.", 0);
   }
-  if (!response.ok) {
-    const error = await readError(response);
-    if (response.status === 401 && !options.expectUnauthorized) onUnauthorized?.();
+  if (!reply.ok) {
+    const error = await readError(reply);
+    if (reply.status === 401 && !options.expectUnauthorized) onUnauthorized?.();
     throw error;
   }
-  if (response.status === 204) return undefined as T;
-  return (await response.json()) as T;
+  const misunderstood = (detail: string) => {
+    console.error(`${method} ${url.pathname}: the reply does not match its schema: ${detail}`);
+    return new ApiError("INTERNAL", "The server's answer came in a form this page does not understand. Reload the page and try again.", reply.status);
+  };
+  let body: unknown;
+  try {
+    body = reply.status === 204 ? undefined : await reply.json();
+  } catch {
+    throw misunderstood("not JSON");
+  }
+  const parsed = v.safeParse(response, body);
+  if (!parsed.success) throw misunderstood(describeFrameIssues(parsed.issues));
+  return parsed.output;
 }
 
 /** A message to show for anything thrown by an API call or a page action. */

@@ -1,5 +1,6 @@
 import { createContext, createMemo, createSignal, useContext, type JSX } from "solid-js";
-import type { PublicUser, UserResponse } from "../../schema/api/auth";
+import { type PublicUser, UserResponseSchema } from "../../schema/api/auth";
+import { NoContentSchema } from "../../schema/api/portal";
 import { api, ApiError } from "./api";
 import { browserTimeZone, viewerTimeZone } from "./time";
 
@@ -29,12 +30,12 @@ export function SessionProvider(props: { children: JSX.Element }): JSX.Element {
   const refresh = async () => {
     setLoadError(undefined);
     try {
-      const response = await api<UserResponse>("/api/me", { expectUnauthorized: true });
+      const response = await api("/api/me", UserResponseSchema, { expectUnauthorized: true });
       setUser(response.user);
       // One zone everywhere (pages, Settings, reminders): on the first visit the browser's zone is saved as the
       // user's, unless the insp site already said which one it is.
       if (!response.user.timezoneChosen) {
-        const saved = await api<UserResponse>("/api/me", { method: "PATCH", body: { timezone: browserTimeZone() } }).catch(() => null);
+        const saved = await api("/api/me", UserResponseSchema, { method: "PATCH", body: { timezone: browserTimeZone() } }).catch(() => null);
         if (saved) setUser(saved.user);
       }
     } catch (error) {
@@ -57,7 +58,7 @@ export function SessionProvider(props: { children: JSX.Element }): JSX.Element {
     refresh,
     signOut: async () => {
       // The session ends on this device even if the request fails (the cookie is HttpOnly; the server clears it).
-      await api("/api/auth/logout", { method: "POST", expectUnauthorized: true }).catch(() => undefined);
+      await api("/api/auth/logout", NoContentSchema, { method: "POST", expectUnauthorized: true }).catch(() => undefined);
       setUser(null);
     },
   };

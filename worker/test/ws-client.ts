@@ -1,14 +1,17 @@
 import { SELF } from "cloudflare:test";
+import * as v from "valibot";
+import { expect } from "vitest";
 import { classes, enrollments, occurrences, type User } from "../../schema/db";
-import type {
-  ChatMessage,
-  ClassroomEvent,
-  ClassroomMethod,
-  ClassroomNotification,
-  JoinResponse,
-  Participant,
-  Poll,
-  Snapshot,
+import {
+  CLASSROOM_RESPONSES,
+  type ChatMessage,
+  type ClassroomEvent,
+  type ClassroomMethod,
+  type ClassroomNotification,
+  type JoinResponse,
+  type Participant,
+  type Poll,
+  type Snapshot,
 } from "../../schema/protocol/classroom";
 import type { ResponseFrame } from "../../schema/protocol/envelope";
 import { api, createUser, db } from "./helpers";
@@ -147,10 +150,16 @@ export class ChannelClient {
     return this.responses.get(id)!;
   }
 
-  /** Sends a request that must succeed; returns its data. */
+  /**
+   * Sends a request that must succeed; returns its data, which must be exactly what the method's response schema
+   * names (the browser refuses an answer its schema does not describe).
+   */
   async ok<T = unknown>(method: ClassroomMethod, data?: unknown): Promise<T> {
     const response = await this.request(method, data);
     if (!response.ok) throw new Error(`${method} failed: ${response.error.code} ${response.error.message}`);
+    const parsed = v.safeParse(CLASSROOM_RESPONSES[method], response.data);
+    expect(parsed.issues ?? [], `the answer to ${method} does not match its schema`).toEqual([]);
+    expect(parsed.output, `the answer to ${method} has fields its schema does not name`).toEqual(response.data);
     return response.data as T;
   }
 

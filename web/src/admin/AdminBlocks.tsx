@@ -1,7 +1,7 @@
 import { createResource, createSignal, Show, type JSX } from "solid-js";
 import { createAction } from "../action";
-import type { AdminUserListResponse } from "../../../schema/api/auth";
-import type { ClassListResponse } from "../../../schema/api/portal";
+import { type AdminUserListResponse, AdminUserListResponseSchema } from "../../../schema/api/auth";
+import { ClassListResponseSchema } from "../../../schema/api/portal";
 import { api } from "../api";
 import { BlockList } from "../components/BlockList";
 import { ErrorAlert } from "../components/ErrorAlert";
@@ -13,9 +13,9 @@ export default function AdminBlocks(): JSX.Element {
   const [found, setFound] = createSignal<AdminUserListResponse | null>(null);
   const search = createAction(async () => {
     const q = query().trim();
-    setFound(await api<AdminUserListResponse>("/api/admin/users", { query: { q: q || undefined } }));
+    setFound(await api("/api/admin/users", AdminUserListResponseSchema, { query: { q: q || undefined } }));
   });
-  const [classes] = createResource(() => api<ClassListResponse>("/api/classes", { query: { scope: "all" } }));
+  const [classes] = createResource(() => api("/api/classes", ClassListResponseSchema, { query: { scope: "all" } }));
 
   const picker = (
     <div class="field">

@@ -1,5 +1,5 @@
 import { createResource, createSignal, For, Show, Suspense, type JSX } from "solid-js";
-import type { AdminUserListResponse, PublicUser, UserResponse } from "../../../schema/api/auth";
+import { type PublicUser, AdminUserListResponseSchema, UserResponseSchema } from "../../../schema/api/auth";
 import { LIMITS, ROLE_VALUES, type AdminUserCreate } from "../../../schema/api/portal";
 import { api, errorMessage } from "../api";
 import { createAction } from "../action";
@@ -18,7 +18,7 @@ export default function AdminUsers(): JSX.Element {
   const [query, setQuery] = createSignal("");
   const [roleFilter, setRoleFilter] = createSignal<Role | "">("");
   const [search, setSearch] = createSignal<{ q?: string; role?: Role }>({});
-  const [users, { mutate, refetch }] = createResource(search, (params) => api<AdminUserListResponse>("/api/admin/users", { query: params }));
+  const [users, { mutate, refetch }] = createResource(search, (params) => api("/api/admin/users", AdminUserListResponseSchema, { query: params }));
   const [creating, setCreating] = createSignal(false);
 
   const runSearch = (event?: SubmitEvent) => {
@@ -29,7 +29,7 @@ export default function AdminUsers(): JSX.Element {
 
   const changeRole = async (user: PublicUser, role: Role) => {
     try {
-      const { user: updated } = await api<UserResponse>(`/api/admin/users/${user.id}`, { method: "PATCH", body: { role } });
+      const { user: updated } = await api(`/api/admin/users/${user.id}`, UserResponseSchema, { method: "PATCH", body: { role } });
       mutate((current) => current && { ...current, users: current.users.map((u) => (u.id === updated.id ? updated : u)) });
       toasts.notify(`${updated.displayName} is now ${ROLE_LABELS[updated.role].toLowerCase()}.`);
     } catch (error) {
@@ -142,7 +142,7 @@ function CreateUserForm(props: { onCreated: (user: PublicUser) => void }): JSX.E
   const [password, setPassword] = createSignal("");
   const create = createAction(async () => {
     const body: AdminUserCreate = { email: email().trim(), displayName: displayName().trim(), role: role(), password: password() };
-    const { user } = await api<UserResponse>("/api/admin/users", { method: "POST", body });
+    const { user } = await api("/api/admin/users", UserResponseSchema, { method: "POST", body });
     props.onCreated(user);
   });
   return (

@@ -1,5 +1,5 @@
 import { createResource, createSignal, For, Show, type JSX } from "solid-js";
-import { LIMITS, type BlockCreate, type BlockListResponse, type BlockResponse, type BlockView } from "../../../schema/api/portal";
+import { LIMITS, type BlockCreate, type BlockView, BlockListResponseSchema, BlockResponseSchema, NoContentSchema } from "../../../schema/api/portal";
 import { api } from "../api";
 import { createAction } from "../action";
 import { useSession } from "../session";
@@ -33,7 +33,7 @@ export function BlockList(props: {
   const toasts = useToasts();
   const [blocks, { refetch }] = createResource(
     () => ({ classId: props.classId }),
-    ({ classId }) => api<BlockListResponse>("/api/blocks", { query: { classId } }),
+    ({ classId }) => api("/api/blocks", BlockListResponseSchema, { query: { classId } }),
   );
   const [userId, setUserId] = createSignal("");
   const [scopeClassId, setScopeClassId] = createSignal("");
@@ -58,7 +58,7 @@ export function BlockList(props: {
     }
     const classId = props.classId ?? (scopeClassId() || undefined);
     const body: BlockCreate = { userId: chosen, reason: reason().trim(), ...(classId ? { classId } : {}), ...(expiresAt ? { expiresAt } : {}) };
-    const { block } = await api<BlockResponse>("/api/blocks", { method: "POST", body });
+    const { block } = await api("/api/blocks", BlockResponseSchema, { method: "POST", body });
     toasts.notify(`${isolate(block.user.displayName)} is blocked.`);
     setReason("");
     setExpires("");
@@ -66,7 +66,7 @@ export function BlockList(props: {
   });
 
   const lift = createAction(async (block: BlockView) => {
-    await api(`/api/blocks/${block.id}`, { method: "DELETE" });
+    await api(`/api/blocks/${block.id}`, NoContentSchema, { method: "DELETE" });
     setLifting(null);
     toasts.notify(`The block on ${isolate(block.user.displayName)} is lifted.`);
     void refetch();

@@ -1,5 +1,5 @@
 import { createResource, createSignal, Show, Suspense, type JSX } from "solid-js";
-import type { CalendarFeedResponse } from "../../../schema/api/portal";
+import { CalendarFeedResponseSchema } from "../../../schema/api/portal";
 import { api } from "../api";
 import { createAction } from "../action";
 import { ErrorAlert, Loading } from "./ErrorAlert";
@@ -9,10 +9,10 @@ import { useToasts } from "./Toasts";
 /** The user's private ICS feed URL with copy and rotate (rotating invalidates every earlier subscription). */
 export function CalendarFeed(): JSX.Element {
   const toasts = useToasts();
-  const [feed, { mutate }] = createResource(() => api<CalendarFeedResponse>("/api/me/calendar-feed"));
+  const [feed, { mutate }] = createResource(() => api("/api/me/calendar-feed", CalendarFeedResponseSchema));
   const [confirmOpen, setConfirmOpen] = createSignal(false);
   const rotate = createAction(async () => {
-    const rotated = await api<CalendarFeedResponse>("/api/me/calendar-feed/rotate", { method: "POST" });
+    const rotated = await api("/api/me/calendar-feed/rotate", CalendarFeedResponseSchema, { method: "POST" });
     mutate(rotated);
     setConfirmOpen(false);
     toasts.notify("New calendar link created. The old link no longer works.");

@@ -1,5 +1,7 @@
 import { createSignal, Show, type JSX } from "solid-js";
-import { type FeedbackPut, LIMITS } from "../../../schema/api/portal";
+import * as v from "valibot";
+import { FeedbackResponseSchema, type FeedbackPut, LIMITS } from "../../../schema/api/portal";
+import { RecordingFeedbackResponseSchema } from "../../../schema/api/recordings";
 import { api } from "../api";
 import { createAction } from "../action";
 import { ErrorAlert } from "./ErrorAlert";
@@ -31,7 +33,7 @@ export function RatingForm(props: {
       return;
     }
     const trimmed = comment().trim();
-    await api(props.feedbackPath, {
+    await api(props.feedbackPath, v.union([FeedbackResponseSchema, RecordingFeedbackResponseSchema]), {
       method: "PUT",
       body: (trimmed ? { rating: chosen, comment: trimmed } : { rating: chosen }) satisfies FeedbackPut,
     });

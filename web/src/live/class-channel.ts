@@ -1,10 +1,11 @@
 import PartySocket from "partysocket";
 import { createStore, produce, reconcile, type SetStoreFunction } from "solid-js/store";
 import * as v from "valibot";
-import type { ErrorCode } from "../../../schema/errors";
+import { describeFrameIssues, type ErrorCode } from "../../../schema/errors";
 import {
   type ChatMessage,
   CLASSROOM_CLOSE_CODES,
+  CLASSROOM_RESPONSES,
   type ClassroomEvent,
   type ClassroomMethod,
   ClassroomNotificationSchema,
@@ -26,6 +27,7 @@ import { ResponseFrameSchema } from "../../../schema/protocol/envelope";
 import { PendingRequests } from "../../../schema/protocol/pending-requests";
 import { api, ApiError } from "../api";
 import { joinRefusal } from "./lobby/class-entry";
+import { JoinResponseSchema } from "../../../schema/api/join";
 
 /** How long a request may wait for its answer before it fails. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -88,7 +90,7 @@ export class ClassChannel {
   private readonly inkListeners = new Set<(userId: string, ink: BoardInk) => void>();
   private readonly boardOpListeners = new Set<(entry: BoardOpEntry) => void>();
   private readonly socket: PartySocket;
-  private readonly pending = new PendingRequests(REQUEST_TIMEOUT_MS);
+  private readonly pending = new PendingRequests<ClassroomMethod>(REQUEST_TIMEOUT_MS);
   private readonly unacknowledgedChat = new Map<string, ClassroomRequestData<"chat.send">>();
   private snapshotSeq = 0;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
@@ -133,11 +135,14 @@ export class ClassChannel {
     this.socket.addEventListener("close", (event) => this.onClose(event.code, event.reason));
   }
 
-  /** Sends a request and resolves with the object's answer, or rejects with a {@link ChannelRequestError}. */
+  /**
+   * Sends a request and resolves with the object's answer (checked against the method's response schema), or
+   * rejects with a {@link ChannelRequestError}.
+   */
   request<M extends ClassroomMethod>(method: M, data: ClassroomRequestData<M>): Promise<ClassroomResponses[M]> {
     if (this.state.status !== "open") return Promise.reject(new ChannelRequestError("UNAVAILABLE", "Not connected to the class right now"));
     const answer = this.pending.send(
-      undefined,
+      method,
       () => new ChannelRequestError("UNAVAILABLE", "The class did not answer in time"),
       (id) => this.socket.send(JSON.stringify({ id, method, data })),
     );
@@ -176,7 +181,7 @@ export class ClassChannel {
     // Still good for a while: a connection takes a moment, and the token is checked at the upgrade.
     if (first && first.expiresAt - Date.now() > 30_000) return { token: first.token };
     try {
-      const join = await api<JoinResponse>(`/api/classes/${this.classId}/join`, { method: "POST" });
+      const join = await api(`/api/classes/${this.classId}/join`, JoinResponseSchema, { method: "POST" });
       return { token: join.token };
     } catch (error) {
       const refusedForGood = error instanceof ApiError && error.status >= 400 && error.status < 500;
@@ -220,7 +225,12 @@ export class ClassChannel {
     if (response.success) {
       this.pending.settle(
         response.output,
-        (data) => data,
+        (data, method) => {
+          const parsed = v.safeParse(CLASSROOM_RESPONSES[method], data);
+          if (parsed.success) return parsed.output;
+          console.error(`The class's answer to ${method} does not match its schema: ${describeFrameIssues(parsed.issues)}`);
+          throw new ChannelRequestError("INVALID_MESSAGE", "The class answered in a form this page does not understand. Reload the page and try again.");
+        },
         (error) => new ChannelRequestError(error.code, error.message, error.retryAfterMs),
       );
       return;

@@ -4,10 +4,10 @@ import {
   ClassFileResponseSchema,
   FILE_LIMITS,
   UPLOAD_TOKEN_HEADER,
-  type UploadCreated,
   type UploadPart,
   UploadPartSchema,
   type UploadPurpose,
+  UploadCreatedSchema,
 } from "../../../schema/api/files";
 import { HttpErrorSchema } from "../../../schema/errors";
 import { api, ApiError } from "../api";
@@ -63,7 +63,10 @@ async function upload(
   // Said before a byte is sent; the server refuses the same at create.
   if (file.size > FILE_LIMITS.maxFileBytes)
     throw new ApiError("INVALID_MESSAGE", `${file.name} is ${formatBytes(file.size)}; files may be at most ${formatBytes(FILE_LIMITS.maxFileBytes)}.`, 0);
-  const created = await api<UploadCreated>(`/api/classes/${classId}/uploads`, { method: "POST", body: { fileName: file.name, sizeBytes: file.size, purpose } });
+  const created = await api(`/api/classes/${classId}/uploads`, UploadCreatedSchema, {
+    method: "POST",
+    body: { fileName: file.name, sizeBytes: file.size, purpose },
+  });
   const token = created.uploadToken;
   try {
     const parts: UploadPart[] = [];

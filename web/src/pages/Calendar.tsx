@@ -4,7 +4,7 @@ import listPlugin from "@fullcalendar/list";
 import timeGridPlugin from "@fullcalendar/timegrid";
 import { useNavigate } from "@solidjs/router";
 import { createEffect, createSignal, on, onCleanup, onMount, Show, type JSX } from "solid-js";
-import type { CalendarEvent, CalendarResponse } from "../../../schema/api/portal";
+import { type CalendarEvent, CalendarResponseSchema } from "../../../schema/api/portal";
 import { api } from "../api";
 import { intlTimeZonePlugin } from "../calendar/intl-time-zone-plugin";
 import { CalendarFeed } from "../components/CalendarFeed";
@@ -43,7 +43,7 @@ export default function CalendarPage(): JSX.Element {
 
   const fetchEvents = async (range: EventSourceFuncArg): Promise<EventInput[]> => {
     try {
-      const { events, truncated: more } = await api<CalendarResponse>("/api/calendar", {
+      const { events, truncated: more } = await api("/api/calendar", CalendarResponseSchema, {
         query: { from: range.start.getTime(), to: range.end.getTime() },
       });
       setLoadError(undefined);

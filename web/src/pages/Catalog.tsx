@@ -1,6 +1,6 @@
 import { A } from "@solidjs/router";
 import { createMemo, createResource, createSignal, For, Show, type JSX } from "solid-js";
-import type { ClassListResponse, ClassResponse, ClassSummary } from "../../../schema/api/portal";
+import { type ClassSummary, ClassListResponseSchema, ClassResponseSchema } from "../../../schema/api/portal";
 import { api, errorMessage } from "../api";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
 import { RatingSummary } from "../components/StarRating";
@@ -14,11 +14,13 @@ import { isolate } from "../bidi";
 export default function Catalog(): JSX.Element {
   const user = useUser();
   const toasts = useToasts();
-  const [classes, { mutate, refetch }] = createResource(() => api<ClassListResponse>("/api/classes", { query: { scope: "all" } }));
+  const [classes, { mutate, refetch }] = createResource(() => api("/api/classes", ClassListResponseSchema, { query: { scope: "all" } }));
   const [query, setQuery] = createSignal("");
   const [enrolling, setEnrolling] = createSignal<string | null>(null);
 
   const visible = createMemo(() => {
+    // A failed load is shown by the alert below; reading the resource then would throw out of this memo.
+    if (classes.error) return [];
     const needle = query().trim().toLowerCase();
     const all = classes()?.classes ?? [];
     if (!needle) return all;
@@ -28,7 +30,7 @@ export default function Catalog(): JSX.Element {
   const enroll = async (item: ClassSummary) => {
     setEnrolling(item.id);
     try {
-      const { class: updated } = await api<ClassResponse>(`/api/classes/${item.id}/enrollment`, { method: "POST" });
+      const { class: updated } = await api(`/api/classes/${item.id}/enrollment`, ClassResponseSchema, { method: "POST" });
       mutate((current) => current && { classes: current.classes.map((c) => (c.id === updated.id ? { ...c, ...updated } : c)) });
       toasts.notify(`You are enrolled in ${isolate(updated.title)}.`);
     } catch (error) {

@@ -1,6 +1,6 @@
 import { A, useParams } from "@solidjs/router";
 import { createMemo, createResource, createSignal, For, lazy, Show, type JSX } from "solid-js";
-import type { ClassDetail, ClassResponse } from "../../../schema/api/portal";
+import { type ClassDetail, ClassResponseSchema, NoContentSchema } from "../../../schema/api/portal";
 import { api, errorMessage } from "../api";
 import { AttendanceSection } from "../attendance/AttendanceSection";
 import { createNow } from "../clock";
@@ -23,7 +23,7 @@ export default function ClassPage(): JSX.Element {
   const params = useParams();
   const [detail, { refetch }] = createResource(
     () => params.id,
-    async (id) => (await api<ClassResponse>(`/api/classes/${id}`)).class,
+    async (id) => (await api(`/api/classes/${id}`, ClassResponseSchema)).class,
   );
   return (
     <Show when={!detail.error} fallback={<ErrorAlert error={detail.error} />}>
@@ -52,7 +52,8 @@ function ClassView(props: { detail: ClassDetail; reload: () => void }): JSX.Elem
   const changeEnrollment = async (enroll: boolean) => {
     setBusy(true);
     try {
-      await api(`/api/classes/${props.detail.id}/enrollment`, { method: enroll ? "POST" : "DELETE" });
+      const path = `/api/classes/${props.detail.id}/enrollment`;
+      await (enroll ? api(path, ClassResponseSchema, { method: "POST" }) : api(path, NoContentSchema, { method: "DELETE" }));
       toasts.notify(enroll ? `You are enrolled in ${isolate(props.detail.title)}.` : `You left ${isolate(props.detail.title)}.`);
       setConfirmLeave(false);
       props.reload();

@@ -1,7 +1,7 @@
 import { A, useParams, useSearchParams } from "@solidjs/router";
 import { createEffect, createMemo, createResource, createSignal, For, Match, onCleanup, Show, Switch, type JSX } from "solid-js";
 import type { JoinResponse } from "../../../schema/api/join";
-import type { ClassResponse } from "../../../schema/api/portal";
+import { ClassResponseSchema } from "../../../schema/api/portal";
 import { api, errorMessage } from "../api";
 import { useToasts } from "../components/Toasts";
 import { Board } from "../live/board/Board";
@@ -35,7 +35,7 @@ export default function Classroom(): JSX.Element {
   const [search] = useSearchParams();
   const [detail] = createResource(
     () => params.id,
-    async (id) => (await api<ClassResponse>(`/api/classes/${id}`)).class,
+    async (id) => (await api(`/api/classes/${id}`, ClassResponseSchema)).class,
   );
   const [entry, setEntry] = createSignal<ClassEntry | null>(null);
   const [entered, setEntered] = createSignal<JoinResponse | null>(null);

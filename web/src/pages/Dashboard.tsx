@@ -1,6 +1,6 @@
 import { A } from "@solidjs/router";
 import { createResource, For, Show, type JSX } from "solid-js";
-import type { ClassSummary, ClassListResponse } from "../../../schema/api/portal";
+import { type ClassSummary, ClassListResponseSchema } from "../../../schema/api/portal";
 import { api } from "../api";
 import { createNow } from "../clock";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
@@ -12,7 +12,7 @@ import { relativeTime } from "../time";
 /** Classes the user takes or teaches, soonest first; classes with nothing scheduled go last. */
 async function loadMyClasses(role: string): Promise<ClassSummary[]> {
   const scopes = role === "student" ? ["enrolled"] : ["teaching", "enrolled"];
-  const lists = await Promise.all(scopes.map((scope) => api<ClassListResponse>("/api/classes", { query: { scope } })));
+  const lists = await Promise.all(scopes.map((scope) => api("/api/classes", ClassListResponseSchema, { query: { scope } })));
   const byId = new Map<string, ClassSummary>();
   for (const list of lists) for (const item of list.classes) byId.set(item.id, item);
   const soonest = (item: ClassSummary) => item.nextOccurrence?.startsAt ?? Number.POSITIVE_INFINITY;

@@ -1,7 +1,12 @@
 import { A } from "@solidjs/router";
 import { createResource, createSignal, For, Show, Suspense, type JSX } from "solid-js";
-import type { ClassNotificationsResponse, MyNotificationsResponse, NotificationStatus, NotificationView } from "../../../schema/api/notifications";
-import type { ClassListResponse } from "../../../schema/api/portal";
+import {
+  type NotificationStatus,
+  type NotificationView,
+  ClassNotificationsResponseSchema,
+  MyNotificationsResponseSchema,
+} from "../../../schema/api/notifications";
+import { ClassListResponseSchema } from "../../../schema/api/portal";
 import { api } from "../api";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
 import { useSession, useUser } from "../session";
@@ -61,7 +66,7 @@ function Preferences(): JSX.Element {
 
 function MyHistory(): JSX.Element {
   const session = useSession();
-  const [history] = createResource(() => api<MyNotificationsResponse>("/api/me/notifications"));
+  const [history] = createResource(() => api("/api/me/notifications", MyNotificationsResponseSchema));
   return (
     <section class="stack" aria-labelledby="history-title">
       <h2 id="history-title">Messages sent to you</h2>
@@ -118,9 +123,9 @@ function MyHistory(): JSX.Element {
 function ClassDelivery(): JSX.Element {
   const session = useSession();
   const user = useUser();
-  const [classes] = createResource(() => api<ClassListResponse>("/api/classes", { query: { scope: user().role === "admin" ? "all" : "teaching" } }));
+  const [classes] = createResource(() => api("/api/classes", ClassListResponseSchema, { query: { scope: user().role === "admin" ? "all" : "teaching" } }));
   const [classId, setClassId] = createSignal<string>();
-  const [delivery] = createResource(classId, (id) => api<ClassNotificationsResponse>(`/api/classes/${id}/notifications`));
+  const [delivery] = createResource(classId, (id) => api(`/api/classes/${id}/notifications`, ClassNotificationsResponseSchema));
   return (
     <section class="stack" aria-labelledby="delivery-title">
       <h2 id="delivery-title">Delivery for your classes</h2>

@@ -1,5 +1,5 @@
 import { createResource, For, Show, Suspense, type JSX } from "solid-js";
-import type { OutboxResponse } from "../../../schema/api/notifications";
+import { OutboxResponseSchema } from "../../../schema/api/notifications";
 import { api } from "../api";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
 import { useSession, useUser } from "../session";
@@ -14,7 +14,7 @@ export default function Outbox(): JSX.Element {
   const session = useSession();
   const [outbox, { refetch }] = createResource(
     () => user().role === "admin",
-    () => api<OutboxResponse>("/api/admin/outbox"),
+    () => api("/api/admin/outbox", OutboxResponseSchema),
   );
   return (
     <section class="stack">

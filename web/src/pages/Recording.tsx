@@ -1,6 +1,6 @@
 import { A, useParams } from "@solidjs/router";
 import { createEffect, createResource, onCleanup, Show, type JSX } from "solid-js";
-import type { RecordingResponse } from "../../../schema/api/recordings";
+import { RecordingResponseSchema } from "../../../schema/api/recordings";
 import { api } from "../api";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
 import { RatingSummary } from "../components/StarRating";
@@ -21,7 +21,7 @@ export default function RecordingPage(): JSX.Element {
   const session = useSession();
   const [recording, { refetch }] = createResource(
     () => params.id,
-    async (id) => (await api<RecordingResponse>(`/api/recordings/${id}`)).recording,
+    async (id) => (await api(`/api/recordings/${id}`, RecordingResponseSchema)).recording,
   );
   let timer: ReturnType<typeof setTimeout> | undefined;
   createEffect(() => {

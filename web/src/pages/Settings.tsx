@@ -1,5 +1,5 @@
 import { createSignal, Show, type JSX } from "solid-js";
-import type { MePatch, UserResponse } from "../../../schema/api/auth";
+import { type MePatch, UserResponseSchema } from "../../../schema/api/auth";
 import { LIMITS } from "../../../schema/api/portal";
 import { api } from "../api";
 import { createAction } from "../action";
@@ -33,7 +33,7 @@ export default function Settings(): JSX.Element {
       remindByEmail: remindByEmail(),
       remindBySms: remindBySms(),
     };
-    const { user: updated } = await api<UserResponse>("/api/me", { method: "PATCH", body });
+    const { user: updated } = await api("/api/me", UserResponseSchema, { method: "PATCH", body });
     session.setUser(updated);
     toasts.notify("Settings saved.");
   });

@@ -1,6 +1,6 @@
 import { useNavigate, useSearchParams } from "@solidjs/router";
 import { createEffect, createSignal, type JSX, Show } from "solid-js";
-import type { LoginBody, UserResponse } from "../../../schema/api/auth";
+import { type LoginBody, UserResponseSchema } from "../../../schema/api/auth";
 import { api } from "../api";
 import { ErrorAlert } from "../components/ErrorAlert";
 import { useSession } from "../session";
@@ -32,7 +32,7 @@ export default function SignIn(): JSX.Element {
     setPending(true);
     setError(undefined);
     try {
-      const { user } = await api<UserResponse>("/api/auth/login", {
+      const { user } = await api("/api/auth/login", UserResponseSchema, {
         method: "POST",
         body: { email: email().trim(), password: password() } satisfies LoginBody,
         expectUnauthorized: true,

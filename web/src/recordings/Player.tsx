@@ -1,4 +1,4 @@
-import { createSignal, createUniqueId, For, onCleanup, onMount, Show, type JSX } from "solid-js";
+import { createEffect, createSignal, createUniqueId, For, onCleanup, onMount, Show, type JSX } from "solid-js";
 import type shakaNamespace from "shaka-player";
 import type { RecordingView } from "../../../schema/api/recordings";
 import { formatDuration } from "./format";
@@ -7,7 +7,6 @@ import { CloseIcon, ExitFullscreenIcon, FullscreenIcon, KeyboardIcon, MutedIcon,
 import { type PlayerAction, playerTakesKey, SHORTCUT_HELP, shortcutFor } from "./player-shortcuts";
 import { PlayerMenu } from "./PlayerMenu";
 import { activeHeight, type Rendition, renditionLabel, renditionsOf, variantForHeight } from "./renditions";
-import { parseThumbnailsVtt, type ThumbnailCue, thumbnailAt } from "./thumbnails";
 
 /**
  * License servers for DRM-protected recordings (MediaConvert with SPEKE), from the build's environment:
@@ -51,7 +50,9 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
   const [muted, setMuted] = createSignal(false);
   const [time, setTime] = createSignal(0);
   const [duration, setDuration] = createSignal((props.recording.durationMs ?? 0) / 1000);
-  const [cues, setCues] = createSignal<ThumbnailCue[]>([]);
+  /** Shaka's track of the WebVTT thumbnail sprite, once it has read it. */
+  const [thumbnailTrack, setThumbnailTrack] = createSignal<number | null>(null);
+  const [thumbnail, setThumbnail] = createSignal<shakaNamespace.extern.Thumbnail | null>(null);
   /** Where the preview is shown: the time under the pointer (or the thumb while dragging) and its x position. */
   const [preview, setPreview] = createSignal<{ time: number; left: number } | null>(null);
   const [speed, setSpeed] = createSignal<PlaybackSpeed>(savedPlaybackSpeed());
@@ -86,7 +87,6 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
     document.addEventListener("keydown", onKeyDown);
     document.addEventListener("fullscreenchange", onFullscreenChange);
     void start();
-    void loadThumbnails();
   });
   onCleanup(() => {
     document.removeEventListener("keydown", onKeyDown);
@@ -121,6 +121,7 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
         setError(null);
         loaded = true;
         refreshRenditions();
+        void addThumbnails(instance);
         video.playbackRate = speed();
         if (playWhenLoaded) void video.play().catch(() => setError("Press play again to start the video."));
         return;
@@ -131,16 +132,30 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
     }
   }
 
-  async function loadThumbnails(): Promise<void> {
+  /** Shaka reads the thumbnails WebVTT (each cue a region of the sprite) and answers which one a time shows. */
+  async function addThumbnails(instance: shakaNamespace.Player): Promise<void> {
     const url = props.recording.thumbnailsVttUrl;
     if (!url) return;
     try {
-      const response = await fetch(url);
-      if (response.ok) setCues(parseThumbnailsVtt(await response.text(), url));
-    } catch {
+      setThumbnailTrack((await instance.addThumbnailsTrack(url, "text/vtt")).id);
+    } catch (thumbnailsError) {
       // Previews are a nicety: seeking works without them.
+      console.warn("thumbnails unavailable", thumbnailsError);
     }
   }
+
+  // The thumbnail of the previewed moment; an answer for a moment the pointer has left is dropped.
+  createEffect(() => {
+    const at = preview();
+    const track = thumbnailTrack();
+    if (!at || track === null || !player) return;
+    player.getThumbnails(track, at.time).then(
+      (found) => {
+        if (preview() === at) setThumbnail(found);
+      },
+      () => setThumbnail(null),
+    );
+  });
 
   function refreshRenditions(): void {
     if (!player) return;
@@ -261,9 +276,9 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
     }
   }
 
-  const previewCue = () => {
-    const at = preview();
-    return at ? thumbnailAt(cues(), at.time) : null;
+  const previewImage = () => {
+    const found = preview() ? thumbnail() : null;
+    return found?.uris[0] ? { ...found, image: found.uris[0].split("#")[0]! } : null;
   };
 
   return (
@@ -328,16 +343,16 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
           <Show when={preview()}>
             {(at) => (
               <div class="player__preview" style={{ left: `${at().left}px` }} data-testid="thumbnail-preview" aria-hidden="true">
-                <Show when={previewCue()}>
-                  {(cue) => (
+                <Show when={previewImage()}>
+                  {(shown) => (
                     <div
                       class="player__preview-image"
                       style={{
-                        width: `${cue().region?.width ?? 160}px`,
-                        height: `${cue().region?.height ?? 90}px`,
-                        "background-image": `url("${cue().image}")`,
-                        "background-position": cue().region ? `-${cue().region!.x}px -${cue().region!.y}px` : "center",
-                        "background-size": cue().region ? "auto" : "cover",
+                        width: `${shown().width || 160}px`,
+                        height: `${shown().height || 90}px`,
+                        "background-image": `url("${shown().image}")`,
+                        "background-position": shown().sprite ? `-${shown().positionX}px -${shown().positionY}px` : "center",
+                        "background-size": shown().sprite ? "auto" : "cover",
                       }}
                     />
                   )}

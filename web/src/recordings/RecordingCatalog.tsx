@@ -1,5 +1,5 @@
 import { createResource, createSignal, For, Show, type JSX } from "solid-js";
-import type { RecordingCatalogResponse } from "../../../schema/api/recordings";
+import { RecordingCatalogResponseSchema } from "../../../schema/api/recordings";
 import { api } from "../api";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
 import { RecordingCard } from "./RecordingCard";
@@ -10,7 +10,7 @@ export function RecordingCatalog(props: { query: string }): JSX.Element {
   const [page, setPage] = createSignal(1);
   const [result] = createResource(
     () => ({ q: props.query.trim(), page: page() }),
-    ({ q, page: p }) => api<RecordingCatalogResponse>("/api/recordings", { query: { q: q || undefined, page: p } }),
+    ({ q, page: p }) => api("/api/recordings", RecordingCatalogResponseSchema, { query: { q: q || undefined, page: p } }),
   );
   return (
     <Show when={!result.error} fallback={<ErrorAlert error={result.error} />}>

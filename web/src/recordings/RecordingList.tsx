@@ -1,11 +1,12 @@
 import { createEffect, createResource, createSignal, For, onCleanup, Show, type JSX } from "solid-js";
-import type { RecordingListResponse, RecordingView } from "../../../schema/api/recordings";
+import { type RecordingView, RecordingListResponseSchema } from "../../../schema/api/recordings";
 import { api, errorMessage } from "../api";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
 import { useToasts } from "../components/Toasts";
 import { isInProgress } from "./format";
 import { RecordingCard } from "./RecordingCard";
 import "./recordings.css";
+import { NoContentSchema } from "../../../schema/api/portal";
 
 /** While a recording is composed, uploaded or packaged, the list is fetched again this often… */
 const POLL_MS = 2_000;
@@ -17,7 +18,7 @@ export function RecordingList(props: { classId: string }): JSX.Element {
   const toasts = useToasts();
   const [list, { refetch, mutate }] = createResource(
     () => props.classId,
-    async (id) => (await api<RecordingListResponse>(`/api/classes/${id}/recordings`)).recordings,
+    async (id) => (await api(`/api/classes/${id}/recordings`, RecordingListResponseSchema)).recordings,
   );
   const [deleting, setDeleting] = createSignal<string | null>(null);
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -35,7 +36,7 @@ export function RecordingList(props: { classId: string }): JSX.Element {
     if (!window.confirm("Delete this recording? Students will no longer be able to watch it.")) return;
     setDeleting(recording.id);
     try {
-      await api(`/api/recordings/${recording.id}`, { method: "DELETE" });
+      await api(`/api/recordings/${recording.id}`, NoContentSchema, { method: "DELETE" });
       mutate((current) => current?.filter((r) => r.id !== recording.id));
       toasts.notify("Recording deleted.");
     } catch (error) {

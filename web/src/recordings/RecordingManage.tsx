@@ -1,6 +1,6 @@
 import { createResource, createSignal, For, Show, type JSX } from "solid-js";
-import type { FeedbackSummary } from "../../../schema/api/portal";
-import type { RecordingResponse, RecordingView } from "../../../schema/api/recordings";
+import { FeedbackSummarySchema } from "../../../schema/api/portal";
+import { type RecordingView, RecordingResponseSchema } from "../../../schema/api/recordings";
 import { createAction } from "../action";
 import { api } from "../api";
 import { ErrorAlert } from "../components/ErrorAlert";
@@ -14,13 +14,13 @@ export function RecordingManage(props: { recording: RecordingView; onSaved: () =
   const session = useSession();
   const [title, setTitle] = createSignal(props.recording.title);
   const rename = createAction(async () => {
-    await api<RecordingResponse>(`/api/recordings/${props.recording.id}`, { method: "PATCH", body: { title: title().trim() } });
+    await api(`/api/recordings/${props.recording.id}`, RecordingResponseSchema, { method: "PATCH", body: { title: title().trim() } });
     toasts.notify(title().trim() ? "Recording renamed." : "The recording takes the class title again.");
     props.onSaved();
   });
   const [feedback] = createResource(
     () => props.recording.id,
-    async (id) => api<FeedbackSummary>(`/api/recordings/${id}/feedback`),
+    async (id) => api(`/api/recordings/${id}/feedback`, FeedbackSummarySchema),
   );
   return (
     <>

@@ -1,5 +1,5 @@
 import { createResource, type JSX } from "solid-js";
-import type { EnrollmentListResponse } from "../../../schema/api/portal";
+import { EnrollmentListResponseSchema } from "../../../schema/api/portal";
 import { api } from "../api";
 import { BlockList } from "../components/BlockList";
 
@@ -7,7 +7,7 @@ import { BlockList } from "../components/BlockList";
 export function BlocksPanel(props: { classId: string }): JSX.Element {
   const [students] = createResource(
     () => props.classId,
-    (classId) => api<EnrollmentListResponse>(`/api/classes/${classId}/enrollments`),
+    (classId) => api(`/api/classes/${classId}/enrollments`, EnrollmentListResponseSchema),
   );
   return <BlockList classId={props.classId} candidates={students()?.students ?? []} />;
 }

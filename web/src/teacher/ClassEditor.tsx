@@ -1,7 +1,7 @@
 import { A, useNavigate, useParams } from "@solidjs/router";
 import { createResource, createSignal, For, Show, type JSX } from "solid-js";
 import * as v from "valibot";
-import type { AdminUserListResponse } from "../../../schema/api/auth";
+import { AdminUserListResponseSchema } from "../../../schema/api/auth";
 import {
   ClassCreateSchema,
   ClassUpdateSchema,
@@ -10,6 +10,8 @@ import {
   type ClassDetail,
   type ClassResponse,
   type ClassUpdate,
+  ClassResponseSchema,
+  NoContentSchema,
 } from "../../../schema/api/portal";
 import { api } from "../api";
 import { createAction } from "../action";
@@ -25,7 +27,7 @@ export default function ClassEditor(): JSX.Element {
   const params = useParams();
   const [existing] = createResource(
     () => params.id,
-    async (id) => (await api<ClassResponse>(`/api/classes/${id}`)).class,
+    async (id) => (await api(`/api/classes/${id}`, ClassResponseSchema)).class,
   );
   return (
     <Show when={params.id} fallback={<ClassForm />}>
@@ -54,7 +56,7 @@ function ClassForm(props: { existing?: ClassDetail }): JSX.Element {
   // Admins may create a class on a teacher's behalf.
   const [teachers] = createResource(
     () => (!editing() && user().role === "admin" ? true : undefined),
-    () => api<AdminUserListResponse>("/api/admin/users", { query: { role: "teacher" } }),
+    () => api("/api/admin/users", AdminUserListResponseSchema, { query: { role: "teacher" } }),
   );
 
   const reminderChoices = () => {
@@ -76,8 +78,8 @@ function ClassForm(props: { existing?: ClassDetail }): JSX.Element {
     let response: ClassResponse;
     try {
       response = editing()
-        ? await api<ClassResponse>(`/api/classes/${props.existing!.id}`, { method: "PATCH", body })
-        : await api<ClassResponse>("/api/classes", { method: "POST", body });
+        ? await api(`/api/classes/${props.existing!.id}`, ClassResponseSchema, { method: "PATCH", body })
+        : await api("/api/classes", ClassResponseSchema, { method: "POST", body });
     } catch (error) {
       return errors.showError(error);
     }
@@ -86,7 +88,7 @@ function ClassForm(props: { existing?: ClassDetail }): JSX.Element {
   });
 
   const remove = createAction(async () => {
-    await api(`/api/classes/${props.existing!.id}`, { method: "DELETE" });
+    await api(`/api/classes/${props.existing!.id}`, NoContentSchema, { method: "DELETE" });
     toasts.notify("Class deleted.");
     navigate("/classes", { replace: true });
   });

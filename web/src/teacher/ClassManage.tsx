@@ -1,7 +1,7 @@
 import { Tabs } from "@kobalte/core/tabs";
 import { A, useParams, useSearchParams } from "@solidjs/router";
 import { createResource, Show, Suspense, type JSX } from "solid-js";
-import type { ClassResponse } from "../../../schema/api/portal";
+import { ClassResponseSchema } from "../../../schema/api/portal";
 import { api } from "../api";
 import { AttendanceSection } from "../attendance/AttendanceSection";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
@@ -19,7 +19,7 @@ export default function ClassManage(): JSX.Element {
   const [search, setSearch] = useSearchParams();
   const [detail, { refetch }] = createResource(
     () => params.id,
-    async (id) => (await api<ClassResponse>(`/api/classes/${id}`)).class,
+    async (id) => (await api(`/api/classes/${id}`, ClassResponseSchema)).class,
   );
   // The open tab lives in the URL so reload and back keep it.
   const tab = (): Tab => ((TABS as readonly string[]).includes(String(search.tab)) ? (search.tab as Tab) : "schedule");

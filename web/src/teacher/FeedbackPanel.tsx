@@ -1,5 +1,5 @@
 import { createResource, For, Index, Show, type JSX } from "solid-js";
-import type { FeedbackSummary } from "../../../schema/api/portal";
+import { FeedbackSummarySchema } from "../../../schema/api/portal";
 import { api } from "../api";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
 import { RatingSummary } from "../components/StarRating";
@@ -11,7 +11,7 @@ export function FeedbackPanel(props: { classId: string }): JSX.Element {
   const session = useSession();
   const [summary] = createResource(
     () => props.classId,
-    (classId) => api<FeedbackSummary>(`/api/classes/${classId}/feedback`),
+    (classId) => api(`/api/classes/${classId}/feedback`, FeedbackSummarySchema),
   );
   return (
     <section class="card stack" aria-labelledby="feedback-title">

@@ -9,8 +9,9 @@ import {
   type Occurrence,
   type OccurrenceCreate,
   type OccurrenceMove,
-  type OccurrenceResponse,
   type OccurrencesResponse,
+  OccurrenceResponseSchema,
+  OccurrencesResponseSchema,
 } from "../../../schema/api/portal";
 import { api } from "../api";
 import { createAction } from "../action";
@@ -109,7 +110,7 @@ export function SchedulePanel(props: { detail: ClassDetail; reload: () => void }
       return errors.showIssues([{ message: "Choose a date and a time.", path: [{ key: "startsAt" }] }]);
     let created: OccurrencesResponse;
     try {
-      created = await api<OccurrencesResponse>(`/api/classes/${props.detail.id}/occurrences`, { method: "POST", body });
+      created = await api(`/api/classes/${props.detail.id}/occurrences`, OccurrencesResponseSchema, { method: "POST", body });
     } catch (error) {
       return errors.showError(error);
     }
@@ -443,7 +444,7 @@ function MoveDialog(props: { occurrence: Occurrence; onClose: () => void; onMove
   const move = createAction(async () => {
     const startsAt = fromLocalInputValue(start(), zone());
     if (startsAt === null) throw new Error("Choose the new date and time.");
-    await api<OccurrenceResponse>(`/api/occurrences/${props.occurrence.id}`, {
+    await api(`/api/occurrences/${props.occurrence.id}`, OccurrenceResponseSchema, {
       method: "PATCH",
       body: { startsAt, endsAt: startsAt + duration() * 60_000 } satisfies OccurrenceMove,
     });
@@ -480,7 +481,7 @@ function MoveDialog(props: { occurrence: Occurrence; onClose: () => void; onMove
 
 function CancelDialog(props: { occurrence: Occurrence; onClose: () => void; onCancelled: () => void }): JSX.Element {
   const cancel = createAction(async () => {
-    await api<OccurrenceResponse>(`/api/occurrences/${props.occurrence.id}/cancel`, { method: "POST" });
+    await api(`/api/occurrences/${props.occurrence.id}/cancel`, OccurrenceResponseSchema, { method: "POST" });
     props.onCancelled();
   });
   return (

@@ -1,5 +1,5 @@
 import { createMemo, createSignal, For, Show, type JSX } from "solid-js";
-import type { ClassDetail, Occurrence, OccurrenceResponse, OccurrencesResponse, SeriesMove } from "../../../schema/api/portal";
+import { type ClassDetail, type Occurrence, type SeriesMove, OccurrenceResponseSchema, OccurrencesResponseSchema } from "../../../schema/api/portal";
 import { api } from "../api";
 import { createAction } from "../action";
 import { DurationField } from "../components/DurationField";
@@ -100,7 +100,7 @@ export function SeriesSection(props: { detail: ClassDetail; reload: () => void }
 function CancelSeriesDialog(props: { series: SeriesSummary; onClose: () => void; onCancelled: (count: number) => void }): JSX.Element {
   const count = () => props.series.remaining.length;
   const cancel = createAction(async () => {
-    const result = await api<OccurrencesResponse>(`/api/series/${props.series.id}/cancel`, { method: "POST" });
+    const result = await api(`/api/series/${props.series.id}/cancel`, OccurrencesResponseSchema, { method: "POST" });
     props.onCancelled(result.occurrences.length);
   });
   return (
@@ -134,7 +134,7 @@ function MoveSeriesDialog(props: { series: SeriesSummary; onClose: () => void; o
   const move = createAction(async () => {
     if (!/^\d{2}:\d{2}$/.test(startTime())) throw new Error("Choose the new start time.");
     const body: SeriesMove = { startTime: startTime(), durationMinutes: duration() };
-    const result = await api<OccurrencesResponse>(`/api/series/${props.series.id}`, { method: "PATCH", body });
+    const result = await api(`/api/series/${props.series.id}`, OccurrencesResponseSchema, { method: "PATCH", body });
     props.onMoved(result.occurrences.length);
   });
   return (
@@ -176,7 +176,7 @@ function MoveSeriesDialog(props: { series: SeriesSummary; onClose: () => void; o
 /** Asks before putting a cancelled session back on the schedule. */
 export function RestoreDialog(props: { occurrence: Occurrence; onClose: () => void; onRestored: () => void }): JSX.Element {
   const restore = createAction(async () => {
-    await api<OccurrenceResponse>(`/api/occurrences/${props.occurrence.id}/restore`, { method: "POST" });
+    await api(`/api/occurrences/${props.occurrence.id}/restore`, OccurrenceResponseSchema, { method: "POST" });
     props.onRestored();
   });
   return (

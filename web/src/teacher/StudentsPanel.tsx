@@ -1,5 +1,11 @@
 import { createResource, createSignal, For, Show, type JSX } from "solid-js";
-import type { EnrollByEmail, EnrollByEmailResponse, EnrolledStudent, EnrollmentListResponse } from "../../../schema/api/portal";
+import {
+  type EnrollByEmail,
+  type EnrolledStudent,
+  EnrollByEmailResponseSchema,
+  EnrollmentListResponseSchema,
+  NoContentSchema,
+} from "../../../schema/api/portal";
 import { api, errorMessage } from "../api";
 import { createAction } from "../action";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
@@ -12,13 +18,13 @@ export function StudentsPanel(props: { classId: string }): JSX.Element {
   const toasts = useToasts();
   const [students, { refetch }] = createResource(
     () => props.classId,
-    (classId) => api<EnrollmentListResponse>(`/api/classes/${classId}/enrollments`),
+    (classId) => api(`/api/classes/${classId}/enrollments`, EnrollmentListResponseSchema),
   );
   const [email, setEmail] = createSignal("");
   const [removing, setRemoving] = createSignal<EnrolledStudent | null>(null);
 
   const enroll = createAction(async () => {
-    const { student } = await api<EnrollByEmailResponse>(`/api/classes/${props.classId}/enrollments`, {
+    const { student } = await api(`/api/classes/${props.classId}/enrollments`, EnrollByEmailResponseSchema, {
       method: "POST",
       body: { email: email().trim() } satisfies EnrollByEmail,
     });
@@ -28,7 +34,7 @@ export function StudentsPanel(props: { classId: string }): JSX.Element {
   });
 
   const remove = createAction(async (student: EnrolledStudent) => {
-    await api(`/api/classes/${props.classId}/enrollments/${student.id}`, { method: "DELETE" });
+    await api(`/api/classes/${props.classId}/enrollments/${student.id}`, NoContentSchema, { method: "DELETE" });
     setRemoving(null);
     toasts.notify(`${isolate(student.displayName)} is no longer enrolled.`);
     void refetch();

@@ -1,5 +1,5 @@
 import { createEffect, createResource, createSignal, For, Show, type JSX } from "solid-js";
-import type { ClassBoardResponse } from "../../../../schema/api/board";
+import { ClassBoardResponseSchema } from "../../../../schema/api/board";
 import { BLANK_PAGE_ASPECT } from "../../../../schema/protocol/board";
 import { api } from "../../api";
 import { createDeckFiles } from "./deck-files";
@@ -15,7 +15,7 @@ const PAGE_WIDTH = 480;
  * blank pages on white), drawn by the same shape layer as the live board. Nothing shows when nothing was drawn.
  */
 export function BoardAfterClass(props: { classId: string }): JSX.Element {
-  const [board] = createResource(() => api<ClassBoardResponse>(`/api/classes/${props.classId}/board`));
+  const [board] = createResource(() => api(`/api/classes/${props.classId}/board`, ClassBoardResponseSchema));
   const decks = createDeckFiles(props.classId, () => (board()?.decks.length ?? 0) > 0);
   const pages = () =>
     (board()?.surfaces ?? [])

@@ -1,5 +1,5 @@
 import { createResource, type Resource } from "solid-js";
-import type { ClassFile } from "../../../../schema/api/files";
+import { type ClassFile, ClassFilesResponseSchema } from "../../../../schema/api/files";
 import { api } from "../../api";
 
 export interface DeckFiles {
@@ -15,7 +15,7 @@ export interface DeckFiles {
 export function createDeckFiles(classId: string, wanted: () => boolean): DeckFiles {
   const [files, { refetch }] = createResource(
     () => wanted() || undefined,
-    async () => (await api<{ files: ClassFile[] }>(`/api/classes/${classId}/files`)).files.filter((file) => file.deck !== null),
+    async () => (await api(`/api/classes/${classId}/files`, ClassFilesResponseSchema)).files.filter((file) => file.deck !== null),
   );
   return { files, refetch: () => void refetch() };
 }

@@ -26,13 +26,13 @@ export type ClassEntry =
 export async function checkClassEntry(classId: string): Promise<ClassEntry> {
   let join: JoinResponse;
   try {
-    join = v.parse(JoinResponseSchema, await api<unknown>(`/api/classes/${classId}/join`, { method: "POST" }));
+    join = await api(`/api/classes/${classId}/join`, JoinResponseSchema, { method: "POST" });
   } catch (error) {
     const refusal = joinRefusal(error);
     if (refusal?.reason === "not-open") return { kind: "early", upcoming: refusal, join: null };
     if (refusal?.reason === "ended") return { kind: "ended", ended: refusal, join: null };
-    // A network failure or a server error may pass; a refusal for good (blocked, not enrolled) does not.
-    const retry = !(error instanceof ApiError) || error.status === 0 || error.status >= 500;
+    // A network failure, a server error or a garbled answer may pass; a refusal (blocked, not enrolled) does not.
+    const retry = !(error instanceof ApiError && error.status >= 400 && error.status < 500);
     return { kind: "refused", message: errorMessage(error), retry };
   }
   if (join.ended) return { kind: "ended", ended: join.ended, join };
