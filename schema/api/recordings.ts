@@ -96,6 +96,11 @@ export type RecordingView = {
   canRate: boolean;
   /** The viewer may delete it (the class's teacher or an admin). */
   canManage: boolean;
+  /**
+   * The viewer may download it as one MP4 now (`POST /api/recordings/:id/download`): its composed file is stored,
+   * and they teach the class, are an admin, or are an enrolled student while the class lets students download.
+   */
+  canDownload: boolean;
 };
 
 export type RecordingResponse = { recording: RecordingView };
