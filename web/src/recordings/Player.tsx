@@ -30,6 +30,15 @@ function describePlaybackError(error: unknown): string {
   return "This recording cannot be played right now.";
 }
 
+/** What the page around the player may do with it once the recording is loaded (chapters, chat, resume). */
+export interface PlayerHandle {
+  video: HTMLVideoElement;
+  /** Moves to `seconds` (clamped to the recording). */
+  seekTo(seconds: number): void;
+  /** Plays from where it is. */
+  play(): void;
+}
+
 /** How long a key's effect ("Volume 40%", "Speed 1.5x") stays on the picture. */
 const NOTICE_MS = 1_200;
 
@@ -39,7 +48,13 @@ const NOTICE_MS = 1_200;
  * the quality (the ladder's renditions, or Auto) and the speed (remembered on this browser), mute, full screen
  * and keyboard shortcuts (listed by "?").
  */
-export function Player(props: { recording: RecordingView }): JSX.Element {
+export function Player(props: {
+  recording: RecordingView;
+  /** Called once, when the recording is loaded and can be sought. */
+  onReady?: (handle: PlayerHandle) => void;
+  /** Chapter starts in seconds, marked on the seek bar. */
+  chapterTicks?: readonly number[];
+}): JSX.Element {
   let container!: HTMLDivElement;
   let video!: HTMLVideoElement;
   let seekArea!: HTMLDivElement;
@@ -122,6 +137,7 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
         loaded = true;
         refreshRenditions();
         video.playbackRate = speed();
+        props.onReady?.({ video, seekTo, play: () => void video.play().catch(() => setError("Press play again to start the video.")) });
         if (playWhenLoaded) void video.play().catch(() => setError("Press play again to start the video."));
         return;
       } catch (loadError) {
@@ -325,6 +341,9 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
             }}
             onBlur={() => setPreview(null)}
           />
+          <For each={duration() > 0 ? (props.chapterTicks ?? []) : []}>
+            {(at) => <span class="player__tick" style={{ left: `${(Math.min(at, duration()) / duration()) * 100}%` }} aria-hidden="true" />}
+          </For>
           <Show when={preview()}>
             {(at) => (
               <div class="player__preview" style={{ left: `${at().left}px` }} data-testid="thumbnail-preview" aria-hidden="true">

@@ -1,0 +1,79 @@
+import { For, type JSX, Show } from "solid-js";
+import type { Chapter } from "../../../schema/api/recording-viewer";
+import { formatDuration } from "./format";
+import { type ThumbnailCue, thumbnailAt } from "./thumbnails";
+
+/** The chapter playing at `seconds`: the last one that starts at or before it. */
+export function currentChapterIndex(chapters: readonly Chapter[], seconds: number): number {
+  let current = -1;
+  for (const [index, chapter] of chapters.entries()) if (chapter.atMs <= seconds * 1000 + 250) current = index;
+  return current;
+}
+
+/**
+ * The thumbnail that shows a chapter: the first one taken at or after its start (the one before it would still
+ * show the previous page), or the last one when the chapter starts after the last thumbnail.
+ */
+export function chapterThumbnail(cues: readonly ThumbnailCue[], atMs: number): ThumbnailCue | null {
+  return cues.find((cue) => cue.start * 1000 >= atMs) ?? thumbnailAt(cues, atMs / 1000);
+}
+
+/**
+ * The recording's chapters beside the video: each with its time, its label and the thumbnail of that moment
+ * (from the recording's thumbnail sprite). Choosing one plays from there; the one playing now is marked.
+ */
+export function ChapterList(props: {
+  chapters: readonly Chapter[];
+  cues: readonly ThumbnailCue[];
+  /** Playback position in seconds. */
+  time: number;
+  onChoose: (chapter: Chapter) => void;
+}): JSX.Element {
+  const current = () => currentChapterIndex(props.chapters, props.time);
+  return (
+    <section class="replay-panel" aria-labelledby="chapters-heading">
+      <h2 id="chapters-heading">Chapters</h2>
+      <Show when={props.chapters.length > 0} fallback={<p class="muted">No chapters: the board did not change while this was recorded.</p>}>
+        <ol class="chapters" data-testid="chapters">
+          <For each={props.chapters}>
+            {(chapter, index) => {
+              const cue = () => chapterThumbnail(props.cues, chapter.atMs);
+              return (
+                <li>
+                  <button
+                    type="button"
+                    class="chapter"
+                    data-testid="chapter"
+                    data-at-ms={chapter.atMs}
+                    aria-current={index() === current() ? "true" : undefined}
+                    onClick={() => props.onChoose(chapter)}
+                  >
+                    <Show when={cue()} fallback={<span class="chapter__thumb chapter__thumb--empty" aria-hidden="true" />}>
+                      {(shown) => (
+                        <span
+                          class="chapter__thumb"
+                          aria-hidden="true"
+                          style={{
+                            "background-image": `url("${shown().image}")`,
+                            "background-position": shown().region ? `-${shown().region!.x}px -${shown().region!.y}px` : "center",
+                            "background-size": shown().region ? "auto" : "cover",
+                            width: `${shown().region?.width ?? 96}px`,
+                            height: `${shown().region?.height ?? 54}px`,
+                          }}
+                        />
+                      )}
+                    </Show>
+                    <span class="chapter__text">
+                      <span class="chapter__time">{formatDuration(chapter.atMs)}</span>
+                      <span class="chapter__label">{chapter.label}</span>
+                    </span>
+                  </button>
+                </li>
+              );
+            }}
+          </For>
+        </ol>
+      </Show>
+    </section>
+  );
+}

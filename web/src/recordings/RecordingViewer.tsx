@@ -1,0 +1,125 @@
+import { createResource, createSignal, type JSX, onCleanup, Show } from "solid-js";
+import type { Chapter, ChaptersResponse, DownloadLinkResponse, PositionResponse, ReplayChatResponse } from "../../../schema/api/recording-viewer";
+import type { RecordingView } from "../../../schema/api/recordings";
+import { createAction } from "../action";
+import { api } from "../api";
+import { ErrorAlert } from "../components/ErrorAlert";
+import { ChapterList } from "./ChapterList";
+import { formatDuration } from "./format";
+import { Player, type PlayerHandle } from "./Player";
+import { ReplayChat } from "./ReplayChat";
+import { resumePoint, trackPosition } from "./resume-position";
+import { parseThumbnailsVtt } from "./thumbnails";
+import "./replay.css";
+
+/** How long "Resuming at 12:34" stays, with its "Start from the beginning" button. */
+const RESUME_NOTICE_MS = 8_000;
+
+/**
+ * A recording as a viewer watches it after class: the player, with the chapters and the class chat beside it,
+ * a Download button for those allowed to download, and playback resumed where the viewer stopped last time.
+ */
+export function RecordingViewer(props: { recording: RecordingView }): JSX.Element {
+  const id = props.recording.id;
+  const [player, setPlayer] = createSignal<PlayerHandle | null>(null);
+  const [time, setTime] = createSignal(0);
+  const [chatShown, setChatShown] = createSignal(true);
+  const [resumedAt, setResumedAt] = createSignal<number | null>(null);
+  const [chapters] = createResource(async () => (await api<ChaptersResponse>(`/api/recordings/${id}/chapters`)).chapters);
+  const [messages] = createResource(async () => (await api<ReplayChatResponse>(`/api/recordings/${id}/chat`)).messages);
+  const [cues] = createResource(async () => {
+    const url = props.recording.thumbnailsVttUrl;
+    if (!url) return [];
+    try {
+      const response = await fetch(url);
+      return response.ok ? parseThumbnailsVtt(await response.text(), url) : [];
+    } catch {
+      return []; // Chapters work without their pictures.
+    }
+  });
+  // Asked for at once, so it is known by the time the video can be sought.
+  const saved = api<PositionResponse>(`/api/recordings/${id}/position`).catch(() => null);
+  let stopTracking: (() => void) | undefined;
+  let resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  onCleanup(() => {
+    stopTracking?.();
+    clearTimeout(resumeTimer);
+  });
+
+  const onReady = async (handle: PlayerHandle) => {
+    setPlayer(handle);
+    handle.video.addEventListener("timeupdate", () => setTime(handle.video.currentTime));
+    stopTracking = trackPosition(id, handle.video);
+    const durationMs = Number.isFinite(handle.video.duration) ? handle.video.duration * 1000 : (props.recording.durationMs ?? 0);
+    const at = resumePoint((await saved)?.positionMs ?? null, durationMs);
+    // Not if the viewer has already moved on their own meanwhile.
+    if (at === null || handle.video.currentTime > 1) return;
+    handle.seekTo(at / 1000);
+    setTime(at / 1000);
+    setResumedAt(at);
+    resumeTimer = setTimeout(() => setResumedAt(null), RESUME_NOTICE_MS);
+  };
+
+  const startOver = () => {
+    player()?.seekTo(0);
+    setTime(0);
+    setResumedAt(null);
+  };
+
+  const playChapter = (chapter: Chapter) => {
+    const handle = player();
+    if (!handle) return;
+    handle.seekTo(chapter.atMs / 1000);
+    handle.play();
+  };
+
+  const download = createAction(async () => {
+    const link = await api<DownloadLinkResponse>(`/api/recordings/${id}/download`, { method: "POST" });
+    // A same-origin link with an attachment answer: the browser saves it and the page stays.
+    const anchor = document.createElement("a");
+    anchor.href = link.url;
+    anchor.download = "";
+    document.body.append(anchor);
+    anchor.click();
+    anchor.remove();
+  });
+
+  return (
+    <div class="replay" classList={{ "replay--chat-hidden": !chatShown() }}>
+      <div class="replay__main stack">
+        <Player recording={props.recording} onReady={(handle) => void onReady(handle)} chapterTicks={(chapters() ?? []).map((c) => c.atMs / 1000)} />
+        <Show when={resumedAt()}>
+          {(at) => (
+            <p class="replay__resume" role="status" data-testid="resume-notice">
+              Resuming at {formatDuration(at())}
+              <button type="button" class="button" onClick={startOver}>
+                Start from the beginning
+              </button>
+            </p>
+          )}
+        </Show>
+        <div class="replay__actions">
+          <Show when={props.recording.canDownload}>
+            <button type="button" class="button" disabled={download.pending()} onClick={() => void download.run()}>
+              {download.pending() ? "Preparing the download…" : "Download"}
+            </button>
+          </Show>
+          <button type="button" class="button" aria-expanded={chatShown()} aria-controls="replay-chat" onClick={() => setChatShown(!chatShown())}>
+            {chatShown() ? "Hide chat" : "Show chat"}
+          </button>
+        </div>
+        <ErrorAlert error={download.error()} />
+      </div>
+      <aside class="replay__side stack" aria-label="Chapters and chat">
+        <Show when={!chapters.error} fallback={<ErrorAlert error={chapters.error} />}>
+          <ChapterList chapters={chapters() ?? []} cues={cues() ?? []} time={time()} onChoose={playChapter} />
+        </Show>
+        <Show when={chatShown()}>
+          <Show when={!messages.error} fallback={<ErrorAlert error={messages.error} />}>
+            <ReplayChat id="replay-chat" messages={messages() ?? []} time={time()} />
+          </Show>
+        </Show>
+      </aside>
+    </div>
+  );
+}
