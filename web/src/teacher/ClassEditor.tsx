@@ -220,6 +220,7 @@ function ClassForm(props: { existing?: ClassDetail }): JSX.Element {
               <input
                 type="checkbox"
                 role="switch"
+                aria-checked={downloads()}
                 aria-describedby="class-downloads-hint"
                 checked={downloads()}
                 onChange={(e) => setDownloads(e.currentTarget.checked)}
