@@ -50,6 +50,8 @@ const NOTICE_MS = 1_200;
  */
 export function Player(props: {
   recording: RecordingView;
+  /** Where to start, in seconds (null: the beginning); loading waits for it, so playback opens there. */
+  startAt?: Promise<number | null>;
   /** Called once, when the recording is loaded and can be sought. */
   onReady?: (handle: PlayerHandle) => void;
   /** Chapter starts in seconds, marked on the seek bar. */
@@ -129,10 +131,11 @@ export function Player(props: {
     });
     // ABR switches ("adaptation"), our own choice ("variantchanged") and a new manifest ("trackschanged").
     for (const name of ["adaptation", "variantchanged", "trackschanged"]) instance.addEventListener(name, refreshRenditions);
+    const startAt = (await props.startAt?.catch(() => null)) ?? null;
     const sources = [props.recording.dashManifestUrl, props.recording.hlsManifestUrl].filter((url): url is string => Boolean(url));
     for (const source of sources) {
       try {
-        await instance.load(source);
+        await instance.load(source, startAt);
         setError(null);
         loaded = true;
         refreshRenditions();

@@ -37,8 +37,10 @@ export function RecordingViewer(props: { recording: RecordingView }): JSX.Elemen
       return []; // Chapters work without their pictures.
     }
   });
-  // Asked for at once, so it is known by the time the video can be sought.
-  const saved = api<PositionResponse>(`/api/recordings/${id}/position`).catch(() => null);
+  // Asked for at once: the player waits for it before loading, so playback opens where the viewer left off.
+  const resumeAt = api<PositionResponse>(`/api/recordings/${id}/position`)
+    .then((saved) => resumePoint(saved.positionMs, props.recording.durationMs ?? 0))
+    .catch(() => null);
   let stopTracking: (() => void) | undefined;
   let resumeTimer: ReturnType<typeof setTimeout> | undefined;
   onCleanup(() => {
@@ -50,12 +52,9 @@ export function RecordingViewer(props: { recording: RecordingView }): JSX.Elemen
     setPlayer(handle);
     handle.video.addEventListener("timeupdate", () => setTime(handle.video.currentTime));
     stopTracking = trackPosition(id, handle.video);
-    const durationMs = Number.isFinite(handle.video.duration) ? handle.video.duration * 1000 : (props.recording.durationMs ?? 0);
-    const at = resumePoint((await saved)?.positionMs ?? null, durationMs);
-    // Not if the viewer has already moved on their own meanwhile.
-    if (at === null || handle.video.currentTime > 1) return;
-    handle.seekTo(at / 1000);
-    setTime(at / 1000);
+    const at = await resumeAt;
+    if (at === null) return;
+    setTime(handle.video.currentTime);
     setResumedAt(at);
     resumeTimer = setTimeout(() => setResumedAt(null), RESUME_NOTICE_MS);
   };
@@ -87,7 +86,12 @@ export function RecordingViewer(props: { recording: RecordingView }): JSX.Elemen
   return (
     <div class="replay" classList={{ "replay--chat-hidden": !chatShown() }}>
       <div class="replay__main stack">
-        <Player recording={props.recording} onReady={(handle) => void onReady(handle)} chapterTicks={(chapters() ?? []).map((c) => c.atMs / 1000)} />
+        <Player
+          recording={props.recording}
+          startAt={resumeAt.then((ms) => (ms === null ? null : ms / 1000))}
+          onReady={(handle) => void onReady(handle)}
+          chapterTicks={(chapters() ?? []).map((c) => c.atMs / 1000)}
+        />
         <Show when={resumedAt()}>
           {(at) => (
             <p class="replay__resume" role="status" data-testid="resume-notice">
