@@ -65,6 +65,7 @@ describe("after class", () => {
   let browser: Browser;
   let teacher: Person;
   let student: Person;
+  let classId: string;
   let recordingId: string;
   let durationMs: number;
   const downloads = mkdtempSync(path.join(tmpdir(), "after-class-"));
@@ -73,7 +74,7 @@ describe("after class", () => {
     browser = await launchBrowser();
     teacher = await openPerson(browser, baseUrl, newPerson("teacher", "Ada After"));
     student = await openPerson(browser, baseUrl, newPerson("student", "Sam Later"));
-    const classId = await createClassWithStudents(baseUrl, teacher, [student], { title: "Replayed optics", startsAt: Date.now() - 60_000 });
+    classId = await createClassWithStudents(baseUrl, teacher, [student], { title: "Replayed optics", startsAt: Date.now() - 60_000 });
 
     const page = teacher.page;
     await enterLiveClass(teacher, classId, "Replayed optics");
@@ -207,5 +208,26 @@ describe("after class", () => {
     await page.waitForTimeout(2_000);
     expect(await notice.count()).toBe(0);
     expect((await video(page)).currentTime).toBeLessThan(1);
+  });
+
+  it("the teacher turns student downloads off in the class's form: the student's Download button goes, the teacher keeps theirs", {
+    timeout: 90_000,
+  }, async () => {
+    const page = await teacher.context.newPage();
+    await page.goto(`/classes/${classId}/edit`);
+    const downloadsSwitch = page.getByRole("switch", { name: "Let students download recordings" });
+    expect(await downloadsSwitch.isChecked()).toBe(true);
+    await downloadsSwitch.uncheck();
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.waitForURL(`**/classes/${classId}`);
+
+    await openRecording();
+    await student.page.getByTestId("chapter").first().waitFor();
+    expect(await student.page.getByRole("button", { name: "Download" }).count()).toBe(0);
+    await page.goto(`/recordings/${recordingId}`);
+    await page.getByRole("button", { name: "Download" }).waitFor();
+    await page.goto(`/classes/${classId}/edit`);
+    expect(await page.getByRole("switch", { name: "Let students download recordings" }).isChecked()).toBe(false);
+    await page.close();
   });
 });

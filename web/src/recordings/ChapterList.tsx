@@ -10,12 +10,16 @@ export function currentChapterIndex(chapters: readonly Chapter[], seconds: numbe
   return current;
 }
 
+/** The recorded picture follows a change of the board within about a second (the board sends a frame a second). */
+const PICTURE_SETTLES_MS = 1_000;
+
 /**
- * The thumbnail that shows a chapter: the first one taken at or after its start (the one before it would still
- * show the previous page), or the last one when the chapter starts after the last thumbnail.
+ * The thumbnail that shows a chapter: the first one taken once the chapter's picture is on screen (the one before
+ * would still show the previous page, and the very first frame of a recording is black), or the last one when
+ * the chapter starts after the last thumbnail.
  */
 export function chapterThumbnail(cues: readonly ThumbnailCue[], atMs: number): ThumbnailCue | null {
-  return cues.find((cue) => cue.start * 1000 >= atMs) ?? thumbnailAt(cues, atMs / 1000);
+  return cues.find((cue) => cue.start * 1000 >= atMs + PICTURE_SETTLES_MS) ?? thumbnailAt(cues, atMs / 1000);
 }
 
 /**
