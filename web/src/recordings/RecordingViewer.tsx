@@ -43,17 +43,21 @@ export function RecordingViewer(props: { recording: RecordingView }): JSX.Elemen
     .catch(() => null);
   let stopTracking: (() => void) | undefined;
   let resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  let left = false;
   onCleanup(() => {
+    left = true;
     stopTracking?.();
     clearTimeout(resumeTimer);
   });
 
   const onReady = async (handle: PlayerHandle) => {
+    // The viewer may have left while the video loaded: nothing may keep saving for a page that is gone.
+    if (left) return;
     setPlayer(handle);
     handle.video.addEventListener("timeupdate", () => setTime(handle.video.currentTime));
     stopTracking = trackPosition(id, handle.video);
     const at = await resumeAt;
-    if (at === null) return;
+    if (at === null || left) return;
     setTime(handle.video.currentTime);
     setResumedAt(at);
     resumeTimer = setTimeout(() => setResumedAt(null), RESUME_NOTICE_MS);
