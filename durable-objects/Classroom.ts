@@ -122,11 +122,11 @@ export class Classroom extends Server<ClassroomEnv> {
     this.mediaMap = new MediaMap(
       this.store,
       this.broadcaster,
-      () => this.services.board.screenShareEnded(Date.now()),
-      (userId) => {
-        const name = this.presence.get(userId)?.displayName ?? "someone";
-        marks.record({ kind: "screen-share", label: `Screen share by ${name}`, surface: null, userId }, Date.now());
+      () => {
+        this.services.board.screenShareEnded(Date.now());
+        marks.screenShareEnded(Date.now());
       },
+      (userId) => marks.screenShareStarted(userId, this.presence.get(userId)?.displayName ?? "someone", Date.now()),
       (userId, onStage) => {
         this.engagement.stageChanged(userId, onStage, Date.now());
         this.presence.stageChanged(userId, onStage);

@@ -19,6 +19,13 @@ interface LastMark {
   at: number;
 }
 
+/** Who started the screen share running now, kept so its end is marked once (in `board_state`, key `sharing`). */
+interface Sharing {
+  sessionId: string | null;
+  userId: string;
+  name: string;
+}
+
 export interface MarkInput {
   kind: ClassMarkKind;
   label: string;
@@ -27,7 +34,7 @@ export interface MarkInput {
 }
 
 /**
- * The moments of a live session a viewer may want to jump to (a page shown, a share started, the board hidden),
+ * The moments of a live session a viewer may want to jump to (a page shown, a share started or ended, the board hidden),
  * shipped to D1 `class_marks` through the class object's outbox. A replaced mark is written again under the same
  * id (an upsert), so D1 keeps one row whichever of the writes it saw last.
  */
@@ -39,6 +46,26 @@ export class ClassMarks {
     /** The running live session's id (null between sessions). */
     private readonly sessionId: () => string | null,
   ) {}
+
+  /** A screen share started: marked ("Screen share by Ana"), and remembered for {@link screenShareEnded}. */
+  screenShareStarted(userId: string, name: string, now: number): void {
+    const sharing: Sharing = { sessionId: this.sessionId(), userId, name };
+    this.storage.run(`INSERT OR REPLACE INTO board_state (key, value) VALUES ('sharing', ?)`, JSON.stringify(sharing));
+    this.record({ kind: "screen-share", label: `Screen share by ${name}`, surface: null, userId }, now);
+  }
+
+  /**
+   * Nobody shares a screen any more. The media map says so whenever producers go and no share is left, so only
+   * the end of a share this session marked is marked ("Screen share by Ana ended"), once.
+   */
+  screenShareEnded(now: number): void {
+    const raw = this.storage.one<{ value: string }>(`SELECT value FROM board_state WHERE key = 'sharing'`)?.value;
+    if (!raw) return;
+    this.storage.run(`DELETE FROM board_state WHERE key = 'sharing'`);
+    const sharing = JSON.parse(raw) as Sharing;
+    if (sharing.sessionId !== this.sessionId()) return;
+    this.record({ kind: "screen-share-ended", label: `Screen share by ${sharing.name} ended`, surface: null, userId: sharing.userId }, now);
+  }
 
   record(mark: MarkInput, now: number): void {
     const sessionId = this.sessionId();

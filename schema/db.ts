@@ -236,12 +236,12 @@ export const boardOps = sqliteTable(
   (t) => [primaryKey({ columns: [t.classId, t.opSeq] })],
 );
 
-export const CLASS_MARK_KINDS = ["page", "blank", "screen-share", "board-hidden"] as const;
+export const CLASS_MARK_KINDS = ["page", "blank", "screen-share", "screen-share-ended", "board-hidden"] as const;
 export type ClassMarkKind = (typeof CLASS_MARK_KINDS)[number];
 
 /**
  * Moments of a live session a viewer may want to jump to: the presenter showed a deck page or a blank page, a
- * screen share started, the board was put away. Written by the class object (through its outbox) as they
+ * screen share started or the last one ended, the board was put away. Written by the class object (through its outbox) as they
  * happen; the player turns the ones inside a recording into chapters.
  */
 export const classMarks = sqliteTable(

@@ -40,7 +40,12 @@ export default defineConfig(async () => {
       root,
       include: ["worker/test/**/*.test.ts"],
       setupFiles: ["worker/test/apply-migrations.ts"],
-      globalSetup: ["worker/test/global/web-build.ts", "worker/test/global/provider-servers.ts", "worker/test/global/jwks-server.ts"],
+      globalSetup: [
+        "worker/test/global/web-build.ts",
+        "worker/test/global/provider-servers.ts",
+        "worker/test/global/jwks-server.ts",
+        "worker/test/global/recording-store.ts",
+      ],
       testTimeout: 30_000,
       hookTimeout: 30_000,
     },

@@ -136,6 +136,8 @@ export const ClassUpdateSchema = v.strictObject({
   kind: v.optional(v.picklist(CLASS_KIND_VALUES)),
   status: v.optional(v.picklist(CLASS_STATUS_VALUES)),
   reminderMinutes: v.optional(ReminderMinutesSchema),
+  /** Whether enrolled students may download the class's recordings (its teacher and admins always may). */
+  recordingDownloads: v.optional(v.boolean("Say yes or no (true or false)")),
 });
 export type ClassUpdate = v.InferOutput<typeof ClassUpdateSchema>;
 
@@ -360,6 +362,8 @@ export const ClassDetailSchema = v.object({
   canRate: v.boolean(),
   /** Why the viewer may not rate the class now (not attended yet, blocked, …), or null. */
   rateRefusal: v.nullable(v.string()),
+  /** Whether enrolled students may download its recordings (the teacher's switch in the class's edit form). */
+  recordingDownloads: v.boolean(),
 });
 export type ClassDetail = v.InferOutput<typeof ClassDetailSchema>;
 

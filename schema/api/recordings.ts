@@ -100,6 +100,11 @@ export const RecordingViewSchema = v.object({
   canRate: v.boolean(),
   /** The viewer may delete it (the class's teacher or an admin). */
   canManage: v.boolean(),
+  /**
+   * The viewer may download it as one MP4 now (`POST /api/recordings/:id/download`): its composed file is stored,
+   * and they teach the class, are an admin, or are an enrolled student while the class lets students download.
+   */
+  canDownload: v.boolean(),
 });
 export type RecordingView = v.InferOutput<typeof RecordingViewSchema>;
 

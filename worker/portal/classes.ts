@@ -155,5 +155,6 @@ export async function classDetail(db: Db, viewer: User, classId: string): Promis
     myRating: myFeedback[0] ?? null,
     canRate: refusal === null,
     rateRefusal: refusal?.message ?? null,
+    recordingDownloads: row.cls.recordingDownloads,
   };
 }

@@ -21,6 +21,7 @@ import { isEnrolled, loadVisibleClass } from "../portal/classes";
 import { feedbackSummary } from "../portal/feedback";
 import { roundRating } from "../portal/mapping";
 import { canManageClass, canViewClass, requireManageClass } from "../portal/permissions";
+import { mayDownload, sourceUrlOf } from "../portal/recording-download";
 import { jsonBody, parse, queryParams } from "../validate";
 
 /**
@@ -197,6 +198,7 @@ function viewSelect(db: Db, viewer: User) {
       recording: recordings,
       classTitle: classes.title,
       classTeacherId: classes.teacherId,
+      classDownloads: classes.recordingDownloads,
       teacher: { id: users.id, displayName: users.displayName },
       ratingAverage: sql<number | null>`(select avg(${feedback.rating}) from ${feedback} where ${ofRecording})`,
       ratingCount: sql<number>`(select count(*) from ${feedback} where ${ofRecording})`,
@@ -239,10 +241,11 @@ function toView(row: ViewRow): RecordingView {
     myRating,
     canRate: r.status === "ready" && Boolean(row.enrolled) && !row.blocked && row.viewerId !== row.classTeacherId,
     canManage: manages,
+    canDownload: sourceUrlOf(r) !== null && mayDownload({ manages, enrolled: Boolean(row.enrolled), blocked: Boolean(row.blocked) }, row.classDownloads),
   };
 }
 
-async function loadRecordingRow(db: Db, id: string): Promise<Recording> {
+export async function loadRecordingRow(db: Db, id: string): Promise<Recording> {
   const row = await db.query.recordings.findFirst({ where: eq(recordings.id, id) });
   if (!row) throw new ApiError("NOT_FOUND", "No such recording");
   return row;
@@ -256,7 +259,7 @@ async function requireRecordingAccess(db: Db, user: User, cls: ClassRow, enrolle
 }
 
 /** The recording as `user` sees it, after checking they may watch it (NOT_FOUND hides classes they cannot see). */
-async function loadWatchableRecording(db: Db, user: User, id: string): Promise<{ recording: RecordingView; cls: ClassRow }> {
+export async function loadWatchableRecording(db: Db, user: User, id: string): Promise<{ recording: RecordingView; cls: ClassRow }> {
   const row = await loadRecordingRow(db, id);
   const cls = await db.query.classes.findFirst({ where: eq(classes.id, row.classId) });
   if (!cls) throw new ApiError("NOT_FOUND", "No such recording");

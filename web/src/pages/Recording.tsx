@@ -5,7 +5,7 @@ import { api } from "../api";
 import { ErrorAlert, Loading } from "../components/ErrorAlert";
 import { RatingSummary } from "../components/StarRating";
 import { formatDuration, isInProgress, recordingTitle, statusLabel } from "../recordings/format";
-import { Player } from "../recordings/Player";
+import { RecordingViewer } from "../recordings/RecordingViewer";
 import { RecordingManage } from "../recordings/RecordingManage";
 import { RatingForm } from "../components/RatingForm";
 import { useSession } from "../session";
@@ -68,7 +68,7 @@ export default function RecordingPage(): JSX.Element {
               </Show>
               {/* Keyed on the id so a new recording gets a fresh player. */}
               <Show when={r().id} keyed>
-                <Player recording={r()} />
+                <RecordingViewer recording={r()} />
               </Show>
               <div class="two-columns">
                 <section class="card stack" aria-labelledby="recording-rating">

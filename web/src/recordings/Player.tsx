@@ -29,6 +29,45 @@ function describePlaybackError(error: unknown): string {
   return "This recording cannot be played right now.";
 }
 
+/** What the page around the player may do with it once the recording is loaded (chapters, chat, resume). */
+export interface PlayerHandle {
+  video: HTMLVideoElement;
+  /** Moves to `seconds` (clamped to the recording). */
+  seekTo(seconds: number): void;
+  /** Plays from where it is. */
+  play(): void;
+  /** The recording's thumbnail that covers `seconds` (shaka reads the sprite's WebVTT), or null without one. */
+  thumbnailAt(seconds: number): Promise<ThumbnailPicture | null>;
+}
+
+/** One thumbnail: a region of the sprite image (or a whole image), and the stretch of the recording it shows. */
+export interface ThumbnailPicture {
+  image: string;
+  /** The region's place in the sprite, when `sprite`. */
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  sprite: boolean;
+  startMs: number;
+  endMs: number;
+}
+
+function pictureOf(found: shakaNamespace.extern.Thumbnail): ThumbnailPicture | null {
+  const uri = found.uris[0];
+  if (!uri) return null;
+  return {
+    image: uri.split("#")[0]!,
+    x: found.positionX,
+    y: found.positionY,
+    width: found.width,
+    height: found.height,
+    sprite: found.sprite,
+    startMs: found.startTime * 1000,
+    endMs: (found.startTime + found.duration) * 1000,
+  };
+}
+
 /** How long a key's effect ("Volume 40%", "Speed 1.5x") stays on the picture. */
 const NOTICE_MS = 1_200;
 
@@ -38,7 +77,15 @@ const NOTICE_MS = 1_200;
  * the quality (the ladder's renditions, or Auto) and the speed (remembered on this browser), mute, full screen
  * and keyboard shortcuts (listed by "?").
  */
-export function Player(props: { recording: RecordingView }): JSX.Element {
+export function Player(props: {
+  recording: RecordingView;
+  /** Where to start, in seconds (null: the beginning); loading waits for it, so playback opens there. */
+  startAt?: Promise<number | null>;
+  /** Called once, when the recording is loaded and can be sought. */
+  onReady?: (handle: PlayerHandle) => void;
+  /** Chapter starts in seconds, marked on the seek bar. */
+  chapterTicks?: readonly number[];
+}): JSX.Element {
   let container!: HTMLDivElement;
   let video!: HTMLVideoElement;
   let seekArea!: HTMLDivElement;
@@ -114,15 +161,27 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
     });
     // ABR switches ("adaptation"), our own choice ("variantchanged") and a new manifest ("trackschanged").
     for (const name of ["adaptation", "variantchanged", "trackschanged"]) instance.addEventListener(name, refreshRenditions);
+    const startAt = (await props.startAt?.catch(() => null)) ?? null;
     const sources = [props.recording.dashManifestUrl, props.recording.hlsManifestUrl].filter((url): url is string => Boolean(url));
     for (const source of sources) {
       try {
-        await instance.load(source);
+        await instance.load(source, startAt);
         setError(null);
         loaded = true;
         refreshRenditions();
-        void addThumbnails(instance);
+        const thumbnails = addThumbnails(instance);
         video.playbackRate = speed();
+        props.onReady?.({
+          video,
+          seekTo,
+          play: () => void video.play().catch(() => setError("Press play again to start the video.")),
+          thumbnailAt: async (seconds) => {
+            const track = await thumbnails;
+            if (track === null) return null;
+            const found = await instance.getThumbnails(track, seconds).catch(() => null);
+            return found ? pictureOf(found) : null;
+          },
+        });
         if (playWhenLoaded) void video.play().catch(() => setError("Press play again to start the video."));
         return;
       } catch (loadError) {
@@ -133,14 +192,17 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
   }
 
   /** Shaka reads the thumbnails WebVTT (each cue a region of the sprite) and answers which one a time shows. */
-  async function addThumbnails(instance: shakaNamespace.Player): Promise<void> {
+  async function addThumbnails(instance: shakaNamespace.Player): Promise<number | null> {
     const url = props.recording.thumbnailsVttUrl;
-    if (!url) return;
+    if (!url) return null;
     try {
-      setThumbnailTrack((await instance.addThumbnailsTrack(url, "text/vtt")).id);
+      const { id } = await instance.addThumbnailsTrack(url, "text/vtt");
+      setThumbnailTrack(id);
+      return id;
     } catch (thumbnailsError) {
       // Previews are a nicety: seeking works without them.
       console.warn("thumbnails unavailable", thumbnailsError);
+      return null;
     }
   }
 
@@ -340,6 +402,9 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
             }}
             onBlur={() => setPreview(null)}
           />
+          <For each={duration() > 0 ? (props.chapterTicks ?? []) : []}>
+            {(at) => <span class="player__tick" style={{ left: `${(Math.min(at, duration()) / duration()) * 100}%` }} aria-hidden="true" />}
+          </For>
           <Show when={preview()}>
             {(at) => (
               <div class="player__preview" style={{ left: `${at().left}px` }} data-testid="thumbnail-preview" aria-hidden="true">

@@ -50,6 +50,7 @@ function ClassForm(props: { existing?: ClassDetail }): JSX.Element {
   const [kind, setKind] = createSignal<"live" | "recorded">(props.existing?.kind ?? "live");
   const [status, setStatus] = createSignal<"active" | "archived">(props.existing?.status ?? "active");
   const [reminders, setReminders] = createSignal<number[]>(props.existing?.reminderMinutes ?? [1440, 60, 10]);
+  const [downloads, setDownloads] = createSignal(props.existing?.recordingDownloads ?? true);
   const [teacherId, setTeacherId] = createSignal("");
   const [confirmDelete, setConfirmDelete] = createSignal(false);
 
@@ -71,7 +72,11 @@ function ClassForm(props: { existing?: ClassDetail }): JSX.Element {
   const save = createAction(async () => {
     errors.clear();
     const common = { title: title().trim(), description: description().trim(), kind: kind(), reminderMinutes: reminders() };
-    const body: ClassUpdate | ClassCreate = editing() ? { ...common, status: status() } : teacherId() ? { ...common, teacherId: teacherId() } : common;
+    const body: ClassUpdate | ClassCreate = editing()
+      ? { ...common, status: status(), recordingDownloads: downloads() }
+      : teacherId()
+        ? { ...common, teacherId: teacherId() }
+        : common;
     // The API's own schema, so the browser says exactly what the server would, before a round trip.
     const checked = v.safeParse(editing() ? ClassUpdateSchema : ClassCreateSchema, body);
     if (!checked.success) return errors.showIssues(checked.issues);
@@ -211,6 +216,24 @@ function ClassForm(props: { existing?: ClassDetail }): JSX.Element {
             </For>
           </div>
         </fieldset>
+        <Show when={editing()}>
+          <div class="field">
+            <label class="check">
+              <input
+                type="checkbox"
+                role="switch"
+                aria-checked={downloads()}
+                aria-describedby="class-downloads-hint"
+                checked={downloads()}
+                onChange={(e) => setDownloads(e.currentTarget.checked)}
+              />
+              Let students download recordings
+            </label>
+            <span id="class-downloads-hint" class="field__hint">
+              Enrolled students get a Download button on this class's recordings. You and admins can always download them.
+            </span>
+          </div>
+        </Show>
         <ErrorAlert error={errors.formError() ?? save.error()} />
         <div class="form-actions">
           <Show when={editing()}>
