@@ -47,7 +47,9 @@ export function followActiveSpeaker(room: Room): void {
 
   const announce = (speaker: Speaker | null) => {
     announced = speaker;
-    pending = null;
+    // A pick still waiting to be heard stays pending when the speaker's microphone goes: mediasoup will not name
+    // it a second time.
+    if (speaker) pending = null;
     room.broadcast({ notification: "activeSpeaker", data: { userId: speaker?.userId ?? null } });
   };
 
