@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Room } from "../src/Room";
 import { AUDIO_LEVEL_URI, OPUS_PAYLOAD_TYPE, SILENCE, speech, startMicrophone } from "./audio-helpers";
 import { eventually, recordingConnection, startIssuer, startTestNode, type TestIssuer, type TestNode } from "./helpers";
@@ -36,11 +36,10 @@ describe("active speaker", () => {
     const room = await sfu.node.openRoom("class-speakers");
     const listener = recordingConnection();
     room.addPeer({ userId: "student-1", role: "student", produce: [], displayName: "Student", connection: listener });
+    /** Every speaker the listener was told about, in order (null: nobody). */
+    const told = () => listener.notifications.flatMap((n) => (n.notification === "activeSpeaker" ? [n.data.userId] : []));
     /** The speaker the listener was told about last (undefined: not told yet). */
-    const lastSpeaker = () => {
-      const told = listener.notifications.filter((n) => n.notification === "activeSpeaker").at(-1);
-      return told?.notification === "activeSpeaker" ? told.data.userId : undefined;
-    };
+    const lastSpeaker = () => told().at(-1);
 
     let aliceTalks = true;
     const stops: (() => void)[] = [];
@@ -57,8 +56,20 @@ describe("active speaker", () => {
       stops.push(bob.stop);
       await eventually(() => lastSpeaker() === "bob", 25_000, "bob speaking");
 
+      // Once Bob's microphone is gone, mediasoup's observer names Alice at once (it always names someone), though
+      // she is silent: the peers must hear "nobody" and keep hearing it while she stays silent.
+      const toldBeforeClose = told().length;
       bob.producer.close();
       await eventually(() => lastSpeaker() === null, 10_000, "nobody speaking");
+      // Several observer intervals of Alice's silence (the wrong pick came within milliseconds of the close); a slow
+      // machine can only let a wrong pick slip past this wait, never fail a right one.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      expect(told().slice(toldBeforeClose)).toEqual([null]);
+
+      // When Alice speaks again, she is named again.
+      aliceTalks = true;
+      await eventually(() => lastSpeaker() === "alice", 25_000, "alice speaking again");
+      expect(told().slice(toldBeforeClose)).toEqual([null, "alice"]);
     } finally {
       for (const stop of stops) stop();
       room.close("closed-by-server");

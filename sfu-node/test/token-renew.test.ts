@@ -40,8 +40,13 @@ const teacherGrant = (classId: string, produce: MediaTokenGrant["produce"] = ["a
   produce,
 });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const SHORT_LIFETIME_S = 10;
 
-/** A socket-connected student whose token expires in `lifetimeS` seconds. */
+/**
+ * A socket-connected student whose token expires in `lifetimeS` seconds (counted from the start of this second).
+ * What a test does before the expiry (FFmpeg starting, RTP arriving, a dozen signed renewals) takes seconds on a
+ * loaded machine, so the tests give the token {@link SHORT_LIFETIME_S}.
+ */
 async function shortLivedStudent(classId: string, userId: string, lifetimeS: number, produce: MediaTokenGrant["produce"] = []) {
   const expiresAt = (seconds(Date.now()) + lifetimeS) * 1000;
   const client = await MediaClient.connect(sfu.mediaUrl(classId, await issuer.sign(userId, studentGrant(classId, produce), { exp: expiresAt / 1000 })));
@@ -49,9 +54,9 @@ async function shortLivedStudent(classId: string, userId: string, lifetimeS: num
 }
 
 describe("token.renew on the open media socket", () => {
-  it("keeps the peer, its consumer and the RTP flowing past the first token's expiry", async () => {
+  it("keeps the peer, its consumer and the RTP flowing past the first token's expiry", { timeout: 60_000 }, async () => {
     const classId = "class-renew";
-    const { client, expiresAt } = await shortLivedStudent(classId, "student-1", 3);
+    const { client, expiresAt } = await shortLivedStudent(classId, "student-1", SHORT_LIFETIME_S);
     const room = sfu.node.rooms.get(classId)!;
     const peer = room.peers.get("student-1")!;
     const {
@@ -94,9 +99,9 @@ describe("token.renew on the open media socket", () => {
     await client.close();
   });
 
-  it("refuses a token of another user, class, node or role, an expired one and a forged one, and changes nothing", async () => {
+  it("refuses a token of another user, class, node or role, an expired one and a forged one, and changes nothing", { timeout: 60_000 }, async () => {
     const classId = "class-renew-refused";
-    const { client, expiresAt } = await shortLivedStudent(classId, "student-1", 4);
+    const { client, expiresAt } = await shortLivedStudent(classId, "student-1", SHORT_LIFETIME_S);
     const peer = sfu.node.rooms.get(classId)!.peers.get("student-1")!;
     const onStage = studentGrant(classId, ["audio", "video"]);
     const renew = async (token: string) => client.request("token.renew", { token });

@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { eq } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { blocks, sessions, users } from "../../schema/db";
 import { hashPassword, verifyPassword } from "../auth/password";
 import { api, createUser, db, ORIGIN } from "./helpers";
@@ -172,9 +172,19 @@ async function errorMessage(response: Response): Promise<string> {
   return ((await response.json()) as { error: { message: string } }).error.message;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Moves the stopped clock (see the backoff tests' beforeEach) on by `ms`. */
+const advanceClock = (ms: number) => vi.setSystemTime(Date.now() + ms);
 
 describe("sign-in limits: per-account backoff", () => {
+  // The clock the Worker reads (it runs in this isolate) stands still, so the backoff's seconds pass only when a
+  // test says: on a loaded machine a few sign-ins (each a password hash) can take longer than the first 1 s wait.
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it("after 5 wrong passwords a new browser waits 1 s, then 2 s, … before the next try, the right password included", async () => {
     const user = await userWithPassword();
     // Each guess from another address: the backoff follows the account, not the address.
@@ -188,7 +198,9 @@ describe("sign-in limits: per-account backoff", () => {
     expect(rightButTooSoon.status).toBe(429);
     expect(sessionSetCookie(rightButTooSoon)).toBeUndefined();
 
-    await sleep(1100);
+    advanceClock(999);
+    expect((await login(user.email, "guess 6")).status).toBe(429);
+    advanceClock(1);
     expect((await login(user.email, "guess 6")).status).toBe(401);
     const longer = await login(user.email, "guess 7");
     expect(longer.status).toBe(429);
@@ -229,7 +241,7 @@ describe("sign-in limits: per-account backoff", () => {
     expect(await errorMessage(refused)).toBe("Too many wrong passwords from this browser. Try again in a second.");
     // Strangers were not slowed down by the owner's typos… and the owner gets in once the wait is over.
     expect((await login(user.email, "stranger")).status).toBe(401);
-    await sleep(1100);
+    advanceClock(1000);
     expect((await loginFrom(own, user.email, PASSWORD)).status).toBe(200);
   });
 

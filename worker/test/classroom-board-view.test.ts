@@ -103,11 +103,11 @@ describe("chapter marks", () => {
     const sessionId = teacherClient.snapshot!.session.sessionId;
     const deckId = await addDeck(classId, teacher.id, "Fractions", 12);
 
-    // Ten pages in well under three seconds: one mark, the page the teacher stopped on.
+    // Ten pages, each a round trip after the one before (far inside the replacing window, which chains from page to
+    // page, so a slow machine taking seconds for all ten changes nothing): one mark, the page the teacher stopped on.
     const flipStart = Date.now();
     for (let page = 1; page <= 10; page += 1) await teacherClient.ok("board.show", { surface: { kind: "deck", deckId, page } });
     const flipEnd = Date.now();
-    expect(flipEnd - flipStart).toBeLessThan(3_000);
     await eventually(async () => expect((await marksOf(classId)).map((m) => m.label)).toEqual(["Fractions — page 10"]));
     const [flipped] = await marksOf(classId);
     expect(flipped).toMatchObject({ kind: "page", surface: `deck:${deckId}:10`, userId: teacher.id, liveSessionId: sessionId });

@@ -68,13 +68,17 @@ describe("presence and attendance", () => {
     const { classId, teacher, students } = await createLiveClass(3);
     const teacherClient = await ChannelClient.join(teacher, classId);
     const clients = await Promise.all(students.map((s) => ChannelClient.join(s, classId)));
+    const sentAt = Date.now();
     await Promise.all(
       clients.flatMap((c) => [c.ok("reaction.send", { emoji: "🎉" }), c.ok("reaction.send", { emoji: "🎉" }), c.ok("reaction.send", { emoji: "👍🏽" })]),
     );
     const reactionEvents = () => teacherClient.events.filter((e) => e.type === "reactions");
     const total = (emoji: string) => reactionEvents().reduce((sum, e) => sum + (e.type === "reactions" ? (e.counts[emoji] ?? 0) : 0), 0);
-    await teacherClient.until(() => total("🎉") === 6 && total("👍🏽") === 3, "all reactions", 4_000);
-    expect(reactionEvents().length).toBeLessThanOrEqual(2);
+    await teacherClient.until(() => total("🎉") === 6 && total("👍🏽") === 3, "all reactions");
+    // A frame goes out a second after the first reaction it sums, so frames are at least a second apart: no more of
+    // them than whole seconds went by (one when the nine clicks are answered within a second; a loaded machine that
+    // spreads them over several seconds may send one a second, never more).
+    expect(reactionEvents().length).toBeLessThanOrEqual(Math.floor((Date.now() - sentAt) / 1000));
   });
 });
 

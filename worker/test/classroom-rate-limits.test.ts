@@ -20,6 +20,15 @@ function refusals(responses: ResponseFrame[], what: string) {
   return refused;
 }
 
+/**
+ * The most `limit` can let through from `startedAt` until now: its burst plus what it refills meanwhile. A loaded
+ * machine answers a flood slowly and the bucket refills while it does, so the bound comes from the clock (the
+ * test and the Durable Object share workerd's) rather than from a guessed margin.
+ */
+function allowance(limit: { burst: number; perSecond: number }, startedAt: number): number {
+  return Math.floor(limit.burst + ((Date.now() - startedAt) / 1000) * limit.perSecond);
+}
+
 /** Registers a healthy node in the fleet, so `media.join` has somewhere to send people. */
 async function addNode(id: string) {
   const now = Date.now();
@@ -38,11 +47,12 @@ describe("abuse limits on the class channel", () => {
 
     // One socket delivers in order: the allowance goes to the first votes (Keep), the flood after it (Flip) is refused.
     const sent = [...Array.from({ length: votes.burst }, () => keep!.id), ...Array.from({ length: 25 }, () => flip!.id)];
+    const floodStartedAt = Date.now();
     const responses = await Promise.all(sent.map((optionId) => student.request("poll.vote", { pollId: poll.id, optionIds: [optionId] })));
     const accepted = responses.filter((r) => r.ok).length;
     expect(accepted).toBeGreaterThanOrEqual(votes.burst);
-    // A slow machine may refill a token or two while the flood is answered, never more.
-    expect(accepted).toBeLessThanOrEqual(votes.burst + 2);
+    expect(accepted).toBeLessThanOrEqual(allowance(votes, floodStartedAt));
+    expect(accepted).toBeLessThan(sent.length);
     expect(refusals(responses, "votes")).toHaveLength(sent.length - accepted);
     expect(responses.slice(0, votes.burst).every((r) => r.ok)).toBe(true);
 
@@ -75,10 +85,13 @@ describe("abuse limits on the class channel", () => {
 
     // Up on one device, down on the other: two sockets, one allowance.
     const responses: ResponseFrame[] = [];
+    const flappingStartedAt = Date.now();
     for (let i = 0; i < hands.burst * 3; i += 1) responses.push(i % 2 === 0 ? await phone.request("hand.raise", {}) : await laptop.request("hand.lower", {}));
     const accepted = responses.filter((r) => r.ok).length;
     expect(accepted).toBeGreaterThanOrEqual(hands.burst);
-    expect(accepted).toBeLessThanOrEqual(hands.burst + 2);
+    // One request at a time: on a loaded machine the round trips take seconds, and the bucket refills meanwhile.
+    expect(accepted).toBeLessThanOrEqual(allowance(hands, flappingStartedAt));
+    expect(accepted).toBeLessThan(responses.length);
     expect(refusals(responses, "hand raises and lowers")).toHaveLength(responses.length - accepted);
     expect(responses.slice(0, hands.burst).every((r) => r.ok)).toBe(true);
 
@@ -99,6 +112,7 @@ describe("abuse limits on the class channel", () => {
     await addNode(`node-${crypto.randomUUID()}`);
     const teacherClient = await ChannelClient.join(teacher, classId);
     const student = await ChannelClient.join(students[0]!, classId);
+    const firstJoinAt = Date.now();
     const first = await student.ok<MediaJoinResponse>("media.join");
 
     const flood = Array.from({ length: 30 }, (_, i) =>
@@ -108,26 +122,29 @@ describe("abuse limits on the class channel", () => {
     const accepted = responses.filter((r) => r.ok).length;
     // The first join above took one token of the burst.
     expect(accepted).toBeGreaterThanOrEqual(media.burst - 1);
-    expect(accepted).toBeLessThanOrEqual(media.burst + 1);
+    expect(accepted + 1).toBeLessThanOrEqual(allowance(media, firstJoinAt));
+    expect(accepted).toBeLessThan(responses.length);
     expect(refusals(responses, "media requests")).toHaveLength(responses.length - accepted);
 
     expect((await teacherClient.ok<MediaJoinResponse>("media.join")).nodeId).toBe(first.nodeId);
   });
 
-  it("class-wide changes are counted for the whole class: teacher and admin together cannot flood it", async () => {
+  it("class-wide changes are counted for the whole class: teacher and admins together cannot flood it", async () => {
     const { classId, teacher, students } = await createLiveClass(1);
-    const admin = await createUser("admin");
-    const teacherClient = await ChannelClient.join(teacher, classId);
-    const adminClient = await ChannelClient.join(admin, classId);
+    const moderators = [await ChannelClient.join(teacher, classId)];
+    for (let i = 0; i < 2; i += 1) moderators.push(await ChannelClient.join(await createUser("admin"), classId));
     const student = await ChannelClient.join(students[0]!, classId);
 
-    // Each moderator stays within their own allowance (25 < 30 moderation actions); the class allowance (40) is what stops them.
+    // Each moderator stays within their own allowance (25 < 30 moderation actions); the class allowance (40) is what
+    // stops them. Three of them send 75, so the class bucket runs dry even if answering takes the machine seconds.
     const perModerator = 25;
     const lock = (client: ChannelClient, i: number) => client.request("chat.lock", { locked: i % 2 === 0 });
-    const responses = await Promise.all(Array.from({ length: perModerator }, (_, i) => [lock(teacherClient, i), lock(adminClient, i)]).flat());
+    const floodStartedAt = Date.now();
+    const responses = await Promise.all(Array.from({ length: perModerator }, (_, i) => moderators.map((client) => lock(client, i))).flat());
     const accepted = responses.filter((r) => r.ok).length;
     expect(accepted).toBeGreaterThanOrEqual(classBroadcasts.burst);
-    expect(accepted).toBeLessThanOrEqual(classBroadcasts.burst + 2);
+    expect(accepted).toBeLessThanOrEqual(allowance(classBroadcasts, floodStartedAt));
+    expect(accepted).toBeLessThan(responses.length);
     expect(refusals(responses, "class-wide changes")).toHaveLength(responses.length - accepted);
 
     // A student's own actions are not class-wide: they still pass.

@@ -123,11 +123,14 @@ export async function pendingNotification(user: User, occurrence: Occurrence, ch
   return row;
 }
 
-let phoneCounter = 0;
-/** A unique, valid E.164 test number, so look-alike scripts never collide across tests. */
+/**
+ * A valid E.164 test number that no other test uses, so look-alike scripts and captured requests never mix. The
+ * look-alikes serve every test file of the run and each file has its own module state, so a per-file counter
+ * repeats across files: the number is all random (32 bits, like the test e-mail addresses), not counted.
+ */
 export function uniquePhone(): string {
-  phoneCounter += 1;
-  return `+1555${String(Math.floor(Math.random() * 1000)).padStart(3, "0")}${String(phoneCounter).padStart(4, "0")}`;
+  const [random] = crypto.getRandomValues(new Uint32Array(1));
+  return `+1555${String(random).padStart(10, "0")}`;
 }
 
 /** Twilio's algorithm, written independently of the Worker's: HMAC-SHA1 over URL + sorted name/value pairs. */

@@ -103,7 +103,7 @@ describe("a session scheduled late is reminded at once, with the time actually l
 });
 
 describe("a slow provider makes no duplicate", () => {
-  it("an e-mail SendGrid took but answered too late is kept unknown, never resent, and settled by the signed event", async () => {
+  it("an e-mail SendGrid took but answered too late is kept unknown, never resent, and settled by the signed event", { timeout: 60_000 }, async () => {
     const { student, queued } = await queuedReminder();
     await scriptProvider("sendgrid", student.email, ["slow"]);
 
@@ -140,7 +140,7 @@ describe("a slow provider makes no duplicate", () => {
     expect((await rowsById([queued.id]))[0]!.status).toBe("delivered");
   });
 
-  it("an SMS Twilio took but answered too late is settled by the status callback that names our notification", async () => {
+  it("an SMS Twilio took but answered too late is settled by the status callback that names our notification", { timeout: 60_000 }, async () => {
     const { student, queued } = await queuedReminder("sms");
     await scriptProvider("twilio", student.phone!, ["slow"]);
 

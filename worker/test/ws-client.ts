@@ -16,7 +16,12 @@ import {
 import type { ResponseFrame } from "../../schema/protocol/envelope";
 import { api, createUser, db } from "./helpers";
 
-const WAIT_MS = 5_000;
+/**
+ * How long a wait for a frame or a D1 write gives up after. Passing waits end as soon as the thing arrives; the
+ * limit only has to outlast a machine running several test suites at once, where a fan-out or an outbox flush can
+ * take seconds.
+ */
+const WAIT_MS = 15_000;
 
 /** A class with an occurrence that is on now, its teacher and `students` enrolled students. */
 export async function createLiveClass(students = 0, options: { startsInMs?: number } = {}) {
@@ -163,7 +168,7 @@ export class ChannelClient {
     return response.data as T;
   }
 
-  /** Waits until `condition` holds (checked on every frame), failing after a few seconds. */
+  /** Waits until `condition` holds (checked on every frame), failing after {@link WAIT_MS}. */
   async until(condition: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {
@@ -199,7 +204,7 @@ export class ChannelClient {
 }
 
 /** Retries `check` until it passes (D1 receives the object's writes in batches, a moment later). */
-export async function eventually(check: () => Promise<void>, timeoutMs = 5_000): Promise<void> {
+export async function eventually(check: () => Promise<void>, timeoutMs = WAIT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
