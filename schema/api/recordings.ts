@@ -50,6 +50,11 @@ export const FleetRecordingUpdateSchema = v.pipe(
     endedAt: v.optional(TimestampSchema),
     /** The composed MP4's object key in the recordings bucket. */
     sourceKey: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(1024))),
+    /**
+     * An HLS playlist of the pieces composed while the class was recorded, up seconds after the stop: what the
+     * recording page plays until the ladder is `ready`.
+     */
+    playableUrl: v.optional(PlaybackUrlSchema),
     hlsManifestUrl: v.optional(PlaybackUrlSchema),
     dashManifestUrl: v.optional(PlaybackUrlSchema),
     posterUrl: v.optional(PlaybackUrlSchema),
@@ -85,6 +90,8 @@ export type RecordingView = {
   startedAt: number;
   endedAt: number | null;
   durationMs: number | null;
+  /** Playable before `ready`: the HLS playlist of the pieces composed while recording (null until it is up). */
+  playableUrl: string | null;
   hlsManifestUrl: string | null;
   dashManifestUrl: string | null;
   posterUrl: string | null;
