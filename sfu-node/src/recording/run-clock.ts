@@ -103,16 +103,26 @@ export class RunClock {
 const ANCHOR_REACH_SECONDS = 120;
 
 /**
+ * A run's anchors from this one on are taken to carry the sender's capture clock: mediasoup's first reports
+ * of a stream fall back to arrival times (late by the network delay and any sender burst) until it has
+ * estimated the sender's clock from three of the sender's own reports, and anchors are at least 5 s apart.
+ */
+export const SETTLED_ANCHOR = 3;
+
+/**
  * Wall-clock seconds of media time `mediaSeconds` of a run, or undefined when the run never got a packet.
- * Of the anchors within reach it takes the latest: mediasoup's first reports of a stream fall back to
- * arrival times (late by the network delay and any sender burst) until it has estimated the sender's clock
- * from three of the sender's own reports; later ones carry capture times.
+ * It takes the earliest settled anchor (see {@link SETTLED_ANCHOR}) within reach: later anchors do not move
+ * a segment once it has one, so pieces composed while recording place it where the whole recording composed
+ * at the stop does (a millisecond apart, a frame half-way between two ticks of the composed frame rate would
+ * land on the other one). Without a settled anchor within reach it takes the latest within reach.
  */
 export function wallSecondsAt(timing: RunTiming, mediaSeconds: number): number | undefined {
-  let anchor: ClockAnchor | undefined;
-  for (const candidate of timing.anchors) {
-    if (Math.abs(candidate.mediaSeconds - mediaSeconds) <= ANCHOR_REACH_SECONDS) anchor = candidate;
-    else if (!anchor && candidate.mediaSeconds > mediaSeconds) anchor = candidate;
+  let anchor = timing.anchors.find((candidate, index) => index >= SETTLED_ANCHOR && Math.abs(candidate.mediaSeconds - mediaSeconds) <= ANCHOR_REACH_SECONDS);
+  if (!anchor) {
+    for (const candidate of timing.anchors) {
+      if (Math.abs(candidate.mediaSeconds - mediaSeconds) <= ANCHOR_REACH_SECONDS) anchor = candidate;
+      else if (!anchor && candidate.mediaSeconds > mediaSeconds) anchor = candidate;
+    }
   }
   anchor ??= timing.anchors.at(-1);
   if (anchor) return anchor.wallMs / 1000 + (mediaSeconds - anchor.mediaSeconds);
