@@ -114,7 +114,8 @@ export function Player(props: { recording: RecordingView }): JSX.Element {
     });
     // ABR switches ("adaptation"), our own choice ("variantchanged") and a new manifest ("trackschanged").
     for (const name of ["adaptation", "variantchanged", "trackschanged"]) instance.addEventListener(name, refreshRenditions);
-    const sources = [props.recording.dashManifestUrl, props.recording.hlsManifestUrl].filter((url): url is string => Boolean(url));
+    // The ladder once it is ready; before that, the playlist of the pieces composed while recording.
+    const sources = [props.recording.dashManifestUrl, props.recording.hlsManifestUrl, props.recording.playableUrl].filter((url): url is string => Boolean(url));
     for (const source of sources) {
       try {
         await instance.load(source);
