@@ -27,7 +27,7 @@ export interface RecordingGlueOptions {
   publisher: RecordingPublisher | undefined;
   /** Waits between report retries (tests shorten them). */
   retryDelayMs?: (attempt: number) => number;
-  /** Length of the pieces composed while recording (default a minute; tests and benchmarks shorten it). */
+  /** Length of the pieces composed while recording (default PIECE_SECONDS, half a minute). */
   pieceSeconds?: number;
 }
 

@@ -10,8 +10,12 @@ import { type RunTiming, SETTLED_ANCHOR } from "./run-clock";
 import { listSegments } from "./segments";
 import type { CapturedTrack } from "./TrackCapture";
 
-/** Length of a piece composed while recording (a whole number of 25 fps frames). */
-export const PIECE_SECONDS = 60;
+/**
+ * Length of a piece composed while recording (a whole number of 25 fps frames). The stop composes up to one
+ * piece plus a few seconds with all threads (about 0.13× of it on a quiet machine): half a minute keeps that
+ * well inside the 10 s to playable; a minute measured 22 s on a loaded machine.
+ */
+export const PIECE_SECONDS = 30;
 /** A piece is looked at this long after its end at the earliest: the captures' last packets are still on their way. */
 const SETTLE_SECONDS = 2;
 /** A capture whose segments have not reached a piece's end this long after it has gone quiet (a mute): compose without waiting. */
