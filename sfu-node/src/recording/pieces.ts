@@ -103,11 +103,6 @@ export class PieceComposer {
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
   }
 
-  /** Pieces composed so far (for tests and the log). */
-  get piecesComposed(): number {
-    return this.#pieces.length;
-  }
-
   /** No new piece is started from now on: the recording is stopping. */
   halt(): void {
     this.#finishing = true;

@@ -111,13 +111,20 @@ export const SETTLED_ANCHOR = 3;
 
 /**
  * Wall-clock seconds of media time `mediaSeconds` of a run, or undefined when the run never got a packet.
- * It takes the earliest settled anchor (see {@link SETTLED_ANCHOR}) within reach: later anchors do not move
- * a segment once it has one, so pieces composed while recording place it where the whole recording composed
- * at the stop does (a millisecond apart, a frame half-way between two ticks of the composed frame rate would
- * land on the other one). Without a settled anchor within reach it takes the latest within reach.
+ *
+ * It takes the mean of the settled anchors (see {@link SETTLED_ANCHOR}) of the two minutes before that media
+ * time: one report can be off by tens of milliseconds (a sender stamps its report with the time of its last
+ * packet, which its pacing may have sent early or late), the mean of a couple of dozen is not; and those anchors
+ * all exist by the time the segment is written, so later ones never move it. Pieces composed while recording
+ * thus place every segment where the whole recording composed at the stop does (a millisecond apart, a frame
+ * half-way between two ticks of the composed frame rate would land on the other one). Media time before the
+ * first settled anchor takes the earliest settled anchor within reach; without one, the latest within reach.
  */
 export function wallSecondsAt(timing: RunTiming, mediaSeconds: number): number | undefined {
-  let anchor = timing.anchors.find((candidate, index) => index >= SETTLED_ANCHOR && Math.abs(candidate.mediaSeconds - mediaSeconds) <= ANCHOR_REACH_SECONDS);
+  const settled = timing.anchors.slice(SETTLED_ANCHOR);
+  const before = settled.filter((candidate) => candidate.mediaSeconds <= mediaSeconds && mediaSeconds - candidate.mediaSeconds <= ANCHOR_REACH_SECONDS);
+  if (before.length > 0) return before.reduce((sum, candidate) => sum + candidate.wallMs / 1000 - candidate.mediaSeconds, 0) / before.length + mediaSeconds;
+  let anchor = settled.find((candidate) => Math.abs(candidate.mediaSeconds - mediaSeconds) <= ANCHOR_REACH_SECONDS);
   if (!anchor) {
     for (const candidate of timing.anchors) {
       if (Math.abs(candidate.mediaSeconds - mediaSeconds) <= ANCHOR_REACH_SECONDS) anchor = candidate;
