@@ -54,6 +54,11 @@ export const FleetRecordingUpdateSchema = v.pipe(
     endedAt: v.optional(TimestampSchema),
     /** The composed MP4's object key in the recordings bucket. */
     sourceKey: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(1024))),
+    /**
+     * An HLS playlist of the pieces composed while the class was recorded, up seconds after the stop: what the
+     * recording page plays until the ladder is `ready`.
+     */
+    playableUrl: v.optional(PlaybackUrlSchema),
     hlsManifestUrl: v.optional(PlaybackUrlSchema),
     dashManifestUrl: v.optional(PlaybackUrlSchema),
     posterUrl: v.optional(PlaybackUrlSchema),
@@ -89,6 +94,8 @@ export const RecordingViewSchema = v.object({
   startedAt: v.number(),
   endedAt: v.nullable(v.number()),
   durationMs: v.nullable(v.number()),
+  /** Playable before `ready`: the HLS playlist of the pieces composed while recording (null until it is up). */
+  playableUrl: v.nullable(v.string()),
   hlsManifestUrl: v.nullable(v.string()),
   dashManifestUrl: v.nullable(v.string()),
   posterUrl: v.nullable(v.string()),

@@ -9,6 +9,7 @@ import { log } from "./log";
 import { type ComposedRecording, type RecordingHandle, startRecording } from "./recording/Recorder";
 import { ENDED_EARLY_NOTE, recoverRecordings, writeRecordingDescription } from "./recording/recovery";
 import { SegmentUploader, segmentsPrefix } from "./recording/segment-upload";
+import { playableUpload } from "./storage/playable-upload";
 import { PublishError, type PublishDetails, type PublishStatus, type RecordingPublisher } from "./storage/publish";
 
 /** Retries of one progress report: 0.5 s doubling up to 30 s, about 4 minutes in all. */
@@ -27,6 +28,8 @@ export interface RecordingGlueOptions {
   publisher: RecordingPublisher | undefined;
   /** Waits between report retries (tests shorten them). */
   retryDelayMs?: (attempt: number) => number;
+  /** Length of the pieces composed while recording (default PIECE_SECONDS, half a minute). */
+  pieceSeconds?: number;
 }
 
 /** The node's recording commands plus what shutdown needs. */
@@ -134,6 +137,16 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
         classId: room.classId,
         userIds,
         workDir,
+        // Composed in pieces while recording and uploaded as they come, so it is playable seconds after the stop.
+        pieces: options.publisher
+          ? playableUpload(
+              options.publisher.store,
+              room.classId,
+              recordingId,
+              (playableUrl) => reporter.send(recordingId, { status: "composing", progress: 50, playableUrl }),
+              options.pieceSeconds,
+            )
+          : undefined,
         onComposed: (composed) => publish(room.classId, recordingId, composed),
       });
       running.set(recordingId, handle);

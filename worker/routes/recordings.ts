@@ -233,6 +233,7 @@ function toView(row: ViewRow): RecordingView {
     startedAt: r.startedAt,
     endedAt: r.endedAt,
     durationMs: r.durationMs,
+    playableUrl: r.playableUrl,
     hlsManifestUrl: r.hlsManifestUrl,
     dashManifestUrl: r.dashManifestUrl,
     posterUrl: r.posterUrl,

@@ -8,6 +8,7 @@ import { log } from "../log";
 import type { Peer } from "../Peer";
 import type { Room } from "../Room";
 import { type Canvas, composeRecording } from "./compose";
+import { PieceComposer, type PieceOptions } from "./pieces";
 import { PortPool } from "./port-pool";
 import { TrackCapture } from "./TrackCapture";
 
@@ -21,6 +22,8 @@ export interface RecordingOptions {
   workDir: string;
   /** Composed picture size and rate (default 1280×720 at 25 fps). */
   canvas?: Canvas;
+  /** Compose in pieces while recording (see {@link PieceComposer}); without it the whole recording is composed at the stop. */
+  pieces?: PieceOptions;
   /**
    * Called with the composed file before the recording counts as finished (upload and packaging go
    * here), so {@link drainRecordings} waits for it too on shutdown.
@@ -162,6 +165,7 @@ class Recording implements RecordingHandle {
   #resolve!: (composed: ComposedRecording) => void;
   #reject!: (error: unknown) => void;
   #stopping: Promise<ComposedRecording> | undefined;
+  readonly #pieces: PieceComposer | undefined;
 
   constructor(room: Room, options: RecordingOptions, ports: PortPool) {
     this.recordingId = options.recordingId;
@@ -179,6 +183,17 @@ class Recording implements RecordingHandle {
     room.on("producer", this.#onProducer);
     room.on("routerLost", this.#onRouterLost);
     room.once("close", this.#onRoomClose);
+    if (options.pieces) {
+      this.#pieces = new PieceComposer({
+        tracks: () => this.#captures,
+        userIds: options.userIds,
+        startedAt: this.startedAt,
+        workDir: options.workDir,
+        canvas: options.canvas,
+        options: options.pieces,
+      });
+      this.#pieces.start();
+    }
     log("info", "recording_started", { recordingId: this.recordingId, classId: this.classId, userIds: options.userIds });
   }
 
@@ -212,6 +227,7 @@ class Recording implements RecordingHandle {
         return composed;
       },
       (error: unknown) => {
+        this.#pieces?.close();
         log("error", "recording_failed", { recordingId: this.recordingId, error: String(error) });
         this.#reject(error);
         throw error;
@@ -244,19 +260,22 @@ class Recording implements RecordingHandle {
     this.#room.off("producer", this.#onProducer);
     this.#room.off("routerLost", this.#onRouterLost);
     this.#room.off("close", this.#onRoomClose);
+    this.#pieces?.halt();
     await Promise.allSettled([...this.#starting]);
     await Promise.all(this.#captures.map((capture) => capture.stop()));
     log("info", "recording_captures_stopped", { recordingId: this.recordingId, tookMs: Date.now() - endedAt });
     const file = path.join(this.#options.workDir, `${safeName(this.recordingId)}.mp4`);
-    await composeRecording({
-      tracks: this.#captures,
-      userIds: this.#options.userIds,
-      startedAt: this.startedAt,
-      endedAt,
-      workDir: this.#options.workDir,
-      output: file,
-      canvas: this.#options.canvas,
-    });
+    if (this.#pieces) await this.#pieces.finish(endedAt, file);
+    else
+      await composeRecording({
+        tracks: this.#captures,
+        userIds: this.#options.userIds,
+        startedAt: this.startedAt,
+        endedAt,
+        workDir: this.#options.workDir,
+        output: file,
+        canvas: this.#options.canvas,
+      });
     const composed: ComposedRecording = { file, durationMs: endedAt - this.startedAt, startedAt: this.startedAt, endedAt, composedAt: Date.now() };
     log("info", "recording_composed", { recordingId: this.recordingId, file, durationMs: composed.durationMs, composeMs: composed.composedAt - endedAt });
     await this.#options.onComposed?.(composed);

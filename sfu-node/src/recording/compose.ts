@@ -34,6 +34,12 @@ interface SourceGroup {
   segments: Segment[];
   /** When that source was live, seconds from the recording's start (for the layout). */
   intervals: [number, number][];
+  /** How far its first segment starts before the recording (seconds, 0 if after): it is moved that much later. */
+  lateBy: number;
+  /** Every segment of the source (`segments` may be a window's share of them). */
+  all: Segment[];
+  /** How many of `all` come before `segments[0]`. */
+  skipped: number;
 }
 
 /**
@@ -46,21 +52,99 @@ interface SourceGroup {
 export async function composeRecording(input: ComposeInput): Promise<void> {
   const canvas = input.canvas ?? DEFAULT_CANVAS;
   const durationSeconds = Math.max(0.1, (input.endedAt - input.startedAt) / 1000);
-  const groups = await sourceGroups(input);
-  const listDir = path.join(input.workDir, "compose");
+  const { inputs, filters } = await composeGraph(input, { from: 0, to: durationSeconds }, path.join(input.workDir, "compose"));
+
+  await mkdir(path.dirname(input.output), { recursive: true });
+  await runFfmpeg([
+    "-y",
+    ...inputs,
+    "-filter_complex",
+    filters.join(";"),
+    "-map",
+    "[vout]",
+    "-map",
+    "[aout]",
+    ...composedVideoCodec(canvas),
+    "-c:a",
+    "aac",
+    "-b:a",
+    "128k",
+    "-ar",
+    "48000",
+    "-t",
+    durationSeconds.toFixed(3),
+    "-movflags",
+    "+faststart",
+    input.output,
+  ]);
+}
+
+/** A stretch of the recording's timeline, seconds from its start. */
+export interface TimelineWindow {
+  from: number;
+  to: number;
+}
+
+/**
+ * The H.264 settings of every composed picture. Pieces composed while recording use the same ones, so
+ * their joined file is what composing at once would give.
+ */
+export function composedVideoCodec(canvas: Canvas): string[] {
+  return [
+    // ultrafast: the composed file is the first thing students can watch, so it must be ready seconds after the
+    // stop; the quality target (crf) stays, the file is larger than a slower preset's.
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-crf",
+    "22",
+    "-pix_fmt",
+    "yuv420p",
+    "-g",
+    String(canvas.fps * 2),
+  ];
+}
+
+/**
+ * FFmpeg inputs and a filter graph that compose `window` of the recording into `[vout]` (the picture, from
+ * the window's start) and `[aout]` (the mixed sound, 48 kHz stereo, endless: the caller cuts it). Only the
+ * segments that reach into the window are read, each still placed at its own wall-clock start, so a window
+ * composes exactly what that stretch of a whole-recording compose shows. Concat lists are written to `listDir`.
+ */
+export async function composeGraph(input: ComposeInput, window: TimelineWindow, listDir: string): Promise<{ inputs: string[]; filters: string[] }> {
+  const canvas = input.canvas ?? DEFAULT_CANVAS;
+  const length = Math.max(0.1, window.to - window.from);
+  const placed = (await sourceGroups(input))
+    .map((group) => inWindow(group, input.startedAt / 1000 + window.from, input.startedAt / 1000 + window.to))
+    .filter((group) => group.segments.length > 0);
   await mkdir(listDir, { recursive: true });
 
   const inputs: string[] = [];
-  const filters: string[] = [`color=c=black:s=${canvas.width}x${canvas.height}:r=${canvas.fps}:d=${durationSeconds.toFixed(3)},format=yuv420p[base0]`];
+  const filters: string[] = [`color=c=black:s=${canvas.width}x${canvas.height}:r=${canvas.fps}:d=${length.toFixed(3)},format=yuv420p[base0]`];
   const audioLabels: string[] = [];
-  const offsetOf = (group: SourceGroup) => Math.max(0, group.segments[0]!.start - input.startedAt / 1000);
+  // Where the window's first segment of a source goes, in whole milliseconds from the window's start (negative
+  // for one that began before the window: the filters drop what comes before 0, aresample by its first_pts and
+  // the overlays by taking the latest picture at each instant). It is worked out as the concat demuxer places
+  // that segment in a whole-recording compose (the first segment's offset, then the list's durations, each
+  // rounded to the segments' millisecond time base), so every window puts every frame on the same tick of the
+  // output frame rate as composing at once does: a millisecond apart, a frame half-way between two ticks would
+  // round to the other one. A source whose first segment is placed before the recording's start is moved to 0.
+  const offsetMsOf = (group: SourceGroup) => {
+    const firstMs = Math.round((group.all[0]!.start - input.startedAt / 1000 + group.lateBy) * 1000);
+    let beforeUs = 0;
+    for (let index = 0; index < group.skipped; index++) beforeUs += Math.round(listDuration(group.all, index) * 1e6);
+    return firstMs + Math.round(beforeUs / 1000) - Math.round(window.from * 1000);
+  };
+  const shift = (intervals: [number, number][]): [number, number][] => intervals.map(([from, to]) => [from - window.from, to - window.from]);
 
-  for (const [index, group] of groups.entries()) {
+  for (const [index, group] of placed.entries()) {
     const list = path.join(listDir, `${index}-${safeName(group.userId)}-${group.source}.ffconcat`);
     await writeFile(list, concatList(group.segments));
     if (group.source !== "audio") inputs.push("-reinit_filter", "0");
     inputs.push("-f", "concat", "-safe", "0", "-i", list);
-    const setpts = `PTS-STARTPTS+${offsetOf(group).toFixed(3)}/TB`;
+    const offsetMs = offsetMsOf(group);
+    const setpts = `PTS-STARTPTS${offsetMs < 0 ? "-" : "+"}round(${(Math.abs(offsetMs) / 1000).toFixed(3)}/TB)`;
     if (group.source === "audio") {
       // Browsers send Opus with DTX: no packets through silence, so the audio's timestamps jump (by hundreds of
       // ms, or by one to three 20 ms packets just before speech). aresample fills a jump with silence only when
@@ -72,23 +156,23 @@ export async function composeRecording(input: ComposeInput): Promise<void> {
       audioLabels.push(`[a${index}]`);
     } else {
       // The last picture stays up until the source ended (a sender that stalls, or a mute at the very end).
-      const lastEnd = Math.max(...group.segments.map((segment) => segment.end)) - input.startedAt / 1000;
-      const hold = Math.max(0, Math.max(...group.intervals.map(([, to]) => to)) - lastEnd);
+      const lastEnd = Math.max(...group.segments.map((segment) => segment.end)) - input.startedAt / 1000 - window.from;
+      const hold = Math.max(0, Math.min(length, Math.max(...shift(group.intervals).map(([, to]) => to))) - lastEnd);
       filters.push(`[${index}:v]setpts=${setpts},fps=${canvas.fps},tpad=stop_mode=clone:stop_duration=${hold.toFixed(3)},format=yuv420p[v${index}]`);
     }
   }
 
   // The board (slide or screen with its annotations) is laid over the screen share, so while both exist the
   // recording shows what students saw on the board; the plain screen shows while only it is shared.
-  const presentations = groups
+  const presentations = placed
     .map((group, index) => ({ group, index }))
     .filter(({ group }) => group.source === "screen" || group.source === "board")
     .sort((a, b) => Number(a.group.source === "board") - Number(b.group.source === "board"));
-  const cameras = groups
+  const cameras = placed
     .map((group, index) => ({ group, index }))
     .filter(({ group }) => group.source === "video")
     .sort((a, b) => rank(input.userIds, a.group.userId) - rank(input.userIds, b.group.userId));
-  const presentationActive = activeExpression(presentations.flatMap(({ group }) => group.intervals));
+  const presentationActive = activeExpression(shift(presentations.flatMap(({ group }) => group.intervals)));
   const main = `scale=${canvas.width}:${canvas.height}:force_original_aspect_ratio=decrease,pad=${canvas.width}:${canvas.height}:(ow-iw)/2:(oh-ih)/2,setsar=1`;
   const pipWidth = even(canvas.width / 4);
   const pipHeight = even(canvas.height / 4);
@@ -109,7 +193,7 @@ export async function composeRecording(input: ComposeInput): Promise<void> {
   }
   for (const { group, index } of presentations) {
     filters.push(`[v${index}]${main}[present${index}]`);
-    overlay(`present${index}`, `x=0:y=0:enable='gt(${activeExpression(group.intervals)},0)'`);
+    overlay(`present${index}`, `x=0:y=0:enable='gt(${activeExpression(shift(group.intervals))},0)'`);
   }
   const pips = [
     ...(mainCamera ? [{ label: `cp${mainCamera.index}`, onlyWithPresentation: true }] : []),
@@ -125,41 +209,19 @@ export async function composeRecording(input: ComposeInput): Promise<void> {
   if (audioLabels.length === 0) filters.push(`anullsrc=r=48000:cl=stereo[aout]`);
   else if (audioLabels.length === 1) filters.push(`${audioLabels[0]}apad[aout]`);
   else filters.push(`${audioLabels.join("")}amix=inputs=${audioLabels.length}:normalize=0:duration=longest,apad[aout]`);
+  return { inputs, filters };
+}
 
-  await mkdir(path.dirname(input.output), { recursive: true });
-  await runFfmpeg([
-    "-y",
-    ...inputs,
-    "-filter_complex",
-    filters.join(";"),
-    "-map",
-    "[vout]",
-    "-map",
-    "[aout]",
-    // ultrafast: the composed file is the first thing students can watch, so it must be ready seconds after the
-    // stop; the quality target (crf) stays, the file is larger than a slower preset's.
-    "-c:v",
-    "libx264",
-    "-preset",
-    "ultrafast",
-    "-crf",
-    "22",
-    "-pix_fmt",
-    "yuv420p",
-    "-g",
-    String(canvas.fps * 2),
-    "-c:a",
-    "aac",
-    "-b:a",
-    "128k",
-    "-ar",
-    "48000",
-    "-t",
-    durationSeconds.toFixed(3),
-    "-movflags",
-    "+faststart",
-    input.output,
-  ]);
+/**
+ * The group's segments that reach into the window `[from, to)` (wall-clock seconds): those starting before
+ * its end, from the last one that started at or before its start (whose last picture may still be showing).
+ */
+function inWindow(group: SourceGroup, from: number, to: number): SourceGroup {
+  const first = Math.max(
+    0,
+    group.all.findLastIndex((segment) => segment.start <= from),
+  );
+  return { ...group, skipped: first, segments: group.all.slice(first).filter((segment) => segment.start < to) };
 }
 
 async function sourceGroups(input: ComposeInput): Promise<SourceGroup[]> {
@@ -168,7 +230,7 @@ async function sourceGroups(input: ComposeInput): Promise<SourceGroup[]> {
     const key = `${track.userId}\u0000${track.source}`;
     let group = groups.get(key);
     if (!group) {
-      group = { userId: track.userId, source: track.source, segments: [], intervals: [] };
+      group = { userId: track.userId, source: track.source, segments: [], intervals: [], lateBy: 0, all: [], skipped: 0 };
       groups.set(key, group);
     }
     const segments = await listSegments(track.dir);
@@ -177,7 +239,11 @@ async function sourceGroups(input: ComposeInput): Promise<SourceGroup[]> {
     // The layout follows the pictures actually received, not the producer's existence (no black while the first key frame comes).
     group.intervals.push([Math.max(0, segments[0]!.start - input.startedAt / 1000), ((track.closedAt ?? input.endedAt) - input.startedAt) / 1000]);
   }
-  for (const group of groups.values()) group.segments.sort((a, b) => a.start - b.start);
+  for (const group of groups.values()) {
+    group.segments.sort((a, b) => a.start - b.start);
+    if (group.segments[0]) group.lateBy = Math.max(0, input.startedAt / 1000 - group.segments[0].start);
+    group.all = group.segments;
+  }
   return [...groups.values()].filter((group) => group.segments.length > 0);
 }
 
@@ -189,10 +255,14 @@ function concatList(segments: readonly Segment[]): string {
   const lines = ["ffconcat version 1.0"];
   for (const [index, segment] of segments.entries()) {
     lines.push(`file '${segment.file.replaceAll("'", "'\\''")}'`);
-    const next = segments[index + 1];
-    if (next) lines.push(`duration ${Math.max(0.001, next.start - segment.start).toFixed(6)}`);
+    if (segments[index + 1]) lines.push(`duration ${listDuration(segments, index).toFixed(6)}`);
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** The duration a concat list gives segment `index`: up to the next one's start. */
+function listDuration(segments: readonly Segment[], index: number): number {
+  return Math.max(0.001, segments[index + 1]!.start - segments[index]!.start);
 }
 
 /** An expression of `t` that is positive inside any of `intervals` (seconds) and 0 outside. */

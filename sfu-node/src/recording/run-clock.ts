@@ -103,16 +103,33 @@ export class RunClock {
 const ANCHOR_REACH_SECONDS = 120;
 
 /**
+ * A run's anchors from this one on are taken to carry the sender's capture clock: mediasoup's first reports
+ * of a stream fall back to arrival times (late by the network delay and any sender burst) until it has
+ * estimated the sender's clock from three of the sender's own reports, and anchors are at least 5 s apart.
+ */
+export const SETTLED_ANCHOR = 3;
+
+/**
  * Wall-clock seconds of media time `mediaSeconds` of a run, or undefined when the run never got a packet.
- * Of the anchors within reach it takes the latest: mediasoup's first reports of a stream fall back to
- * arrival times (late by the network delay and any sender burst) until it has estimated the sender's clock
- * from three of the sender's own reports; later ones carry capture times.
+ *
+ * It takes the mean of the settled anchors (see {@link SETTLED_ANCHOR}) of the two minutes before that media
+ * time: one report can be off by tens of milliseconds (a sender stamps its report with the time of its last
+ * packet, which its pacing may have sent early or late), the mean of a couple of dozen is not; and those anchors
+ * all exist by the time the segment is written, so later ones never move it. Pieces composed while recording
+ * thus place every segment where the whole recording composed at the stop does (a millisecond apart, a frame
+ * half-way between two ticks of the composed frame rate would land on the other one). Media time before the
+ * first settled anchor takes the earliest settled anchor within reach; without one, the latest within reach.
  */
 export function wallSecondsAt(timing: RunTiming, mediaSeconds: number): number | undefined {
-  let anchor: ClockAnchor | undefined;
-  for (const candidate of timing.anchors) {
-    if (Math.abs(candidate.mediaSeconds - mediaSeconds) <= ANCHOR_REACH_SECONDS) anchor = candidate;
-    else if (!anchor && candidate.mediaSeconds > mediaSeconds) anchor = candidate;
+  const settled = timing.anchors.slice(SETTLED_ANCHOR);
+  const before = settled.filter((candidate) => candidate.mediaSeconds <= mediaSeconds && mediaSeconds - candidate.mediaSeconds <= ANCHOR_REACH_SECONDS);
+  if (before.length > 0) return before.reduce((sum, candidate) => sum + candidate.wallMs / 1000 - candidate.mediaSeconds, 0) / before.length + mediaSeconds;
+  let anchor = settled.find((candidate) => Math.abs(candidate.mediaSeconds - mediaSeconds) <= ANCHOR_REACH_SECONDS);
+  if (!anchor) {
+    for (const candidate of timing.anchors) {
+      if (Math.abs(candidate.mediaSeconds - mediaSeconds) <= ANCHOR_REACH_SECONDS) anchor = candidate;
+      else if (!anchor && candidate.mediaSeconds > mediaSeconds) anchor = candidate;
+    }
   }
   anchor ??= timing.anchors.at(-1);
   if (anchor) return anchor.wallMs / 1000 + (mediaSeconds - anchor.mediaSeconds);

@@ -15,7 +15,7 @@ import "../recordings/recordings.css";
 const POLL_MS = 2_000;
 const POLL_WHILE_RECORDING_MS = 10_000;
 
-/** One recording: the player (once ready), its class, duration and rating; progress while it is processed. */
+/** One recording: the player (once playable), its class, duration and rating; progress while it is processed. */
 export default function RecordingPage(): JSX.Element {
   const params = useParams();
   const session = useSession();
@@ -46,7 +46,7 @@ export default function RecordingPage(): JSX.Element {
               </div>
             </div>
             <Show
-              when={r().status === "ready"}
+              when={r().status === "ready" || (isInProgress(r()) && r().playableUrl)}
               fallback={
                 <p class="card" role="status" data-testid="recording-status">
                   {statusLabel(r().status)}
@@ -61,9 +61,15 @@ export default function RecordingPage(): JSX.Element {
               }
             >
               {/* A ready recording with a reason is one its media server finished after a restart: say what is missing. */}
-              <Show when={r().failureReason}>
+              <Show when={r().status === "ready" && r().failureReason}>
                 <p class="muted" data-testid="recording-note">
                   {r().failureReason}
+                </p>
+              </Show>
+              {/* Playable seconds after the stop; the other qualities are there at `ready`, on the next load. */}
+              <Show when={r().status !== "ready"}>
+                <p class="muted" role="status" data-testid="recording-playable-note" style={{ margin: 0 }}>
+                  Playing the recording while other qualities are prepared.
                 </p>
               </Show>
               {/* Keyed on the id so a new recording gets a fresh player. */}

@@ -162,7 +162,8 @@ export function Player(props: {
     // ABR switches ("adaptation"), our own choice ("variantchanged") and a new manifest ("trackschanged").
     for (const name of ["adaptation", "variantchanged", "trackschanged"]) instance.addEventListener(name, refreshRenditions);
     const startAt = (await props.startAt?.catch(() => null)) ?? null;
-    const sources = [props.recording.dashManifestUrl, props.recording.hlsManifestUrl].filter((url): url is string => Boolean(url));
+    // The ladder once it is ready; before that, the playlist of the pieces composed while recording.
+    const sources = [props.recording.dashManifestUrl, props.recording.hlsManifestUrl, props.recording.playableUrl].filter((url): url is string => Boolean(url));
     for (const source of sources) {
       try {
         await instance.load(source, startAt);
