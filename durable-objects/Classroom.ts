@@ -130,6 +130,7 @@ export class Classroom extends Server<ClassroomEnv> {
       (userId, onStage) => {
         this.engagement.stageChanged(userId, onStage, Date.now());
         this.presence.stageChanged(userId, onStage);
+        if (!onStage) marks.stageLeft(userId, Date.now());
       },
     );
     const polls = new Polls(this.store, this.outbox, this.session, this.broadcaster);
@@ -154,6 +155,7 @@ export class Classroom extends Server<ClassroomEnv> {
         (userId) => this.openParticipantSockets(userId)[0]?.state?.role ?? null,
       ),
       media,
+      marks,
       recording: new RecordingControl(this.store, this.session, this.outbox, this.presence, this.mediaMap, links, media, this.broadcaster, env.DB, (at) =>
         this.scheduleAlarm(at),
       ),

@@ -6,6 +6,7 @@ import type { Board } from "./board";
 import type { Chat } from "./chat";
 import { ChannelError } from "./errors";
 import type { Hands } from "./hands";
+import type { ClassMarks } from "./marks";
 import type { MediaPlane } from "./media-plane";
 import type { Moderation } from "./moderation";
 import type { Polls } from "./polls";
@@ -22,6 +23,7 @@ export interface RoomServices {
   media: MediaPlane;
   recording: RecordingControl;
   board: Board;
+  marks: ClassMarks;
   endSession(caller: ClassIdentity, now: number): Promise<void>;
 }
 
@@ -85,8 +87,10 @@ export const HANDLERS: { [M in ClassroomMethod]: Handler<M> } = {
   },
   "media.join": (room, caller, _data, now) => room.media.join(caller, caller.location ?? {}, now),
   "media.renew": (room, caller, data, now) => room.media.renew(caller, data.nodeId, now),
-  "stage.invite": async (room, _caller, data) => {
+  "stage.invite": async (room, _caller, data, now) => {
     await room.media.invite(data.userId);
+    // A chapter once the nodes took the grant (a refused invitation leaves none).
+    room.marks.stageJoined(data.userId, room.presence.get(data.userId)?.displayName ?? "someone", now);
     return {};
   },
   "stage.revoke": async (room, _caller, data) => {

@@ -19,7 +19,10 @@ interface LastMark {
   at: number;
 }
 
-/** Who started the screen share running now, kept so its end is marked once (in `board_state`, key `sharing`). */
+/**
+ * Who started the screen share running now (`board_state` key `sharing`), or who is on stage (key `stage:<user>`),
+ * kept so the end is marked once.
+ */
 interface Sharing {
   sessionId: string | null;
   userId: string;
@@ -34,7 +37,8 @@ export interface MarkInput {
 }
 
 /**
- * The moments of a live session a viewer may want to jump to (a page shown, a share started or ended, the board hidden),
+ * The moments of a live session a viewer may want to jump to (a page shown, a share started or ended, the board hidden,
+ * a student brought on stage or off it),
  * shipped to D1 `class_marks` through the class object's outbox. A replaced mark is written again under the same
  * id (an upsert), so D1 keeps one row whichever of the writes it saw last.
  */
@@ -67,6 +71,32 @@ export class ClassMarks {
     this.record({ kind: "screen-share-ended", label: `Screen share by ${sharing.name} ended`, surface: null, userId: sharing.userId }, now);
   }
 
+  /**
+   * A student was brought on stage (the invitation reached the nodes): marked ("Ana on stage"), and remembered
+   * so that {@link stageLeft} marks the end of this stretch only.
+   */
+  stageJoined(userId: string, name: string, now: number): void {
+    const marked = this.storage.one<{ value: string }>(`SELECT value FROM board_state WHERE key = ?`, stageKey(userId))?.value;
+    // Invited again while on stage: the stretch goes on, no second chapter.
+    if (marked && (JSON.parse(marked) as Sharing).sessionId === this.sessionId()) return;
+    const onStage: Sharing = { sessionId: this.sessionId(), userId, name };
+    this.storage.run(`INSERT OR REPLACE INTO board_state (key, value) VALUES (?, ?)`, stageKey(userId), JSON.stringify(onStage));
+    this.record({ kind: "stage", label: `${name} on stage`, surface: null, userId }, now);
+  }
+
+  /**
+   * The user is off the stage (taken off, or gone from the class). Only a stretch this session marked ends with a
+   * mark ("Ana left the stage"), once: an invitation the nodes refused is taken back without a chapter.
+   */
+  stageLeft(userId: string, now: number): void {
+    const raw = this.storage.one<{ value: string }>(`SELECT value FROM board_state WHERE key = ?`, stageKey(userId))?.value;
+    if (!raw) return;
+    this.storage.run(`DELETE FROM board_state WHERE key = ?`, stageKey(userId));
+    const onStage = JSON.parse(raw) as Sharing;
+    if (onStage.sessionId !== this.sessionId()) return;
+    this.record({ kind: "stage-ended", label: `${onStage.name} left the stage`, surface: null, userId }, now);
+  }
+
   record(mark: MarkInput, now: number): void {
     const sessionId = this.sessionId();
     const raw = this.storage.one<{ value: string }>(`SELECT value FROM board_state WHERE key = 'last_mark'`)?.value;
@@ -86,4 +116,9 @@ export class ClassMarks {
       at: now,
     });
   }
+}
+
+/** The `board_state` key remembering a marked stretch on stage. */
+function stageKey(userId: string): string {
+  return `stage:${userId}`;
 }

@@ -236,7 +236,7 @@ export const boardOps = sqliteTable(
   (t) => [primaryKey({ columns: [t.classId, t.opSeq] })],
 );
 
-export const CLASS_MARK_KINDS = ["page", "blank", "screen-share", "screen-share-ended", "board-hidden"] as const;
+export const CLASS_MARK_KINDS = ["page", "blank", "screen-share", "screen-share-ended", "board-hidden", "stage", "stage-ended"] as const;
 export type ClassMarkKind = (typeof CLASS_MARK_KINDS)[number];
 
 /**

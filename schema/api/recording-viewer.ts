@@ -12,7 +12,7 @@
 import * as v from "valibot";
 
 /** The same list as `CLASS_MARK_KINDS` in schema/db.ts (kept apart so the web app need not load drizzle). */
-export const CHAPTER_KIND_VALUES = ["page", "blank", "screen-share", "screen-share-ended", "board-hidden"] as const;
+export const CHAPTER_KIND_VALUES = ["page", "blank", "screen-share", "screen-share-ended", "board-hidden", "stage", "stage-ended"] as const;
 export type ChapterKind = (typeof CHAPTER_KIND_VALUES)[number];
 
 /** Download tokens: ES256 JWTs signed with the Worker's key (`iss` = the Worker, `sub` = the user). */

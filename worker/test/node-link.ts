@@ -56,6 +56,11 @@ export class NodeLink {
     this.refusals.set(method, error);
   }
 
+  /** From now on, answers `method` with `ok` again. */
+  accept(method: string): void {
+    this.refusals.delete(method);
+  }
+
   of(method: string) {
     return this.commands.filter((c) => c.method === method);
   }
