@@ -37,7 +37,9 @@ describe("a recording before its ladder is ready", () => {
     await browser?.close();
   });
 
-  it("plays on the recording page seconds after the stop, saying other qualities are being prepared", { timeout: 300_000 }, async () => {
+  it("plays on the recording page seconds after the stop, saying other qualities are being prepared, then hands over to the ladder where the viewer is", {
+    timeout: 300_000,
+  }, async () => {
     await teacher.page.goto(`/classes/${classId}/live`);
     await teacher.page.locator('[data-testid="media-tile"][data-local="true"][data-video="live"]').waitFor({ timeout: 30_000 });
     await startRecording(teacher.page);
@@ -64,5 +66,20 @@ describe("a recording before its ladder is ready", () => {
     await expect.poll(async () => (await playing())?.currentTime ?? 0, { timeout: 30_000, interval: 200 }).toBeGreaterThan(2);
     expect((await playing())?.videoHeight).toBe(720);
     process.stdout.write(`playable on the page ${(playableAfterMs / 1000).toFixed(1)} s after the stop\n`);
+
+    // The viewer pauses; when the ladder is ready the player takes it over at the same moment, with its qualities.
+    await page.getByTestId("player-play").click();
+    const pausedAt = (await playing())!.currentTime;
+    await page.getByTestId("recording-playable-note").waitFor({ state: "detached", timeout: 240_000 });
+    const quality = page.getByRole("button", { name: /^Quality:/ });
+    await expect.poll(() => quality.getAttribute("aria-label"), { timeout: 30_000 }).toMatch(/^Quality: Auto/);
+    await quality.click();
+    const items = page.getByRole("menu", { name: "Quality" }).getByRole("menuitemradio");
+    // The playable form has one quality (720p); the ladder has its three.
+    await expect
+      .poll(async () => (await items.allTextContents()).filter((label) => /^\d+p$/.test(label.trim())).length, { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(3);
+    await page.keyboard.press("Escape");
+    expect(Math.abs((await playing())!.currentTime - pausedAt)).toBeLessThan(0.5);
   });
 });

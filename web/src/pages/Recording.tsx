@@ -66,7 +66,7 @@ export default function RecordingPage(): JSX.Element {
                   {r().failureReason}
                 </p>
               </Show>
-              {/* Playable seconds after the stop; the other qualities are there at `ready`, on the next load. */}
+              {/* Playable seconds after the stop; at `ready` the player takes the ladder over (Player.tsx). */}
               <Show when={r().status !== "ready"}>
                 <p class="muted" role="status" data-testid="recording-playable-note" style={{ margin: 0 }}>
                   Playing the recording while other qualities are prepared.

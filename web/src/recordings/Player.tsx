@@ -143,6 +143,44 @@ export function Player(props: {
     player = null;
   });
 
+  /** The ladder once it is ready; before that, the playlist of the pieces composed while recording. */
+  const sources = () =>
+    [props.recording.dashManifestUrl, props.recording.hlsManifestUrl, props.recording.playableUrl].filter((url): url is string => Boolean(url));
+  /** What shaka plays now, and its thumbnail track (read again with each manifest). */
+  let loadedSource: string | null = null;
+  let thumbnails: Promise<number | null> = Promise.resolve(null);
+
+  // Watching the playable form while the ladder is packaged: once the ladder is there (the page polls the
+  // recording until it is ready), it takes over where the viewer is, playing if they were, with its qualities
+  // and thumbnails.
+  createEffect(() => {
+    const ladder = props.recording.dashManifestUrl ?? props.recording.hlsManifestUrl;
+    if (ladder && loaded && player && loadedSource !== null && loadedSource === props.recording.playableUrl) void upgrade(player, ladder);
+  });
+
+  async function upgrade(instance: shakaNamespace.Player, ladder: string): Promise<void> {
+    const at = video.currentTime;
+    const wasPlaying = !video.paused;
+    loadedSource = ladder;
+    try {
+      await instance.load(ladder, at);
+    } catch (loadError) {
+      // The playable form is gone with the load: try it again, so the viewer keeps watching.
+      console.error("ladder failed to load", ladder, loadError);
+      const fallback = props.recording.playableUrl;
+      if (!fallback) {
+        setError(describePlaybackError(loadError));
+        return;
+      }
+      loadedSource = fallback;
+      await instance.load(fallback, at).catch((error: unknown) => setError(describePlaybackError(error)));
+    }
+    refreshRenditions();
+    thumbnails = addThumbnails(instance);
+    video.playbackRate = speed();
+    if (wasPlaying) void video.play().catch(() => setError("Press play again to start the video."));
+  }
+
   async function start(): Promise<void> {
     const { default: shaka } = await import("shaka-player");
     shaka.polyfill.installAll();
@@ -162,15 +200,14 @@ export function Player(props: {
     // ABR switches ("adaptation"), our own choice ("variantchanged") and a new manifest ("trackschanged").
     for (const name of ["adaptation", "variantchanged", "trackschanged"]) instance.addEventListener(name, refreshRenditions);
     const startAt = (await props.startAt?.catch(() => null)) ?? null;
-    // The ladder once it is ready; before that, the playlist of the pieces composed while recording.
-    const sources = [props.recording.dashManifestUrl, props.recording.hlsManifestUrl, props.recording.playableUrl].filter((url): url is string => Boolean(url));
-    for (const source of sources) {
+    for (const source of sources()) {
       try {
         await instance.load(source, startAt);
         setError(null);
         loaded = true;
+        loadedSource = source;
         refreshRenditions();
-        const thumbnails = addThumbnails(instance);
+        thumbnails = addThumbnails(instance);
         video.playbackRate = speed();
         props.onReady?.({
           video,
