@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { AttendanceSessionsResponse, SessionAttendanceResponse } from "../schema/api/attendance";
+import { AttendanceSessionsResponseSchema, SessionAttendanceResponseSchema } from "../schema/api/attendance";
 import { launchBrowser, newUserContext } from "./lib/browser";
 import { type Account, api, ClassChannel, openClass, signIn } from "./lib/class-channel";
 import { signInWithSso } from "./lib/sso";
@@ -38,9 +38,9 @@ describe("the attendance report after a class", () => {
     // The class object ships attendance to D1 a moment after it changes: wait until the report has everyone's leave.
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const { sessions } = await api<AttendanceSessionsResponse>(baseUrl, teacher, "GET", `/api/classes/${classId}/sessions`);
+      const { sessions } = await api(baseUrl, teacher, "GET", `/api/classes/${classId}/sessions`, AttendanceSessionsResponseSchema);
       const report =
-        sessions[0] && (await api<SessionAttendanceResponse>(baseUrl, teacher, "GET", `/api/classes/${classId}/sessions/${sessions[0].id}/attendance`));
+        sessions[0] && (await api(baseUrl, teacher, "GET", `/api/classes/${classId}/sessions/${sessions[0].id}/attendance`, SessionAttendanceResponseSchema));
       if (report && report.session.endedAt !== null && report.lines.length === 3 && report.lines.every((l) => l.lastLeaveAt !== null)) break;
       if (Date.now() > deadline) throw new Error(`attendance did not reach D1: ${JSON.stringify(report)}`);
       await new Promise((resolve) => setTimeout(resolve, 250));

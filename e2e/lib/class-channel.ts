@@ -5,10 +5,13 @@
  * frames the web app sends. Nothing here reaches into the Worker or the object.
  */
 import WebSocket from "ws";
-import type * as v from "valibot";
-import type { ClassroomMethod, ClassroomNotification, ClassroomResponses, JoinResponse } from "../../schema/protocol/classroom";
-import { type CLASSROOM_METHODS, HEARTBEAT_PING } from "../../schema/protocol/classroom";
-import type { ErrorCode } from "../../schema/errors";
+import * as v from "valibot";
+import { JoinResponseSchema } from "../../schema/api/join";
+import { ClassResponseSchema } from "../../schema/api/portal";
+import { type ErrorCode, HttpErrorSchema } from "../../schema/errors";
+import { ResponseFrameSchema } from "../../schema/protocol/envelope";
+import type { ClassroomMethod, ClassroomNotification, ClassroomResponses } from "../../schema/protocol/classroom";
+import { type CLASSROOM_METHODS, CLASSROOM_RESPONSES, ClassroomNotificationSchema, HEARTBEAT_PING } from "../../schema/protocol/classroom";
 import { newPerson, type SsoPerson, ssoLink } from "./sso";
 
 /** A signed-in user: their session cookie and who they are. */
@@ -29,8 +32,18 @@ export class ChannelError extends Error {
   }
 }
 
-/** Calls the HTTP API as `account` (same-origin, as the app's pages do) and returns the parsed JSON body. */
-export async function api<T>(baseUrl: string, account: Account | null, method: string, path: string, body?: unknown): Promise<T> {
+/**
+ * Calls the HTTP API as `account` (same-origin, as the app's pages do) and returns the JSON body checked against
+ * `schema` (the reply's own schema, as the web app checks it; `v.unknown()` where the body is not used).
+ */
+export async function api<S extends v.GenericSchema>(
+  baseUrl: string,
+  account: Account | null,
+  method: string,
+  path: string,
+  schema: S,
+  body?: unknown,
+): Promise<v.InferOutput<S>> {
   const headers: Record<string, string> = { origin: baseUrl };
   if (account) headers.cookie = account.cookie;
   if (body !== undefined) headers["content-type"] = "application/json";
@@ -39,14 +52,14 @@ export async function api<T>(baseUrl: string, account: Account | null, method: s
   if (!response.ok) {
     const error = (() => {
       try {
-        return (JSON.parse(text) as { error?: { code?: ErrorCode; message?: string } }).error;
+        return v.parse(HttpErrorSchema, JSON.parse(text)).error;
       } catch {
         return undefined;
       }
     })();
     throw new ChannelError(error?.code ?? "INTERNAL", `${method} ${path} → ${response.status} ${error?.message ?? text.slice(0, 200)}`);
   }
-  return (text ? JSON.parse(text) : null) as T;
+  return v.parse(schema, text ? JSON.parse(text) : null);
 }
 
 /** Signs a new person in through a one-time SSO link and keeps the session cookie the Worker sets. */
@@ -59,7 +72,7 @@ export async function signIn(baseUrl: string, role: SsoPerson["role"], name: str
     .join("; ");
   if (response.status !== 302 || !cookie)
     throw new Error(`SSO sign-in of ${person.email} answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
-  const me = await api<{ user: { id: string } }>(baseUrl, { person, cookie, userId: "" }, "GET", "/api/me");
+  const me = await api(baseUrl, { person, cookie, userId: "" }, "GET", "/api/me", v.object({ user: v.object({ id: v.string() }) }));
   return { person, cookie, userId: me.user.id };
 }
 
@@ -68,11 +81,15 @@ export async function signIn(baseUrl: string, role: SsoPerson["role"], name: str
  * enrolled by the teacher through the API.
  */
 export async function openClass(baseUrl: string, teacher: Account, students: Account[], hours = 2): Promise<string> {
-  const created = await api<{ class: { id: string } }>(baseUrl, teacher, "POST", "/api/classes", { title: `Fault class ${new Date().toISOString()}` });
+  const created = await api(baseUrl, teacher, "POST", "/api/classes", ClassResponseSchema, { title: `Fault class ${new Date().toISOString()}` });
   const classId = created.class.id;
   const now = Date.now();
-  await api(baseUrl, teacher, "POST", `/api/classes/${classId}/occurrences`, { startsAt: now - 60_000, endsAt: now + hours * 3_600_000, timezone: "UTC" });
-  for (const student of students) await api(baseUrl, teacher, "POST", `/api/classes/${classId}/enrollments`, { email: student.person.email });
+  await api(baseUrl, teacher, "POST", `/api/classes/${classId}/occurrences`, v.unknown(), {
+    startsAt: now - 60_000,
+    endsAt: now + hours * 3_600_000,
+    timezone: "UTC",
+  });
+  for (const student of students) await api(baseUrl, teacher, "POST", `/api/classes/${classId}/enrollments`, v.unknown(), { email: student.person.email });
   return classId;
 }
 
@@ -106,7 +123,7 @@ export class ClassChannel {
 
   /** Joins `classId` as `account` (POST /join, then the socket) and resolves once the snapshot arrived. */
   static async join(baseUrl: string, account: Account, classId: string, timeoutMs = 60_000): Promise<ClassChannel> {
-    const join = await api<JoinResponse>(baseUrl, account, "POST", `/api/classes/${classId}/join`);
+    const join = await api(baseUrl, account, "POST", `/api/classes/${classId}/join`, JoinResponseSchema);
     const socket = new WebSocket(join.socketUrl, { headers: { origin: baseUrl } });
     const channel = new ClassChannel(socket);
     await new Promise<void>((resolve, reject) => {
@@ -127,7 +144,7 @@ export class ClassChannel {
 
   get snapshot(): Extract<ClassroomNotification, { notification: "snapshot" }>["data"] {
     const found = this.notifications.find((n) => n.notification === "snapshot");
-    if (!found || found.notification !== "snapshot") throw new Error("no snapshot yet");
+    if (found?.notification !== "snapshot") throw new Error("no snapshot yet");
     return found.data;
   }
 
@@ -144,7 +161,8 @@ export class ClassChannel {
         this.#pending.delete(id);
         reject(new ChannelError("TIMEOUT", `${method} unanswered after ${REQUEST_TIMEOUT_MS / 1000} s`));
       }, REQUEST_TIMEOUT_MS);
-      this.#pending.set(id, { resolve: resolve as (data: unknown) => void, reject, timer });
+      // The answer is checked against the method's response schema, as the web app checks it.
+      this.#pending.set(id, { resolve: (data) => resolve(v.parse(CLASSROOM_RESPONSES[method], data) as ClassroomResponses[M]), reject, timer });
       this.socket.send(JSON.stringify({ id, method, data }));
     });
   }
@@ -157,23 +175,26 @@ export class ClassChannel {
 
   #receive(text: string): void {
     if (text === "pong") return;
-    const frame = JSON.parse(text) as {
-      id?: number | null;
-      ok?: boolean;
-      data?: unknown;
-      error?: { code: ErrorCode; message: string };
-    } & Partial<ClassroomNotification>;
-    if ("notification" in frame && frame.notification) {
-      this.notifications.push(frame as ClassroomNotification);
+    const frame: unknown = JSON.parse(text);
+    const notification = v.safeParse(ClassroomNotificationSchema, frame);
+    if (notification.success) {
+      this.notifications.push(notification.output);
       return;
     }
-    if (typeof frame.id !== "number") return;
-    const pending = this.#pending.get(frame.id);
+    // Anything else must be an answer; a frame that is neither fails the test here, as it would the web app.
+    const answer = v.parse(ResponseFrameSchema, frame);
+    if (typeof answer.id !== "number") return;
+    const pending = this.#pending.get(answer.id);
     if (!pending) return;
-    this.#pending.delete(frame.id);
+    this.#pending.delete(answer.id);
     clearTimeout(pending.timer);
-    if (frame.ok) pending.resolve(frame.data);
-    else pending.reject(new ChannelError(frame.error?.code ?? "INTERNAL", frame.error?.message ?? "refused"));
+    if (answer.ok) {
+      try {
+        pending.resolve(answer.data);
+      } catch (error) {
+        pending.reject(error as Error);
+      }
+    } else pending.reject(new ChannelError(answer.error.code, answer.error.message));
   }
 
   #shutDown(error: Error): void {
