@@ -1,7 +1,7 @@
 import { For, type JSX, Show } from "solid-js";
 import type { Chapter } from "../../../schema/api/recording-viewer";
 import { formatDuration } from "./format";
-import type { PlayerHandle, ThumbnailPicture } from "./Player";
+import type { PlayerHandle, ThumbnailPicture } from "./shaka";
 
 /** The chapter playing at `seconds`: the last one that starts at or before it. */
 export function currentChapterIndex(chapters: readonly Chapter[], seconds: number): number {
