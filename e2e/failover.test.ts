@@ -5,6 +5,7 @@
  * teacher's camera on a new track. The time from the kill to that frame is printed (README "Node failure and
  * drain"); the only timing assertion is a generous bound.
  */
+import { readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser, newUserContext } from "./lib/browser";
@@ -32,6 +33,16 @@ function nodeOf(page: Page): Promise<string | null> {
     );
     return stage?.dataset.nodeId || null;
   });
+}
+
+/** Whether process `pid` still runs (an exited child not yet reaped counts as gone). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
 }
 
 /** The sfu-node process of the stack (the parent of its mediasoup workers, not the extra node's). */
@@ -121,5 +132,24 @@ describe("a node under a live class goes away, with another node in the fleet", 
       await nodeB.stop();
       nodeB = await startExtraNode(baseUrl, "e2e-node-b2", "local", 51_000);
     }
+  });
+  it("SIGTERM of their node drains it: both move to the other node with a short gap, then the node exits", { timeout: 180_000 }, async () => {
+    const { teacher, student, nodeId } = await classWithMedia("Rolling restart");
+    const before = (await cameraAt(student.page, teacher.userId))!;
+    const drained = nodeId === nodeB.nodeId ? nodeB.pid : stackNodePid(nodeB);
+    const survivor = nodeId === nodeB.nodeId ? stackNode : nodeB;
+
+    const termAt = Date.now();
+    process.kill(drained, "SIGTERM");
+    const gapMs = await backWithMedia(teacher, student, before.trackId, termAt);
+    await expect.poll(() => nodeOf(teacher.page), { timeout: MEDIA_TIMEOUT_MS }).toBe(survivor.nodeId);
+    await expect.poll(() => nodeOf(student.page), { timeout: MEDIA_TIMEOUT_MS }).toBe(survivor.nodeId);
+    // The drained node exits once its people left, well before its deadline (10 s for the extra node, 2 s under npm start).
+    await expect.poll(() => running(drained), { timeout: MEDIA_TIMEOUT_MS, interval: 50 }).toBe(false);
+    const exitedAfterMs = Date.now() - termAt;
+    expect(exitedAfterMs).toBeLessThan(10_000);
+    console.log(JSON.stringify({ figure: "failover_node_drain_media_again", mediaAgainMs: gapMs, nodeExitedAfterMs: exitedAfterMs }));
+    await teacher.context.close();
+    await student.context.close();
   });
 });

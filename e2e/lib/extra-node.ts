@@ -5,7 +5,7 @@
  * its own process (not supervised), so a test can kill or stop it and know it stays down.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { exportJWK, generateKeyPair } from "jose";
@@ -63,7 +63,7 @@ export async function startExtraNode(baseUrl: string, nodeId: string, region = "
   const recordings = mkdtempSync(path.join(tmpdir(), `insp-live-${nodeId}-`));
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "sfu-node/src/main.ts"], {
     cwd: repoRoot,
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
     env: {
       ...process.env,
       SFU_PORT: String(port),
@@ -82,8 +82,13 @@ export async function startExtraNode(baseUrl: string, nodeId: string, region = "
       FLEET_CREDENTIAL: "",
     },
   });
+  // Its output goes to test-results/e2e-<node id>.log, beside the stack's.
+  mkdirSync(path.join(repoRoot, "test-results"), { recursive: true });
+  const log = createWriteStream(path.join(repoRoot, "test-results", `e2e-${nodeId}.log`));
+  child.stdout!.pipe(log);
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => {
+    log.write(chunk);
     stderr = (stderr + chunk.toString()).slice(-4_000);
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));

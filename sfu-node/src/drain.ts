@@ -50,3 +50,18 @@ export async function drain(parts: DrainParts, deadlineMs: number): Promise<Drai
   log("info", "sfu_drained", { outcome, peersLeft: peerCount(parts.node), tookMs: Date.now() - startedAt });
   return outcome;
 }
+
+/**
+ * Makes `handler` the process's only SIGTERM listener, now and later. mediasoup registers one per worker that
+ * closes the worker at once (every peer's media gone before a drain could move anyone); a worker started later
+ * (one replacing a dead one) registers again, so listeners added afterwards are removed as they come.
+ */
+export function takeOverSigterm(handler: () => void): void {
+  const others = (listener: unknown) => listener !== handler;
+  for (const listener of process.listeners("SIGTERM").filter(others)) process.removeListener("SIGTERM", listener);
+  process.on("newListener", (event, listener) => {
+    // Called before the listener is added: remove it right after.
+    if (event === "SIGTERM" && others(listener)) queueMicrotask(() => process.removeListener("SIGTERM", listener));
+  });
+  process.on("SIGTERM", handler);
+}

@@ -1,7 +1,7 @@
 import { ClassLinks } from "./class-link";
 import { ConfigError, loadConfig, type SfuConfig } from "./config";
 import { NodeIdentity } from "./fleet-auth";
-import { drain } from "./drain";
+import { drain, takeOverSigterm } from "./drain";
 import { FleetLink } from "./fleet-link";
 import { log } from "./log";
 import { createMediaTokenVerifier } from "./media-token";
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  takeOverSigterm(() => void stop("SIGTERM"));
 }
 
 main().catch((error) => {
