@@ -15,9 +15,9 @@ export const MOVE_WINDOW_MIN_MS = 500;
 /** …and at most this long, so the last of a large class is not kept waiting. */
 export const MOVE_WINDOW_MAX_MS = 5_000;
 /**
- * A lost or draining node is left out of assignment this long. By then the fleet registry speaks for itself: a
- * dead node's last heartbeat is older than {@link FLEET_STALE_AFTER_MS}, a restarted process registered again
- * (healthy), and a draining node's heartbeats say it is full.
+ * A lost or draining node is left out of assignment this long (or until its process registers again). By then
+ * the fleet registry speaks for itself: a dead node's last heartbeat is older than {@link FLEET_STALE_AFTER_MS},
+ * and a draining node's heartbeats say it is full.
  */
 export const NODE_EXCLUDED_FOR_MS = FLEET_STALE_AFTER_MS + NODE_LOST_GRACE_MS;
 
@@ -96,9 +96,15 @@ export class Failover {
     this.storage.run(`DELETE FROM media_assignments WHERE user_id = ?`, userId);
   }
 
-  /** Nodes no one may be assigned to now. */
-  excluded(now: number): Set<string> {
+  /**
+   * Nodes no one may be assigned to now. A node whose process registered again since it was left out (`registered`:
+   * the registry's registration times, by node) is a new process: it takes people again at once.
+   */
+  excluded(now: number, registered: ReadonlyMap<string, number> = new Map()): Set<string> {
     this.storage.run(`DELETE FROM media_excluded_nodes WHERE until <= ?`, now);
+    for (const row of this.activeExclusions(now)) {
+      if ((registered.get(row.node_id) ?? 0) > row.since) this.storage.run(`DELETE FROM media_excluded_nodes WHERE node_id = ?`, row.node_id);
+    }
     return new Set(this.storage.all<{ node_id: string }>(`SELECT node_id FROM media_excluded_nodes`).map((row) => row.node_id));
   }
 

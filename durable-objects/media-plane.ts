@@ -67,8 +67,9 @@ export class MediaPlane {
     // The class's nodes: those serving its participants (each keeps a class link open) or carrying its producers.
     const classNodes = new Set([...this.map.nodesInUse(), ...this.links.sockets().map((link) => link.nodeId)]);
     // A node whose link was lost or that is draining takes nobody, even while the registry still lists it healthy.
-    const excluded = this.failover.excluded(now);
-    const candidates = (await this.nodes.healthy(now)).filter((candidate) => !excluded.has(candidate.id));
+    const healthy = await this.nodes.healthy(now);
+    const excluded = this.failover.excluded(now, registrations(healthy));
+    const candidates = healthy.filter((candidate) => !excluded.has(candidate.id));
     const node = pickNode(candidates, location, classNodes);
     if (!node) throw new ChannelError("UNAVAILABLE", "No media server is available right now; try again in a moment");
     const { token, expiresAt, expiresInMs, produce } = await this.tokenFor(caller, node);
@@ -82,8 +83,10 @@ export class MediaPlane {
    * there, and moving them would cost the media gap this avoids). The grant is the class's current one.
    */
   async renew(caller: ClassIdentity, nodeId: string, now: number): Promise<MediaRenewResponse> {
-    const node = (await this.nodes.healthy(now)).find((candidate) => candidate.id === nodeId);
-    if (!node || this.failover.excluded(now).has(nodeId)) throw new ChannelError("NOT_FOUND", "That media server is no longer available; join media again");
+    const healthy = await this.nodes.healthy(now);
+    const node = healthy.find((candidate) => candidate.id === nodeId);
+    if (!node || this.failover.excluded(now, registrations(healthy)).has(nodeId))
+      throw new ChannelError("NOT_FOUND", "That media server is no longer available; join media again");
     const { token, expiresAt, expiresInMs, produce } = await this.tokenFor(caller, node);
     this.failover.assigned(caller.userId, node.id);
     return { nodeId: node.id, token, expiresAt, expiresInMs, produce };
@@ -257,4 +260,9 @@ export class MediaPlane {
       (error) => new ChannelError(error.code === "NOT_FOUND" ? "NOT_FOUND" : "UNAVAILABLE", `The media server refused: ${error.message}`),
     );
   }
+}
+
+/** When each node's process last registered, for the failover (a restarted node is a new, good one). */
+function registrations(nodes: readonly CandidateNode[]): Map<string, number> {
+  return new Map(nodes.map((node) => [node.id, node.registeredAt ?? 0]));
 }

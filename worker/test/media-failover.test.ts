@@ -5,6 +5,7 @@ import { ClassMediaViewSchema } from "../../schema/api/class-media";
 import type { LinkProducer } from "../../schema/protocol/class-link";
 import type { MediaJoinResponse } from "../../schema/protocol/classroom";
 import { MOVE_WINDOW_MIN_MS, NODE_LOST_GRACE_MS } from "../../durable-objects/failover";
+import { NODE_DIRECTORY_TTL_MS } from "../../durable-objects/sfu-assign";
 import { enrolledNode, nodePost } from "./fleet-helpers";
 import { api, createUser, db } from "./helpers";
 import { NodeLink } from "./node-link";
@@ -81,6 +82,20 @@ describe("a node's class link closes and stays closed", () => {
 
     // The rejoin goes to the other node, though the registry still lists node-a as healthy.
     for (const client of clients) expect((await client.ok<MediaJoinResponse>("media.join")).nodeId).toBe("node-b");
+  });
+
+  it("a lost node whose process starts again (it registers anew) takes people again at once", { timeout: 60_000 }, async () => {
+    const { clients, link } = await classOnNodeA();
+    link.socket.close(1011, "node died");
+    await movesArrive(clients, NODE_LOST_GRACE_MS + MOVE_WINDOW_MIN_MS + SLACK_MS * 3);
+    expect((await clients[1]!.ok<MediaJoinResponse>("media.join")).nodeId).toBe("node-b");
+    // The supervisor restarted it: the new process registers with the Worker.
+    const key = await enrolledNode("node-a");
+    const load = { cpu: 0, transports: 0, consumers: 0, maxConsumers: 1000 };
+    const registered = await nodePost(key, "/api/fleet/register", { nodeId: "node-a", region: "local", publicUrl: "https://node-a.sfu.example", load });
+    expect(registered.status).toBe(200);
+    await sleep(NODE_DIRECTORY_TTL_MS + 100);
+    expect((await clients[2]!.ok<MediaJoinResponse>("media.join")).nodeId).toBe("node-a");
   });
 
   it("a link that comes back within the grace moves nobody, and its node keeps taking people", { timeout: 60_000 }, async () => {
