@@ -332,6 +332,9 @@ export class Classroom extends Server<ClassroomEnv> {
     this.services.polls.closeExpired(now);
     this.presence.expireGraces(now, (userId) => this.openParticipantSockets(userId).length > 0);
     this.closeDeadSockets(now);
+    await this.services.media
+      .moveOffSilentNodes(now)
+      .catch((error: unknown) => console.warn(JSON.stringify({ event: "silent_node_check_failed", classId: this.name, error: String(error) })));
     await this.services.recording.endDue(now);
     const session = this.session.current();
     if (session?.empty_since != null && now - session.empty_since >= EMPTY_SESSION_MS && this.presence.count() === 0) {

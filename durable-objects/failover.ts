@@ -134,6 +134,16 @@ export class Failover {
     if (this.exclusion(nodeId)?.reason === "lost") this.storage.run(`DELETE FROM media_excluded_nodes WHERE node_id = ?`, nodeId);
   }
 
+  /**
+   * The node's heartbeats stopped in the fleet registry while its class link stays open (a hung process, or a
+   * node cut off from the Worker but not from this object): it is left out and its people move now.
+   */
+  silent(nodeId: string, now: number): void {
+    if (this.exclusion(nodeId)) return;
+    this.exclude(nodeId, "lost", now);
+    this.move(nodeId, "node-lost");
+  }
+
   /** The node is shutting down: it is left out of assignment and its people move now. */
   draining(nodeId: string, now: number): void {
     if (this.exclusion(nodeId)?.reason === "draining") return;
@@ -159,7 +169,7 @@ export class Failover {
       return {
         nodeId,
         region: regions.get(nodeId) ?? null,
-        state: reason === "draining" ? "draining" : linkedNodes.includes(nodeId) ? "linked" : reason === "lost" ? "lost" : "assigned",
+        state: reason ?? (linkedNodes.includes(nodeId) ? "linked" : "assigned"),
         peopleCount: onNode.length,
         people: onNode,
       };

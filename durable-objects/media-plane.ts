@@ -170,6 +170,17 @@ export class MediaPlane {
     this.watcher?.nodeGone(nodeId, Date.now());
   }
 
+  /**
+   * Linked nodes whose heartbeats stopped in the fleet registry (a hung process keeps its sockets open, so its
+   * link does not close for 90 s): their people move now. Called from the object's alarm.
+   */
+  async moveOffSilentNodes(now: number): Promise<void> {
+    const linked = new Set(this.links.sockets().map((link) => link.nodeId));
+    if (linked.size === 0) return;
+    const healthy = new Set((await this.nodes.healthy(now)).map((node) => node.id));
+    for (const nodeId of linked) if (!healthy.has(nodeId)) this.failover.silent(nodeId, now);
+  }
+
   /** Sets who hears about nodes' links besides the media map (one watcher: the recording control). */
   watch(watcher: NodeWatcher): void {
     this.watcher = watcher;

@@ -1,9 +1,12 @@
+import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { eq } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 import { sfuNodes, type User } from "../../schema/db";
 import * as v from "valibot";
 import { ClassMediaViewSchema } from "../../schema/api/class-media";
 import type { LinkProducer } from "../../schema/protocol/class-link";
 import type { MediaJoinResponse } from "../../schema/protocol/classroom";
+import { FLEET_STALE_AFTER_MS } from "../../schema/protocol/fleet";
 import { MOVE_WINDOW_MIN_MS, NODE_LOST_GRACE_MS } from "../../durable-objects/failover";
 import { NODE_DIRECTORY_TTL_MS } from "../../durable-objects/sfu-assign";
 import { enrolledNode, nodePost } from "./fleet-helpers";
@@ -82,6 +85,19 @@ describe("a node's class link closes and stays closed", () => {
 
     // The rejoin goes to the other node, though the registry still lists node-a as healthy.
     for (const client of clients) expect((await client.ok<MediaJoinResponse>("media.join")).nodeId).toBe("node-b");
+  });
+
+  it("a node whose registry heartbeats stop while its link stays open (hung): its people move at the object's next alarm", { timeout: 60_000 }, async () => {
+    const { classId, clients } = await classOnNodeA();
+    await db
+      .update(sfuNodes)
+      .set({ lastHeartbeatAt: Date.now() - FLEET_STALE_AFTER_MS - 1_000 })
+      .where(eq(sfuNodes.id, "node-a"));
+    await sleep(NODE_DIRECTORY_TTL_MS + 100);
+    expect(await runDurableObjectAlarm(env.CLASSROOM.get(env.CLASSROOM.idFromName(classId)))).toBe(true);
+    await movesArrive(clients, MOVE_WINDOW_MIN_MS + SLACK_MS * 3);
+    for (const client of clients) expect(moves(client)).toEqual([{ reason: "node-lost", nodeId: "node-a" }]);
+    expect((await clients[1]!.ok<MediaJoinResponse>("media.join")).nodeId).toBe("node-b");
   });
 
   it("a lost node whose process starts again (it registers anew) takes people again at once", { timeout: 60_000 }, async () => {
