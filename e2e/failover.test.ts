@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser, newUserContext } from "./lib/browser";
-import { type ExtraNode, roomsOn, startExtraNode } from "./lib/extra-node";
+import { type ExtraNode, startExtraNode } from "./lib/extra-node";
 import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, openIdentifiedPerson } from "./lib/live-class";
 import { cameraAt, ourMediaWorkers, parentOf } from "./lib/media-faults";
 import { registerPeerConnections } from "./lib/peer-connections";
@@ -115,10 +115,11 @@ describe("a node under a live class goes away, with another node in the fleet", 
     process.kill(victim, "SIGKILL");
     const mediaAgainMs = await backWithMedia(teacher, student, before.trackId, killedAt);
 
-    // Both are on the other node now (a restarted stack node is left out while the class counts it lost).
-    await expect.poll(() => nodeOf(teacher.page), { timeout: MEDIA_TIMEOUT_MS }).toBe(survivor.nodeId);
-    await expect.poll(() => nodeOf(student.page), { timeout: MEDIA_TIMEOUT_MS }).toBe(survivor.nodeId);
-    expect(await roomsOn(survivor.httpUrl)).toBeGreaterThanOrEqual(1);
+    // Both are on the other node now; when the killed node was the stack's, its supervisor may have started a new
+    // process with the same id, which registered anew and is as good a place.
+    const places = victim === nodeB.pid ? [survivor.nodeId] : [survivor.nodeId, stackNode.nodeId];
+    await expect.poll(() => nodeOf(teacher.page), { timeout: MEDIA_TIMEOUT_MS }).toBeOneOf(places);
+    await expect.poll(() => nodeOf(student.page), { timeout: MEDIA_TIMEOUT_MS }).toBe(await nodeOf(teacher.page));
     // And the teacher's camera keeps coming.
     const first = (await cameraAt(student.page, teacher.userId))!;
     await expect
