@@ -13,6 +13,7 @@ import {
   type Participant,
   type Snapshot,
 } from "../schema/protocol/classroom";
+import type { ClassMediaView } from "../schema/api/class-media";
 import { CLASS_LINK_VERIFIED_NODE_HEADER } from "../schema/protocol/class-link";
 import { SfuNodeIdSchema } from "../schema/protocol/fleet";
 import { JOINER_LOCATION_HEADER, type JoinerLocation, JoinerLocationSchema } from "../schema/regions";
@@ -23,6 +24,7 @@ import { Board } from "./board";
 import { ClassMarks } from "./marks";
 import { Chat } from "./chat";
 import { Engagement } from "./engagement";
+import { Failover } from "./failover";
 import { ChannelError } from "./errors";
 import { type Caller, HANDLERS, type RoomServices } from "./handlers";
 import { Hands } from "./hands";
@@ -73,6 +75,7 @@ export class Classroom extends Server<ClassroomEnv> {
   private readonly mediaMap: MediaMap;
   private readonly engagement: Engagement;
   private readonly links: ClassNodeLinks;
+  private readonly failover: Failover;
   private readonly services: RoomServices;
   private readonly rateLimiter = new RateLimiter();
   private readonly lastMessageAt = new Map<string, number>();
@@ -138,10 +141,18 @@ export class Classroom extends Server<ClassroomEnv> {
       connections: (tag) => this.getConnections(tag),
       socketCount: (tag) => this.ctx.getWebSockets(tag).length,
       receive: (nodeId, frame) => this.services.media.receive(nodeId, frame),
-      nodeGone: (nodeId) => this.services.media.nodeGone(nodeId),
+      nodeGone: (nodeId, clean) => this.services.media.nodeGone(nodeId, clean),
     });
     this.links = links;
-    const media = new MediaPlane(this.mediaMap, this.presence, links, env);
+    this.failover = new Failover(this.store, {
+      linked: (nodeId) => links.sockets(nodeId).length > 0,
+      sendTo: (userId, frame) => {
+        for (const connection of this.openParticipantSockets(userId)) connection.send(frame);
+      },
+      present: (userId) => this.presence.isPresent(userId),
+      displayName: (userId) => this.presence.get(userId)?.displayName ?? null,
+    });
+    const media = new MediaPlane(this.mediaMap, this.presence, links, env, this.failover);
     this.services = {
       chat: new Chat(this.store, this.outbox, this.session, this.presence, this.broadcaster, (userId, fileId) => sharedFile(env.DB, this.name, userId, fileId)),
       polls,
@@ -251,11 +262,11 @@ export class Classroom extends Server<ClassroomEnv> {
     connection.send(await this.dispatch(identity, raw));
   }
 
-  override onClose(connection: Connection<SocketState>): void {
+  override onClose(connection: Connection<SocketState>, code?: number): void {
     this.lastMessageAt.delete(connection.id);
     const identity = connection.state;
     if (identity && isNodeLink(identity)) {
-      this.links.closed(connection, identity);
+      this.links.closed(connection, identity, code);
       return;
     }
     if (!identity || !this.presence.get(identity.userId)) return;
@@ -303,6 +314,14 @@ export class Classroom extends Server<ClassroomEnv> {
     return this.services.chat.filesAllowed();
   }
 
+  /** RPC for the Worker (admins' `GET /api/admin/classes/:id/media`): which nodes carry the class's media, who is on each. */
+  async mediaView(): Promise<ClassMediaView> {
+    const regions = await this.env.DB.prepare(`SELECT id, region FROM sfu_nodes`).all<{ id: string; region: string }>();
+    const linked = [...new Set(this.links.sockets().map((link) => link.nodeId))];
+    const nodes = this.failover.view(linked, new Map(regions.results.map((row) => [row.id, row.region])), Date.now());
+    return { classId: this.name, nodes };
+  }
+
   override async onRequest(): Promise<Response> {
     return Response.json({ error: { code: "NOT_FOUND", message: "The class channel only speaks WebSocket" } }, { status: 404 });
   }
@@ -315,6 +334,9 @@ export class Classroom extends Server<ClassroomEnv> {
     this.services.polls.closeExpired(now);
     this.presence.expireGraces(now, (userId) => this.openParticipantSockets(userId).length > 0);
     this.closeDeadSockets(now);
+    await this.services.media
+      .moveOffSilentNodes(now)
+      .catch((error: unknown) => console.warn(JSON.stringify({ event: "silent_node_check_failed", classId: this.name, error: String(error) })));
     await this.services.recording.endDue(now);
     const session = this.session.current();
     if (session?.empty_since != null && now - session.empty_since >= EMPTY_SESSION_MS && this.presence.count() === 0) {

@@ -8,6 +8,7 @@ import { type ClassIdentity, isModerator } from "../schema/tokens/class-token";
 import { MEDIA_SOURCES, type MediaSource } from "../schema/tokens/media-token";
 import { ChannelError } from "./errors";
 import type { ClassroomBindings } from "./bindings";
+import type { Failover } from "./failover";
 import type { MediaMap } from "./media-map";
 import type { Presence } from "./presence";
 import { type CandidateNode, NodeDirectory, pickNode, signalingUrl, signMediaToken } from "./sfu-assign";
@@ -50,6 +51,7 @@ export class MediaPlane {
     private readonly presence: Presence,
     private readonly links: NodeLinks,
     private readonly env: ClassroomBindings,
+    private readonly failover: Failover,
   ) {
     this.nodes = new NodeDirectory(env.DB);
   }
@@ -64,9 +66,14 @@ export class MediaPlane {
   async join(caller: ClassIdentity, location: JoinerLocation, now: number): Promise<MediaJoinResponse> {
     // The class's nodes: those serving its participants (each keeps a class link open) or carrying its producers.
     const classNodes = new Set([...this.map.nodesInUse(), ...this.links.sockets().map((link) => link.nodeId)]);
-    const node = pickNode(await this.nodes.healthy(now), location, classNodes);
+    // A node whose link was lost or that is draining takes nobody, even while the registry still lists it healthy.
+    const healthy = await this.nodes.healthy(now);
+    const excluded = this.failover.excluded(now, registrations(healthy));
+    const candidates = healthy.filter((candidate) => !excluded.has(candidate.id));
+    const node = pickNode(candidates, location, classNodes);
     if (!node) throw new ChannelError("UNAVAILABLE", "No media server is available right now; try again in a moment");
     const { token, expiresAt, expiresInMs, produce } = await this.tokenFor(caller, node);
+    this.failover.assigned(caller.userId, node.id);
     return { nodeId: node.id, signalingUrl: signalingUrl(node, caller.classId, token), expiresAt, expiresInMs, produce };
   }
 
@@ -76,9 +83,12 @@ export class MediaPlane {
    * there, and moving them would cost the media gap this avoids). The grant is the class's current one.
    */
   async renew(caller: ClassIdentity, nodeId: string, now: number): Promise<MediaRenewResponse> {
-    const node = (await this.nodes.healthy(now)).find((candidate) => candidate.id === nodeId);
-    if (!node) throw new ChannelError("NOT_FOUND", "That media server is no longer available; join media again");
+    const healthy = await this.nodes.healthy(now);
+    const node = healthy.find((candidate) => candidate.id === nodeId);
+    if (!node || this.failover.excluded(now, registrations(healthy)).has(nodeId))
+      throw new ChannelError("NOT_FOUND", "That media server is no longer available; join media again");
     const { token, expiresAt, expiresInMs, produce } = await this.tokenFor(caller, node);
+    this.failover.assigned(caller.userId, node.id);
     return { nodeId: node.id, token, expiresAt, expiresInMs, produce };
   }
 
@@ -131,6 +141,7 @@ export class MediaPlane {
   /** The participant is gone from the class (grace over, kicked, blocked, ended): their media stops now. */
   userLeft(userId: string): void {
     this.map.userLeft(userId);
+    this.failover.leftClass(userId);
     for (const { socket } of this.links.sockets()) this.send(socket, "disconnectPeer", { userId }).catch(() => undefined);
   }
 
@@ -149,10 +160,25 @@ export class MediaPlane {
     this.apply(nodeId, parsed.output);
   }
 
-  /** The node's link closed. */
-  nodeGone(nodeId: string): void {
+  /**
+   * The node's last link closed: its producers leave the media map at once (nobody waits on them), and unless
+   * the node said goodbye (`clean`), its people are moved if the link is not back soon (./failover.ts).
+   */
+  nodeGone(nodeId: string, clean = false): void {
     this.map.nodeGone(nodeId);
+    this.failover.linkClosed(nodeId, clean, Date.now());
     this.watcher?.nodeGone(nodeId, Date.now());
+  }
+
+  /**
+   * Linked nodes whose heartbeats stopped in the fleet registry (a hung process keeps its sockets open, so its
+   * link does not close for 90 s): their people move now. Called from the object's alarm.
+   */
+  async moveOffSilentNodes(now: number): Promise<void> {
+    const linked = new Set(this.links.sockets().map((link) => link.nodeId));
+    if (linked.size === 0) return;
+    const healthy = new Set((await this.nodes.healthy(now)).map((node) => node.id));
+    for (const nodeId of linked) if (!healthy.has(nodeId)) this.failover.silent(nodeId, now);
   }
 
   /** Sets who hears about nodes' links besides the media map (one watcher: the recording control). */
@@ -172,7 +198,9 @@ export class MediaPlane {
         const [link] = this.links.sockets(nodeId);
         for (const userId of notification.data.users) {
           if (!present(userId) && link) this.send(link.socket, "disconnectPeer", { userId }).catch(() => undefined);
+          else if (present(userId)) this.failover.seenOn(userId, nodeId);
         }
+        this.failover.linkBack(nodeId);
         this.watcher?.nodeBack(nodeId);
         return;
       }
@@ -192,6 +220,10 @@ export class MediaPlane {
         this.map.reportQuality(notification.data.quality);
         return;
       case "peerLeft":
+        this.failover.leftNode(notification.data.userId, nodeId);
+        return;
+      case "draining":
+        this.failover.draining(nodeId, Date.now());
         return;
     }
   }
@@ -239,4 +271,9 @@ export class MediaPlane {
       (error) => new ChannelError(error.code === "NOT_FOUND" ? "NOT_FOUND" : "UNAVAILABLE", `The media server refused: ${error.message}`),
     );
   }
+}
+
+/** When each node's process last registered, for the failover (a restarted node is a new, good one). */
+function registrations(nodes: readonly CandidateNode[]): Map<string, number> {
+  return new Map(nodes.map((node) => [node.id, node.registeredAt ?? 0]));
 }

@@ -21,8 +21,8 @@ export interface NodeLinkHost {
   socketCount(tag: string): number;
   /** A parsed frame from a node (the media plane reads it). */
   receive(nodeId: string, frame: unknown): void;
-  /** The node's last link closed. */
-  nodeGone(nodeId: string): void;
+  /** The node's last link closed; `clean` when the node closed it with 1000 (its room closed, or it finished draining). */
+  nodeGone(nodeId: string, clean: boolean): void;
 }
 
 /**
@@ -63,8 +63,8 @@ export class ClassNodeLinks implements NodeLinks {
   }
 
   /** A link closed. A replaced link closes after its successor took over; only a node's last link takes its media away. */
-  closed(connection: Connection<unknown>, link: NodeLinkState): void {
-    if (this.sockets(link.nodeId).every((open) => open.socket === connection)) this.host.nodeGone(link.nodeId);
+  closed(connection: Connection<unknown>, link: NodeLinkState, code?: number): void {
+    if (this.sockets(link.nodeId).every((open) => open.socket === connection)) this.host.nodeGone(link.nodeId, code === 1000);
   }
 
   /** Open class links, by node (all nodes when `nodeId` is not given). */

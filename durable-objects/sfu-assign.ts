@@ -15,6 +15,8 @@ export interface CandidateNode {
   publicUrl: string;
   consumers: number;
   maxConsumers: number;
+  /** When the node's process last registered (UTC ms): a restart shows here. */
+  registeredAt?: number;
 }
 
 /** How long the class object reuses the fleet registry it read: one D1 read serves a whole burst of joins. */
@@ -41,7 +43,9 @@ export class NodeDirectory {
   async healthy(now: number): Promise<CandidateNode[]> {
     if (!this.read || now - this.read.at >= this.ttlMs || now < this.read.at) {
       const nodes = this.db
-        .prepare(`SELECT id, region, public_url AS publicUrl, consumers, max_consumers AS maxConsumers, last_heartbeat_at AS lastHeartbeatAt FROM sfu_nodes`)
+        .prepare(
+          `SELECT id, region, public_url AS publicUrl, consumers, max_consumers AS maxConsumers, registered_at AS registeredAt, last_heartbeat_at AS lastHeartbeatAt FROM sfu_nodes`,
+        )
         .all<RegisteredNode>()
         .then(({ results }) => results);
       const read = { at: now, nodes };

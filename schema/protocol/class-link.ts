@@ -82,6 +82,14 @@ export const ClassLinkNotificationSchema = v.variant("notification", [
   /** The user's media socket on this node closed (their producers were removed before this). */
   v.strictObject({ notification: v.literal("peerLeft"), data: v.strictObject({ userId: Id }) }),
   /**
+   * The node is shutting down (SIGTERM): it takes no new media sockets and exits when its last peer left or
+   * after `exitsInMs`. The class object moves the node's participants elsewhere now (durable-objects/failover.ts).
+   */
+  v.strictObject({
+    notification: v.literal("draining"),
+    data: v.strictObject({ exitsInMs: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(3_600_000)) }),
+  }),
+  /**
    * Sent right after every `sync`: the class's recordings this node process holds — `capturing`, or stopped
    * and being composed and published. A recording the object runs on this node and the node does not list
    * was lost with the node's process (kill -9, crash, reboot) and can never be composed. A frame of its own,

@@ -472,12 +472,22 @@ export type ClassroomEvent = v.InferOutput<typeof ClassroomEventSchema>;
 /** An event before the broadcaster stamps its `seq`. */
 export type UnsequencedEvent = ClassroomEvent extends infer E ? (E extends { seq: number } ? Omit<E, "seq"> : never) : never;
 
+/** Why the class moves someone's media: their node's link closed and stayed closed, or the node is shutting down. */
+export const MEDIA_MOVE_REASONS = ["node-lost", "node-draining"] as const;
+export type MediaMoveReason = (typeof MEDIA_MOVE_REASONS)[number];
+
 export const ClassroomNotificationSchema = v.variant("notification", [
   v.object({ notification: v.literal("snapshot"), data: SnapshotSchema }),
   v.object({ notification: v.literal("events"), data: v.object({ events: v.array(ClassroomEventSchema) }) }),
   /** Sent right before the object closes the socket for good (kicked, blocked, ended). */
   /** Someone's stroke in progress (or laser pointer), straight away and to everyone but its drawer. */
   v.object({ notification: v.literal("board.ink"), data: v.object({ userId: v.string(), ink: BoardInkSchema }) }),
+  /**
+   * Your media's node is gone or draining: leave it and `media.join` again now (no backoff wait), sending what you
+   * sent before. Sent to each participant of that node at a random moment of a short window, so a node's people
+   * do not all arrive at once (durable-objects/failover.ts).
+   */
+  v.object({ notification: v.literal("media.move"), data: v.object({ reason: v.picklist(MEDIA_MOVE_REASONS), nodeId: v.string() }) }),
   v.object({
     notification: v.literal("closing"),
     data: v.object({ reason: v.picklist(["kicked", "blocked", "ended", "too-many-sockets"]), message: v.string() }),

@@ -41,7 +41,15 @@ export const FleetRegisterSchema = v.strictObject({
 });
 export type FleetRegister = v.InferOutput<typeof FleetRegisterSchema>;
 
-export const FleetHeartbeatSchema = v.strictObject({ nodeId: SfuNodeIdSchema, load: FleetLoadSchema });
+export const FleetHeartbeatSchema = v.strictObject({
+  nodeId: SfuNodeIdSchema,
+  load: FleetLoadSchema,
+  /**
+   * The node is shutting down (SIGTERM) and takes no new participants: the registry counts it full (its
+   * `maxConsumers` becomes 0), so no class assigns anyone to it. Sent at once when the drain starts.
+   */
+  draining: v.optional(v.boolean()),
+});
 export type FleetHeartbeat = v.InferOutput<typeof FleetHeartbeatSchema>;
 
 /** One node as the registry reports it; times are UTC milliseconds. */

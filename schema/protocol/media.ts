@@ -227,4 +227,6 @@ export const MEDIA_CLOSE_CODES = {
   tokenExpired: 4001,
   /** The class removed you (kicked, blocked, or the class ended): do not reconnect with this token. */
   removed: 4003,
+  /** The node is shutting down and takes no new joins: join media again (the class sends you to another node). */
+  draining: 4012,
 } as const;

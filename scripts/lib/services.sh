@@ -90,12 +90,14 @@ start_extra_services() {
   fi
   # Supervised: a node that crashes or is killed is started again (same id, key and recordings directory) while
   # the rest of the stack stays up; see scripts/lib/supervise.sh.
+  # Its SIGTERM drain (sfu-node/src/drain.ts) waits 2 s at most here: stopping the stack stops the Worker too, so
+  # nobody can move, and the stop gives every service 10 s (running recordings are composed in them).
   start_service "sfu-node" bash "$repo_root/scripts/lib/supervise.sh" sfu-node env SFU_PORT="$sfu_port" SFU_LISTEN_HOST=127.0.0.1 SFU_REGION=local SFU_NODE_ID="$sfu_node_id" \
     SFU_WEBRTC_SERVER_PORT="${SFU_WEBRTC_SERVER_PORT:-$rtc_base}" \
     SFU_RTC_PORT_MIN="${SFU_RTC_PORT_MIN:-$((rtc_base + 10))}" SFU_RTC_PORT_MAX="${SFU_RTC_PORT_MAX:-$((rtc_base + 99))}" \
     SFU_RECORDING_PORT_MIN="${SFU_RECORDING_PORT_MIN:-$((60000 + (port % 50) * 100))}" \
     SFU_RECORDING_PORT_MAX="${SFU_RECORDING_PORT_MAX:-$((60000 + (port % 50) * 100 + 99))}" \
-    SFU_RECORDING_DIR="${SFU_RECORDING_DIR:-$state_dir/recordings}" \
+    SFU_RECORDING_DIR="${SFU_RECORDING_DIR:-$state_dir/recordings}" SFU_DRAIN_DEADLINE_MS="${SFU_DRAIN_DEADLINE_MS:-2000}" \
     WORKER_URL="$worker_url" SFU_NODE_KEY="$(cat "$sfu_key_file")" FLEET_CREDENTIAL= npm run --silent sfu
 }
 

@@ -57,6 +57,8 @@ export class ClassLinks {
   readonly #node: MediaNode;
   readonly #links = new Set<ClassLink>();
   readonly #onRoomOpened = (room: Room) => this.#open(room);
+  /** When the node exits if peers stay (epoch ms), once it drains. */
+  #drainingUntil: number | null = null;
 
   constructor(options: ClassLinkOptions, node: MediaNode) {
     this.#options = options;
@@ -69,13 +71,25 @@ export class ClassLinks {
     for (const room of this.#node.rooms.values()) this.#open(room);
   }
 
+  /** The node drains and exits by `exitsAt` (epoch ms): every class object hears it now, and again on each reconnect. */
+  drain(exitsAt: number): void {
+    this.#drainingUntil = exitsAt;
+    for (const link of this.#links) link.announceDraining();
+  }
+
   stop(): void {
     this.#node.off("roomOpened", this.#onRoomOpened);
     for (const link of [...this.#links]) link.close();
   }
 
   #open(room: Room): void {
-    const link = new ClassLink(room, this.#node, this.#options, () => this.#links.delete(link));
+    const link = new ClassLink(
+      room,
+      this.#node,
+      this.#options,
+      () => this.#links.delete(link),
+      () => this.#drainingUntil,
+    );
     this.#links.add(link);
   }
 }
@@ -97,6 +111,7 @@ class ClassLink {
   readonly #node: MediaNode;
   readonly #options: ClassLinkOptions;
   readonly #onClosed: () => void;
+  readonly #drainingUntil: () => number | null;
   #socket: WebSocket | undefined;
   #attempt = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
@@ -105,8 +120,9 @@ class ClassLink {
   readonly #quality = new Map<string, number>();
   #closed = false;
 
-  constructor(room: Room, node: MediaNode, options: ClassLinkOptions, onClosed: () => void) {
+  constructor(room: Room, node: MediaNode, options: ClassLinkOptions, onClosed: () => void, drainingUntil: () => number | null) {
     this.room = room;
+    this.#drainingUntil = drainingUntil;
     this.#node = node;
     this.#options = options;
     this.#onClosed = onClosed;
@@ -146,6 +162,12 @@ class ClassLink {
     clearTimeout(this.#reconnectTimer);
     this.#socket?.close(1000, "room closed");
     this.#onClosed();
+  }
+
+  /** Tells the class object the node drains (when it does), so it moves this room's people elsewhere. */
+  announceDraining(): void {
+    const until = this.#drainingUntil();
+    if (until !== null) this.#send({ notification: "draining", data: { exitsInMs: Math.max(0, Math.round(until - Date.now())) } });
   }
 
   /** The class changed what `userId` may send; it holds for their later reconnects too. */
@@ -194,6 +216,7 @@ class ClassLink {
       this.#send(this.#sync());
       // Without it the class object could not tell a node that lost its recordings (a restarted process) from one that kept them.
       this.#send({ notification: "recordings", data: { recordings: this.#options.recording?.heldFor(this.room.classId) ?? [] } });
+      this.announceDraining();
     });
     socket.on("message", (raw, isBinary) => {
       if (!isBinary) void this.#onCommand(raw.toString());

@@ -34,6 +34,8 @@ export interface SfuConfig {
   consumersPerRouter: number;
   /** Consumers the node accepts before it reports itself full. */
   maxConsumers: number;
+  /** On SIGTERM the node drains: it exits when its last peer left, or after this long (src/drain.ts). */
+  drainDeadlineMs: number;
 }
 
 /** A setting was missing or invalid; the message names it. */
@@ -83,6 +85,7 @@ const EnvSchema = v.object({
   SFU_PUBLIC_URL: v.optional(HttpUrl),
   SFU_CONSUMERS_PER_ROUTER: v.optional(PositiveInt, "400"),
   SFU_MAX_CONSUMERS: v.optional(PositiveInt),
+  SFU_DRAIN_DEADLINE_MS: v.optional(PositiveInt, "30000"),
 });
 
 /**
@@ -139,5 +142,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SfuConfig {
     publicUrl: (e.SFU_PUBLIC_URL ?? `http://${publicHost.includes(":") ? `[${publicHost}]` : publicHost}:${e.SFU_PORT}`).replace(/\/+$/, ""),
     consumersPerRouter: e.SFU_CONSUMERS_PER_ROUTER,
     maxConsumers: e.SFU_MAX_CONSUMERS ?? workers * 500,
+    drainDeadlineMs: e.SFU_DRAIN_DEADLINE_MS,
   };
 }

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { FLEET_HEARTBEAT_INTERVAL_MS, FleetAckSchema, type FleetLoad } from "../../schema/protocol/fleet";
+import { FLEET_HEARTBEAT_INTERVAL_MS, FleetAckSchema, type FleetHeartbeat, type FleetLoad } from "../../schema/protocol/fleet";
 import type { SfuConfig } from "./config";
 import type { NodeIdentity } from "./fleet-auth";
 import { log } from "./log";
@@ -27,6 +27,7 @@ export class FleetLink {
   #registered = false;
   #intervalMs = FLEET_HEARTBEAT_INTERVAL_MS;
   #stopped = false;
+  #draining = false;
 
   constructor(config: LinkConfig, identity: NodeIdentity, node: MediaNode) {
     this.#config = config;
@@ -50,9 +51,19 @@ export class FleetLink {
     clearTimeout(this.#timer);
   }
 
+  /** The node drains: says so in a heartbeat now (the registry then counts it full) and in every later one. */
+  drain(): void {
+    if (this.#draining || this.#stopped) return;
+    this.#draining = true;
+    clearTimeout(this.#timer);
+    void this.#beat();
+  }
+
   async load(): Promise<FleetLoad> {
     const counts = nodeCounts(this.#node);
-    return { cpu: await this.#sampler.sample(), transports: counts.transports, consumers: counts.consumers, maxConsumers: this.#config.maxConsumers };
+    // A draining node takes nobody new, also when it must register again.
+    const maxConsumers = this.#draining ? 0 : this.#config.maxConsumers;
+    return { cpu: await this.#sampler.sample(), transports: counts.transports, consumers: counts.consumers, maxConsumers };
   }
 
   async #beat(): Promise<void> {
@@ -84,7 +95,9 @@ export class FleetLink {
 
   async #heartbeat(): Promise<void> {
     try {
-      await this.#post("/api/fleet/heartbeat", { nodeId: this.#identity.nodeId, load: await this.load() });
+      const body: FleetHeartbeat = { nodeId: this.#identity.nodeId, load: await this.load() };
+      if (this.#draining) body.draining = true;
+      await this.#post("/api/fleet/heartbeat", body);
     } catch (error) {
       if (error instanceof FleetHttpError && error.status === 404) {
         this.#registered = false;

@@ -1,6 +1,7 @@
 import { ClassLinks } from "./class-link";
 import { ConfigError, loadConfig, type SfuConfig } from "./config";
 import { NodeIdentity } from "./fleet-auth";
+import { drain, takeOverSigterm } from "./drain";
 import { FleetLink } from "./fleet-link";
 import { log } from "./log";
 import { createMediaTokenVerifier } from "./media-token";
@@ -58,6 +59,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log("info", "sfu_stopping", { signal });
+    // SIGTERM (a rolling restart, systemd stop) drains first: the classes move their people off, then the node
+    // stops. SIGINT (Ctrl-C at a terminal) stops at once.
+    if (signal === "SIGTERM") await drain({ node, signaling: server.signaling, fleetLink, classLinks }, config.drainDeadlineMs);
     // Running recordings are composed, uploaded and reported before anything closes: a SIGTERM loses none.
     await drainRecordings();
     await recording?.reportsFlushed();
@@ -68,7 +72,7 @@ async function main(): Promise<void> {
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));
-  process.on("SIGTERM", () => void stop("SIGTERM"));
+  takeOverSigterm(() => void stop("SIGTERM"));
 }
 
 main().catch((error) => {

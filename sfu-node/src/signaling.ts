@@ -6,6 +6,7 @@ import * as v from "valibot";
 import { describeFrameIssues, type ErrorBody, HTTP_STATUS } from "../../schema/errors";
 import { readRequestId } from "../../schema/protocol/envelope";
 import {
+  MEDIA_CLOSE_CODES,
   MEDIA_METHODS,
   type MediaMethod,
   type MediaNotification,
@@ -26,6 +27,8 @@ import type { Peer } from "./Peer";
 const MAX_FRAME_BYTES = 128 * 1024;
 /** Sockets that do not answer a ping within this interval are dropped (their peer closes). */
 const PING_INTERVAL_MS = 30_000;
+/** Why a draining node closes a new media socket. */
+export const DRAINING_REASON = "This media server is shutting down; join media again";
 /** The signaling path: `/media/<classId>?token=<media token>`. */
 const MEDIA_PATH = /^\/media\/([A-Za-z0-9._~-]{1,128})$/;
 
@@ -90,6 +93,7 @@ export class SignalingServer {
   readonly #pingTimer: NodeJS.Timeout;
   readonly #alive = new WeakSet<WebSocket>();
   readonly #context: HandlerContext = { renewToken: (peer, token) => this.#renewToken(peer, token) };
+  #refusingJoins = false;
 
   constructor(options: SignalingOptions) {
     this.#node = options.node;
@@ -121,7 +125,17 @@ export class SignalingServer {
       refuseUpgrade(socket, body);
       return;
     }
+    if (this.#refusingJoins) {
+      // Opened only to be closed with a reason the browser can read (an HTTP refusal's body is hidden from it).
+      this.#wss.handleUpgrade(request, socket, head, (ws) => ws.close(MEDIA_CLOSE_CODES.draining, DRAINING_REASON));
+      return;
+    }
     this.#wss.handleUpgrade(request, socket, head, (ws) => void this.#accept(ws, claims));
+  }
+
+  /** The node drains (src/drain.ts): sockets already open stay; new ones are closed with {@link MEDIA_CLOSE_CODES.draining}. */
+  refuseJoins(): void {
+    this.#refusingJoins = true;
   }
 
   /** Closes every socket (their peers close with them). */

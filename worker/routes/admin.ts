@@ -1,7 +1,10 @@
 import { and, asc, eq, or, type SQL, sql } from "drizzle-orm";
 import { Hono } from "hono";
+import { getServerByName } from "partyserver";
+import * as v from "valibot";
+import { ClassMediaViewSchema } from "../../schema/api/class-media";
 import { AdminUserCreateSchema, AdminUserListQuerySchema, AdminUserPatchSchema, IdSchema } from "../../schema/api/portal";
-import { users } from "../../schema/db";
+import { classes, users } from "../../schema/db";
 import type { AppEnv } from "../app-env";
 import { hashPassword } from "../auth/password";
 import { toPublicUser } from "../auth/public-user";
@@ -72,4 +75,17 @@ adminRoutes.post("/api/admin/users", async (c) => {
     .returning();
   if (!row) throw new ApiError("CONFLICT", "An account with this e-mail address exists already");
   return c.json({ user: toPublicUser(row) }, 201);
+});
+
+/**
+ * The live class's media as its class object sees it (admins only): which sfu-nodes carry it, in which region
+ * and state, and who is on each. A class nobody opened answers with no nodes.
+ */
+adminRoutes.get("/api/admin/classes/:id/media", async (c) => {
+  requireRole(c, "admin");
+  const classId = parse(IdSchema, c.req.param("id"));
+  const cls = await c.var.db.query.classes.findFirst({ where: eq(classes.id, classId), columns: { id: true } });
+  if (!cls) throw new ApiError("NOT_FOUND", "No such class");
+  const view = await (await getServerByName(c.env.CLASSROOM, cls.id)).mediaView();
+  return c.json(v.parse(ClassMediaViewSchema, view));
 });

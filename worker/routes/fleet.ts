@@ -58,7 +58,8 @@ fleetRoutes.post("/api/fleet/heartbeat", async (c) => {
       cpuLoad: body.load.cpu,
       transports: body.load.transports,
       consumers: body.load.consumers,
-      maxConsumers: body.load.maxConsumers,
+      // A draining node counts as full: no class assigns anyone to it (schema/protocol/fleet.ts).
+      maxConsumers: body.draining ? 0 : body.load.maxConsumers,
       lastHeartbeatAt: now,
     })
     .where(eq(sfuNodes.id, nodeId))

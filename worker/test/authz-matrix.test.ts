@@ -145,6 +145,11 @@ const ROUTES: RouteCase[] = [
   },
   { name: "GET /api/admin/users", request: () => ({ method: "GET", path: "/api/admin/users" }), expect: [401, 403, 403, 403, 403, 200] },
   {
+    name: "GET /api/admin/classes/:id/media",
+    request: (f) => ({ method: "GET", path: `/api/admin/classes/${f.classId}/media` }),
+    expect: [401, 403, 403, 403, 403, 200],
+  },
+  {
     name: "PATCH /api/admin/users/:id",
     request: (f) => ({ method: "PATCH", path: `/api/admin/users/${f.bystander.id}`, body: { role: "teacher" } }),
     expect: [401, 403, 403, 403, 403, 200],

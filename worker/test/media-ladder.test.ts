@@ -149,6 +149,33 @@ describe("media connection ladder", () => {
     expect(world.statuses).toEqual(["joining", "connected", "reconnecting", "reconnecting", "connected"]);
   });
 
+  it("the class's media.move rejoins at once, without the backoff, on a fresh link", async () => {
+    const world = new FakeWorld(() => 0.99);
+    await connected(world);
+    const first = world.link;
+    const movedAt = Date.now();
+    world.ladder.moveNow();
+    expect(first.closed).toBe(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(world.joinTimes).toEqual([movedAt, movedAt]);
+    expect(world.status).toBe("connected");
+    expect(world.link).not.toBe(first);
+  });
+
+  it("a media.move while a rejoin waits for its backoff starts that rejoin now, once", async () => {
+    const world = new FakeWorld(() => 0.99);
+    await connected(world);
+    world.ladder.lost(world.link);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(world.joinTimes).toHaveLength(1);
+    const movedAt = Date.now();
+    world.ladder.moveNow();
+    await vi.advanceTimersByTimeAsync(REJOIN_MAX_MS);
+    // The waiting rejoin was replaced, not added to.
+    expect(world.joinTimes).toEqual([world.joinTimes[0], movedAt]);
+    expect(world.status).toBe("connected");
+  });
+
   it("spreads the students of a failed node over the first second instead of one instant", async () => {
     const students = Array.from({ length: 30 }, (_, index) => new FakeWorld(seededRandom(index + 1)));
     for (const student of students) student.ladder.start();

@@ -8,6 +8,7 @@ import * as v from "valibot";
 import { AttendanceSessionsResponseSchema, ClassAttendanceResponseSchema } from "../../schema/api/attendance";
 import { AdminUserListResponseSchema, UserResponseSchema } from "../../schema/api/auth";
 import { ClassBoardResponseSchema } from "../../schema/api/board";
+import { ClassMediaViewSchema } from "../../schema/api/class-media";
 import { ClassFilesResponseSchema } from "../../schema/api/files";
 import { ClassNotificationsResponseSchema, MyNotificationsResponseSchema } from "../../schema/api/notifications";
 import {
@@ -72,6 +73,7 @@ describe("the Worker's replies match the schemas the browser checks them with", 
       status: 201,
     });
     await expectReply(AdminUserListResponseSchema, "/api/admin/users", f.admin);
+    await expectReply(ClassMediaViewSchema, `/api/admin/classes/${f.classId}/media`, f.admin);
 
     const created = (await expectReply(ClassResponseSchema, "/api/classes", f.teacher, { method: "POST", body: { title: "Shapes" }, status: 201 })) as {
       class: { id: string };

@@ -88,6 +88,7 @@ export class ClassChannel {
   readonly state: ChannelState;
   private readonly setState: SetStoreFunction<ChannelState>;
   private readonly inkListeners = new Set<(userId: string, ink: BoardInk) => void>();
+  private readonly moveListeners = new Set<(nodeId: string) => void>();
   private readonly boardOpListeners = new Set<(entry: BoardOpEntry) => void>();
   private readonly socket: PartySocket;
   private readonly pending = new PendingRequests<ClassroomMethod>(REQUEST_TIMEOUT_MS);
@@ -248,6 +249,9 @@ export class ClassChannel {
       case "board.ink":
         for (const listener of this.inkListeners) listener(message.data.userId, message.data.ink);
         break;
+      case "media.move":
+        for (const listener of this.moveListeners) listener(message.data.nodeId);
+        break;
       case "closing":
         this.setState("closedMessage", message.data.message);
         break;
@@ -374,6 +378,12 @@ export class ClassChannel {
   }
 
   /** Calls `listener` with every stroke in progress others draw (the board component draws them). */
+  /** The class tells this browser to move its media off `nodeId` (gone or draining) now. */
+  onMediaMove(listener: (nodeId: string) => void): () => void {
+    this.moveListeners.add(listener);
+    return () => this.moveListeners.delete(listener);
+  }
+
   onInk(listener: (userId: string, ink: BoardInk) => void): () => void {
     this.inkListeners.add(listener);
     return () => this.inkListeners.delete(listener);

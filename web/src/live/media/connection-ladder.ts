@@ -148,6 +148,20 @@ export class ConnectionLadder<Link> {
     if (this.isCurrent(link)) this.rejoin();
   }
 
+  /**
+   * The class says the node is gone or draining (`media.move`): throw the link away and join again now, without
+   * the backoff (the class already spread its people over a window) and with a fresh backoff for later tries.
+   * A rejoin waiting for its backoff starts now.
+   */
+  moveNow(): void {
+    if (this.closed) return;
+    if (this.rejoinTimer !== null) this.clock.clearTimeout(this.rejoinTimer);
+    this.rejoinTimer = null;
+    this.rejoinAttempt = 0;
+    this.teardown();
+    void this.join();
+  }
+
   /** ICE trouble: restart ICE at once; if the transport is not connected again in time, rejoin. */
   iceStateChanged(link: Link, state: string, restartIce: () => Promise<unknown>): void {
     if (!this.isCurrent(link)) return;

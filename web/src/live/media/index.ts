@@ -1,5 +1,5 @@
 import type { types } from "mediasoup-client";
-import { createEffect, createRoot, on } from "solid-js";
+import { createEffect, createRoot, on, onCleanup } from "solid-js";
 import { createStore, type SetStoreFunction } from "solid-js/store";
 import type { MediaJoinResponse } from "../../../../schema/protocol/classroom";
 import type { MediaNotification } from "../../../../schema/protocol/media";
@@ -103,6 +103,13 @@ export class MediaSession {
           },
         ),
       );
+      // The class moves us off a node that is gone or draining: join again now, not after the backoff. A move for a
+      // node this browser already left is stale (its ladder got here first).
+      const stopMoves = channel.onMediaMove((nodeId) => {
+        if (this.state.status === "connected" && this.state.nodeId !== nodeId) return;
+        this.ladder.moveNow();
+      });
+      onCleanup(stopMoves);
       // The class channel's media map is the authority on who sends what: consume what appears there.
       createEffect(
         on(

@@ -1,0 +1,123 @@
+/**
+ * A second sfu-node beside the one `npm start` runs, for tests where a class must move between nodes: its own
+ * key (generated here, enrolled with the Worker with the operators' secret from .dev.vars, as
+ * scripts/lib/services.sh does for the first node), its own ports, registered with the same Worker. It runs as
+ * its own process (not supervised), so a test can kill or stop it and know it stays down.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { exportJWK, generateKeyPair } from "jose";
+import * as v from "valibot";
+import { NodePrivateJwkSchema, nodePublicJwk } from "../../schema/tokens/node-token";
+import { freePort } from "./wrangler-dev";
+
+const repoRoot = path.resolve(import.meta.dirname, "../..");
+const REGISTER_TIMEOUT_MS = 60_000;
+
+export interface ExtraNode {
+  nodeId: string;
+  /** The sfu-node process (mediasoup workers are its children). */
+  pid: number;
+  /** Its HTTP base (`/health`, `/metrics`). */
+  httpUrl: string;
+  /** Rooms (classes) the node serves now, from its `/health`; null when it does not answer. */
+  rooms(): Promise<number | null>;
+  /** Resolves when the process has exited. */
+  exited: Promise<void>;
+  /** SIGKILL if it still runs, and forget its state. */
+  stop(): Promise<void>;
+}
+
+function enrolmentSecret(): string {
+  const line = readFileSync(path.join(repoRoot, ".dev.vars"), "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("FLEET_ENROLMENT_SECRET="));
+  if (!line) throw new Error(".dev.vars has no FLEET_ENROLMENT_SECRET (scripts/dev-vars.ts writes it)");
+  return line.slice("FLEET_ENROLMENT_SECRET=".length).replace(/^['"]|['"]$/g, "");
+}
+
+/** Rooms of the node at `httpUrl` (its `/health`), or null when it does not answer. */
+export async function roomsOn(httpUrl: string): Promise<number | null> {
+  try {
+    const health = (await (await fetch(`${httpUrl}/health`, { signal: AbortSignal.timeout(2_000) })).json()) as { rooms: number };
+    return health.rooms;
+  } catch {
+    return null;
+  }
+}
+
+/** Starts a node `nodeId` in `region` against the Worker at `baseUrl` and waits until it is registered. */
+export async function startExtraNode(baseUrl: string, nodeId: string, region = "local", rtcBase = 50_000): Promise<ExtraNode> {
+  const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+  const key = v.parse(NodePrivateJwkSchema, await exportJWK(privateKey));
+  const enrol = await fetch(`${baseUrl}/api/fleet/keys`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${enrolmentSecret()}`, "content-type": "application/json" },
+    body: JSON.stringify({ nodeId, publicKey: nodePublicJwk(key) }),
+  });
+  if (!enrol.ok) throw new Error(`enrolling ${nodeId} failed: ${enrol.status} ${await enrol.text()}`);
+
+  const port = await freePort();
+  const recordings = mkdtempSync(path.join(tmpdir(), `insp-live-${nodeId}-`));
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "sfu-node/src/main.ts"], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      SFU_PORT: String(port),
+      SFU_LISTEN_HOST: "127.0.0.1",
+      SFU_REGION: region,
+      SFU_NODE_ID: nodeId,
+      SFU_WEBRTC_SERVER_PORT: String(rtcBase),
+      SFU_RTC_PORT_MIN: String(rtcBase + 10),
+      SFU_RTC_PORT_MAX: String(rtcBase + 99),
+      SFU_RECORDING_PORT_MIN: String(rtcBase + 200),
+      SFU_RECORDING_PORT_MAX: String(rtcBase + 299),
+      SFU_RECORDING_DIR: recordings,
+      SFU_DRAIN_DEADLINE_MS: "10000",
+      WORKER_URL: baseUrl,
+      SFU_NODE_KEY: JSON.stringify(key),
+      FLEET_CREDENTIAL: "",
+    },
+  });
+  // Its output goes to test-results/e2e-<node id>.log, beside the stack's.
+  mkdirSync(path.join(repoRoot, "test-results"), { recursive: true });
+  const log = createWriteStream(path.join(repoRoot, "test-results", `e2e-${nodeId}.log`));
+  child.stdout!.pipe(log);
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => {
+    log.write(chunk);
+    stderr = (stderr + chunk.toString()).slice(-4_000);
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const httpUrl = `http://127.0.0.1:${port}`;
+  const node: ExtraNode = {
+    nodeId,
+    pid: child.pid!,
+    httpUrl,
+    rooms: () => roomsOn(httpUrl),
+    exited,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+      rmSync(recordings, { recursive: true, force: true });
+    },
+  };
+  const deadline = Date.now() + REGISTER_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${nodeId} exited before it registered:\n${stderr}`);
+    try {
+      const health = (await (await fetch(`${httpUrl}/health`)).json()) as { fleet: string };
+      if (health.fleet === "registered") return node;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      await node.stop();
+      throw new Error(`${nodeId} did not register within ${REGISTER_TIMEOUT_MS / 1000} s:\n${stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
