@@ -60,11 +60,9 @@ export class MediaPlane {
     return this.map.isOnStage(caller.userId) ? [...STAGE_SOURCES] : [];
   }
 
-  /** `media.join`: a healthy node with room — the class's own if it has one, else the nearest — and a media token for it. */
+  /** `media.join`: the healthy node with room nearest to the caller, and a media token for it. */
   async join(caller: ClassIdentity, location: JoinerLocation, now: number): Promise<MediaJoinResponse> {
-    // The class's nodes: those serving its participants (each keeps a class link open) or carrying its producers.
-    const classNodes = new Set([...this.map.nodesInUse(), ...this.links.sockets().map((link) => link.nodeId)]);
-    const node = pickNode(await this.nodes.healthy(now), location, classNodes);
+    const node = pickNode(await this.nodes.healthy(now), location);
     if (!node) throw new ChannelError("UNAVAILABLE", "No media server is available right now; try again in a moment");
     const { token, expiresAt, expiresInMs, produce } = await this.tokenFor(caller, node);
     return { nodeId: node.id, signalingUrl: signalingUrl(node, caller.classId, token), expiresAt, expiresInMs, produce };
