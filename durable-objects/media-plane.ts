@@ -1,6 +1,13 @@
 import * as v from "valibot";
 import type { MediaJoinResponse, MediaRenewResponse } from "../schema/protocol/classroom";
-import { type ClassLinkCommand, type ClassLinkCommandData, type ClassLinkNotification, ClassLinkNotificationSchema } from "../schema/protocol/class-link";
+import {
+  CLASS_LINK_RESPONSES,
+  type ClassLinkAnswer,
+  type ClassLinkCommand,
+  type ClassLinkCommandData,
+  type ClassLinkNotification,
+  ClassLinkNotificationSchema,
+} from "../schema/protocol/class-link";
 import { type ResponseFrame, ResponseFrameSchema } from "../schema/protocol/envelope";
 import { PendingRequests } from "../schema/protocol/pending-requests";
 import type { JoinerLocation } from "../schema/regions";
@@ -8,6 +15,7 @@ import { type ClassIdentity, isModerator } from "../schema/tokens/class-token";
 import { MEDIA_SOURCES, type MediaSource } from "../schema/tokens/media-token";
 import { ChannelError } from "./errors";
 import type { ClassroomBindings } from "./bindings";
+import { Cascade } from "./cascade";
 import type { MediaMap } from "./media-map";
 import type { Presence } from "./presence";
 import { type CandidateNode, NodeDirectory, pickNode, signalingUrl, signMediaToken } from "./sfu-assign";
@@ -41,9 +49,11 @@ export interface NodeLinks {
  * keeps the stage, and drives the nodes over their class links (grants, server-side mutes, disconnects).
  */
 export class MediaPlane {
-  private readonly pending = new PendingRequests(COMMAND_TIMEOUT_MS);
+  private readonly pending = new PendingRequests<ClassLinkCommand>(COMMAND_TIMEOUT_MS);
   private watcher: NodeWatcher | null = null;
   private readonly nodes: NodeDirectory;
+  /** Pipes between the class's nodes, so each participant's own node serves them every stream. */
+  private readonly cascade: Cascade;
 
   constructor(
     private readonly map: MediaMap,
@@ -52,6 +62,16 @@ export class MediaPlane {
     private readonly env: ClassroomBindings,
   ) {
     this.nodes = new NodeDirectory(env.DB);
+    this.cascade = new Cascade(
+      {
+        command: (nodeId, method, data) => {
+          const [link] = this.links.sockets(nodeId);
+          if (!link) return Promise.reject(new ChannelError("UNAVAILABLE", "That media server is not linked to the class"));
+          return this.send(link.socket, method, data);
+        },
+      },
+      (producerId) => this.map.producers().find((producer) => producer.producerId === producerId) ?? null,
+    );
   }
 
   /** What `userId` with `role` may send now. */
@@ -150,6 +170,7 @@ export class MediaPlane {
   /** The node's link closed. */
   nodeGone(nodeId: string): void {
     this.map.nodeGone(nodeId);
+    void this.cascade.nodeGone(nodeId);
     this.watcher?.nodeGone(nodeId, Date.now());
   }
 
@@ -182,9 +203,17 @@ export class MediaPlane {
         return;
       case "producerRemoved":
         this.map.removed(nodeId, notification.data.producerId);
+        void this.cascade.producerRemoved(notification.data.producerId);
         return;
       case "producerPaused":
         this.map.paused(nodeId, notification.data.producerId, notification.data.paused);
+        void this.cascade.producerPaused(notification.data.producerId, notification.data.paused);
+        return;
+      case "pipeWanted":
+        void this.cascade.wanted(nodeId, notification.data.producerId);
+        return;
+      case "pipeIdle":
+        void this.cascade.idle(nodeId, notification.data.producerId);
         return;
       case "quality":
         this.map.reportQuality(notification.data.quality);
@@ -214,10 +243,10 @@ export class MediaPlane {
     }
   }
 
-  /** One command frame; resolves when the node confirms it, rejects on its refusal or after a timeout. */
-  send<M extends ClassLinkCommand>(socket: WebSocket, method: M, data: ClassLinkCommandData<M>): Promise<void> {
+  /** One command frame; resolves with the node's answer (checked), rejects on its refusal or after a timeout. */
+  send<M extends ClassLinkCommand>(socket: WebSocket, method: M, data: ClassLinkCommandData<M>): Promise<ClassLinkAnswer<M>> {
     const answer = this.pending.send(
-      undefined,
+      method,
       () => new ChannelError("UNAVAILABLE", "The media server did not answer in time"),
       (id) => {
         try {
@@ -227,13 +256,16 @@ export class MediaPlane {
         }
       },
     );
-    return answer.then(() => undefined);
+    return answer as Promise<ClassLinkAnswer<M>>;
   }
 
   private settle(frame: ResponseFrame): void {
     this.pending.settle(
       frame,
-      () => undefined,
+      (data, method) => {
+        const schema = (CLASS_LINK_RESPONSES as Partial<Record<ClassLinkCommand, v.GenericSchema>>)[method];
+        return schema ? v.parse(schema, data) : {};
+      },
       (error) => new ChannelError(error.code === "NOT_FOUND" ? "NOT_FOUND" : "UNAVAILABLE", `The media server refused: ${error.message}`),
     );
   }

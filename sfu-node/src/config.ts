@@ -34,6 +34,12 @@ export interface SfuConfig {
   consumersPerRouter: number;
   /** Consumers the node accepts before it reports itself full. */
   maxConsumers: number;
+  /**
+   * The address other sfu-nodes send this node's pipes to (SFU_PIPE_ANNOUNCED_ADDRESS; default the announced
+   * address, else the listen address). The class object hands it to the other node as this node reported it,
+   * so a private network address, or a relay in front of the node, can be given here.
+   */
+  pipeAnnouncedAddress: string;
 }
 
 /** A setting was missing or invalid; the message names it. */
@@ -54,6 +60,7 @@ const EnvSchema = v.object({
   SFU_LISTEN_HOST: v.optional(v.pipe(v.string(), v.ip("must be an IP address")), "0.0.0.0"),
   SFU_PORT: v.optional(Port, "8840"),
   SFU_ANNOUNCED_ADDRESS: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(253))),
+  SFU_PIPE_ANNOUNCED_ADDRESS: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(253))),
   SFU_RTC_PORT_MIN: v.optional(Port, "40000"),
   SFU_RTC_PORT_MAX: v.optional(Port, "49999"),
   SFU_WEBRTC_SERVER_PORT: v.optional(Port, "44444"),
@@ -139,5 +146,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SfuConfig {
     publicUrl: (e.SFU_PUBLIC_URL ?? `http://${publicHost.includes(":") ? `[${publicHost}]` : publicHost}:${e.SFU_PORT}`).replace(/\/+$/, ""),
     consumersPerRouter: e.SFU_CONSUMERS_PER_ROUTER,
     maxConsumers: e.SFU_MAX_CONSUMERS ?? workers * 500,
+    pipeAnnouncedAddress: e.SFU_PIPE_ANNOUNCED_ADDRESS ?? publicHost,
   };
 }
