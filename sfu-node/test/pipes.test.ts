@@ -15,6 +15,7 @@ import {
 import { ResponseFrameSchema } from "../../schema/protocol/envelope";
 import { MediaRequestFrameSchema } from "../../schema/protocol/media";
 import { ClassLinks } from "../src/class-link";
+import { CpuSampler, renderMetrics } from "../src/metrics";
 import { MediaNode } from "../src/Node";
 import type { Room } from "../src/Room";
 import { eventually, recordingConnection, startRtpCounter, startVp8Sender, VP8_SENDER } from "./helpers";
@@ -244,6 +245,12 @@ describe("pipes between two nodes, directed by the class object", () => {
     await eventually(() => second.counter.count() >= 30, 15_000, "30 RTP packets at the second student");
     expect(pipesOf(roomA, "node-b")).toMatchObject({ transports: 1, sent: 1 });
     expect(pipesOf(roomB, "node-a")).toMatchObject({ transports: 1, received: 1 });
+    // /metrics shows the pipes per remote node, and the bitrate through them.
+    const metricsA = await renderMetrics(nodeA, new CpuSampler(nodeA), 0);
+    expect(metricsA).toContain('sfu_pipe_transports{peer_node="node-b"} 1\n');
+    expect(metricsA).toContain('sfu_piped_producers_sent{peer_node="node-b"} 1\n');
+    expect(Number(/sfu_pipe_send_bitrate_bps\{peer_node="node-b"\} (\d+)/.exec(metricsA)?.[1])).toBeGreaterThan(10_000);
+    expect(await renderMetrics(nodeB, new CpuSampler(nodeB), 0)).toContain('sfu_piped_producers_received{peer_node="node-a"} 1\n');
 
     // A keyframe request of a consumer on B reaches the sender on A (as a PLI through the pipe).
     const before = await pliCount(producer);
