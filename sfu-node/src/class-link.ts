@@ -210,6 +210,7 @@ class ClassLink {
       this.#send(this.#sync());
       // Without it the class object could not tell a node that lost its recordings (a restarted process) from one that kept them.
       this.#send({ notification: "recordings", data: { recordings: this.#options.recording?.heldFor(this.room.classId) ?? [] } });
+      this.pipes.askAgain();
     });
     socket.on("message", (raw, isBinary) => {
       if (!isBinary) void this.#onCommand(raw.toString());
@@ -287,11 +288,8 @@ class ClassLink {
     this.#send(notification);
   }
 
-  /** Whether the frame went out (false while the link is down). */
-  #send(frame: unknown): boolean {
-    if (this.#socket?.readyState !== WebSocket.OPEN) return false;
-    this.#socket.send(JSON.stringify(frame));
-    return true;
+  #send(frame: unknown): void {
+    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify(frame));
   }
 
   /**

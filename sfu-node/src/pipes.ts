@@ -15,8 +15,8 @@ export interface RoomPipesOptions {
   announcedAddress?: string;
   idleCloseMs?: number;
   waitMs?: number;
-  /** Sends a notification to the class object over the room's class link; false when the link is down. */
-  notify(notification: ClassLinkNotification): boolean;
+  /** Sends a notification to the class object over the room's class link (dropped while the link is down). */
+  notify(notification: ClassLinkNotification): void;
 }
 
 /** This room's end of the pipe towards one other node. */
@@ -217,9 +217,14 @@ export class RoomPipes {
     };
     promise.then(settle, settle);
     this.#waiting.set(producerId, { promise, resolve, reject });
-    if (!this.#options.notify({ notification: "pipeWanted", data: { producerId } }))
-      reject(new MediaError("UNAVAILABLE", "This media server cannot reach the class right now; try again"));
+    // While the link is still opening (a room's first participant consumes at once), `askAgain` sends it later.
+    this.#options.notify({ notification: "pipeWanted", data: { producerId } });
     return promise;
+  }
+
+  /** The class link (re)opened: every wait still open is asked again (the object may never have heard it). */
+  askAgain(): void {
+    for (const producerId of this.#waiting.keys()) this.#options.notify({ notification: "pipeWanted", data: { producerId } });
   }
 
   /** Pipe transports and streams by peer node, for /metrics. */
