@@ -15,7 +15,7 @@ import { readDevVars } from "../scripts/lib/dev-vars-file";
 import { launchBrowser, newUserContext } from "./lib/browser";
 import { createClassWithStudents, type IdentifiedPerson, openIdentifiedPerson } from "./lib/live-class";
 import { cameraAt } from "./lib/media-faults";
-import { registerPeerConnections } from "./lib/peer-connections";
+import { type PagePeerConnection, registerPeerConnections } from "./lib/peer-connections";
 import { newPerson, type SsoPerson } from "./lib/sso";
 import { freePort } from "./lib/wrangler-dev";
 
@@ -96,6 +96,27 @@ async function decodedFrames(page: Page, userId: string): Promise<number> {
   return (await cameraAt(page, userId))?.framesDecoded ?? 0;
 }
 
+interface PageWindow {
+  document: { querySelector(selector: string): { srcObject: { getTracks(): { id: string }[] } | null } | null };
+  __e2ePeerConnections: PagePeerConnection[];
+}
+
+/** Height of the last frame the page decoded of `userId`'s camera: which simulcast layer arrives (0: none yet). */
+async function decodedHeight(page: Page, userId: string): Promise<number> {
+  return page.evaluate(async (userId) => {
+    const page = globalThis as unknown as PageWindow;
+    const track = page.document.querySelector(`[data-testid="media-tile"][data-user-id="${userId}"][data-source="video"] video`)?.srcObject?.getTracks()[0];
+    let height = 0;
+    for (const connection of page.__e2ePeerConnections) {
+      if (!track || connection.connectionState === "closed") continue;
+      (await connection.getStats()).forEach((report) => {
+        if (report.type === "inbound-rtp" && report.trackIdentifier === track.id) height = Number(report.frameHeight ?? 0);
+      });
+    }
+    return height;
+  }, userId);
+}
+
 describe("one class across two media servers", () => {
   let browser: Browser;
   let teacher: IdentifiedPerson;
@@ -148,5 +169,22 @@ describe("one class across two media servers", () => {
     await expect.poll(() => decodedFrames(teacher.page, student.userId), { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(0);
     expect(await metric(eu, `sfu_piped_producers_received{peer_node="e2e-sg"}`)).toBeGreaterThanOrEqual(1);
     expect(await metric(eu, `sfu_pipe_transports{peer_node="e2e-sg"}`)).toBe(1);
+  });
+
+  it("the student on the other node still switches simulcast layers of the teacher's camera (every layer crosses the pipe)", { timeout: 90_000 }, async () => {
+    // A phone-sized window: the teacher's tile is small, so the smallest layer (320×180) is enough; a large one
+    // brings a bigger layer back. Both come through the piped copy on the student's node.
+    await student.page.setViewportSize({ width: 360, height: 740 });
+    await expect
+      .poll(
+        async () => {
+          const height = await decodedHeight(student.page, teacher.userId);
+          return height > 0 && height <= 180;
+        },
+        { timeout: MEDIA_TIMEOUT_MS, interval: 250 },
+      )
+      .toBe(true);
+    await student.page.setViewportSize({ width: 1280, height: 900 });
+    await expect.poll(() => decodedHeight(student.page, teacher.userId), { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(180);
   });
 });
