@@ -184,6 +184,10 @@ export class MediaPlane {
       case "sync": {
         // Only people still in the class keep media; anyone else the node still has is disconnected there.
         const present = (userId: string) => this.presence.get(userId) !== null;
+        const reported = new Set(notification.data.producers.map((p) => p.producerId));
+        // Producers the node no longer has are gone for the nodes holding copies of them too.
+        for (const known of this.map.producers())
+          if (known.nodeId === nodeId && !reported.has(known.producerId)) void this.cascade.producerRemoved(known.producerId);
         this.map.syncNode(
           nodeId,
           notification.data.producers.filter((p) => present(p.userId)),

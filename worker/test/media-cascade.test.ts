@@ -148,6 +148,12 @@ describe("the class object directs pipes between its nodes", () => {
     sg.notify("pipeWanted", { producerId: "p-nothing" });
     expect((await sg.command("pipeUnavailable")).data).toEqual({ producerId: "p-nothing", message: "That stream has ended" });
 
+    // Watched again, then gone from node-eu's report after its link came back: the copy goes too.
+    sg.notify("pipeWanted", { producerId: "p-cam" });
+    await teacherClient.until(() => sg.commands.filter((c) => c.method === "pipeProduce" && c.data.producerId === "p-cam").length === 2, "piped again");
+    eu.notify("sync", { nodeId: "node-eu", producers: [], users: [teacher.id] });
+    expect((await sg.command("pipeDrop", (d) => d.producerId === "p-cam")).data).toEqual({ producerId: "p-cam" });
+
     // node-sg's link goes: node-eu closes its end of their pipe.
     sg.socket.close();
     expect((await eu.command("pipeClose")).data).toEqual({ peerNodeId: "node-sg" });
