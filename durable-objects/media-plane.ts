@@ -69,6 +69,7 @@ export class MediaPlane {
           if (!link) return Promise.reject(new ChannelError("UNAVAILABLE", "That media server is not linked to the class"));
           return this.send(link.socket, method, data);
         },
+        nodes: () => [...new Set(this.links.sockets().map((link) => link.nodeId))],
       },
       (producerId) => this.map.producers().find((producer) => producer.producerId === producerId) ?? null,
     );
@@ -187,7 +188,7 @@ export class MediaPlane {
         const reported = new Set(notification.data.producers.map((p) => p.producerId));
         // Producers the node no longer has are gone for the nodes holding copies of them too.
         for (const known of this.map.producers())
-          if (known.nodeId === nodeId && !reported.has(known.producerId)) void this.cascade.producerRemoved(known.producerId);
+          if (known.nodeId === nodeId && !reported.has(known.producerId)) void this.cascade.producerRemoved(nodeId, known.producerId);
         this.map.syncNode(
           nodeId,
           notification.data.producers.filter((p) => present(p.userId)),
@@ -207,11 +208,11 @@ export class MediaPlane {
         return;
       case "producerRemoved":
         this.map.removed(nodeId, notification.data.producerId);
-        void this.cascade.producerRemoved(notification.data.producerId);
+        void this.cascade.producerRemoved(nodeId, notification.data.producerId);
         return;
       case "producerPaused":
         this.map.paused(nodeId, notification.data.producerId, notification.data.paused);
-        void this.cascade.producerPaused(notification.data.producerId, notification.data.paused);
+        void this.cascade.producerPaused(nodeId, notification.data.producerId, notification.data.paused);
         return;
       case "pipeWanted":
         void this.cascade.wanted(nodeId, notification.data.producerId);

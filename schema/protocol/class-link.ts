@@ -118,8 +118,16 @@ export type PipeEnd = v.InferOutput<typeof PipeEndSchema>;
 export const PipedStreamSchema = v.strictObject({ kind: KindSchema, rtpParameters: RtpParametersSchema, paused: v.boolean() });
 export type PipedStream = v.InferOutput<typeof PipedStreamSchema>;
 
-/** Names the pipe pair between two nodes; a new id for the same peer node replaces the old pair. */
-const PipeIdentity = { peerNodeId: SfuNodeIdSchema, pipeId: Id };
+/**
+ * `pipeOpen`'s answer: the node's end towards the peer node, and the peer end it is connected to (null while
+ * not connected). The object compares both nodes' answers, so it needs no memory of the pairs it made: a pair
+ * whose ends point at each other is reused, a half-made one is completed, one pointing elsewhere is replaced.
+ */
+export const PipeOpenAnswerSchema = v.strictObject({
+  ...PipeEndSchema.entries,
+  connectedTo: v.nullable(v.strictObject({ ip: PipeEndSchema.entries.ip, port: PipeEndSchema.entries.port })),
+});
+export type PipeOpenAnswer = v.InferOutput<typeof PipeOpenAnswerSchema>;
 
 /**
  * Object → node commands: request data by method. Every answer's data is `{}` but for the methods in
@@ -138,10 +146,10 @@ export const CLASS_LINK_COMMANDS = {
   /** Start recording these users' producers (REC-APP wires it to the recorder). */
   "recording.start": v.strictObject({ recordingId: Id, userIds: v.pipe(v.array(Id), v.maxLength(10_000)) }),
   "recording.stop": v.strictObject({ recordingId: Id }),
-  /** Create (or return) this class's pipe end towards `peerNodeId`; answers {@link PipeEndSchema}. */
-  pipeOpen: v.strictObject(PipeIdentity),
+  /** Create (or return) this class's pipe end towards `peerNodeId`; answers {@link PipeOpenAnswerSchema}. */
+  pipeOpen: v.strictObject({ peerNodeId: SfuNodeIdSchema }),
   /** Connect this node's end to the peer node's end (the object relays what the peer answered to `pipeOpen`). */
-  pipeConnect: v.strictObject({ ...PipeIdentity, remote: PipeEndSchema }),
+  pipeConnect: v.strictObject({ peerNodeId: SfuNodeIdSchema, remote: PipeEndSchema }),
   /** Send a producer of this node through the pipe to `peerNodeId`; answers {@link PipedStreamSchema}. */
   pipeConsume: v.strictObject({ peerNodeId: SfuNodeIdSchema, producerId: Id }),
   /** Take a producer of `peerNodeId` in through the pipe, with the same id, for this node's participants. */
@@ -166,7 +174,7 @@ export const CLASS_LINK_COMMANDS = {
 
 /** Answers that carry data, by method; every other command answers `{}`. */
 export const CLASS_LINK_RESPONSES = {
-  pipeOpen: PipeEndSchema,
+  pipeOpen: PipeOpenAnswerSchema,
   pipeConsume: PipedStreamSchema,
 } as const satisfies Partial<Record<keyof typeof CLASS_LINK_COMMANDS, v.GenericSchema>>;
 export type ClassLinkAnswer<M extends ClassLinkCommand> = M extends keyof typeof CLASS_LINK_RESPONSES

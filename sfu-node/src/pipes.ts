@@ -1,5 +1,5 @@
 import type { types } from "mediasoup";
-import type { ClassLinkCommandData, ClassLinkNotification, PipeEnd, PipedStream } from "../../schema/protocol/class-link";
+import type { ClassLinkCommandData, ClassLinkNotification, PipeEnd, PipedStream, PipeOpenAnswer } from "../../schema/protocol/class-link";
 import type { MediaSource } from "../../schema/tokens/media-token";
 import { MediaError } from "./errors";
 import { log } from "./log";
@@ -22,7 +22,6 @@ export interface RoomPipesOptions {
 /** This room's end of the pipe towards one other node. */
 interface PipeEndEntry {
   readonly peerNodeId: string;
-  readonly pipeId: string;
   readonly transport: types.PipeTransport;
   readonly home: RouterEntry;
   remote: PipeEnd | undefined;
@@ -77,11 +76,10 @@ export class RoomPipes {
     room.once("close", () => this.close());
   }
 
-  /** `pipeOpen`: this room's end towards `peerNodeId` (a new `pipeId` replaces the old end and all it carried). */
-  async open({ peerNodeId, pipeId }: ClassLinkCommandData<"pipeOpen">): Promise<PipeEnd> {
+  /** `pipeOpen`: this room's end towards `peerNodeId` (made on first use), and the peer end it is connected to. */
+  async open({ peerNodeId }: ClassLinkCommandData<"pipeOpen">): Promise<PipeOpenAnswer> {
     const existing = this.#ends.get(peerNodeId);
-    if (existing?.pipeId === pipeId && !existing.transport.closed) return this.#endOf(existing);
-    existing?.transport.close();
+    if (existing && !existing.transport.closed) return this.#answer(existing);
     const home = await this.#room.routerForSending();
     const udp = this.#room.slotOf(home).listenInfos.find((info) => info.protocol === "udp");
     if (!udp) throw new MediaError("UNAVAILABLE", "This node has no UDP port range for pipes");
@@ -91,25 +89,25 @@ export class RoomPipes {
       enableRtx: true,
       appData: { peerNodeId },
     });
-    const entry: PipeEndEntry = { peerNodeId, pipeId, transport, home, remote: undefined };
-    // A race with a second `pipeOpen` (same id) keeps one end.
+    const entry: PipeEndEntry = { peerNodeId, transport, home, remote: undefined };
+    // A race with a second `pipeOpen` keeps one end.
     const raced = this.#ends.get(peerNodeId);
-    if (raced && raced !== existing && raced.pipeId === pipeId) {
+    if (raced && !raced.transport.closed) {
       transport.close();
-      return this.#endOf(raced);
+      return this.#answer(raced);
     }
     this.#ends.set(peerNodeId, entry);
     transport.observer.once("close", () => {
       if (this.#ends.get(peerNodeId) === entry) this.#ends.delete(peerNodeId);
     });
     log("info", "pipe_opened", { classId: this.#room.classId, peerNodeId, port: transport.tuple.localPort });
-    return this.#endOf(entry);
+    return this.#answer(entry);
   }
 
   /** `pipeConnect`: the peer node's end, as the class object relays it; only to an end the object opened. */
-  async connect({ peerNodeId, pipeId, remote }: ClassLinkCommandData<"pipeConnect">): Promise<void> {
+  async connect({ peerNodeId, remote }: ClassLinkCommandData<"pipeConnect">): Promise<void> {
     const end = this.#ends.get(peerNodeId);
-    if (!end || end.pipeId !== pipeId) throw new MediaError("CONFLICT", `No pipe to ${peerNodeId} was opened here for this class`);
+    if (!end || end.transport.closed) throw new MediaError("CONFLICT", `No pipe to ${peerNodeId} was opened here for this class`);
     if (end.remote) {
       if (end.remote.ip === remote.ip && end.remote.port === remote.port && end.remote.srtpParameters.keyBase64 === remote.srtpParameters.keyBase64) return;
       throw new MediaError("CONFLICT", `The pipe to ${peerNodeId} is already connected elsewhere`);
@@ -250,10 +248,11 @@ export class RoomPipes {
     for (const end of [...this.#ends.values()]) end.transport.close();
   }
 
-  #endOf(entry: PipeEndEntry): PipeEnd {
+  #answer(entry: PipeEndEntry): PipeOpenAnswer {
     const { tuple, srtpParameters } = entry.transport;
     if (!srtpParameters) throw new Error("A pipe transport without SRTP");
-    return { ip: tuple.localAddress ?? tuple.localIp, port: tuple.localPort, srtpParameters: { ...srtpParameters } };
+    const connectedTo = entry.remote ? { ip: entry.remote.ip, port: entry.remote.port } : null;
+    return { ip: tuple.localAddress ?? tuple.localIp, port: tuple.localPort, srtpParameters: { ...srtpParameters }, connectedTo };
   }
 
   #connectedEnd(peerNodeId: string): PipeEndEntry {

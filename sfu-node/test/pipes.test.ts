@@ -38,7 +38,10 @@ const WORKER_URL = `http://127.0.0.1:${WORKER_PORT}`;
 class ClassObject {
   readonly sockets = new Map<string, WebSocket>();
   readonly producers = new Map<string, CascadeProducer>();
-  readonly cascade = new Cascade({ command: (nodeId, method, data) => this.command(nodeId, method, data) }, (id) => this.producers.get(id) ?? null);
+  readonly cascade = new Cascade(
+    { command: (nodeId, method, data) => this.command(nodeId, method, data), nodes: () => [...this.sockets.keys()] },
+    (id) => this.producers.get(id) ?? null,
+  );
   readonly #pending = new Map<number, { method: ClassLinkCommand; resolve(data: unknown): void; reject(error: Error): void }>();
   #nextId = 1;
 
@@ -86,10 +89,10 @@ class ClassObject {
           break;
         case "producerRemoved":
           this.producers.delete(report.data.producerId);
-          void this.cascade.producerRemoved(report.data.producerId);
+          void this.cascade.producerRemoved(nodeId, report.data.producerId);
           break;
         case "producerPaused":
-          void this.cascade.producerPaused(report.data.producerId, report.data.paused);
+          void this.cascade.producerPaused(nodeId, report.data.producerId, report.data.paused);
           break;
         case "pipeWanted":
           void this.cascade.wanted(nodeId, report.data.producerId);
@@ -292,16 +295,19 @@ describe("pipes between two nodes, directed by the class object", () => {
     await eventually(() => object.sockets.has("node-a"), 10_000, "node A's class link");
     const stream = { kind: "video" as const, rtpParameters: { codecs: [{ mimeType: "video/VP8", payloadType: 101, clockRate: 90000 }] }, paused: false };
     // No pipe to node-z was opened: nothing is connected to it, nothing sent to it, nothing taken from it.
-    const remote = { ip: "127.0.0.1", port: 9, srtpParameters: { cryptoSuite: "AEAD_AES_256_GCM" as const, keyBase64: "a2V5" } };
-    await expect(object.command("node-a", "pipeConnect", { peerNodeId: "node-z", pipeId: "p1", remote })).rejects.toThrow("CONFLICT");
+    const elsewhere = await object.command("node-a", "pipeOpen", { peerNodeId: "node-y" });
+    const remote = { ip: "127.0.0.1", port: 9, srtpParameters: elsewhere.srtpParameters };
+    await expect(object.command("node-a", "pipeConnect", { peerNodeId: "node-z", remote })).rejects.toThrow("CONFLICT");
     await expect(object.command("node-a", "pipeConsume", { peerNodeId: "node-z", producerId: "any" })).rejects.toThrow("CONFLICT");
     await expect(object.command("node-a", "pipeProduce", { peerNodeId: "node-z", producerId: "p-x", userId: "u", source: "video", stream })).rejects.toThrow(
       "CONFLICT",
     );
-    // An end opened for one pair id does not take a connect for another.
-    const end = await object.command("node-a", "pipeOpen", { peerNodeId: "node-z", pipeId: "p1" });
-    expect(end).toMatchObject({ ip: "127.0.0.1", srtpParameters: { cryptoSuite: expect.any(String), keyBase64: expect.any(String) } });
-    await expect(object.command("node-a", "pipeConnect", { peerNodeId: "node-z", pipeId: "p2", remote })).rejects.toThrow("CONFLICT");
+    // An end, once connected to one peer end, takes no other (the object must close it and open a new one).
+    const end = await object.command("node-a", "pipeOpen", { peerNodeId: "node-z" });
+    expect(end).toMatchObject({ ip: "127.0.0.1", srtpParameters: { cryptoSuite: expect.any(String), keyBase64: expect.any(String) }, connectedTo: null });
+    await object.command("node-a", "pipeConnect", { peerNodeId: "node-z", remote });
+    expect(await object.command("node-a", "pipeOpen", { peerNodeId: "node-z" })).toEqual({ ...end, connectedTo: { ip: "127.0.0.1", port: 9 } });
+    await expect(object.command("node-a", "pipeConnect", { peerNodeId: "node-z", remote: { ...remote, port: 10 } })).rejects.toThrow("CONFLICT");
     // Media signaling (what browsers speak) has no pipe method at all: such a frame is refused before any handler.
     for (const method of ["pipeOpen", "pipeConnect", "pipeProduce"])
       expect(v.safeParse(MediaRequestFrameSchema, { id: 1, method, data: {} }).success).toBe(false);

@@ -77,21 +77,61 @@ describe("assignment by nearness", () => {
   });
 });
 
-/** A node's answers to the cascade's commands: its own pipe end (as it reports it) and the stream it pipes. */
-function pipingNode(ip: string, port: number): (command: LinkCommand) => Answer {
-  return (command) => {
-    if (command.method === "pipeOpen") return { ok: true, data: { ip, port, srtpParameters: { cryptoSuite: "AEAD_AES_256_GCM", keyBase64: `key-of-${ip}` } } };
-    if (command.method === "pipeConsume")
-      return {
-        ok: true,
-        data: {
-          kind: "video",
-          rtpParameters: { codecs: [{ mimeType: "video/VP8", payloadType: 101, clockRate: 90000 }], encodings: [{ ssrc: 1234 }] },
-          paused: false,
-        },
-      };
-    return { ok: true, data: {} };
+/**
+ * A node's side of the cascade's commands, keeping what a real node keeps: its pipe end per peer node (port
+ * `port`, a new port for each new end) and which peer end it is connected to, and the stream it pipes.
+ */
+class PipingNode {
+  readonly connected = new Map<string, { ip: string; port: number }>();
+  readonly ends = new Map<string, number>();
+  refuseConsume = false;
+
+  constructor(
+    readonly ip: string,
+    private port: number,
+  ) {}
+
+  /** The end towards `peerNodeId` is lost (the node's room for the class closed and opened again). */
+  loseEnd(peerNodeId: string): void {
+    this.ends.delete(peerNodeId);
+    this.connected.delete(peerNodeId);
+  }
+
+  answer = (command: LinkCommand): Answer => {
+    const peer = command.data.peerNodeId as string;
+    switch (command.method) {
+      case "pipeOpen": {
+        if (!this.ends.has(peer)) this.ends.set(peer, this.port++);
+        const srtpParameters = { cryptoSuite: "AEAD_AES_256_GCM", keyBase64: `key-of-${this.ip}-${this.ends.get(peer)}` };
+        return { ok: true, data: { ip: this.ip, port: this.ends.get(peer)!, srtpParameters, connectedTo: this.connected.get(peer) ?? null } };
+      }
+      case "pipeConnect": {
+        const remote = command.data.remote as { ip: string; port: number };
+        this.connected.set(peer, { ip: remote.ip, port: remote.port });
+        return { ok: true, data: {} };
+      }
+      case "pipeClose":
+        this.loseEnd(peer);
+        return { ok: true, data: {} };
+      case "pipeConsume":
+        if (this.refuseConsume || !this.connected.has(peer)) return { ok: false, error: { code: "CONFLICT", message: `No connected pipe to ${peer}` } };
+        return {
+          ok: true,
+          data: {
+            kind: "video",
+            rtpParameters: { codecs: [{ mimeType: "video/VP8", payloadType: 101, clockRate: 90000 }], encodings: [{ ssrc: 1234 }] },
+            paused: false,
+          },
+        };
+      default:
+        return { ok: true, data: {} };
+    }
   };
+}
+
+/** How many commands `method` (matching) the link got so far. */
+function count(link: NodeLink, method: string, match: (data: Record<string, unknown>) => boolean = () => true): number {
+  return link.commands.filter((c) => c.method === method && match(c.data)).length;
 }
 
 describe("the class object directs pipes between its nodes", () => {
@@ -102,22 +142,20 @@ describe("the class object directs pipes between its nodes", () => {
     const teacherClient = await ChannelClient.join(teacher, classId);
     const camera: LinkProducer = { producerId: "p-cam", userId: teacher.id, kind: "video", source: "video", paused: false };
     const screen: LinkProducer = { producerId: "p-screen", userId: teacher.id, kind: "video", source: "screen", paused: false };
-    const eu = await NodeLink.connect(classId, "node-eu", [camera, screen], [teacher.id], pipingNode("10.0.0.1", 40001));
-    const sg = await NodeLink.connect(classId, "node-sg", [], [], pipingNode("10.0.0.2", 40002));
+    const euNode = new PipingNode("10.0.0.1", 40001);
+    const eu = await NodeLink.connect(classId, "node-eu", [camera, screen], [teacher.id], euNode.answer);
+    const sg = await NodeLink.connect(classId, "node-sg", [], [], new PipingNode("10.0.0.2", 40002).answer);
     await teacherClient.until(() => teacherClient.events.some((e) => e.type === "media.producers" && e.upserts.length === 2), "both producers in the map");
 
     // Someone on node-sg consumes the camera: both nodes open their ends of one pair, each is connected to the end
     // the other reported, node-eu sends the camera through it and node-sg takes it in under the same id.
     sg.notify("pipeWanted", { producerId: "p-cam" });
     const produced = await sg.command("pipeProduce");
-    const openEu = await eu.command("pipeOpen");
-    const openSg = await sg.command("pipeOpen");
-    expect(openEu.data).toEqual({ peerNodeId: "node-sg", pipeId: openSg.data.pipeId });
-    expect(openSg.data.peerNodeId).toBe("node-eu");
+    expect((await eu.command("pipeOpen")).data).toEqual({ peerNodeId: "node-sg" });
+    expect((await sg.command("pipeOpen")).data).toEqual({ peerNodeId: "node-eu" });
     expect((await eu.command("pipeConnect")).data).toEqual({
       peerNodeId: "node-sg",
-      pipeId: openSg.data.pipeId,
-      remote: { ip: "10.0.0.2", port: 40002, srtpParameters: { cryptoSuite: "AEAD_AES_256_GCM", keyBase64: "key-of-10.0.0.2" } },
+      remote: { ip: "10.0.0.2", port: 40002, srtpParameters: { cryptoSuite: "AEAD_AES_256_GCM", keyBase64: "key-of-10.0.0.2-40002" } },
     });
     expect((await sg.command("pipeConnect")).data).toMatchObject({ peerNodeId: "node-eu", remote: { ip: "10.0.0.1", port: 40001 } });
     expect((await eu.command("pipeConsume")).data).toEqual({ peerNodeId: "node-sg", producerId: "p-cam" });
@@ -128,12 +166,13 @@ describe("the class object directs pipes between its nodes", () => {
       source: "video",
       stream: { kind: "video", paused: false },
     });
-    expect(eu.methods()).toEqual(["pipeOpen", "pipeConnect", "pipeConsume"]);
 
-    // The screen too: the same pair carries it (nothing opened again).
+    // The screen too: the nodes say their ends are connected to each other, so the same pair carries it.
     sg.notify("pipeWanted", { producerId: "p-screen" });
     await sg.command("pipeProduce", (d) => d.producerId === "p-screen");
-    expect(eu.methods()).toEqual(["pipeOpen", "pipeConnect", "pipeConsume", "pipeConsume"]);
+    expect(count(eu, "pipeConnect") + count(sg, "pipeConnect")).toBe(2);
+    expect(count(eu, "pipeClose")).toBe(0);
+    expect(count(eu, "pipeConsume")).toBe(2);
 
     // The camera paused on its node: its copy is paused too. Nobody on node-sg watches it any more: node-eu stops sending it.
     eu.notify("producerPaused", { producerId: "p-cam", paused: true });
@@ -144,13 +183,13 @@ describe("the class object directs pipes between its nodes", () => {
     eu.notify("producerRemoved", { producerId: "p-screen" });
     expect((await sg.command("pipeDrop")).data).toEqual({ producerId: "p-screen" });
 
-    // A producer the class does not have (or one on the asking node itself) is refused to the asking node.
+    // A producer the class does not have is refused to the asking node, with the reason.
     sg.notify("pipeWanted", { producerId: "p-nothing" });
     expect((await sg.command("pipeUnavailable")).data).toEqual({ producerId: "p-nothing", message: "That stream has ended" });
 
     // Watched again, then gone from node-eu's report after its link came back: the copy goes too.
     sg.notify("pipeWanted", { producerId: "p-cam" });
-    await teacherClient.until(() => sg.commands.filter((c) => c.method === "pipeProduce" && c.data.producerId === "p-cam").length === 2, "piped again");
+    await teacherClient.until(() => count(sg, "pipeProduce", (d) => d.producerId === "p-cam") === 2, "piped again");
     eu.notify("sync", { nodeId: "node-eu", producers: [], users: [teacher.id] });
     expect((await sg.command("pipeDrop", (d) => d.producerId === "p-cam")).data).toEqual({ producerId: "p-cam" });
 
@@ -161,32 +200,37 @@ describe("the class object directs pipes between its nodes", () => {
     eu.socket.close();
   });
 
-  it("tells the asking node when the producer's node refuses, and opens a new pair when a node lost its end", async () => {
+  it("replaces a pair whose ends no longer point at each other, and tells the asking node when the producer's node refuses", async () => {
     await addNode("node-eu", "eu-west");
     await addNode("node-sg", "ap-southeast");
     const { classId, teacher } = await createLiveClass(0);
     const teacherClient = await ChannelClient.join(teacher, classId);
     const camera: LinkProducer = { producerId: "p-cam", userId: teacher.id, kind: "video", source: "video", paused: false };
-    let euLostItsEnd = false;
-    const eu = await NodeLink.connect(classId, "node-eu", [camera], [teacher.id], (command) => {
-      if (command.method === "pipeConsume" && euLostItsEnd) return { ok: false, error: { code: "CONFLICT", message: "No connected pipe to node-sg" } };
-      return pipingNode("10.0.0.1", 40001)(command);
-    });
-    const sg = await NodeLink.connect(classId, "node-sg", [], [], pipingNode("10.0.0.2", 40002));
+    const euNode = new PipingNode("10.0.0.1", 40001);
+    const eu = await NodeLink.connect(classId, "node-eu", [camera], [teacher.id], euNode.answer);
+    const sg = await NodeLink.connect(classId, "node-sg", [], [], new PipingNode("10.0.0.2", 40002).answer);
     await teacherClient.until(() => teacherClient.events.some((e) => e.type === "media.producers"), "the camera in the map");
-
     sg.notify("pipeWanted", { producerId: "p-cam" });
     await sg.command("pipeProduce");
-    const firstPair = (await eu.command("pipeOpen")).data.pipeId;
 
-    // node-eu's room restarted and its end is gone: the object opens a new pair once, then gives up with a reason.
-    euLostItsEnd = true;
+    // node-eu lost its end (its room closed and opened again); node-sg's end still points at the old one. The
+    // object sees it in the nodes' answers (it remembers no pairs: it may have hibernated since) and makes a new pair.
+    euNode.loseEnd("node-sg");
     sg.notify("pipeWanted", { producerId: "p-cam" });
-    const unavailable = await sg.command("pipeUnavailable");
-    expect(unavailable.data).toEqual({ producerId: "p-cam", message: "That stream could not be brought to your media server; try again" });
-    const pairs = eu.commands.filter((c) => c.method === "pipeOpen").map((c) => c.data.pipeId);
-    expect(pairs).toHaveLength(2);
-    expect(pairs[1]).not.toBe(firstPair);
+    await teacherClient.until(() => count(sg, "pipeProduce") === 2, "piped through a new pair");
+    expect((await sg.command("pipeClose")).data).toEqual({ peerNodeId: "node-eu" });
+    // Both ends were made anew, and node-sg is connected to node-eu's new end as node-eu reported it.
+    const newEnd = euNode.ends.get("node-sg")!;
+    expect(newEnd).toBeGreaterThan(40001);
+    expect((await sg.command("pipeConnect", (d) => (d.remote as { port: number }).port === newEnd)).data).toMatchObject({ remote: { ip: "10.0.0.1" } });
+
+    // node-eu refuses to send it: after one new try the asking node is told.
+    euNode.refuseConsume = true;
+    sg.notify("pipeWanted", { producerId: "p-cam" });
+    expect((await sg.command("pipeUnavailable")).data).toEqual({
+      producerId: "p-cam",
+      message: "That stream could not be brought to your media server; try again",
+    });
     teacherClient.close();
     eu.socket.close();
     sg.socket.close();
