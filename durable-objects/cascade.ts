@@ -99,8 +99,9 @@ export class Cascade {
     const from = producer.nodeId;
     if (from === to) throw new CascadeError("That stream is on your own media server already");
     for (let attempt = 0; ; attempt++) {
-      // The second time, the pair is made anew: a node that answered the first check may have lost its end since.
-      await this.pair(from, to, attempt > 0);
+      // Checked again before the second try: a node that answered the first check may have lost its end since
+      // (then the pair is replaced). A pair that checks out is never closed here: other streams may use it.
+      await this.pair(from, to);
       try {
         const stream = await this.links.command(from, "pipeConsume", { peerNodeId: to, producerId });
         await this.links.command(to, "pipeProduce", { peerNodeId: from, producerId, userId: producer.userId, source: producer.source, stream });
@@ -112,18 +113,17 @@ export class Cascade {
   }
 
   /** Makes sure `a` and `b` have a pipe pair whose ends point at each other (concurrent callers share one check). */
-  private async pair(a: string, b: string, anew: boolean): Promise<void> {
+  private async pair(a: string, b: string): Promise<void> {
     const key = a < b ? `${a}|${b}` : `${b}|${a}`;
     let pairing = this.pairing.get(key);
     if (!pairing) {
-      pairing = this.connectPair(a, b, anew).finally(() => this.pairing.delete(key));
+      pairing = this.connectPair(a, b).finally(() => this.pairing.delete(key));
       this.pairing.set(key, pairing);
     }
     await pairing;
   }
 
-  private async connectPair(a: string, b: string, anew: boolean): Promise<void> {
-    if (anew) await Promise.all([this.links.command(a, "pipeClose", { peerNodeId: b }), this.links.command(b, "pipeClose", { peerNodeId: a })]);
+  private async connectPair(a: string, b: string): Promise<void> {
     let [endA, endB] = await this.open(a, b);
     const pointsAt = (end: PipeOpenAnswer, other: PipeOpenAnswer) => end.connectedTo?.ip === other.ip && end.connectedTo.port === other.port;
     if (pointsAt(endA, endB) && pointsAt(endB, endA)) return;

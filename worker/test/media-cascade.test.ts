@@ -224,13 +224,16 @@ describe("the class object directs pipes between its nodes", () => {
     expect(newEnd).toBeGreaterThan(40001);
     expect((await sg.command("pipeConnect", (d) => (d.remote as { port: number }).port === newEnd)).data).toMatchObject({ remote: { ip: "10.0.0.1" } });
 
-    // node-eu refuses to send it: after one new try the asking node is told.
+    // node-eu refuses to send it: after one more try the asking node is told; the pair, fine as it is, stays
+    // (other streams may be using it).
     euNode.refuseConsume = true;
     sg.notify("pipeWanted", { producerId: "p-cam" });
     expect((await sg.command("pipeUnavailable")).data).toEqual({
       producerId: "p-cam",
       message: "That stream could not be brought to your media server; try again",
     });
+    expect(count(eu, "pipeConsume")).toBe(4);
+    expect(count(sg, "pipeClose") + count(eu, "pipeClose")).toBe(2);
     teacherClient.close();
     eu.socket.close();
     sg.socket.close();
