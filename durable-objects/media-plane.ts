@@ -1,6 +1,13 @@
 import * as v from "valibot";
 import type { MediaJoinResponse, MediaRenewResponse } from "../schema/protocol/classroom";
-import { type ClassLinkCommand, type ClassLinkCommandData, type ClassLinkNotification, ClassLinkNotificationSchema } from "../schema/protocol/class-link";
+import {
+  CLASS_LINK_RESPONSES,
+  type ClassLinkAnswer,
+  type ClassLinkCommand,
+  type ClassLinkCommandData,
+  type ClassLinkNotification,
+  ClassLinkNotificationSchema,
+} from "../schema/protocol/class-link";
 import { type ResponseFrame, ResponseFrameSchema } from "../schema/protocol/envelope";
 import { PendingRequests } from "../schema/protocol/pending-requests";
 import type { JoinerLocation } from "../schema/regions";
@@ -9,6 +16,7 @@ import { MEDIA_SOURCES, type MediaSource } from "../schema/tokens/media-token";
 import { ChannelError } from "./errors";
 import type { ClassroomBindings } from "./bindings";
 import type { Failover } from "./failover";
+import { Cascade } from "./cascade";
 import type { MediaMap } from "./media-map";
 import type { Presence } from "./presence";
 import { type CandidateNode, NodeDirectory, pickNode, signalingUrl, signMediaToken } from "./sfu-assign";
@@ -42,9 +50,11 @@ export interface NodeLinks {
  * keeps the stage, and drives the nodes over their class links (grants, server-side mutes, disconnects).
  */
 export class MediaPlane {
-  private readonly pending = new PendingRequests(COMMAND_TIMEOUT_MS);
+  private readonly pending = new PendingRequests<ClassLinkCommand>(COMMAND_TIMEOUT_MS);
   private watcher: NodeWatcher | null = null;
   private readonly nodes: NodeDirectory;
+  /** Pipes between the class's nodes, so each participant's own node serves them every stream. */
+  private readonly cascade: Cascade;
 
   constructor(
     private readonly map: MediaMap,
@@ -54,6 +64,17 @@ export class MediaPlane {
     private readonly failover: Failover,
   ) {
     this.nodes = new NodeDirectory(env.DB);
+    this.cascade = new Cascade(
+      {
+        command: (nodeId, method, data) => {
+          const [link] = this.links.sockets(nodeId);
+          if (!link) return Promise.reject(new ChannelError("UNAVAILABLE", "That media server is not linked to the class"));
+          return this.send(link.socket, method, data);
+        },
+        nodes: () => [...new Set(this.links.sockets().map((link) => link.nodeId))],
+      },
+      (producerId) => this.map.producers().find((producer) => producer.producerId === producerId) ?? null,
+    );
   }
 
   /** What `userId` with `role` may send now. */
@@ -62,15 +83,15 @@ export class MediaPlane {
     return this.map.isOnStage(caller.userId) ? [...STAGE_SOURCES] : [];
   }
 
-  /** `media.join`: a healthy node with room — the class's own if it has one, else the nearest — and a media token for it. */
+  /** `media.join`: the healthy node with room nearest to the caller, and a media token for it. */
   async join(caller: ClassIdentity, location: JoinerLocation, now: number): Promise<MediaJoinResponse> {
-    // The class's nodes: those serving its participants (each keeps a class link open) or carrying its producers.
-    const classNodes = new Set([...this.map.nodesInUse(), ...this.links.sockets().map((link) => link.nodeId)]);
     // A node whose link was lost or that is draining takes nobody, even while the registry still lists it healthy.
     const healthy = await this.nodes.healthy(now);
     const excluded = this.failover.excluded(now, registrations(healthy));
-    const candidates = healthy.filter((candidate) => !excluded.has(candidate.id));
-    const node = pickNode(candidates, location, classNodes);
+    const node = pickNode(
+      healthy.filter((candidate) => !excluded.has(candidate.id)),
+      location,
+    );
     if (!node) throw new ChannelError("UNAVAILABLE", "No media server is available right now; try again in a moment");
     const { token, expiresAt, expiresInMs, produce } = await this.tokenFor(caller, node);
     this.failover.assigned(caller.userId, node.id);
@@ -167,6 +188,7 @@ export class MediaPlane {
   nodeGone(nodeId: string, clean = false): void {
     this.map.nodeGone(nodeId);
     this.failover.linkClosed(nodeId, clean, Date.now());
+    void this.cascade.nodeGone(nodeId);
     this.watcher?.nodeGone(nodeId, Date.now());
   }
 
@@ -191,6 +213,10 @@ export class MediaPlane {
       case "sync": {
         // Only people still in the class keep media; anyone else the node still has is disconnected there.
         const present = (userId: string) => this.presence.get(userId) !== null;
+        const reported = new Set(notification.data.producers.map((p) => p.producerId));
+        // Producers the node no longer has are gone for the nodes holding copies of them too.
+        for (const known of this.map.producers())
+          if (known.nodeId === nodeId && !reported.has(known.producerId)) void this.cascade.producerRemoved(nodeId, known.producerId);
         this.map.syncNode(
           nodeId,
           notification.data.producers.filter((p) => present(p.userId)),
@@ -212,9 +238,17 @@ export class MediaPlane {
         return;
       case "producerRemoved":
         this.map.removed(nodeId, notification.data.producerId);
+        void this.cascade.producerRemoved(nodeId, notification.data.producerId);
         return;
       case "producerPaused":
         this.map.paused(nodeId, notification.data.producerId, notification.data.paused);
+        void this.cascade.producerPaused(nodeId, notification.data.producerId, notification.data.paused);
+        return;
+      case "pipeWanted":
+        void this.cascade.wanted(nodeId, notification.data.producerId);
+        return;
+      case "pipeIdle":
+        void this.cascade.idle(nodeId, notification.data.producerId);
         return;
       case "quality":
         this.map.reportQuality(notification.data.quality);
@@ -248,10 +282,10 @@ export class MediaPlane {
     }
   }
 
-  /** One command frame; resolves when the node confirms it, rejects on its refusal or after a timeout. */
-  send<M extends ClassLinkCommand>(socket: WebSocket, method: M, data: ClassLinkCommandData<M>): Promise<void> {
+  /** One command frame; resolves with the node's answer (checked), rejects on its refusal or after a timeout. */
+  send<M extends ClassLinkCommand>(socket: WebSocket, method: M, data: ClassLinkCommandData<M>): Promise<ClassLinkAnswer<M>> {
     const answer = this.pending.send(
-      undefined,
+      method,
       () => new ChannelError("UNAVAILABLE", "The media server did not answer in time"),
       (id) => {
         try {
@@ -261,13 +295,16 @@ export class MediaPlane {
         }
       },
     );
-    return answer.then(() => undefined);
+    return answer as Promise<ClassLinkAnswer<M>>;
   }
 
   private settle(frame: ResponseFrame): void {
     this.pending.settle(
       frame,
-      () => undefined,
+      (data, method) => {
+        const schema = (CLASS_LINK_RESPONSES as Partial<Record<ClassLinkCommand, v.GenericSchema>>)[method];
+        return schema ? v.parse(schema, data) : {};
+      },
       (error) => new ChannelError(error.code === "NOT_FOUND" ? "NOT_FOUND" : "UNAVAILABLE", `The media server refused: ${error.message}`),
     );
   }

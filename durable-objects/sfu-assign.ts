@@ -61,18 +61,16 @@ export class NodeDirectory {
 }
 
 /**
- * The node for a joiner: among nodes with headroom (consumers below their maximum), one that already carries
- * this class first — media is not relayed between nodes, so a participant on another node would neither see nor
- * be seen by those on this one — then the nearest, then the least loaded. A class therefore lives on the node
- * nearest its first participant and spreads only when that node is full. Null when none has room.
+ * The node for a joiner: among nodes with headroom (consumers below their maximum), the nearest to them, then
+ * the least loaded. Where the class already is does not count: the class object pipes every stream a node's
+ * participants watch from the node it lives on (./cascade.ts), so each participant gets their own nearest node
+ * and a class spreads over as many nodes as its participants are near. Null when none has room.
  */
-export function pickNode(nodes: readonly CandidateNode[], joiner: JoinerLocation, classNodes: ReadonlySet<string>): CandidateNode | null {
+export function pickNode(nodes: readonly CandidateNode[], joiner: JoinerLocation): CandidateNode | null {
   const open = nodes.filter((node) => node.consumers < node.maxConsumers);
   if (open.length === 0) return null;
   const ranked = open.map((node) => ({ node, distance: distanceKm(joiner, node.region), load: node.consumers / Math.max(1, node.maxConsumers) }));
   ranked.sort((a, b) => {
-    const carries = Number(classNodes.has(b.node.id)) - Number(classNodes.has(a.node.id));
-    if (carries !== 0) return carries;
     const near = bucket(a.distance) - bucket(b.distance);
     if (near !== 0) return near;
     return a.load - b.load || a.node.id.localeCompare(b.node.id);

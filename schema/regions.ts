@@ -53,6 +53,16 @@ export function locationFromCf(cf: Record<string, unknown> | undefined): JoinerL
   return location;
 }
 
+/**
+ * A joiner placed at a region's coordinates (`eu-west` → Dublin), or undefined for a name with no place. Local
+ * development only (worker/routes/join.ts honours it under LOCAL_DEV): tests and benchmarks on one machine put
+ * participants "in" regions with it.
+ */
+export function locationOfRegion(region: string | null): JoinerLocation | undefined {
+  const place = region ? regionLocation(region) : undefined;
+  return place ? { latitude: place.latitude, longitude: place.longitude, continent: place.continent } : undefined;
+}
+
 /** The region's place: an exact name, else its family (`eu-west-1` → `eu-west`), else undefined. */
 export function regionLocation(region: string): (typeof REGION_LOCATIONS)[string] | undefined {
   return REGION_LOCATIONS[region] ?? REGION_LOCATIONS[region.replace(/-\d+$/, "")];

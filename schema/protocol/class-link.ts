@@ -2,6 +2,7 @@ import * as v from "valibot";
 import { MEDIA_SOURCES } from "../tokens/media-token";
 import { requestFrameSchema } from "./envelope";
 import { SfuNodeIdSchema } from "./fleet";
+import { RtpParametersSchema } from "./media";
 
 /**
  * The class link: one WebSocket per class an sfu-node serves, from the node to that class's Durable Object.
@@ -79,6 +80,14 @@ export const ClassLinkNotificationSchema = v.variant("notification", [
   v.strictObject({ notification: v.literal("producerRemoved"), data: v.strictObject({ producerId: Id }) }),
   v.strictObject({ notification: v.literal("producerPaused"), data: v.strictObject({ producerId: Id, paused: v.boolean() }) }),
   v.strictObject({ notification: v.literal("quality"), data: v.strictObject({ quality: QualitySchema }) }),
+  /**
+   * One of the node's participants asked to consume a producer of the class that lives on another node: the
+   * object pipes it here (`pipeOpen`/`pipeConnect` once per node pair, then `pipeConsume` on its node and
+   * `pipeProduce` here) or says `pipeUnavailable`.
+   */
+  v.strictObject({ notification: v.literal("pipeWanted"), data: v.strictObject({ producerId: Id }) }),
+  /** Nobody here has consumed this piped producer for a while: the node closed it; its node may stop sending it. */
+  v.strictObject({ notification: v.literal("pipeIdle"), data: v.strictObject({ producerId: Id }) }),
   /** The user's media socket on this node closed (their producers were removed before this). */
   v.strictObject({ notification: v.literal("peerLeft"), data: v.strictObject({ userId: Id }) }),
   /**
@@ -102,7 +111,38 @@ export const ClassLinkNotificationSchema = v.variant("notification", [
 ]);
 export type ClassLinkNotification = v.InferOutput<typeof ClassLinkNotificationSchema>;
 
-/** Object → node commands: request data by method (every answer's data is `{}`). */
+/** A node's end of a pipe between two nodes: where the other node sends to, and the SRTP key it must use. */
+export const PipeEndSchema = v.strictObject({
+  ip: v.pipe(v.string(), v.minLength(1), v.maxLength(253)),
+  port: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535)),
+  srtpParameters: v.strictObject({
+    cryptoSuite: v.picklist(["AEAD_AES_256_GCM", "AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32"]),
+    keyBase64: v.pipe(v.string(), v.minLength(1), v.maxLength(256)),
+  }),
+});
+export type PipeEnd = v.InferOutput<typeof PipeEndSchema>;
+
+/** What the producer's node sends through a pipe (its pipe consumer), for the other node's `pipeProduce`. */
+export const PipedStreamSchema = v.strictObject({ kind: KindSchema, rtpParameters: RtpParametersSchema, paused: v.boolean() });
+export type PipedStream = v.InferOutput<typeof PipedStreamSchema>;
+
+/**
+ * `pipeOpen`'s answer: the node's end towards the peer node, and the peer end it is connected to (null while
+ * not connected). The object compares both nodes' answers, so it needs no memory of the pairs it made: a pair
+ * whose ends point at each other is reused, a half-made one is completed, one pointing elsewhere is replaced.
+ */
+export const PipeOpenAnswerSchema = v.strictObject({
+  ...PipeEndSchema.entries,
+  connectedTo: v.nullable(v.strictObject({ ip: PipeEndSchema.entries.ip, port: PipeEndSchema.entries.port })),
+});
+export type PipeOpenAnswer = v.InferOutput<typeof PipeOpenAnswerSchema>;
+
+/**
+ * Object → node commands: request data by method. Every answer's data is `{}` but for the methods in
+ * {@link CLASS_LINK_RESPONSES}. The `pipe*` commands are the cascade (durable-objects/cascade.ts): a node
+ * opens, connects and feeds a pipe to another node only when the class object says so, naming a node of the
+ * fleet; nothing a participant sends reaches them.
+ */
 export const CLASS_LINK_COMMANDS = {
   /** What the user may send from now on; the node closes their producers of sources no longer granted. */
   setGrant: v.strictObject({ userId: Id, produce: v.pipe(v.array(SourceSchema), v.maxLength(MEDIA_SOURCES.length)) }),
@@ -114,7 +154,40 @@ export const CLASS_LINK_COMMANDS = {
   /** Start recording these users' producers (REC-APP wires it to the recorder). */
   "recording.start": v.strictObject({ recordingId: Id, userIds: v.pipe(v.array(Id), v.maxLength(10_000)) }),
   "recording.stop": v.strictObject({ recordingId: Id }),
+  /** Create (or return) this class's pipe end towards `peerNodeId`; answers {@link PipeOpenAnswerSchema}. */
+  pipeOpen: v.strictObject({ peerNodeId: SfuNodeIdSchema }),
+  /** Connect this node's end to the peer node's end (the object relays what the peer answered to `pipeOpen`). */
+  pipeConnect: v.strictObject({ peerNodeId: SfuNodeIdSchema, remote: PipeEndSchema }),
+  /** Send a producer of this node through the pipe to `peerNodeId`; answers {@link PipedStreamSchema}. */
+  pipeConsume: v.strictObject({ peerNodeId: SfuNodeIdSchema, producerId: Id }),
+  /** Take a producer of `peerNodeId` in through the pipe, with the same id, for this node's participants. */
+  pipeProduce: v.strictObject({
+    peerNodeId: SfuNodeIdSchema,
+    producerId: Id,
+    userId: Id,
+    source: SourceSchema,
+    stream: PipedStreamSchema,
+  }),
+  /** The producer was paused or resumed on its node: so is its piped copy here. */
+  pipePause: v.strictObject({ producerId: Id, paused: v.boolean() }),
+  /** Close the piped copy of a producer (it closed on its node). */
+  pipeDrop: v.strictObject({ producerId: Id }),
+  /** Stop sending a producer to `peerNodeId` (nobody there watches it any more). */
+  pipeUnconsume: v.strictObject({ peerNodeId: SfuNodeIdSchema, producerId: Id }),
+  /** The object could not pipe a wanted producer here: whoever waits for it is told why. */
+  pipeUnavailable: v.strictObject({ producerId: Id, message: v.pipe(v.string(), v.maxLength(500)) }),
+  /** Close this class's pipe towards `peerNodeId` and everything sent or received through it. */
+  pipeClose: v.strictObject({ peerNodeId: SfuNodeIdSchema }),
 } as const satisfies Record<string, v.GenericSchema>;
+
+/** Answers that carry data, by method; every other command answers `{}`. */
+export const CLASS_LINK_RESPONSES = {
+  pipeOpen: PipeOpenAnswerSchema,
+  pipeConsume: PipedStreamSchema,
+} as const satisfies Partial<Record<keyof typeof CLASS_LINK_COMMANDS, v.GenericSchema>>;
+export type ClassLinkAnswer<M extends ClassLinkCommand> = M extends keyof typeof CLASS_LINK_RESPONSES
+  ? v.InferOutput<(typeof CLASS_LINK_RESPONSES)[M]>
+  : Record<string, never>;
 
 export type ClassLinkCommand = keyof typeof CLASS_LINK_COMMANDS;
 export const CLASS_LINK_COMMAND_NAMES = Object.keys(CLASS_LINK_COMMANDS) as [ClassLinkCommand, ...ClassLinkCommand[]];

@@ -222,7 +222,7 @@ export class Peer {
     if (this.#consumers.size >= MAX_CONSUMERS_PER_PEER) throw new MediaError("RATE_LIMITED", `At most ${MAX_CONSUMERS_PER_PEER} consumers per participant`);
     const entry = this.#transport(data.transportId);
     if (entry.direction !== "recv") throw new MediaError("INVALID_MESSAGE", "Consume on a receive transport");
-    const { source, owner } = this.room.producer(data.producerId);
+    const { source, owner } = await this.room.producerForConsuming(data.producerId);
     if (owner === this) throw new MediaError("INVALID_MESSAGE", "You cannot consume your own producer");
     await this.room.bringProducerTo(data.producerId, entry.home);
     if (!entry.home.router.canConsume({ producerId: data.producerId, rtpCapabilities: data.rtpCapabilities })) {
@@ -235,6 +235,7 @@ export class Peer {
       appData: { userId: this.userId, source },
     });
     this.#adoptConsumer(consumer, entry.home);
+    this.room.emit("consumer", consumer);
     return {
       consumerId: consumer.id,
       producerId: data.producerId,

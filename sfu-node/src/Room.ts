@@ -6,6 +6,7 @@ import { MediaError } from "./errors";
 import { log } from "./log";
 import type { MediaNode, WorkerSlot } from "./Node";
 import { Peer, type PeerConnection } from "./Peer";
+import type { RoomPipes } from "./pipes";
 
 /** One router of a room, on one worker; `consumers` drives where new receive transports go. */
 export interface RouterEntry {
@@ -16,7 +17,9 @@ export interface RouterEntry {
 
 interface ProducerEntry {
   readonly producer: types.Producer;
-  readonly peer: Peer;
+  /** Its sender on this node; undefined for a producer piped here from another node (./pipes.ts). */
+  readonly peer: Peer | undefined;
+  readonly userId: string;
   readonly source: MediaSource;
   readonly home: RouterEntry;
 }
@@ -25,6 +28,8 @@ export interface RoomEvents {
   close: [];
   /** A producer was added (the recorder follows these). */
   producer: [producer: types.Producer, peer: Peer, source: MediaSource];
+  /** A participant here consumes a producer (a piped one stays open while it has consumers). */
+  consumer: [consumer: types.Consumer];
   /** A participant's media connection ended (the class link reports it). */
   peerLeft: [userId: string];
   /** The worker under one of the room's routers died; everything on that router is closed already. */
@@ -59,6 +64,8 @@ export class Room extends EventEmitter<RoomEvents> {
   readonly #peers = new Map<string, Peer>();
   readonly #producers = new Map<string, ProducerEntry>();
   readonly #pipes = new Map<string, Promise<void>>();
+  /** Pipes to the class's other nodes, set by the room's class link; without one, only local producers are consumable. */
+  cascade: RoomPipes | undefined;
   #closed = false;
 
   private constructor(classId: string, node: MediaNode, consumersPerRouter: number) {
@@ -144,26 +151,42 @@ export class Room extends EventEmitter<RoomEvents> {
 
   /** Records a new producer and tells the other peers. */
   addProducer(peer: Peer, producer: types.Producer, source: MediaSource, home: RouterEntry): void {
-    this.#producers.set(producer.id, { producer, peer, source, home });
-    producer.observer.once("close", () => {
-      this.#producers.delete(producer.id);
-      for (const key of this.#pipes.keys()) if (key.startsWith(`${producer.id}@`)) this.#pipes.delete(key);
-      this.broadcast({ notification: "producerRemoved", data: { producerId: producer.id, userId: peer.userId } }, peer);
-    });
-    producer.observer.on("pause", () => this.broadcast({ notification: "producerPaused", data: { producerId: producer.id, paused: true } }));
-    producer.observer.on("resume", () => this.broadcast({ notification: "producerPaused", data: { producerId: producer.id, paused: false } }));
-    this.broadcast(
-      { notification: "producerAdded", data: { producerId: producer.id, userId: peer.userId, kind: producer.kind, source, paused: producer.paused } },
-      peer,
-    );
+    this.#register({ producer, peer, userId: peer.userId, source, home });
     this.emit("producer", producer, peer, source);
   }
 
-  /** The producer and its source, or NOT_FOUND. */
-  producer(producerId: string): { producer: types.Producer; source: MediaSource; owner: Peer } {
+  /**
+   * Records a producer piped here from another node (./pipes.ts): local participants consume it like any other,
+   * but it is not this node's to report or record.
+   */
+  addPipedProducer(producer: types.Producer, userId: string, source: MediaSource, home: RouterEntry): void {
+    this.#register({ producer, peer: undefined, userId, source, home });
+  }
+
+  #register(entry: ProducerEntry): void {
+    const { producer, peer, userId, source } = entry;
+    this.#producers.set(producer.id, entry);
+    producer.observer.once("close", () => {
+      this.#producers.delete(producer.id);
+      for (const key of this.#pipes.keys()) if (key.startsWith(`${producer.id}@`)) this.#pipes.delete(key);
+      this.broadcast({ notification: "producerRemoved", data: { producerId: producer.id, userId } }, peer);
+    });
+    producer.observer.on("pause", () => this.broadcast({ notification: "producerPaused", data: { producerId: producer.id, paused: true } }));
+    producer.observer.on("resume", () => this.broadcast({ notification: "producerPaused", data: { producerId: producer.id, paused: false } }));
+    this.broadcast({ notification: "producerAdded", data: { producerId: producer.id, userId, kind: producer.kind, source, paused: producer.paused } }, peer);
+  }
+
+  /** The producer and its source, or NOT_FOUND. `owner` is undefined for a producer piped from another node. */
+  producer(producerId: string): { producer: types.Producer; source: MediaSource; owner: Peer | undefined } {
     const entry = this.#producers.get(producerId);
     if (!entry) throw new MediaError("NOT_FOUND", `No producer ${producerId} in this class on this node`);
     return { producer: entry.producer, source: entry.source, owner: entry.peer };
+  }
+
+  /** Like {@link producer}, but a producer of the class on another node is first piped here (asked of the class object). */
+  async producerForConsuming(producerId: string): Promise<{ producer: types.Producer; source: MediaSource; owner: Peer | undefined }> {
+    if (!this.#producers.has(producerId) && this.cascade) await this.cascade.want(producerId);
+    return this.producer(producerId);
   }
 
   /** Makes `producerId` consumable on `target`: piped there once (later callers wait for the same pipe). */
@@ -208,7 +231,9 @@ export class Room extends EventEmitter<RoomEvents> {
       transports += peer.transports.size;
       consumers += peer.consumers.size;
     }
-    return { transports, producers: this.#producers.size, consumers };
+    let producers = 0;
+    for (const entry of this.#producers.values()) if (entry.peer) producers += 1;
+    return { transports, producers, consumers };
   }
 
   /** Closes every peer (asking them to reconnect) and every router, then leaves the node's registry. Safe twice. */

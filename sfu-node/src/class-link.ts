@@ -19,6 +19,7 @@ import { MediaError } from "./errors";
 import type { NodeIdentity } from "./fleet-auth";
 import { log } from "./log";
 import type { MediaNode } from "./Node";
+import { RoomPipes, type RoomPipesOptions } from "./pipes";
 import type { Room } from "./Room";
 import { errorBody } from "./signaling";
 
@@ -45,6 +46,8 @@ export interface ClassLinkOptions {
   /** Signs each link upgrade; the Worker takes the node id from the key, not from the request. */
   identity: NodeIdentity;
   recording?: RecordingCommands;
+  /** Pipes to other nodes: the address they reach this node at, and (tests) shorter waits. */
+  pipes?: Omit<RoomPipesOptions, "notify">;
 }
 
 /**
@@ -94,7 +97,7 @@ export class ClassLinks {
   }
 }
 
-type CommandHandler<M extends ClassLinkCommand> = (link: ClassLink, data: ClassLinkCommandData<M>) => Promise<void> | void;
+type CommandHandler<M extends ClassLinkCommand> = (link: ClassLink, data: ClassLinkCommandData<M>) => unknown;
 
 const COMMANDS: { [M in ClassLinkCommand]: CommandHandler<M> } = {
   setGrant: (link, data) => link.setGrant(data.userId, data.produce),
@@ -103,11 +106,22 @@ const COMMANDS: { [M in ClassLinkCommand]: CommandHandler<M> } = {
   disconnectPeer: (link, data) => link.disconnect(data.userId),
   "recording.start": (link, data) => link.recording("start").start(link.room, data),
   "recording.stop": (link, data) => link.recording("stop").stop(link.room, data),
+  pipeOpen: (link, data) => link.pipes.open(data),
+  pipeConnect: (link, data) => link.pipes.connect(data),
+  pipeConsume: (link, data) => link.pipes.consume(data),
+  pipeProduce: (link, data) => link.pipes.produce(data),
+  pipePause: (link, data) => link.pipes.pause(data),
+  pipeDrop: (link, data) => link.pipes.drop(data),
+  pipeUnconsume: (link, data) => link.pipes.unconsume(data),
+  pipeUnavailable: (link, data) => link.pipes.unavailable(data),
+  pipeClose: (link, data) => link.pipes.closePeer(data),
 };
 
 /** One room's link. */
 class ClassLink {
   readonly room: Room;
+  /** The room's pipes to the class's other nodes: driven only by this link's commands. */
+  readonly pipes: RoomPipes;
   readonly #node: MediaNode;
   readonly #options: ClassLinkOptions;
   readonly #onClosed: () => void;
@@ -126,6 +140,8 @@ class ClassLink {
     this.#node = node;
     this.#options = options;
     this.#onClosed = onClosed;
+    this.pipes = new RoomPipes(room, { ...options.pipes, notify: (notification) => this.#send(notification) });
+    room.cascade = this.pipes;
     room.on("producer", (producer, peer, source) => {
       const report = (): LinkProducer => ({ producerId: producer.id, userId: peer.userId, kind: producer.kind, source, paused: producer.paused });
       this.#notify({ notification: "producerAdded", data: report() });
@@ -217,6 +233,7 @@ class ClassLink {
       // Without it the class object could not tell a node that lost its recordings (a restarted process) from one that kept them.
       this.#send({ notification: "recordings", data: { recordings: this.#options.recording?.heldFor(this.room.classId) ?? [] } });
       this.announceDraining();
+      this.pipes.askAgain();
     });
     socket.on("message", (raw, isBinary) => {
       if (!isBinary) void this.#onCommand(raw.toString());
@@ -274,9 +291,9 @@ class ClassLink {
     const data = v.safeParse(CLASS_LINK_COMMANDS[method], frame.output.data ?? {});
     if (!data.success) return this.#answer(id, { code: "INVALID_MESSAGE", message: `data: ${describeFrameIssues(data.issues)}` });
     try {
-      await (COMMANDS[method] as CommandHandler<ClassLinkCommand>)(this, data.output as ClassLinkCommandData<ClassLinkCommand>);
+      const answer = await (COMMANDS[method] as CommandHandler<ClassLinkCommand>)(this, data.output as ClassLinkCommandData<ClassLinkCommand>);
       log("info", "class_link_command", { classId: this.room.classId, method });
-      this.#send({ id, ok: true, data: {} });
+      this.#send({ id, ok: true, data: answer ?? {} });
     } catch (error) {
       const body = errorBody(error);
       if (body.code === "INTERNAL")

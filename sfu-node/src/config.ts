@@ -36,6 +36,12 @@ export interface SfuConfig {
   maxConsumers: number;
   /** On SIGTERM the node drains: it exits when its last peer left, or after this long (src/drain.ts). */
   drainDeadlineMs: number;
+  /**
+   * The address other sfu-nodes send this node's pipes to (SFU_PIPE_ANNOUNCED_ADDRESS; default the announced
+   * address, else the listen address). The class object hands it to the other node as this node reported it,
+   * so a private network address, or a relay in front of the node, can be given here.
+   */
+  pipeAnnouncedAddress: string;
 }
 
 /** A setting was missing or invalid; the message names it. */
@@ -56,6 +62,7 @@ const EnvSchema = v.object({
   SFU_LISTEN_HOST: v.optional(v.pipe(v.string(), v.ip("must be an IP address")), "0.0.0.0"),
   SFU_PORT: v.optional(Port, "8840"),
   SFU_ANNOUNCED_ADDRESS: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(253))),
+  SFU_PIPE_ANNOUNCED_ADDRESS: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(253))),
   SFU_RTC_PORT_MIN: v.optional(Port, "40000"),
   SFU_RTC_PORT_MAX: v.optional(Port, "49999"),
   SFU_WEBRTC_SERVER_PORT: v.optional(Port, "44444"),
@@ -143,5 +150,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SfuConfig {
     consumersPerRouter: e.SFU_CONSUMERS_PER_ROUTER,
     maxConsumers: e.SFU_MAX_CONSUMERS ?? workers * 500,
     drainDeadlineMs: e.SFU_DRAIN_DEADLINE_MS,
+    pipeAnnouncedAddress: e.SFU_PIPE_ANNOUNCED_ADDRESS ?? publicHost,
   };
 }

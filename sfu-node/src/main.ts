@@ -42,7 +42,9 @@ async function main(): Promise<void> {
   const recording = identity
     ? createRecordingGlue({ workerUrl: config.workerUrl, identity, workRoot: recordingWorkRoot(), publisher: storage ? createPublisher(storage) : undefined })
     : undefined;
-  const classLinks = identity ? new ClassLinks({ workerUrl: config.workerUrl, identity, recording }, node) : undefined;
+  const classLinks = identity
+    ? new ClassLinks({ workerUrl: config.workerUrl, identity, recording, pipes: { announcedAddress: config.pipeAnnouncedAddress } }, node)
+    : undefined;
   // Recordings this node id left when its previous process was killed: finished (partial) or failed, in the
   // background. Started before the class links, so it lists the work root before any new recording can start.
   void recording

@@ -60,7 +60,7 @@ export function nodeCounts(node: MediaNode): { rooms: number; peers: number; tra
 
 /** The Prometheus text exposition of the node (https://prometheus.io/docs/instrumenting/exposition_formats/). */
 export async function renderMetrics(node: MediaNode, sampler: CpuSampler, workerRestarts: number): Promise<string> {
-  const [cpuMs, cpuLoad, bitrate] = await Promise.all([workerCpuMs(node), sampler.sample(), totalBitrate(node)]);
+  const [cpuMs, cpuLoad, bitrate, pipes] = await Promise.all([workerCpuMs(node), sampler.sample(), totalBitrate(node), pipesByPeer(node)]);
   const counts = nodeCounts(node);
   const lines: string[] = [];
   const metric = (name: string, type: "gauge" | "counter", help: string, samples: [labels: string, value: number][]) => {
@@ -84,6 +84,38 @@ export async function renderMetrics(node: MediaNode, sampler: CpuSampler, worker
   metric("sfu_consumers", "gauge", "Consumers open", [["", counts.consumers]]);
   metric("sfu_recv_bitrate_bps", "gauge", "Bitrate received on all transports", [["", bitrate.recv]]);
   metric("sfu_send_bitrate_bps", "gauge", "Bitrate sent on all transports", [["", bitrate.send]]);
+  const perPeer = (value: (peer: PeerPipes) => number): [string, number][] =>
+    [...pipes].map(([peerNodeId, peer]) => [`{peer_node="${peerNodeId}"}`, value(peer)]);
+  metric(
+    "sfu_pipe_transports",
+    "gauge",
+    "Pipe transports to other nodes (one per class and node pair)",
+    perPeer((peer) => peer.transports),
+  );
+  metric(
+    "sfu_piped_producers_sent",
+    "gauge",
+    "Producers of this node sent through pipes to another node",
+    perPeer((peer) => peer.sent),
+  );
+  metric(
+    "sfu_piped_producers_received",
+    "gauge",
+    "Producers of another node received through pipes",
+    perPeer((peer) => peer.received),
+  );
+  metric(
+    "sfu_pipe_send_bitrate_bps",
+    "gauge",
+    "Bitrate sent through pipes to another node",
+    perPeer((peer) => peer.sendBitrate),
+  );
+  metric(
+    "sfu_pipe_recv_bitrate_bps",
+    "gauge",
+    "Bitrate received through pipes from another node",
+    perPeer((peer) => peer.recvBitrate),
+  );
   return `${lines.join("\n")}\n`;
 }
 
@@ -104,5 +136,46 @@ async function totalBitrate(node: MediaNode): Promise<{ recv: number; send: numb
       }
     }),
   );
+  return totals;
+}
+
+interface PeerPipes {
+  transports: number;
+  sent: number;
+  received: number;
+  sendBitrate: number;
+  recvBitrate: number;
+}
+
+/** Pipes to each other node, over every room (./pipes.ts), with their bitrate from the transports' stats. */
+async function pipesByPeer(node: MediaNode): Promise<Map<string, PeerPipes>> {
+  const totals = new Map<string, PeerPipes>();
+  const reads: Promise<void>[] = [];
+  for (const room of node.rooms.values()) {
+    for (const [peerNodeId, counts] of room.cascade?.counts().byPeer ?? []) {
+      let peer = totals.get(peerNodeId);
+      if (!peer) {
+        peer = { transports: 0, sent: 0, received: 0, sendBitrate: 0, recvBitrate: 0 };
+        totals.set(peerNodeId, peer);
+      }
+      const into = peer;
+      into.transports += counts.transports;
+      into.sent += counts.sent;
+      into.received += counts.received;
+      reads.push(
+        counts.transport.getStats().then(
+          (stats) => {
+            for (const stat of stats) {
+              into.sendBitrate += stat.sendBitrate;
+              into.recvBitrate += stat.recvBitrate;
+            }
+          },
+          // Closed while we asked: it no longer carries any bitrate.
+          () => undefined,
+        ),
+      );
+    }
+  }
+  await Promise.all(reads);
   return totals;
 }

@@ -17,6 +17,13 @@ describe("sfu-node configuration", () => {
     expect(config.nodeKey).toBeUndefined();
   });
 
+  it("gives other nodes the pipe address it is told, else the address browsers get, else the listen address", () => {
+    expect(loadConfig(minimal).pipeAnnouncedAddress).toBe("127.0.0.1");
+    expect(loadConfig({ ...minimal, SFU_ANNOUNCED_ADDRESS: "203.0.113.7" }).pipeAnnouncedAddress).toBe("203.0.113.7");
+    expect(loadConfig({ ...minimal, SFU_ANNOUNCED_ADDRESS: "203.0.113.7", SFU_PIPE_ANNOUNCED_ADDRESS: "10.1.2.3" }).pipeAnnouncedAddress).toBe("10.1.2.3");
+    expect(() => loadConfig({ ...minimal, SFU_PIPE_ANNOUNCED_ADDRESS: "x".repeat(254) })).toThrow(/^SFU_PIPE_ANNOUNCED_ADDRESS: /);
+  });
+
   it("names a missing setting", () => {
     expect(() => loadConfig({ SFU_LISTEN_HOST: "127.0.0.1" })).toThrow(new ConfigError("WORKER_URL is required but not set"));
   });

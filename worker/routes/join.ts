@@ -6,7 +6,7 @@ import * as v from "valibot";
 import { CLASS_LINK_VERIFIED_NODE_HEADER } from "../../schema/protocol/class-link";
 import { JOIN_OPENS_BEFORE_START_MS, type JoinRefusal, type JoinRefused, type JoinResponse } from "../../schema/api/join";
 import { HTTP_STATUS } from "../../schema/errors";
-import { JOINER_LOCATION_HEADER, locationFromCf } from "../../schema/regions";
+import { JOINER_LOCATION_HEADER, locationFromCf, locationOfRegion } from "../../schema/regions";
 import { classEntries, classes, enrollments, occurrences } from "../../schema/db";
 import {
   CLASS_IDENTITY_HEADER,
@@ -19,6 +19,7 @@ import {
   encodeIdentityHeader,
 } from "../../schema/tokens/class-token";
 import type { AppEnv } from "../app-env";
+import { isLocalDev } from "../auth/local-dev";
 import { activeBlock, requireUser } from "../auth/session";
 import { signWorkerToken, workerPublicKey } from "../auth/keys";
 import { getDb } from "../db";
@@ -138,8 +139,10 @@ export async function routeClassroomSocket(request: Request, env: Env): Promise<
       const forwarded = new Request(url, req);
       forwarded.headers.set(CLASS_IDENTITY_HEADER, encodeIdentityHeader(identity));
       // Where the participant connects from picks their media node; only the Worker may say so, and no
-      // participant's socket may pass for an sfu-node's class link.
-      forwarded.headers.set(JOINER_LOCATION_HEADER, JSON.stringify(locationFromCf(req.cf as Record<string, unknown> | undefined)));
+      // participant's socket may pass for an sfu-node's class link. Locally, `?region=<name>` stands in for
+      // where they are (one machine, several "regions"); in production it is ignored.
+      const testRegion = isLocalDev(env) ? locationOfRegion(url.searchParams.get("region")) : undefined;
+      forwarded.headers.set(JOINER_LOCATION_HEADER, JSON.stringify(testRegion ?? locationFromCf(req.cf as Record<string, unknown> | undefined)));
       forwarded.headers.delete(CLASS_LINK_VERIFIED_NODE_HEADER);
       return forwarded;
     },

@@ -4,8 +4,8 @@ import type { ClassChannel } from "../class-channel";
 import type { Connection, MediaSessionState, RemoteFeed } from "./types";
 
 /**
- * What this browser receives: one consumer per producer of someone else on our node (the class channel's media
- * map and the node's `producerAdded` both name them), each shown as a {@link RemoteFeed}, and the simulcast
+ * What this browser receives: one consumer per producer of someone else in the class (the class channel's media
+ * map and the node's `producerAdded` both name them; one on another node is piped to ours by the class object), each shown as a {@link RemoteFeed}, and the simulcast
  * layer each tile asks for.
  */
 export class RemoteFeeds {
@@ -17,14 +17,13 @@ export class RemoteFeeds {
     private readonly isCurrent: (connection: Connection) => boolean,
   ) {}
 
-  /** Consumes every producer of someone else on our node that we do not receive yet. */
+  /** Consumes every producer of someone else in the class that we do not receive yet, wherever it lives. */
   sync(connection: Connection | null): void {
     if (!connection?.recv || !connection.device || !this.isCurrent(connection)) return;
     const me = this.channel.state.you?.userId ?? null;
     const wanted = new Set(connection.announced.keys());
     // The board's track is for the recording: every browser draws the vector board itself.
-    for (const info of this.channel.state.media.producers)
-      if (info.nodeId === this.state.nodeId && info.userId !== me && info.source !== "board") wanted.add(info.producerId);
+    for (const info of this.channel.state.media.producers) if (info.userId !== me && info.source !== "board") wanted.add(info.producerId);
     for (const producerId of wanted) {
       if (connection.consumers.has(producerId) || connection.consuming.has(producerId) || connection.gone.has(producerId)) continue;
       void this.consume(connection, producerId);
