@@ -22,6 +22,7 @@ import { AUDIENCE_TAGS, Broadcaster, USER_TAG } from "./broadcaster";
 import { Board } from "./board";
 import { ClassMarks } from "./marks";
 import { Chat } from "./chat";
+import { EndedSlots } from "./ended-slot";
 import { Engagement } from "./engagement";
 import { ChannelError } from "./errors";
 import { type Caller, HANDLERS, type RoomServices } from "./handlers";
@@ -73,6 +74,7 @@ export class Classroom extends Server<ClassroomEnv> {
   private readonly mediaMap: MediaMap;
   private readonly engagement: Engagement;
   private readonly links: ClassNodeLinks;
+  private readonly endedSlots: EndedSlots;
   private readonly services: RoomServices;
   private readonly rateLimiter = new RateLimiter();
   private readonly lastMessageAt = new Map<string, number>();
@@ -94,6 +96,7 @@ export class Classroom extends Server<ClassroomEnv> {
     this.store = new RoomStorage(ctx.storage.sql);
     this.outbox = new Outbox(this.store, env.DB, () => this.scheduleAlarm(Date.now() + OUTBOX_BACKSTOP_MS));
     this.session = new LiveSession(this.store, this.outbox);
+    this.endedSlots = new EndedSlots(env.DB, () => this.name);
     this.broadcaster = new Broadcaster(
       (tag) => ctx.getWebSockets(tag),
       (pollId, audience) => this.services.polls.render(pollId, audience),
@@ -184,7 +187,13 @@ export class Classroom extends Server<ClassroomEnv> {
     return [USER_TAG(identity.userId), isModerator(identity.role) ? AUDIENCE_TAGS.moderators : AUDIENCE_TAGS.students];
   }
 
-  override onConnect(connection: Connection<SocketState>, context: ConnectionContext): void {
+  /**
+   * A socket the edge let through: it verified the class token and checked D1 for an active block and the
+   * student's enrolment (worker/routes/join.ts), and the identity header is trusted. What is left is what only the
+   * object knows: a block made in this class moments ago, the user's other sockets, and whether a student's slot
+   * has been ended by a teacher (asked only while no session runs).
+   */
+  override async onConnect(connection: Connection<SocketState>, context: ConnectionContext): Promise<void> {
     const nodeId = readNodeId(context.request);
     if (nodeId) {
       this.links.accept(connection, nodeId, Date.now());
@@ -196,6 +205,8 @@ export class Classroom extends Server<ClassroomEnv> {
       connection.close(CLASSROOM_CLOSE_CODES.unauthorized, "Join the class through the app");
       return;
     }
+    if (identity.role === "student" && identity.occurrenceId && !this.session.current() && !(await this.studentSlotOpen(connection, identity.occurrenceId)))
+      return;
     const now = Date.now();
     const others = this.openParticipantSockets(identity.userId).filter((other) => other !== connection);
     // The Worker gives every socket a fresh id; two open sockets sharing one would let the close of either make
@@ -321,6 +332,22 @@ export class Classroom extends Server<ClassroomEnv> {
     this.engagement.ship();
     await this.outbox.flush();
     this.scheduleNextAlarm(now);
+  }
+
+  /**
+   * Whether a student may open a session in their token's slot; if not, the socket is told and closed: the class
+   * has ended (final), or D1 could not say (the browser reconnects).
+   */
+  private async studentSlotOpen(connection: Connection<SocketState>, occurrenceId: string): Promise<boolean> {
+    try {
+      if (!(await this.endedSlots.ended(occurrenceId))) return true;
+      this.sendClosing(connection, "ended", "This class has ended");
+      connection.close(CLASSROOM_CLOSE_CODES.ended, "This class has ended");
+    } catch (error) {
+      console.error(JSON.stringify({ event: "classroom_slot_check_failed", classId: this.name, error: String(error) }));
+      connection.close(CLASSROOM_CLOSE_CODES.tryAgain, "The class could not be reached; trying again");
+    }
+    return false;
   }
 
   /** The user's open participant sockets (never a node's class link). */
