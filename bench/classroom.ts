@@ -37,8 +37,8 @@ const PHASE_SECONDS = 10;
 /** After the last send, how long to wait for stragglers before counting losses. */
 const DRAIN_MS = 5_000;
 const DEFAULT_SIZES = [300, 1000, 3000];
-/** Between the last snapshot and the first chat message. */
-const QUIET_BEFORE_CHAT_MS = 1_500;
+/** Between the last snapshot and the first chat message (BENCH_QUIET_MS). */
+const QUIET_BEFORE_CHAT_MS = Number(process.env.BENCH_QUIET_MS ?? 1_500);
 const SIZES = process.argv
   .slice(2)
   .map(Number)
@@ -93,26 +93,35 @@ async function chatPhase(herds: ChatHerd[], people: Seat[], ratePerSecond: numbe
   const sent = new Map<string, number>();
   for (const c of collected) for (const [body, at] of Object.entries(c.sent)) sent.set(body, at);
   const latencies: number[] = [];
+  /** Latencies by the second of the phase in which the message was sent: shows whether slow deliveries cluster. */
+  const bySecond: number[][] = Array.from({ length: PHASE_SECONDS }, () => []);
   let deliveries = 0;
   let lastDelivery = startedWall;
   for (const c of collected) {
     for (const [body, times] of Object.entries(c.received)) {
       const at = sent.get(body);
       if (at === undefined) continue;
+      const second = bySecond[Math.min(PHASE_SECONDS - 1, Math.floor((at - startedWall) / 1000))]!;
       for (const got of times) {
         latencies.push(got - at);
+        second.push(got - at);
         lastDelivery = Math.max(lastDelivery, got);
       }
       deliveries += times.length;
     }
   }
   latencies.sort((a, b) => a - b);
+  for (const second of bySecond) second.sort((a, b) => a - b);
+  const replies = collected.flatMap((c) => c.replyMs).sort((a, b) => a - b);
   return {
     sent: sent.size,
     deliveries,
     lost: sent.size * people.length - deliveries,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    p99BySecond: bySecond.map((second) => percentile(second, 99)),
+    /** From a send to its sender's reply: the object's own delay, before any fan-out. */
+    reply: { p50: percentile(replies, 50), p99: percentile(replies, 99) },
     deliveriesPerSecond: deliveries / ((lastDelivery - startedWall) / 1000),
   };
 }
@@ -209,7 +218,8 @@ async function benchMode(mode: Mode, size: number, sign: Awaited<ReturnType<type
     chat.push({ ...r, rate, workerdCpu: phaseEnd.workerd - phaseCpu.workerd, benchCpu: phaseEnd.bench - phaseCpu.bench, load });
     console.log(
       `  chat ${rate}/s for ${PHASE_SECONDS} s: ${r.sent} messages, ${r.deliveries} deliveries, lost ${r.lost}, ` +
-        `p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, ${r.deliveriesPerSecond.toFixed(0)} deliveries/s (load average ${load}; ${cpuSince(phaseCpu)} incl. ${DRAIN_MS / 1000} s drain)`,
+        `p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, ${r.deliveriesPerSecond.toFixed(0)} deliveries/s (load average ${load}; ${cpuSince(phaseCpu)} incl. ${DRAIN_MS / 1000} s drain)\n` +
+        `    p99 by second of sending: ${r.p99BySecond.map((ms) => ms.toFixed(0)).join(", ")} ms; the sender's reply p50 ${r.reply.p50.toFixed(0)} ms, p99 ${r.reply.p99.toFixed(0)} ms`,
     );
   }
   for (const herd of herds) herd.close();

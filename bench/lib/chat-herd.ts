@@ -22,7 +22,7 @@ type ToHerd =
 
 type FromHerd =
   | { type: "ready"; snapshotAts: number[]; traffic: JoinTraffic }
-  | { type: "collected"; sent: Record<string, number>; received: Record<string, number[]>; cpuSeconds: number }
+  | { type: "collected"; sent: Record<string, number>; received: Record<string, number[]>; replyMs: number[]; cpuSeconds: number }
   | { type: "error"; message: string };
 
 /** What this herd's sockets received while they were joining (until the last of them had its snapshot). */
@@ -85,12 +85,16 @@ export function forkChatHerd(): ChatHerd {
   };
 }
 
+const REPLY_ID = /^\{"id":(\d+),/;
 const CHAT_BODY = /"type":"chat\.message".*?"body":"(bench-[^"]+)"/g;
 
 async function runHerd(): Promise<void> {
   const sockets: WebSocket[] = [];
   let sent = new Map<string, number>();
   let received = new Map<string, number[]>();
+  /** When each request left, by request id; a reply's delay is how long the object took to answer the sender. */
+  let requestSentAt = new Map<number, number>();
+  let replyMs: number[] = [];
   /** Counted while the herd's sockets join (reset by the next open). */
   let joining = false;
   let traffic: JoinTraffic = { snapshotBytes: [], otherFrames: 0, bytes: 0 };
@@ -118,6 +122,12 @@ async function runHerd(): Promise<void> {
           return;
         }
         if (joining) traffic.otherFrames += 1;
+        const reply = REPLY_ID.exec(text);
+        if (reply) {
+          const leftAt = requestSentAt.get(Number(reply[1]));
+          if (leftAt !== undefined) replyMs.push(at - leftAt);
+          return;
+        }
         if (!text.startsWith('{"notification":"events"')) return;
         // Bench bodies are plain tags, so a pattern finds them without parsing every frame.
         for (const match of text.matchAll(CHAT_BODY)) {
@@ -154,15 +164,24 @@ async function runHerd(): Promise<void> {
         }
         case "send":
           sent.set(message.body, wallNow());
+          requestSentAt.set(message.requestId, wallNow());
           sockets[message.socket]!.send(
             JSON.stringify({ id: message.requestId, method: "chat.send", data: { clientMessageId: message.body, body: message.body } }),
           );
           break;
         case "collect": {
           const usage = process.cpuUsage();
-          reply({ type: "collected", sent: Object.fromEntries(sent), received: Object.fromEntries(received), cpuSeconds: (usage.user + usage.system) / 1e6 });
+          reply({
+            type: "collected",
+            sent: Object.fromEntries(sent),
+            received: Object.fromEntries(received),
+            replyMs,
+            cpuSeconds: (usage.user + usage.system) / 1e6,
+          });
           sent = new Map();
           received = new Map();
+          requestSentAt = new Map();
+          replyMs = [];
           break;
         }
         case "close":
