@@ -320,6 +320,7 @@ export class Classroom extends Server<ClassroomEnv> {
     this.alarmAt = null;
     // The alarm's decisions (end an empty session) rest on the stored row, not on the join path's copy of it.
     this.session.forget();
+    this.presence.forgetHeadCount();
     const now = Date.now();
     this.services.polls.closeExpired(now);
     this.presence.expireGraces(now, (userId) => this.openParticipantSockets(userId).length > 0);

@@ -110,4 +110,20 @@ describe("the class object's share of a join", () => {
     expect(await db.select().from(liveSessions).where(eq(liveSessions.classId, classId))).toHaveLength(1);
     for (const client of clients) client.close();
   });
+
+  it("each joiner's snapshot counts everyone present, themselves included, as people leave and come back", { timeout: 60_000 }, async () => {
+    const { classId, teacher, students } = await createLiveClass(4);
+    const [anna, ben, carry, dora] = students as [User, User, User, User];
+    const teacherClient = await ChannelClient.join(teacher, classId);
+    await ChannelClient.join(anna, classId);
+    const benClient = await ChannelClient.join(ben, classId);
+    expect(benClient.snapshot!.headCount).toBe(3);
+
+    benClient.close();
+    await teacherClient.until(() => teacherClient.participants.get(ben.id)?.present === false, "Ben away");
+    expect((await ChannelClient.join(carry, classId)).snapshot!.headCount).toBe(3);
+    // Back within the reconnect grace: counted again.
+    expect((await ChannelClient.join(ben, classId)).snapshot!.headCount).toBe(4);
+    expect((await ChannelClient.join(dora, classId)).snapshot!.headCount).toBe(5);
+  });
 });
