@@ -205,8 +205,11 @@ export class Classroom extends Server<ClassroomEnv> {
       connection.close(CLASSROOM_CLOSE_CODES.unauthorized, "Join the class through the app");
       return;
     }
-    if (identity.role === "student" && identity.occurrenceId && !this.session.current() && !(await this.studentSlotOpen(connection, identity.occurrenceId)))
-      return;
+    if (identity.role === "student" && identity.occurrenceId && !this.session.current()) {
+      if (!(await this.studentSlotOpen(connection, identity.occurrenceId))) return;
+      // Closed while D1 answered: its close found no state to clean up, so nothing may be set up for it now.
+      if (connection.readyState !== WebSocket.OPEN) return;
+    }
     const now = Date.now();
     const others = this.openParticipantSockets(identity.userId).filter((other) => other !== connection);
     // The Worker gives every socket a fresh id; two open sockets sharing one would let the close of either make
