@@ -1,7 +1,7 @@
 /**
  * Class channel benchmark (prints figures; not a test).
  *
- *   npm run bench:classroom                      # 300 and 1,000 clients, bare baseline and ours
+ *   npm run bench:classroom                      # 300, 1,000 and 3,000 clients, bare baseline and ours
  *   npm run bench:classroom -- 1000              # only the sizes given
  *   npm run bench:classroom -- 1000 --modes=bare,edge,ours
  *
@@ -22,7 +22,7 @@
  * Every loop is bounded; wrangler is stopped at the end.
  */
 import path from "node:path";
-import { type ChatHerd, forkChatHerd, wallNow } from "./lib/chat-herd";
+import { type ChatHerd, forkChatHerd, type JoinTraffic, wallNow } from "./lib/chat-herd";
 import { classTokenSigner, loadAverage, percentile, prepareState, repoRoot, seedClass, startBenchStack } from "./lib/bench-wrangler";
 import { processTree, workerdCpuSeconds } from "./lib/process-tree";
 import { startProfile } from "./profile";
@@ -36,6 +36,9 @@ const HERDS = Math.max(1, Number(process.env.BENCH_HERDS ?? 4));
 const PHASE_SECONDS = 10;
 /** After the last send, how long to wait for stragglers before counting losses. */
 const DRAIN_MS = 5_000;
+const DEFAULT_SIZES = [300, 1000, 3000];
+/** Between the last snapshot and the first chat message (BENCH_QUIET_MS). */
+const QUIET_BEFORE_CHAT_MS = Number(process.env.BENCH_QUIET_MS ?? 1_500);
 const SIZES = process.argv
   .slice(2)
   .map(Number)
@@ -90,26 +93,35 @@ async function chatPhase(herds: ChatHerd[], people: Seat[], ratePerSecond: numbe
   const sent = new Map<string, number>();
   for (const c of collected) for (const [body, at] of Object.entries(c.sent)) sent.set(body, at);
   const latencies: number[] = [];
+  /** Latencies by the second of the phase in which the message was sent: shows whether slow deliveries cluster. */
+  const bySecond: number[][] = Array.from({ length: PHASE_SECONDS }, () => []);
   let deliveries = 0;
   let lastDelivery = startedWall;
   for (const c of collected) {
     for (const [body, times] of Object.entries(c.received)) {
       const at = sent.get(body);
       if (at === undefined) continue;
+      const second = bySecond[Math.min(PHASE_SECONDS - 1, Math.floor((at - startedWall) / 1000))]!;
       for (const got of times) {
         latencies.push(got - at);
+        second.push(got - at);
         lastDelivery = Math.max(lastDelivery, got);
       }
       deliveries += times.length;
     }
   }
   latencies.sort((a, b) => a - b);
+  for (const second of bySecond) second.sort((a, b) => a - b);
+  const replies = collected.flatMap((c) => c.replyMs).sort((a, b) => a - b);
   return {
     sent: sent.size,
     deliveries,
     lost: sent.size * people.length - deliveries,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    p99BySecond: bySecond.map((second) => percentile(second, 99)),
+    /** From a send to its sender's reply: the object's own delay, before any fan-out. */
+    reply: { p50: percentile(replies, 50), p99: percentile(replies, 99) },
     deliveriesPerSecond: deliveries / ((lastDelivery - startedWall) / 1000),
   };
 }
@@ -142,7 +154,22 @@ function cpuSince(start: ReturnType<typeof cpuSeconds>): string {
 interface ModeFigures {
   joinSeconds: number;
   joinWorkerdCpu: number;
-  chat: Awaited<ReturnType<typeof chatPhase>>[];
+  joinBenchCpu: number;
+  joinLoad: string;
+  /** The teacher's snapshot and the largest student snapshot, in bytes. */
+  snapshotBytes: { teacher: number; student: number };
+  chat: (Awaited<ReturnType<typeof chatPhase>> & { rate: number; workerdCpu: number; benchCpu: number; load: string })[];
+}
+
+/** The teacher's snapshot (herd 0, socket 0) and the largest student's, from what the herds counted. */
+function snapshotSizes(traffic: JoinTraffic[]): ModeFigures["snapshotBytes"] {
+  let student = 0;
+  traffic.forEach((t, herd) => {
+    t.snapshotBytes.forEach((bytes, socket) => {
+      if (herd !== 0 || socket !== 0) student = Math.max(student, bytes);
+    });
+  });
+  return { teacher: traffic[0]?.snapshotBytes[0] ?? 0, student };
 }
 
 async function benchMode(mode: Mode, size: number, sign: Awaited<ReturnType<typeof classTokenSigner>>): Promise<ModeFigures> {
@@ -165,28 +192,46 @@ async function benchMode(mode: Mode, size: number, sign: Awaited<ReturnType<type
       : null;
   const joinCpu = cpuSeconds();
   const joinStart = wallNow();
-  const snapshotAts = (await Promise.all(herds.map((herd, index) => herd.open(urls[index]!, Math.ceil(OPEN_CONCURRENCY / HERDS))))).flat();
+  const opened = await Promise.all(herds.map((herd, index) => herd.open(urls[index]!, Math.ceil(OPEN_CONCURRENCY / HERDS))));
   // What the herds received while joining is not chat: start the count from here.
   await Promise.all(herds.map((herd) => herd.collect()));
-  const joinSeconds = (Math.max(...snapshotAts) - joinStart) / 1000;
-  const joinWorkerdCpu = cpuSeconds().workerd - joinCpu.workerd;
-  const joinCpuText = cpuSince(joinCpu);
+  const joinSeconds = (Math.max(...opened.flatMap((o) => o.snapshotAts)) - joinStart) / 1000;
+  const joinEnd = cpuSeconds();
+  const joinLoad = loadAverage();
+  const traffic = opened.map((o) => o.traffic);
+  const snapshotBytes = snapshotSizes(traffic);
+  const otherFrames = traffic.reduce((sum, t) => sum + t.otherFrames, 0);
+  const joinMegabytes = traffic.reduce((sum, t) => sum + t.bytes, 0) / 1e6;
   if (profiler) await profiler.stop(path.join(STATE_DIR, `join-${size}.cpuprofile`));
-  console.log(`\n${size} clients, ${mode}: all snapshots in ${joinSeconds.toFixed(2)} s (load average ${loadAverage()}; ${joinCpuText})`);
-  await new Promise((r) => setTimeout(r, 1_500));
+  console.log(
+    `\n${size} clients, ${mode}: all snapshots in ${joinSeconds.toFixed(2)} s (load average ${joinLoad}; ${cpuSince(joinCpu)}); ` +
+      `snapshot ${snapshotBytes.teacher} bytes for the teacher, at most ${snapshotBytes.student} for a student; ` +
+      `${otherFrames} other frames and ${joinMegabytes.toFixed(1)} MB in all reached the clients while they joined`,
+  );
+  await new Promise((r) => setTimeout(r, QUIET_BEFORE_CHAT_MS));
   const chat: ModeFigures["chat"] = [];
   for (const rate of RATES[mode]) {
     const phaseCpu = cpuSeconds();
     const r = await chatPhase(herds, seats, rate);
-    chat.push(r);
+    const phaseEnd = cpuSeconds();
+    const load = loadAverage();
+    chat.push({ ...r, rate, workerdCpu: phaseEnd.workerd - phaseCpu.workerd, benchCpu: phaseEnd.bench - phaseCpu.bench, load });
     console.log(
       `  chat ${rate}/s for ${PHASE_SECONDS} s: ${r.sent} messages, ${r.deliveries} deliveries, lost ${r.lost}, ` +
-        `p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, ${r.deliveriesPerSecond.toFixed(0)} deliveries/s (load average ${loadAverage()}; ${cpuSince(phaseCpu)} incl. ${DRAIN_MS / 1000} s drain)`,
+        `p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms, ${r.deliveriesPerSecond.toFixed(0)} deliveries/s (load average ${load}; ${cpuSince(phaseCpu)} incl. ${DRAIN_MS / 1000} s drain)\n` +
+        `    p99 by second of sending: ${r.p99BySecond.map((ms) => ms.toFixed(0)).join(", ")} ms; the sender's reply p50 ${r.reply.p50.toFixed(0)} ms, p99 ${r.reply.p99.toFixed(0)} ms`,
     );
   }
   for (const herd of herds) herd.close();
   await new Promise((r) => setTimeout(r, 2_000));
-  return { joinSeconds, joinWorkerdCpu, chat };
+  return {
+    joinSeconds,
+    joinWorkerdCpu: joinEnd.workerd - joinCpu.workerd,
+    joinBenchCpu: joinEnd.bench - joinCpu.bench,
+    joinLoad,
+    snapshotBytes,
+    chat,
+  };
 }
 
 /** Ours against the bare room measured minutes earlier on the same machine: how much the channel adds. */
@@ -204,10 +249,37 @@ function printRatios(size: number, figures: Partial<Record<Mode, ModeFigures>>):
   }
 }
 
-async function benchSize(size: number, sign: Awaited<ReturnType<typeof classTokenSigner>>): Promise<void> {
+async function benchSize(size: number, sign: Awaited<ReturnType<typeof classTokenSigner>>): Promise<Partial<Record<Mode, ModeFigures>>> {
   const figures: Partial<Record<Mode, ModeFigures>> = {};
   for (const mode of RUN_MODES) figures[mode] = await benchMode(mode, size, sign);
   printRatios(size, figures);
+  return figures;
+}
+
+/** Every figure of the run as one Markdown table, the shape README's table takes. */
+function printTable(results: Map<number, Partial<Record<Mode, ModeFigures>>>): void {
+  const ms = (n: number) => `${Math.round(n).toLocaleString("en")}`;
+  const chatCell = (f: ModeFigures, rate: number) => {
+    const c = f.chat.find((phase) => phase.rate === rate);
+    return c ? `${ms(c.p50)} / ${ms(c.p99)} ms` : "not run";
+  };
+  const rows = [
+    "| clients | mode | all snapshots | workerd CPU / client CPU (joins) | snapshot bytes (teacher / student) | 5 msg/s p50 / p99 | 50 msg/s p50 / p99 | lost | deliveries/s at the highest rate | load average (joins, chat) |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const [size, figures] of results) {
+    for (const mode of RUN_MODES) {
+      const f = figures[mode];
+      if (!f) continue;
+      const last = f.chat[f.chat.length - 1];
+      rows.push(
+        `| ${size.toLocaleString("en")} | ${mode} | ${f.joinSeconds.toFixed(2)} s | ${f.joinWorkerdCpu.toFixed(1)} s / ${f.joinBenchCpu.toFixed(1)} s | ` +
+          `${f.snapshotBytes.teacher.toLocaleString("en")} / ${f.snapshotBytes.student.toLocaleString("en")} | ${chatCell(f, 5)} | ${chatCell(f, 50)} | ` +
+          `${f.chat.map((c) => c.lost).join(" / ")} | ${last ? `${ms(last.deliveriesPerSecond)} (${last.rate} msg/s)` : ""} | ${f.joinLoad}, ${f.chat.map((c) => c.load).join(", ")} |`,
+      );
+    }
+  }
+  console.log(`\nAll figures (${new Date().toISOString()}, ${HERDS} herds):\n${rows.join("\n")}`);
 }
 
 async function main(): Promise<void> {
@@ -223,7 +295,9 @@ async function main(): Promise<void> {
   wranglerPid = stack.pid;
   try {
     console.log(`class channel benchmark against wrangler dev on ${BASE} (${new Date().toISOString()}; modes ${RUN_MODES.join(", ")})`);
-    for (const size of SIZES.length > 0 ? SIZES : [300, 1000]) await benchSize(size, sign);
+    const results = new Map<number, Partial<Record<Mode, ModeFigures>>>();
+    for (const size of SIZES.length > 0 ? SIZES : DEFAULT_SIZES) results.set(size, await benchSize(size, sign));
+    printTable(results);
   } finally {
     stack.stop();
   }

@@ -23,6 +23,7 @@ import { AUDIENCE_TAGS, Broadcaster, USER_TAG } from "./broadcaster";
 import { Board } from "./board";
 import { ClassMarks } from "./marks";
 import { Chat } from "./chat";
+import { EndedSlots } from "./ended-slot";
 import { Engagement } from "./engagement";
 import { Failover } from "./failover";
 import { ChannelError } from "./errors";
@@ -76,6 +77,7 @@ export class Classroom extends Server<ClassroomEnv> {
   private readonly engagement: Engagement;
   private readonly links: ClassNodeLinks;
   private readonly failover: Failover;
+  private readonly endedSlots: EndedSlots;
   private readonly services: RoomServices;
   private readonly rateLimiter = new RateLimiter();
   private readonly lastMessageAt = new Map<string, number>();
@@ -97,6 +99,7 @@ export class Classroom extends Server<ClassroomEnv> {
     this.store = new RoomStorage(ctx.storage.sql);
     this.outbox = new Outbox(this.store, env.DB, () => this.scheduleAlarm(Date.now() + OUTBOX_BACKSTOP_MS));
     this.session = new LiveSession(this.store, this.outbox);
+    this.endedSlots = new EndedSlots(env.DB, () => this.name);
     this.broadcaster = new Broadcaster(
       (tag) => ctx.getWebSockets(tag),
       (pollId, audience) => this.services.polls.render(pollId, audience),
@@ -197,7 +200,13 @@ export class Classroom extends Server<ClassroomEnv> {
     return [USER_TAG(identity.userId), isModerator(identity.role) ? AUDIENCE_TAGS.moderators : AUDIENCE_TAGS.students];
   }
 
-  override onConnect(connection: Connection<SocketState>, context: ConnectionContext): void {
+  /**
+   * A socket the edge let through: it verified the class token and checked D1 for an active block and the
+   * student's enrolment (worker/routes/join.ts), and the identity header is trusted. What is left is what only the
+   * object knows: a block made in this class moments ago, the user's other sockets, and whether a student's slot
+   * has been ended by a teacher (asked only while no session runs).
+   */
+  override async onConnect(connection: Connection<SocketState>, context: ConnectionContext): Promise<void> {
     const nodeId = readNodeId(context.request);
     if (nodeId) {
       this.links.accept(connection, nodeId, Date.now());
@@ -208,6 +217,11 @@ export class Classroom extends Server<ClassroomEnv> {
     if (!identity || identity.classId !== this.name) {
       connection.close(CLASSROOM_CLOSE_CODES.unauthorized, "Join the class through the app");
       return;
+    }
+    if (identity.role === "student" && identity.occurrenceId && !this.session.current()) {
+      if (!(await this.studentSlotOpen(connection, identity.occurrenceId))) return;
+      // Closed while D1 answered: its close found no state to clean up, so nothing may be set up for it now.
+      if (connection.readyState !== WebSocket.OPEN) return;
     }
     const now = Date.now();
     const others = this.openParticipantSockets(identity.userId).filter((other) => other !== connection);
@@ -330,6 +344,7 @@ export class Classroom extends Server<ClassroomEnv> {
     this.alarmAt = null;
     // The alarm's decisions (end an empty session) rest on the stored row, not on the join path's copy of it.
     this.session.forget();
+    this.presence.forgetHeadCount();
     const now = Date.now();
     this.services.polls.closeExpired(now);
     this.presence.expireGraces(now, (userId) => this.openParticipantSockets(userId).length > 0);
@@ -345,6 +360,22 @@ export class Classroom extends Server<ClassroomEnv> {
     this.engagement.ship();
     await this.outbox.flush();
     this.scheduleNextAlarm(now);
+  }
+
+  /**
+   * Whether a student may open a session in their token's slot; if not, the socket is told and closed: the class
+   * has ended (final), or D1 could not say (the browser reconnects).
+   */
+  private async studentSlotOpen(connection: Connection<SocketState>, occurrenceId: string): Promise<boolean> {
+    try {
+      if (!(await this.endedSlots.ended(occurrenceId))) return true;
+      this.sendClosing(connection, "ended", "This class has ended");
+      connection.close(CLASSROOM_CLOSE_CODES.ended, "This class has ended");
+    } catch (error) {
+      console.error(JSON.stringify({ event: "classroom_slot_check_failed", classId: this.name, error: String(error) }));
+      connection.close(CLASSROOM_CLOSE_CODES.tryAgain, "The class could not be reached; trying again");
+    }
+    return false;
   }
 
   /** The user's open participant sockets (never a node's class link). */

@@ -19,6 +19,12 @@ export type OpenSocketRole = (userId: string) => ClassRole | null;
 
 /** Moderators remove (can rejoin), block (cannot rejoin) and mute participants. Moderators cannot target each other. */
 export class Moderation {
+  /**
+   * `recent_blocks` as user → until, read once after a wake-up and then written through with the table: the
+   * table survives eviction, the copy spares every join a storage read.
+   */
+  private recentBlocksCopy: Map<string, number> | null = null;
+
   constructor(
     private readonly storage: RoomStorage,
     private readonly outbox: Outbox,
@@ -45,6 +51,9 @@ export class Moderation {
   applyBlock(userId: string, now: number): void {
     this.storage.run(`DELETE FROM recent_blocks WHERE until <= ?`, now);
     this.storage.run(`INSERT OR REPLACE INTO recent_blocks (user_id, until) VALUES (?, ?)`, userId, now + LOCAL_BLOCK_MS);
+    const recent = this.recentBlocks();
+    for (const [blocked, until] of recent) if (until <= now) recent.delete(blocked);
+    recent.set(userId, now + LOCAL_BLOCK_MS);
     this.disconnect(userId, CLASSROOM_CLOSE_CODES.blocked, "blocked", "You have been blocked from this class");
     this.presence.remove(userId, "blocked", now);
   }
@@ -52,6 +61,7 @@ export class Moderation {
   /** Forgets the local record of a block that was lifted. */
   liftBlock(userId: string): void {
     this.storage.run(`DELETE FROM recent_blocks WHERE user_id = ?`, userId);
+    this.recentBlocks().delete(userId);
   }
 
   mute(userId: string, muted: boolean): void {
@@ -59,14 +69,21 @@ export class Moderation {
     this.presence.setMuted(userId, muted);
   }
 
-  /** A read only: joins are frequent, and every write would hold the reply until storage confirms it. */
+  /** Asked at every join: a look in memory (see {@link recentBlocks}), no storage call. */
   isRecentlyBlocked(userId: string, now: number): boolean {
-    return this.storage.one(`SELECT user_id FROM recent_blocks WHERE user_id = ? AND until > ?`, userId, now) !== null;
+    return (this.recentBlocks().get(userId) ?? 0) > now;
   }
 
   /** Whether `userId` is a student in the list now (a pen or the stage goes only to someone who is here). */
   isStudentHere(userId: string): boolean {
     return this.presence.get(userId)?.role === "student";
+  }
+
+  private recentBlocks(): Map<string, number> {
+    this.recentBlocksCopy ??= new Map(
+      this.storage.all<{ user_id: string; until: number }>(`SELECT user_id, until FROM recent_blocks`).map((row) => [row.user_id, row.until]),
+    );
+    return this.recentBlocksCopy;
   }
 
   /**

@@ -34,6 +34,13 @@ interface ParticipantRow extends Record<string, string | number | null> {
  * they stay (marked away) for a 10-second grace, so a reconnect does not flap the list or split attendance.
  */
 export class Presence {
+  /**
+   * The head count as last counted and kept up by joins since (null: count again). Every snapshot carries it, and
+   * counting the list for each of 3,000 joiners was the largest storage cost of a join (bench/classroom.ts
+   * profile). A join adds one; anything else that changes who is present forgets it, as does the alarm.
+   */
+  private presentCount: number | null = null;
+
   constructor(
     private readonly storage: RoomStorage,
     private readonly outbox: Outbox,
@@ -57,7 +64,13 @@ export class Presence {
 
   /** How many are in the class now; people away in their reconnect grace are not counted. */
   headCount(): number {
-    return this.storage.one<{ n: number }>(`SELECT COUNT(*) AS n FROM participants WHERE present = 1`)?.n ?? 0;
+    this.presentCount ??= this.storage.one<{ n: number }>(`SELECT COUNT(*) AS n FROM participants WHERE present = 1`)?.n ?? 0;
+    return this.presentCount;
+  }
+
+  /** Count again at the next {@link headCount} (the alarm calls this, like the session row's {@link LiveSession.forget}). */
+  forgetHeadCount(): void {
+    this.presentCount = null;
   }
 
   /**
@@ -109,6 +122,7 @@ export class Presence {
     if (existing) {
       if (existing.present === 1) return;
       this.storage.run(`UPDATE participants SET present = 1, leave_due_at = NULL WHERE user_id = ?`, identity.userId);
+      if (this.presentCount !== null) this.presentCount += 1;
     } else {
       const attendanceId = crypto.randomUUID();
       this.storage.run(
@@ -119,6 +133,7 @@ export class Presence {
         attendanceId,
         now,
       );
+      if (this.presentCount !== null) this.presentCount += 1;
       this.outbox.add("attendance.join", { id: attendanceId, sessionId, userId: identity.userId, joinedAt: now });
       this.session.setEmptySince(null);
       // Built from what was just written rather than read back: this runs for every one of 1,000 joiners.
@@ -139,6 +154,7 @@ export class Presence {
   lastSocketClosed(userId: string, now: number): number {
     const due = now + PRESENCE_GRACE_MS;
     this.storage.run(`UPDATE participants SET present = 0, leave_due_at = ? WHERE user_id = ?`, due, userId);
+    this.presentCount = null;
     this.changed(userId);
     return due;
   }
@@ -152,6 +168,7 @@ export class Presence {
     for (const row of this.storage.all<{ user_id: string }>(`SELECT user_id FROM participants WHERE present = 0 AND leave_due_at <= ?`, now)) {
       if (hasOpenSocket(row.user_id)) {
         this.storage.run(`UPDATE participants SET present = 1, leave_due_at = NULL WHERE user_id = ?`, row.user_id);
+        this.presentCount = null;
         this.changed(row.user_id);
       } else {
         this.remove(row.user_id, "left", now);
@@ -174,6 +191,7 @@ export class Presence {
     if (!row) return;
     const wasSeen = this.isSeenByStudents(row);
     this.storage.run(`DELETE FROM participants WHERE user_id = ?`, userId);
+    this.presentCount = null;
     this.outbox.add("attendance.leave", { id: row.attendance_id, leftAt: now, durationMs: now - row.joined_at, reason });
     this.broadcaster.presenceChanged(userId, { participant: null, visibleBefore: wasSeen, visibleAfter: false, tellSelf: false });
     if (this.count() === 0) this.session.setEmptySince(now);

@@ -21,13 +21,22 @@ type ToHerd =
   | { type: "close" };
 
 type FromHerd =
-  | { type: "ready"; snapshotAts: number[] }
-  | { type: "collected"; sent: Record<string, number>; received: Record<string, number[]>; cpuSeconds: number }
+  | { type: "ready"; snapshotAts: number[]; traffic: JoinTraffic }
+  | { type: "collected"; sent: Record<string, number>; received: Record<string, number[]>; replyMs: number[]; cpuSeconds: number }
   | { type: "error"; message: string };
 
+/** What this herd's sockets received while they were joining (until the last of them had its snapshot). */
+export interface JoinTraffic {
+  /** Each socket's snapshot frame, in bytes (index = socket). */
+  snapshotBytes: number[];
+  /** Frames other than the snapshots, and all bytes, snapshots included. */
+  otherFrames: number;
+  bytes: number;
+}
+
 export interface ChatHerd {
-  /** Opens the sockets (at most `concurrency` at once); resolves with when each got its snapshot. */
-  open(urls: string[], concurrency: number): Promise<number[]>;
+  /** Opens the sockets (at most `concurrency` at once); resolves with when each got its snapshot and what came meanwhile. */
+  open(urls: string[], concurrency: number): Promise<{ snapshotAts: number[]; traffic: JoinTraffic }>;
   /** Sends one chat message from this herd's socket `socket` (stamped when it leaves). */
   send(socket: number, body: string, requestId: number): void;
   /** What was sent from and received by this herd's sockets since they opened (and clears it), with its CPU so far. */
@@ -58,7 +67,8 @@ export function forkChatHerd(): ChatHerd {
     async open(urls, concurrency) {
       const ready = next("ready");
       send({ type: "open", urls, concurrency });
-      return (await ready).snapshotAts;
+      const { snapshotAts, traffic } = await ready;
+      return { snapshotAts, traffic };
     },
     send(socket, body, requestId) {
       send({ type: "send", socket, body, requestId });
@@ -75,12 +85,19 @@ export function forkChatHerd(): ChatHerd {
   };
 }
 
+const REPLY_ID = /^\{"id":(\d+),/;
 const CHAT_BODY = /"type":"chat\.message".*?"body":"(bench-[^"]+)"/g;
 
 async function runHerd(): Promise<void> {
   const sockets: WebSocket[] = [];
   let sent = new Map<string, number>();
   let received = new Map<string, number[]>();
+  /** When each request left, by request id; a reply's delay is how long the object took to answer the sender. */
+  let requestSentAt = new Map<number, number>();
+  let replyMs: number[] = [];
+  /** Counted while the herd's sockets join (reset by the next open). */
+  let joining = false;
+  let traffic: JoinTraffic = { snapshotBytes: [], otherFrames: 0, bytes: 0 };
   const reply = (message: FromHerd) => process.send!(message);
   const ping = setInterval(() => {
     for (const socket of sockets) if (socket.readyState === WebSocket.OPEN) socket.send("ping");
@@ -94,12 +111,21 @@ async function runHerd(): Promise<void> {
       socket.on("message", (data) => {
         const at = wallNow();
         const text = data.toString();
+        if (joining) traffic.bytes += (data as Buffer).byteLength;
         if (snapshotAts[index] === undefined) {
           if (text.startsWith('{"notification":"snapshot"')) {
+            traffic.snapshotBytes[index] = (data as Buffer).byteLength;
             snapshotAts[index] = at;
             clearTimeout(timer);
             resolve();
           }
+          return;
+        }
+        if (joining) traffic.otherFrames += 1;
+        const reply = REPLY_ID.exec(text);
+        if (reply) {
+          const leftAt = requestSentAt.get(Number(reply[1]));
+          if (leftAt !== undefined) replyMs.push(at - leftAt);
           return;
         }
         if (!text.startsWith('{"notification":"events"')) return;
@@ -122,6 +148,8 @@ async function runHerd(): Promise<void> {
       switch (message.type) {
         case "open": {
           const snapshotAts: number[] = [];
+          traffic = { snapshotBytes: [], otherFrames: 0, bytes: 0 };
+          joining = true;
           let next = 0;
           const opener = async () => {
             while (next < message.urls.length) {
@@ -130,20 +158,30 @@ async function runHerd(): Promise<void> {
             }
           };
           await Promise.all(Array.from({ length: message.concurrency }, opener));
-          reply({ type: "ready", snapshotAts });
+          joining = false;
+          reply({ type: "ready", snapshotAts, traffic });
           break;
         }
         case "send":
           sent.set(message.body, wallNow());
+          requestSentAt.set(message.requestId, wallNow());
           sockets[message.socket]!.send(
             JSON.stringify({ id: message.requestId, method: "chat.send", data: { clientMessageId: message.body, body: message.body } }),
           );
           break;
         case "collect": {
           const usage = process.cpuUsage();
-          reply({ type: "collected", sent: Object.fromEntries(sent), received: Object.fromEntries(received), cpuSeconds: (usage.user + usage.system) / 1e6 });
+          reply({
+            type: "collected",
+            sent: Object.fromEntries(sent),
+            received: Object.fromEntries(received),
+            replyMs,
+            cpuSeconds: (usage.user + usage.system) / 1e6,
+          });
           sent = new Map();
           received = new Map();
+          requestSentAt = new Map();
+          replyMs = [];
           break;
         }
         case "close":

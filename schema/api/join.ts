@@ -12,6 +12,18 @@ import { ErrorBodySchema } from "../errors";
 /** Students may enter this long before an occurrence starts (until it ends); teachers and admins any time. */
 export const JOIN_OPENS_BEFORE_START_MS = 15 * 60_000;
 
+/** The `end_reason` of a session a moderator ended ("End class"). */
+export const ENDED_BY_TEACHER = "ended-by-teacher";
+
+/**
+ * Whether the class's latest session keeps students out of the slot that opened at `opensAt`: a teacher ended it
+ * since (a session that ended empty does not, nor one ended before the slot opened). The join route and the class
+ * object both decide by this.
+ */
+export function endedInSlot(latest: { endedAt: number | null; endReason: string | null }, opensAt: number): boolean {
+  return latest.endedAt !== null && latest.endReason === ENDED_BY_TEACHER && latest.endedAt >= opensAt;
+}
+
 /** The next occurrence and when students may come in. */
 export const UpcomingOccurrenceSchema = v.object({
   occurrenceId: v.string(),

@@ -113,6 +113,8 @@ export const CLASSROOM_LIMITS = {
 export const CLASSROOM_CLOSE_CODES = {
   /** RFC 6455 "message too big". */
   frameTooLarge: 1009,
+  /** RFC 6455 "try again later": the object could not check the join (D1 did not answer); the browser reconnects. */
+  tryAgain: 1013,
   /** The upgrade arrived without a verified identity, or for another class. */
   unauthorized: 4001,
   /** A moderator removed this participant (they may rejoin). */

@@ -1,10 +1,7 @@
 import { and, asc, desc, eq, gt, ne } from "drizzle-orm";
-import { JOIN_OPENS_BEFORE_START_MS, type EndedSession, type UpcomingOccurrence } from "../../schema/api/join";
+import { type EndedSession, endedInSlot, JOIN_OPENS_BEFORE_START_MS, type UpcomingOccurrence } from "../../schema/api/join";
 import { liveSessions, occurrences, recordings } from "../../schema/db";
 import type { Db } from "../db";
-
-/** The `end_reason` the class object writes when a moderator presses "End class". */
-const ENDED_BY_TEACHER = "ended-by-teacher";
 
 /** The class's next scheduled occurrence that has not ended yet, with when students may enter it. */
 export async function nextOccurrence(db: Db, classId: string, now: number): Promise<UpcomingOccurrence | null> {
@@ -30,7 +27,7 @@ export async function endedSessionInSlot(db: Db, classId: string, slot: Pick<Upc
     .where(eq(liveSessions.classId, classId))
     .orderBy(desc(liveSessions.startedAt))
     .limit(1);
-  if (!latest || latest.endedAt === null || latest.endReason !== ENDED_BY_TEACHER || latest.endedAt < slot.opensAt) return null;
+  if (!latest || latest.endedAt === null || !endedInSlot(latest, slot.opensAt)) return null;
   const [recording] = await db
     .select({ id: recordings.id, status: recordings.status })
     .from(recordings)

@@ -4,10 +4,10 @@ import { jwtVerify } from "jose";
 import { routePartykitRequest } from "partyserver";
 import * as v from "valibot";
 import { CLASS_LINK_VERIFIED_NODE_HEADER } from "../../schema/protocol/class-link";
-import { JOIN_OPENS_BEFORE_START_MS, type JoinRefusal, type JoinRefused, type JoinResponse } from "../../schema/api/join";
+import type { JoinRefusal, JoinRefused, JoinResponse } from "../../schema/api/join";
 import { HTTP_STATUS } from "../../schema/errors";
 import { JOINER_LOCATION_HEADER, locationFromCf, locationOfRegion } from "../../schema/regions";
-import { classEntries, classes, enrollments, occurrences } from "../../schema/db";
+import { classEntries, classes, enrollments } from "../../schema/db";
 import {
   CLASS_IDENTITY_HEADER,
   CLASS_TOKEN_AUDIENCE,
@@ -20,10 +20,9 @@ import {
 } from "../../schema/tokens/class-token";
 import type { AppEnv } from "../app-env";
 import { isLocalDev } from "../auth/local-dev";
-import { activeBlock, requireUser } from "../auth/session";
+import { activeBlock, classEntryStanding, requireUser } from "../auth/session";
 import { signWorkerToken, workerPublicKey } from "../auth/keys";
 import { getDb } from "../db";
-import { isEnrolled } from "../portal/classes";
 import { endedSessionInSlot, nextOccurrence } from "../portal/ended-session";
 import type { Env } from "../env";
 import { ApiError, errorResponse } from "../errors";
@@ -100,20 +99,13 @@ function refuseJoin(c: Context<AppEnv>, message: string, join: JoinRefusal): Res
 }
 
 /**
- * Whether a student's token is for an occurrence whose session a teacher has ended since: a token issued just
- * before the end (it lives two minutes) must not open a fresh, empty session.
- */
-async function endedForStudent(db: ReturnType<typeof getDb>, identity: ClassIdentity): Promise<boolean> {
-  if (identity.role !== "student" || !identity.occurrenceId) return false;
-  const occurrence = await db.query.occurrences.findFirst({ where: eq(occurrences.id, identity.occurrenceId), columns: { startsAt: true } });
-  if (!occurrence) return false;
-  return (await endedSessionInSlot(db, identity.classId, { opensAt: occurrence.startsAt - JOIN_OPENS_BEFORE_START_MS })) !== null;
-}
-
-/**
  * `/parties/classroom/:classId?token=…` — the class channel's WebSocket. The class token is verified here, at
  * the edge, before the upgrade reaches the object; the object receives the verified identity in a header it
  * trusts because nothing else can reach it. Plain HTTP requests to the object are refused.
+ *
+ * Each check of a join is made in one place: here the token, an active block and (for students) the enrolment,
+ * in one D1 statement; in the object what it knows best — a block made in the class while the class runs, the
+ * user's open sockets, and whether a student's slot was ended by a teacher (see durable-objects/ended-slot.ts).
  */
 export async function routeClassroomSocket(request: Request, env: Env): Promise<Response> {
   const response = await routePartykitRequest(request, env, {
@@ -122,16 +114,10 @@ export async function routeClassroomSocket(request: Request, env: Env): Promise<
       const identity = await verifyClassToken(env, new URL(req.url).searchParams.get("token"));
       if (!identity || identity.classId !== lobby.name)
         return errorResponse("UNAUTHORIZED", "The class token is missing, invalid, expired or for another class");
-      const db = getDb(env.DB);
       // A class token lives two minutes; who may enter is decided again now, not when it was issued.
-      const [blocked, enrolled, ended] = await Promise.all([
-        activeBlock(db, identity.userId, identity.classId),
-        identity.role === "student" ? isEnrolled(db, identity.classId, identity.userId) : Promise.resolve(true),
-        endedForStudent(db, identity),
-      ]);
+      const { blocked, enrolled } = await classEntryStanding(getDb(env.DB), identity.userId, identity.classId);
       if (blocked) return errorResponse("FORBIDDEN", "You are blocked from this class");
-      if (!enrolled) return errorResponse("FORBIDDEN", "You are not enrolled in this class");
-      if (ended) return errorResponse("CONFLICT", "This class has ended");
+      if (identity.role === "student" && !enrolled) return errorResponse("FORBIDDEN", "You are not enrolled in this class");
       // partyserver takes the connection id from the `_pk` query parameter; a client that chose it could open
       // two sockets with one id, and the close of either would count the user as gone while the other stays.
       const url = new URL(req.url);

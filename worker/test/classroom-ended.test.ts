@@ -3,6 +3,7 @@ import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { JOIN_OPENS_BEFORE_START_MS, JoinRefusedSchema, JoinResponseSchema } from "../../schema/api/join";
 import { liveSessions, occurrences, recordings } from "../../schema/db";
+import { CLASSROOM_CLOSE_CODES } from "../../schema/protocol/classroom";
 import { api, createUser, db } from "./helpers";
 import { ChannelClient, createLiveClass, enroll, eventually, joinToken, openSocket } from "./ws-client";
 
@@ -57,9 +58,10 @@ describe("before and after the live session", () => {
     const error = await refusedJoin(students[0]!, classId);
     expect(error).toMatchObject({ code: "CONFLICT", message: "This class has ended" });
     expect(error.join).toEqual({ reason: "ended", sessionId: session!.id, endedAt: session!.endedAt, recording: null });
-    const upgrade = await openSocket(classId, earlyToken);
-    expect(upgrade.socket).toBeNull();
-    expect(upgrade.response.status).toBe(409);
+    // The class object, which ended the session, turns the early token away: told, closed for good, no session.
+    const early = new ChannelClient((await openSocket(classId, earlyToken)).socket!);
+    expect((await early.waitClosed()).code).toBe(CLASSROOM_CLOSE_CODES.ended);
+    expect(early.notifications).toEqual([{ notification: "closing", data: { reason: "ended", message: "This class has ended" } }]);
 
     const teacherJoin = await joinToken(teacher, classId);
     expect(teacherJoin.ended).toEqual({ sessionId: session!.id, endedAt: session!.endedAt, recording: null });
