@@ -6,7 +6,7 @@ import path from "node:path";
 import { log } from "../log";
 import { type Canvas, type ComposeInput, composedVideoCodec, composeGraph, composeRecording, DEFAULT_CANVAS } from "./compose";
 import { FFMPEG, runFfmpeg } from "./ffmpeg";
-import { type RunTiming, SETTLED_ANCHOR } from "./run-clock";
+import { clockSettledFor, type RunTiming } from "./run-clock";
 import { listSegments } from "./segments";
 import type { CapturedTrack } from "./TrackCapture";
 
@@ -436,7 +436,7 @@ class AudioEncoder {
   }
 }
 
-/** Whether a capture's current run (earlier runs get no new anchors) has its settled anchor by now. */
+/** Whether a capture's current run (earlier runs get no new anchors) has the settled anchors its early segments need. */
 async function clockSettled(dir: string): Promise<boolean> {
   const runs = (await readdir(dir)).map((name) => /^run-(\d+)\.json$/.exec(name)?.[1]).filter((run): run is string => run !== undefined);
   if (runs.length === 0) return true;
@@ -445,7 +445,7 @@ async function clockSettled(dir: string): Promise<boolean> {
     (text) => JSON.parse(text) as RunTiming,
     () => undefined,
   );
-  return timing === undefined || timing.anchors.length > SETTLED_ANCHOR;
+  return timing === undefined || clockSettledFor(timing);
 }
 
 /** The sound segments the encoder's playlist lists (complete ones), in order. */

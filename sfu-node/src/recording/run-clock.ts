@@ -110,6 +110,19 @@ const ANCHOR_REACH_SECONDS = 120;
 export const SETTLED_ANCHOR = 3;
 
 /**
+ * Media time with fewer settled anchors than this before it (the first quarter-minute or so of a run) is placed by
+ * the mean of the run's first this-many settled anchors instead: one anchor alone can be a frame off, which put a
+ * 30-minute recording's first half-minute 38 ms away from the rest. Composing a piece waits for them
+ * ({@link clockSettledFor}), so a piece and the whole recording place these segments alike.
+ */
+export const EARLY_ANCHORS = 3;
+
+/** Whether a run has the anchors {@link wallSecondsAt} places its early media time by (all, from now on). */
+export function clockSettledFor(timing: RunTiming): boolean {
+  return timing.anchors.length >= SETTLED_ANCHOR + EARLY_ANCHORS;
+}
+
+/**
  * Wall-clock seconds of media time `mediaSeconds` of a run, or undefined when the run never got a packet.
  *
  * It takes the mean of the settled anchors (see {@link SETTLED_ANCHOR}) of the two minutes before that media
@@ -117,13 +130,20 @@ export const SETTLED_ANCHOR = 3;
  * packet, which its pacing may have sent early or late), the mean of a couple of dozen is not; and those anchors
  * all exist by the time the segment is written, so later ones never move it. Pieces composed while recording
  * thus place every segment where the whole recording composed at the stop does (a millisecond apart, a frame
- * half-way between two ticks of the composed frame rate would land on the other one). Media time before the
- * first settled anchor takes the earliest settled anchor within reach; without one, the latest within reach.
+ * half-way between two ticks of the composed frame rate would land on the other one). Media time with fewer than
+ * {@link EARLY_ANCHORS} settled anchors before it takes the mean of the run's first {@link EARLY_ANCHORS}; a run
+ * that never got that many takes those before it, else the earliest settled anchor within reach; without one, the
+ * latest within reach.
  */
 export function wallSecondsAt(timing: RunTiming, mediaSeconds: number): number | undefined {
   const settled = timing.anchors.slice(SETTLED_ANCHOR);
+  const mean = (anchors: readonly ClockAnchor[]) =>
+    anchors.reduce((sum, candidate) => sum + candidate.wallMs / 1000 - candidate.mediaSeconds, 0) / anchors.length + mediaSeconds;
   const before = settled.filter((candidate) => candidate.mediaSeconds <= mediaSeconds && mediaSeconds - candidate.mediaSeconds <= ANCHOR_REACH_SECONDS);
-  if (before.length > 0) return before.reduce((sum, candidate) => sum + candidate.wallMs / 1000 - candidate.mediaSeconds, 0) / before.length + mediaSeconds;
+  if (before.length >= EARLY_ANCHORS) return mean(before);
+  const early = settled.slice(0, EARLY_ANCHORS);
+  if (early.length === EARLY_ANCHORS && Math.abs(early[0]!.mediaSeconds - mediaSeconds) <= ANCHOR_REACH_SECONDS) return mean(early);
+  if (before.length > 0) return mean(before);
   let anchor = settled.find((candidate) => Math.abs(candidate.mediaSeconds - mediaSeconds) <= ANCHOR_REACH_SECONDS);
   if (!anchor) {
     for (const candidate of timing.anchors) {

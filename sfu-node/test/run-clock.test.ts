@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { type ClockAnchor, clockSettledFor, type RunTiming, SETTLED_ANCHOR, wallSecondsAt } from "../src/recording/run-clock";
+
+/** A run whose media clock starts at wall second 1,000; an anchor every 5 s, the one at `offBySeconds` late by `lateMs`. */
+function timing(count: number, late: { at: number; ms: number } | null = null): RunTiming {
+  const anchors: ClockAnchor[] = [];
+  for (let i = 0; i < count; i++) {
+    const mediaSeconds = i * 5;
+    anchors.push({ mediaSeconds, wallMs: (1_000 + mediaSeconds) * 1000 + (late?.at === mediaSeconds ? late.ms : 0) });
+  }
+  return { clockRate: 90_000, firstPacketWallMs: 1_000_000, anchors };
+}
+
+describe("placing a run's media on the wall clock", () => {
+  it("places the first seconds of a run by the mean of its first settled anchors, so one late report moves them a third as far", () => {
+    // The first settled anchor (media 15 s) is a frame late, as a sender's report stamped with a late packet is.
+    const run = timing(30, { at: SETTLED_ANCHOR * 5, ms: 40 });
+    for (const media of [0, 10, 20]) {
+      const placed = wallSecondsAt(run, media)!;
+      expect(Math.abs(placed - (1_000 + media)) * 1000).toBeCloseTo(40 / 3, 3);
+    }
+    // Later media is placed by every settled anchor of the two minutes before it: the late one weighs less and less.
+    expect(Math.abs(wallSecondsAt(run, 120)! - 1_120) * 1000).toBeLessThan(40 / 3);
+  });
+
+  it("a piece waits for the anchors the early media is placed by, and they never change once there", () => {
+    expect(clockSettledFor(timing(SETTLED_ANCHOR + 2))).toBe(false);
+    const settled = timing(SETTLED_ANCHOR + 3, { at: SETTLED_ANCHOR * 5, ms: 40 });
+    expect(clockSettledFor(settled)).toBe(true);
+    const later = timing(40, { at: SETTLED_ANCHOR * 5, ms: 40 });
+    // What a piece composed as soon as it could gives the first seconds is what the whole recording gives them.
+    for (const media of [0, 7.5, 14, 20]) expect(wallSecondsAt(settled, media)).toBeCloseTo(wallSecondsAt(later, media)!, 9);
+  });
+});
