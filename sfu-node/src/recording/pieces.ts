@@ -253,19 +253,7 @@ export class PieceComposer {
       // The fragments carry their place on the recording's timeline: players and the join put them end to end by time.
       "-output_ts_offset",
       from.toFixed(3),
-      "-f",
-      "hls",
-      "-hls_time",
-      String(HLS_SEGMENT_SECONDS),
-      "-hls_segment_type",
-      "fmp4",
-      "-hls_playlist_type",
-      "vod",
-      "-hls_fmp4_init_filename",
-      `${name}-init.mp4`,
-      "-hls_segment_filename",
-      path.join(this.#dir, `${name}-%03d.m4s`),
-      playlist,
+      ...hlsOutput("vod", `${name}-init.mp4`, path.join(this.#dir, `${name}-%03d.m4s`), playlist),
       "-map",
       "[apiece]",
       "-f",
@@ -392,19 +380,7 @@ class AudioEncoder {
         "aac",
         "-b:a",
         "128k",
-        "-f",
-        "hls",
-        "-hls_time",
-        String(HLS_SEGMENT_SECONDS),
-        "-hls_segment_type",
-        "fmp4",
-        "-hls_playlist_type",
-        "event",
-        "-hls_fmp4_init_filename",
-        "audio-init.mp4",
-        "-hls_segment_filename",
-        path.join(dir, "audio-%05d.m4s"),
-        path.join(dir, "audio.m3u8"),
+        ...hlsOutput("event", "audio-init.mp4", path.join(dir, "audio-%05d.m4s"), path.join(dir, "audio.m3u8")),
       ],
       { stdio: ["pipe", "ignore", "pipe"] },
     );
@@ -474,4 +450,23 @@ async function avcCodec(init: string): Promise<string> {
   if (at < 0 || at + 8 > bytes.length) return "avc1.42c01f";
   const hex = (value: number) => value.toString(16).padStart(2, "0");
   return `avc1.${hex(bytes[at + 5]!)}${hex(bytes[at + 6]!)}${hex(bytes[at + 7]!)}`;
+}
+
+/** FFmpeg's output options for HLS in fMP4 segments of {@link HLS_SEGMENT_SECONDS}: a piece's picture, or the sound. */
+function hlsOutput(playlistType: "vod" | "event", initName: string, segmentPattern: string, playlist: string): string[] {
+  return [
+    "-f",
+    "hls",
+    "-hls_time",
+    String(HLS_SEGMENT_SECONDS),
+    "-hls_segment_type",
+    "fmp4",
+    "-hls_playlist_type",
+    playlistType,
+    "-hls_fmp4_init_filename",
+    initName,
+    "-hls_segment_filename",
+    segmentPattern,
+    playlist,
+  ];
 }
