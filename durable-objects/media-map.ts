@@ -43,11 +43,6 @@ export class MediaMap {
     return row ? toInfo(row) : null;
   }
 
-  /** Nodes that carry at least one producer of this class. */
-  nodesInUse(): Set<string> {
-    return new Set(this.storage.all<{ node_id: string }>(`SELECT DISTINCT node_id FROM media_producers`).map((r) => r.node_id));
-  }
-
   /** A node (re)connected and told us everything it has: that replaces what we knew about it. */
   syncNode(nodeId: string, producers: readonly LinkProducer[]): void {
     const known = new Map(
