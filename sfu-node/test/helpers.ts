@@ -361,3 +361,18 @@ export const BROWSER_DTLS = {
   role: "client",
   fingerprints: [{ algorithm: "sha-256", value: "82:5A:68:3D:36:C3:0A:DE:AF:E7:32:43:D2:88:83:57:1B:FF:E5:3F:15:AE:43:3C:8E:6B:6E:FB:2A:3F:7D:D3" }],
 };
+
+/**
+ * A student on `room`'s node receiving `producerId` on a plain transport into a counting UDP socket (closed by
+ * `cleanups`); `entry` is the peer's record of that consumer (its mediasoup consumer and home router).
+ */
+export async function countingStudent(room: Room, userId: string, producerId: string, cleanups: (() => void)[]) {
+  const student = room.addPeer({ userId, role: "student", produce: [], displayName: userId, connection: recordingConnection() });
+  const output = await student.createPlainTransport("recv");
+  const consumed = await student.consume({ transportId: output.id, producerId, rtpCapabilities: await room.rtpCapabilities(), paused: false });
+  const payloadType = (consumed.rtpParameters as { codecs: { payloadType: number }[] }).codecs[0]!.payloadType;
+  const counter = await startRtpCounter(payloadType);
+  cleanups.push(() => counter.close());
+  await output.connect({ ip: "127.0.0.1", port: counter.port });
+  return { student, counter, entry: student.consumers.get(consumed.consumerId)! };
+}

@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Room } from "../src/Room";
-import { eventually, ffmpegTeacher, recordingConnection, startIssuer, startRtpCounter, startTestNode, type TestIssuer, type TestNode } from "./helpers";
+import { countingStudent, eventually, ffmpegTeacher, startIssuer, startTestNode, type TestIssuer, type TestNode } from "./helpers";
 
 let issuer: TestIssuer;
 let sfu: TestNode;
@@ -21,23 +20,11 @@ afterAll(async () => {
   await issuer?.close();
 });
 
-/** A student receiving `producerId` on a plain transport into a counting UDP socket. */
-async function countingStudent(room: Room, userId: string, producerId: string) {
-  const student = room.addPeer({ userId, role: "student", produce: [], displayName: userId, connection: recordingConnection() });
-  const output = await student.createPlainTransport("recv");
-  const consumed = await student.consume({ transportId: output.id, producerId, rtpCapabilities: await room.rtpCapabilities(), paused: false });
-  const payloadType = (consumed.rtpParameters as { codecs: { payloadType: number }[] }).codecs[0]!.payloadType;
-  const counter = await startRtpCounter(payloadType);
-  cleanups.push(() => counter.close());
-  await output.connect({ ip: "127.0.0.1", port: counter.port });
-  return { student, counter, slotIndex: student.consumers.get(consumed.consumerId)!.home.slotIndex };
-}
-
 describe("media flow with real workers and FFmpeg", () => {
   it("forwards a producer's RTP to a consumer", async () => {
     const room = await sfu.node.openRoom("class-rtp");
     const { producer } = await ffmpegTeacher(room, cleanups);
-    const { counter } = await countingStudent(room, "student-1", producer.id);
+    const { counter } = await countingStudent(room, "student-1", producer.id, cleanups);
     await eventually(() => counter.count() >= 30, 15_000, "30 RTP packets at the student");
     const stats = await producer.getStats();
     expect(stats[0]?.packetCount ?? 0).toBeGreaterThan(0);
@@ -47,18 +34,18 @@ describe("media flow with real workers and FFmpeg", () => {
   it("fans one producer out to consumers on two workers through pipeToRouter", async () => {
     const room = await sfu.node.openRoom("class-pipe");
     const { producer } = await ffmpegTeacher(room, cleanups);
-    const first = await countingStudent(room, "student-1", producer.id);
-    const second = await countingStudent(room, "student-2", producer.id);
-    expect(first.slotIndex).not.toBe(second.slotIndex);
+    const first = await countingStudent(room, "student-1", producer.id, cleanups);
+    const second = await countingStudent(room, "student-2", producer.id, cleanups);
+    expect(first.entry.home.slotIndex).not.toBe(second.entry.home.slotIndex);
     expect(room.routers.size).toBe(2);
     expect(new Set([...room.routers.values()].map((entry) => sfu.node.slots[entry.slotIndex]!.worker.pid)).size).toBe(2);
 
     await eventually(() => first.counter.count() >= 30 && second.counter.count() >= 30, 15_000, "30 RTP packets at both students");
     // The second router holds a piped copy of the producer (same id) feeding its student's consumer; on the
     // first router the producer has two consumers: the first student's and the pipe's.
-    const pipedRouter = await room.routers.get(second.slotIndex)!.router.dump();
+    const pipedRouter = await room.routers.get(second.entry.home.slotIndex)!.router.dump();
     expect(pipedRouter.mapProducerIdConsumerIds).toEqual([{ key: producer.id, values: [...second.student.consumers.keys()] }]);
-    const homeRouter = await room.routers.get(first.slotIndex)!.router.dump();
+    const homeRouter = await room.routers.get(first.entry.home.slotIndex)!.router.dump();
     expect(homeRouter.mapProducerIdConsumerIds.find((entry) => entry.key === producer.id)?.values).toHaveLength(2);
 
     room.close("closed-by-server");
@@ -69,7 +56,7 @@ describe("media flow with real workers and FFmpeg", () => {
   it("stops a consumer's RTP when the producing teacher leaves", async () => {
     const room = await sfu.node.openRoom("class-leave");
     const { teacher, producer } = await ffmpegTeacher(room, cleanups);
-    const { student, counter } = await countingStudent(room, "student-1", producer.id);
+    const { student, counter } = await countingStudent(room, "student-1", producer.id, cleanups);
     await eventually(() => counter.count() >= 10, 15_000, "RTP at the student");
     teacher.close();
     await eventually(() => student.consumers.size === 0, 5_000, "the student's consumer closed");

@@ -18,7 +18,7 @@ import { ClassLinks } from "../src/class-link";
 import { CpuSampler, renderMetrics } from "../src/metrics";
 import { MediaNode } from "../src/Node";
 import type { Room } from "../src/Room";
-import { eventually, recordingConnection, startRtpCounter, startVp8Sender, VP8_SENDER } from "./helpers";
+import { countingStudent, eventually, recordingConnection, startVp8Sender, VP8_SENDER } from "./helpers";
 import { testNodeKey } from "./node-key-helpers";
 
 type NodeKey = Awaited<ReturnType<typeof testNodeKey>>;
@@ -183,18 +183,6 @@ afterAll(async () => {
   nodeB?.close();
 });
 
-/** A student on `room`'s node receiving `producerId` on a plain transport into a counting UDP socket. */
-async function countingStudent(room: Room, userId: string, producerId: string) {
-  const student = room.addPeer({ userId, role: "student", produce: [], displayName: userId, connection: recordingConnection() });
-  const output = await student.createPlainTransport("recv");
-  const consumed = await student.consume({ transportId: output.id, producerId, rtpCapabilities: await room.rtpCapabilities(), paused: false });
-  const payloadType = (consumed.rtpParameters as { codecs: { payloadType: number }[] }).codecs[0]!.payloadType;
-  const counter = await startRtpCounter(payloadType);
-  cleanups.push(() => counter.close());
-  await output.connect({ ip: "127.0.0.1", port: counter.port });
-  return { student, counter, consumer: student.consumers.get(consumed.consumerId)!.consumer };
-}
-
 function pipesOf(room: Room, peerNodeId: string) {
   return room.cascade!.counts().byPeer.get(peerNodeId) ?? { transports: 0, sent: 0, received: 0 };
 }
@@ -237,14 +225,14 @@ describe("pipes between two nodes, directed by the class object", () => {
 
     // A student on B consumes it at once (B's class link is still opening: B asks once it is open), the object
     // pipes it from A, and RTP arrives.
-    const first = await countingStudent(roomB, "student-1", producer.id);
+    const first = await countingStudent(roomB, "student-1", producer.id, cleanups);
     await eventually(() => first.counter.count() >= 30, 15_000, "30 RTP packets at the student on node B");
     expect(roomB.producer(producer.id).owner).toBeUndefined();
     expect(pipesOf(roomA, "node-b")).toMatchObject({ transports: 1, sent: 1, received: 0 });
     expect(pipesOf(roomB, "node-a")).toMatchObject({ transports: 1, sent: 0, received: 1 });
 
     // A second student on B shares the same pipe and the same piped producer.
-    const second = await countingStudent(roomB, "student-2", producer.id);
+    const second = await countingStudent(roomB, "student-2", producer.id, cleanups);
     await eventually(() => second.counter.count() >= 30, 15_000, "30 RTP packets at the second student");
     expect(pipesOf(roomA, "node-b")).toMatchObject({ transports: 1, sent: 1 });
     expect(pipesOf(roomB, "node-a")).toMatchObject({ transports: 1, received: 1 });
@@ -257,14 +245,14 @@ describe("pipes between two nodes, directed by the class object", () => {
 
     // A keyframe request of a consumer on B reaches the sender on A (as a PLI through the pipe).
     const before = await pliCount(producer);
-    await first.consumer.requestKeyFrame();
+    await first.entry.consumer.requestKeyFrame();
     await eventually(async () => (await pliCount(producer)) > before, 10_000, "a PLI sent to the camera on node A");
 
     // Pausing on A pauses the copy on B: its consumers are told, and resumed again.
     await producer.pause();
-    await eventually(() => first.consumer.producerPaused && second.consumer.producerPaused, 5_000, "consumers on B see the pause");
+    await eventually(() => first.entry.consumer.producerPaused && second.entry.consumer.producerPaused, 5_000, "consumers on B see the pause");
     await producer.resume();
-    await eventually(() => !first.consumer.producerPaused, 5_000, "consumers on B see the resume");
+    await eventually(() => !first.entry.consumer.producerPaused, 5_000, "consumers on B see the resume");
 
     // Both leave: a short while later B closes its copy and A stops sending it; the pipe stays for reuse.
     first.student.close();
@@ -274,7 +262,7 @@ describe("pipes between two nodes, directed by the class object", () => {
     expect(pipesOf(roomA, "node-b").transports).toBe(1);
 
     // Someone on B watches again: piped once more through the same pipe; when the camera closes on A, their consumer closes on B.
-    const third = await countingStudent(roomB, "student-3", producer.id);
+    const third = await countingStudent(roomB, "student-3", producer.id, cleanups);
     await eventually(() => third.counter.count() >= 10, 15_000, "RTP at the third student");
     producer.close();
     await eventually(() => third.student.consumers.size === 0, 5_000, "the consumer on B closed with the camera on A");
