@@ -40,6 +40,7 @@ import {
   PICTURES,
   SOUNDS,
   beepOnsets,
+  flashBeepOffsets,
   encodeAudioVideo,
   ffmpegPeer,
   flashOnsets,
@@ -164,17 +165,12 @@ try {
   await writeFile(stored, Buffer.from(await (await fetch(sourceUrl)).arrayBuffer()));
   const flashes = await flashOnsets(stored);
   const beeps = await beepOnsets(stored);
-  const paired = flashes
-    .map((flash) => ({
-      flash,
-      offset: Math.round((beeps.reduce((nearest, beep) => (Math.abs(beep - flash) < Math.abs(nearest - flash) ? beep : nearest), Infinity) - flash) * 1000),
-    }))
-    .filter(({ offset }) => Math.abs(offset) < 500);
-  const offsets = paired.map(({ offset }) => offset);
+  const paired = flashBeepOffsets(flashes, beeps);
+  const offsets = paired.map(({ offsetMs }) => offsetMs);
   const worst = offsets.reduce((max, offset) => Math.max(max, Math.abs(offset)), 0);
   const meanOf = (values: number[]) => (values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length)).toFixed(1);
-  const firstMinute = paired.filter(({ flash }) => flash < 60).map(({ offset }) => offset);
-  const lastMinute = paired.filter(({ flash }) => flash >= lengthSeconds - 60).map(({ offset }) => offset);
+  const firstMinute = paired.filter(({ flash }) => flash < 60).map(({ offsetMs }) => offsetMs);
+  const lastMinute = paired.filter(({ flash }) => flash >= lengthSeconds - 60).map(({ offsetMs }) => offsetMs);
   console.log(`  A/V offsets, beep − flash (ms), ${offsets.length} of ${flashes.length} flashes paired: ${offsets.join(" ")}`);
   console.log(
     `  worst |offset| ${worst} ms; mean ${meanOf(offsets)} ms; first minute mean ${meanOf(firstMinute)} ms, last minute mean ${meanOf(lastMinute)} ms`,

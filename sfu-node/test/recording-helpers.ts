@@ -349,3 +349,16 @@ export async function beepOnsets(file: string): Promise<number[]> {
   }
   return onsets;
 }
+
+/**
+ * Each flash paired with its nearest beep: the beep's offset from it in ms (positive: sound after picture). A
+ * flash with no beep within half a second is left out.
+ */
+export function flashBeepOffsets(flashes: readonly number[], beeps: readonly number[]): { flash: number; offsetMs: number }[] {
+  return flashes
+    .map((flash) => {
+      const beep = beeps.reduce((nearest, candidate) => (Math.abs(candidate - flash) < Math.abs(nearest - flash) ? candidate : nearest), Infinity);
+      return { flash, offsetMs: Math.round((beep - flash) * 1000) };
+    })
+    .filter(({ offsetMs }) => Math.abs(offsetMs) < 500);
+}

@@ -11,6 +11,7 @@ import type { CapturedTrack } from "../src/recording/TrackCapture";
 import { eventually } from "./helpers";
 import {
   beepOnsets,
+  flashBeepOffsets,
   encodeAudioVideo,
   encodeStream,
   ffmpegPeer,
@@ -110,12 +111,7 @@ async function durationOf(file: string): Promise<number> {
 async function avOffsets(file: string): Promise<{ flash: number; offsetMs: number }[]> {
   const flashes = await flashOnsets(file);
   const beeps = await beepOnsets(file);
-  const offsets = flashes
-    .map((flash) => {
-      const beep = beeps.reduce((nearest, candidate) => (Math.abs(candidate - flash) < Math.abs(nearest - flash) ? candidate : nearest), Infinity);
-      return { flash, offsetMs: Math.round((beep - flash) * 1000) };
-    })
-    .filter(({ offsetMs }) => Math.abs(offsetMs) < 500);
+  const offsets = flashBeepOffsets(flashes, beeps);
   process.stdout.write(
     `${path.basename(file)}: A/V offsets (beep - flash, ms) ${offsets.map(({ flash, offsetMs }) => `${flash.toFixed(2)}s:${offsetMs}`).join(" ")}\n`,
   );

@@ -6,6 +6,7 @@ import {
   PICTURES,
   SOUNDS,
   beepOnsets,
+  flashBeepOffsets,
   encodeAudioVideo,
   ffmpegPeer,
   flashOnsets,
@@ -37,12 +38,7 @@ const MAX_OFFSET_MS = 40;
 async function measureOffsets(file: string) {
   const flashes = await flashOnsets(file);
   const beeps = await beepOnsets(file);
-  const offsets = flashes
-    .map((flash) => {
-      const beep = beeps.reduce((nearest, candidate) => (Math.abs(candidate - flash) < Math.abs(nearest - flash) ? candidate : nearest), Infinity);
-      return { flash, offsetMs: Math.round((beep - flash) * 1000) };
-    })
-    .filter(({ offsetMs }) => Math.abs(offsetMs) < 500);
+  const offsets = flashBeepOffsets(flashes, beeps);
   process.stdout.write(`flashes ${flashes.map((t) => t.toFixed(2)).join(" ")}; beeps ${beeps.map((t) => t.toFixed(2)).join(" ")}\n`);
   process.stdout.write(`A/V offsets (beep - flash, ms) at ${offsets.map(({ flash, offsetMs }) => `${flash.toFixed(2)}s: ${offsetMs}`).join(", ")}\n`);
   return { flashes, beeps, offsets };
