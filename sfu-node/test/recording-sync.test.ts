@@ -34,11 +34,21 @@ afterAll(() => {
 /** The largest flash-to-beep offset the composed recording may have (lip sync people notice beyond this). */
 const MAX_OFFSET_MS = 40;
 
-/** Flash → beep offsets in a composed file, one per flash (each flash's nearest beep). */
+/**
+ * The recording's first second, where one track may not have begun yet: the first packets of a track arrive up to
+ * a few hundred ms after the start (runs here began the sound at 0.38 s, mid-beep, or the picture after 0.27 s),
+ * so a flash or beep there can lack its partner, or the beep's onset be cut.
+ */
+const TRACKS_BEGIN_WITHIN_S = 1;
+
+/** Flash → beep offsets in a composed file, one per flash after the first second (each flash's nearest beep). */
 async function measureOffsets(file: string) {
   const flashes = await flashOnsets(file);
   const beeps = await beepOnsets(file);
-  const offsets = flashBeepOffsets(flashes, beeps);
+  const offsets = flashBeepOffsets(
+    flashes.filter((flash) => flash >= TRACKS_BEGIN_WITHIN_S),
+    beeps,
+  );
   process.stdout.write(`flashes ${flashes.map((t) => t.toFixed(2)).join(" ")}; beeps ${beeps.map((t) => t.toFixed(2)).join(" ")}\n`);
   process.stdout.write(`A/V offsets (beep - flash, ms) at ${offsets.map(({ flash, offsetMs }) => `${flash.toFixed(2)}s: ${offsetMs}`).join(", ")}\n`);
   return { flashes, beeps, offsets };
@@ -78,7 +88,7 @@ describe("A/V sync of a recording", () => {
     // Both tracks made it in for the whole recording, one flash and one beep per second.
     expect(flashes.length).toBeGreaterThanOrEqual(9);
     expect(beeps.length).toBeGreaterThanOrEqual(9);
-    expect(offsets.length).toBe(flashes.length);
+    expect(offsets.length).toBe(flashes.filter((flash) => flash >= TRACKS_BEGIN_WITHIN_S).length);
     for (const { offsetMs } of offsets) expect(Math.abs(offsetMs)).toBeLessThanOrEqual(MAX_OFFSET_MS);
   });
 
