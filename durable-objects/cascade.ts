@@ -105,6 +105,9 @@ export class Cascade {
       try {
         const stream = await this.links.command(from, "pipeConsume", { peerNodeId: to, producerId });
         await this.links.command(to, "pipeProduce", { peerNodeId: from, producerId, userId: producer.userId, source: producer.source, stream });
+        // The producer closed while its copy was being made: the `pipeDrop` sent then found nothing on `to`, so
+        // the copy just made would stay, dead, until it went idle.
+        if (!this.producer(producerId)) await this.links.command(to, "pipeDrop", { producerId }).catch(() => undefined);
         return;
       } catch (error) {
         if (attempt > 0) throw error;

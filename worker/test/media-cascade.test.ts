@@ -200,6 +200,33 @@ describe("the class object directs pipes between its nodes", () => {
     eu.socket.close();
   });
 
+  it("drops a copy made while its producer closed: the drop sent during the making is sent again after it", async () => {
+    await addNode("node-eu", "eu-west");
+    await addNode("node-sg", "ap-southeast");
+    const { classId, teacher } = await createLiveClass(0);
+    const teacherClient = await ChannelClient.join(teacher, classId);
+    const camera: LinkProducer = { producerId: "p-cam", userId: teacher.id, kind: "video", source: "video", paused: false };
+    const euNode = new PipingNode("10.0.0.1", 40001);
+    // The camera closes on node-eu just as node-eu starts sending it through the pipe: the notification reaches
+    // the object before node-eu's answer to `pipeConsume`, so the object hears of the close mid-making.
+    let eu: NodeLink | undefined;
+    const closingMidway = (command: LinkCommand): Answer => {
+      if (command.method === "pipeConsume") eu?.notify("producerRemoved", { producerId: "p-cam" });
+      return euNode.answer(command);
+    };
+    eu = await NodeLink.connect(classId, "node-eu", [camera], [teacher.id], closingMidway);
+    const sg = await NodeLink.connect(classId, "node-sg", [], [], new PipingNode("10.0.0.2", 40002).answer);
+    await teacherClient.until(() => teacherClient.events.some((e) => e.type === "media.producers"), "the camera in the map");
+
+    sg.notify("pipeWanted", { producerId: "p-cam" });
+    await sg.command("pipeProduce");
+    // node-sg is told to drop its copy after it made it, so no dead copy of a closed camera stays there.
+    await teacherClient.until(() => sg.methods().lastIndexOf("pipeDrop") > sg.methods().indexOf("pipeProduce"), "dropped after the making");
+    teacherClient.close();
+    eu.socket.close();
+    sg.socket.close();
+  });
+
   it("replaces a pair whose ends no longer point at each other, and tells the asking node when the producer's node refuses", async () => {
     await addNode("node-eu", "eu-west");
     await addNode("node-sg", "ap-southeast");
