@@ -35,6 +35,8 @@ export interface NodeWatcher {
   nodeBack(nodeId: string): void;
   /** The node's `recordings`: the class's recordings its process holds. */
   nodeHolds(nodeId: string, recordings: readonly RecordingHeld[], now: number): void;
+  /** A producer appeared on the node. */
+  producerAdded(nodeId: string, producer: { producerId: string; userId: string }): void;
 }
 
 export type RecordingHeld = Extract<ClassLinkNotification, { notification: "recordings" }>["data"]["recordings"][number];
@@ -203,6 +205,14 @@ export class MediaPlane {
     for (const nodeId of linked) if (!healthy.has(nodeId)) this.failover.silent(nodeId, now);
   }
 
+  /**
+   * Has `producerId` piped to node `to` for a consumer there that is not a participant (the recorder): the same
+   * pipe a participant's consume asks for, kept while the recorder consumes it.
+   */
+  pipe(to: string, producerId: string): void {
+    void this.cascade.wanted(to, producerId);
+  }
+
   /** Sets who hears about nodes' links besides the media map (one watcher: the recording control). */
   watch(watcher: NodeWatcher): void {
     this.watcher = watcher;
@@ -234,7 +244,9 @@ export class MediaPlane {
         this.watcher?.nodeHolds(nodeId, notification.data.recordings, Date.now());
         return;
       case "producerAdded":
-        if (this.presence.get(notification.data.userId)) this.map.added(nodeId, notification.data);
+        if (!this.presence.get(notification.data.userId)) return;
+        this.map.added(nodeId, notification.data);
+        this.watcher?.producerAdded(nodeId, notification.data);
         return;
       case "producerRemoved":
         this.map.removed(nodeId, notification.data.producerId);

@@ -25,6 +25,9 @@ interface RecordingRow extends Record<string, string | number | null> {
 const RECORDING_TABLE = `CREATE TABLE IF NOT EXISTS recording (
   id TEXT PRIMARY KEY, session_id TEXT NOT NULL, node_id TEXT NOT NULL, started_at INTEGER NOT NULL, started_by TEXT NOT NULL)`;
 
+/** Whose producers the running recording records, in layout order (moderators, then students brought on stage). */
+const RECORDING_USERS_TABLE = `CREATE TABLE IF NOT EXISTS recording_users (user_id TEXT PRIMARY KEY)`;
+
 /**
  * A recording whose node is out of reach or no longer captures it ends at `due_at`: failed with
  * `failure_reason` (the node lost it), or, without one, stopped like a press of Stop (the node composes it).
@@ -69,7 +72,7 @@ export class RecordingControl implements NodeWatcher {
     private readonly presence: Presence,
     private readonly map: MediaMap,
     private readonly links: NodeLinks,
-    private readonly media: Pick<MediaPlane, "send" | "watch">,
+    private readonly media: Pick<MediaPlane, "send" | "watch" | "pipe">,
     private readonly broadcaster: Broadcaster,
     d1: D1Database,
     /** Makes sure the object's alarm fires no later than `at` (the Classroom owns the one alarm). */
@@ -77,6 +80,7 @@ export class RecordingControl implements NodeWatcher {
   ) {
     storage.run(RECORDING_TABLE);
     storage.run(RECORDING_END_TABLE);
+    storage.run(RECORDING_USERS_TABLE);
     this.db = drizzle(d1, { schema });
     media.watch(this);
   }
@@ -130,6 +134,31 @@ export class RecordingControl implements NodeWatcher {
     return toState(row);
   }
 
+  /**
+   * A student went on stage: while a recording runs they are recorded too, wherever their media is (their
+   * producers on other nodes are piped to the recording's node).
+   */
+  async stageJoined(userId: string): Promise<void> {
+    const row = this.current();
+    if (!row || this.recordedUsers().includes(userId)) return;
+    this.storage.run(`INSERT OR IGNORE INTO recording_users (user_id) VALUES (?)`, userId);
+    const [link] = this.links.sockets(row.node_id);
+    if (!link) return;
+    try {
+      await this.media.send(link.socket, "recording.include", { recordingId: row.id, userIds: [userId] });
+    } catch (error) {
+      console.error(JSON.stringify({ event: "recording_include_failed", recordingId: row.id, userId, error: String(error) }));
+    }
+    this.pipeRecorded(row);
+  }
+
+  /** A producer appeared on `nodeId`: a recorded user's on another node than the recording's is piped there. */
+  producerAdded(nodeId: string, producer: { producerId: string; userId: string }): void {
+    const row = this.current();
+    if (!row || nodeId === row.node_id || !this.recordedUsers().includes(producer.userId)) return;
+    this.media.pipe(row.node_id, producer.producerId);
+  }
+
   /** The node's last link closed: unless it is back within {@link NODE_LOST_GRACE_MS}, its recording is lost. */
   nodeGone(nodeId: string, now: number): void {
     const row = this.current();
@@ -142,7 +171,11 @@ export class RecordingControl implements NodeWatcher {
    * recording; a node from before that frame sends none, and is trusted to have kept it.
    */
   nodeBack(nodeId: string): void {
-    if (this.current()?.node_id === nodeId) this.storage.run(`DELETE FROM recording_end_due`);
+    const row = this.current();
+    if (!row) return;
+    if (row.node_id === nodeId) this.storage.run(`DELETE FROM recording_end_due`);
+    // Its producers (or, for the recording's node, its pipes) may be new: the recording's copies are asked for again.
+    this.pipeRecorded(row);
   }
 
   /**
@@ -198,8 +231,23 @@ export class RecordingControl implements NodeWatcher {
   /** The recording is no longer running here: its state goes, and everyone's REC indicator with it. */
   private forget(row: RecordingRow): void {
     this.storage.run(`DELETE FROM recording WHERE id = ?`, row.id);
+    this.storage.run(`DELETE FROM recording_users`);
     this.storage.run(`DELETE FROM recording_end_due`);
     this.broadcaster.emit({ type: "recording", recording: null });
+  }
+
+  private recordedUsers(): string[] {
+    return this.storage.all<{ user_id: string }>(`SELECT user_id FROM recording_users ORDER BY rowid`).map((r) => r.user_id);
+  }
+
+  /**
+   * Recorded users' producers on other nodes than the recording's are piped to it (the cascade: one copy per
+   * producer and node, kept while the recorder consumes it), so a class spread over nodes is recorded whole.
+   */
+  private pipeRecorded(row: RecordingRow): void {
+    const recorded = new Set(this.recordedUsers());
+    for (const producer of this.map.producers())
+      if (producer.nodeId !== row.node_id && recorded.has(producer.userId)) this.media.pipe(row.node_id, producer.producerId);
   }
 
   private current(): RecordingRow | null {
@@ -209,14 +257,16 @@ export class RecordingControl implements NodeWatcher {
   private async begin(caller: ClassIdentity, now: number): Promise<RecordingState> {
     const session = this.session.current();
     if (!session) throw new ChannelError("CONFLICT", "The class is not live");
-    const userIds = [
+    const moderators = [
       caller.userId,
       ...this.presence
         .list()
         .filter((p) => isModerator(p.role) && p.userId !== caller.userId)
         .map((p) => p.userId),
     ];
-    const nodeId = busiestNode(this.map.producers().filter((p) => userIds.includes(p.userId)));
+    const userIds = [...moderators, ...this.map.stage().filter((userId) => !moderators.includes(userId) && this.presence.get(userId))];
+    // Where the teachers' media is: the recording's pipes then carry only the stage's (and any other moderator's).
+    const nodeId = busiestNode(this.map.producers().filter((p) => moderators.includes(p.userId)));
     if (!nodeId) throw new ChannelError("CONFLICT", "Turn on your camera, microphone or screen share first: there is nothing to record yet");
     const [link] = this.links.sockets(nodeId);
     if (!link) throw new ChannelError("UNAVAILABLE", "The media server is not reachable right now; try again in a moment");
@@ -250,6 +300,8 @@ export class RecordingControl implements NodeWatcher {
       now,
       caller.userId,
     );
+    for (const userId of userIds) this.storage.run(`INSERT OR IGNORE INTO recording_users (user_id) VALUES (?)`, userId);
+    this.pipeRecorded(this.current()!);
     const state: RecordingState = { recordingId, startedAt: now, startedBy: caller.userId };
     this.broadcaster.emit({ type: "recording", recording: state });
     return state;
