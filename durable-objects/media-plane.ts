@@ -32,11 +32,13 @@ export interface NodeWatcher {
   /** The node's last link closed. */
   nodeGone(nodeId: string, now: number): void;
   /** The node's link is back (its `sync` arrived). */
-  nodeBack(nodeId: string): void;
+  nodeBack(nodeId: string, now: number): void;
   /** The node's `recordings`: the class's recordings its process holds. */
   nodeHolds(nodeId: string, recordings: readonly RecordingHeld[], now: number): void;
   /** A producer appeared on the node. */
-  producerAdded(nodeId: string, producer: { producerId: string; userId: string }): void;
+  producerAdded(nodeId: string, producer: { producerId: string; userId: string }, now: number): void;
+  /** The node drains: its people are being moved off. */
+  nodeDraining(nodeId: string, now: number): void;
 }
 
 export type RecordingHeld = Extract<ClassLinkNotification, { notification: "recordings" }>["data"]["recordings"][number];
@@ -237,7 +239,7 @@ export class MediaPlane {
           else if (present(userId)) this.failover.seenOn(userId, nodeId);
         }
         this.failover.linkBack(nodeId);
-        this.watcher?.nodeBack(nodeId);
+        this.watcher?.nodeBack(nodeId, Date.now());
         return;
       }
       case "recordings":
@@ -246,7 +248,7 @@ export class MediaPlane {
       case "producerAdded":
         if (!this.presence.get(notification.data.userId)) return;
         this.map.added(nodeId, notification.data);
-        this.watcher?.producerAdded(nodeId, notification.data);
+        this.watcher?.producerAdded(nodeId, notification.data, Date.now());
         return;
       case "producerRemoved":
         this.map.removed(nodeId, notification.data.producerId);
@@ -270,6 +272,7 @@ export class MediaPlane {
         return;
       case "draining":
         this.failover.draining(nodeId, Date.now());
+        this.watcher?.nodeDraining(nodeId, Date.now());
         return;
     }
   }

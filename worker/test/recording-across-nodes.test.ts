@@ -3,8 +3,11 @@ import { sfuNodes } from "../../schema/db";
 import type { LinkProducer } from "../../schema/protocol/class-link";
 import type { RecordingState } from "../../schema/protocol/classroom";
 import { addNode, NodeLink, PipingNode } from "./node-link-helpers";
+import { eq } from "drizzle-orm";
+import { PART_LOST_REASON, partTitle } from "../../durable-objects/recording";
+import { recordings } from "../../schema/db";
 import { db } from "./helpers";
-import { ChannelClient, createLiveClass } from "./ws-client";
+import { ChannelClient, createLiveClass, eventually } from "./ws-client";
 
 /**
  * A class spread over nodes is recorded whole: the recording runs on the node of the teachers' media, and the
@@ -22,14 +25,15 @@ function count(link: NodeLink, method: string, match: (data: Record<string, unkn
 async function spreadClass(students: number) {
   const { classId, teacher, students: people } = await createLiveClass(students);
   const teacherClient = await ChannelClient.join(teacher, classId);
-  for (const student of people) await ChannelClient.join(student, classId);
+  const studentClients: ChannelClient[] = [];
+  for (const student of people) studentClients.push(await ChannelClient.join(student, classId));
   const eu = await NodeLink.connect(classId, "node-rec-eu", [camera(teacher.id, "p-teacher-cam")], [teacher.id], new PipingNode("10.0.1.1", 41001).answer);
   const sg = await NodeLink.connect(classId, "node-rec-sg", [], [], new PipingNode("10.0.1.2", 41002).answer);
   await teacherClient.until(
     () => teacherClient.events.some((e) => e.type === "media.producers" && e.upserts.some((p) => p.producerId === "p-teacher-cam")),
     "the teacher's camera in the map",
   );
-  return { classId, teacher, students: people, teacherClient, eu, sg };
+  return { classId, teacher, students: people, teacherClient, studentClients, eu, sg };
 }
 
 beforeEach(async () => {
@@ -92,5 +96,87 @@ describe("a recording of a class on several nodes", () => {
     expect((await eu.command("recording.start")).data).toEqual({ recordingId: recording.recordingId, userIds: [teacher.id, guest.id] });
     expect((await eu.command("pipeProduce")).data).toMatchObject({ peerNodeId: "node-rec-sg", producerId: "p-guest-cam", userId: guest.id });
     await teacherClient.ok("recording.stop");
+  });
+});
+
+async function row(recordingId: string) {
+  return (await db.query.recordings.findFirst({ where: eq(recordings.id, recordingId) }))!;
+}
+
+/** The recording ids a client's "REC" indicator showed, in order (null: REC off). */
+function recShownTo(client: ChannelClient): (string | null)[] {
+  const shown = [client.snapshot!.media.recording?.recordingId ?? null];
+  for (const event of client.events) if (event.type === "recording") shown.push(event.recording?.recordingId ?? null);
+  return shown;
+}
+
+describe("a recording whose node dies or drains goes on where the teacher moved", () => {
+  it("killed (link gone): the next part starts on the teacher's new node as soon as their camera is there; the first ends failed (its restarted node may still finish it)", {
+    timeout: 60_000,
+  }, async () => {
+    const { teacher, teacherClient, studentClients, eu, sg } = await spreadClass(1);
+    const student = studentClients[0]!;
+    const { recording } = await teacherClient.ok<{ recording: RecordingState }>("recording.start");
+    await eu.command("recording.start");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const killedAt = Date.now();
+    eu.socket.close(1011, "killed");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(count(sg, "recording.start")).toBe(0);
+
+    // The class moves the teacher; their camera comes back on node-rec-sg.
+    sg.notify("producerAdded", camera(teacher.id, "p-teacher-cam-2"));
+    const next = (await sg.command("recording.start")).data as { recordingId: string; userIds: string[] };
+    expect(next.recordingId).not.toBe(recording.recordingId);
+    expect(next.userIds).toEqual([teacher.id]);
+    await student.until(() => recShownTo(student).at(-1) === next.recordingId, "REC on the next part");
+    // REC never went off in between.
+    expect(recShownTo(student)).toEqual([null, recording.recordingId, next.recordingId]);
+
+    await eventually(async () => expect((await row(recording.recordingId)).status).toBe("failed"));
+    const first = await row(recording.recordingId);
+    expect(first).toMatchObject({ failureReason: PART_LOST_REASON, title: partTitle("Live algebra", 1) });
+    // Part 1 ends when its node went, not when part 2 began.
+    expect(first.endedAt).toBeGreaterThanOrEqual(killedAt - 1_000);
+    expect(first.endedAt).toBeLessThanOrEqual(killedAt + 1_000);
+    const second = await row(next.recordingId);
+    expect(second).toMatchObject({ status: "recording", nodeId: "node-rec-sg", sessionId: first.sessionId, title: partTitle("Live algebra", 2) });
+    expect(second.startedAt).toBeGreaterThanOrEqual(first.endedAt!);
+
+    await teacherClient.ok("recording.stop");
+    expect((await sg.command("recording.stop")).data).toEqual({ recordingId: next.recordingId });
+    await student.until(() => recShownTo(student).at(-1) === null, "REC off after the stop");
+    await eventually(async () => expect((await row(next.recordingId)).endedAt).not.toBeNull());
+  });
+
+  it("drained (SIGTERM): the draining node is told to stop its part (it composes and publishes it) once the next part runs on the teacher's new node", {
+    timeout: 60_000,
+  }, async () => {
+    const { teacher, teacherClient, studentClients, eu, sg } = await spreadClass(1);
+    const student = studentClients[0]!;
+    const { recording } = await teacherClient.ok<{ recording: RecordingState }>("recording.start");
+    await eu.command("recording.start");
+    eu.notify("draining", { exitsInMs: 30_000 });
+    // The teacher is still on the draining node: their part goes on there meanwhile.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(count(eu, "recording.stop")).toBe(0);
+    expect(count(sg, "recording.start")).toBe(0);
+
+    sg.notify("producerAdded", camera(teacher.id, "p-teacher-cam-2"));
+    const next = (await sg.command("recording.start")).data as { recordingId: string };
+    expect((await eu.command("recording.stop")).data).toEqual({ recordingId: recording.recordingId });
+    await eventually(async () => expect((await row(recording.recordingId)).endedAt).not.toBeNull());
+    // Not failed: the drained node reports composing → … → ready for it itself.
+    expect(await row(recording.recordingId)).toMatchObject({ status: "recording", failureReason: null, title: partTitle("Live algebra", 1) });
+    expect(await row(next.recordingId)).toMatchObject({ status: "recording", nodeId: "node-rec-sg", title: partTitle("Live algebra", 2) });
+
+    // The drained node's room closes under its stopped part and it says goodbye: the running part is untouched.
+    eu.notify("recordings", { recordings: [{ recordingId: recording.recordingId, capturing: false }] });
+    eu.socket.close(1000, "room closed");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(recShownTo(student)).toEqual([null, recording.recordingId, next.recordingId]);
+    expect((await row(next.recordingId)).status).toBe("recording");
+    await teacherClient.ok("recording.stop");
+    expect((await sg.command("recording.stop")).data).toEqual({ recordingId: next.recordingId });
   });
 });
