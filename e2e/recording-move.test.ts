@@ -158,3 +158,94 @@ describe("a recording across the teacher's move", () => {
     await student.context.close();
   });
 });
+
+describe("a recording across the teacher's move, its node killed", () => {
+  let browser: Browser;
+  let spare: ExtraNode;
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    // Its id sorts after the stack's `local-<port>`: with both equally loaded the class starts on the stack's node,
+    // whose supervisor starts it again after the kill (a node that comes back finishes its part from its disk).
+    spare = await startExtraNode(baseUrl, "spare-rec-node", "local", 52_000, stackStoreEnv(baseUrl));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await spare?.stop();
+  });
+
+  it("kill -9 of the recording's node: the recording goes on where the teacher moved; the restarted node finishes the first part", {
+    timeout: 480_000,
+  }, async () => {
+    const title = "Killed recording";
+    const open = async (person: SsoPerson) => {
+      const context = await newUserContext(browser, baseUrl);
+      await context.addInitScript(registerPeerConnections);
+      return openIdentifiedPerson(browser, baseUrl, person, context);
+    };
+    const teacher = await open(newPerson("teacher", "Kim Killed"));
+    const student = await open(newPerson("student", "Kai Watcher"));
+    const classId = await createClassWithStudents(baseUrl, teacher, [student], { title, startsAt: Date.now() + 5 * 60_000 });
+    for (const who of [teacher, student]) await enterLiveClass(who, classId, title);
+    await expect
+      .poll(async () => (await cameraAt(student.page, teacher.userId))?.framesDecoded ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
+      .toBeGreaterThan(0);
+    expect(await nodeOf(teacher.page)).toBe(stackNodeId);
+
+    await startRecording(teacher.page);
+    const rec = student.page.getByTestId("rec-indicator");
+    await rec.waitFor();
+    await teacher.page.waitForTimeout(PART_MS);
+    const parents = new Set(
+      ourMediaWorkers()
+        .map(parentOf)
+        .filter((pid): pid is number => pid !== null && pid !== spare.pid),
+    );
+    expect(parents.size).toBe(1);
+    const killedAt = Date.now();
+    process.kill([...parents][0]!, "SIGKILL");
+    // The teacher is back on a node (the spare, or the stack's restarted one); REC stayed on for the student.
+    await expect.poll(async () => (await nodeOf(teacher.page)) !== null && Date.now() - killedAt > 1_000, { timeout: MEDIA_TIMEOUT_MS }).toBe(true);
+    expect(await rec.count()).toBe(1);
+    await teacher.page.waitForTimeout(PART_MS);
+    await teacher.page.getByRole("button", { name: "■ Stop recording" }).click();
+    await rec.waitFor({ state: "detached" });
+
+    let parts: RecordingView[] = [];
+    await expect
+      .poll(
+        async () => {
+          const response = await teacher.context.request.get(`/api/classes/${classId}/recordings`);
+          parts = ((await response.json()) as { recordings: RecordingView[] }).recordings.sort((a, b) => a.startedAt - b.startedAt);
+          return parts.map((part) => part.status);
+        },
+        { timeout: PROCESSING_TIMEOUT_MS, interval: 1_000 },
+      )
+      .toEqual(["ready", "ready"]);
+    const [first, second] = parts as [RecordingView, RecordingView];
+    expect([first.title, second.title]).toEqual([`${title} — Part 1`, `${title} — Part 2`]);
+    // The restarted node's note (sfu-node/src/recording/recovery.ts), shown above the player.
+    expect(first.failureReason).toBe("Recording ended early: the media server restarted");
+    expect(second.startedAt - killedAt).toBeLessThan(CONTINUES_WITHIN_MS);
+    expect(first.durationMs!).toBeGreaterThan(PART_MS - 3_000);
+    expect(second.durationMs!).toBeGreaterThan(PART_MS - 2_000);
+    const main = { x1: FRAME_WIDTH * 0.2, y1: FRAME_HEIGHT * 0.2, x2: FRAME_WIDTH * 0.8, y2: FRAME_HEIGHT * 0.8 };
+    for (const part of [first, second]) {
+      const frames: Frame[] = await readRecordingFrames(new URL((part.hlsManifestUrl ?? part.dashManifestUrl)!, baseUrl).toString());
+      const withCamera = frames.filter((frame) => shareOf(frame, main, greenish) > 0.3).length;
+      expect(withCamera / frames.length).toBeGreaterThan(0.6);
+    }
+    console.log(
+      JSON.stringify({
+        figure: "recording_continued_after_kill",
+        nextPartAfterMs: second.startedAt - killedAt,
+        firstPartMs: first.durationMs,
+        secondPartMs: second.durationMs,
+        to: await nodeOf(teacher.page),
+      }),
+    );
+    await teacher.context.close();
+    await student.context.close();
+  });
+});
