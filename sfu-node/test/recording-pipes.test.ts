@@ -103,11 +103,13 @@ describe("a recording of a class on two nodes", () => {
     const recording = await startRecording(roomRec, {
       recordingId: "rec-across",
       classId,
-      userIds: ["teacher", "guest"],
+      userIds: ["teacher"],
       workDir: await tempDir("across"),
       canvas,
     });
-    // What the class object does for a recorded user's producer on another node: pipe it to the recording's node.
+    // The guest goes on stage while recording (`recording.include`), and the class object has their camera piped
+    // to the recording's node, as it does for every recorded user's producer on another node.
+    await recording.include(["guest"]);
     await cascade.wanted("node-rec", guestCamera.producer.id);
     await eventually(
       () => recording.tracks().some((track) => track.userId === "guest" && track.firstPacketAt !== undefined),
