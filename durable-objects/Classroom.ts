@@ -137,6 +137,7 @@ export class Classroom extends Server<ClassroomEnv> {
         this.engagement.stageChanged(userId, onStage, Date.now());
         this.presence.stageChanged(userId, onStage);
         if (!onStage) marks.stageLeft(userId, Date.now());
+        else void this.services.recording.stageJoined(userId);
       },
     );
     const polls = new Polls(this.store, this.outbox, this.session, this.broadcaster);

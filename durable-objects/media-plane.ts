@@ -32,9 +32,13 @@ export interface NodeWatcher {
   /** The node's last link closed. */
   nodeGone(nodeId: string, now: number): void;
   /** The node's link is back (its `sync` arrived). */
-  nodeBack(nodeId: string): void;
+  nodeBack(nodeId: string, now: number): void;
   /** The node's `recordings`: the class's recordings its process holds. */
   nodeHolds(nodeId: string, recordings: readonly RecordingHeld[], now: number): void;
+  /** A producer appeared on the node. */
+  producerAdded(nodeId: string, producer: { producerId: string; userId: string }, now: number): void;
+  /** The node drains: its people are being moved off. */
+  nodeDraining(nodeId: string, now: number): void;
 }
 
 export type RecordingHeld = Extract<ClassLinkNotification, { notification: "recordings" }>["data"]["recordings"][number];
@@ -203,6 +207,14 @@ export class MediaPlane {
     for (const nodeId of linked) if (!healthy.has(nodeId)) this.failover.silent(nodeId, now);
   }
 
+  /**
+   * Has `producerId` piped to node `to` for a consumer there that is not a participant (the recorder): the same
+   * pipe a participant's consume asks for, kept while the recorder consumes it.
+   */
+  pipe(to: string, producerId: string): void {
+    void this.cascade.wanted(to, producerId);
+  }
+
   /** Sets who hears about nodes' links besides the media map (one watcher: the recording control). */
   watch(watcher: NodeWatcher): void {
     this.watcher = watcher;
@@ -227,14 +239,16 @@ export class MediaPlane {
           else if (present(userId)) this.failover.seenOn(userId, nodeId);
         }
         this.failover.linkBack(nodeId);
-        this.watcher?.nodeBack(nodeId);
+        this.watcher?.nodeBack(nodeId, Date.now());
         return;
       }
       case "recordings":
         this.watcher?.nodeHolds(nodeId, notification.data.recordings, Date.now());
         return;
       case "producerAdded":
-        if (this.presence.get(notification.data.userId)) this.map.added(nodeId, notification.data);
+        if (!this.presence.get(notification.data.userId)) return;
+        this.map.added(nodeId, notification.data);
+        this.watcher?.producerAdded(nodeId, notification.data, Date.now());
         return;
       case "producerRemoved":
         this.map.removed(nodeId, notification.data.producerId);
@@ -258,6 +272,7 @@ export class MediaPlane {
         return;
       case "draining":
         this.failover.draining(nodeId, Date.now());
+        this.watcher?.nodeDraining(nodeId, Date.now());
         return;
     }
   }

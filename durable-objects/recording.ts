@@ -1,7 +1,7 @@
 import { and, eq, isNull } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "../schema/db";
-import { recordings } from "../schema/db";
+import { classes, recordings } from "../schema/db";
 import type { RecordingState } from "../schema/protocol/classroom";
 import { type ClassIdentity, isModerator } from "../schema/tokens/class-token";
 import type { Broadcaster } from "./broadcaster";
@@ -25,6 +25,29 @@ interface RecordingRow extends Record<string, string | number | null> {
 const RECORDING_TABLE = `CREATE TABLE IF NOT EXISTS recording (
   id TEXT PRIMARY KEY, session_id TEXT NOT NULL, node_id TEXT NOT NULL, started_at INTEGER NOT NULL, started_by TEXT NOT NULL)`;
 
+/** Whose producers the running recording records, in layout order (moderators, then students brought on stage). */
+const RECORDING_USERS_TABLE = `CREATE TABLE IF NOT EXISTS recording_users (user_id TEXT PRIMARY KEY)`;
+
+/**
+ * A recording whose node stopped carrying it while the class goes on (`reason`: the node is `draining`, `lost` —
+ * its link closed —, `restarted` — back without it —, or `stopped` — its room closed under it, it composes
+ * what it has). From `since` the recording waits to go on, as its next part, on the node the teachers' media
+ * moved to (see {@link RecordingControl.continueElsewhere}).
+ */
+const RECORDING_MOVE_TABLE = `CREATE TABLE IF NOT EXISTS recording_move (
+  recording_id TEXT PRIMARY KEY, since INTEGER NOT NULL, reason TEXT NOT NULL)`;
+
+/** Which part of the class's recording the running one is (absent: the first). */
+const RECORDING_PART_TABLE = `CREATE TABLE IF NOT EXISTS recording_part (recording_id TEXT PRIMARY KEY, part INTEGER NOT NULL)`;
+
+type MoveReason = "draining" | "lost" | "restarted" | "stopped";
+
+interface MoveRow extends Record<string, string | number | null> {
+  recording_id: string;
+  since: number;
+  reason: MoveReason;
+}
+
 /**
  * A recording whose node is out of reach or no longer captures it ends at `due_at`: failed with
  * `failure_reason` (the node lost it), or, without one, stopped like a press of Stop (the node composes it).
@@ -41,6 +64,14 @@ export const NODE_LOST_GRACE_MS = 60_000;
 
 /** What a teacher reads on a recording whose node died under it (kill -9, crash, reboot). */
 export const NODE_LOST_REASON = "The media server stopped during the recording";
+
+/** The same, on a part whose recording went on in the next part (a restarted node may still finish this one). */
+export const PART_LOST_REASON = "The media server stopped during the recording; the recording went on in the next part";
+
+/** The title a part of a recording that went on across a media server change gets ("" leaves the class's title). */
+export function partTitle(classTitle: string, part: number): string {
+  return `${classTitle} — Part ${part}`;
+}
 
 interface EndDueRow extends Record<string, string | number | null> {
   recording_id: string;
@@ -61,6 +92,8 @@ export class RecordingControl implements NodeWatcher {
   private readonly db;
   /** A start in flight: a second press while the first waits on D1 or the node gets the same answer. */
   private starting: Promise<RecordingState> | null = null;
+  /** A next part being started (one at a time: every trigger while it runs finds it). */
+  private continuing: Promise<void> | null = null;
 
   constructor(
     private readonly storage: RoomStorage,
@@ -69,7 +102,7 @@ export class RecordingControl implements NodeWatcher {
     private readonly presence: Presence,
     private readonly map: MediaMap,
     private readonly links: NodeLinks,
-    private readonly media: Pick<MediaPlane, "send" | "watch">,
+    private readonly media: Pick<MediaPlane, "send" | "watch" | "pipe">,
     private readonly broadcaster: Broadcaster,
     d1: D1Database,
     /** Makes sure the object's alarm fires no later than `at` (the Classroom owns the one alarm). */
@@ -77,6 +110,9 @@ export class RecordingControl implements NodeWatcher {
   ) {
     storage.run(RECORDING_TABLE);
     storage.run(RECORDING_END_TABLE);
+    storage.run(RECORDING_USERS_TABLE);
+    storage.run(RECORDING_MOVE_TABLE);
+    storage.run(RECORDING_PART_TABLE);
     this.db = drizzle(d1, { schema });
     media.watch(this);
   }
@@ -130,24 +166,79 @@ export class RecordingControl implements NodeWatcher {
     return toState(row);
   }
 
-  /** The node's last link closed: unless it is back within {@link NODE_LOST_GRACE_MS}, its recording is lost. */
+  /**
+   * A student went on stage: while a recording runs they are recorded too, wherever their media is (their
+   * producers on other nodes are piped to the recording's node).
+   */
+  async stageJoined(userId: string): Promise<void> {
+    const row = this.current();
+    if (!row || this.recordedUsers().includes(userId)) return;
+    this.storage.run(`INSERT OR IGNORE INTO recording_users (user_id) VALUES (?)`, userId);
+    const [link] = this.links.sockets(row.node_id);
+    if (!link) return;
+    try {
+      await this.media.send(link.socket, "recording.include", { recordingId: row.id, userIds: [userId] });
+    } catch (error) {
+      console.error(JSON.stringify({ event: "recording_include_failed", recordingId: row.id, userId, error: String(error) }));
+    }
+    this.pipeRecorded(row);
+  }
+
+  /** A producer appeared on `nodeId`: a recorded user's on another node than the recording's is piped there. */
+  producerAdded(nodeId: string, producer: { producerId: string; userId: string }, now: number): void {
+    const row = this.current();
+    if (!row || nodeId === row.node_id || !this.recordedUsers().includes(producer.userId)) return;
+    if (this.moving()) this.continueElsewhere(now);
+    else this.media.pipe(row.node_id, producer.producerId);
+  }
+
+  /** The node drains (SIGTERM): its people are moved now, and the recording goes on where the teachers go. */
+  nodeDraining(nodeId: string, now: number): void {
+    const row = this.current();
+    if (row?.node_id !== nodeId) return;
+    this.markMoving(row, now, "draining");
+    this.continueElsewhere(now);
+  }
+
+  /**
+   * The node's last link closed: the recording goes on as its next part where the teachers' media moves (their
+   * node is gone too: the class moves them within seconds), or, if nothing continues it and the node is not back
+   * within {@link NODE_LOST_GRACE_MS}, it is lost.
+   */
   nodeGone(nodeId: string, now: number): void {
     const row = this.current();
     if (row?.node_id !== nodeId) return;
+    // A node that said its room closed under the recording composes it: its link closing after that loses nothing
+    // (and a recording already ending with its room does not go on).
+    const endingStopped = this.storage.one(`SELECT recording_id FROM recording_end_due WHERE failure_reason IS NULL`) !== null;
+    if (endingStopped && !this.moving()) return;
+    if (this.moving()?.reason !== "stopped") this.markMoving(row, now, "lost");
     this.endAt(row.id, now + NODE_LOST_GRACE_MS, now, NODE_LOST_REASON);
+    this.continueElsewhere(now);
   }
 
   /**
    * The node's link is back. Its `recordings` frame, which comes next, says whether it still has the
    * recording; a node from before that frame sends none, and is trusted to have kept it.
    */
-  nodeBack(nodeId: string): void {
-    if (this.current()?.node_id === nodeId) this.storage.run(`DELETE FROM recording_end_due`);
+  nodeBack(nodeId: string, now: number): void {
+    const row = this.current();
+    if (!row) return;
+    if (row.node_id === nodeId) {
+      this.storage.run(`DELETE FROM recording_end_due`);
+      return;
+    }
+    // Its producers may be new: the recording's copies are asked for again, or the recording goes on there.
+    if (this.moving()) this.continueElsewhere(now);
+    else this.pipeRecorded(row);
   }
 
   /**
-   * The node's recordings of this class: still capturing ours — nothing to do; stopped (its room closed under
-   * it) — ended now, the node composes it; not there — its process lost it (restarted), failed now.
+   * The node's recordings of this class: still capturing ours — it goes on there (its pipes asked for again);
+   * stopped (its room closed under it) — the node composes it, and while the node drains or was lost the
+   * recording goes on as its next part where the teachers moved, else it ends now; not there — its process
+   * lost it (restarted): it goes on as its next part, on this node too (see {@link continueElsewhere}).
+   * Without a next part within {@link NODE_LOST_GRACE_MS}, it ends (failed when the node lost it).
    */
   nodeHolds(nodeId: string, recordings: readonly RecordingHeld[], now: number): void {
     const row = this.current();
@@ -155,9 +246,18 @@ export class RecordingControl implements NodeWatcher {
     const held = recordings.find((recording) => recording.recordingId === row.id);
     if (held?.capturing) {
       this.storage.run(`DELETE FROM recording_end_due`);
+      if (this.moving()?.reason === "lost") this.storage.run(`DELETE FROM recording_move`);
+      this.pipeRecorded(row);
       return;
     }
-    this.endAt(row.id, now, now, held ? null : NODE_LOST_REASON);
+    if (held && !this.moving()) {
+      this.endAt(row.id, now, now, null);
+      return;
+    }
+    this.markMoving(row, now, held ? "stopped" : "restarted");
+    const since = this.moving()!.since;
+    this.endAt(row.id, now + NODE_LOST_GRACE_MS, since, held ? null : NODE_LOST_REASON);
+    this.continueElsewhere(now);
   }
 
   /** When the alarm must end a recording (see {@link nodeGone}), or null. */
@@ -198,8 +298,147 @@ export class RecordingControl implements NodeWatcher {
   /** The recording is no longer running here: its state goes, and everyone's REC indicator with it. */
   private forget(row: RecordingRow): void {
     this.storage.run(`DELETE FROM recording WHERE id = ?`, row.id);
+    this.storage.run(`DELETE FROM recording_users`);
+    this.storage.run(`DELETE FROM recording_move`);
+    this.storage.run(`DELETE FROM recording_part`);
     this.storage.run(`DELETE FROM recording_end_due`);
     this.broadcaster.emit({ type: "recording", recording: null });
+  }
+
+  private moving(): MoveRow | null {
+    const row = this.current();
+    return row ? this.storage.one<MoveRow>(`SELECT * FROM recording_move WHERE recording_id = ?`, row.id) : null;
+  }
+
+  /** The recording waits to go on elsewhere from now (or from when it first did); `reason` is the latest word. */
+  private markMoving(row: RecordingRow, now: number, reason: MoveReason): void {
+    this.storage.run(
+      `INSERT INTO recording_move (recording_id, since, reason) VALUES (?, ?, ?) ON CONFLICT (recording_id) DO UPDATE SET reason = excluded.reason`,
+      row.id,
+      now,
+      reason,
+    );
+  }
+
+  /**
+   * A recording whose node stopped carrying it goes on as its next part on the node that carries the recorded
+   * teachers' media now (the class moved them there: within seconds of a kill, at once for a drain). The node
+   * it was on qualifies only when its process restarted (it holds nothing; the class may send people back to it).
+   */
+  private continueElsewhere(now: number): void {
+    const row = this.current();
+    const move = this.moving();
+    if (!row || !move || this.continuing) return;
+    const moderators = this.recordedUsers().filter((userId) => {
+      const participant = this.presence.get(userId);
+      return participant !== null && isModerator(participant.role);
+    });
+    const qualifies = (nodeId: string) => this.links.sockets(nodeId).length > 0 && (nodeId !== row.node_id || move.reason === "restarted");
+    const nodeId = busiestNode(this.map.producers().filter((p) => moderators.includes(p.userId) && qualifies(p.nodeId)));
+    if (!nodeId) return;
+    this.continuing = this.continueOn(row, move, nodeId, now)
+      .catch((error: unknown) => console.error(JSON.stringify({ event: "recording_part_not_started", recordingId: row.id, nodeId, error: String(error) })))
+      .finally(() => {
+        this.continuing = null;
+      });
+  }
+
+  /**
+   * Starts the next part on `nodeId` (its own D1 row, titled "… — Part n", and both parts' titles say so), makes
+   * it the running recording (REC stays on), then ends the part before: a draining node is told to stop it (it
+   * composes and publishes what it has), a node whose room closed composes it already, and a lost node's part
+   * ends failed — its restarted process still finishes it from its disk (recovery.ts), which turns it `ready`.
+   */
+  private async continueOn(row: RecordingRow, move: MoveRow, nodeId: string, now: number): Promise<void> {
+    const session = this.session.current();
+    const [link] = this.links.sockets(nodeId);
+    if (!session || !link) return;
+    const part = this.partOf(row.id) + 1;
+    const classTitle = (await this.db.select({ title: classes.title }).from(classes).where(eq(classes.id, session.class_id)))[0]?.title ?? "";
+    const userIds = this.recordedUsers().filter((userId) => this.presence.get(userId) !== null);
+    const recordingId = crypto.randomUUID();
+    await this.db.insert(recordings).values({
+      id: recordingId,
+      classId: session.class_id,
+      sessionId: session.id,
+      title: partTitle(classTitle, part),
+      status: "recording",
+      startedAt: now,
+      nodeId,
+      createdAt: now,
+      updatedAt: now,
+    });
+    try {
+      await this.media.send(link.socket, "recording.start", { recordingId, userIds });
+    } catch (error) {
+      // Nothing half-done; the next trigger (a producer, a link) tries again until the grace ends it.
+      await this.db.delete(recordings).where(eq(recordings.id, recordingId));
+      throw error;
+    }
+    const next: RecordingRow = { id: recordingId, session_id: session.id, node_id: nodeId, started_at: now, started_by: row.started_by };
+    if (this.current()?.id !== row.id) {
+      // Stopped (or the class ended) while the part started: it stops at once.
+      await this.media.send(link.socket, "recording.stop", { recordingId }).catch(() => undefined);
+      await this.writeEnd(next, Date.now(), null);
+      return;
+    }
+    this.storage.run(`DELETE FROM recording WHERE id = ?`, row.id);
+    this.storage.run(`DELETE FROM recording_move`);
+    this.storage.run(`DELETE FROM recording_end_due`);
+    this.storage.run(`DELETE FROM recording_part`);
+    this.storage.run(
+      `INSERT INTO recording (id, session_id, node_id, started_at, started_by) VALUES (?, ?, ?, ?, ?)`,
+      next.id,
+      next.session_id,
+      next.node_id,
+      next.started_at,
+      next.started_by,
+    );
+    this.storage.run(`INSERT INTO recording_part (recording_id, part) VALUES (?, ?)`, next.id, part);
+    this.broadcaster.emit({ type: "recording", recording: toState(next) });
+    console.log(
+      JSON.stringify({
+        event: "recording_continued",
+        recordingId: row.id,
+        nextRecordingId: recordingId,
+        from: row.node_id,
+        to: nodeId,
+        reason: move.reason,
+        part,
+        gapMs: now - move.since,
+      }),
+    );
+    this.pipeRecorded(next);
+
+    await this.db
+      .update(recordings)
+      .set({ title: partTitle(classTitle, part - 1) })
+      .where(and(eq(recordings.id, row.id), eq(recordings.title, "")));
+    if (move.reason === "draining") {
+      const [old] = this.links.sockets(row.node_id);
+      if (old) await this.media.send(old.socket, "recording.stop", { recordingId: row.id }).catch(() => undefined);
+      await this.writeEnd(row, now, null);
+    } else {
+      await this.writeEnd(row, move.since, move.reason === "stopped" ? null : PART_LOST_REASON);
+    }
+  }
+
+  private partOf(recordingId: string): number {
+    return this.storage.one<{ part: number }>(`SELECT part FROM recording_part WHERE recording_id = ?`, recordingId)?.part ?? 1;
+  }
+
+  private recordedUsers(): string[] {
+    return this.storage.all<{ user_id: string }>(`SELECT user_id FROM recording_users ORDER BY rowid`).map((r) => r.user_id);
+  }
+
+  /**
+   * Recorded users' producers on other nodes than the recording's are piped to it (the cascade: one copy per
+   * producer and node, kept while the recorder consumes it), so a class spread over nodes is recorded whole.
+   */
+  private pipeRecorded(row: RecordingRow): void {
+    const recorded = new Set(this.recordedUsers());
+    for (const producer of this.map.producers())
+      if (producer.nodeId !== row.node_id && recorded.has(producer.userId)) this.media.pipe(row.node_id, producer.producerId);
   }
 
   private current(): RecordingRow | null {
@@ -209,14 +448,16 @@ export class RecordingControl implements NodeWatcher {
   private async begin(caller: ClassIdentity, now: number): Promise<RecordingState> {
     const session = this.session.current();
     if (!session) throw new ChannelError("CONFLICT", "The class is not live");
-    const userIds = [
+    const moderators = [
       caller.userId,
       ...this.presence
         .list()
         .filter((p) => isModerator(p.role) && p.userId !== caller.userId)
         .map((p) => p.userId),
     ];
-    const nodeId = busiestNode(this.map.producers().filter((p) => userIds.includes(p.userId)));
+    const userIds = [...moderators, ...this.map.stage().filter((userId) => !moderators.includes(userId) && this.presence.get(userId))];
+    // Where the teachers' media is: the recording's pipes then carry only the stage's (and any other moderator's).
+    const nodeId = busiestNode(this.map.producers().filter((p) => moderators.includes(p.userId)));
     if (!nodeId) throw new ChannelError("CONFLICT", "Turn on your camera, microphone or screen share first: there is nothing to record yet");
     const [link] = this.links.sockets(nodeId);
     if (!link) throw new ChannelError("UNAVAILABLE", "The media server is not reachable right now; try again in a moment");
@@ -250,6 +491,8 @@ export class RecordingControl implements NodeWatcher {
       now,
       caller.userId,
     );
+    for (const userId of userIds) this.storage.run(`INSERT OR IGNORE INTO recording_users (user_id) VALUES (?)`, userId);
+    this.pipeRecorded(this.current()!);
     const state: RecordingState = { recordingId, startedAt: now, startedBy: caller.userId };
     this.broadcaster.emit({ type: "recording", recording: state });
     return state;

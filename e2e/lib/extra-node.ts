@@ -38,6 +38,20 @@ function enrolmentSecret(): string {
   return line.slice("FLEET_ENROLMENT_SECRET=".length).replace(/^['"]|['"]$/g, "");
 }
 
+/** The stack's local recordings store (s3rver on the Worker's port + 50, scripts/lib/services.sh), for a node that records. */
+export function stackStoreEnv(baseUrl: string): NodeJS.ProcessEnv {
+  const endpoint = `http://127.0.0.1:${Number(new URL(baseUrl).port) + 50}`;
+  const bucket = "insp-live-recordings";
+  return {
+    S3_ENDPOINT: endpoint,
+    S3_REGION: "us-east-1",
+    S3_BUCKET: bucket,
+    S3_ACCESS_KEY_ID: "S3RVER",
+    S3_SECRET_ACCESS_KEY: "S3RVER",
+    S3_PUBLIC_URL: `${endpoint}/${bucket}`,
+  };
+}
+
 /** Rooms of the node at `httpUrl` (its `/health`), or null when it does not answer. */
 export async function roomsOn(httpUrl: string): Promise<number | null> {
   try {
@@ -48,8 +62,11 @@ export async function roomsOn(httpUrl: string): Promise<number | null> {
   }
 }
 
-/** Starts a node `nodeId` in `region` against the Worker at `baseUrl` and waits until it is registered. */
-export async function startExtraNode(baseUrl: string, nodeId: string, region = "local", rtcBase = 50_000): Promise<ExtraNode> {
+/**
+ * Starts a node `nodeId` in `region` against the Worker at `baseUrl` and waits until it is registered. `env` adds
+ * settings (the recordings store: {@link stackStoreEnv}).
+ */
+export async function startExtraNode(baseUrl: string, nodeId: string, region = "local", rtcBase = 50_000, env: NodeJS.ProcessEnv = {}): Promise<ExtraNode> {
   const { privateKey } = await generateKeyPair("ES256", { extractable: true });
   const key = v.parse(NodePrivateJwkSchema, await exportJWK(privateKey));
   const enrol = await fetch(`${baseUrl}/api/fleet/keys`, {
@@ -80,6 +97,7 @@ export async function startExtraNode(baseUrl: string, nodeId: string, region = "
       WORKER_URL: baseUrl,
       SFU_NODE_KEY: JSON.stringify(key),
       FLEET_CREDENTIAL: "",
+      ...env,
     },
   });
   // Its output goes to test-results/e2e-<node id>.log, beside the stack's.

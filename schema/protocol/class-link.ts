@@ -154,6 +154,11 @@ export const CLASS_LINK_COMMANDS = {
   /** Start recording these users' producers (REC-APP wires it to the recorder). */
   "recording.start": v.strictObject({ recordingId: Id, userIds: v.pipe(v.array(Id), v.maxLength(10_000)) }),
   "recording.stop": v.strictObject({ recordingId: Id }),
+  /**
+   * Record these users too from now on (a student brought on stage while recording). Their producers on other
+   * nodes reach the recording's node through pipes the object directs, and are recorded like local ones.
+   */
+  "recording.include": v.strictObject({ recordingId: Id, userIds: v.pipe(v.array(Id), v.maxLength(10_000)) }),
   /** Create (or return) this class's pipe end towards `peerNodeId`; answers {@link PipeOpenAnswerSchema}. */
   pipeOpen: v.strictObject({ peerNodeId: SfuNodeIdSchema }),
   /** Connect this node's end to the peer node's end (the object relays what the peer answered to `pipeOpen`). */

@@ -28,6 +28,8 @@ export interface RoomEvents {
   close: [];
   /** A producer was added (the recorder follows these). */
   producer: [producer: types.Producer, peer: Peer, source: MediaSource];
+  /** A producer of another node was piped here (the recorder follows these too: a stage on several nodes). */
+  pipedProducer: [producer: types.Producer, userId: string, source: MediaSource];
   /** A participant here consumes a producer (a piped one stays open while it has consumers). */
   consumer: [consumer: types.Consumer];
   /** A participant's media connection ended (the class link reports it). */
@@ -157,10 +159,16 @@ export class Room extends EventEmitter<RoomEvents> {
 
   /**
    * Records a producer piped here from another node (./pipes.ts): local participants consume it like any other,
-   * but it is not this node's to report or record.
+   * but it is not this node's to report. A recording here captures it like a local one (`pipedProducer`).
    */
   addPipedProducer(producer: types.Producer, userId: string, source: MediaSource, home: RouterEntry): void {
     this.#register({ producer, peer: undefined, userId, source, home });
+    this.emit("pipedProducer", producer, userId, source);
+  }
+
+  /** Every producer consumable here, local and piped from other nodes, with whose and of what it is. */
+  allProducers(): { producer: types.Producer; userId: string; source: MediaSource }[] {
+    return [...this.#producers.values()].map(({ producer, userId, source }) => ({ producer, userId, source }));
   }
 
   #register(entry: ProducerEntry): void {

@@ -35,6 +35,7 @@ const QUALITY_INTERVAL_MS = 2_000;
 export interface RecordingCommands {
   start(room: Room, data: ClassLinkCommandData<"recording.start">): Promise<void>;
   stop(room: Room, data: ClassLinkCommandData<"recording.stop">): Promise<void>;
+  include(room: Room, data: ClassLinkCommandData<"recording.include">): Promise<void>;
   /** The class's recordings this process holds (capturing, or composing and publishing), for the link's `recordings`. */
   heldFor(classId: string): RecordingHeld[];
 }
@@ -106,6 +107,7 @@ const COMMANDS: { [M in ClassLinkCommand]: CommandHandler<M> } = {
   disconnectPeer: (link, data) => link.disconnect(data.userId),
   "recording.start": (link, data) => link.recording("start").start(link.room, data),
   "recording.stop": (link, data) => link.recording("stop").stop(link.room, data),
+  "recording.include": (link, data) => link.recording("include").include(link.room, data),
   pipeOpen: (link, data) => link.pipes.open(data),
   pipeConnect: (link, data) => link.pipes.connect(data),
   pipeConsume: (link, data) => link.pipes.consume(data),

@@ -187,6 +187,12 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
       );
     },
 
+    async include(_room, { recordingId, userIds }) {
+      const handle = running.get(recordingId);
+      if (!handle?.capturing) throw new MediaError("NOT_FOUND", `Recording ${recordingId} is not running on this node`);
+      await handle.include(userIds);
+    },
+
     async stop(_room, { recordingId }) {
       const handle = running.get(recordingId);
       if (!handle) throw new MediaError("NOT_FOUND", `Recording ${recordingId} is not running on this node`);

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { recordings } from "../../schema/db";
 import type { LinkProducer } from "../../schema/protocol/class-link";
 import type { RecordingState } from "../../schema/protocol/classroom";
-import { NODE_LOST_GRACE_MS, NODE_LOST_REASON } from "../../durable-objects/recording";
+import { NODE_LOST_GRACE_MS, NODE_LOST_REASON, PART_LOST_REASON } from "../../durable-objects/recording";
 import { createUser, db } from "./helpers";
 import { NodeLink } from "./node-link";
 import { ChannelClient, createLiveClass, eventually } from "./ws-client";
@@ -89,15 +89,20 @@ describe("the node recording a class dies", () => {
     expect((await ChannelClient.join(await createUser("admin"), classId)).snapshot!.media.recording).toBeNull();
   });
 
-  it("restarted within the grace (back without the recording): failed at once", async () => {
+  it("restarted within the grace (back without the recording): that part ends failed at once, and the recording goes on there as its next part", async () => {
     const { classId, studentClient, link, producers, recording } = await recordingClass();
     link.socket.close(1011, "gone");
     await eventually(async () => expect(await endDueAt(classId)).not.toBeNull());
     // A restarted process holds nothing; its link opens when a participant's media comes back to it.
-    await NodeLink.connect(classId, NODE, producers, [], []);
-    await runDurableObjectAlarm(stubOf(classId));
-    await studentClient.until(() => recordingSeenBy(studentClient) === null, "REC off for the student");
-    await eventually(async () => expect(await row(recording.recordingId)).toMatchObject({ status: "failed", failureReason: NODE_LOST_REASON }));
+    const back = await NodeLink.connect(classId, NODE, producers, [], []);
+    await eventually(async () => expect(back.of("recording.start")).toHaveLength(1));
+    const next = back.of("recording.start")[0]!.data as { recordingId: string };
+    expect(next.recordingId).not.toBe(recording.recordingId);
+    await studentClient.until(() => recordingSeenBy(studentClient)?.recordingId === next.recordingId, "REC on the next part for the student");
+    // The restarted node finishes the first part from its disk (recovery.ts) and turns it ready; until then it is failed.
+    await eventually(async () => expect(await row(recording.recordingId)).toMatchObject({ status: "failed", failureReason: PART_LOST_REASON }));
+    expect(await row(next.recordingId)).toMatchObject({ status: "recording", nodeId: NODE });
+    expect(await endDueAt(classId)).toBeNull();
   });
 
   it("a link that drops and comes back still recording keeps the recording", async () => {

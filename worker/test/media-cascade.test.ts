@@ -4,23 +4,9 @@ import type { MediaJoinResponse } from "../../schema/protocol/classroom";
 import type { LinkProducer } from "../../schema/protocol/class-link";
 import type { Env } from "../env";
 import { db } from "./helpers";
-import { type Answer, type LinkCommand, NodeLink } from "./node-link-helpers";
+import { addNode, NodeLink, PipingNode } from "./node-link-helpers";
 import { fetchWithEnv } from "./with-env";
 import { ChannelClient, createLiveClass, joinToken } from "./ws-client";
-
-/** Registers a node straight in the registry, heard from just now. */
-async function addNode(id: string, region: string) {
-  const now = Date.now();
-  await db.insert(sfuNodes).values({
-    id,
-    region,
-    publicUrl: `https://${id}.sfu.example`,
-    consumers: 0,
-    maxConsumers: 1000,
-    registeredAt: now,
-    lastHeartbeatAt: now,
-  });
-}
 
 /** Joins the class channel from Paris (the request's `cf`), asking for `?region=` under the given LOCAL_DEV. */
 async function joinAsking(user: User, classId: string, region: string | null, localDev: Env["LOCAL_DEV"]): Promise<ChannelClient> {
@@ -76,58 +62,6 @@ describe("assignment by nearness", () => {
     }
   });
 });
-
-/**
- * A node's side of the cascade's commands, keeping what a real node keeps: its pipe end per peer node (port
- * `port`, a new port for each new end) and which peer end it is connected to, and the stream it pipes.
- */
-class PipingNode {
-  readonly connected = new Map<string, { ip: string; port: number }>();
-  readonly ends = new Map<string, number>();
-  refuseConsume = false;
-
-  constructor(
-    readonly ip: string,
-    private port: number,
-  ) {}
-
-  /** The end towards `peerNodeId` is lost (the node's room for the class closed and opened again). */
-  loseEnd(peerNodeId: string): void {
-    this.ends.delete(peerNodeId);
-    this.connected.delete(peerNodeId);
-  }
-
-  answer = (command: LinkCommand): Answer => {
-    const peer = command.data.peerNodeId as string;
-    switch (command.method) {
-      case "pipeOpen": {
-        if (!this.ends.has(peer)) this.ends.set(peer, this.port++);
-        const srtpParameters = { cryptoSuite: "AEAD_AES_256_GCM", keyBase64: `key-of-${this.ip}-${this.ends.get(peer)}` };
-        return { ok: true, data: { ip: this.ip, port: this.ends.get(peer)!, srtpParameters, connectedTo: this.connected.get(peer) ?? null } };
-      }
-      case "pipeConnect": {
-        const remote = command.data.remote as { ip: string; port: number };
-        this.connected.set(peer, { ip: remote.ip, port: remote.port });
-        return { ok: true, data: {} };
-      }
-      case "pipeClose":
-        this.loseEnd(peer);
-        return { ok: true, data: {} };
-      case "pipeConsume":
-        if (this.refuseConsume || !this.connected.has(peer)) return { ok: false, error: { code: "CONFLICT", message: `No connected pipe to ${peer}` } };
-        return {
-          ok: true,
-          data: {
-            kind: "video",
-            rtpParameters: { codecs: [{ mimeType: "video/VP8", payloadType: 101, clockRate: 90000 }], encodings: [{ ssrc: 1234 }] },
-            paused: false,
-          },
-        };
-      default:
-        return { ok: true, data: {} };
-    }
-  };
-}
 
 /** How many commands `method` (matching) the link got so far. */
 function count(link: NodeLink, method: string, match: (data: Record<string, unknown>) => boolean = () => true): number {

@@ -51,6 +51,8 @@ export interface RecordingHandle {
   readonly startedAt: number;
   /** True until the recording stops capturing (a stop, its room closing, or shutdown); composing comes after. */
   readonly capturing: boolean;
+  /** Records these users too from now on (a student brought on stage): their producers here, local or piped. */
+  include(userIds: readonly string[]): Promise<void>;
   /** Ends capture and composes; every call returns the same promise. */
   stop(): Promise<ComposedRecording>;
   /** Settles when the recording is composed (and `onComposed` ran), however it was stopped. */
@@ -148,19 +150,19 @@ class Recording implements RecordingHandle {
   readonly #room: Room;
   readonly #options: RecordingOptions;
   readonly #ports: PortPool;
-  readonly #users: ReadonlySet<string>;
+  readonly #users: Set<string>;
   readonly #captures: TrackCapture[] = [];
   readonly #starting = new Set<Promise<unknown>>();
   readonly #onProducer = (producer: types.Producer, peer: Peer, source: MediaSource) => this.#follow(producer, peer.userId, source);
+  /** A producer of another node piped here: the class object pipes recorded users' producers to the recording's node. */
+  readonly #onPipedProducer = (producer: types.Producer, userId: string, source: MediaSource) => this.#follow(producer, userId, source);
   readonly #onRoomClose = () => void this.stop().catch(() => undefined);
   /**
    * A capture on the lost router ended with it, but its producer may live on another worker (a large class
    * spreads over routers): capture it again, on a router that is still there.
    */
   readonly #onRouterLost = () => {
-    for (const peer of this.#room.peers.values()) {
-      for (const { producer, source } of peer.producers.values()) this.#follow(producer, peer.userId, source);
-    }
+    for (const { producer, userId, source } of this.#room.allProducers()) this.#follow(producer, userId, source);
   };
   #resolve!: (composed: ComposedRecording) => void;
   #reject!: (error: unknown) => void;
@@ -181,6 +183,7 @@ class Recording implements RecordingHandle {
     // Nobody has to await `finished`; a failure is logged where it happens.
     this.finished.catch(() => undefined);
     room.on("producer", this.#onProducer);
+    room.on("pipedProducer", this.#onPipedProducer);
     room.on("routerLost", this.#onRouterLost);
     room.once("close", this.#onRoomClose);
     if (options.pieces) {
@@ -198,10 +201,14 @@ class Recording implements RecordingHandle {
   }
 
   async captureExisting(): Promise<void> {
-    for (const peer of this.#room.peers.values()) {
-      for (const { producer, source } of peer.producers.values()) this.#follow(producer, peer.userId, source);
-    }
+    for (const { producer, userId, source } of this.#room.allProducers()) this.#follow(producer, userId, source);
     await Promise.allSettled([...this.#starting]);
+  }
+
+  async include(userIds: readonly string[]): Promise<void> {
+    if (this.#stopping) return;
+    for (const userId of userIds) this.#users.add(userId);
+    await this.captureExisting();
   }
 
   get capturing(): boolean {
@@ -258,6 +265,7 @@ class Recording implements RecordingHandle {
   async #stop(): Promise<ComposedRecording> {
     const endedAt = Date.now();
     this.#room.off("producer", this.#onProducer);
+    this.#room.off("pipedProducer", this.#onPipedProducer);
     this.#room.off("routerLost", this.#onRouterLost);
     this.#room.off("close", this.#onRoomClose);
     this.#pieces?.halt();

@@ -127,6 +127,8 @@ export class TrackCapture implements CapturedTrack {
     const codecs = home.router.rtpCapabilities.codecs?.filter((codec) => codec.kind === producer.kind && !/\/(rtx|red|ulpfec)$/i.test(codec.mimeType)) ?? [];
     const consumer = await transport.consume({ producerId: producer.id, rtpCapabilities: { codecs, headerExtensions: [] }, paused: true });
     this.#consumer = consumer;
+    // Counted like a participant's consumer: a producer piped here from another node stays while it is recorded.
+    room.emit("consumer", consumer);
     consumer.once("producerclose", () => this.#endedBySfu("producer closed"));
     consumer.once("transportclose", () => this.#endedBySfu("transport closed"));
     // A paused (muted) producer sends nothing; the picture must be decodable again as soon as it resumes.
