@@ -4,7 +4,7 @@ import type { MediaJoinResponse } from "../../schema/protocol/classroom";
 import type { LinkProducer } from "../../schema/protocol/class-link";
 import type { Env } from "../env";
 import { db } from "./helpers";
-import { addNode, NodeLink, PipingNode } from "./node-link-helpers";
+import { type Answer, addNode, type LinkCommand, NodeLink, PipingNode } from "./node-link-helpers";
 import { fetchWithEnv } from "./with-env";
 import { ChannelClient, createLiveClass, joinToken } from "./ws-client";
 
