@@ -124,8 +124,8 @@ export async function routeClassroomSocket(request: Request, env: Env): Promise<
   const response = await routePartykitRequest(request, env, {
     onBeforeRequest: () => errorResponse("NOT_FOUND", "The class channel only speaks WebSocket"),
     onBeforeConnect: async (req, lobby) => {
-      // Only the class object is reached by name; its fan-out objects only through this route, below.
-      if (lobby.className !== "CLASSROOM") return errorResponse("NOT_FOUND", "No such party");
+      // Fan-out objects are reached only through the class's own address, below: never by a name a client picks.
+      if (lobby.className === "CLASSROOM_SHARD") return errorResponse("NOT_FOUND", "No such party");
       const verified = await verifyClassTokenClaims(env, new URL(req.url).searchParams.get("token"));
       const identity = verified?.identity;
       if (!identity || identity.classId !== lobby.name)

@@ -1,4 +1,4 @@
-import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { User } from "../../schema/db";
 import { CLASSROOM_CLOSE_CODES, type ChatMessage, type JoinResponse } from "../../schema/protocol/classroom";
@@ -188,6 +188,21 @@ describe("a class spread over fan-out objects", () => {
     await teacherClient.ok("chat.send", { clientMessageId: "welcome", body: "welcome back" });
     await back.until(() => back.chat.some((m) => m.body === "welcome back"), "the next message on the new socket");
     for (const client of [teacherClient, back]) client.close();
+  });
+
+  it("a fan-out object cannot be reached by its own name, even with a valid token for its class", async () => {
+    const { classId, students } = await createLiveClass(1);
+    const request = new Request(`${ORIGIN}/api/classes/${classId}/join`, {
+      method: "POST",
+      headers: { origin: ORIGIN, cookie: await sessionCookie(students[0]!) },
+    });
+    const { token } = await (await fetchWithEnv(request, FAN_OUT_EVERY_CLASS)).json<JoinResponse>();
+    const name = fanOutName(classId, fanOutIndex(students[0]!.id, 1));
+    const response = await SELF.fetch(`${ORIGIN}/parties/classroom-shard/${encodeURIComponent(name)}?token=${encodeURIComponent(token)}`, {
+      headers: { Upgrade: "websocket" },
+    });
+    expect(response.webSocket).toBeNull();
+    expect(response.status).toBe(404);
   });
 
   it("a student's snapshot through a fan-out object has the shape of a direct one, and the head count counts every fan-out object", {
