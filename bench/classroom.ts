@@ -20,7 +20,7 @@
  *   - `edge`: the same bare room behind the real edge (class-token verification and D1 block check);
  *   - `ours`: the Classroom object through the real edge;
  *   - `sharded`: the same class spread over fan-out objects (durable-objects/ClassroomShard.ts), one per
- *     BENCH_FAN_OUT_SOCKETS clients (default 500): the tokens name them, as the join route signs them for a
+ *     BENCH_FAN_OUT_SOCKETS clients (default 1000, as CLASS_FAN_OUT_SOCKETS): the tokens name them, as the join route signs them for a
  *     class above CLASS_FAN_OUT_ABOVE enrolled students.
  * Every loop is bounded; wrangler is stopped at the end.
  */
@@ -49,7 +49,7 @@ const SIZES = process.argv
   .filter((n) => n > 0);
 const MODES = ["bare", "edge", "ours", "sharded"] as const;
 /** Clients per fan-out object in the `sharded` mode. */
-const FAN_OUT_SOCKETS = Math.max(1, Number(process.env.BENCH_FAN_OUT_SOCKETS ?? 500));
+const FAN_OUT_SOCKETS = Math.max(1, Number(process.env.BENCH_FAN_OUT_SOCKETS ?? 1000));
 type Mode = (typeof MODES)[number];
 const modesArg = process.argv.find((a) => a.startsWith("--modes="));
 /** `--profile`: record a CPU profile of the Worker's isolate (edge and objects) while `ours` joins; see profile.ts. */
@@ -212,7 +212,7 @@ async function benchMode(mode: Mode, size: number, sign: Awaited<ReturnType<type
   const joinMegabytes = traffic.reduce((sum, t) => sum + t.bytes, 0) / 1e6;
   if (profiler) await profiler.stop(path.join(STATE_DIR, `join-${size}-${mode}.cpuprofile`));
   console.log(
-    `\n${size} clients, ${mode}${fanOut ? ` (${fanOut} fan-out objects)` : ""}: all snapshots in ${joinSeconds.toFixed(2)} s (load average ${joinLoad}; ${cpuSince(joinCpu)}); ` +
+    `\n${size} clients, ${mode}${fanOut ? ` (${fanOut} fan-out object${fanOut === 1 ? "" : "s"})` : ""}: all snapshots in ${joinSeconds.toFixed(2)} s (load average ${joinLoad}; ${cpuSince(joinCpu)}); ` +
       `snapshot ${snapshotBytes.teacher} bytes for the teacher, at most ${snapshotBytes.student} for a student; ` +
       `${otherFrames} other frames and ${joinMegabytes.toFixed(1)} MB in all reached the clients while they joined`,
   );
