@@ -190,6 +190,28 @@ describe("a class spread over fan-out objects", () => {
     for (const client of [teacherClient, back]) client.close();
   });
 
+  it("a class that starts fanning out while live serves the sockets it has and the fanned-out ones alike", { timeout: 60_000 }, async () => {
+    const { classId, teacher, students } = await createLiveClass(2);
+    // Under the default settings (a small class): straight to the class object.
+    const direct = await ChannelClient.join(teacher, classId);
+    const early = await ChannelClient.join(students[0]!, classId);
+    // The class grew past the threshold: the next joiner is sent to a fan-out object.
+    const fannedOut = await joinFannedOut(students[1]!, classId);
+    expect(await socketsHeld(classStub(classId))).toBe(2);
+    expect(await socketsHeld(fanOutStub(classId, students[1]!, 2))).toBe(1);
+    for (const client of [direct, early, fannedOut]) await client.until(() => client.headCount === 3, "the head count of three");
+    await fannedOut.ok("chat.send", { clientMessageId: "up", body: "from a fan-out object" });
+    await early.ok("chat.send", { clientMessageId: "down", body: "from the class object" });
+    for (const client of [direct, early, fannedOut]) {
+      await client.until(() => client.chat.length === 2, "both messages");
+      expect(client.chat.map((m) => m.body)).toEqual(["from a fan-out object", "from the class object"]);
+    }
+    await direct.ok("participant.mute", { userId: students[1]!.id, muted: true });
+    const refused = await fannedOut.request("chat.send", { clientMessageId: "muted", body: "still there?" });
+    expect(refused.ok ? null : refused.error.code).toBe("FORBIDDEN");
+    for (const client of [direct, early, fannedOut]) client.close();
+  });
+
   it("a fan-out object cannot be reached by its own name, even with a valid token for its class", async () => {
     const { classId, students } = await createLiveClass(1);
     const request = new Request(`${ORIGIN}/api/classes/${classId}/join`, {
