@@ -1,4 +1,4 @@
-import { env, evictDurableObject, runInDurableObject, SELF } from "cloudflare:test";
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { User } from "../../schema/db";
 import { CLASSROOM_CLOSE_CODES, type ChatMessage, type JoinResponse } from "../../schema/protocol/classroom";
@@ -188,6 +188,22 @@ describe("a class spread over fan-out objects", () => {
     await teacherClient.ok("chat.send", { clientMessageId: "welcome", body: "welcome back" });
     await back.until(() => back.chat.some((m) => m.body === "welcome back"), "the next message on the new socket");
     for (const client of [teacherClient, back]) client.close();
+  });
+
+  it("a socket on a fan-out object that stops pinging is closed there, and the class object counts its owner away", { timeout: 60_000 }, async () => {
+    const { classId, teacher, students } = await classOnSeveralFanOuts(2);
+    const teacherClient = await joinFannedOut(teacher, classId);
+    const silent = await joinFannedOut(students[0]!, classId);
+    await teacherClient.until(() => teacherClient.participants.get(students[0]!.id)?.present === true, "the student in");
+    const stub = fanOutStub(classId, students[0]!, 2);
+    // As if the socket had opened long ago and never pinged since (instead of waiting 90 s).
+    await runInDurableObject(stub, (_instance, state) => {
+      for (const socket of state.getWebSockets()) socket.serializeAttachment({ ...(socket.deserializeAttachment() as object), connectedAt: 0 });
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect((await silent.waitClosed()).code).toBe(CLASSROOM_CLOSE_CODES.heartbeatTimeout);
+    await teacherClient.until(() => teacherClient.participants.get(students[0]!.id)?.present === false, "the silent student away");
+    teacherClient.close();
   });
 
   it("a class that starts fanning out while live serves the sockets it has and the fanned-out ones alike", { timeout: 60_000 }, async () => {
