@@ -86,7 +86,6 @@ describe("a class spread over fan-out objects", () => {
       const received = seqs(client);
       expect(received.length).toBeGreaterThan(0);
       for (let i = 1; i < received.length; i += 1) expect(received[i]!).toBeGreaterThan(received[i - 1]!);
-      expect(received[0]!).toBeGreaterThan(client.snapshot!.seq);
     }
     // Each sender's messages arrive in the order they were sent.
     for (let i = 0; i < studentClients.length; i += 1) {
