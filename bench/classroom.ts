@@ -3,7 +3,7 @@
  *
  *   npm run bench:classroom                      # 300, 1,000 and 3,000 clients, bare baseline and ours
  *   npm run bench:classroom -- 1000              # only the sizes given
- *   npm run bench:classroom -- 1000 --modes=bare,edge,ours
+ *   npm run bench:classroom -- 1000 --modes=bare,edge,ours,sharded
  *
  * Starts `wrangler dev` on port 8821 (BENCH_PORT) with its own state (/tmp/channel-state, BENCH_STATE_DIR) and a
  * bench-only entry (bench/bare-room/worker.ts: the real Worker plus a minimal broadcast-only partyserver room),
@@ -18,7 +18,10 @@
  *   - `bare`: the bare room with no edge check (the runtime's floor: wrangler dev's proxy, sockets, one broadcast
  *     per message);
  *   - `edge`: the same bare room behind the real edge (class-token verification and D1 block check);
- *   - `ours`: the Classroom object through the real edge.
+ *   - `ours`: the Classroom object through the real edge;
+ *   - `sharded`: the same class spread over fan-out objects (durable-objects/ClassroomShard.ts), one per
+ *     BENCH_FAN_OUT_SOCKETS clients (default 1000, as CLASS_FAN_OUT_SOCKETS): the tokens name them, as the join route signs them for a
+ *     class above CLASS_FAN_OUT_ABOVE enrolled students.
  * Every loop is bounded; wrangler is stopped at the end.
  */
 import path from "node:path";
@@ -26,6 +29,7 @@ import { type ChatHerd, forkChatHerd, type JoinTraffic, wallNow } from "./lib/ch
 import { classTokenSigner, loadAverage, percentile, prepareState, repoRoot, seedClass, startBenchStack } from "./lib/bench-wrangler";
 import { processTree, workerdCpuSeconds } from "./lib/process-tree";
 import { startProfile } from "./profile";
+import { MAX_FAN_OUT } from "../schema/protocol/fan-out";
 
 const PORT = Number(process.env.BENCH_PORT ?? 8821);
 const STATE_DIR = process.env.BENCH_STATE_DIR ?? "/tmp/channel-state";
@@ -43,7 +47,9 @@ const SIZES = process.argv
   .slice(2)
   .map(Number)
   .filter((n) => n > 0);
-const MODES = ["bare", "edge", "ours"] as const;
+const MODES = ["bare", "edge", "ours", "sharded"] as const;
+/** Clients per fan-out object in the `sharded` mode. */
+const FAN_OUT_SOCKETS = Math.max(1, Number(process.env.BENCH_FAN_OUT_SOCKETS ?? 1000));
 type Mode = (typeof MODES)[number];
 const modesArg = process.argv.find((a) => a.startsWith("--modes="));
 /** `--profile`: record a CPU profile of the Worker's isolate (edge and objects) while `ours` joins; see profile.ts. */
@@ -53,8 +59,8 @@ const INSPECTOR_PORT = PORT + 1;
  * The bare room sends one broadcast per message, so at 50 msg/s to 1,000 sockets it falls minutes behind (the
  * issue's point) and its backlog would weigh on the next mode: the bare modes only chat at 5 msg/s.
  */
-const RATES: Record<Mode, number[]> = { bare: [5], edge: [5], ours: [5, 50] };
-const RUN_MODES: Mode[] = modesArg ? (modesArg.slice("--modes=".length).split(",") as Mode[]) : ["bare", "ours"];
+const RATES: Record<Mode, number[]> = { bare: [5], edge: [5], ours: [5, 50], sharded: [5, 50] };
+const RUN_MODES: Mode[] = modesArg ? (modesArg.slice("--modes=".length).split(",") as Mode[]) : ["bare", "ours", "sharded"];
 for (const mode of RUN_MODES) if (!MODES.includes(mode)) throw new Error(`Unknown mode ${mode}: use ${MODES.join(", ")}`);
 
 /** Where a participant's socket lives: which herd, and its index there. */
@@ -70,6 +76,7 @@ function socketUrl(mode: Mode, classId: string, token: string): string {
     case "edge":
       return `ws://127.0.0.1:${PORT}/parties/bare-room/${classId}?token=${encodeURIComponent(token)}`;
     case "ours":
+    case "sharded":
       return `ws://127.0.0.1:${PORT}/parties/classroom/${classId}?token=${encodeURIComponent(token)}`;
   }
 }
@@ -176,7 +183,8 @@ async function benchMode(mode: Mode, size: number, sign: Awaited<ReturnType<type
   // A fresh class (and room) per mode, so no mode inherits another's sockets or state.
   const { classId, teacherId, studentIds } = seedClass(STATE_DIR, size);
   const people: [string, "teacher" | "student"][] = [[teacherId, "teacher"], ...studentIds.map((id) => [id, "student"] as [string, "student"])];
-  const tokens = await Promise.all(people.map(([id, role]) => sign(classId, id, role)));
+  const fanOut = mode === "sharded" ? Math.min(MAX_FAN_OUT, Math.ceil(people.length / FAN_OUT_SOCKETS)) : undefined;
+  const tokens = await Promise.all(people.map(([id, role]) => sign(classId, id, role, fanOut)));
   // Everyone gets a seat in one of the herds, round robin (the teacher in the first).
   const herds = Array.from({ length: HERDS }, () => forkChatHerd());
   // Wait until every herd answers (tsx has compiled it), so its start-up is not counted as the joins' CPU.
@@ -184,7 +192,7 @@ async function benchMode(mode: Mode, size: number, sign: Awaited<ReturnType<type
   const seats: Seat[] = people.map((_, index) => ({ herd: index % HERDS, socket: Math.floor(index / HERDS) }));
   const urls = herds.map((_, herd) => people.flatMap((_, index) => (index % HERDS === herd ? [socketUrl(mode, classId, tokens[index]!)] : [])));
   const profiler =
-    PROFILE && mode === "ours"
+    PROFILE && (mode === "ours" || mode === "sharded")
       ? await startProfile(INSPECTOR_PORT).catch((error: unknown) => {
           console.log(`  (no CPU profile: ${String(error)})`);
           return null;
@@ -202,9 +210,9 @@ async function benchMode(mode: Mode, size: number, sign: Awaited<ReturnType<type
   const snapshotBytes = snapshotSizes(traffic);
   const otherFrames = traffic.reduce((sum, t) => sum + t.otherFrames, 0);
   const joinMegabytes = traffic.reduce((sum, t) => sum + t.bytes, 0) / 1e6;
-  if (profiler) await profiler.stop(path.join(STATE_DIR, `join-${size}.cpuprofile`));
+  if (profiler) await profiler.stop(path.join(STATE_DIR, `join-${size}-${mode}.cpuprofile`));
   console.log(
-    `\n${size} clients, ${mode}: all snapshots in ${joinSeconds.toFixed(2)} s (load average ${joinLoad}; ${cpuSince(joinCpu)}); ` +
+    `\n${size} clients, ${mode}${fanOut ? ` (${fanOut} fan-out object${fanOut === 1 ? "" : "s"})` : ""}: all snapshots in ${joinSeconds.toFixed(2)} s (load average ${joinLoad}; ${cpuSince(joinCpu)}); ` +
       `snapshot ${snapshotBytes.teacher} bytes for the teacher, at most ${snapshotBytes.student} for a student; ` +
       `${otherFrames} other frames and ${joinMegabytes.toFixed(1)} MB in all reached the clients while they joined`,
   );
@@ -238,7 +246,7 @@ async function benchMode(mode: Mode, size: number, sign: Awaited<ReturnType<type
 function printRatios(size: number, figures: Partial<Record<Mode, ModeFigures>>): void {
   const bare = figures.bare;
   if (!bare) return;
-  for (const mode of ["edge", "ours"] as const) {
+  for (const mode of ["edge", "ours", "sharded"] as const) {
     const f = figures[mode];
     if (!f) continue;
     const ratio = (a: number, b: number) => (a / b).toFixed(2);

@@ -15,11 +15,12 @@ import {
 } from "../schema/protocol/classroom";
 import type { ClassMediaView } from "../schema/api/class-media";
 import { CLASS_LINK_VERIFIED_NODE_HEADER } from "../schema/protocol/class-link";
+import { classOfFanOut } from "../schema/protocol/fan-out";
 import { SfuNodeIdSchema } from "../schema/protocol/fleet";
 import { JOINER_LOCATION_HEADER, type JoinerLocation, JoinerLocationSchema } from "../schema/regions";
 import { CLASS_IDENTITY_HEADER, type ClassIdentity, decodeIdentityHeader, isModerator } from "../schema/tokens/class-token";
 import type { ClassroomEnv } from "./bindings";
-import { AUDIENCE_TAGS, Broadcaster, USER_TAG } from "./broadcaster";
+import { Broadcaster, participantTags, USER_TAG } from "./broadcaster";
 import { Board } from "./board";
 import { ClassMarks } from "./marks";
 import { Chat } from "./chat";
@@ -27,6 +28,7 @@ import { EndedSlots } from "./ended-slot";
 import { Engagement } from "./engagement";
 import { Failover } from "./failover";
 import { ChannelError } from "./errors";
+import { FanOut, type RelayedConnection } from "./fan-out";
 import { type Caller, HANDLERS, type RoomServices } from "./handlers";
 import { Hands } from "./hands";
 import { MediaPlane } from "./media-plane";
@@ -47,6 +49,11 @@ import { RoomStorage } from "./storage";
  */
 type ParticipantState = ClassIdentity & { connectedAt: number; location: JoinerLocation };
 type SocketState = ParticipantState | NodeLinkState;
+/**
+ * A participant's socket, direct or held by a fan-out object ({@link RelayedConnection}): the class object uses
+ * only these of either.
+ */
+type ParticipantSocket = Pick<Connection<ParticipantState>, "id" | "state" | "send" | "close" | "readyState">;
 
 /** A socket that neither pinged nor sent anything for this long is considered dead and closed. */
 const HEARTBEAT_TIMEOUT_MS = 90_000;
@@ -72,6 +79,7 @@ export class Classroom extends Server<ClassroomEnv> {
   private readonly outbox: Outbox;
   private readonly session: LiveSession;
   private readonly broadcaster: Broadcaster;
+  private readonly fanOut: FanOut;
   private readonly presence: Presence;
   private readonly mediaMap: MediaMap;
   private readonly engagement: Engagement;
@@ -100,14 +108,20 @@ export class Classroom extends Server<ClassroomEnv> {
     this.outbox = new Outbox(this.store, env.DB, () => this.scheduleAlarm(Date.now() + OUTBOX_BACKSTOP_MS));
     this.session = new LiveSession(this.store, this.outbox);
     this.endedSlots = new EndedSlots(env.DB, () => this.name);
+    this.fanOut = new FanOut(
+      this.store,
+      (shard) => env.CLASSROOM_SHARD.get(env.CLASSROOM_SHARD.idFromName(shard)),
+      (connection) => this.onClose(asConnection(connection), 1006),
+    );
     this.broadcaster = new Broadcaster(
-      (tag) => ctx.getWebSockets(tag),
+      (tag) => [...ctx.getWebSockets(tag), ...this.fanOut.relays(tag)],
       (pollId, audience) => this.services.polls.render(pollId, audience),
       () => {
         this.participantsJson = null;
         this.seenByStudents = null;
       },
       () => this.presence.headCount(),
+      () => this.fanOut.busiest(),
     );
     this.presence = new Presence(this.store, this.outbox, this.session, this.broadcaster, (userId) => {
       this.services.media.userLeft(userId);
@@ -198,7 +212,7 @@ export class Classroom extends Server<ClassroomEnv> {
     if (nodeId) return ClassNodeLinks.tags(nodeId);
     const identity = readIdentity(context.request);
     if (!identity) return [];
-    return [USER_TAG(identity.userId), isModerator(identity.role) ? AUDIENCE_TAGS.moderators : AUDIENCE_TAGS.students];
+    return participantTags(identity.userId, isModerator(identity.role));
   }
 
   /**
@@ -337,6 +351,33 @@ export class Classroom extends Server<ClassroomEnv> {
     return { classId: this.name, nodes };
   }
 
+  /**
+   * RPC for a fan-out object (durable-objects/ClassroomShard.ts): it took a socket the edge verified. The socket is
+   * admitted or refused here by the same code as a direct one; its snapshot or refusal goes back to the fan-out object.
+   */
+  async relayConnect(shard: string, socketId: string, identityHeader: string, location: string | null): Promise<void> {
+    const identity = decodeIdentityHeader(identityHeader);
+    if (classOfFanOut(shard) !== this.name || !identity) throw new Error(`${shard} is not a fan-out object of ${this.name}`);
+    const connection = this.fanOut.opened(socketId, shard, identity.userId, isModerator(identity.role));
+    const headers = new Headers({ [CLASS_IDENTITY_HEADER]: identityHeader });
+    if (location) headers.set(JOINER_LOCATION_HEADER, location);
+    await this.onConnect(asConnection(connection), { request: new Request("https://fan-out.invalid/", { headers }) });
+  }
+
+  /** RPC for a fan-out object: a frame from one of its sockets, handled as if it came on a direct socket. */
+  async relayMessage(shard: string, socketId: string, message: string | ArrayBuffer): Promise<void> {
+    const connection = this.fanOut.get(socketId);
+    if (connection?.shard !== shard) return;
+    await this.onMessage(asConnection(connection), message);
+  }
+
+  /** RPC for a fan-out object: one of its sockets closed. */
+  async relayClose(shard: string, socketId: string, code: number): Promise<void> {
+    if (this.fanOut.get(socketId)?.shard !== shard) return;
+    const connection = this.fanOut.closed(socketId);
+    if (connection) this.onClose(asConnection(connection), code);
+  }
+
   override async onRequest(): Promise<Response> {
     return Response.json({ error: { code: "NOT_FOUND", message: "The class channel only speaks WebSocket" } }, { status: 404 });
   }
@@ -380,13 +421,18 @@ export class Classroom extends Server<ClassroomEnv> {
   }
 
   /** The user's open participant sockets (never a node's class link). */
-  private openParticipantSockets(userId: string): Connection<ParticipantState>[] {
-    const open: Connection<ParticipantState>[] = [];
-    for (const connection of this.getConnections<SocketState>(USER_TAG(userId))) {
+  private openParticipantSockets(userId: string): ParticipantSocket[] {
+    const open: ParticipantSocket[] = [];
+    for (const connection of this.participantSockets(USER_TAG(userId))) {
       const state = connection.state;
-      if (state && !isNodeLink(state) && connection.readyState === WebSocket.OPEN) open.push(connection as Connection<ParticipantState>);
+      if (state && !isNodeLink(state) && connection.readyState === WebSocket.OPEN) open.push(connection as ParticipantSocket);
     }
     return open;
+  }
+
+  /** The sockets with `tag` (every one without), this object's own and those its fan-out objects hold. */
+  private participantSockets(tag?: string): (Connection<SocketState> | RelayedConnection<SocketState>)[] {
+    return [...this.getConnections<SocketState>(tag), ...(this.fanOut.sockets(tag) as RelayedConnection<SocketState>[])];
   }
 
   /** Parses and runs one request; every outcome is a response frame (the socket stays open). */
@@ -454,7 +500,7 @@ export class Classroom extends Server<ClassroomEnv> {
     return JSON.stringify(!self || seen.some((p) => p.userId === self.userId) ? seen : [...seen, self]);
   }
 
-  private sendClosing(connection: WebSocket, reason: "kicked" | "blocked" | "ended" | "too-many-sockets", message: string): void {
+  private sendClosing(connection: Pick<WebSocket, "send">, reason: "kicked" | "blocked" | "ended" | "too-many-sockets", message: string): void {
     try {
       connection.send(JSON.stringify({ notification: "closing", data: { reason, message } }));
     } catch {
@@ -463,7 +509,7 @@ export class Classroom extends Server<ClassroomEnv> {
   }
 
   private disconnectUser(userId: string, code: number, reason: "kicked" | "blocked", message: string): void {
-    for (const connection of this.getConnections(USER_TAG(userId))) {
+    for (const connection of this.participantSockets(USER_TAG(userId))) {
       this.sendClosing(connection, reason, message);
       connection.close(code, message);
     }
@@ -489,7 +535,7 @@ export class Classroom extends Server<ClassroomEnv> {
     // The end reaches D1 before anyone is told: a student's page then asks the join route, which reads D1 to
     // answer "this class has ended" rather than let them into a fresh, empty session.
     await this.outbox.flush();
-    const connections = [...this.getConnections<SocketState>()].filter((connection) => !connection.state || !isNodeLink(connection.state));
+    const connections = this.participantSockets().filter((connection) => !connection.state || !isNodeLink(connection.state));
     for (const connection of connections) this.sendClosing(connection, "ended", "The class has ended");
     // Close after the current request's reply went out, so the moderator who ended it gets an answer.
     setTimeout(() => {
@@ -533,6 +579,14 @@ export class Classroom extends Server<ClassroomEnv> {
     this.alarmAt = at;
     void this.ctx.storage.setAlarm(at);
   }
+}
+
+/**
+ * A socket held by a fan-out object, passed to the handlers written for partyserver's connections: they use only
+ * what {@link ParticipantSocket} names, which a {@link RelayedConnection} has.
+ */
+function asConnection(connection: RelayedConnection): Connection<SocketState> {
+  return connection as unknown as Connection<SocketState>;
 }
 
 function readIdentity(request: Request): ClassIdentity | null {

@@ -9,6 +9,19 @@ export const AUDIENCE_TAGS = { moderators: "audience:moderators", students: "aud
 /** The tag of every socket of one user (their own changes reach them even when other students do not see them). */
 export const USER_TAG = (userId: string) => `user:${userId}`;
 
+/** The tags of a participant's socket: their user, and their audience. The same on a fan-out object. */
+export function participantTags(userId: string, moderator: boolean): string[] {
+  return [USER_TAG(userId), moderator ? AUDIENCE_TAGS.moderators : AUDIENCE_TAGS.students];
+}
+
+/**
+ * Where a frame goes: a socket of this object, or a fan-out object that relays it to its own sockets with the
+ * same tag (durable-objects/fan-out.ts).
+ */
+export interface Recipient {
+  send(frame: string): void;
+}
+
 /**
  * One participant's change for the broadcaster. Students see only some people (teachers, the stage, raised
  * hands); whether the person was and is in that view decides what students are told.
@@ -69,12 +82,17 @@ export class Broadcaster {
   private reactionTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
-    private readonly sockets: (tag: string) => WebSocket[],
+    private readonly sockets: (tag: string) => Recipient[],
     private readonly renderPoll: PollRenderer,
     /** Called whenever pending presence changes were sent or dropped (snapshot caches must be rebuilt). */
     private readonly onPresenceSettled: () => void = () => undefined,
     /** How many are in the class now (read once per presence flush). */
     private readonly headCount: () => number = () => 0,
+    /**
+     * The most sockets one fan-out object relays to (0 without fan-out): each relays every frame to all of its
+     * sockets, so the window must keep that object within the send budget too.
+     */
+    private readonly busiestRelay: () => number = () => 0,
   ) {}
 
   /** The last sequence number handed out: a snapshot taken now contains every event up to it. */
@@ -162,7 +180,7 @@ export class Broadcaster {
       if (studentView) forStudents.push({ type: "poll", seq, poll: studentView });
     }
     this.dirtyPolls.clear();
-    const sockets = this.send(AUDIENCE_TAGS.moderators, forModerators) + this.send(AUDIENCE_TAGS.students, forStudents);
+    const sockets = Math.max(this.send(AUDIENCE_TAGS.moderators, forModerators) + this.send(AUDIENCE_TAGS.students, forStudents), this.busiestRelay());
     for (const { userId, event } of toThemselves) this.send(USER_TAG(userId), [event]);
     if (sockets > 0) {
       this.deltaWindowMs = Math.max(MIN_DELTA_WINDOW_MS, Math.ceil((sockets / SEND_BUDGET_PER_SECOND) * 1000));

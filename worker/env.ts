@@ -42,6 +42,12 @@ export interface WorkerBindings extends ClassroomBindings {
    * `'self' https://insp.example`. Unset or `'none'`: nobody (see worker/security-headers.ts).
    */
   FRAME_ANCESTORS?: string;
+  /**
+   * Large classes: above this many enrolled students (default 1000) a class's sockets are spread over fan-out
+   * objects, one per CLASS_FAN_OUT_SOCKETS students (default 1000). See schema/protocol/fan-out.ts.
+   */
+  CLASS_FAN_OUT_ABOVE?: string;
+  CLASS_FAN_OUT_SOCKETS?: string;
   /** Set to "true" by the local start script: seeds and local-only helpers are allowed. */
   LOCAL_DEV?: string;
 }

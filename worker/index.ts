@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { Classroom } from "../durable-objects/Classroom";
+import { ClassroomShard } from "../durable-objects/ClassroomShard";
 import type { AppEnv } from "./app-env";
 import { loadUser } from "./auth/session";
 import { getDb } from "./db";
@@ -29,7 +30,7 @@ import { consumeReminders } from "./reminders/consumer";
 import { failAbandonedRecordings } from "./portal/recording-sweep";
 import { runReminderCron } from "./reminders/cron";
 
-export { Classroom };
+export { Classroom, ClassroomShard };
 
 export const app = new Hono<AppEnv>();
 

@@ -9,10 +9,10 @@
  * Bench-only: bench/classroom.ts writes a wrangler config with this file as `main`; production never loads it.
  */
 import { routePartykitRequest, type Connection, Server, type WSMessage } from "partyserver";
-import worker, { Classroom } from "../../worker/index";
+import worker, { Classroom, ClassroomShard } from "../../worker/index";
 import type { Env } from "../../worker/env";
 
-export { Classroom };
+export { Classroom, ClassroomShard };
 
 const BARE_PREFIX = "bench-bare";
 

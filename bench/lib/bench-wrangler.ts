@@ -181,14 +181,15 @@ export function seedClass(stateDir: string, size: number, label = "bench"): Seed
   return { classId, teacherId, studentIds };
 }
 
-export type ClassTokenSigner = (classId: string, userId: string, role: "student" | "teacher") => Promise<string>;
+/** `fanOut`: the number of fan-out objects the token names, as the join route signs it for a large class. */
+export type ClassTokenSigner = (classId: string, userId: string, role: "student" | "teacher", fanOut?: number) => Promise<string>;
 
 /** Signs class tokens as the join route does, with the Worker's key from .dev.vars. */
 export async function classTokenSigner(): Promise<ClassTokenSigner> {
   const jwk = JSON.parse(devVar("WORKER_SIGNING_KEY")) as JWK;
   const key = await importJWK({ ...jwk, alg: "ES256" }, "ES256");
-  return (classId, userId, role) =>
-    new SignJWT({ classId, displayName: userId.slice(-12), role, occurrenceId: `${classId}-o` })
+  return (classId, userId, role, fanOut) =>
+    new SignJWT({ classId, displayName: userId.slice(-12), role, occurrenceId: `${classId}-o`, ...(fanOut ? { fanOut } : {}) })
       .setProtectedHeader({ alg: "ES256", kid: jwk.kid ?? "worker-key", typ: "JWT" })
       .setIssuer(CLASS_TOKEN_ISSUER)
       .setAudience(CLASS_TOKEN_AUDIENCE)

@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { MAX_FAN_OUT } from "../protocol/fan-out";
 
 /**
  * Class tokens: short-lived ES256 JWTs the Worker signs (POST /api/classes/:id/join) so a browser may open the
@@ -33,6 +34,11 @@ export const ClassTokenClaimsSchema = v.object({
   role: v.picklist(CLASS_ROLES),
   /** The occurrence that is open now (null when a teacher opens the room outside the schedule). */
   occurrenceId: v.nullable(Text(128)),
+  /**
+   * How many fan-out objects the class's sockets are spread over (absent: none, the socket goes to the class object);
+   * see schema/protocol/fan-out.ts. The join route decides it from the class's size.
+   */
+  fanOut: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_FAN_OUT))),
 });
 export type ClassTokenClaims = v.InferOutput<typeof ClassTokenClaimsSchema>;
 

@@ -1,9 +1,10 @@
-import { and, eq } from "drizzle-orm";
+import { and, count, eq } from "drizzle-orm";
 import { type Context, Hono } from "hono";
 import { jwtVerify } from "jose";
 import { routePartykitRequest } from "partyserver";
 import * as v from "valibot";
 import { CLASS_LINK_VERIFIED_NODE_HEADER } from "../../schema/protocol/class-link";
+import { fanOutCount, fanOutIndex, fanOutName, fanOutPolicy } from "../../schema/protocol/fan-out";
 import type { JoinRefusal, JoinRefused, JoinResponse } from "../../schema/api/join";
 import { HTTP_STATUS } from "../../schema/errors";
 import { JOINER_LOCATION_HEADER, locationFromCf, locationOfRegion } from "../../schema/regions";
@@ -22,7 +23,7 @@ import type { AppEnv } from "../app-env";
 import { isLocalDev } from "../auth/local-dev";
 import { activeBlock, classEntryStanding, requireUser } from "../auth/session";
 import { signWorkerToken, workerPublicKey } from "../auth/keys";
-import { getDb } from "../db";
+import { type Db, getDb } from "../db";
 import { endedSessionInSlot, nextOccurrence } from "../portal/ended-session";
 import type { Env } from "../env";
 import { ApiError, errorResponse } from "../errors";
@@ -69,9 +70,10 @@ joinRoutes.post("/api/classes/:id/join", async (c) => {
     .insert(classEntries)
     .values({ userId: user.id, classId: cls.id, issuedAt: now })
     .onConflictDoUpdate({ target: [classEntries.userId, classEntries.classId], set: { issuedAt: now } });
+  const fanOut = await classFanOut(c.env, db, cls.id);
   const token = await signWorkerToken(
     c.env,
-    { classId: cls.id, displayName: user.displayName, role, occurrenceId },
+    { classId: cls.id, displayName: user.displayName, role, occurrenceId, ...(fanOut > 0 ? { fanOut } : {}) },
     { audience: CLASS_TOKEN_AUDIENCE, issuer: CLASS_TOKEN_ISSUER, expiresInSeconds: CLASS_TOKEN_LIFETIME_SECONDS, subject: user.id },
   );
   const url = new URL(c.req.url);
@@ -92,6 +94,17 @@ joinRoutes.post("/api/classes/:id/join", async (c) => {
   return c.json(body);
 });
 
+/**
+ * How many fan-out objects the class's sockets are spread over (0: none), from its enrolled students and the
+ * settings (schema/protocol/fan-out.ts). Decided at every join, so a class that grows past the threshold fans out
+ * for those who join after; sockets already in stay where they are, and the class object serves both.
+ */
+async function classFanOut(env: Env, db: Db, classId: string): Promise<number> {
+  const policy = fanOutPolicy(env);
+  const [row] = await db.select({ n: count() }).from(enrollments).where(eq(enrollments.classId, classId));
+  return fanOutCount(policy, row?.n ?? 0);
+}
+
 /** A refused join that says why as data (`error.join`), so the page can wait, or show that the class ended. */
 function refuseJoin(c: Context<AppEnv>, message: string, join: JoinRefusal): Response {
   const body: JoinRefused = { error: { code: "CONFLICT", message, join } };
@@ -111,7 +124,10 @@ export async function routeClassroomSocket(request: Request, env: Env): Promise<
   const response = await routePartykitRequest(request, env, {
     onBeforeRequest: () => errorResponse("NOT_FOUND", "The class channel only speaks WebSocket"),
     onBeforeConnect: async (req, lobby) => {
-      const identity = await verifyClassToken(env, new URL(req.url).searchParams.get("token"));
+      // Fan-out objects are reached only through the class's own address, below: never by a name a client picks.
+      if (lobby.className === "CLASSROOM_SHARD") return errorResponse("NOT_FOUND", "No such party");
+      const verified = await verifyClassTokenClaims(env, new URL(req.url).searchParams.get("token"));
+      const identity = verified?.identity;
       if (!identity || identity.classId !== lobby.name)
         return errorResponse("UNAUTHORIZED", "The class token is missing, invalid, expired or for another class");
       // A class token lives two minutes; who may enter is decided again now, not when it was issued.
@@ -130,6 +146,11 @@ export async function routeClassroomSocket(request: Request, env: Env): Promise<
       const testRegion = isLocalDev(env) ? locationOfRegion(url.searchParams.get("region")) : undefined;
       forwarded.headers.set(JOINER_LOCATION_HEADER, JSON.stringify(testRegion ?? locationFromCf(req.cf as Record<string, unknown> | undefined)));
       forwarded.headers.delete(CLASS_LINK_VERIFIED_NODE_HEADER);
+      // A large class: the socket goes to one of its fan-out objects, the same one for a user every time.
+      if (verified.fanOut > 0) {
+        const shard = fanOutName(identity.classId, fanOutIndex(identity.userId, verified.fanOut));
+        return env.CLASSROOM_SHARD.get(env.CLASSROOM_SHARD.idFromName(shard)).fetch(forwarded);
+      }
       return forwarded;
     },
   });
@@ -138,6 +159,11 @@ export async function routeClassroomSocket(request: Request, env: Env): Promise<
 
 /** The identity in a valid class token, or null (bad signature, wrong issuer/audience, expired, malformed). */
 export async function verifyClassToken(env: Env, token: string | null): Promise<ClassIdentity | null> {
+  return (await verifyClassTokenClaims(env, token))?.identity ?? null;
+}
+
+/** The identity in a valid class token and the number of fan-out objects it names (0: none), or null. */
+async function verifyClassTokenClaims(env: Env, token: string | null): Promise<{ identity: ClassIdentity; fanOut: number } | null> {
   if (!token || token.length > 4096) return null;
   try {
     const { payload } = await jwtVerify(token, await workerPublicKey(env), {
@@ -147,8 +173,8 @@ export async function verifyClassToken(env: Env, token: string | null): Promise<
     });
     const claims = v.safeParse(ClassTokenClaimsSchema, payload);
     if (!claims.success) return null;
-    const { sub, classId, displayName, role, occurrenceId } = claims.output;
-    return { userId: sub, classId, displayName, role, occurrenceId };
+    const { sub, classId, displayName, role, occurrenceId, fanOut } = claims.output;
+    return { identity: { userId: sub, classId, displayName, role, occurrenceId }, fanOut: fanOut ?? 0 };
   } catch {
     return null;
   }
