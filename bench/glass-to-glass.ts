@@ -22,7 +22,7 @@
  * do not match are counted, not used. Each phase: 5 s to settle, then the measured seconds.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createWriteStream, mkdirSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { chromium, type Page } from "playwright-core";
@@ -236,6 +236,30 @@ async function receiverTotals(page: Page): Promise<{ jitterBufferMs: number; emi
   });
 }
 
+/**
+ * How late the student's node let the teacher's packets out of its delay relay during [since, now] (its
+ * `pipe_delay_relay` log lines, every 5 s): the test relay's own jitter, which the browser sees as network jitter.
+ */
+function relayLateness(nodeId: string, fromNodeId: string, since: number): string {
+  let packets = 0;
+  let lateMs = 0;
+  let maxLateMs = 0;
+  for (const line of readFileSync(path.join(STATE_DIR, `${nodeId}.log`), "utf8").split("\n")) {
+    if (!line.includes('"pipe_delay_relay"')) continue;
+    let entry: { time: string; peerNodeId: string; packets: number; meanLateMs: number; maxLateMs: number };
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (entry.peerNodeId !== fromNodeId || Date.parse(entry.time) < since) continue;
+    packets += entry.packets;
+    lateMs += entry.meanLateMs * entry.packets;
+    maxLateMs = Math.max(maxLateMs, entry.maxLateMs);
+  }
+  return packets === 0 ? "–" : `${(lateMs / packets).toFixed(1)} / ${Math.round(maxLateMs)} ms`;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 
@@ -304,6 +328,7 @@ async function main(): Promise<void> {
         await sleep(SETTLE_MS);
         await takeReadings(student.page);
         const before = await receiverTotals(student.page);
+        const measuredFrom = Date.now();
         await sleep(SECONDS * 1000);
         const { latencies, unreadable, heights } = await takeReadings(student.page);
         const after = await receiverTotals(student.page);
@@ -312,7 +337,7 @@ async function main(): Promise<void> {
         const load = `${loadBefore.toFixed(1)}–${os.loadavg()[0]!.toFixed(1)}`;
         const sorted = latencies.sort((a, b) => a - b);
         const added = phase.addedMs === null ? "–" : `${phase.addedMs} ms`;
-        const row = `| ${round} | ${phase.name} (${phase.nodeId}, ${phase.region}) | ${added} | ${sorted.length} | ${unreadable} | ${heights.sort((a, b) => a - b).join(", ")} | ${percentile(sorted, 50)} ms | ${percentile(sorted, 95)} ms | ${sorted.at(-1)} ms | ${Math.round(jitterBuffer)} ms | ${decode.toFixed(1)} ms | ${load} |`;
+        const row = `| ${round} | ${phase.name} (${phase.nodeId}, ${phase.region}) | ${added} | ${sorted.length} | ${unreadable} | ${heights.sort((a, b) => a - b).join(", ")} | ${percentile(sorted, 50)} ms | ${percentile(sorted, 95)} ms | ${sorted.at(-1)} ms | ${Math.round(jitterBuffer)} ms | ${decode.toFixed(1)} ms | ${relayLateness(phase.nodeId, TEACHER_NODE.nodeId, measuredFrom)} | ${load} |`;
         console.log(row);
         rows.push(row);
         await student.page.goto(`/classes/${classId}`);
@@ -322,7 +347,7 @@ async function main(): Promise<void> {
     console.log(
       "| round | student | added one-way delay | frames read | unreadable | frame heights | p50 | p95 | max | jitter buffer (mean) | decode (mean) | load average (1 min) |",
     );
-    console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (const row of rows) console.log(row);
   } finally {
     await browser.close();

@@ -19,6 +19,10 @@ import { log } from "./log";
 
 /** Packets held at once before more are dropped (a 110 ms hold of a few Mbit/s is a few hundred). */
 const MAX_HELD_PACKETS = 20_000;
+/** How often a relay that carried packets logs how late it let them go (`pipe_delay_relay`). */
+const REPORT_EVERY_MS = 5_000;
+/** Socket buffers asked for (the kernel may give less): a keyframe burst must not overflow while the loop is busy. */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /** How much delay a node adds to what it receives through its pipes, per peer node. */
 export interface PipeDelays {
@@ -54,12 +58,30 @@ export class PipeDelayRelay {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #dropped = 0;
+  /** Since the last report: packets let go, and how much later than their time (the event loop's lateness). */
+  #window = { packets: 0, lateMs: 0, maxLateMs: 0 };
+  readonly #reportTimer: NodeJS.Timeout;
 
-  private constructor(outer: dgram.Socket, inner: dgram.Socket, local: Address, delayMs: number) {
+  private constructor(outer: dgram.Socket, inner: dgram.Socket, local: Address, delayMs: number, label: Record<string, string>) {
     this.#outer = outer;
     this.#inner = inner;
     this.#local = local;
     this.delayMs = delayMs;
+    // Test figures depend on it: a busy machine makes the relay late, which a receiver sees as network jitter.
+    this.#reportTimer = setInterval(() => {
+      const { packets, lateMs, maxLateMs } = this.#window;
+      if (packets === 0) return;
+      log("info", "pipe_delay_relay", {
+        ...label,
+        delayMs,
+        packets,
+        meanLateMs: Number((lateMs / packets).toFixed(2)),
+        maxLateMs: Number(maxLateMs.toFixed(1)),
+        dropped: this.#dropped,
+      });
+      this.#window = { packets: 0, lateMs: 0, maxLateMs: 0 };
+    }, REPORT_EVERY_MS);
+    this.#reportTimer.unref();
     outer.on("message", (packet, from) => this.#fromPeer(packet, from));
     inner.on("message", (packet, from) => this.#fromLocal(packet, from));
     for (const socket of [outer, inner]) socket.on("error", (error) => log("warn", "pipe_delay_relay_error", { error: String(error) }));
@@ -67,12 +89,13 @@ export class PipeDelayRelay {
 
   /**
    * Binds the two sockets on `host` (any free ports) in front of the local transport listening at `local`.
-   * The peer is to be connected to {@link outerPort}, the local transport to {@link innerPort}.
+   * The peer is to be connected to {@link outerPort}, the local transport to {@link innerPort}. `label` names the
+   * pipe in the relay's log lines.
    */
-  static async open(host: string, local: Address, delayMs: number): Promise<PipeDelayRelay> {
+  static async open(host: string, local: Address, delayMs: number, label: Record<string, string> = {}): Promise<PipeDelayRelay> {
     const type = host.includes(":") ? "udp6" : "udp4";
     const bind = async () => {
-      const socket = dgram.createSocket(type);
+      const socket = dgram.createSocket({ type, recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES });
       await new Promise<void>((resolve, reject) => {
         socket.once("error", reject);
         socket.bind(0, host, () => {
@@ -87,7 +110,7 @@ export class PipeDelayRelay {
       outer.close();
       throw error;
     });
-    return new PipeDelayRelay(outer, inner, local, delayMs);
+    return new PipeDelayRelay(outer, inner, local, delayMs, label);
   }
 
   /** The port the peer sends to (reported as this node's end of the pipe). */
@@ -114,6 +137,7 @@ export class PipeDelayRelay {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#reportTimer);
     this.#held.length = 0;
     this.#outer.close();
     this.#inner.close();
@@ -150,7 +174,12 @@ export class PipeDelayRelay {
     const now = performance.now();
     let released = 0;
     while (released < this.#held.length && this.#held[released]!.sendAt <= now) {
-      this.#inner.send(this.#held[released]!.packet, this.#local.port, this.#local.address);
+      const held = this.#held[released]!;
+      this.#inner.send(held.packet, this.#local.port, this.#local.address);
+      const late = now - held.sendAt;
+      this.#window.packets += 1;
+      this.#window.lateMs += late;
+      if (late > this.#window.maxLateMs) this.#window.maxLateMs = late;
       released += 1;
     }
     this.#held.splice(0, released);

@@ -98,7 +98,10 @@ export class RoomPipes {
     let relay: PipeDelayRelay | undefined;
     if (delayMs > 0) {
       try {
-        relay = await PipeDelayRelay.open(udp.ip, { address: transport.tuple.localIp, port: transport.tuple.localPort }, delayMs);
+        relay = await PipeDelayRelay.open(udp.ip, { address: transport.tuple.localIp, port: transport.tuple.localPort }, delayMs, {
+          classId: this.#room.classId,
+          peerNodeId,
+        });
       } catch (error) {
         transport.close();
         throw error;
