@@ -345,7 +345,7 @@ async function main(): Promise<void> {
       }
     console.log("");
     console.log(
-      "| round | student | added one-way delay | frames read | unreadable | frame heights | p50 | p95 | max | jitter buffer (mean) | decode (mean) | load average (1 min) |",
+      "| round | student | added one-way delay | frames read | unreadable | frame heights | p50 | p95 | max | jitter buffer (mean) | decode (mean) | relay late (mean / max) | load average (1 min) |",
     );
     console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (const row of rows) console.log(row);
