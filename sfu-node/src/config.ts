@@ -3,6 +3,7 @@ import os from "node:os";
 import * as v from "valibot";
 import { SfuNodeIdSchema, SfuRegionSchema } from "../../schema/protocol/fleet";
 import { type NodePrivateJwk, NodePrivateJwkSchema } from "../../schema/tokens/node-token";
+import type { PipeDelays } from "./delay-relay";
 
 /** sfu-node settings, read once from the environment at start-up. */
 export interface SfuConfig {
@@ -42,6 +43,12 @@ export interface SfuConfig {
    * so a private network address, or a relay in front of the node, can be given here.
    */
   pipeAnnouncedAddress: string;
+  /**
+   * TEST ONLY (SFU_PIPE_DELAY_MS): delay this node adds to what it receives through its pipes, so nodes on one
+   * machine act as if they were regions apart (./delay-relay.ts). Undefined in production; refused unless the
+   * node listens on loopback.
+   */
+  pipeDelays: PipeDelays | undefined;
 }
 
 /** A setting was missing or invalid; the message names it. */
@@ -55,6 +62,31 @@ export class ConfigError extends Error {
 const Port = v.pipe(v.string(), v.regex(/^\d{1,5}$/, "must be a port number"), v.transform(Number), v.minValue(1), v.maxValue(65535));
 const PositiveInt = v.pipe(v.string(), v.regex(/^\d+$/, "must be a whole number"), v.transform(Number), v.minValue(1));
 const HttpUrl = v.pipe(v.string(), v.url("must be a URL"), v.regex(/^https?:\/\//, "must be http(s)"));
+
+/** Most delay one pipe may be given: more than any link on Earth, less than would look like a dead pipe. */
+const MAX_PIPE_DELAY_MS = 1_000;
+
+/** `40` (every peer node) or `eu-node=40,sg-node=110` (per peer node), or both: `20,sg-node=110`. */
+const PipeDelaysSetting = v.pipe(
+  v.string(),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const delays: { defaultMs: number; byPeer: Record<string, number> } = { defaultMs: 0, byPeer: {} };
+    for (const item of dataset.value.split(",").map((part) => part.trim())) {
+      const match = /^(?:([A-Za-z0-9._-]{1,64})=)?(\d{1,4})$/.exec(item);
+      const ms = Number(match?.[2]);
+      if (!match || ms > MAX_PIPE_DELAY_MS) {
+        addIssue({ message: `must be milliseconds (0-${MAX_PIPE_DELAY_MS}) for every peer node, or <peer node id>=<ms> items separated by commas` });
+        return NEVER;
+      }
+      if (match[1]) delays.byPeer[match[1]] = ms;
+      else delays.defaultMs = ms;
+    }
+    return delays;
+  }),
+);
+
+/** Only the loopback addresses: the delay relay exists to fake distance between nodes on one machine. */
+const isLoopback = (host: string) => host.startsWith("127.") || host === "::1";
 
 const SECRET_SETTINGS = new Set(["SFU_NODE_KEY", "FLEET_CREDENTIAL"]);
 
@@ -93,6 +125,7 @@ const EnvSchema = v.object({
   SFU_CONSUMERS_PER_ROUTER: v.optional(PositiveInt, "400"),
   SFU_MAX_CONSUMERS: v.optional(PositiveInt),
   SFU_DRAIN_DEADLINE_MS: v.optional(PositiveInt, "30000"),
+  SFU_PIPE_DELAY_MS: v.optional(PipeDelaysSetting),
 });
 
 /**
@@ -129,6 +162,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SfuConfig {
   if (listensEverywhere && !e.SFU_ANNOUNCED_ADDRESS)
     throw new ConfigError("SFU_ANNOUNCED_ADDRESS: required when SFU_LISTEN_HOST is a wildcard address (browsers need a reachable IP in ICE candidates)");
   const publicHost = e.SFU_ANNOUNCED_ADDRESS ?? e.SFU_LISTEN_HOST;
+  if (e.SFU_PIPE_DELAY_MS && !isLoopback(e.SFU_LISTEN_HOST))
+    throw new ConfigError(
+      `SFU_PIPE_DELAY_MS: test only (fakes the distance between sfu-nodes on one machine); allowed only when SFU_LISTEN_HOST is a loopback address (got ${e.SFU_LISTEN_HOST})`,
+    );
   return {
     listenHost: e.SFU_LISTEN_HOST,
     httpPort: e.SFU_PORT,
@@ -151,5 +188,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SfuConfig {
     maxConsumers: e.SFU_MAX_CONSUMERS ?? workers * 500,
     drainDeadlineMs: e.SFU_DRAIN_DEADLINE_MS,
     pipeAnnouncedAddress: e.SFU_PIPE_ANNOUNCED_ADDRESS ?? publicHost,
+    pipeDelays: e.SFU_PIPE_DELAY_MS,
   };
 }

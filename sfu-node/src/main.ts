@@ -43,7 +43,10 @@ async function main(): Promise<void> {
     ? createRecordingGlue({ workerUrl: config.workerUrl, identity, workRoot: recordingWorkRoot(), publisher: storage ? createPublisher(storage) : undefined })
     : undefined;
   const classLinks = identity
-    ? new ClassLinks({ workerUrl: config.workerUrl, identity, recording, pipes: { announcedAddress: config.pipeAnnouncedAddress } }, node)
+    ? new ClassLinks(
+        { workerUrl: config.workerUrl, identity, recording, pipes: { announcedAddress: config.pipeAnnouncedAddress, delays: config.pipeDelays } },
+        node,
+      )
     : undefined;
   // Recordings this node id left when its previous process was killed: finished (partial) or failed, in the
   // background. Started before the class links, so it lists the work root before any new recording can start.
@@ -53,6 +56,7 @@ async function main(): Promise<void> {
     .catch((error: unknown) => log("error", "recording_recovery_failed", { error: String(error) }));
   fleetLink?.start();
   classLinks?.start();
+  if (config.pipeDelays) log("warn", "pipe_delay_test_only", { ...config.pipeDelays, note: "SFU_PIPE_DELAY_MS delays every pipe this node receives" });
   if (!fleetLink) log("warn", "fleet_link_disabled", { reason: "SFU_NODE_KEY is not set; the Worker will not assign classes to this node" });
   log("info", "sfu_started", { nodeId: config.nodeId, kid: identity?.kid, region: config.region, workers: config.workers, publicUrl: config.publicUrl });
 

@@ -1,6 +1,7 @@
 import type { types } from "mediasoup";
 import type { ClassLinkCommandData, ClassLinkNotification, PipeEnd, PipedStream, PipeOpenAnswer } from "../../schema/protocol/class-link";
 import type { MediaSource } from "../../schema/tokens/media-token";
+import { PipeDelayRelay, type PipeDelays, pipeDelayFor } from "./delay-relay";
 import { MediaError } from "./errors";
 import { log } from "./log";
 import type { Room, RouterEntry } from "./Room";
@@ -15,6 +16,8 @@ export interface RoomPipesOptions {
   announcedAddress?: string;
   idleCloseMs?: number;
   waitMs?: number;
+  /** TEST ONLY (SFU_PIPE_DELAY_MS): delay added to what this node receives through its pipes (./delay-relay.ts). */
+  delays?: PipeDelays;
   /** Sends a notification to the class object over the room's class link (dropped while the link is down). */
   notify(notification: ClassLinkNotification): void;
 }
@@ -24,6 +27,8 @@ interface PipeEndEntry {
   readonly peerNodeId: string;
   readonly transport: types.PipeTransport;
   readonly home: RouterEntry;
+  /** Test only: the delay relay between the transport and the peer (undefined in production). */
+  readonly relay: PipeDelayRelay | undefined;
   remote: PipeEnd | undefined;
 }
 
@@ -89,7 +94,24 @@ export class RoomPipes {
       enableRtx: true,
       appData: { peerNodeId },
     });
-    const entry: PipeEndEntry = { peerNodeId, transport, home, remote: undefined };
+    const delayMs = pipeDelayFor(this.#options.delays, peerNodeId);
+    let relay: PipeDelayRelay | undefined;
+    if (delayMs > 0) {
+      try {
+        relay = await PipeDelayRelay.open(udp.ip, { address: transport.tuple.localIp, port: transport.tuple.localPort }, delayMs, {
+          classId: this.#room.classId,
+          peerNodeId,
+        });
+      } catch (error) {
+        transport.close();
+        throw error;
+      }
+    }
+    const entry: PipeEndEntry = { peerNodeId, transport, home, relay, remote: undefined };
+    transport.observer.once("close", () => {
+      relay?.close();
+      if (this.#ends.get(peerNodeId) === entry) this.#ends.delete(peerNodeId);
+    });
     // A race with a second `pipeOpen` keeps one end.
     const raced = this.#ends.get(peerNodeId);
     if (raced && !raced.transport.closed) {
@@ -97,10 +119,7 @@ export class RoomPipes {
       return this.#answer(raced);
     }
     this.#ends.set(peerNodeId, entry);
-    transport.observer.once("close", () => {
-      if (this.#ends.get(peerNodeId) === entry) this.#ends.delete(peerNodeId);
-    });
-    log("info", "pipe_opened", { classId: this.#room.classId, peerNodeId, port: transport.tuple.localPort });
+    log("info", "pipe_opened", { classId: this.#room.classId, peerNodeId, port: transport.tuple.localPort, ...(relay ? { addedDelayMs: delayMs } : {}) });
     return this.#answer(entry);
   }
 
@@ -113,7 +132,13 @@ export class RoomPipes {
       throw new MediaError("CONFLICT", `The pipe to ${peerNodeId} is already connected elsewhere`);
     }
     end.remote = remote;
-    await end.transport.connect({ ip: remote.ip, port: remote.port, srtpParameters: remote.srtpParameters });
+    if (!end.relay) {
+      await end.transport.connect({ ip: remote.ip, port: remote.port, srtpParameters: remote.srtpParameters });
+      return;
+    }
+    // Test only: the transport talks to the relay's inner socket, the relay to the peer's end.
+    end.relay.connect({ address: remote.ip, port: remote.port });
+    await end.transport.connect({ ip: end.transport.tuple.localIp, port: end.relay.innerPort, srtpParameters: remote.srtpParameters });
   }
 
   /** `pipeConsume`: sends a producer of this node through the pipe to `peerNodeId` (once; asked again, the same). */
@@ -252,7 +277,9 @@ export class RoomPipes {
     const { tuple, srtpParameters } = entry.transport;
     if (!srtpParameters) throw new Error("A pipe transport without SRTP");
     const connectedTo = entry.remote ? { ip: entry.remote.ip, port: entry.remote.port } : null;
-    return { ip: tuple.localAddress ?? tuple.localIp, port: tuple.localPort, srtpParameters: { ...srtpParameters }, connectedTo };
+    // With a delay relay, the peer sends to the relay's outer socket (test only).
+    const port = entry.relay ? entry.relay.outerPort : tuple.localPort;
+    return { ip: tuple.localAddress ?? tuple.localIp, port, srtpParameters: { ...srtpParameters }, connectedTo };
   }
 
   #connectedEnd(peerNodeId: string): PipeEndEntry {
