@@ -133,8 +133,9 @@ describe("one class across two media servers", () => {
 
   beforeAll(async () => {
     keyDir = mkdtempSync(path.join(tmpdir(), "e2e-cascade-"));
-    // Below the stack's own windows (20000 and up, by its port), so parallel stacks do not collide either.
-    const window = 5_000 + (Number(new URL(baseUrl).port) % 25) * 400;
+    // Below the stack's own windows (20000 and up, by its port), so parallel stacks do not collide either, and
+    // above 10080: Chromium refuses some lower ports (5060, 6000, 6665-6669, ...) for WebRTC too.
+    const window = 11_000 + (Number(new URL(baseUrl).port) % 22) * 400;
     nodes.push(await startNode("e2e-eu", "eu-west", window, keyDir));
     nodes.push(await startNode("e2e-sg", "ap-southeast", window + 200, keyDir));
     browser = await launchBrowser();
