@@ -23,9 +23,10 @@
  * Per round and over all rounds of a kind: p50 / p95 / max and the load average.
  */
 import { spawnSync } from "node:child_process";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { type ExtraNode, startExtraNode } from "../e2e/lib/extra-node";
 import { classSocketUrl, classTokenSigner, loadAverage, percentile, prepareState, repoRoot, seedClass, startBenchStack } from "./lib/bench-wrangler";
-import { SimParticipant } from "./lib/sim-participant";
+import { SIM_STEPS, SimParticipant } from "./lib/sim-participant";
 
 const numbers = process.argv.slice(2).filter((arg) => /^\d+$/.test(arg));
 const STUDENTS = Number(numbers[0] ?? 100);
@@ -135,10 +136,16 @@ async function main(): Promise<void> {
         const slot = slots.slice(1).sort((a, b) => spread(b.nodeId) - spread(a.nodeId))[0]!;
         const moved = students.filter((s) => s.nodeId === slot.nodeId);
         const loadBefore = loadAverage();
+        const lag = monitorEventLoopDelay({ resolution: 10 });
+        lag.enable();
+        const cpuBefore = process.cpuUsage();
         const signalAt = Date.now();
         process.kill(slot.node.pid, kind === "kill" ? "SIGKILL" : "SIGTERM");
         const deadline = signalAt + BACK_WITHIN_MS;
         while (Date.now() < deadline && moved.some((s) => s.frameSince(signalAt) === null)) await sleep(50);
+        lag.disable();
+        const cpu = process.cpuUsage(cpuBefore);
+        const ownCpu = `${Math.round(((cpu.user + cpu.system) / 1000 / (Date.now() - signalAt)) * 100)} %`;
         const times = moved.map((s) => s.frameSince(signalAt)).flatMap((at) => (at === null ? [] : [at - signalAt]));
         const result: RoundResult = {
           kind,
@@ -149,10 +156,17 @@ async function main(): Promise<void> {
           load: `${loadBefore} → ${loadAverage()}`,
         };
         results.push(result);
+        const steps = SIM_STEPS.map((step) => {
+          const at = moved.map((s) => s.markSince(step, signalAt)).flatMap((t) => (t === null ? [] : [t - signalAt]));
+          const sorted = at.sort((a, b) => a - b);
+          return at.length === 0 ? null : `${step} ${(percentile(sorted, 50) / 1000).toFixed(2)}/${(percentile(sorted, 95) / 1000).toFixed(2)} s`;
+        });
         console.log(
           `${kind} ${round}: ${slot.nodeId} carried ${moved.length}; ${figures(times)}; stuck ${result.stuck}; ` +
             `now ${slots.map((other) => `${other.nodeId} ${spread(other.nodeId)}`).join(", ")}; load ${result.load}`,
         );
+        console.log(`  from the signal, p50/p95 of each step: ${steps.filter((step) => step !== null).join(", ")}`);
+        console.log(`  this process (the peers) meanwhile: CPU ${ownCpu}, event loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms`);
         await slot.node.exited;
         await slot.node.stop();
         slot.node = await startExtraNode(stack.url, slot.nodeId, slot.region, slot.rtcBase);

@@ -7,7 +7,7 @@
  * generated camera (one VP8 layer); a student consumes every camera in the class's media map, as the web app does,
  * and notes when each new consumer decodes its first frame.
  *
- * What differs from the browser: the camera is one layer of 320×180 at 15 fps (not three simulcast layers of
+ * What differs from the browser: the camera is one layer of 160×96 at 10 fps (not three simulcast layers of
  * 1280×720: a hundred decoders share this machine's two cores with the stack), no audio, and a student consumes
  * cameras only.
  */
@@ -31,9 +31,11 @@ Object.assign(globalThis, {
   MediaStreamTrack: wrtc.MediaStreamTrack,
 });
 
-const CAMERA_WIDTH = 320;
-const CAMERA_HEIGHT = 180;
-const CAMERA_FPS = 15;
+// Small, so that a hundred decoders leave this machine's two cores to the stack being measured.
+const CAMERA_WIDTH = 160;
+const CAMERA_HEIGHT = 96;
+const CAMERA_FPS = 10;
+const CAMERA_MAX_BITRATE = 150_000;
 /** How long a consume may take before this participant tries it again (a node answers within 10 s anyway). */
 const CONSUME_RETRY_MS = 1_000;
 const CONSUME_ATTEMPTS = 5;
@@ -74,6 +76,13 @@ class GeneratedCamera {
   }
 }
 
+/**
+ * Steps of a rejoin: the media socket closed on its own, or the class said `media.move`; `media.join` asked and
+ * answered; the ladder connected (transports made); the node answered a `consume`; a consumer's first decoded frame.
+ */
+export const SIM_STEPS = ["socket-closed", "moved", "join", "granted", "connected", "consumed", "frame"] as const;
+export type SimStep = (typeof SIM_STEPS)[number];
+
 export interface SimParticipantOptions {
   /** The class channel's socket address, with the class token (and `&region=` to place this person). */
   socketUrl: string;
@@ -87,6 +96,8 @@ export interface SimParticipantOptions {
 export class SimParticipant {
   /** When each camera consumer of this participant decoded its first frame (ms since the epoch), in order. */
   readonly firstFrames: number[] = [];
+  /** What happened when (ms since the epoch), in order: where the time of a rejoin goes. */
+  readonly marks: { step: SimStep; at: number }[] = [];
   /** Consumes that were refused or failed (each retried up to {@link CONSUME_ATTEMPTS} times). */
   consumeFailures = 0;
   status: MediaStatus = "idle";
@@ -105,7 +116,9 @@ export class SimParticipant {
     this.#ladder = new ConnectionLadder<Link>({
       createLink: () => ({ nodeId: null, socket: null, device: null, recv: null, send: null, consumed: new Set() }),
       joinMedia: async () => {
+        this.#mark("join");
         const grant = await this.#channel.request("media.join", {});
+        this.#mark("granted");
         return { ...grant, expiresAt: Date.now() + grant.expiresInMs };
       },
       openSignaling: (link, grant) => this.#openSignaling(link, grant),
@@ -126,6 +139,7 @@ export class SimParticipant {
       },
       failure: describeFailure,
       report: (status) => {
+        if (status === "connected" && this.status !== "connected") this.#mark("connected");
         this.status = status;
       },
     });
@@ -133,6 +147,7 @@ export class SimParticipant {
       if (notification.notification === "media.move") {
         // As the web app: a move for a node this participant already left is stale.
         if (this.status === "connected" && this.nodeId !== notification.data.nodeId) return;
+        this.#mark("moved");
         this.#ladder.moveNow();
         return;
       }
@@ -169,6 +184,15 @@ export class SimParticipant {
     return [...this.#producers.values()].some((p) => p.userId === userId && p.source === "video" && (nodeId === undefined || p.nodeId === nodeId));
   }
 
+  /** When `step` first happened at or after `since`, or null. */
+  markSince(step: SimStep, since: number): number | null {
+    return this.marks.find((mark) => mark.step === step && mark.at >= since)?.at ?? null;
+  }
+
+  #mark(step: SimStep): void {
+    this.marks.push({ step, at: Date.now() });
+  }
+
   /** The first frame decoded at or after `since` (a camera consumed anew), or null. */
   frameSince(since: number): number | null {
     return this.firstFrames.find((at) => at >= since) ?? null;
@@ -185,7 +209,10 @@ export class SimParticipant {
   async #openSignaling(link: Link, grant: MediaJoinResponse): Promise<void> {
     const socket = await MediaSocket.open(grant.signalingUrl, {
       onNotification: (notification) => this.#onNotification(link, notification),
-      onClose: () => this.#ladder.lost(link),
+      onClose: () => {
+        if (this.#ladder.isCurrent(link)) this.#mark("socket-closed");
+        this.#ladder.lost(link);
+      },
     });
     if (!this.#ladder.isCurrent(link)) {
       socket.close();
@@ -236,7 +263,7 @@ export class SimParticipant {
         .request("produce", { transportId: send.id, kind, source: "video", rtpParameters: rtpParameters as never })
         .then(({ producerId }) => callback({ id: producerId }), errback);
     });
-    await send.produce({ track: camera.track as never, stopTracks: false, encodings: [{ maxBitrate: 300_000 }], appData: { source: "video" } });
+    await send.produce({ track: camera.track as never, stopTracks: false, encodings: [{ maxBitrate: CAMERA_MAX_BITRATE }], appData: { source: "video" } });
   }
 
   #consumeCameras(link: Link): void {
@@ -259,6 +286,7 @@ export class SimParticipant {
           rtpCapabilities: link.device!.rtpCapabilities as never,
         });
         if (!this.#ladder.isCurrent(link)) return;
+        this.#mark("consumed");
         const consumer = await link.recv!.consume({
           id: answer.consumerId,
           producerId,
@@ -268,6 +296,7 @@ export class SimParticipant {
         const sink = new wrtc.nonstandard.RTCVideoSink(consumer.track as never);
         sink.onframe = () => {
           this.firstFrames.push(Date.now());
+          this.#mark("frame");
           sink.stop();
         };
         await link.socket!.request("resumeConsumer", { consumerId: consumer.id });
