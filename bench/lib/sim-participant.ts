@@ -17,6 +17,7 @@ import { ChannelError, ClassChannel } from "../../e2e/lib/class-channel";
 import type { MediaJoinResponse, MediaProducerInfo } from "../../schema/protocol/classroom";
 import type { MediaNotification } from "../../schema/protocol/media";
 import { ConnectionLadder, type LadderFailure, type MediaStatus } from "../../web/src/live/media/connection-ladder";
+import { consumeRetryDelayMs, FINAL_CONSUME_ERRORS } from "../../web/src/live/media/consume-retry";
 import { MediaSignalingError, MediaSocket } from "../../web/src/live/media-signaling";
 
 // mediasoup-client's Chrome111 handler reads the WebRTC classes from the global scope, as in a browser.
@@ -36,9 +37,6 @@ const CAMERA_WIDTH = 160;
 const CAMERA_HEIGHT = 96;
 const CAMERA_FPS = 10;
 const CAMERA_MAX_BITRATE = 150_000;
-/** How long a consume may take before this participant tries it again (a node answers within 10 s anyway). */
-const CONSUME_RETRY_MS = 1_000;
-const CONSUME_ATTEMPTS = 5;
 
 /** One connection to one node, thrown away on every rejoin (as the web app's `Connection`). */
 interface Link {
@@ -98,7 +96,7 @@ export class SimParticipant {
   readonly firstFrames: number[] = [];
   /** What happened when (ms since the epoch), in order: where the time of a rejoin goes. */
   readonly marks: { step: SimStep; at: number }[] = [];
-  /** Consumes that were refused or failed (each retried up to {@link CONSUME_ATTEMPTS} times). */
+  /** Consumes that were refused or failed (each tried again as the web app does). */
   consumeFailures = 0;
   status: MediaStatus = "idle";
   readonly #channel: ClassChannel;
@@ -275,9 +273,9 @@ export class SimParticipant {
     }
   }
 
-  /** Consumes `producerId`, trying again after a refusal while the producer is still in the class's map. */
+  /** Consumes `producerId`, trying again after a refusal as the web app does, while the producer is in the class's map. */
   async #consume(link: Link, producerId: string): Promise<void> {
-    for (let attempt = 1; attempt <= CONSUME_ATTEMPTS; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       if (!this.#ladder.isCurrent(link) || !this.#producers.has(producerId)) return;
       try {
         const answer = await link.socket!.request("consume", {
@@ -301,9 +299,10 @@ export class SimParticipant {
         };
         await link.socket!.request("resumeConsumer", { consumerId: consumer.id });
         return;
-      } catch {
+      } catch (error) {
         this.consumeFailures += 1;
-        await new Promise((resolve) => setTimeout(resolve, CONSUME_RETRY_MS));
+        if (error instanceof MediaSignalingError && FINAL_CONSUME_ERRORS.includes(error.code)) return;
+        await new Promise((resolve) => setTimeout(resolve, consumeRetryDelayMs(attempt, Math.random)));
       }
     }
   }
