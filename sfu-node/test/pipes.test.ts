@@ -1,27 +1,14 @@
-import http from "node:http";
 import type { types } from "mediasoup";
 import * as v from "valibot";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type WebSocket, WebSocketServer } from "ws";
-import { Cascade, type CascadeProducer } from "../../durable-objects/cascade";
-import {
-  CLASS_LINK_NODE_HEADER,
-  CLASS_LINK_RESPONSES,
-  type ClassLinkAnswer,
-  type ClassLinkCommand,
-  type ClassLinkCommandData,
-  ClassLinkNotificationSchema,
-} from "../../schema/protocol/class-link";
-import { ResponseFrameSchema } from "../../schema/protocol/envelope";
 import { MediaRequestFrameSchema } from "../../schema/protocol/media";
 import { ClassLinks } from "../src/class-link";
 import { CpuSampler, renderMetrics } from "../src/metrics";
-import { MediaNode } from "../src/Node";
+import type { MediaNode } from "../src/Node";
 import type { Room } from "../src/Room";
+import { startNode, startWorker } from "./class-object";
 import { countingStudent, eventually, recordingConnection, startVp8Sender, VP8_SENDER } from "./helpers";
 import { testNodeKey } from "./node-key-helpers";
-
-type NodeKey = Awaited<ReturnType<typeof testNodeKey>>;
 
 /** Idle piped producers close after this (30 s in production). */
 const IDLE_CLOSE_MS = 1_500;
@@ -29,127 +16,6 @@ const IDLE_CLOSE_MS = 1_500;
 /** Where the nodes' class links go: a real WebSocket server standing in for the Worker. */
 const WORKER_PORT = 8871;
 const WORKER_URL = `http://127.0.0.1:${WORKER_PORT}`;
-
-/**
- * One class object's end of the nodes' class links of its class, each accepted only with that node's token; the
- * object's own directing (durable-objects/cascade.ts) drives the pipes from what the nodes report, as the
- * Classroom's media plane does.
- */
-class ClassObject {
-  readonly sockets = new Map<string, WebSocket>();
-  readonly producers = new Map<string, CascadeProducer>();
-  readonly cascade = new Cascade(
-    { command: (nodeId, method, data) => this.command(nodeId, method, data), nodes: () => [...this.sockets.keys()] },
-    (id) => this.producers.get(id) ?? null,
-  );
-  readonly #pending = new Map<number, { method: ClassLinkCommand; resolve(data: unknown): void; reject(error: Error): void }>();
-  #nextId = 1;
-
-  /** A command to a node; resolves with its (checked) answer or rejects with its refusal code. */
-  command<M extends ClassLinkCommand>(nodeId: string, method: M, data: ClassLinkCommandData<M>): Promise<ClassLinkAnswer<M>> {
-    const socket = this.sockets.get(nodeId);
-    if (!socket) return Promise.reject(new Error(`${nodeId} is not linked`));
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { method, resolve: resolve as (data: unknown) => void, reject });
-      socket.send(JSON.stringify({ id, method, data }));
-    });
-  }
-
-  accept(nodeId: string, ws: WebSocket): void {
-    this.sockets.set(nodeId, ws);
-    ws.on("close", () => {
-      if (this.sockets.get(nodeId) !== ws) return;
-      this.sockets.delete(nodeId);
-      void this.cascade.nodeGone(nodeId);
-    });
-    ws.on("message", (raw) => {
-      const json: unknown = JSON.parse(raw.toString());
-      const response = v.safeParse(ResponseFrameSchema, json);
-      if (response.success) {
-        const pending = response.output.id === null ? undefined : this.#pending.get(response.output.id);
-        if (!pending || response.output.id === null) return;
-        this.#pending.delete(response.output.id);
-        if (!response.output.ok) pending.reject(new Error(response.output.error.code));
-        else {
-          const schema = (CLASS_LINK_RESPONSES as Partial<Record<ClassLinkCommand, v.GenericSchema>>)[pending.method];
-          pending.resolve(schema ? v.parse(schema, response.output.data) : {});
-        }
-        return;
-      }
-      const parsed = v.safeParse(ClassLinkNotificationSchema, json);
-      if (!parsed.success) return;
-      const report = parsed.output;
-      switch (report.notification) {
-        case "sync":
-          for (const producer of report.data.producers) this.producers.set(producer.producerId, { ...producer, nodeId });
-          break;
-        case "producerAdded":
-          this.producers.set(report.data.producerId, { ...report.data, nodeId });
-          break;
-        case "producerRemoved":
-          this.producers.delete(report.data.producerId);
-          void this.cascade.producerRemoved(nodeId, report.data.producerId);
-          break;
-        case "producerPaused":
-          void this.cascade.producerPaused(nodeId, report.data.producerId, report.data.paused);
-          break;
-        case "pipeWanted":
-          void this.cascade.wanted(nodeId, report.data.producerId);
-          break;
-        case "pipeIdle":
-          void this.cascade.idle(nodeId, report.data.producerId);
-          break;
-      }
-    });
-  }
-}
-
-/** The Worker stand-in: authenticates each link by its node's key and hands it to its class's object. */
-async function startWorker(keys: NodeKey[]): Promise<{ objectFor(classId: string): ClassObject; close(): Promise<void> }> {
-  const objects = new Map<string, ClassObject>();
-  const objectFor = (classId: string) => {
-    if (!objects.has(classId)) objects.set(classId, new ClassObject());
-    return objects.get(classId)!;
-  };
-  const server = http.createServer((_request, response) => response.writeHead(404).end());
-  const wss = new WebSocketServer({ noServer: true });
-  server.on("upgrade", async (request, socket, head) => {
-    let nodeId: string | null = null;
-    for (const key of keys) nodeId ??= await key.verify(request);
-    const classId = /^\/api\/fleet\/classes\/([^/]+)\/link$/.exec(request.url ?? "")?.[1];
-    if (!nodeId || !classId || request.headers[CLASS_LINK_NODE_HEADER] !== nodeId) {
-      socket.end("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n");
-      return;
-    }
-    wss.handleUpgrade(request, socket, head, (ws) => objectFor(decodeURIComponent(classId)).accept(nodeId, ws));
-  });
-  await new Promise<void>((resolve) => server.listen(WORKER_PORT, "127.0.0.1", resolve));
-  return {
-    objectFor,
-    close: () => {
-      for (const ws of wss.clients) ws.terminate();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-/** A node of its own with one worker and its own port window. */
-function startNode(nodeId: string, rtcBase: number): Promise<MediaNode> {
-  return MediaNode.create(
-    {
-      nodeId,
-      listenHost: "127.0.0.1",
-      announcedAddress: undefined,
-      webRtcServerPortBase: rtcBase,
-      rtcPortMin: rtcBase + 10,
-      rtcPortMax: rtcBase + 199,
-      workers: 1,
-      consumersPerRouter: 400,
-    },
-    { logLevel: "error" },
-  );
-}
 
 let nodeA: MediaNode;
 let nodeB: MediaNode;
@@ -161,7 +27,7 @@ beforeAll(async () => {
   nodeA = await startNode("node-a", 44000);
   nodeB = await startNode("node-b", 44400);
   const [keyA, keyB] = await Promise.all([testNodeKey("node-a", WORKER_URL), testNodeKey("node-b", WORKER_URL)]);
-  worker = await startWorker([keyA, keyB]);
+  worker = await startWorker([keyA, keyB], WORKER_PORT);
   for (const [node, key] of [
     [nodeA, keyA],
     [nodeB, keyB],
