@@ -56,7 +56,13 @@ export class ClassObject {
       void this.cascade.nodeGone(nodeId);
     });
     ws.on("message", (raw) => {
-      const json: unknown = JSON.parse(raw.toString());
+      const text = raw.toString();
+      // The node's keep-alive, which Cloudflare's runtime answers for the real object.
+      if (text === "ping") {
+        ws.send("pong");
+        return;
+      }
+      const json: unknown = JSON.parse(text);
       const response = v.safeParse(ResponseFrameSchema, json);
       if (response.success) {
         const pending = response.output.id === null ? undefined : this.#pending.get(response.output.id);
