@@ -104,6 +104,7 @@ const PING_INTERVAL_MS = 25_000;
 export class ClassChannel {
   /** Every notification received, in order (the snapshot first). */
   readonly notifications: ClassroomNotification[] = [];
+  readonly #listeners = new Set<(notification: ClassroomNotification) => void>();
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   readonly #ping: ReturnType<typeof setInterval>;
@@ -124,17 +125,25 @@ export class ClassChannel {
   /** Joins `classId` as `account` (POST /join, then the socket) and resolves once the snapshot arrived. */
   static async join(baseUrl: string, account: Account, classId: string, timeoutMs = 60_000): Promise<ClassChannel> {
     const join = await api(baseUrl, account, "POST", `/api/classes/${classId}/join`, JoinResponseSchema);
-    const socket = new WebSocket(join.socketUrl, { headers: { origin: baseUrl } });
+    return ClassChannel.open(join.socketUrl, baseUrl, account.person.email, timeoutMs);
+  }
+
+  /**
+   * Opens the class channel at `socketUrl` (a signed class token in its query, as `/join` answers; benchmarks that
+   * sign tokens themselves come in here) and resolves once the snapshot arrived; `who` names the person in errors.
+   */
+  static async open(socketUrl: string, origin: string, who: string, timeoutMs = 60_000): Promise<ClassChannel> {
+    const socket = new WebSocket(socketUrl, { headers: { origin } });
     const channel = new ClassChannel(socket);
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no snapshot for ${account.person.email} within ${timeoutMs / 1000} s`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`no snapshot for ${who} within ${timeoutMs / 1000} s`)), timeoutMs);
       const check = () => {
         if (channel.notifications.some((n) => n.notification === "snapshot")) {
           clearTimeout(timer);
           resolve();
         } else if (channel.#closed) {
           clearTimeout(timer);
-          reject(new Error(`class channel of ${account.person.email} closed (${channel.closeCode}) before its snapshot`));
+          reject(new Error(`class channel of ${who} closed (${channel.closeCode}) before its snapshot`));
         } else setTimeout(check, 20);
       };
       check();
@@ -167,6 +176,12 @@ export class ClassChannel {
     });
   }
 
+  /** Calls `listener` with every notification from now on (as the web app reacts to `media.move`); returns its removal. */
+  onNotification(listener: (notification: ClassroomNotification) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
   /** Closes the socket as a leaving browser does (1000) and fails what is still waiting. */
   close(): void {
     if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) this.socket.close(1000, "bye");
@@ -179,6 +194,7 @@ export class ClassChannel {
     const notification = v.safeParse(ClassroomNotificationSchema, frame);
     if (notification.success) {
       this.notifications.push(notification.output);
+      for (const listener of this.#listeners) listener(notification.output);
       return;
     }
     // Anything else must be an answer; a frame that is neither fails the test here, as it would the web app.

@@ -12,7 +12,7 @@ import { ConfigError, loadConfig } from "../src/config";
 import type { PipeDelays } from "../src/delay-relay";
 import type { MediaNode } from "../src/Node";
 import type { Room } from "../src/Room";
-import { startNode, startWorker } from "./cascade-helpers";
+import { startNode, startWorker } from "./class-object";
 import { eventually, recordingConnection } from "./helpers";
 import { testNodeKey } from "./node-key-helpers";
 
@@ -35,7 +35,7 @@ beforeAll(async () => {
     ["node-c", 45_600, { defaultMs: ADDED_MS, byPeer: {} }],
   ];
   const keys = await Promise.all(plan.map(([nodeId]) => testNodeKey(nodeId, WORKER_URL)));
-  worker = await startWorker(WORKER_PORT, keys);
+  worker = await startWorker(keys, WORKER_PORT);
   for (const [index, [nodeId, rtcBase, delays]] of plan.entries()) {
     const node = await startNode(nodeId, rtcBase);
     nodes.set(nodeId, node);

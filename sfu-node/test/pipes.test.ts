@@ -6,7 +6,7 @@ import { ClassLinks } from "../src/class-link";
 import { CpuSampler, renderMetrics } from "../src/metrics";
 import type { MediaNode } from "../src/Node";
 import type { Room } from "../src/Room";
-import { startNode, startWorker } from "./cascade-helpers";
+import { startNode, startWorker } from "./class-object";
 import { countingStudent, eventually, recordingConnection, startVp8Sender, VP8_SENDER } from "./helpers";
 import { testNodeKey } from "./node-key-helpers";
 
@@ -27,7 +27,7 @@ beforeAll(async () => {
   nodeA = await startNode("node-a", 44000);
   nodeB = await startNode("node-b", 44400);
   const [keyA, keyB] = await Promise.all([testNodeKey("node-a", WORKER_URL), testNodeKey("node-b", WORKER_URL)]);
-  worker = await startWorker(WORKER_PORT, [keyA, keyB]);
+  worker = await startWorker([keyA, keyB], WORKER_PORT);
   for (const [node, key] of [
     [nodeA, keyA],
     [nodeB, keyB],

@@ -1,6 +1,8 @@
 import type { types } from "mediasoup-client";
 import type { SetStoreFunction } from "solid-js/store";
 import type { ClassChannel } from "../class-channel";
+import { MediaSignalingError } from "../media-signaling";
+import { consumeRetryDelayMs, FINAL_CONSUME_ERRORS } from "./consume-retry";
 import type { Connection, MediaSessionState, RemoteFeed } from "./types";
 
 /**
@@ -70,46 +72,86 @@ export class RemoteFeeds {
     this.setState({ feeds: [], producerScores: {}, activeSpeaker: null });
   }
 
+  /**
+   * Consumes `producerId` on `connection`. A refusal another try may cure (the node busy, a stream still being
+   * piped from another node, an answer that timed out) is tried again after {@link consumeRetryDelayMs}, for as
+   * long as the producer is in the class and the connection is the one in use; a final one (the producer is gone,
+   * this device cannot decode it) marks it gone for this connection.
+   */
   private async consume(connection: Connection, producerId: string): Promise<void> {
     connection.consuming.add(producerId);
     try {
-      const socket = connection.socket!;
-      const answer = await socket.request("consume", {
-        transportId: connection.recv!.id,
-        producerId,
-        rtpCapabilities: connection.device!.rtpCapabilities as never,
-      });
-      if (!this.isCurrent(connection)) return;
-      const consumer = await connection.recv!.consume({
-        id: answer.consumerId,
-        producerId,
-        kind: answer.kind,
-        rtpParameters: answer.rtpParameters as types.RtpParameters,
-      });
-      if (!this.isCurrent(connection) || connection.gone.has(producerId)) {
-        consumer.close();
-        return;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.consumeOnce(connection, producerId);
+          return;
+        } catch (error) {
+          if (!retryable(error)) {
+            connection.gone.add(producerId);
+            return;
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, consumeRetryDelayMs(attempt, Math.random)));
+        if (!this.isCurrent(connection) || connection.gone.has(producerId) || !this.stillSent(connection, producerId)) return;
       }
-      connection.consumers.set(producerId, consumer);
-      const owner = this.channel.state.media.producers.find((p) => p.producerId === producerId)?.userId ?? connection.announced.get(producerId) ?? "";
-      this.setState("feeds", this.state.feeds.length, {
-        consumerId: consumer.id,
-        producerId,
-        userId: owner,
-        kind: answer.kind,
-        source: answer.source,
-        track: consumer.track,
-        layered: answer.type === "simulcast" || answer.type === "svc",
-        producerPaused: answer.producerPaused,
-        score: 10,
-        producerScore: 10,
-      });
-      await socket.request("resumeConsumer", { consumerId: consumer.id });
-    } catch {
-      // The producer closed meanwhile, or this device cannot decode it: not retried on this connection.
-      connection.gone.add(producerId);
     } finally {
       connection.consuming.delete(producerId);
     }
   }
+
+  /** Whether someone still sends `producerId`: the class's media map or the node names it. */
+  private stillSent(connection: Connection, producerId: string): boolean {
+    return connection.announced.has(producerId) || this.channel.state.media.producers.some((p) => p.producerId === producerId);
+  }
+
+  /** One try: the node's consumer, ours on the receive transport, the feed, and the node resuming it. */
+  private async consumeOnce(connection: Connection, producerId: string): Promise<void> {
+    const socket = connection.socket!;
+    const answer = await socket.request("consume", {
+      transportId: connection.recv!.id,
+      producerId,
+      rtpCapabilities: connection.device!.rtpCapabilities as never,
+    });
+    if (!this.isCurrent(connection)) return;
+    const consumer = await connection.recv!.consume({
+      id: answer.consumerId,
+      producerId,
+      kind: answer.kind,
+      rtpParameters: answer.rtpParameters as types.RtpParameters,
+    });
+    if (!this.isCurrent(connection) || connection.gone.has(producerId)) {
+      consumer.close();
+      return;
+    }
+    try {
+      await socket.request("resumeConsumer", { consumerId: consumer.id });
+    } catch (error) {
+      // The node keeps a consumer it could not resume paused: close ours, and let the next try make a new one.
+      consumer.close();
+      throw error;
+    }
+    if (!this.isCurrent(connection) || connection.gone.has(producerId)) {
+      consumer.close();
+      return;
+    }
+    connection.consumers.set(producerId, consumer);
+    const owner = this.channel.state.media.producers.find((p) => p.producerId === producerId)?.userId ?? connection.announced.get(producerId) ?? "";
+    this.setState("feeds", this.state.feeds.length, {
+      consumerId: consumer.id,
+      producerId,
+      userId: owner,
+      kind: answer.kind,
+      source: answer.source,
+      track: consumer.track,
+      layered: answer.type === "simulcast" || answer.type === "svc",
+      producerPaused: answer.producerPaused,
+      score: 10,
+      producerScore: 10,
+    });
+  }
+}
+
+/** Whether a failed consume is worth another try: a refusal or lost answer from the node with a curable code. */
+function retryable(error: unknown): boolean {
+  return error instanceof MediaSignalingError && !FINAL_CONSUME_ERRORS.includes(error.code);
 }

@@ -1,7 +1,8 @@
 /**
- * The class object's side of pipes between nodes, for sfu-node tests: a Worker stand-in that authenticates each
- * node's class link by its key and hands it to its class's object, which directs the pipes with the Classroom's
- * own `Cascade` (durable-objects/cascade.ts).
+ * Two or more sfu-nodes in one process with their class links, and the other end of those links: a WebSocket server
+ * standing in for the Worker (each link accepted only with its node's key) and, per class, the class object's own
+ * pipe directing (durable-objects/cascade.ts) driven by what the nodes report. For sfu-node/test/pipes.test.ts and
+ * bench/pipe-cost.ts.
  */
 import http from "node:http";
 import * as v from "valibot";
@@ -19,7 +20,7 @@ import { ResponseFrameSchema } from "../../schema/protocol/envelope";
 import { MediaNode } from "../src/Node";
 import type { testNodeKey } from "./node-key-helpers";
 
-type NodeKey = Awaited<ReturnType<typeof testNodeKey>>;
+export type NodeKey = Awaited<ReturnType<typeof testNodeKey>>;
 
 /**
  * One class object's end of the nodes' class links of its class, each accepted only with that node's token; the
@@ -56,8 +57,11 @@ export class ClassObject {
     });
     ws.on("message", (raw) => {
       const text = raw.toString();
-      // The node's keep-alive ("ping") is no frame.
-      if (!text.startsWith("{")) return;
+      // The node's keep-alive, which Cloudflare's runtime answers for the real object.
+      if (text === "ping") {
+        ws.send("pong");
+        return;
+      }
       const json: unknown = JSON.parse(text);
       const response = v.safeParse(ResponseFrameSchema, json);
       if (response.success) {
@@ -100,7 +104,7 @@ export class ClassObject {
 }
 
 /** The Worker stand-in on `port`: authenticates each link by its node's key and hands it to its class's object. */
-export async function startWorker(port: number, keys: NodeKey[]): Promise<{ objectFor(classId: string): ClassObject; close(): Promise<void> }> {
+export async function startWorker(keys: NodeKey[], port: number): Promise<{ objectFor(classId: string): ClassObject; close(): Promise<void> }> {
   const objects = new Map<string, ClassObject>();
   const objectFor = (classId: string) => {
     if (!objects.has(classId)) objects.set(classId, new ClassObject());
@@ -128,8 +132,8 @@ export async function startWorker(port: number, keys: NodeKey[]): Promise<{ obje
   };
 }
 
-/** A node of its own with one worker and its own port window. */
-export function startNode(nodeId: string, rtcBase: number): Promise<MediaNode> {
+/** A node of its own with one worker and its own port window (`ports` UDP ports from `rtcBase + 10`). */
+export function startNode(nodeId: string, rtcBase: number, ports = 190): Promise<MediaNode> {
   return MediaNode.create(
     {
       nodeId,
@@ -137,7 +141,7 @@ export function startNode(nodeId: string, rtcBase: number): Promise<MediaNode> {
       announcedAddress: undefined,
       webRtcServerPortBase: rtcBase,
       rtcPortMin: rtcBase + 10,
-      rtcPortMax: rtcBase + 199,
+      rtcPortMax: rtcBase + 9 + ports,
       workers: 1,
       consumersPerRouter: 400,
     },
