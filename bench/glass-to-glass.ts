@@ -21,8 +21,8 @@
  * and subtracts it from its own Date.now(): both pages run on this machine, on one clock. Frames whose check bits
  * do not match are counted, not used. Each phase: 5 s to settle, then the measured seconds.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createWriteStream, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { chromium, type Page } from "playwright-core";
@@ -31,6 +31,7 @@ import { createClassWithStudents, openIdentifiedPerson } from "../e2e/lib/live-c
 import { type PagePeerConnection, registerPeerConnections } from "../e2e/lib/peer-connections";
 import { newPerson } from "../e2e/lib/sso";
 import { pipeDelaySettings, type RegionNode, startRegionNode } from "../scripts/lib/region-nodes";
+import { startStack, stopStack } from "./lib/stack";
 
 const repoRoot = path.resolve(import.meta.dirname, "..");
 const PORT = Number(process.env.BENCH_PORT ?? 8864);
@@ -58,45 +59,9 @@ const PHASES = [
   { name: "another node, one pipe", nodeId: "g2g-sg", region: "ap-southeast", addedMs: 110 },
 ] as const;
 
-/** Starts scripts/start.sh in its own process group and resolves with its URL once it prints `READY <url>`. */
-function startStack(): Promise<{ url: string; child: ChildProcess }> {
-  const log = createWriteStream(path.join(STATE_DIR, "stack.log"));
-  const child = spawn("bash", ["scripts/start.sh"], {
-    cwd: repoRoot,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, START_SKIP_INSTALL: "1", PORT: String(PORT), INSP_LIVE_STATE: STATE_DIR },
-  });
-  child.stdout!.pipe(log, { end: false });
-  child.stderr!.pipe(log, { end: false });
-  return new Promise((resolve, reject) => {
-    let buffered = "";
-    const timer = setTimeout(() => {
-      process.kill(-child.pid!, "SIGTERM");
-      reject(new Error(`the stack was not READY within ${START_TIMEOUT_MS / 1000} s (see ${STATE_DIR}/stack.log)`));
-    }, START_TIMEOUT_MS);
-    child.stdout!.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString("utf8");
-      const ready = /^READY (\S+)$/m.exec(buffered);
-      if (ready) {
-        clearTimeout(timer);
-        resolve({ url: ready[1]!, child });
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`scripts/start.sh exited (code ${code}) before READY (see ${STATE_DIR}/stack.log)`));
-    });
-  });
-}
-
-async function stopStack(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  process.kill(-child.pid!, "SIGTERM");
-  const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 15_000);
-  await exited;
-  clearTimeout(timer);
+/** The stack as `npm start` runs it. */
+function startBenchStack(): ReturnType<typeof startStack> {
+  return startStack({ port: PORT, stateDir: STATE_DIR, logPath: path.join(STATE_DIR, "stack.log"), timeoutMs: START_TIMEOUT_MS });
 }
 
 /**
@@ -267,7 +232,7 @@ async function main(): Promise<void> {
   console.log(`glass-to-glass benchmark: ${SECONDS} s per phase, ${ROUNDS} rounds, stack on port ${PORT}, state ${STATE_DIR}`);
   rmSync(STATE_DIR, { recursive: true, force: true });
   mkdirSync(STATE_DIR, { recursive: true });
-  const { url: baseUrl, child } = await startStack();
+  const { url: baseUrl, child } = await startBenchStack();
   const nodes = new Map<string, RegionNode>();
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,

@@ -16,11 +16,12 @@
  *   - from navigation start (page load, sign-in cookie, class channel and media together).
  * Between joins the student leaves to the class page, so each join is a fresh page, device and transport.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createWriteStream, mkdirSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { launchBrowser, newUserContext } from "../e2e/lib/browser";
+import { startStack, stopStack } from "./lib/stack";
 import { newPerson, signInWithSso } from "../e2e/lib/sso";
 
 const repoRoot = path.resolve(import.meta.dirname, "..");
@@ -40,47 +41,11 @@ if (process.env.INSP_LIVE_LOOPBACK_NETNS !== "1") {
   process.exit(result.status ?? 1);
 }
 
-/** Starts scripts/start.sh in its own process group and resolves with its URL once it prints `READY <url>`. */
-function startStack(): Promise<{ url: string; child: ChildProcess }> {
+/** The stack as `npm start` runs it, on fresh state. */
+function startBenchStack(): ReturnType<typeof startStack> {
   rmSync(STATE_DIR, { recursive: true, force: true });
   mkdirSync(STATE_DIR, { recursive: true });
-  const log = createWriteStream(path.join(STATE_DIR, "stack.log"));
-  const child = spawn("bash", ["scripts/start.sh"], {
-    cwd: repoRoot,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, START_SKIP_INSTALL: "1", PORT: String(PORT), INSP_LIVE_STATE: STATE_DIR },
-  });
-  child.stdout!.pipe(log, { end: false });
-  child.stderr!.pipe(log, { end: false });
-  return new Promise((resolve, reject) => {
-    let buffered = "";
-    const timer = setTimeout(() => {
-      process.kill(-child.pid!, "SIGTERM");
-      reject(new Error(`the stack was not READY within ${START_TIMEOUT_MS / 1000} s (see ${STATE_DIR}/stack.log)`));
-    }, START_TIMEOUT_MS);
-    child.stdout!.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString("utf8");
-      const ready = /^READY (\S+)$/m.exec(buffered);
-      if (ready) {
-        clearTimeout(timer);
-        resolve({ url: ready[1]!, child });
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`scripts/start.sh exited (code ${code}) before READY (see ${STATE_DIR}/stack.log)`));
-    });
-  });
-}
-
-async function stopStack(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  process.kill(-child.pid!, "SIGTERM");
-  const timer = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), 15_000);
-  await exited;
-  clearTimeout(timer);
+  return startStack({ port: PORT, stateDir: STATE_DIR, logPath: path.join(STATE_DIR, "stack.log"), timeoutMs: START_TIMEOUT_MS });
 }
 
 /**
@@ -141,7 +106,7 @@ function summary(name: string, values: number[]): string {
 
 async function main(): Promise<void> {
   console.log(`media join benchmark: ${JOINS} joins (+1 warm-up), stack on port ${PORT}, state ${STATE_DIR}`);
-  const { url: baseUrl, child } = await startStack();
+  const { url: baseUrl, child } = await startBenchStack();
   const browser = await launchBrowser();
   try {
     const teacherContext = await newUserContext(browser, baseUrl);

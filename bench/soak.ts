@@ -1,27 +1,9 @@
-/**
- * Soak (prints figures; not a test): does the stack hold its memory and stay quiet through a long class?
- *
- *   npm run bench:soak                 # 30 minutes, 50 participants
- *   npm run bench:soak -- 10 20        # 10 minutes, 20 participants
- *
- * Starts the stack as `npm start` does (scripts/start.sh: wrangler dev with the Worker and its objects, one
- * sfu-node, the local S3 store) on port 8841 (SOAK_PORT) with a fresh state directory, signs everyone in through
- * SSO, opens one class with a teacher and N−1 enrolled students, and then, until the time is up, every
- * participant loops: students chat, vote in the open poll, raise and lower hands, and now and then leave and come
- * back (a new `/join` and a new socket); the teacher replaces the poll every minute. Every ~30 s it samples the
- * resident memory of the two workerd processes (the Worker with its objects; wrangler's proxy) and of the sfu-node
- * (the tsx launcher and its Node process, and the mediasoup workers). At the end it prints the memory slope of
- * each (least squares over the samples after five minutes of warm-up, counted from the last restart of the Worker
- * by wrangler dev if one came during the run, in MB per 10 minutes), the requests answered and refused, and the
- * error lines in the stack's log.
- * Bounded: it stops itself (and the stack) after the duration, or on Ctrl-C.
- */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { type Account, ChannelError, ClassChannel, openClass, signIn } from "../e2e/lib/class-channel";
 import { processTree, workerdUsage } from "./lib/process-tree";
+import { signalGroup, startStack } from "./lib/stack";
 
 const repoRoot = path.resolve(import.meta.dirname, "..");
 const PORT = Number(process.env.SOAK_PORT ?? 8841);
@@ -40,49 +22,6 @@ if (!(MINUTES > 0) || !(PARTICIPANTS >= 2)) throw new Error("usage: npm run benc
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Spread out, so 49 students never act in the same millisecond. */
 const jittered = (ms: number) => ms * (0.5 + Math.random());
-
-function startStack(stateDir: string): Promise<{ child: ChildProcess; url: string }> {
-  mkdirSync(path.dirname(LOG_PATH), { recursive: true });
-  const log = createWriteStream(LOG_PATH);
-  const child = spawn("bash", ["scripts/start.sh"], {
-    cwd: repoRoot,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      ...process.env,
-      START_SKIP_INSTALL: "1",
-      PORT: String(PORT),
-      INSP_LIVE_STATE: stateDir,
-      CLOUDFLARE_CF_FETCH_ENABLED: "false",
-      WRANGLER_SEND_METRICS: "false",
-    },
-  });
-  child.stdout!.pipe(log, { end: false });
-  child.stderr!.pipe(log, { end: false });
-  return new Promise((resolve, reject) => {
-    let buffered = "";
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, "SIGTERM");
-      } catch {
-        // already gone
-      }
-      reject(new Error(`the stack was not READY within 300 s (see ${LOG_PATH})`));
-    }, 300_000);
-    child.stdout!.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const ready = /^READY (\S+)$/m.exec(buffered);
-      if (ready) {
-        clearTimeout(timer);
-        resolve({ child, url: ready[1]! });
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`scripts/start.sh exited (${code}) before READY (see ${LOG_PATH})`));
-    });
-  });
-}
 
 /** Resident memory (MB) of one sample, by process. */
 interface Memory {
@@ -246,14 +185,8 @@ async function main(): Promise<void> {
   const stateDir = mkdtempSync(path.join(tmpdir(), "insp-live-soak-"));
   const started = new Date();
   console.log(`soak: ${MINUTES} min, ${PARTICIPANTS} participants, stack on port ${PORT} (${started.toISOString()}); stack log ${LOG_PATH}`);
-  const { child, url } = await startStack(stateDir);
-  const stop = () => {
-    try {
-      process.kill(-child.pid!, "SIGTERM");
-    } catch {
-      // already gone
-    }
-  };
+  const { child, url } = await startStack({ port: PORT, stateDir, logPath: LOG_PATH, timeoutMs: 300_000 });
+  const stop = () => signalGroup(child, "SIGTERM");
   process.once("SIGINT", () => {
     stop();
     process.exit(130);
