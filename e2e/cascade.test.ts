@@ -12,10 +12,10 @@ import { promisify } from "node:util";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { readDevVars } from "../scripts/lib/dev-vars-file";
-import { launchBrowser, newUserContext } from "./lib/browser";
-import { createClassWithStudents, type IdentifiedPerson, openIdentifiedPerson } from "./lib/live-class";
+import { launchBrowser } from "./lib/browser";
+import { createClassWithStudents, type IdentifiedPerson, openMediaPerson } from "./lib/live-class";
 import { cameraAt } from "./lib/media-faults";
-import { type PagePeerConnection, registerPeerConnections } from "./lib/peer-connections";
+import type { PagePeerConnection } from "./lib/peer-connections";
 import { newPerson, type SsoPerson } from "./lib/sso";
 import { freePort } from "./lib/wrangler-dev";
 
@@ -125,11 +125,7 @@ describe("one class across two media servers", () => {
   let keyDir: string;
   const nodes: ExtraNode[] = [];
 
-  const open = async (person: SsoPerson): Promise<IdentifiedPerson> => {
-    const context = await newUserContext(browser, baseUrl);
-    await context.addInitScript(registerPeerConnections);
-    return openIdentifiedPerson(browser, baseUrl, person, context);
-  };
+  const open = (person: SsoPerson) => openMediaPerson(browser, baseUrl, person);
 
   beforeAll(async () => {
     keyDir = mkdtempSync(path.join(tmpdir(), "e2e-cascade-"));

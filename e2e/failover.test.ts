@@ -5,14 +5,13 @@
  * teacher's camera on a new track. The time from the kill to that frame is printed (README "Node failure and
  * drain"); the only timing assertion is a generous bound.
  */
-import { readFileSync } from "node:fs";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchBrowser, newUserContext } from "./lib/browser";
+import { launchBrowser } from "./lib/browser";
 import { type ExtraNode, startExtraNode } from "./lib/extra-node";
-import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, openIdentifiedPerson } from "./lib/live-class";
+import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, openMediaPerson } from "./lib/live-class";
 import { cameraAt, ourMediaWorkers, parentOf } from "./lib/media-faults";
-import { registerPeerConnections } from "./lib/peer-connections";
+import { nodeOf, running, stackNodeOf } from "./lib/media-nodes";
 import { newPerson, type SsoPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -21,29 +20,7 @@ const MEDIA_TIMEOUT_MS = 30_000;
 /** Generous: the target is 5 s; this only catches "never" and the old ladder's worst case. */
 const BACK_WITHIN_MS = 20_000;
 
-/** The stack's own node: `npm start` runs it on the Worker's port + 40 with id `local-<port>`. */
-const stackPort = Number(new URL(baseUrl).port) + 40;
-const stackNode = { nodeId: `local-${stackPort}`, httpUrl: `http://127.0.0.1:${stackPort}` };
-
-/** The node id a page's media is on (the media stage says it), once connected. */
-function nodeOf(page: Page): Promise<string | null> {
-  return page.evaluate(() => {
-    const stage = (globalThis as unknown as { document: { querySelector(s: string): { dataset: Record<string, string> } | null } }).document.querySelector(
-      '[data-testid="media-stage"][data-status="connected"]',
-    );
-    return stage?.dataset.nodeId || null;
-  });
-}
-
-/** Whether process `pid` still runs (an exited child not yet reaped counts as gone). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
+const stackNode = stackNodeOf(baseUrl);
 
 /** The sfu-node process of the stack (the parent of its mediasoup workers, not the extra node's). */
 function stackNodePid(extra: ExtraNode): number {
@@ -70,11 +47,7 @@ describe("a node under a live class goes away, with another node in the fleet", 
     await nodeB?.stop();
   });
 
-  const open = async (person: SsoPerson) => {
-    const context = await newUserContext(browser, baseUrl);
-    await context.addInitScript(registerPeerConnections);
-    return openIdentifiedPerson(browser, baseUrl, person, context);
-  };
+  const open = (person: SsoPerson) => openMediaPerson(browser, baseUrl, person);
 
   /** A teacher and a student in a live class, the student decoding the teacher's camera; and the node they are on. */
   async function classWithMedia(title: string): Promise<{ teacher: IdentifiedPerson; student: IdentifiedPerson; nodeId: string }> {

@@ -10,12 +10,11 @@
  *
  * Only processes of the stack this run started are candidates: descendants of this test run's processes.
  */
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchBrowser, newUserContext } from "./lib/browser";
-import { createClassWithStudents, enterLiveClass, openIdentifiedPerson } from "./lib/live-class";
+import { launchBrowser } from "./lib/browser";
+import { createClassWithStudents, enterLiveClass, openMediaPerson } from "./lib/live-class";
 import { busiestWorker, cameraAt, ourMediaWorkers, parentOf } from "./lib/media-faults";
-import { registerPeerConnections } from "./lib/peer-connections";
 import { newPerson, type SsoPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -33,11 +32,7 @@ describe("kill -9 of the media plane under a live class, in the browser", () => 
     await browser?.close();
   });
 
-  const open = async (person: SsoPerson) => {
-    const context = await newUserContext(browser, baseUrl);
-    await context.addInitScript(registerPeerConnections);
-    return openIdentifiedPerson(browser, baseUrl, person, context);
-  };
+  const open = (person: SsoPerson) => openMediaPerson(browser, baseUrl, person);
 
   it("the student sees the teacher's camera again by itself, and the node has both its workers again", async () => {
     const teacher = await open(newPerson("teacher", "Tara Teacher"));

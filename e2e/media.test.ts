@@ -10,9 +10,9 @@
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { launchBrowser, newUserContext } from "./lib/browser";
-import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, openIdentifiedPerson } from "./lib/live-class";
-import { type PagePeerConnection, registerPeerConnections } from "./lib/peer-connections";
+import { launchBrowser } from "./lib/browser";
+import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, openMediaPerson } from "./lib/live-class";
+import type { PagePeerConnection } from "./lib/peer-connections";
 import { newPerson, type SsoPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -111,11 +111,7 @@ describe("live audio, video and screen share", () => {
   let ben: IdentifiedPerson;
   let classId: string;
 
-  const open = async (person: SsoPerson): Promise<IdentifiedPerson> => {
-    const context = await newUserContext(browser, baseUrl);
-    await context.addInitScript(registerPeerConnections);
-    return openIdentifiedPerson(browser, baseUrl, person, context);
-  };
+  const open = (person: SsoPerson) => openMediaPerson(browser, baseUrl, person);
 
   beforeAll(async () => {
     browser = await launchBrowser();

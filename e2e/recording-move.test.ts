@@ -5,15 +5,14 @@
  * published its part before it exited, the other node the rest; each plays and shows the teacher's camera, the first
  * from before the move, the second from after it. The time from the SIGTERM to the next part's start is printed.
  */
-import { readFileSync } from "node:fs";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Locator } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { RecordingView } from "../schema/api/recordings";
-import { launchBrowser, newUserContext } from "./lib/browser";
+import { launchBrowser } from "./lib/browser";
 import { type ExtraNode, stackStoreEnv, startExtraNode } from "./lib/extra-node";
-import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, openIdentifiedPerson, startRecording } from "./lib/live-class";
+import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, startRecording, openMediaPerson } from "./lib/live-class";
 import { cameraAt, ourMediaWorkers, parentOf } from "./lib/media-faults";
-import { registerPeerConnections } from "./lib/peer-connections";
+import { nodeOf, running, stackNodeOf } from "./lib/media-nodes";
 import { FRAME_HEIGHT, FRAME_WIDTH, type Frame, readRecordingFrames, type Rgb, shareOf } from "./lib/recording-frames";
 import { newPerson, type SsoPerson } from "./lib/sso";
 
@@ -26,30 +25,27 @@ const PROCESSING_TIMEOUT_MS = 240_000;
 /** The issue's target: the recording goes on within 10 s of its node going. */
 const CONTINUES_WITHIN_MS = 10_000;
 
-const stackPort = Number(new URL(baseUrl).port) + 40;
-const stackNodeId = `local-${stackPort}`;
+const stackNodeId = stackNodeOf(baseUrl).nodeId;
 
 /** Chromium's fake camera is mostly green. */
 const greenish = ([r, g, b]: Rgb) => g > r + 40 && g > b + 40;
 
-/** The node id a page's media is on (the media stage says it), once connected. */
-function nodeOf(page: Page): Promise<string | null> {
-  return page.evaluate(() => {
-    const stage = (globalThis as unknown as { document: { querySelector(s: string): { dataset: Record<string, string> } | null } }).document.querySelector(
-      '[data-testid="media-stage"][data-status="connected"]',
-    );
-    return stage?.dataset.nodeId || null;
-  });
-}
-
-/** Whether process `pid` still runs (an exited child not yet reaped counts as gone). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
+/** Stops the recording and waits until both its parts are published (`ready`); they come oldest first. */
+async function stopForTwoParts(teacher: IdentifiedPerson, classId: string, rec: Locator): Promise<[RecordingView, RecordingView]> {
+  await teacher.page.getByRole("button", { name: "■ Stop recording" }).click();
+  await rec.waitFor({ state: "detached" });
+  let parts: RecordingView[] = [];
+  await expect
+    .poll(
+      async () => {
+        const response = await teacher.context.request.get(`/api/classes/${classId}/recordings`);
+        parts = ((await response.json()) as { recordings: RecordingView[] }).recordings.sort((a, b) => a.startedAt - b.startedAt);
+        return parts.map((part) => part.status);
+      },
+      { timeout: PROCESSING_TIMEOUT_MS, interval: 1_000 },
+    )
+    .toEqual(["ready", "ready"]);
+  return parts as [RecordingView, RecordingView];
 }
 
 describe("a recording across the teacher's move", () => {
@@ -67,11 +63,7 @@ describe("a recording across the teacher's move", () => {
     await nodeB?.stop();
   });
 
-  const open = async (person: SsoPerson) => {
-    const context = await newUserContext(browser, baseUrl);
-    await context.addInitScript(registerPeerConnections);
-    return openIdentifiedPerson(browser, baseUrl, person, context);
-  };
+  const open = (person: SsoPerson) => openMediaPerson(browser, baseUrl, person);
 
   /** The sfu-node process carrying `nodeId`: the extra node's, or the stack's (the parent of its workers). */
   function pidOf(nodeId: string): number {
@@ -113,21 +105,7 @@ describe("a recording across the teacher's move", () => {
     expect(await rec.count()).toBe(1);
     await expect.poll(() => running(drained), { timeout: MEDIA_TIMEOUT_MS, interval: 100 }).toBe(false);
     await teacher.page.waitForTimeout(PART_MS);
-    await teacher.page.getByRole("button", { name: "■ Stop recording" }).click();
-    await rec.waitFor({ state: "detached" });
-
-    let parts: RecordingView[] = [];
-    await expect
-      .poll(
-        async () => {
-          const response = await teacher.context.request.get(`/api/classes/${classId}/recordings`);
-          parts = ((await response.json()) as { recordings: RecordingView[] }).recordings.sort((a, b) => a.startedAt - b.startedAt);
-          return parts.map((part) => part.status);
-        },
-        { timeout: PROCESSING_TIMEOUT_MS, interval: 1_000 },
-      )
-      .toEqual(["ready", "ready"]);
-    const [first, second] = parts as [RecordingView, RecordingView];
+    const [first, second] = await stopForTwoParts(teacher, classId, rec);
     expect([first.title, second.title]).toEqual([`${title} — Part 1`, `${title} — Part 2`]);
     expect(first.failureReason).toBeNull();
     // The first part ends where the second begins, which is within the target of the SIGTERM.
@@ -179,11 +157,7 @@ describe("a recording across the teacher's move, its node killed", () => {
     timeout: 480_000,
   }, async () => {
     const title = "Killed recording";
-    const open = async (person: SsoPerson) => {
-      const context = await newUserContext(browser, baseUrl);
-      await context.addInitScript(registerPeerConnections);
-      return openIdentifiedPerson(browser, baseUrl, person, context);
-    };
+    const open = (person: SsoPerson) => openMediaPerson(browser, baseUrl, person);
     const teacher = await open(newPerson("teacher", "Kim Killed"));
     const student = await open(newPerson("student", "Kai Watcher"));
     const classId = await createClassWithStudents(baseUrl, teacher, [student], { title, startsAt: Date.now() + 5 * 60_000 });
@@ -209,21 +183,7 @@ describe("a recording across the teacher's move, its node killed", () => {
     await expect.poll(async () => (await nodeOf(teacher.page)) !== null && Date.now() - killedAt > 1_000, { timeout: MEDIA_TIMEOUT_MS }).toBe(true);
     expect(await rec.count()).toBe(1);
     await teacher.page.waitForTimeout(PART_MS);
-    await teacher.page.getByRole("button", { name: "■ Stop recording" }).click();
-    await rec.waitFor({ state: "detached" });
-
-    let parts: RecordingView[] = [];
-    await expect
-      .poll(
-        async () => {
-          const response = await teacher.context.request.get(`/api/classes/${classId}/recordings`);
-          parts = ((await response.json()) as { recordings: RecordingView[] }).recordings.sort((a, b) => a.startedAt - b.startedAt);
-          return parts.map((part) => part.status);
-        },
-        { timeout: PROCESSING_TIMEOUT_MS, interval: 1_000 },
-      )
-      .toEqual(["ready", "ready"]);
-    const [first, second] = parts as [RecordingView, RecordingView];
+    const [first, second] = await stopForTwoParts(teacher, classId, rec);
     expect([first.title, second.title]).toEqual([`${title} — Part 1`, `${title} — Part 2`]);
     // The restarted node's note (sfu-node/src/recording/recovery.ts), shown above the player.
     expect(first.failureReason).toBe("Recording ended early: the media server restarted");

@@ -4,6 +4,7 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { newUserContext } from "./browser";
+import { registerPeerConnections } from "./peer-connections";
 import { type SsoPerson, signInWithSso } from "./sso";
 
 export interface Person {
@@ -33,6 +34,16 @@ export async function openIdentifiedPerson(browser: Browser, baseUrl: string, pe
   const who = await openPerson(browser, baseUrl, person, context);
   const me = (await (await who.context.request.get("/api/me")).json()) as { user: { id: string } };
   return { ...who, userId: me.user.id };
+}
+
+/**
+ * Like openIdentifiedPerson, in a context of their own whose pages keep every RTCPeerConnection for the test to read
+ * (e2e/lib/peer-connections.ts).
+ */
+export async function openMediaPerson(browser: Browser, baseUrl: string, person: SsoPerson): Promise<IdentifiedPerson> {
+  const context = await newUserContext(browser, baseUrl);
+  await context.addInitScript(registerPeerConnections);
+  return openIdentifiedPerson(browser, baseUrl, person, context);
 }
 
 /** A state-changing API call from the person's own signed-in context (same-origin, like the app). */
