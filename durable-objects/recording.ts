@@ -356,25 +356,13 @@ export class RecordingControl implements NodeWatcher {
     const part = this.partOf(row.id) + 1;
     const classTitle = (await this.db.select({ title: classes.title }).from(classes).where(eq(classes.id, session.class_id)))[0]?.title ?? "";
     const userIds = this.recordedUsers().filter((userId) => this.presence.get(userId) !== null);
-    const recordingId = crypto.randomUUID();
-    await this.db.insert(recordings).values({
-      id: recordingId,
-      classId: session.class_id,
-      sessionId: session.id,
-      title: partTitle(classTitle, part),
-      status: "recording",
-      startedAt: now,
-      nodeId,
-      createdAt: now,
-      updatedAt: now,
-    });
-    try {
-      await this.media.send(link.socket, "recording.start", { recordingId, userIds });
-    } catch (error) {
-      // Nothing half-done; the next trigger (a producer, a link) tries again until the grace ends it.
-      await this.db.delete(recordings).where(eq(recordings.id, recordingId));
-      throw error;
-    }
+    // On failure the next trigger (a producer, a link) tries again until the grace ends it.
+    const recordingId = await this.startOn(
+      link.socket,
+      { classId: session.class_id, sessionId: session.id, nodeId, title: partTitle(classTitle, part) },
+      userIds,
+      now,
+    );
     const next: RecordingRow = { id: recordingId, session_id: session.id, node_id: nodeId, started_at: now, started_by: row.started_by };
     if (this.current()?.id !== row.id) {
       // Stopped (or the class ended) while the part started: it stops at once.
@@ -441,6 +429,27 @@ export class RecordingControl implements NodeWatcher {
       if (producer.nodeId !== row.node_id && recorded.has(producer.userId)) this.media.pipe(row.node_id, producer.producerId);
   }
 
+  /**
+   * A `recording` row on `nodeId` and that node told to record into it, its id; if the node cannot, the row is
+   * deleted again, so nothing half-done stays (a row without a recorder would never move on).
+   */
+  private async startOn(
+    socket: Parameters<MediaPlane["send"]>[0],
+    row: { classId: string; sessionId: string; nodeId: string; title?: string },
+    userIds: string[],
+    now: number,
+  ): Promise<string> {
+    const recordingId = crypto.randomUUID();
+    await this.db.insert(recordings).values({ id: recordingId, ...row, status: "recording", startedAt: now, createdAt: now, updatedAt: now });
+    try {
+      await this.media.send(socket, "recording.start", { recordingId, userIds });
+    } catch (error) {
+      await this.db.delete(recordings).where(eq(recordings.id, recordingId));
+      throw error;
+    }
+    return recordingId;
+  }
+
   private current(): RecordingRow | null {
     return this.storage.one<RecordingRow>(`SELECT * FROM recording LIMIT 1`);
   }
@@ -464,25 +473,9 @@ export class RecordingControl implements NodeWatcher {
 
     // The row refers to the live session, whose own row travels through the outbox: ship that first.
     await this.outbox.flush();
-    const recordingId = crypto.randomUUID();
-    await this.db.insert(recordings).values({
-      id: recordingId,
-      classId: session.class_id,
-      sessionId: session.id,
-      status: "recording",
-      startedAt: now,
-      nodeId,
-      createdAt: now,
-      updatedAt: now,
+    const recordingId = await this.startOn(link.socket, { classId: session.class_id, sessionId: session.id, nodeId }, userIds, now).catch((error: unknown) => {
+      throw error instanceof ChannelError ? new ChannelError("UNAVAILABLE", `Recording did not start: ${error.message}`) : error;
     });
-    try {
-      await this.media.send(link.socket, "recording.start", { recordingId, userIds });
-    } catch (error) {
-      // Nothing half-done: without a recorder the row would never move on.
-      await this.db.delete(recordings).where(eq(recordings.id, recordingId));
-      if (error instanceof ChannelError) throw new ChannelError("UNAVAILABLE", `Recording did not start: ${error.message}`);
-      throw error;
-    }
     this.storage.run(
       `INSERT INTO recording (id, session_id, node_id, started_at, started_by) VALUES (?, ?, ?, ?, ?)`,
       recordingId,
