@@ -22,12 +22,9 @@ import "./lib/quiet-sfu-log";
 import dgram from "node:dgram";
 import os from "node:os";
 import { cpuTicks } from "../e2e/lib/media-faults";
-import { ClassLinks } from "../sfu-node/src/class-link";
-import type { MediaNode } from "../sfu-node/src/Node";
 import type { Room } from "../sfu-node/src/Room";
-import { startNode, startWorker } from "../sfu-node/test/class-object";
+import { startLinkedNodes } from "../sfu-node/test/class-object";
 import { countingStudent, eventually, recordingConnection, startVp8Sender, VP8_SENDER } from "../sfu-node/test/helpers";
-import { testNodeKey } from "../sfu-node/test/node-key-helpers";
 
 const numbers = process.argv.slice(2).filter((arg) => /^\d+$/.test(arg));
 const STREAMS = Number(numbers[0] ?? 100);
@@ -149,33 +146,24 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => 
 
 async function main(): Promise<void> {
   console.log(`pipe cost benchmark: ${STREAMS} streams, ${ROUNDS} rounds of ${MEASURE_MS / 1000} s phases; load average ${os.loadavg()[0]!.toFixed(1)}`);
-  const nodes: MediaNode[] = [];
-  const links: ClassLinks[] = [];
-  let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+  let world: Awaited<ReturnType<typeof startLinkedNodes>> | undefined;
   try {
     // Room for the senders' two ports each and a consumer's one on A; B needs one per consumer and the pipe's.
     const portsA = STREAMS * 3 + 20;
-    const nodeA = await startNode("node-a", RTC_BASE_A, portsA);
-    const nodeB = await startNode("node-b", RTC_BASE_A + portsA + 20, STREAMS + 20);
-    nodes.push(nodeA, nodeB);
-    const workerUrl = `http://127.0.0.1:${WORKER_PORT}`;
-    const [keyA, keyB] = await Promise.all([testNodeKey("node-a", workerUrl), testNodeKey("node-b", workerUrl)]);
-    worker = await startWorker([keyA, keyB], WORKER_PORT);
-    for (const [node, key] of [
-      [nodeA, keyA],
-      [nodeB, keyB],
-    ] as const) {
-      const link = new ClassLinks({ workerUrl, identity: key.identity, pipes: { announcedAddress: "127.0.0.1", idleCloseMs: 1_000 } }, node);
-      link.start();
-      links.push(link);
-    }
+    const pipes = { announcedAddress: "127.0.0.1", idleCloseMs: 1_000 };
+    world = await startLinkedNodes(WORKER_PORT, [
+      { nodeId: "node-a", rtcBase: RTC_BASE_A, ports: portsA, pipes },
+      { nodeId: "node-b", rtcBase: RTC_BASE_A + portsA + 20, ports: STREAMS + 20, pipes },
+    ]);
+    const nodeA = world.nodes.get("node-a")!;
+    const nodeB = world.nodes.get("node-b")!;
     const pids = { a: nodeA.slots[0]!.worker.pid, b: nodeB.slots[0]!.worker.pid };
     const roomA = await nodeA.openRoom(CLASS_ID);
     const roomB = await nodeB.openRoom(CLASS_ID);
     // Someone on B keeps its room (and so its class link) open between the phases.
     roomB.addPeer({ userId: "keeper", role: "student", produce: [], displayName: "keeper", connection: recordingConnection() });
     const { producerIds, sent } = await senders(roomA, STREAMS, cleanups);
-    const object = worker.objectFor(CLASS_ID);
+    const object = world.worker.objectFor(CLASS_ID);
     await eventually(() => producerIds.every((id) => object.producers.has(id)), 30_000, "node A reports every producer");
 
     const rows: { idle: Phase; local: Phase; piped: Phase }[] = [];
@@ -216,9 +204,7 @@ async function main(): Promise<void> {
     );
   } finally {
     for (const cleanup of cleanups.splice(0)) cleanup();
-    for (const link of links) link.stop();
-    await worker?.close();
-    for (const node of nodes) node.close();
+    await world?.close();
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * Two or more sfu-nodes in one process with their class links, and the other end of those links: a WebSocket server
  * standing in for the Worker (each link accepted only with its node's key) and, per class, the class object's own
- * pipe directing (durable-objects/cascade.ts) driven by what the nodes report. For sfu-node/test/pipes.test.ts and
- * bench/pipe-cost.ts.
+ * pipe directing (durable-objects/cascade.ts) driven by what the nodes report. For the sfu-node tests of pipes
+ * (pipes, pipe-delay, recording-pipes) and bench/pipe-cost.ts.
  */
 import http from "node:http";
 import * as v from "valibot";
@@ -17,8 +17,9 @@ import {
   ClassLinkNotificationSchema,
 } from "../../schema/protocol/class-link";
 import { ResponseFrameSchema } from "../../schema/protocol/envelope";
+import { ClassLinks, type ClassLinkOptions } from "../src/class-link";
 import { MediaNode } from "../src/Node";
-import type { testNodeKey } from "./node-key-helpers";
+import { testNodeKey } from "./node-key-helpers";
 
 export type NodeKey = Awaited<ReturnType<typeof testNodeKey>>;
 
@@ -147,4 +148,44 @@ export function startNode(nodeId: string, rtcBase: number, ports = 190): Promise
     },
     { logLevel: "error" },
   );
+}
+
+/** One node of {@link startLinkedNodes}: its id, port window and pipe settings. */
+export interface LinkedNodePlan {
+  nodeId: string;
+  rtcBase: number;
+  /** UDP ports of its window (startNode's default when unset). */
+  ports?: number;
+  pipes: NonNullable<ClassLinkOptions["pipes"]>;
+}
+
+/**
+ * Nodes of their own ({@link startNode}), each with its class links to one Worker stand-in on `port`
+ * ({@link startWorker}) that accepts each link only with that node's key; `close` stops them all.
+ */
+export async function startLinkedNodes(
+  port: number,
+  plan: LinkedNodePlan[],
+): Promise<{ nodes: Map<string, MediaNode>; worker: Awaited<ReturnType<typeof startWorker>>; close(): Promise<void> }> {
+  const workerUrl = `http://127.0.0.1:${port}`;
+  const keys = await Promise.all(plan.map(({ nodeId }) => testNodeKey(nodeId, workerUrl)));
+  const worker = await startWorker(keys, port);
+  const nodes = new Map<string, MediaNode>();
+  const links: ClassLinks[] = [];
+  for (const [index, { nodeId, rtcBase, ports, pipes }] of plan.entries()) {
+    const node = await startNode(nodeId, rtcBase, ports);
+    nodes.set(nodeId, node);
+    const link = new ClassLinks({ workerUrl, identity: keys[index]!.identity, pipes }, node);
+    link.start();
+    links.push(link);
+  }
+  return {
+    nodes,
+    worker,
+    async close() {
+      for (const link of links) link.stop();
+      await worker.close();
+      for (const node of nodes.values()) node.close();
+    },
+  };
 }

@@ -7,42 +7,29 @@
  */
 import dgram from "node:dgram";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ClassLinks } from "../src/class-link";
 import { ConfigError, loadConfig } from "../src/config";
-import type { PipeDelays } from "../src/delay-relay";
 import type { MediaNode } from "../src/Node";
 import type { Room } from "../src/Room";
-import { startNode, startWorker } from "./class-object";
+import { startLinkedNodes } from "./class-object";
 import { eventually, recordingConnection } from "./helpers";
-import { testNodeKey } from "./node-key-helpers";
 
 const WORKER_PORT = 8873;
-const WORKER_URL = `http://127.0.0.1:${WORKER_PORT}`;
 const ADDED_MS = 40;
 const OPUS = { payloadType: 100, ssrc: 33_333_333 };
 /** Packets measured per receiver (one every 20 ms, as Opus sends). */
 const SAMPLES = 150;
 
-const nodes = new Map<string, MediaNode>();
-const links: ClassLinks[] = [];
 const cleanups: (() => void)[] = [];
-let worker: Awaited<ReturnType<typeof startWorker>>;
+let nodes: Map<string, MediaNode>;
+let world: Awaited<ReturnType<typeof startLinkedNodes>>;
 
 beforeAll(async () => {
-  const plan: [string, number, PipeDelays | undefined][] = [
-    ["node-a", 45_000, { defaultMs: 0, byPeer: { "node-c": ADDED_MS } }],
-    ["node-b", 45_300, undefined],
-    ["node-c", 45_600, { defaultMs: ADDED_MS, byPeer: {} }],
-  ];
-  const keys = await Promise.all(plan.map(([nodeId]) => testNodeKey(nodeId, WORKER_URL)));
-  worker = await startWorker(keys, WORKER_PORT);
-  for (const [index, [nodeId, rtcBase, delays]] of plan.entries()) {
-    const node = await startNode(nodeId, rtcBase);
-    nodes.set(nodeId, node);
-    const link = new ClassLinks({ workerUrl: WORKER_URL, identity: keys[index]!.identity, pipes: { announcedAddress: "127.0.0.1", delays } }, node);
-    link.start();
-    links.push(link);
-  }
+  world = await startLinkedNodes(WORKER_PORT, [
+    { nodeId: "node-a", rtcBase: 45_000, pipes: { announcedAddress: "127.0.0.1", delays: { defaultMs: 0, byPeer: { "node-c": ADDED_MS } } } },
+    { nodeId: "node-b", rtcBase: 45_300, pipes: { announcedAddress: "127.0.0.1" } },
+    { nodeId: "node-c", rtcBase: 45_600, pipes: { announcedAddress: "127.0.0.1", delays: { defaultMs: ADDED_MS, byPeer: {} } } },
+  ]);
+  nodes = world.nodes;
 });
 
 afterEach(() => {
@@ -50,9 +37,7 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  for (const link of links) link.stop();
-  await worker?.close();
-  for (const node of nodes.values()) node.close();
+  await world?.close();
 });
 
 /** A sender of Opus-shaped RTP into a plain transport on `room`, each payload holding the packet's index; send times by index. */
@@ -115,7 +100,7 @@ describe("test-only delay on pipes between nodes", () => {
     timeout: 60_000,
   }, async () => {
     const classId = "class-delay";
-    const object = worker.objectFor(classId);
+    const object = world.worker.objectFor(classId);
     const roomA = await nodes.get("node-a")!.openRoom(classId);
     const { producerId, sentAt } = await stampedSender(roomA);
     await eventually(() => object.producers.has(producerId), 10_000, "node A reports the sender");

@@ -2,40 +2,31 @@ import type { types } from "mediasoup";
 import * as v from "valibot";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { MediaRequestFrameSchema } from "../../schema/protocol/media";
-import { ClassLinks } from "../src/class-link";
 import { CpuSampler, renderMetrics } from "../src/metrics";
 import type { MediaNode } from "../src/Node";
 import type { Room } from "../src/Room";
-import { startNode, startWorker } from "./class-object";
+import { startLinkedNodes } from "./class-object";
 import { countingStudent, eventually, recordingConnection, startVp8Sender, VP8_SENDER } from "./helpers";
-import { testNodeKey } from "./node-key-helpers";
 
 /** Idle piped producers close after this (30 s in production). */
 const IDLE_CLOSE_MS = 1_500;
 
 /** Where the nodes' class links go: a real WebSocket server standing in for the Worker. */
 const WORKER_PORT = 8871;
-const WORKER_URL = `http://127.0.0.1:${WORKER_PORT}`;
 
 let nodeA: MediaNode;
 let nodeB: MediaNode;
-let worker: Awaited<ReturnType<typeof startWorker>>;
-const links: ClassLinks[] = [];
+let world: Awaited<ReturnType<typeof startLinkedNodes>>;
 const cleanups: (() => void)[] = [];
 
 beforeAll(async () => {
-  nodeA = await startNode("node-a", 44000);
-  nodeB = await startNode("node-b", 44400);
-  const [keyA, keyB] = await Promise.all([testNodeKey("node-a", WORKER_URL), testNodeKey("node-b", WORKER_URL)]);
-  worker = await startWorker([keyA, keyB], WORKER_PORT);
-  for (const [node, key] of [
-    [nodeA, keyA],
-    [nodeB, keyB],
-  ] as const) {
-    const link = new ClassLinks({ workerUrl: WORKER_URL, identity: key.identity, pipes: { announcedAddress: "127.0.0.1", idleCloseMs: IDLE_CLOSE_MS } }, node);
-    link.start();
-    links.push(link);
-  }
+  const pipes = { announcedAddress: "127.0.0.1", idleCloseMs: IDLE_CLOSE_MS };
+  world = await startLinkedNodes(WORKER_PORT, [
+    { nodeId: "node-a", rtcBase: 44000, pipes },
+    { nodeId: "node-b", rtcBase: 44400, pipes },
+  ]);
+  nodeA = world.nodes.get("node-a")!;
+  nodeB = world.nodes.get("node-b")!;
 });
 
 afterEach(() => {
@@ -43,10 +34,7 @@ afterEach(() => {
 });
 
 afterAll(async () => {
-  for (const link of links) link.stop();
-  await worker?.close();
-  nodeA?.close();
-  nodeB?.close();
+  await world?.close();
 });
 
 function pipesOf(room: Room, peerNodeId: string) {
@@ -81,7 +69,7 @@ describe("pipes between two nodes, directed by the class object", () => {
     timeout: 60_000,
   }, async () => {
     const classId = "class-cascade";
-    const object = worker.objectFor(classId);
+    const object = world.worker.objectFor(classId);
     // The teacher on node A (FFmpeg's camera); on node B someone who watches nothing yet keeps the class's room open.
     const roomA = await nodeA.openRoom(classId);
     const producer = await ffmpegCamera(roomA);
@@ -143,7 +131,7 @@ describe("pipes between two nodes, directed by the class object", () => {
 
   it("accepts pipe commands only for a pipe the object opened, and never from a participant", { timeout: 30_000 }, async () => {
     const classId = "class-refusals";
-    const object = worker.objectFor(classId);
+    const object = world.worker.objectFor(classId);
     const roomA = await nodeA.openRoom(classId);
     roomA.addPeer({ userId: "teacher", role: "teacher", produce: ["video"], displayName: "T", connection: recordingConnection() });
     await eventually(() => object.sockets.has("node-a"), 10_000, "node A's class link");

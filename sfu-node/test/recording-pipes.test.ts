@@ -2,33 +2,17 @@ import type { ChildProcess } from "node:child_process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Cascade, type CascadeLinks, type CascadeProducer } from "../../durable-objects/cascade";
 import type { ClassLinkAnswer, ClassLinkCommand, ClassLinkCommandData } from "../../schema/protocol/class-link";
-import { MediaNode } from "../src/Node";
+import type { MediaNode } from "../src/Node";
 import { RoomPipes } from "../src/pipes";
 import { configureRecorder, startRecording } from "../src/recording/Recorder";
 import type { Room } from "../src/Room";
+import { startNode } from "./class-object";
 import { eventually } from "./helpers";
 import { encodeStream, ffmpegPeer, frameAt, PICTURES, plainProducer, sendStream, sleep, tempDir } from "./recording-helpers";
 
 /** A piped producer nobody consumes closes after this (30 s in production): the recording must keep its copy. */
 const IDLE_CLOSE_MS = 1_500;
 const canvas = { width: 640, height: 360, fps: 15 };
-
-/** A node of its own with one worker and its own port window. */
-function startNode(nodeId: string, rtcBase: number): Promise<MediaNode> {
-  return MediaNode.create(
-    {
-      nodeId,
-      listenHost: "127.0.0.1",
-      announcedAddress: undefined,
-      webRtcServerPortBase: rtcBase,
-      rtcPortMin: rtcBase + 10,
-      rtcPortMax: rtcBase + 199,
-      workers: 1,
-      consumersPerRouter: 400,
-    },
-    { logLevel: "error" },
-  );
-}
 
 /**
  * The class object's cascade (durable-objects/cascade.ts) driving the two rooms' real pipes directly (the class
