@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser } from "./lib/browser";
 import { type ExtraNode, startExtraNode } from "./lib/extra-node";
 import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, openMediaPerson } from "./lib/live-class";
-import { cameraAt, ourMediaWorkers, parentOf } from "./lib/media-faults";
-import { nodeOf, running, stackNodeOf } from "./lib/media-nodes";
+import { cameraAt } from "./lib/media-faults";
+import { nodeOf, running, stackNodeOf, stackNodePid } from "./lib/media-nodes";
 import { newPerson, type SsoPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -21,17 +21,6 @@ const MEDIA_TIMEOUT_MS = 30_000;
 const BACK_WITHIN_MS = 20_000;
 
 const stackNode = stackNodeOf(baseUrl);
-
-/** The sfu-node process of the stack (the parent of its mediasoup workers, not the extra node's). */
-function stackNodePid(extra: ExtraNode): number {
-  const parents = new Set(
-    ourMediaWorkers()
-      .map(parentOf)
-      .filter((pid): pid is number => pid !== null && pid !== extra.pid),
-  );
-  expect(parents.size).toBe(1);
-  return [...parents][0]!;
-}
 
 describe("a node under a live class goes away, with another node in the fleet", () => {
   let browser: Browser;

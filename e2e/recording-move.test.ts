@@ -11,8 +11,8 @@ import type { RecordingView } from "../schema/api/recordings";
 import { launchBrowser } from "./lib/browser";
 import { type ExtraNode, stackStoreEnv, startExtraNode } from "./lib/extra-node";
 import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, startRecording, openMediaPerson } from "./lib/live-class";
-import { cameraAt, ourMediaWorkers, parentOf } from "./lib/media-faults";
-import { nodeOf, running, stackNodeOf } from "./lib/media-nodes";
+import { cameraAt } from "./lib/media-faults";
+import { nodeOf, running, stackNodeOf, stackNodePid } from "./lib/media-nodes";
 import { FRAME_HEIGHT, FRAME_WIDTH, type Frame, readRecordingFrames, type Rgb, shareOf } from "./lib/recording-frames";
 import { newPerson, type SsoPerson } from "./lib/sso";
 
@@ -67,14 +67,7 @@ describe("a recording across the teacher's move", () => {
 
   /** The sfu-node process carrying `nodeId`: the extra node's, or the stack's (the parent of its workers). */
   function pidOf(nodeId: string): number {
-    if (nodeId === nodeB.nodeId) return nodeB.pid;
-    const parents = new Set(
-      ourMediaWorkers()
-        .map(parentOf)
-        .filter((pid): pid is number => pid !== null && pid !== nodeB.pid),
-    );
-    expect(parents.size).toBe(1);
-    return [...parents][0]!;
+    return nodeId === nodeB.nodeId ? nodeB.pid : stackNodePid(nodeB);
   }
 
   it("SIGTERM of the recording's node: the recording goes on where the teacher moved, and both parts are published and play", {
@@ -171,14 +164,9 @@ describe("a recording across the teacher's move, its node killed", () => {
     const rec = student.page.getByTestId("rec-indicator");
     await rec.waitFor();
     await teacher.page.waitForTimeout(PART_MS);
-    const parents = new Set(
-      ourMediaWorkers()
-        .map(parentOf)
-        .filter((pid): pid is number => pid !== null && pid !== spare.pid),
-    );
-    expect(parents.size).toBe(1);
+    const victim = stackNodePid(spare);
     const killedAt = Date.now();
-    process.kill([...parents][0]!, "SIGKILL");
+    process.kill(victim, "SIGKILL");
     // The teacher is back on a node (the spare, or the stack's restarted one); REC stayed on for the student.
     await expect.poll(async () => (await nodeOf(teacher.page)) !== null && Date.now() - killedAt > 1_000, { timeout: MEDIA_TIMEOUT_MS }).toBe(true);
     expect(await rec.count()).toBe(1);

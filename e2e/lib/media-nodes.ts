@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Page } from "playwright-core";
+import { ourMediaWorkers, parentOf } from "./media-faults";
 
 /** The stack's own node: `npm start` runs it on the Worker's port + 40 with id `local-<port>`. */
 export function stackNodeOf(baseUrl: string): { nodeId: string; httpUrl: string } {
@@ -29,4 +30,16 @@ export function running(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** The sfu-node process of the stack: the one parent of mediasoup workers besides the extra nodes `others`. */
+export function stackNodePid(...others: { pid: number }[]): number {
+  const skip = new Set(others.map((node) => node.pid));
+  const parents = new Set(
+    ourMediaWorkers()
+      .map(parentOf)
+      .filter((pid): pid is number => pid !== null && !skip.has(pid)),
+  );
+  if (parents.size !== 1) throw new Error(`expected one stack sfu-node, found ${parents.size} parents of mediasoup workers`);
+  return [...parents][0]!;
 }
