@@ -68,6 +68,22 @@ function count(link: NodeLink, method: string, match: (data: Record<string, unkn
   return link.commands.filter((c) => c.method === method && match(c.data)).length;
 }
 
+/**
+ * A live class whose teacher's camera ("p-cam") is on node-eu, which answers commands with `euAnswer`, and node-sg
+ * (a PipingNode) in the fleet too; once the camera is in the class's map.
+ */
+async function cameraOnEu(euAnswer: (command: LinkCommand) => Answer) {
+  await addNode("node-eu", "eu-west");
+  await addNode("node-sg", "ap-southeast");
+  const { classId, teacher } = await createLiveClass(0);
+  const teacherClient = await ChannelClient.join(teacher, classId);
+  const camera: LinkProducer = { producerId: "p-cam", userId: teacher.id, kind: "video", source: "video", paused: false };
+  const eu = await NodeLink.connect(classId, "node-eu", [camera], [teacher.id], euAnswer);
+  const sg = await NodeLink.connect(classId, "node-sg", [], [], new PipingNode("10.0.0.2", 40002).answer);
+  await teacherClient.until(() => teacherClient.events.some((e) => e.type === "media.producers"), "the camera in the map");
+  return { teacherClient, eu, sg };
+}
+
 describe("the class object directs pipes between its nodes", () => {
   it("pipes a producer of one node to another that wants it: one pair per node pair, the addresses the nodes reported, pause, idle and close relayed", async () => {
     await addNode("node-eu", "eu-west");
@@ -135,11 +151,6 @@ describe("the class object directs pipes between its nodes", () => {
   });
 
   it("drops a copy made while its producer closed: the drop sent during the making is sent again after it", async () => {
-    await addNode("node-eu", "eu-west");
-    await addNode("node-sg", "ap-southeast");
-    const { classId, teacher } = await createLiveClass(0);
-    const teacherClient = await ChannelClient.join(teacher, classId);
-    const camera: LinkProducer = { producerId: "p-cam", userId: teacher.id, kind: "video", source: "video", paused: false };
     const euNode = new PipingNode("10.0.0.1", 40001);
     // The camera closes on node-eu just as node-eu starts sending it through the pipe: the notification reaches
     // the object before node-eu's answer to `pipeConsume`, so the object hears of the close mid-making.
@@ -148,9 +159,9 @@ describe("the class object directs pipes between its nodes", () => {
       if (command.method === "pipeConsume") eu?.notify("producerRemoved", { producerId: "p-cam" });
       return euNode.answer(command);
     };
-    eu = await NodeLink.connect(classId, "node-eu", [camera], [teacher.id], closingMidway);
-    const sg = await NodeLink.connect(classId, "node-sg", [], [], new PipingNode("10.0.0.2", 40002).answer);
-    await teacherClient.until(() => teacherClient.events.some((e) => e.type === "media.producers"), "the camera in the map");
+    const spread = await cameraOnEu(closingMidway);
+    const { teacherClient, sg } = spread;
+    eu = spread.eu;
 
     sg.notify("pipeWanted", { producerId: "p-cam" });
     await sg.command("pipeProduce");
@@ -162,15 +173,8 @@ describe("the class object directs pipes between its nodes", () => {
   });
 
   it("replaces a pair whose ends no longer point at each other, and tells the asking node when the producer's node refuses", async () => {
-    await addNode("node-eu", "eu-west");
-    await addNode("node-sg", "ap-southeast");
-    const { classId, teacher } = await createLiveClass(0);
-    const teacherClient = await ChannelClient.join(teacher, classId);
-    const camera: LinkProducer = { producerId: "p-cam", userId: teacher.id, kind: "video", source: "video", paused: false };
     const euNode = new PipingNode("10.0.0.1", 40001);
-    const eu = await NodeLink.connect(classId, "node-eu", [camera], [teacher.id], euNode.answer);
-    const sg = await NodeLink.connect(classId, "node-sg", [], [], new PipingNode("10.0.0.2", 40002).answer);
-    await teacherClient.until(() => teacherClient.events.some((e) => e.type === "media.producers"), "the camera in the map");
+    const { teacherClient, eu, sg } = await cameraOnEu(euNode.answer);
     sg.notify("pipeWanted", { producerId: "p-cam" });
     await sg.command("pipeProduce");
 
