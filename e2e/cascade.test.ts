@@ -4,86 +4,17 @@
  * ap-southeast (`?region=`, honoured in local development only). Each gets the node of their region, and they see
  * each other through a pipe between the two nodes that the class object sets up.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { promisify } from "node:util";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { readDevVars } from "../scripts/lib/dev-vars-file";
 import { launchBrowser } from "./lib/browser";
+import { type ExtraNode, startExtraNode } from "./lib/extra-node";
 import { createClassWithStudents, type IdentifiedPerson, openMediaPerson } from "./lib/live-class";
 import { cameraAt } from "./lib/media-faults";
 import type { PagePeerConnection } from "./lib/peer-connections";
 import { newPerson, type SsoPerson } from "./lib/sso";
-import { freePort } from "./lib/wrangler-dev";
 
 const baseUrl = inject("baseUrl");
-const repoRoot = path.resolve(import.meta.dirname, "..");
-const run = promisify(execFile);
 const MEDIA_TIMEOUT_MS = 30_000;
-
-interface ExtraNode {
-  id: string;
-  httpUrl: string;
-  process: ChildProcess;
-}
-
-/** Generates and enrols a key for `id`, starts an sfu-node for `region` and waits until it is registered. */
-async function startNode(id: string, region: string, rtcBase: number, keyDir: string): Promise<ExtraNode> {
-  const keyFile = path.join(keyDir, `${id}.key.json`);
-  await run("npx", ["tsx", "scripts/fleet-key.ts", "generate", "--out", keyFile], { cwd: repoRoot });
-  const secret = readDevVars(repoRoot).get("FLEET_ENROLMENT_SECRET") ?? "";
-  await run("npx", ["tsx", "scripts/fleet-key.ts", "enrol", "--worker", baseUrl, "--node", id, "--key-file", keyFile], {
-    cwd: repoRoot,
-    env: { ...process.env, FLEET_ENROLMENT_SECRET: secret },
-  });
-  const port = await freePort();
-  const child = spawn("npx", ["tsx", "sfu-node/src/main.ts"], {
-    cwd: repoRoot,
-    detached: true,
-    stdio: ["ignore", "ignore", "inherit"],
-    env: {
-      ...process.env,
-      SFU_PORT: String(port),
-      SFU_LISTEN_HOST: "127.0.0.1",
-      SFU_REGION: region,
-      SFU_NODE_ID: id,
-      SFU_WORKERS: "1",
-      SFU_WEBRTC_SERVER_PORT: String(rtcBase),
-      SFU_RTC_PORT_MIN: String(rtcBase + 10),
-      SFU_RTC_PORT_MAX: String(rtcBase + 99),
-      SFU_RECORDING_PORT_MIN: String(rtcBase + 100),
-      SFU_RECORDING_PORT_MAX: String(rtcBase + 199),
-      SFU_RECORDING_DIR: path.join(keyDir, `${id}-recordings`),
-      SFU_LOG_LEVEL: "warn",
-      WORKER_URL: baseUrl,
-      SFU_NODE_KEY_FILE: keyFile,
-    },
-  });
-  const node = { id, httpUrl: `http://127.0.0.1:${port}`, process: child };
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    try {
-      const health = (await (await fetch(`${node.httpUrl}/health`)).json()) as { fleet?: string };
-      if (health.fleet === "registered") return node;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
-  stopNode(node);
-  throw new Error(`sfu-node ${id} did not register within 60 s`);
-}
-
-function stopNode(node: ExtraNode): void {
-  try {
-    process.kill(-node.process.pid!, "SIGKILL");
-  } catch {
-    // already gone
-  }
-}
 
 /** One sample of the node's Prometheus `/metrics`, by its full name with labels (0 when absent). */
 async function metric(node: ExtraNode, sample: string): Promise<number> {
@@ -122,18 +53,17 @@ describe("one class across two media servers", () => {
   let teacher: IdentifiedPerson;
   let student: IdentifiedPerson;
   let classId: string;
-  let keyDir: string;
   const nodes: ExtraNode[] = [];
 
   const open = (person: SsoPerson) => openMediaPerson(browser, baseUrl, person);
 
   beforeAll(async () => {
-    keyDir = mkdtempSync(path.join(tmpdir(), "e2e-cascade-"));
     // Below the stack's own windows (20000 and up, by its port), so parallel stacks do not collide either, and
     // above 10080: Chromium refuses some lower ports (5060, 6000, 6665-6669, ...) for WebRTC too.
-    const window = 11_000 + (Number(new URL(baseUrl).port) % 22) * 400;
-    nodes.push(await startNode("e2e-eu", "eu-west", window, keyDir));
-    nodes.push(await startNode("e2e-sg", "ap-southeast", window + 200, keyDir));
+    const window = 11_000 + (Number(new URL(baseUrl).port) % 11) * 800;
+    const quiet = { SFU_WORKERS: "1", SFU_LOG_LEVEL: "warn" };
+    nodes.push(await startExtraNode(baseUrl, "e2e-eu", "eu-west", window, quiet));
+    nodes.push(await startExtraNode(baseUrl, "e2e-sg", "ap-southeast", window + 400, quiet));
     browser = await launchBrowser();
     teacher = await open(newPerson("teacher", "Tara Teacher"));
     student = await open(newPerson("student", "Sam Student"));
@@ -142,8 +72,7 @@ describe("one class across two media servers", () => {
 
   afterAll(async () => {
     await browser?.close();
-    for (const node of nodes) stopNode(node);
-    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
+    for (const node of nodes) await node.stop();
   });
 
   it("a teacher in eu-west and a student in ap-southeast each get their region's node and see each other", { timeout: 120_000 }, async () => {

@@ -5,12 +5,10 @@
  * its own process (not supervised), so a test can kill or stop it and know it stays down.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { exportJWK, generateKeyPair } from "jose";
-import * as v from "valibot";
-import { NodePrivateJwkSchema, nodePublicJwk } from "../../schema/tokens/node-token";
+import { enrolNodeKey, newNodeKey, untilRegistered } from "../../scripts/lib/fleet-node";
 import { freePort } from "./wrangler-dev";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
@@ -28,14 +26,6 @@ export interface ExtraNode {
   exited: Promise<void>;
   /** SIGKILL if it still runs, and forget its state. */
   stop(): Promise<void>;
-}
-
-function enrolmentSecret(): string {
-  const line = readFileSync(path.join(repoRoot, ".dev.vars"), "utf8")
-    .split("\n")
-    .find((l) => l.startsWith("FLEET_ENROLMENT_SECRET="));
-  if (!line) throw new Error(".dev.vars has no FLEET_ENROLMENT_SECRET (scripts/dev-vars.ts writes it)");
-  return line.slice("FLEET_ENROLMENT_SECRET=".length).replace(/^['"]|['"]$/g, "");
 }
 
 /** The stack's local recordings store (s3rver on the Worker's port + 50, scripts/lib/services.sh), for a node that records. */
@@ -67,14 +57,8 @@ export async function roomsOn(httpUrl: string): Promise<number | null> {
  * settings (the recordings store: {@link stackStoreEnv}).
  */
 export async function startExtraNode(baseUrl: string, nodeId: string, region = "local", rtcBase = 50_000, env: NodeJS.ProcessEnv = {}): Promise<ExtraNode> {
-  const { privateKey } = await generateKeyPair("ES256", { extractable: true });
-  const key = v.parse(NodePrivateJwkSchema, await exportJWK(privateKey));
-  const enrol = await fetch(`${baseUrl}/api/fleet/keys`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${enrolmentSecret()}`, "content-type": "application/json" },
-    body: JSON.stringify({ nodeId, publicKey: nodePublicJwk(key) }),
-  });
-  if (!enrol.ok) throw new Error(`enrolling ${nodeId} failed: ${enrol.status} ${await enrol.text()}`);
+  const key = await newNodeKey();
+  await enrolNodeKey(baseUrl, nodeId, key);
 
   const port = await freePort();
   const recordings = mkdtempSync(path.join(tmpdir(), `insp-live-${nodeId}-`));
@@ -123,19 +107,11 @@ export async function startExtraNode(baseUrl: string, nodeId: string, region = "
       rmSync(recordings, { recursive: true, force: true });
     },
   };
-  const deadline = Date.now() + REGISTER_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${nodeId} exited before it registered:\n${stderr}`);
-    try {
-      const health = (await (await fetch(`${httpUrl}/health`)).json()) as { fleet: string };
-      if (health.fleet === "registered") return node;
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline) {
-      await node.stop();
-      throw new Error(`${nodeId} did not register within ${REGISTER_TIMEOUT_MS / 1000} s:\n${stderr}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+  try {
+    await untilRegistered(httpUrl, nodeId, REGISTER_TIMEOUT_MS, () => child.exitCode !== null);
+  } catch (error) {
+    await node.stop();
+    throw new Error(`${(error as Error).message}:\n${stderr}`);
   }
+  return node;
 }

@@ -8,10 +8,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { exportJWK, generateKeyPair } from "jose";
 import * as v from "valibot";
-import { NodePrivateJwkSchema, nodePublicJwk } from "../../schema/tokens/node-token";
-import { readDevVars } from "./dev-vars-file";
+import { NodePrivateJwkSchema } from "../../schema/tokens/node-token";
+import { enrolNodeKey, newNodeKey, untilRegistered } from "./fleet-node";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 const REGISTER_TIMEOUT_MS = 90_000;
@@ -52,20 +51,9 @@ export function pipeDelaySettings(links: Record<string, number>): Map<string, st
 /** The node's key from the state directory (made on first use) and enrolled with the Worker at `baseUrl`. */
 async function enrolledKeyFile(baseUrl: string, stateDir: string, nodeId: string): Promise<string> {
   const keyFile = path.join(stateDir, `sfu-node-${nodeId}.key.json`);
-  if (!existsSync(keyFile)) {
-    const { privateKey } = await generateKeyPair("ES256", { extractable: true });
-    writeFileSync(keyFile, JSON.stringify(v.parse(NodePrivateJwkSchema, await exportJWK(privateKey))), { mode: 0o600 });
-  }
+  if (!existsSync(keyFile)) writeFileSync(keyFile, JSON.stringify(await newNodeKey()), { mode: 0o600 });
   chmodSync(keyFile, 0o600);
-  const key = v.parse(NodePrivateJwkSchema, JSON.parse(readFileSync(keyFile, "utf8")));
-  const secret = readDevVars(repoRoot).get("FLEET_ENROLMENT_SECRET");
-  if (!secret) throw new Error(".dev.vars has no FLEET_ENROLMENT_SECRET (scripts/dev-vars.ts writes it)");
-  const enrol = await fetch(`${baseUrl}/api/fleet/keys`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-    body: JSON.stringify({ nodeId, publicKey: nodePublicJwk(key) }),
-  });
-  if (!enrol.ok) throw new Error(`enrolling ${nodeId} failed: ${enrol.status} ${await enrol.text()}`);
+  await enrolNodeKey(baseUrl, nodeId, v.parse(NodePrivateJwkSchema, JSON.parse(readFileSync(keyFile, "utf8"))));
   return keyFile;
 }
 
@@ -140,19 +128,11 @@ export async function startRegionNode(baseUrl: string, stateDir: string, spec: R
       signalGroup("SIGKILL");
     },
   };
-  const deadline = Date.now() + REGISTER_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`sfu-node ${spec.nodeId} exited before it registered`);
-    try {
-      const health = (await (await fetch(`${httpUrl}/health`, { signal: AbortSignal.timeout(2_000) })).json()) as { fleet?: string };
-      if (health.fleet === "registered") return node;
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline) {
-      await node.stop();
-      throw new Error(`sfu-node ${spec.nodeId} did not register within ${REGISTER_TIMEOUT_MS / 1000} s`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 300));
+  try {
+    await untilRegistered(httpUrl, spec.nodeId, REGISTER_TIMEOUT_MS, () => child.exitCode !== null);
+  } catch (error) {
+    await node.stop();
+    throw error;
   }
+  return node;
 }
