@@ -1,15 +1,15 @@
 /**
- * One class across two media servers: two more sfu-nodes next to the stack's own, one "in" eu-west and one "in"
- * ap-southeast (each with its own port window, key and region), a teacher placed in eu-west and a student in
- * ap-southeast (`?region=`, honoured in local development only). Each gets the node of their region, and they see
- * each other through a pipe between the two nodes that the class object sets up.
+ * One class across three media servers: three more sfu-nodes next to the stack's own, "in" eu-west, ap-southeast
+ * and us-east (each with its own port window, key and region), a teacher placed in eu-west, a student in
+ * ap-southeast and another in us-east (`?region=`, honoured in local development only). Each gets the node of their
+ * region, and they see and hear each other through pipes between the nodes that the class object sets up.
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser } from "./lib/browser";
 import { type ExtraNode, startExtraNode } from "./lib/extra-node";
 import { createClassWithStudents, type IdentifiedPerson, openMediaPerson } from "./lib/live-class";
-import { cameraAt } from "./lib/media-faults";
+import { cameraAt, microphoneAt } from "./lib/media-faults";
 import type { PagePeerConnection } from "./lib/peer-connections";
 import { newPerson, type SsoPerson } from "./lib/sso";
 
@@ -48,10 +48,11 @@ async function decodedHeight(page: Page, userId: string): Promise<number> {
   }, userId);
 }
 
-describe("one class across two media servers", () => {
+describe("one class across three media servers", () => {
   let browser: Browser;
   let teacher: IdentifiedPerson;
   let student: IdentifiedPerson;
+  let third: IdentifiedPerson;
   let classId: string;
   const nodes: ExtraNode[] = [];
 
@@ -60,14 +61,16 @@ describe("one class across two media servers", () => {
   beforeAll(async () => {
     // Below the stack's own windows (20000 and up, by its port), so parallel stacks do not collide either, and
     // above 10080: Chromium refuses some lower ports (5060, 6000, 6665-6669, ...) for WebRTC too.
-    const window = 11_000 + (Number(new URL(baseUrl).port) % 11) * 800;
+    const window = 11_000 + (Number(new URL(baseUrl).port) % 7) * 1_200;
     const quiet = { SFU_WORKERS: "1", SFU_LOG_LEVEL: "warn" };
     nodes.push(await startExtraNode(baseUrl, "e2e-eu", "eu-west", window, quiet));
     nodes.push(await startExtraNode(baseUrl, "e2e-sg", "ap-southeast", window + 400, quiet));
+    nodes.push(await startExtraNode(baseUrl, "e2e-us", "us-east", window + 800, quiet));
     browser = await launchBrowser();
     teacher = await open(newPerson("teacher", "Tara Teacher"));
     student = await open(newPerson("student", "Sam Student"));
-    classId = await createClassWithStudents(baseUrl, teacher, [student], { title: "Physics across regions", startsAt: Date.now() + 5 * 60_000 });
+    third = await open(newPerson("student", "Uma Student"));
+    classId = await createClassWithStudents(baseUrl, teacher, [student, third], { title: "Physics across regions", startsAt: Date.now() + 5 * 60_000 });
   }, 180_000);
 
   afterAll(async () => {
@@ -95,6 +98,32 @@ describe("one class across two media servers", () => {
     await expect.poll(() => decodedFrames(teacher.page, student.userId), { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(0);
     expect(await metric(eu, `sfu_piped_producers_received{peer_node="e2e-sg"}`)).toBeGreaterThanOrEqual(1);
     expect(await metric(eu, `sfu_pipe_transports{peer_node="e2e-sg"}`)).toBe(1);
+  });
+
+  it("a third student in us-east gets a third node, sees and hears the teacher and sees the student on stage, each through its own pipe", {
+    timeout: 120_000,
+  }, async () => {
+    const us = nodes[2]!;
+    await third.page.goto(`/classes/${classId}/live?region=us-east`);
+    await third.page.getByRole("heading", { name: "Physics across regions", level: 1 }).waitFor();
+
+    // The teacher's camera comes from eu-west's node, the student on stage's from ap-southeast's.
+    await expect.poll(() => decodedFrames(third.page, teacher.userId), { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(0);
+    await expect.poll(() => decodedFrames(third.page, student.userId), { timeout: MEDIA_TIMEOUT_MS, interval: 250 }).toBeGreaterThan(0);
+    // The teacher's microphone keeps arriving (two readings, the second higher).
+    await expect
+      .poll(async () => (await microphoneAt(third.page, teacher.userId))?.packetsReceived ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
+      .toBeGreaterThan(0);
+    const heard = (await microphoneAt(third.page, teacher.userId))!;
+    await expect
+      .poll(async () => ((await microphoneAt(third.page, teacher.userId))?.totalSamplesReceived ?? 0) > heard.totalSamplesReceived, {
+        timeout: MEDIA_TIMEOUT_MS,
+        interval: 250,
+      })
+      .toBe(true);
+    expect(await metric(us, "sfu_peers")).toBe(1);
+    expect(await metric(us, `sfu_piped_producers_received{peer_node="e2e-eu"}`)).toBeGreaterThanOrEqual(2);
+    expect(await metric(us, `sfu_piped_producers_received{peer_node="e2e-sg"}`)).toBeGreaterThanOrEqual(1);
   });
 
   it("the student on the other node still switches simulcast layers of the teacher's camera (every layer crosses the pipe)", { timeout: 90_000 }, async () => {

@@ -28,6 +28,25 @@ export async function cameraAt(page: Page, userId: string): Promise<{ trackId: s
   }, userId);
 }
 
+/** What the page received so far of `userId`'s microphone (its audio element's track); null while there is none. */
+export async function microphoneAt(page: Page, userId: string): Promise<{ packetsReceived: number; totalSamplesReceived: number } | null> {
+  return page.evaluate(async (userId) => {
+    const page = globalThis as unknown as PageWindow;
+    const track = page.document.querySelector(`audio[data-user-id="${userId}"]`)?.srcObject?.getTracks()[0];
+    if (!track) return null;
+    const figures = { packetsReceived: 0, totalSamplesReceived: 0 };
+    for (const connection of page.__e2ePeerConnections) {
+      if (connection.connectionState === "closed") continue;
+      (await connection.getStats()).forEach((report) => {
+        if (report.type !== "inbound-rtp" || report.trackIdentifier !== track.id) return;
+        figures.packetsReceived = Number(report.packetsReceived ?? 0);
+        figures.totalSamplesReceived = Number(report.totalSamplesReceived ?? 0);
+      });
+    }
+    return figures;
+  }, userId);
+}
+
 /** The mediasoup worker processes under this test run (the stack's sfu-node is started by the global setup). */
 export function ourMediaWorkers(): number[] {
   const parents = new Map<number, number>();
