@@ -136,9 +136,6 @@ describe("a recording across the teacher's move, its node killed", () => {
 
   beforeAll(async () => {
     browser = await launchBrowser();
-    // Its id sorts after the stack's `local-<port>`: with both equally loaded the class starts on the stack's node,
-    // whose supervisor starts it again after the kill (a node that comes back finishes its part from its disk).
-    spare = await startExtraNode(baseUrl, "spare-rec-node", "local", 52_000, stackStoreEnv(baseUrl));
   });
 
   afterAll(async () => {
@@ -159,6 +156,10 @@ describe("a recording across the teacher's move, its node killed", () => {
       .poll(async () => (await cameraAt(student.page, teacher.userId))?.framesDecoded ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
       .toBeGreaterThan(0);
     expect(await nodeOf(teacher.page)).toBe(stackNodeId);
+    // The spare comes only now, so the class is on the stack's node whatever the tie-break between equally placed
+    // nodes: the stack's supervisor starts that node again after the kill, and a node that comes back finishes its
+    // part from its disk.
+    spare = await startExtraNode(baseUrl, "spare-rec-node", "local", 52_000, stackStoreEnv(baseUrl));
 
     await startRecording(teacher.page);
     const rec = student.page.getByTestId("rec-indicator");
