@@ -31,4 +31,23 @@ describe("placing a run's media on the wall clock", () => {
     // What a piece composed as soon as it could gives the first seconds is what the whole recording gives them.
     for (const media of [0, 7.5, 14, 20]) expect(wallSecondsAt(settled, media)).toBeCloseTo(wallSecondsAt(later, media)!, 9);
   });
+
+  it("holds the offset while new anchors nudge the mean by a few ms, and follows a real drift between the clocks", () => {
+    // A late report at media 60 s moves the mean of the 10 anchors before it by 4 ms: the placement stays put, so the
+    // picture does not hop a frame there.
+    const nudged = timing(40, { at: 60, ms: 40 });
+    const offsetAt = (run: RunTiming, media: number) => (wallSecondsAt(run, media)! - media) * 1000;
+    expect(offsetAt(nudged, 60)).toBeCloseTo(offsetAt(nudged, 55), 6);
+    expect(offsetAt(nudged, 100)).toBeCloseTo(offsetAt(nudged, 55), 6);
+    // The sender's clock runs 100 ppm fast (6 ms a minute): ten minutes on, the placement has followed it to within
+    // the hold of where the anchors put it.
+    const drifting: RunTiming = {
+      clockRate: 90_000,
+      firstPacketWallMs: 1_000_000,
+      anchors: Array.from({ length: 121 }, (_, i) => ({ mediaSeconds: i * 5, wallMs: (1_000 + i * 5 * (1 - 100e-6)) * 1000 })),
+    };
+    const trueOffsetMs = (media: number) => (1_000 - media * 100e-6) * 1000;
+    expect(Math.abs(offsetAt(drifting, 600) - trueOffsetMs(600))).toBeLessThan(10 + 60 * 0.1 + 1);
+    expect(trueOffsetMs(0) - trueOffsetMs(600)).toBeGreaterThan(50);
+  });
 });

@@ -134,8 +134,32 @@ export function clockSettledFor(timing: RunTiming): boolean {
  * {@link EARLY_ANCHORS} settled anchors before it takes the mean of the run's first {@link EARLY_ANCHORS}; a run
  * that never got that many takes those before it, else the earliest settled anchor within reach; without one, the
  * latest within reach.
+ *
+ * The offset so found is held while it stays within {@link HOLD_SECONDS} of the one in use (see there).
  */
 export function wallSecondsAt(timing: RunTiming, mediaSeconds: number): number | undefined {
+  const placed = placedBy(timing, mediaSeconds);
+  if (placed === undefined) return undefined;
+  // The offset in use: the first settled anchor's, replaced only where the anchors moved it further than the hold.
+  let held: number | undefined;
+  for (const anchor of timing.anchors.slice(SETTLED_ANCHOR)) {
+    if (anchor.mediaSeconds > mediaSeconds) break;
+    const offset = placedBy(timing, anchor.mediaSeconds)! - anchor.mediaSeconds;
+    if (held === undefined || Math.abs(offset - held) > HOLD_SECONDS) held = offset;
+  }
+  const offset = placed - mediaSeconds;
+  return mediaSeconds + (held === undefined || Math.abs(offset - held) > HOLD_SECONDS ? offset : held);
+}
+
+/**
+ * How far the anchors' mean may move before the placement follows it. Each new anchor nudges the mean by a few
+ * milliseconds; where the picture sits near the middle between two ticks of the composed frame rate, such a nudge
+ * moved it a whole frame (a recording 33 ms out of sync for 40 s, then 3 ms), while the clocks' real drift (tens of
+ * ppm: about a millisecond a minute) needs a step only every several minutes. Held, the picture stays on its tick.
+ */
+const HOLD_SECONDS = 0.01;
+
+function placedBy(timing: RunTiming, mediaSeconds: number): number | undefined {
   const settled = timing.anchors.slice(SETTLED_ANCHOR);
   const mean = (anchors: readonly ClockAnchor[]) =>
     anchors.reduce((sum, candidate) => sum + candidate.wallMs / 1000 - candidate.mediaSeconds, 0) / anchors.length + mediaSeconds;
