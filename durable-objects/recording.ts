@@ -65,6 +65,9 @@ export const NODE_LOST_GRACE_MS = 60_000;
 /** What a teacher reads on a recording whose node died under it (kill -9, crash, reboot). */
 export const NODE_LOST_REASON = "The media server stopped during the recording";
 
+/** What a teacher reads on a recording stopped while its node was out of reach. */
+export const NODE_GONE_BEFORE_STOP_REASON = "The media server that held the recording went away before it stopped";
+
 /** The same, on a part whose recording went on in the next part (a restarted node may still finish this one). */
 export const PART_LOST_REASON = "The media server stopped during the recording; the recording went on in the next part";
 
@@ -146,7 +149,7 @@ export class RecordingControl implements NodeWatcher {
     if (!row) return null;
     this.forget(row);
     const [link] = this.links.sockets(row.node_id);
-    let failureReason: string | null = link ? null : "The media server that held the recording went away before it stopped";
+    let failureReason: string | null = link ? null : NODE_GONE_BEFORE_STOP_REASON;
     if (link) {
       try {
         await this.media.send(link.socket, "recording.stop", { recordingId: row.id });
@@ -157,7 +160,7 @@ export class RecordingControl implements NodeWatcher {
           // Nothing will ever report on this row again, so it ends failed here.
           failureReason = NODE_LOST_REASON;
         } else if (this.links.sockets(row.node_id).length === 0) {
-          failureReason = "The media server that held the recording went away before it stopped";
+          failureReason = NODE_GONE_BEFORE_STOP_REASON;
         }
         // Otherwise a node that did not answer may still have it; it composes when its room closes (or on shutdown).
       }

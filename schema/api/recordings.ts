@@ -69,6 +69,19 @@ export const FleetRecordingUpdateSchema = v.pipe(
 );
 export type FleetRecordingUpdate = v.InferOutput<typeof FleetRecordingUpdateSchema>;
 
+/**
+ * A recording whose node went away with it (its link stayed closed, its process restarted without it, it died
+ * while composing) lies in the store as segments (`segments/<classId>/<recordingId>/`, uploaded as each closed).
+ * Once that node has been silent for `FLEET_STALE_AFTER_MS`, the Worker offers the recording to another node
+ * in a heartbeat answer (`rescue` in schema/protocol/fleet.ts); a node takes it with
+ * `POST /api/fleet/recordings/:id/rescue` (the row becomes its own, `composing`), composes the segments and
+ * publishes the result as the recording, or reports it failed. Its own node, back, takes it the same way first.
+ */
+export const FleetRescueClaimResponseSchema = v.object({
+  recording: v.object({ id: v.string(), classId: v.string(), startedAt: v.number() }),
+});
+export type FleetRescueClaimResponse = v.InferOutput<typeof FleetRescueClaimResponseSchema>;
+
 /** Catalog query: `q` matches the class or recording title; `page` counts from 1. */
 export const RecordingCatalogQuerySchema = v.strictObject({
   q: v.optional(v.pipe(v.string(), v.trim(), v.maxLength(LIMITS.searchLength))),

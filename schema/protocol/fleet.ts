@@ -65,8 +65,19 @@ export const SfuNodeViewSchema = v.object({
 });
 export type SfuNodeView = v.InferOutput<typeof SfuNodeViewSchema>;
 
-/** Reply to register and heartbeat. */
-export const FleetAckSchema = v.object({ node: SfuNodeViewSchema, heartbeatIntervalMs: v.number() });
+/** A recording a lost node left in the store, offered to a node to finish (schema/api/recordings.ts). */
+export const FleetRescueOfferSchema = v.object({ recordingId: v.string(), classId: v.string() });
+export type FleetRescueOffer = v.InferOutput<typeof FleetRescueOfferSchema>;
+
+/**
+ * Reply to register and heartbeat. `rescue` (heartbeats of a node that is not draining): recordings whose node
+ * went away with them, which this node may take and finish from the store.
+ */
+export const FleetAckSchema = v.object({
+  node: SfuNodeViewSchema,
+  heartbeatIntervalMs: v.number(),
+  rescue: v.optional(v.array(FleetRescueOfferSchema)),
+});
 export type FleetAck = v.InferOutput<typeof FleetAckSchema>;
 
 export const FleetNodesResponseSchema = v.object({ nodes: v.array(SfuNodeViewSchema) });

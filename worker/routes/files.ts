@@ -14,7 +14,7 @@ import {
 import { IdSchema } from "../../schema/api/portal";
 import type { ClassBoardResponse } from "../../schema/api/board";
 import { boardOps, type ClassRow, mediaUploads, slideDecks, type User, users } from "../../schema/db";
-import { type BoardOp, type Shape } from "../../schema/protocol/board";
+import type { BoardOp, Shape } from "../../schema/protocol/board";
 import type { AppEnv } from "../app-env";
 import { activeBlock, requireUser } from "../auth/session";
 import type { Db } from "../db";

@@ -19,6 +19,7 @@ import type { AppEnv } from "../app-env";
 import { requireRole } from "../auth/session";
 import { ApiError } from "../errors";
 import { requireEnrolmentSecret, requireNode } from "../fleet/node-auth";
+import { rescueOffers } from "../portal/recording-rescue";
 import { jsonBody, parse } from "../validate";
 
 /**
@@ -66,7 +67,10 @@ fleetRoutes.post("/api/fleet/heartbeat", async (c) => {
     .returning();
   // An unknown node (the registry was reset) registers again on this answer.
   if (!row) throw new ApiError("NOT_FOUND", `Node ${nodeId} is not registered; register first`);
-  return c.json(ack(row, now));
+  // A node with room to work finishes what lost nodes left (portal/recording-rescue.ts).
+  if (body.draining) return c.json(ack(row, now));
+  const rescue = await rescueOffers(c.var.db, nodeId, now);
+  return c.json(rescue.length > 0 ? { ...ack(row, now), rescue } : ack(row, now));
 });
 
 // ─── operators: node keys ───────────────────────────────────────────────────────────────────────────────────

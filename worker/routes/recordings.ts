@@ -22,6 +22,7 @@ import { feedbackSummary } from "../portal/feedback";
 import { roundRating } from "../portal/mapping";
 import { canManageClass, canViewClass, requireManageClass } from "../portal/permissions";
 import { mayDownload, sourceUrlOf } from "../portal/recording-download";
+import { claimRescue } from "../portal/recording-rescue";
 import { jsonBody, parse, queryParams } from "../validate";
 
 /**
@@ -67,6 +68,13 @@ recordingsRoutes.post("/api/fleet/recordings/:id", async (c) => {
     .returning({ id: recordings.id, status: recordings.status, progress: recordings.progress });
   if (!row) throw new ApiError("CONFLICT", "The recording changed meanwhile; send the latest state again");
   return c.json({ recording: row });
+});
+
+/** A node takes a recording whose node went away with it, to finish it from its segments (portal/recording-rescue.ts). */
+recordingsRoutes.post("/api/fleet/recordings/:id/rescue", async (c) => {
+  const nodeId = await requireNode(c);
+  const id = parse(IdSchema, c.req.param("id"));
+  return c.json(await claimRescue(c.var.db, nodeId, id, Date.now()));
 });
 
 /**
