@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { FLEET_HEARTBEAT_INTERVAL_MS, FleetAckSchema, type FleetHeartbeat, type FleetLoad } from "../../schema/protocol/fleet";
+import { FLEET_HEARTBEAT_INTERVAL_MS, FleetAckSchema, type FleetHeartbeat, type FleetLoad, type FleetRescueOffer } from "../../schema/protocol/fleet";
 import type { SfuConfig } from "./config";
 import type { NodeIdentity } from "./fleet-auth";
 import { log } from "./log";
@@ -29,11 +29,15 @@ export class FleetLink {
   #stopped = false;
   #draining = false;
 
-  constructor(config: LinkConfig, identity: NodeIdentity, node: MediaNode) {
+  readonly #onRescue: ((offer: FleetRescueOffer) => void) | undefined;
+
+  /** `onRescue`: a recording a lost node left, offered in a heartbeat answer (the recording glue's `rescue`). */
+  constructor(config: LinkConfig, identity: NodeIdentity, node: MediaNode, onRescue?: (offer: FleetRescueOffer) => void) {
     this.#config = config;
     this.#identity = identity;
     this.#node = node;
     this.#sampler = new CpuSampler(node);
+    this.#onRescue = onRescue;
   }
 
   /** Whether the Worker's registry has this node now (it registers again after a 404). */
@@ -97,7 +101,8 @@ export class FleetLink {
     try {
       const body: FleetHeartbeat = { nodeId: this.#identity.nodeId, load: await this.load() };
       if (this.#draining) body.draining = true;
-      await this.#post("/api/fleet/heartbeat", body);
+      const ack = await this.#post("/api/fleet/heartbeat", body);
+      for (const offer of ack.rescue ?? []) this.#onRescue?.(offer);
     } catch (error) {
       if (error instanceof FleetHttpError && error.status === 404) {
         this.#registered = false;

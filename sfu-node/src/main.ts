@@ -30,7 +30,16 @@ async function main(): Promise<void> {
 
   const node = await MediaNode.create(config);
   const identity = config.nodeKey ? await NodeIdentity.load({ nodeId: config.nodeId, workerUrl: config.workerUrl, nodeKey: config.nodeKey }) : undefined;
-  const fleetLink = identity ? new FleetLink(config, identity, node) : undefined;
+
+  const recording = identity
+    ? createRecordingGlue({ workerUrl: config.workerUrl, identity, workRoot: recordingWorkRoot(), publisher: storage ? createPublisher(storage) : undefined })
+    : undefined;
+  // Recordings lost nodes left in the store are offered in heartbeat answers; this node finishes them in the background.
+  const fleetLink = identity
+    ? new FleetLink(config, identity, node, (offer) => {
+        void recording?.rescue(offer).catch((error: unknown) => log("error", "recording_rescue_failed", { ...offer, error: String(error) }));
+      })
+    : undefined;
   const server = await startSfuServer({
     node,
     verifier: createMediaTokenVerifier({ workerUrl: config.workerUrl, nodeId: config.nodeId }),
@@ -39,9 +48,6 @@ async function main(): Promise<void> {
     region: config.region,
     fleetStatus: () => (fleetLink ? (fleetLink.registered ? "registered" : "registering") : "disabled"),
   });
-  const recording = identity
-    ? createRecordingGlue({ workerUrl: config.workerUrl, identity, workRoot: recordingWorkRoot(), publisher: storage ? createPublisher(storage) : undefined })
-    : undefined;
   const classLinks = identity
     ? new ClassLinks(
         { workerUrl: config.workerUrl, identity, recording, pipes: { announcedAddress: config.pipeAnnouncedAddress, delays: config.pipeDelays } },

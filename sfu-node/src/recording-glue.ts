@@ -2,12 +2,13 @@ import { rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { FleetRecordingUpdate } from "../../schema/api/recordings";
+import type { FleetRescueOffer } from "../../schema/protocol/fleet";
 import type { RecordingCommands } from "./class-link";
 import { MediaError } from "./errors";
 import type { NodeIdentity } from "./fleet-auth";
 import { log } from "./log";
 import { type ComposedRecording, type RecordingHandle, startRecording } from "./recording/Recorder";
-import { ENDED_EARLY_NOTE, recoverRecordings, writeRecordingDescription } from "./recording/recovery";
+import { type ClaimOutcome, ENDED_EARLY_NOTE, RESCUED_NOTE, recoverRecordings, rescueRecording, writeRecordingDescription } from "./recording/recovery";
 import { SegmentUploader, segmentsPrefix } from "./recording/segment-upload";
 import { playableUpload } from "./storage/playable-upload";
 import { PublishError, type PublishDetails, type PublishStatus, type RecordingPublisher } from "./storage/publish";
@@ -44,6 +45,12 @@ export interface RecordingGlue extends RecordingCommands {
    * how many it took up.
    */
   recoverLeftovers(): Promise<number>;
+  /**
+   * Finishes a recording another node left in the store when it died (the Worker offers it in a heartbeat
+   * answer): one at a time, and not while this node recovers its own; an offer that comes meanwhile waits for
+   * the next heartbeat. Resolves with whether this node took it.
+   */
+  rescue(offer: FleetRescueOffer): Promise<boolean>;
 }
 
 /**
@@ -109,19 +116,49 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
     reporter.send(recordingId, { status: "composing", progress: 0, endedAt, durationMs: endedAt - handle.startedAt });
   };
 
+  const fail = (recordingId: string, failureReason: string) => reporter.send(recordingId, { status: "failed", progress: 0, failureReason });
+  const claim = (recordingId: string) => claimRecording(options, recordingId);
+  /** Own recordings being recovered, or another node's being rescued: one such job at a time. */
+  let finishing: Promise<unknown> | undefined;
+  const alone = <T>(job: () => Promise<T>): Promise<T> => {
+    const run = job().finally(() => {
+      if (finishing === run) finishing = undefined;
+    });
+    finishing = run;
+    return run;
+  };
+
   return {
     running,
     reportsFlushed: () => reporter.flushed(),
 
     recoverLeftovers: () =>
-      recoverRecordings({
-        workRoot: options.workRoot,
-        nodeId: options.identity.nodeId,
-        isRunning: (recordingId) => running.has(recordingId),
-        store: options.publisher?.store,
-        publish: (description, composed) => publish(description.classId, description.recordingId, composed, ENDED_EARLY_NOTE),
-        fail: (recordingId, failureReason) => reporter.send(recordingId, { status: "failed", progress: 0, failureReason }),
-      }),
+      alone(() =>
+        recoverRecordings({
+          workRoot: options.workRoot,
+          nodeId: options.identity.nodeId,
+          isRunning: (recordingId) => running.has(recordingId),
+          store: options.publisher?.store,
+          publish: (description, composed) => publish(description.classId, description.recordingId, composed, ENDED_EARLY_NOTE),
+          fail,
+          claim,
+        }),
+      ),
+
+    async rescue(offer) {
+      const store = options.publisher?.store;
+      if (!store || finishing || running.has(offer.recordingId)) return false;
+      return alone(() =>
+        rescueRecording(offer, {
+          workRoot: options.workRoot,
+          nodeId: options.identity.nodeId,
+          store,
+          claim,
+          publish: (description, composed) => publish(description.classId, description.recordingId, composed, RESCUED_NOTE),
+          fail,
+        }),
+      );
+    },
 
     heldFor(classId) {
       return [...running.values()]
@@ -201,6 +238,29 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
       void handle.stop().catch(() => undefined);
     },
   };
+}
+
+/**
+ * `POST /api/fleet/recordings/:id/rescue`: this node takes the recording to finish it. `taken` when the Worker
+ * refuses (409: another node has it, or it is not waiting to be finished); `unknown` when it cannot say.
+ */
+async function claimRecording(options: Pick<RecordingGlueOptions, "workerUrl" | "identity">, recordingId: string): Promise<ClaimOutcome> {
+  const url = `${options.workerUrl.replace(/\/+$/, "")}/api/fleet/recordings/${encodeURIComponent(recordingId)}/rescue`;
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: await options.identity.authorization("POST", url) },
+      body: "{}",
+      signal: AbortSignal.timeout(10_000),
+    });
+    const body = await response.text();
+    if (response.ok) return "ours";
+    log(response.status === 409 ? "info" : "warn", "recording_claim_refused", { recordingId, status: response.status, body: body.slice(0, 300) });
+    return response.status === 409 ? "taken" : "unknown";
+  } catch (error) {
+    log("warn", "recording_claim_failed", { recordingId, error: String(error) });
+    return "unknown";
+  }
 }
 
 /** The publisher's report as the Worker takes it (a DRM recording has no HLS manifest: the field is left out). */

@@ -2,7 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as v from "valibot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FleetHeartbeatSchema, FleetRegisterSchema } from "../../schema/protocol/fleet";
+import { FleetHeartbeatSchema, FleetRegisterSchema, type FleetRescueOffer } from "../../schema/protocol/fleet";
 import { FleetLink } from "../src/fleet-link";
 import { MediaNode } from "../src/Node";
 import { eventually } from "./helpers";
@@ -16,7 +16,8 @@ import { testNodeKey } from "./node-key-helpers";
 function startRegistry() {
   const calls: { path: string; body: unknown }[] = [];
   const known = new Set<string>();
-  const state = { enrolled: true, refused: 0 };
+  /** `offers`: recordings offered in every heartbeat answer to a node that is not draining. */
+  const state = { enrolled: true, refused: 0, offers: [] as FleetRescueOffer[] };
   const server = http.createServer((request, response) => {
     let text = "";
     request.on("data", (chunk: Buffer) => (text += chunk.toString()));
@@ -46,7 +47,7 @@ function startRegistry() {
       }
       const beat = v.parse(FleetHeartbeatSchema, body);
       if (!known.delete(beat.nodeId)) return reply(404, { error: { code: "NOT_FOUND", message: "register first" } });
-      return reply(200, { node: node(beat.nodeId), heartbeatIntervalMs: 100 });
+      return reply(200, { node: node(beat.nodeId), heartbeatIntervalMs: 100, ...(beat.draining ? {} : { rescue: state.offers }) });
     });
   });
   return { server, calls, state };
@@ -122,6 +123,36 @@ describe("fleet link", () => {
       expect(registry.calls[0]?.path).toBe("/api/fleet/register");
     } finally {
       link.stop();
+    }
+  });
+
+  it("hands the recordings a heartbeat answer offers to finish to the node, and is offered none while it drains", async () => {
+    registry.calls.length = 0;
+    const offer = { recordingId: "rec-left", classId: "class-left" };
+    registry.state.offers = [offer];
+    const offered: FleetRescueOffer[] = [];
+    const link = new FleetLink(
+      { workerUrl: "http://127.0.0.1:8849", region: "local", publicUrl: "http://127.0.0.1:8840", maxConsumers: 500 },
+      nodeKey.identity,
+      node,
+      (rescue) => offered.push(rescue),
+    );
+    link.start();
+    try {
+      await eventually(() => offered.length >= 1, 5_000, "an offer handed on");
+      expect(offered[0]).toEqual(offer);
+      link.drain();
+      await eventually(() => registry.calls.some((call) => (call.body as { draining?: boolean }).draining === true), 5_000, "a draining heartbeat");
+      const handed = offered.length;
+      await eventually(
+        () => registry.calls.filter((call) => (call.body as { draining?: boolean }).draining === true).length >= 3,
+        5_000,
+        "more draining beats",
+      );
+      expect(offered.length).toBe(handed);
+    } finally {
+      link.stop();
+      registry.state.offers = [];
     }
   });
 });

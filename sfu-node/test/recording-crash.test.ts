@@ -8,7 +8,7 @@ import * as v from "valibot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FleetRecordingUpdate, FleetRecordingUpdateSchema } from "../../schema/api/recordings";
 import { configureRecorder } from "../src/recording/Recorder";
-import { ENDED_EARLY_NOTE, NOTHING_SAVED_REASON } from "../src/recording/recovery";
+import { ENDED_EARLY_NOTE, NOTHING_SAVED_REASON, RESCUED_NOTE } from "../src/recording/recovery";
 import { createRecordingGlue } from "../src/recording-glue";
 import { createPublisher } from "../src/storage/publish";
 import { segmentsPrefix } from "../src/recording/segment-upload";
@@ -42,6 +42,14 @@ let store: RecordingStore;
 let worker: http.Server;
 let workerUrl: string;
 let nodeKey: Awaited<ReturnType<typeof testNodeKey>>;
+/** Another node of the fleet, which finishes what the dead node left when it stays away. */
+const RESCUER_ID = "rescue-node";
+let rescuerKey: Awaited<ReturnType<typeof testNodeKey>>;
+/**
+ * Recordings the Worker stand-in lets a node take to finish (`/rescue`), and which node took each: the Worker
+ * lets one node have it. Recordings not in here answer 404 (a Worker that does not know the route).
+ */
+const holders = new Map<string, { takenBy?: string }>();
 let workRoot: string;
 /** Every report the Worker stand-in took, in order. */
 const reports: { recordingId: string; signedBy: string | null; update: FleetRecordingUpdate }[] = [];
@@ -57,15 +65,29 @@ beforeAll(async () => {
     let body = "";
     request.on("data", (chunk) => (body += chunk));
     request.on("end", async () => {
+      const signedBy = (await nodeKey.verify(request)) ?? (await rescuerKey.verify(request));
+      // A node taking a recording to finish it: the first node to ask gets it, every other is refused.
+      const claimed = /^\/api\/fleet\/recordings\/([^/]+)\/rescue$/.exec(request.url ?? "");
+      if (request.method === "POST" && claimed && signedBy) {
+        const recordingId = claimed[1]!;
+        const holder = holders.get(recordingId);
+        if (!holder) return void response.writeHead(404).end();
+        if (holder.takenBy && holder.takenBy !== signedBy) return void response.writeHead(409).end('{"error":{"code":"CONFLICT"}}');
+        holder.takenBy = signedBy;
+        return void response
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ recording: { id: recordingId, classId: CLASS_ID, startedAt: 0 } }));
+      }
       const match = /^\/api\/fleet\/recordings\/([^/]+)$/.exec(request.url ?? "");
       if (request.method !== "POST" || !match) return void response.writeHead(404).end();
-      reports.push({ recordingId: match[1]!, signedBy: await nodeKey.verify(request), update: v.parse(FleetRecordingUpdateSchema, JSON.parse(body)) });
+      reports.push({ recordingId: match[1]!, signedBy, update: v.parse(FleetRecordingUpdateSchema, JSON.parse(body)) });
       response.writeHead(200, { "content-type": "application/json" }).end("{}");
     });
   });
   await new Promise<void>((resolve) => worker.listen(0, "127.0.0.1", resolve));
   workerUrl = `http://127.0.0.1:${(worker.address() as AddressInfo).port}`;
   nodeKey = await testNodeKey(NODE_ID, workerUrl);
+  rescuerKey = await testNodeKey(RESCUER_ID, workerUrl);
   workRoot = await tempDir("crash");
   tempDirs.push(workRoot);
 });
@@ -303,6 +325,54 @@ describe("a node killed during a recording", () => {
       expect(mine.map((report) => [report.signedBy, report.update.status, report.update.failureReason])).toEqual([[NODE_ID, "failed", NOTHING_SAVED_REASON]]);
       await eventually(async () => !(await exists(path.join(workRoot, recordingId))), 30_000, "the local directory removed");
       await eventually(async () => (await store.listKeys(segmentsPrefix(CLASS_ID, recordingId))).length === 0, 30_000, "nothing left in the store");
+    } finally {
+      await stopNode(node);
+    }
+  });
+});
+
+describe("a node killed during a recording and never back", () => {
+  it("leaves what it saved to another node, which publishes it; the dead node coming back later leaves it be", { timeout: 300_000 }, async () => {
+    const recordingId = "rec-rescued";
+    holders.set(recordingId, {});
+    const { child, startedAt } = await recordingNode(recordingId, false);
+    await sleep(25_000);
+    killGroup(child, "SIGKILL");
+    const killedAt = Date.now();
+    await exitOf(child);
+
+    // Another node of the fleet, with a work directory of its own and the same store, is offered the recording.
+    const rescuerRoot = await tempDir("crash-rescuer");
+    tempDirs.push(rescuerRoot);
+    const rescuer = createRecordingGlue({ workerUrl, identity: rescuerKey.identity, workRoot: rescuerRoot, publisher: createPublisher(s3.config) });
+    expect(await rescuer.rescue({ recordingId, classId: CLASS_ID })).toBe(true);
+    await rescuer.reportsFlushed();
+    const mine = reports.filter((report) => report.recordingId === recordingId);
+    expect(mine.every((report) => report.signedBy === RESCUER_ID)).toBe(true);
+    expect(mine.map((report) => report.update.status)).toEqual(expect.arrayContaining(["composing", "uploading", "packaging", "ready"]));
+    const ready = mine.at(-1)!.update;
+    expect(ready).toMatchObject({ status: "ready", progress: 100, failureReason: RESCUED_NOTE });
+    // It ends at the last segment the dead node had closed: at most the one being written (10 s) is missing.
+    const recordedMs = killedAt - startedAt;
+    expect(ready.durationMs).toBeGreaterThan(recordedMs - 12_500);
+    expect(ready.durationMs).toBeLessThan(recordedMs);
+    const source = store.publicUrl(mine.map((report) => report.update.sourceKey).find(Boolean)!);
+    const probe = await probeStreams(source);
+    expect(probe.streams.map((stream) => `${stream.codec_type}:${stream.codec_name}`).sort()).toEqual(["audio:aac", "video:h264"]);
+    expect(Number(probe.format.duration)).toBeCloseTo(ready.durationMs! / 1000, 0);
+    const seconds = ready.durationMs! / 1000;
+    expect((await silences(source, 0.5)).filter(([start]) => start > 3 && start < seconds - 1.5)).toEqual([]);
+    expect(await store.listKeys(segmentsPrefix(CLASS_ID, recordingId))).toEqual([]);
+    expect(await readdir(rescuerRoot)).toEqual([]);
+
+    // The dead node's process comes back with the recording on its disk: the Worker says another node has it, so
+    // it reports nothing and drops its copy (the recording is not published twice).
+    const reportsBefore = reports.length;
+    const node = restartedNode();
+    try {
+      await eventually(async () => !(await exists(path.join(workRoot, recordingId))), 120_000, "the dead node's copy removed");
+      await sleep(1_000);
+      expect(reports.slice(reportsBefore).filter((report) => report.recordingId === recordingId)).toEqual([]);
     } finally {
       await stopNode(node);
     }

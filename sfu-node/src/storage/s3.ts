@@ -1,7 +1,9 @@
-import { createReadStream } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, readdir, stat } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import path from "node:path";
-import { DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import type { S3Settings } from "./config";
 
@@ -149,6 +151,25 @@ export class RecordingStore {
       continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (continuationToken);
     return keys;
+  }
+
+  /**
+   * Copies every object under `prefix` to `directory` + the rest of its key (a key that would land outside
+   * `directory` is refused). Resolves with the relative paths written.
+   */
+  async downloadPrefix(prefix: string, directory: string): Promise<string[]> {
+    const written: string[] = [];
+    for (const key of await this.listKeys(prefix)) {
+      const relative = key.slice(prefix.length);
+      const file = path.resolve(directory, relative);
+      if (relative === "" || !file.startsWith(path.resolve(directory) + path.sep)) throw new Error(`refusing to write ${key} outside ${directory}`);
+      await mkdir(path.dirname(file), { recursive: true });
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      if (!(object.Body instanceof Readable)) throw new Error(`no body for ${key}`);
+      await pipeline(object.Body, createWriteStream(file));
+      written.push(relative);
+    }
+    return written;
   }
 
   /** Deletes every object under `prefix` but `keep`, 1,000 per request (the DeleteObjects limit). Returns how many. */
