@@ -1,0 +1,117 @@
+/**
+ * A recording whose node is killed and never comes back: a teacher and a student in real Chromium, placed in
+ * ap-southeast, record on that region's node; it is killed (kill -9, not restarted). The recording goes on as its
+ * second part on the stack's node, where the class moves them. The first part, failed at first, is then finished
+ * by the stack's node from the segments the dead node had put in the store (offered in a heartbeat answer once the
+ * dead node is silent): both parts end `ready`, and the first plays the teacher's camera up to the kill.
+ */
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { RecordingView } from "../schema/api/recordings";
+import { RESCUED_NOTE } from "../sfu-node/src/recording/recovery";
+import { launchBrowser } from "./lib/browser";
+import { type ExtraNode, stackStoreEnv, startExtraNode } from "./lib/extra-node";
+import { createClassWithStudents, type IdentifiedPerson, openMediaPerson, startRecording } from "./lib/live-class";
+import { cameraAt } from "./lib/media-faults";
+import { nodeOf, stackNodeOf } from "./lib/media-nodes";
+import { FRAME_HEIGHT, FRAME_WIDTH, type Frame, readRecordingFrames, type Rgb, shareOf } from "./lib/recording-frames";
+import { newPerson } from "./lib/sso";
+
+const baseUrl = inject("baseUrl");
+const MEDIA_TIMEOUT_MS = 30_000;
+/** Two closed segments (10 s each) before the kill: what the store has of the first part. */
+const FIRST_PART_MS = 25_000;
+const SECOND_PART_MS = 8_000;
+/**
+ * The dead node silent for FLEET_STALE_AFTER_MS (30 s), the next heartbeat of the stack's node (10 s), then
+ * composing, uploading and packaging on a busy 2-core machine.
+ */
+const RESCUED_WITHIN_MS = 300_000;
+const REGION = "ap-southeast";
+
+/** Chromium's fake camera is mostly green. */
+const greenish = ([r, g, b]: Rgb) => g > r + 40 && g > b + 40;
+
+async function recordingsOf(who: IdentifiedPerson, classId: string): Promise<RecordingView[]> {
+  const response = await who.context.request.get(`/api/classes/${classId}/recordings`);
+  return ((await response.json()) as { recordings: RecordingView[] }).recordings.sort((a, b) => a.startedAt - b.startedAt);
+}
+
+describe("a recording whose node is killed and never comes back", () => {
+  let browser: Browser;
+  let doomed: ExtraNode;
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    doomed = await startExtraNode(baseUrl, "e2e-doomed-rec-node", REGION, 53_000, stackStoreEnv(baseUrl));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await doomed?.stop();
+  });
+
+  it("goes on in a second part, and another node finishes the first part from the store", { timeout: 600_000 }, async () => {
+    const title = "Lost node recording";
+    const teacher = await openMediaPerson(browser, baseUrl, newPerson("teacher", "Rhea Rescued"));
+    const student = await openMediaPerson(browser, baseUrl, newPerson("student", "Sol Student"));
+    const classId = await createClassWithStudents(baseUrl, teacher, [student], { title, startsAt: Date.now() + 5 * 60_000 });
+    for (const who of [teacher, student]) {
+      await who.page.goto(`/classes/${classId}/live?region=${REGION}`);
+      await who.page.getByRole("heading", { name: title, level: 1 }).waitFor();
+    }
+    await expect
+      .poll(async () => (await cameraAt(student.page, teacher.userId))?.framesDecoded ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
+      .toBeGreaterThan(0);
+    expect(await nodeOf(teacher.page)).toBe(doomed.nodeId);
+
+    await startRecording(teacher.page);
+    const rec = student.page.getByTestId("rec-indicator");
+    await rec.waitFor();
+    await teacher.page.waitForTimeout(FIRST_PART_MS);
+    const killedAt = Date.now();
+    process.kill(doomed.pid, "SIGKILL");
+    await doomed.exited;
+    // The class moves the teacher to the stack's node, and the recording goes on there; REC stays on.
+    await expect.poll(() => nodeOf(teacher.page), { timeout: MEDIA_TIMEOUT_MS }).toBe(stackNodeOf(baseUrl).nodeId);
+    expect(await rec.count()).toBe(1);
+    await teacher.page.waitForTimeout(SECOND_PART_MS);
+    await teacher.page.getByRole("button", { name: "■ Stop recording" }).click();
+    await rec.waitFor({ state: "detached" });
+
+    // The second part is published by its node; the first, whose node is gone, by the stack's node.
+    let parts: RecordingView[] = [];
+    await expect
+      .poll(
+        async () => {
+          parts = await recordingsOf(teacher, classId);
+          return parts.map((part) => part.status);
+        },
+        { timeout: RESCUED_WITHIN_MS, interval: 2_000 },
+      )
+      .toEqual(["ready", "ready"]);
+    const [first, second] = parts as [RecordingView, RecordingView];
+    expect([first.title, second.title]).toEqual([`${title} — Part 1`, `${title} — Part 2`]);
+    // Shown above the player: why the first part is shorter than the class was before the kill.
+    expect(first.failureReason).toBe(RESCUED_NOTE);
+    expect(second.failureReason).toBeNull();
+    // It holds what the dead node had closed: at most the segment being written (10 s) is missing.
+    expect(first.durationMs!).toBeGreaterThan(FIRST_PART_MS - 12_500);
+    expect(first.startedAt + first.durationMs!).toBeLessThanOrEqual(killedAt);
+
+    const main = { x1: FRAME_WIDTH * 0.2, y1: FRAME_HEIGHT * 0.2, x2: FRAME_WIDTH * 0.8, y2: FRAME_HEIGHT * 0.8 };
+    const frames: Frame[] = await readRecordingFrames(new URL((first.hlsManifestUrl ?? first.dashManifestUrl)!, baseUrl).toString());
+    expect(frames.length).toBeGreaterThanOrEqual(2 * ((first.durationMs! - 2_000) / 1000));
+    expect(frames.filter((frame) => shareOf(frame, main, greenish) > 0.3).length / frames.length).toBeGreaterThan(0.6);
+    console.log(
+      JSON.stringify({
+        figure: "recording_rescued_after_kill",
+        firstPartMs: first.durationMs,
+        readyAfterKillMs: Date.now() - killedAt,
+        recordedBeforeKillMs: killedAt - first.startedAt,
+      }),
+    );
+    await teacher.context.close();
+    await student.context.close();
+  });
+});
