@@ -9,10 +9,9 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser } from "./lib/browser";
 import { type ExtraNode, startExtraNode } from "./lib/extra-node";
-import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, openMediaPerson } from "./lib/live-class";
+import type { IdentifiedPerson } from "./lib/live-class";
 import { cameraAt } from "./lib/media-faults";
-import { nodeOf, running, stackNodeOf, stackNodePid } from "./lib/media-nodes";
-import { newPerson, type SsoPerson } from "./lib/sso";
+import { classWithMedia, nodeOf, running, stackNodeOf, stackNodePid } from "./lib/media-nodes";
 
 const baseUrl = inject("baseUrl");
 /** Media may take a few seconds to flow on a busy 2-core machine; a user would wait that long too. */
@@ -36,23 +35,6 @@ describe("a node under a live class goes away, with another node in the fleet", 
     await nodeB?.stop();
   });
 
-  const open = (person: SsoPerson) => openMediaPerson(browser, baseUrl, person);
-
-  /** A teacher and a student in a live class, the student decoding the teacher's camera; and the node they are on. */
-  async function classWithMedia(title: string): Promise<{ teacher: IdentifiedPerson; student: IdentifiedPerson; nodeId: string }> {
-    const teacher = await open(newPerson("teacher", `${title} Teacher`));
-    const student = await open(newPerson("student", `${title} Student`));
-    const classId = await createClassWithStudents(baseUrl, teacher, [student], { title, startsAt: Date.now() + 5 * 60_000 });
-    for (const who of [teacher, student]) await enterLiveClass(who, classId, title);
-    await expect
-      .poll(async () => (await cameraAt(student.page, teacher.userId))?.framesDecoded ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
-      .toBeGreaterThan(0);
-    const nodeId = (await nodeOf(teacher.page))!;
-    expect([stackNode.nodeId, nodeB.nodeId]).toContain(nodeId);
-    expect(await nodeOf(student.page)).toBe(nodeId);
-    return { teacher, student, nodeId };
-  }
-
   /** Waits until the student decodes the teacher's camera on a track other than `beforeTrack`; the time it took from `since`. */
   async function backWithMedia(teacher: IdentifiedPerson, student: IdentifiedPerson, beforeTrack: string, since: number): Promise<number> {
     await expect
@@ -68,7 +50,7 @@ describe("a node under a live class goes away, with another node in the fleet", 
   }
 
   it("kill -9 of their node: teacher and student are back with media on the other node within seconds", { timeout: 180_000 }, async () => {
-    const { teacher, student, nodeId } = await classWithMedia("Failover");
+    const { teacher, student, nodeId } = await classWithMedia(browser, baseUrl, "Failover", [stackNode.nodeId, nodeB.nodeId]);
     const before = (await cameraAt(student.page, teacher.userId))!;
     const victim = nodeId === nodeB.nodeId ? nodeB.pid : stackNodePid(nodeB);
     const survivor = nodeId === nodeB.nodeId ? stackNode : nodeB;
@@ -97,7 +79,7 @@ describe("a node under a live class goes away, with another node in the fleet", 
     }
   });
   it("SIGTERM of their node drains it: both move to the other node with a short gap, then the node exits", { timeout: 180_000 }, async () => {
-    const { teacher, student, nodeId } = await classWithMedia("Rolling restart");
+    const { teacher, student, nodeId } = await classWithMedia(browser, baseUrl, "Rolling restart", [stackNode.nodeId, nodeB.nodeId]);
     const before = (await cameraAt(student.page, teacher.userId))!;
     const drained = nodeId === nodeB.nodeId ? nodeB.pid : stackNodePid(nodeB);
     const survivor = nodeId === nodeB.nodeId ? stackNode : nodeB;

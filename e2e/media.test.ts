@@ -12,7 +12,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser } from "./lib/browser";
 import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, openMediaPerson } from "./lib/live-class";
-import type { PagePeerConnection } from "./lib/peer-connections";
+import { inbound } from "./lib/media-faults";
 import { newPerson, type SsoPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
@@ -33,51 +33,10 @@ interface PageMediaElement {
   srcObject: { getTracks(): PageTrack[] } | null;
 }
 interface PageWindow {
-  RTCPeerConnection: new (configuration?: unknown) => PagePeerConnection;
   document: {
-    querySelector(selector: string): PageMediaElement | null;
     querySelectorAll(selector: string): { forEach(visit: (element: PageMediaElement) => void): void };
   };
-  __e2ePeerConnections: PagePeerConnection[];
   __e2eTracksBeforeRemoval: PageTrack[];
-}
-
-interface InboundFigures {
-  framesDecoded: number;
-  /** Height of the last decoded frame: which simulcast layer arrives. */
-  frameHeight: number;
-  packetsReceived: number;
-  totalSamplesReceived: number;
-  trackEnded: boolean;
-}
-
-/**
- * The browser's inbound-rtp statistics for the track one tile (video/screen) or audio element (audio) plays
- * for `userId`; null while there is no such element.
- */
-async function inbound(page: Page, userId: string, source: "video" | "screen" | "audio"): Promise<InboundFigures | null> {
-  return page.evaluate(
-    async ({ userId, source }) => {
-      const page = globalThis as unknown as PageWindow;
-      const selector =
-        source === "audio" ? `audio[data-user-id="${userId}"]` : `[data-testid="media-tile"][data-user-id="${userId}"][data-source="${source}"] video`;
-      const track = page.document.querySelector(selector)?.srcObject?.getTracks()[0];
-      if (!track) return null;
-      const figures = { framesDecoded: 0, frameHeight: 0, packetsReceived: 0, totalSamplesReceived: 0, trackEnded: track.readyState === "ended" };
-      for (const connection of page.__e2ePeerConnections) {
-        if (connection.connectionState === "closed") continue;
-        (await connection.getStats()).forEach((report) => {
-          if (report.type !== "inbound-rtp" || report.trackIdentifier !== track.id) return;
-          figures.framesDecoded = Number(report.framesDecoded ?? 0);
-          figures.frameHeight = Number(report.frameHeight ?? 0);
-          figures.packetsReceived = Number(report.packetsReceived ?? 0);
-          figures.totalSamplesReceived = Number(report.totalSamplesReceived ?? 0);
-        });
-      }
-      return figures;
-    },
-    { userId, source },
-  );
 }
 
 /** Waits until the page decodes frames of `userId`'s `source`. */

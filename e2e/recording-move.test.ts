@@ -10,11 +10,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { RecordingView } from "../schema/api/recordings";
 import { launchBrowser } from "./lib/browser";
 import { type ExtraNode, stackStoreEnv, startExtraNode } from "./lib/extra-node";
-import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, startRecording, openMediaPerson } from "./lib/live-class";
-import { cameraAt } from "./lib/media-faults";
-import { nodeOf, running, stackNodeOf, stackNodePid } from "./lib/media-nodes";
+import { type IdentifiedPerson, startRecording } from "./lib/live-class";
+import { classWithMedia, nodeOf, running, stackNodeOf, stackNodePid } from "./lib/media-nodes";
 import { FRAME_HEIGHT, FRAME_WIDTH, type Frame, readRecordingFrames, type Rgb, shareOf } from "./lib/recording-frames";
-import { newPerson, type SsoPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
 const MEDIA_TIMEOUT_MS = 30_000;
@@ -63,8 +61,6 @@ describe("a recording across the teacher's move", () => {
     await nodeB?.stop();
   });
 
-  const open = (person: SsoPerson) => openMediaPerson(browser, baseUrl, person);
-
   /** The sfu-node process carrying `nodeId`: the extra node's, or the stack's (the parent of its workers). */
   function pidOf(nodeId: string): number {
     return nodeId === nodeB.nodeId ? nodeB.pid : stackNodePid(nodeB);
@@ -74,15 +70,7 @@ describe("a recording across the teacher's move", () => {
     timeout: 480_000,
   }, async () => {
     const title = "Moved recording";
-    const teacher: IdentifiedPerson = await open(newPerson("teacher", "Mo Mover"));
-    const student: IdentifiedPerson = await open(newPerson("student", "Sid Stayer"));
-    const classId = await createClassWithStudents(baseUrl, teacher, [student], { title, startsAt: Date.now() + 5 * 60_000 });
-    for (const who of [teacher, student]) await enterLiveClass(who, classId, title);
-    await expect
-      .poll(async () => (await cameraAt(student.page, teacher.userId))?.framesDecoded ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
-      .toBeGreaterThan(0);
-    const nodeId = (await nodeOf(teacher.page))!;
-    expect([stackNodeId, nodeB.nodeId]).toContain(nodeId);
+    const { classId, teacher, student, nodeId } = await classWithMedia(browser, baseUrl, title, [stackNodeId, nodeB.nodeId]);
     const survivor = nodeId === nodeB.nodeId ? stackNodeId : nodeB.nodeId;
 
     await startRecording(teacher.page);
@@ -147,15 +135,7 @@ describe("a recording across the teacher's move, its node killed", () => {
     timeout: 480_000,
   }, async () => {
     const title = "Killed recording";
-    const open = (person: SsoPerson) => openMediaPerson(browser, baseUrl, person);
-    const teacher = await open(newPerson("teacher", "Kim Killed"));
-    const student = await open(newPerson("student", "Kai Watcher"));
-    const classId = await createClassWithStudents(baseUrl, teacher, [student], { title, startsAt: Date.now() + 5 * 60_000 });
-    for (const who of [teacher, student]) await enterLiveClass(who, classId, title);
-    await expect
-      .poll(async () => (await cameraAt(student.page, teacher.userId))?.framesDecoded ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
-      .toBeGreaterThan(0);
-    expect(await nodeOf(teacher.page)).toBe(stackNodeId);
+    const { classId, teacher, student } = await classWithMedia(browser, baseUrl, title, [stackNodeId]);
     // The spare comes only now, so the class is on the stack's node whatever the tie-break between equally placed
     // nodes: the stack's supervisor starts that node again after the kill, and a node that comes back finishes its
     // part from its disk.

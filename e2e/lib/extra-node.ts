@@ -9,10 +9,13 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { enrolNodeKey, newNodeKey, untilRegistered } from "../../scripts/lib/fleet-node";
+import { nodeEnv } from "../../scripts/lib/node-env";
 import { freePort } from "./wrangler-dev";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 const REGISTER_TIMEOUT_MS = 60_000;
+/** Long enough for a drained node's class to move everyone away while a test watches. */
+const DRAIN_DEADLINE_MS = 10_000;
 
 export interface ExtraNode {
   nodeId: string;
@@ -53,10 +56,10 @@ export async function roomsOn(httpUrl: string): Promise<number | null> {
 }
 
 /**
- * Starts a node `nodeId` in `region` against the Worker at `baseUrl` and waits until it is registered. `env` adds
- * settings (the recordings store: {@link stackStoreEnv}).
+ * Starts a node `nodeId` in `region` against the Worker at `baseUrl` and waits until it is registered. Its ports are
+ * the 200 from `portWindow` (see {@link nodeEnv}). `env` adds settings (the recordings store: {@link stackStoreEnv}).
  */
-export async function startExtraNode(baseUrl: string, nodeId: string, region = "local", rtcBase = 50_000, env: NodeJS.ProcessEnv = {}): Promise<ExtraNode> {
+export async function startExtraNode(baseUrl: string, nodeId: string, region = "local", portWindow = 50_000, env: NodeJS.ProcessEnv = {}): Promise<ExtraNode> {
   const key = await newNodeKey();
   await enrolNodeKey(baseUrl, nodeId, key);
 
@@ -66,21 +69,16 @@ export async function startExtraNode(baseUrl: string, nodeId: string, region = "
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe"],
     env: {
-      ...process.env,
-      SFU_PORT: String(port),
-      SFU_LISTEN_HOST: "127.0.0.1",
-      SFU_REGION: region,
-      SFU_NODE_ID: nodeId,
-      SFU_WEBRTC_SERVER_PORT: String(rtcBase),
-      SFU_RTC_PORT_MIN: String(rtcBase + 10),
-      SFU_RTC_PORT_MAX: String(rtcBase + 99),
-      SFU_RECORDING_PORT_MIN: String(rtcBase + 200),
-      SFU_RECORDING_PORT_MAX: String(rtcBase + 299),
-      SFU_RECORDING_DIR: recordings,
-      SFU_DRAIN_DEADLINE_MS: "10000",
-      WORKER_URL: baseUrl,
-      SFU_NODE_KEY: JSON.stringify(key),
-      FLEET_CREDENTIAL: "",
+      ...nodeEnv({
+        nodeId,
+        region,
+        workerUrl: baseUrl,
+        httpPort: port,
+        portWindow,
+        recordingDir: recordings,
+        key: { json: JSON.stringify(key) },
+        drainDeadlineMs: DRAIN_DEADLINE_MS,
+      }),
       ...env,
     },
   });

@@ -1,50 +1,73 @@
 /**
- * What the fault tests look at in a page and on this machine: which camera track a tile plays and how many of its
- * frames were decoded, and the processes of the stack this test run started (its sfu-node and mediasoup workers).
+ * What the media tests look at in a page and on this machine: what the browser received of someone's camera, screen
+ * or microphone (its own WebRTC statistics), and the processes of the stack this test run started (its sfu-node and
+ * mediasoup workers).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import type { Page } from "playwright-core";
 import type { PagePeerConnection } from "./peer-connections";
 
 interface PageWindow {
-  document: { querySelector(selector: string): { srcObject: { getTracks(): { id: string }[] } | null } | null };
+  document: { querySelector(selector: string): { srcObject: { getTracks(): { id: string; readyState: "live" | "ended" }[] } | null } | null };
   __e2ePeerConnections: PagePeerConnection[];
 }
 
-/** The track the student's tile of `userId`'s camera plays, and how many of its frames the browser decoded. */
-export async function cameraAt(page: Page, userId: string): Promise<{ trackId: string; framesDecoded: number } | null> {
-  return page.evaluate(async (userId) => {
-    const page = globalThis as unknown as PageWindow;
-    const track = page.document.querySelector(`[data-testid="media-tile"][data-user-id="${userId}"][data-source="video"] video`)?.srcObject?.getTracks()[0];
-    if (!track) return null;
-    let framesDecoded = 0;
-    for (const connection of page.__e2ePeerConnections) {
-      if (connection.connectionState === "closed") continue;
-      (await connection.getStats()).forEach((report) => {
-        if (report.type === "inbound-rtp" && report.trackIdentifier === track.id) framesDecoded = Number(report.framesDecoded ?? 0);
-      });
-    }
-    return { trackId: track.id, framesDecoded };
-  }, userId);
+/** What a page received so far of one person's camera, screen or microphone. */
+export interface InboundFigures {
+  /** The track the page plays it on (a new one after the media moved). */
+  trackId: string;
+  framesDecoded: number;
+  /** Height of the last decoded frame: which simulcast layer arrives. */
+  frameHeight: number;
+  packetsReceived: number;
+  totalSamplesReceived: number;
+  trackEnded: boolean;
+}
+
+/**
+ * The browser's inbound-rtp statistics for the track one tile (video/screen) or audio element (audio) plays for
+ * `userId`; null while there is no such element. The page must register its peer connections (`openMediaPerson`).
+ */
+export async function inbound(page: Page, userId: string, source: "video" | "screen" | "audio"): Promise<InboundFigures | null> {
+  return page.evaluate(
+    async ({ userId, source }) => {
+      const page = globalThis as unknown as PageWindow;
+      const selector =
+        source === "audio" ? `audio[data-user-id="${userId}"]` : `[data-testid="media-tile"][data-user-id="${userId}"][data-source="${source}"] video`;
+      const track = page.document.querySelector(selector)?.srcObject?.getTracks()[0];
+      if (!track) return null;
+      const figures = {
+        trackId: track.id,
+        framesDecoded: 0,
+        frameHeight: 0,
+        packetsReceived: 0,
+        totalSamplesReceived: 0,
+        trackEnded: track.readyState === "ended",
+      };
+      for (const connection of page.__e2ePeerConnections) {
+        if (connection.connectionState === "closed") continue;
+        (await connection.getStats()).forEach((report) => {
+          if (report.type !== "inbound-rtp" || report.trackIdentifier !== track.id) return;
+          figures.framesDecoded = Number(report.framesDecoded ?? 0);
+          figures.frameHeight = Number(report.frameHeight ?? 0);
+          figures.packetsReceived = Number(report.packetsReceived ?? 0);
+          figures.totalSamplesReceived = Number(report.totalSamplesReceived ?? 0);
+        });
+      }
+      return figures;
+    },
+    { userId, source },
+  );
+}
+
+/** What the page's tile of `userId`'s camera received: which track it plays and how many of its frames were decoded. */
+export function cameraAt(page: Page, userId: string): Promise<InboundFigures | null> {
+  return inbound(page, userId, "video");
 }
 
 /** What the page received so far of `userId`'s microphone (its audio element's track); null while there is none. */
-export async function microphoneAt(page: Page, userId: string): Promise<{ packetsReceived: number; totalSamplesReceived: number } | null> {
-  return page.evaluate(async (userId) => {
-    const page = globalThis as unknown as PageWindow;
-    const track = page.document.querySelector(`audio[data-user-id="${userId}"]`)?.srcObject?.getTracks()[0];
-    if (!track) return null;
-    const figures = { packetsReceived: 0, totalSamplesReceived: 0 };
-    for (const connection of page.__e2ePeerConnections) {
-      if (connection.connectionState === "closed") continue;
-      (await connection.getStats()).forEach((report) => {
-        if (report.type !== "inbound-rtp" || report.trackIdentifier !== track.id) return;
-        figures.packetsReceived = Number(report.packetsReceived ?? 0);
-        figures.totalSamplesReceived = Number(report.totalSamplesReceived ?? 0);
-      });
-    }
-    return figures;
-  }, userId);
+export function microphoneAt(page: Page, userId: string): Promise<InboundFigures | null> {
+  return inbound(page, userId, "audio");
 }
 
 /** The mediasoup worker processes under this test run (the stack's sfu-node is started by the global setup). */

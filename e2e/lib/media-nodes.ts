@@ -1,10 +1,42 @@
 /**
- * Which sfu-node a page's media is on, and whether a node's process still runs: for the tests that kill, drain or
- * move nodes under a live class.
+ * A live class with media on a node, which sfu-node a page's media is on, and whether a node's process still runs:
+ * for the tests that kill, drain or move nodes under a live class.
  */
 import { readFileSync } from "node:fs";
-import type { Page } from "playwright-core";
-import { ourMediaWorkers, parentOf } from "./media-faults";
+import type { Browser, Page } from "playwright-core";
+import { expect } from "vitest";
+import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, openMediaPerson } from "./live-class";
+import { cameraAt, ourMediaWorkers, parentOf } from "./media-faults";
+import { newPerson } from "./sso";
+
+/** Media may take a few seconds to flow on a busy 2-core machine; a user would wait that long too. */
+const MEDIA_TIMEOUT_MS = 30_000;
+
+/** A live class whose student decodes its teacher's camera, both on node `nodeId`. */
+export interface ClassWithMedia {
+  classId: string;
+  teacher: IdentifiedPerson;
+  student: IdentifiedPerson;
+  nodeId: string;
+}
+
+/**
+ * A teacher and a student (named after `title`) in a new live class `title`, once the student decodes the teacher's
+ * camera; both must be on one node, one of `nodeIds` (the nodes the test expects the class on).
+ */
+export async function classWithMedia(browser: Browser, baseUrl: string, title: string, nodeIds: readonly string[]): Promise<ClassWithMedia> {
+  const teacher = await openMediaPerson(browser, baseUrl, newPerson("teacher", `${title} Teacher`));
+  const student = await openMediaPerson(browser, baseUrl, newPerson("student", `${title} Student`));
+  const classId = await createClassWithStudents(baseUrl, teacher, [student], { title, startsAt: Date.now() + 5 * 60_000 });
+  for (const who of [teacher, student]) await enterLiveClass(who, classId, title);
+  await expect
+    .poll(async () => (await cameraAt(student.page, teacher.userId))?.framesDecoded ?? 0, { timeout: MEDIA_TIMEOUT_MS, interval: 250 })
+    .toBeGreaterThan(0);
+  const nodeId = (await nodeOf(teacher.page))!;
+  expect(nodeIds).toContain(nodeId);
+  expect(await nodeOf(student.page)).toBe(nodeId);
+  return { classId, teacher, student, nodeId };
+}
 
 /** The stack's own node: `npm start` runs it on the Worker's port + 40 with id `local-<port>`. */
 export function stackNodeOf(baseUrl: string): { nodeId: string; httpUrl: string } {

@@ -11,15 +11,18 @@ import path from "node:path";
 import * as v from "valibot";
 import { NodePrivateJwkSchema } from "../../schema/tokens/node-token";
 import { enrolNodeKey, newNodeKey, untilRegistered } from "./fleet-node";
+import { type NodeEnvSpec, nodeEnv } from "./node-env";
 
 const repoRoot = path.resolve(import.meta.dirname, "../..");
 const REGISTER_TIMEOUT_MS = 90_000;
+/** As the stack's own node (scripts/lib/services.sh): a local world stops quickly. */
+const DRAIN_DEADLINE_MS = 2_000;
 
 export interface RegionNodeSpec {
   nodeId: string;
   region: string;
   httpPort: number;
-  /** First port of its 200-port window: WebRtcServer ports, then the pipe/plain range, then the recorder's. */
+  /** First port of its 200-port window (see {@link NodeEnvSpec}). */
   portWindow: number;
   /** SFU_PIPE_DELAY_MS for it (what it adds to what it receives through pipes), e.g. `us-node=40,sg-node=110`. */
   pipeDelay?: string;
@@ -65,26 +68,13 @@ export async function startRegionNode(baseUrl: string, stateDir: string, spec: R
   const keyFile = await enrolledKeyFile(baseUrl, stateDir, spec.nodeId);
   const recordings = path.join(stateDir, `recordings-${spec.nodeId}`);
   mkdirSync(recordings, { recursive: true });
-  const base = spec.portWindow;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    SFU_PORT: String(spec.httpPort),
-    SFU_LISTEN_HOST: "127.0.0.1",
-    SFU_REGION: spec.region,
-    SFU_NODE_ID: spec.nodeId,
-    SFU_WEBRTC_SERVER_PORT: String(base),
-    SFU_RTC_PORT_MIN: String(base + 10),
-    SFU_RTC_PORT_MAX: String(base + 119),
-    SFU_RECORDING_PORT_MIN: String(base + 120),
-    SFU_RECORDING_PORT_MAX: String(base + 199),
-    SFU_RECORDING_DIR: recordings,
-    SFU_DRAIN_DEADLINE_MS: "2000",
-    SFU_PIPE_DELAY_MS: spec.pipeDelay ?? "",
-    SFU_NODE_KEY: "",
-    SFU_NODE_KEY_FILE: keyFile,
-    FLEET_CREDENTIAL: "",
-    WORKER_URL: baseUrl,
-  };
+  const env = nodeEnv({
+    ...spec,
+    workerUrl: baseUrl,
+    recordingDir: recordings,
+    key: { file: keyFile },
+    drainDeadlineMs: DRAIN_DEADLINE_MS,
+  });
   const stdio = output ? (["ignore", "pipe", "pipe"] as const) : (["ignore", "inherit", "inherit"] as const);
   // Its own process group (detached), so stopping it stops the supervisor, npm, tsx, Node and the mediasoup workers.
   const child: ChildProcess = spawn("bash", ["scripts/lib/supervise.sh", `sfu-node ${spec.nodeId}`, "npm", "run", "--silent", "sfu"], {

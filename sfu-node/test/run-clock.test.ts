@@ -50,4 +50,21 @@ describe("placing a run's media on the wall clock", () => {
     expect(Math.abs(offsetAt(drifting, 600) - trueOffsetMs(600))).toBeLessThan(10 + 60 * 0.1 + 1);
     expect(trueOffsetMs(0) - trueOffsetMs(600)).toBeGreaterThan(50);
   });
+
+  it("moves the placement when a new anchor moves the mean further than the hold, however often it was placed before", () => {
+    const run = timing(20);
+    const offsetMsAt = (media: number) => (wallSecondsAt(run, media)! - media) * 1000;
+    for (let media = 0; media < 100; media += 5) expect(offsetMsAt(media)).toBeCloseTo(1_000_000, 6);
+    // From media 100 s on the sender's reports say 40 ms later (its clock was set), one anchor every 5 s; segments are
+    // placed between anchors, as pieces composed while recording are.
+    for (let media = 100; media <= 300; media += 5) {
+      run.anchors.push({ mediaSeconds: media, wallMs: (1_000 + media) * 1000 + 40 });
+      // The same anchors read afresh (as composing at the stop reads them) place every media time alike.
+      const readAfresh = structuredClone(run);
+      for (const asked of [0, 50, media - 2.5, media]) expect(wallSecondsAt(run, asked)).toBe(wallSecondsAt(readAfresh, asked));
+    }
+    // Two minutes after the change every anchor within reach says 40 ms later: the placement followed to within the hold.
+    expect(offsetMsAt(300) - 1_000_000).toBeGreaterThan(40 - 10);
+    expect(offsetMsAt(50)).toBeCloseTo(1_000_000, 6);
+  });
 });

@@ -22,6 +22,10 @@ function count(link: NodeLink, method: string, match: (data: Record<string, unkn
   return link.commands.filter((c) => c.method === method && match(c.data)).length;
 }
 
+/**
+ * A live class with a teacher and `students` students in it, the teacher's camera on node-rec-eu (in the class's media
+ * map) and node-rec-sg linked with nothing on it yet.
+ */
 async function spreadClass(students: number) {
   const { classId, teacher, students: people } = await createLiveClass(students);
   const teacherClient = await ChannelClient.join(teacher, classId);
@@ -77,12 +81,8 @@ describe("a recording of a class on several nodes", () => {
   });
 
   it("a guest already on stage on another node when the recording starts is recorded from the start", { timeout: 60_000 }, async () => {
-    const { classId, teacher, students } = await createLiveClass(1);
+    const { teacher, students, teacherClient, eu, sg } = await spreadClass(1);
     const guest = students[0]!;
-    const teacherClient = await ChannelClient.join(teacher, classId);
-    await ChannelClient.join(guest, classId);
-    const eu = await NodeLink.connect(classId, "node-rec-eu", [camera(teacher.id, "p-teacher-cam")], [teacher.id], new PipingNode("10.0.1.1", 41001).answer);
-    const sg = await NodeLink.connect(classId, "node-rec-sg", [], [], new PipingNode("10.0.1.2", 41002).answer);
     await teacherClient.ok("stage.invite", { userId: guest.id });
     sg.notify("producerAdded", camera(guest.id, "p-guest-cam"));
     await teacherClient.until(

@@ -140,13 +140,7 @@ export function clockSettledFor(timing: RunTiming): boolean {
 export function wallSecondsAt(timing: RunTiming, mediaSeconds: number): number | undefined {
   const placed = placedBy(timing, mediaSeconds);
   if (placed === undefined) return undefined;
-  // The offset in use: the first settled anchor's, replaced only where the anchors moved it further than the hold.
-  let held: number | undefined;
-  for (const anchor of timing.anchors.slice(SETTLED_ANCHOR)) {
-    if (anchor.mediaSeconds > mediaSeconds) break;
-    const offset = placedBy(timing, anchor.mediaSeconds)! - anchor.mediaSeconds;
-    if (held === undefined || Math.abs(offset - held) > HOLD_SECONDS) held = offset;
-  }
+  const held = heldOffsetAt(timing, mediaSeconds);
   const offset = placed - mediaSeconds;
   return mediaSeconds + (held === undefined || Math.abs(offset - held) > HOLD_SECONDS ? offset : held);
 }
@@ -158,6 +152,53 @@ export function wallSecondsAt(timing: RunTiming, mediaSeconds: number): number |
  * ppm: about a millisecond a minute) needs a step only every several minutes. Held, the picture stays on its tick.
  */
 const HOLD_SECONDS = 0.01;
+
+/** The offsets in use from each settled anchor on, and the anchors they were worked out from. */
+interface HeldOffsets {
+  count: number;
+  last: ClockAnchor | undefined;
+  offsets: number[];
+}
+
+/**
+ * Held offsets by anchor list. Working them out takes every anchor's placement, which is what made placing each
+ * segment of a long run cost as much as placing the whole run; they change only when an anchor is added.
+ */
+const heldOffsetsByAnchors = new WeakMap<readonly ClockAnchor[], HeldOffsets>();
+
+/** The offset in use at `mediaSeconds`: the first settled anchor's, replaced only where the anchors moved it further than the hold. */
+function heldOffsetAt(timing: RunTiming, mediaSeconds: number): number | undefined {
+  const offsets = heldOffsets(timing);
+  // Anchors are in media-time order (a run adds each at least 5 s after the last), so the settled anchors at or
+  // before `mediaSeconds` are a prefix: find its length by bisection.
+  let low = 0;
+  let high = offsets.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (timing.anchors[SETTLED_ANCHOR + middle]!.mediaSeconds <= mediaSeconds) low = middle + 1;
+    else high = middle;
+  }
+  return low > 0 ? offsets[low - 1] : undefined;
+}
+
+/**
+ * The held offset from each settled anchor on, worked out again only when the anchor list changed. A run only
+ * appends anchors, so its length and last anchor tell whether it changed.
+ */
+function heldOffsets(timing: RunTiming): number[] {
+  const { anchors } = timing;
+  const known = heldOffsetsByAnchors.get(anchors);
+  if (known && known.count === anchors.length && known.last === anchors.at(-1)) return known.offsets;
+  const offsets: number[] = [];
+  let held: number | undefined;
+  for (const anchor of anchors.slice(SETTLED_ANCHOR)) {
+    const offset = placedBy(timing, anchor.mediaSeconds)! - anchor.mediaSeconds;
+    if (held === undefined || Math.abs(offset - held) > HOLD_SECONDS) held = offset;
+    offsets.push(held);
+  }
+  heldOffsetsByAnchors.set(anchors, { count: anchors.length, last: anchors.at(-1), offsets });
+  return offsets;
+}
 
 function placedBy(timing: RunTiming, mediaSeconds: number): number | undefined {
   const settled = timing.anchors.slice(SETTLED_ANCHOR);
