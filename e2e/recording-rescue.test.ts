@@ -3,9 +3,10 @@
  * ap-southeast, record on that region's node; it is killed (kill -9, not restarted). The recording goes on as its
  * second part on the stack's node, where the class moves them. The first part, failed at first, is then finished
  * by the stack's node from the segments the dead node had put in the store (offered in a heartbeat answer once the
- * dead node is silent): both parts end `ready`, and the first plays the teacher's camera up to the kill.
+ * dead node is silent): both parts end `ready`, and the first plays the teacher's camera up to the kill. A student
+ * watching Part 1 reads why it is short and goes on in Part 2 when it ends.
  */
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { RecordingView } from "../schema/api/recordings";
 import { RESCUED_NOTE } from "../sfu-node/src/recording/recovery";
@@ -31,6 +32,14 @@ const REGION = "ap-southeast";
 
 /** Chromium's fake camera is mostly green. */
 const greenish = ([r, g, b]: Rgb) => g > r + 40 && g > b + 40;
+
+/** What the recording page's video element reports. */
+function videoState(page: Page): Promise<{ paused: boolean; currentTime: number }> {
+  return page.locator("video").evaluate((element) => {
+    const { paused, currentTime } = element as unknown as { paused: boolean; currentTime: number };
+    return { paused, currentTime };
+  });
+}
 
 async function recordingsOf(who: IdentifiedPerson, classId: string): Promise<RecordingView[]> {
   const response = await who.context.request.get(`/api/classes/${classId}/recordings`);
@@ -111,6 +120,26 @@ describe("a recording whose node is killed and never comes back", () => {
         recordedBeforeKillMs: killedAt - first.startedAt,
       }),
     );
+
+    // The student watches Part 1: the page says why it is short and that the class goes on in Part 2; at its end
+    // "Up next" counts down and Part 2 plays by itself.
+    const page = student.page;
+    await page.goto(`/recordings/${first.id}`);
+    await page.getByRole("heading", { name: `${title} — Part 1`, level: 1 }).waitFor();
+    expect(await page.getByTestId("recording-note").textContent()).toBe(RESCUED_NOTE);
+    expect(await page.getByTestId("recording-next").textContent()).toContain(`${title} — Part 2`);
+    await page.getByTestId("player-play").click();
+    await expect.poll(() => videoState(page), { timeout: MEDIA_TIMEOUT_MS }).toMatchObject({ paused: false });
+    await page.locator("video").evaluate((element) => {
+      const video = element as unknown as { currentTime: number; duration: number };
+      video.currentTime = video.duration - 1.5;
+    });
+    await page.getByTestId("up-next").waitFor({ timeout: MEDIA_TIMEOUT_MS });
+    expect(await page.getByTestId("up-next").textContent()).toContain(`${title} — Part 2`);
+    await page.waitForURL(`**/recordings/${second.id}?autoplay=1`, { timeout: MEDIA_TIMEOUT_MS });
+    await page.getByRole("heading", { name: `${title} — Part 2`, level: 1 }).waitFor();
+    expect(await page.getByTestId("recording-previous").textContent()).toContain(`${title} — Part 1`);
+    await expect.poll(async () => (await videoState(page)).currentTime, { timeout: MEDIA_TIMEOUT_MS }).toBeGreaterThan(1);
     await teacher.context.close();
     await student.context.close();
   });

@@ -128,7 +128,24 @@ export const RecordingViewSchema = v.object({
 });
 export type RecordingView = v.InferOutput<typeof RecordingViewSchema>;
 
-export const RecordingResponseSchema = v.object({ recording: RecordingViewSchema });
+/** Another recording of the same live session, as a link to it. `title` is "" when the class title stands for it. */
+export const RecordingLinkSchema = v.object({
+  id: v.string(),
+  title: v.string(),
+  status: v.picklist(RECORDING_STATUS_VALUES),
+  startedAt: v.number(),
+  durationMs: v.nullable(v.number()),
+});
+export type RecordingLink = v.InferOutput<typeof RecordingLinkSchema>;
+
+/**
+ * The recordings of the same live session just before and after this one (`GET /api/recordings/:id` only): the
+ * parts of a recording that went on across a media server change, or a class recorded in several stretches.
+ */
+export const RecordingNeighboursSchema = v.object({ previous: v.nullable(RecordingLinkSchema), next: v.nullable(RecordingLinkSchema) });
+export type RecordingNeighbours = v.InferOutput<typeof RecordingNeighboursSchema>;
+
+export const RecordingResponseSchema = v.object({ recording: RecordingViewSchema, neighbours: v.optional(RecordingNeighboursSchema) });
 export type RecordingResponse = v.InferOutput<typeof RecordingResponseSchema>;
 export const RecordingListResponseSchema = v.object({ recordings: v.array(RecordingViewSchema) });
 export type RecordingListResponse = v.InferOutput<typeof RecordingListResponseSchema>;

@@ -1,4 +1,4 @@
-import { and, desc, eq, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { FeedbackPutSchema, IdSchema } from "../../schema/api/portal";
 import {
@@ -7,6 +7,8 @@ import {
   RECORDING_CATALOG_PAGE_SIZE,
   RECORDING_STATUS_RANK,
   RecordingCatalogQuerySchema,
+  type RecordingNeighbours,
+  type RecordingResponse,
   RecordingUpdateSchema,
   type RecordingFeedbackView,
   type RecordingView,
@@ -123,8 +125,32 @@ recordingsRoutes.get("/api/recordings", async (c) => {
 recordingsRoutes.get("/api/recordings/:id", async (c) => {
   const user = requireUser(c);
   const { recording } = await loadWatchableRecording(c.var.db, user, parse(IdSchema, c.req.param("id")));
-  return c.json({ recording });
+  return c.json({ recording, neighbours: await sessionNeighbours(c.var.db, recording.id) } satisfies RecordingResponse);
 });
+
+/**
+ * The recordings of the same live session just before and after `id`, by start (whoever may watch one may watch
+ * every recording of its class). None for a recording without a session.
+ */
+async function sessionNeighbours(db: Db, id: string): Promise<RecordingNeighbours> {
+  const row = await loadRecordingRow(db, id);
+  if (!row.sessionId) return { previous: null, next: null };
+  const link = { id: recordings.id, title: recordings.title, status: recordings.status, startedAt: recordings.startedAt, durationMs: recordings.durationMs };
+  const ofSession = and(eq(recordings.sessionId, row.sessionId), ne(recordings.id, row.id));
+  const [previous] = await db
+    .select(link)
+    .from(recordings)
+    .where(and(ofSession, or(lt(recordings.startedAt, row.startedAt), and(eq(recordings.startedAt, row.startedAt), lt(recordings.id, row.id)))))
+    .orderBy(desc(recordings.startedAt), desc(recordings.id))
+    .limit(1);
+  const [next] = await db
+    .select(link)
+    .from(recordings)
+    .where(and(ofSession, or(gt(recordings.startedAt, row.startedAt), and(eq(recordings.startedAt, row.startedAt), gt(recordings.id, row.id)))))
+    .orderBy(asc(recordings.startedAt), asc(recordings.id))
+    .limit(1);
+  return { previous: previous ?? null, next: next ?? null };
+}
 
 recordingsRoutes.delete("/api/recordings/:id", async (c) => {
   const user = requireUser(c);

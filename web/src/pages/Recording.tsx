@@ -1,4 +1,4 @@
-import { A, useParams } from "@solidjs/router";
+import { A, useNavigate, useParams, useSearchParams } from "@solidjs/router";
 import { createEffect, createResource, onCleanup, Show, type JSX } from "solid-js";
 import { RecordingResponseSchema } from "../../../schema/api/recordings";
 import { api } from "../api";
@@ -7,6 +7,7 @@ import { RatingSummary } from "../components/StarRating";
 import { formatDuration, isInProgress, recordingTitle, statusLabel } from "../recordings/format";
 import { RecordingViewer } from "../recordings/RecordingViewer";
 import { RecordingManage } from "../recordings/RecordingManage";
+import { linkTitle, SessionParts } from "../recordings/SessionParts";
 import { RatingForm } from "../components/RatingForm";
 import { useSession } from "../session";
 import "../recordings/recordings.css";
@@ -19,13 +20,26 @@ const POLL_WHILE_RECORDING_MS = 10_000;
 export default function RecordingPage(): JSX.Element {
   const params = useParams();
   const session = useSession();
-  const [recording, { refetch }] = createResource(
+  const [search] = useSearchParams();
+  const navigate = useNavigate();
+  const [response, { refetch }] = createResource(
     () => params.id,
-    async (id) => (await api(`/api/recordings/${id}`, RecordingResponseSchema)).recording,
+    (id) => api(`/api/recordings/${id}`, RecordingResponseSchema),
   );
+  /** The recording as last fetched (kept while a poll is under way). */
+  const recording = () => response.latest?.recording;
+  const neighbours = () => response.latest?.neighbours ?? { previous: null, next: null };
+  /** The next part, when it can be played: the player goes on there at the end. */
+  const playableNext = () => {
+    const next = neighbours().next;
+    const r = recording();
+    return next && r && next.status !== "failed" && next.status !== "recording"
+      ? { id: next.id, title: linkTitle(next, r.classTitle, session.timeZone()) }
+      : null;
+  };
   let timer: ReturnType<typeof setTimeout> | undefined;
   createEffect(() => {
-    const current = recording.latest;
+    const current = recording();
     clearTimeout(timer);
     if (current && isInProgress(current))
       timer = setTimeout(() => void refetch(), current.status === "recording" && current.endedAt === null ? POLL_WHILE_RECORDING_MS : POLL_MS);
@@ -33,8 +47,8 @@ export default function RecordingPage(): JSX.Element {
   onCleanup(() => clearTimeout(timer));
 
   return (
-    <Show when={!recording.error} fallback={<ErrorAlert error={recording.error} />}>
-      <Show when={recording.latest} fallback={<Loading label="Loading the recording…" />}>
+    <Show when={!response.error} fallback={<ErrorAlert error={response.error} />}>
+      <Show when={recording()} fallback={<Loading label="Loading the recording…" />}>
         {(r) => (
           <article class="stack">
             <div class="page-head">
@@ -45,6 +59,7 @@ export default function RecordingPage(): JSX.Element {
                 </p>
               </div>
             </div>
+            <SessionParts neighbours={neighbours()} classTitle={r().classTitle} />
             <Show
               when={r().status === "ready" || (isInProgress(r()) && r().playableUrl)}
               fallback={
@@ -74,7 +89,12 @@ export default function RecordingPage(): JSX.Element {
               </Show>
               {/* Keyed on the id so a new recording gets a fresh player. */}
               <Show when={r().id} keyed>
-                <RecordingViewer recording={r()} />
+                <RecordingViewer
+                  recording={r()}
+                  next={playableNext()}
+                  autoplay={search.autoplay === "1"}
+                  onContinue={(id) => navigate(`/recordings/${id}?autoplay=1`)}
+                />
               </Show>
               <div class="two-columns">
                 <section class="card stack" aria-labelledby="recording-rating">

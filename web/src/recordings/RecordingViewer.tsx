@@ -20,13 +20,45 @@ import "./replay.css";
 
 /** How long "Resuming at 12:34" stays, with its "Start from the beginning" button. */
 const RESUME_NOTICE_MS = 8_000;
+/** At the end of a recording that continues in another, the next one starts after this many seconds. */
+export const UP_NEXT_SECONDS = 5;
 
 /**
  * A recording as a viewer watches it after class: the player, with the chapters and the class chat beside it,
  * a Download button for those allowed to download, and playback resumed where the viewer stopped last time.
  */
-export function RecordingViewer(props: { recording: RecordingView }): JSX.Element {
+export function RecordingViewer(props: {
+  recording: RecordingView;
+  /** The recording this one continues in (the next part of the class session) and its title, if it can be played. */
+  next?: { id: string; title: string } | null;
+  /** Goes to the next recording (it plays at once: `autoplay`). */
+  onContinue?: (id: string) => void;
+  /** Play as soon as loaded: the viewer came from the recording before, which ended. */
+  autoplay?: boolean;
+}): JSX.Element {
   const id = props.recording.id;
+  /** Seconds until the next recording starts, while "Up next" counts down; null otherwise. */
+  const [upNextIn, setUpNextIn] = createSignal<number | null>(null);
+  let upNextTimer: ReturnType<typeof setInterval> | undefined;
+  const cancelUpNext = () => {
+    clearInterval(upNextTimer);
+    setUpNextIn(null);
+  };
+  const continueNow = () => {
+    const next = props.next;
+    cancelUpNext();
+    if (next) props.onContinue?.(next.id);
+  };
+  const countDownToNext = () => {
+    if (!props.next || !props.onContinue) return;
+    cancelUpNext();
+    setUpNextIn(UP_NEXT_SECONDS);
+    upNextTimer = setInterval(() => {
+      const left = (upNextIn() ?? 1) - 1;
+      if (left <= 0) continueNow();
+      else setUpNextIn(left);
+    }, 1000);
+  };
   const [player, setPlayer] = createSignal<PlayerHandle | null>(null);
   const [time, setTime] = createSignal(0);
   const [chatShown, setChatShown] = createSignal(true);
@@ -53,6 +85,7 @@ export function RecordingViewer(props: { recording: RecordingView }): JSX.Elemen
     left = true;
     stopTracking?.();
     clearTimeout(resumeTimer);
+    clearInterval(upNextTimer);
   });
 
   const onReady = async (handle: PlayerHandle) => {
@@ -60,7 +93,12 @@ export function RecordingViewer(props: { recording: RecordingView }): JSX.Elemen
     if (left) return;
     setPlayer(handle);
     handle.video.addEventListener("timeupdate", () => setTime(handle.video.currentTime));
+    // At the end, a recording that continues in another (its next part) goes on there unless the viewer stays.
+    handle.video.addEventListener("ended", countDownToNext);
+    handle.video.addEventListener("seeking", cancelUpNext);
+    handle.video.addEventListener("play", cancelUpNext);
     stopTracking = trackPosition(id, handle.video);
+    if (props.autoplay) handle.play();
     const at = await resumeAt;
     if (at === null || left) return;
     setTime(handle.video.currentTime);
@@ -101,6 +139,19 @@ export function RecordingViewer(props: { recording: RecordingView }): JSX.Elemen
           onReady={(handle) => void onReady(handle)}
           chapterTicks={(chapters() ?? []).map((c) => c.atMs / 1000)}
         />
+        <Show when={upNextIn() !== null && props.next}>
+          {(next) => (
+            <p class="replay__up-next" role="status" data-testid="up-next">
+              Up next in {upNextIn()} s: {next().title}
+              <button type="button" class="button button--primary" onClick={continueNow}>
+                Play now
+              </button>
+              <button type="button" class="button" onClick={cancelUpNext}>
+                Stay here
+              </button>
+            </p>
+          )}
+        </Show>
         <Show when={resumedAt()}>
           {(at) => (
             <p class="replay__resume" role="status" data-testid="resume-notice">
