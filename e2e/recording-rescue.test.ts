@@ -77,6 +77,10 @@ describe("a recording whose node is killed and never comes back", () => {
     await startRecording(teacher.page);
     const rec = student.page.getByTestId("rec-indicator");
     await rec.waitFor();
+    // The student has read the recording notice and put it away.
+    const notice = student.page.getByTestId("recording-notice");
+    await notice.getByRole("button", { name: "Dismiss" }).click();
+    await notice.waitFor({ state: "detached" });
     await teacher.page.waitForTimeout(FIRST_PART_MS);
     const killedAt = Date.now();
     process.kill(doomed.pid, "SIGKILL");
@@ -85,6 +89,10 @@ describe("a recording whose node is killed and never comes back", () => {
     await expect.poll(() => nodeOf(teacher.page), { timeout: MEDIA_TIMEOUT_MS }).toBe(stackNodeOf(baseUrl).nodeId);
     expect(await rec.count()).toBe(1);
     await teacher.page.waitForTimeout(SECOND_PART_MS);
+    // The recording went on in its second part: for the student it is the same recording, so the notice they
+    // dismissed stays away and nothing said it stopped.
+    expect(await notice.count()).toBe(0);
+    expect(await student.page.getByTestId("recording-stopped").count()).toBe(0);
     await teacher.page.getByRole("button", { name: "■ Stop recording" }).click();
     await rec.waitFor({ state: "detached" });
 

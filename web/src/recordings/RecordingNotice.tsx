@@ -11,7 +11,8 @@ const STOPPED_SHOW_MS = 10_000;
  * The recording notice everyone in the class sees (more than the small REC badge): who started recording and
  * when, until the person dismisses it; someone who enters while the class is recorded sees it on entering.
  * When the recording stops, the notice says so for a few seconds. It follows the class's recording state (the
- * snapshot and the `recording` events), so every participant sees the same.
+ * snapshot and the `recording` events), so every participant sees the same. A recording that goes on in its
+ * next part on another media server is one recording here: no new notice, no "stopped".
  */
 export function RecordingNotice(props: { channel: ClassChannel }): JSX.Element {
   const session = useSession();
@@ -24,6 +25,9 @@ export function RecordingNotice(props: { channel: ClassChannel }): JSX.Element {
     on(
       () => recording()?.recordingId ?? null,
       (id, previous) => {
+        // A recording that goes on as its next part (its media server changed) is the same recording to the
+        // people in class: a notice they dismissed stays dismissed.
+        if (id !== null && typeof previous === "string" && dismissed() === previous) setDismissed(id);
         clearTimeout(stoppedTimer);
         setStopped(id === null && typeof previous === "string");
         if (id === null && previous) stoppedTimer = setTimeout(() => setStopped(false), STOPPED_SHOW_MS);
