@@ -1,3 +1,4 @@
+import { CLASSROOM_CLOSE_CODES } from "../schema/protocol/classroom";
 import { type FanOutDelivery, type FanOutItem, type FanOutReceipt, SOCKET_TAG } from "../schema/protocol/fan-out";
 import { AUDIENCE_TAGS, type Recipient, USER_TAG } from "./broadcaster";
 import type { RoomStorage } from "./storage";
@@ -10,6 +11,15 @@ export interface FanOutTarget {
 /** Waits between attempts to reach a fan-out object that did not answer: doubling, spread, at most 2 s. */
 const RETRY_BASE_MS = 50;
 const RETRY_MAX_MS = 2_000;
+/**
+ * A fan-out object out of reach this long (or with this many items queued for it) is given up on: its sockets
+ * count as gone, and what queued for them is replaced by one close each (the browsers reconnect and get a fresh
+ * snapshot), so a queue for an object that does not answer cannot grow without end.
+ */
+export const FAN_OUT_GIVE_UP = { afterMs: 15_000, items: 10_000 };
+
+/** The close a fan-out object's socket gets once the class object gave up on reaching it: the browser reconnects. */
+export const GAVE_UP_CLOSE = { code: CLASSROOM_CLOSE_CODES.tryAgain, reason: "The class could not reach this connection for a while; reconnecting" } as const;
 
 interface RelayedRow extends Record<string, string | number | null> {
   id: string;
@@ -148,14 +158,26 @@ export class FanOut {
   enqueue(shard: string, item: FanOutItem): void {
     let channel = this.channels.get(shard);
     if (!channel) {
-      channel = new DeliveryChannel(
-        this.epoch,
-        () => this.target(shard),
-        (sockets) => this.reconcile(shard, sockets),
-      );
+      channel = new DeliveryChannel(this.epoch, () => this.target(shard), {
+        restarted: (sockets) => this.reconcile(shard, sockets),
+        givenUp: () => this.giveUp(shard),
+      });
       this.channels.set(shard, channel);
     }
     channel.push(item);
+  }
+
+  /**
+   * The fan-out object has not answered for long: its sockets count as gone (their people leave like on a close),
+   * and all it gets once it answers again is a close for each of them, so they reconnect and start afresh.
+   */
+  private giveUp(shard: string): FanOutItem[] {
+    // All of them first: what their leaving sends then goes to the class's other sockets only.
+    const gone = [...this.connections.values()].filter((connection) => connection.shard === shard);
+    for (const connection of gone) this.closed(connection.id);
+    for (const connection of gone) this.lost(connection);
+    console.warn(JSON.stringify({ event: "fan_out_given_up", shard, sockets: gone.length }));
+    return gone.map(({ id }) => ({ kind: "close", socketId: id, code: GAVE_UP_CLOSE.code, reason: GAVE_UP_CLOSE.reason }));
   }
 
   /** A fan-out object restarted and holds `held`: every socket it no longer holds is handled as closed. */
@@ -179,27 +201,46 @@ export class FanOut {
   }
 }
 
+/** What a delivery channel tells its owner. */
+export interface DeliveryEvents {
+  /** The fan-out object restarted and holds these sockets only. */
+  restarted(sockets: string[]): void;
+  /** It has not answered for {@link FAN_OUT_GIVE_UP}: what it gets instead of everything queued for it. */
+  givenUp(): FanOutItem[];
+}
+
 /**
  * Everything for one fan-out object, in order: items queue while a batch is on its way; a batch that fails is
  * sent again, the same batch with the same number, until it is taken (the fan-out object may be restarting), and
- * only then the next one, which carries everything that queued meanwhile.
+ * only then the next one, which carries everything that queued meanwhile. An object out of reach for
+ * {@link FAN_OUT_GIVE_UP} (in time or in items queued) is given up on: the queue becomes what
+ * {@link DeliveryEvents.givenUp} answers, and items for it queue again from there.
  */
-class DeliveryChannel {
+export class DeliveryChannel {
   private pending: FanOutItem[] = [];
   private unacknowledged: FanOutDelivery | null = null;
   private nextBatch = 1;
   private busy = false;
   private attempts = 0;
+  /** When the current run of failed attempts began (null while deliveries go through). */
+  private failingSince: number | null = null;
   private stub: FanOutTarget | null = null;
 
   constructor(
     private readonly epoch: number,
     private readonly connect: () => FanOutTarget,
-    private readonly restarted: (sockets: string[]) => void,
+    private readonly events: DeliveryEvents,
+    private readonly giveUpAfter: { afterMs: number; items: number } = FAN_OUT_GIVE_UP,
   ) {}
+
+  /** Items waiting for the fan-out object (the batch on its way not counted). */
+  get queued(): number {
+    return this.pending.length;
+  }
 
   push(item: FanOutItem): void {
     this.pending.push(item);
+    if (this.failingSince !== null && this.pending.length > this.giveUpAfter.items) this.giveUp();
     // Everything one flush sends (each audience's frame) leaves in one batch: start after this turn.
     if (!this.busy && this.pending.length === 1 && !this.unacknowledged) queueMicrotask(() => void this.pump());
   }
@@ -217,11 +258,14 @@ class DeliveryChannel {
       const receipt = await this.stub.deliver(this.unacknowledged);
       this.unacknowledged = null;
       this.attempts = 0;
-      if (receipt.sockets) this.restarted(receipt.sockets);
+      this.failingSince = null;
+      if (receipt.sockets) this.events.restarted(receipt.sockets);
     } catch (error) {
       // A stub that threw may stay broken: the next attempt makes a new one.
       this.stub = null;
       this.attempts += 1;
+      this.failingSince ??= Date.now();
+      if (Date.now() - this.failingSince >= this.giveUpAfter.afterMs) this.giveUp();
       const wait = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** this.attempts) * (0.5 + Math.random() / 2);
       console.warn(JSON.stringify({ event: "fan_out_delivery_failed", attempt: this.attempts, error: String(error) }));
       this.busy = false;
@@ -230,5 +274,15 @@ class DeliveryChannel {
     }
     this.busy = false;
     if (this.pending.length > 0) void this.pump();
+  }
+
+  /**
+   * Stops piling up for an object that does not answer: the queue becomes the closes for its sockets. The batch
+   * on its way stays (the object takes each batch number once, so it is still sent first), and a new run of
+   * attempts begins, so it is given up on again only if more piles up.
+   */
+  private giveUp(): void {
+    this.pending = this.events.givenUp();
+    this.failingSince = Date.now();
   }
 }
