@@ -187,6 +187,19 @@ async function localSegments(recordingId: string): Promise<Map<string, string[]>
   return byTrack;
 }
 
+/**
+ * The reports on `recordingId`: every one signed by `nodeId`, through composing, uploading and packaging to a
+ * `ready` carrying `note`; that last one.
+ */
+function publishedBy(recordingId: string, nodeId: string, note: string) {
+  const mine = reports.filter((report) => report.recordingId === recordingId);
+  expect(mine.every((report) => report.signedBy === nodeId)).toBe(true);
+  expect(mine.map((report) => report.update.status)).toEqual(expect.arrayContaining(["composing", "uploading", "packaging", "ready"]));
+  const ready = mine.at(-1)!.update;
+  expect(ready).toMatchObject({ status: "ready", progress: 100, failureReason: note });
+  return { mine, ready };
+}
+
 const exists = (file: string) =>
   stat(file).then(
     () => true,
@@ -282,11 +295,7 @@ describe("a node killed during a recording", () => {
         240_000,
         "the final report",
       );
-      const mine = reports.filter((report) => report.recordingId === recordingId);
-      expect(mine.every((report) => report.signedBy === NODE_ID)).toBe(true);
-      expect(mine.map((report) => report.update.status)).toEqual(expect.arrayContaining(["composing", "uploading", "packaging", "ready"]));
-      const ready = mine.at(-1)!.update;
-      expect(ready).toMatchObject({ status: "ready", progress: 100, failureReason: ENDED_EARLY_NOTE });
+      const { mine, ready } = publishedBy(recordingId, NODE_ID, ENDED_EARLY_NOTE);
       // It ends where the dead node's last segment ended: at the kill, less what the last cluster held.
       const recordedMs = killedAt - startedAt;
       expect(ready.durationMs).toBeGreaterThan(recordedMs - 2_500);
@@ -347,11 +356,7 @@ describe("a node killed during a recording and never back", () => {
     const rescuer = createRecordingGlue({ workerUrl, identity: rescuerKey.identity, workRoot: rescuerRoot, publisher: createPublisher(s3.config) });
     expect(await rescuer.rescue({ recordingId, classId: CLASS_ID })).toBe(true);
     await rescuer.reportsFlushed();
-    const mine = reports.filter((report) => report.recordingId === recordingId);
-    expect(mine.every((report) => report.signedBy === RESCUER_ID)).toBe(true);
-    expect(mine.map((report) => report.update.status)).toEqual(expect.arrayContaining(["composing", "uploading", "packaging", "ready"]));
-    const ready = mine.at(-1)!.update;
-    expect(ready).toMatchObject({ status: "ready", progress: 100, failureReason: RESCUED_NOTE });
+    const { mine, ready } = publishedBy(recordingId, RESCUER_ID, RESCUED_NOTE);
     // It ends at the last segment the dead node had closed: at most the one being written (10 s) is missing.
     const recordedMs = killedAt - startedAt;
     expect(ready.durationMs).toBeGreaterThan(recordedMs - 12_500);

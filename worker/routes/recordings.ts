@@ -137,19 +137,19 @@ async function sessionNeighbours(db: Db, id: string): Promise<RecordingNeighbour
   if (!row.sessionId) return { previous: null, next: null };
   const link = { id: recordings.id, title: recordings.title, status: recordings.status, startedAt: recordings.startedAt, durationMs: recordings.durationMs };
   const ofSession = and(eq(recordings.sessionId, row.sessionId), ne(recordings.id, row.id));
-  const [previous] = await db
-    .select(link)
-    .from(recordings)
-    .where(and(ofSession, or(lt(recordings.startedAt, row.startedAt), and(eq(recordings.startedAt, row.startedAt), lt(recordings.id, row.id)))))
-    .orderBy(desc(recordings.startedAt), desc(recordings.id))
-    .limit(1);
-  const [next] = await db
-    .select(link)
-    .from(recordings)
-    .where(and(ofSession, or(gt(recordings.startedAt, row.startedAt), and(eq(recordings.startedAt, row.startedAt), gt(recordings.id, row.id)))))
-    .orderBy(asc(recordings.startedAt), asc(recordings.id))
-    .limit(1);
-  return { previous: previous ?? null, next: next ?? null };
+  /** The nearest recording of the session after `row` (`later`) or before it, by start then id. */
+  const nearest = async (later: boolean) => {
+    const beyond = later ? gt : lt;
+    const order = later ? asc : desc;
+    const [found] = await db
+      .select(link)
+      .from(recordings)
+      .where(and(ofSession, or(beyond(recordings.startedAt, row.startedAt), and(eq(recordings.startedAt, row.startedAt), beyond(recordings.id, row.id)))))
+      .orderBy(order(recordings.startedAt), order(recordings.id))
+      .limit(1);
+    return found ?? null;
+  };
+  return { previous: await nearest(false), next: await nearest(true) };
 }
 
 recordingsRoutes.delete("/api/recordings/:id", async (c) => {
