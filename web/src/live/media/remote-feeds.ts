@@ -66,10 +66,21 @@ export class RemoteFeeds {
     connection.socket.request("setPreferredLayers", { consumerId, spatialLayer }).catch(() => connection.preferredLayers.delete(consumerId));
   }
 
-  /** Closes every consumer of a connection being thrown away and clears what the page shows of them. */
-  closeAll(connection: Connection): void {
+  /** The feeds the page shows from `connection`'s consumers. */
+  shownFrom(connection: Connection): RemoteFeed[] {
+    const ids = new Set([...connection.consumers.values()].map((consumer) => consumer.id));
+    return this.state.feeds.filter((feed) => ids.has(feed.consumerId));
+  }
+
+  /**
+   * Closes every consumer of a connection being thrown away and clears what the page shows of them. `handedOver`:
+   * a newer connection is up (the old one of a move), and what it shows stays, the active speaker included.
+   */
+  closeAll(connection: Connection, handedOver: boolean): void {
+    const ids = new Set([...connection.consumers.values()].map((consumer) => consumer.id));
     for (const consumer of connection.consumers.values()) consumer.close();
-    this.setState({ feeds: [], producerScores: {}, activeSpeaker: null });
+    this.setState("feeds", (feeds) => feeds.filter((feed) => !ids.has(feed.consumerId)));
+    if (!handedOver) this.setState({ producerScores: {}, activeSpeaker: null });
   }
 
   /**
@@ -136,7 +147,16 @@ export class RemoteFeeds {
     }
     connection.consumers.set(producerId, consumer);
     const owner = this.channel.state.media.producers.find((p) => p.producerId === producerId)?.userId ?? connection.announced.get(producerId) ?? "";
-    this.setState("feeds", this.state.feeds.length, {
+    const sameStream = (feed: RemoteFeed) => feed.userId === owner && feed.source === answer.source;
+    // The page already shows this person's camera (or microphone, or screen) from an older consumer: the old
+    // connection of a move, or a producer they replaced. It stays shown until the new track carries media, so
+    // the picture never goes blank in between.
+    if (this.state.feeds.some(sameStream)) {
+      await firstMedia(consumer.track, FIRST_MEDIA_WAIT_MS);
+      if (!this.isCurrent(connection) || connection.gone.has(producerId) || consumer.closed) return;
+    }
+    const shown = this.state.feeds.findIndex(sameStream);
+    this.setState("feeds", shown === -1 ? this.state.feeds.length : shown, {
       consumerId: consumer.id,
       producerId,
       userId: owner,
@@ -149,6 +169,23 @@ export class RemoteFeeds {
       producerScore: 10,
     });
   }
+}
+
+/** A new track waits at most this long for its first media before it takes the place of the one shown. */
+const FIRST_MEDIA_WAIT_MS = 3_000;
+
+/** Resolves once `track` carries media (a remote track is muted until its first packets arrive), or after `timeoutMs`. */
+function firstMedia(track: MediaStreamTrack, timeoutMs: number): Promise<void> {
+  if (!track.muted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      track.removeEventListener("unmute", done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    track.addEventListener("unmute", done);
+  });
 }
 
 /** Whether a failed consume is worth another try: a refusal or lost answer from the node with a curable code. */
