@@ -51,13 +51,18 @@ interface Link {
   consumed: Set<string>;
   /** Producers whose consumer on this link decoded a frame. */
   framed: Set<string>;
-  /** The camera is sent on this link (the teacher). */
-  producing: boolean;
+  /** The camera's producer on this link (the teacher), once made. */
+  producerId: string | null;
+  /** When this link's camera was first seen in the class's media map (a move's old link stops a while after). */
+  listedAt: number | null;
   /** Frame sinks of this link's consumers, stopped with the link. */
   sinks: { stop(): void }[];
 }
 
 type CameraTrack = ReturnType<InstanceType<typeof wrtc.nonstandard.RTCVideoSource>["createTrack"]>;
+
+/** As the web app's: a move's old camera keeps sending this long once the new one is in the class's media map. */
+const SENDER_OVERLAP_MS = 2_000;
 
 /** A pause between two decoded camera frames longer than this is noted as a gap (the camera sends 10 fps). */
 const GAP_NOTED_MS = 250;
@@ -134,7 +139,8 @@ export class SimParticipant {
         send: null,
         consumed: new Set(),
         framed: new Set(),
-        producing: false,
+        producerId: null,
+        listedAt: null,
         sinks: [],
       }),
       joinMedia: async () => {
@@ -160,10 +166,9 @@ export class SimParticipant {
         link.recv?.close();
         link.send?.close();
       },
-      // As the web app: our camera sent again, and every camera still in the class decoding on the new link.
-      tookOver: (previous, next) =>
-        (!previous.producing || next.producing) &&
-        [...previous.consumed].every((producerId) => !this.#producers.has(producerId) || next.framed.has(producerId)),
+      // As the web app: our camera sent again and in the class's map for the overlap, and every camera still in
+      // the class decoding on the new link.
+      tookOver: (previous, next) => this.#sentAgain(previous, next) && [...previous.consumed].every((id) => !this.#producers.has(id) || next.framed.has(id)),
       failure: describeFailure,
       report: (status) => {
         if (status === "connected" && this.status !== "connected") this.#mark("connected");
@@ -295,8 +300,13 @@ export class SimParticipant {
         .request("produce", { transportId: send.id, kind, source: "video", rtpParameters: rtpParameters as never })
         .then(({ producerId }) => callback({ id: producerId }), errback);
     });
-    await send.produce({ track: camera.track as never, stopTracks: false, encodings: [{ maxBitrate: CAMERA_MAX_BITRATE }], appData: { source: "video" } });
-    link.producing = true;
+    const producer = await send.produce({
+      track: camera.track as never,
+      stopTracks: false,
+      encodings: [{ maxBitrate: CAMERA_MAX_BITRATE }],
+      appData: { source: "video" },
+    });
+    link.producerId = producer.id;
   }
 
   #consumeCameras(link: Link): void {
@@ -337,6 +347,14 @@ export class SimParticipant {
         await new Promise((resolve) => setTimeout(resolve, consumeRetryDelayMs(attempt, Math.random)));
       }
     }
+  }
+
+  /** Whether the camera `previous` sent is sent on `next` and has been in the class's map for {@link SENDER_OVERLAP_MS}. */
+  #sentAgain(previous: Link, next: Link): boolean {
+    if (previous.producerId === null) return true;
+    if (next.producerId === null || !this.#producers.has(next.producerId)) return false;
+    next.listedAt ??= Date.now();
+    return Date.now() - next.listedAt >= SENDER_OVERLAP_MS;
   }
 
   /** A decoded camera frame on `link`: the consumer's first is noted, and so is a gap since the last frame of any link. */

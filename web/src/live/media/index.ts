@@ -18,6 +18,13 @@ export { ICE_RECOVERY_MS } from "./connection-ladder";
 export { describeMediaError } from "./local-capture";
 export type { LocalSource, MediaDeviceChoice, MediaSessionState, MediaStatus, RemoteFeed } from "./types";
 
+/**
+ * After a move, our old producers keep sending this long once the new ones are in the class's media map: the
+ * others consume the new one (through a pipe when they are on another node) and show it before the old one
+ * stops, so nobody sees us go blank.
+ */
+const SENDER_OVERLAP_MS = 2_000;
+
 /** The User Timing mark set when the first `media.join` starts (bench/media-join.ts reads it). */
 export const MEDIA_JOIN_MARK = "insp-media-join";
 
@@ -40,6 +47,8 @@ export class MediaSession {
   private readonly feeds: RemoteFeeds;
   private readonly publishing: Publishing;
   private closed = false;
+  /** When the new connection of a move first had all our producers in the class's media map (see {@link tookOver}). */
+  private readonly sentAgainAt = new WeakMap<Connection, number>();
   private readonly dispose: () => void;
   private readonly watch = (connection: Connection, transport: types.Transport) => this.watchTransport(connection, transport);
 
@@ -245,10 +254,22 @@ export class MediaSession {
 
   /**
    * Whether `next` carries everything `previous` did (a make-before-break move): every source we still send is
-   * produced on `next`, and no feed the page shows from `previous` is of a stream someone still sends.
+   * produced on `next` and has been in the class's media map for {@link SENDER_OVERLAP_MS} (the others' time to
+   * consume it and show it before the old one stops), and no feed the page shows from `previous` is of a stream
+   * someone still sends.
    */
   private tookOver(previous: Connection, next: Connection): boolean {
-    for (const source of previous.producers.keys()) if (this.state.local[source] && !next.producers.has(source)) return false;
+    const resent = [...previous.producers.keys()].filter((source) => this.state.local[source]);
+    if (resent.length > 0) {
+      const listed = (source: MediaSource) => {
+        const id = next.producers.get(source)?.id;
+        return id !== undefined && this.channel.state.media.producers.some((p) => p.producerId === id);
+      };
+      if (!resent.every(listed)) return false;
+      const since = this.sentAgainAt.get(next) ?? Date.now();
+      this.sentAgainAt.set(next, since);
+      if (Date.now() - since < SENDER_OVERLAP_MS) return false;
+    }
     const sent = (feed: RemoteFeed) => this.channel.state.media.producers.some((p) => p.userId === feed.userId && p.source === feed.source);
     return this.feeds.shownFrom(previous).every((feed) => !sent(feed));
   }

@@ -45,8 +45,31 @@ export class RemoteFeeds {
     const consumer = connection.consumers.get(producerId);
     if (!consumer) return;
     connection.consumers.delete(producerId);
+    connection.feeds.delete(producerId);
     consumer.close();
+    const shown = this.state.feeds.findIndex((feed) => feed.producerId === producerId);
+    if (shown !== -1) {
+      const { userId, source } = this.state.feeds[shown]!;
+      // While someone moves between nodes, two streams of theirs (the old node's and the new one's) may both be
+      // received: when the shown one ends, the other takes its place.
+      const standby = [...connection.feeds.values()].find((feed) => feed.userId === userId && feed.source === source);
+      if (standby && !this.state.feeds.some((feed) => feed.consumerId === standby.consumerId)) {
+        this.setState("feeds", shown, standby);
+        return;
+      }
+      // The same person's newer stream is still being consumed: the last picture stays until it takes its place,
+      // rather than their tile going away in between.
+      if (this.successorPending(connection, this.state.feeds[shown]!)) return;
+    }
     this.setState("feeds", (feeds) => feeds.filter((feed) => feed.producerId !== producerId));
+  }
+
+  /** Whether a consume on `connection` is under way for another stream of the same person and source as `feed`. */
+  private successorPending(connection: Connection, feed: RemoteFeed): boolean {
+    return [...connection.consuming].some((id) => {
+      const producer = this.channel.state.media.producers.find((p) => p.producerId === id);
+      return id !== feed.producerId && producer?.userId === feed.userId && producer.source === feed.source;
+    });
   }
 
   /** The node closed the consumer `consumerId`. */
@@ -107,6 +130,9 @@ export class RemoteFeeds {
       }
     } finally {
       connection.consuming.delete(producerId);
+      // A picture kept for this one (see drop) goes now if this consume did not take its place.
+      if (this.state.feeds.some((feed) => connection.gone.has(feed.producerId)))
+        this.setState("feeds", (feeds) => feeds.filter((feed) => !connection.gone.has(feed.producerId)));
     }
   }
 
@@ -156,7 +182,7 @@ export class RemoteFeeds {
       if (!this.isCurrent(connection) || connection.gone.has(producerId) || consumer.closed) return;
     }
     const shown = this.state.feeds.findIndex(sameStream);
-    this.setState("feeds", shown === -1 ? this.state.feeds.length : shown, {
+    const feed: RemoteFeed = {
       consumerId: consumer.id,
       producerId,
       userId: owner,
@@ -167,7 +193,9 @@ export class RemoteFeeds {
       producerPaused: answer.producerPaused,
       score: 10,
       producerScore: 10,
-    });
+    };
+    connection.feeds.set(producerId, feed);
+    this.setState("feeds", shown === -1 ? this.state.feeds.length : shown, feed);
   }
 }
 
