@@ -190,6 +190,19 @@ describe("media connection ladder", () => {
     expect(world.statuses).toEqual(["joining", "connected", "connected"]);
   });
 
+  it("a second draining move while one is handing over changes nothing: the old link still carries the media", async () => {
+    const world = new FakeWorld(() => 0.99);
+    await connected(world);
+    const first = world.link;
+    world.ladder.moveNow({ keepCurrent: true });
+    world.ladder.moveNow({ keepCurrent: true });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(first.closed).toBe(false);
+    expect(world.ladder.handingOver).toBe(first);
+    expect(world.links).toHaveLength(2);
+    expect(world.joinTimes).toHaveLength(2);
+  });
+
   it("a make-before-break move closes the old link after the longest handover even when the new one never took over", async () => {
     const world = new FakeWorld(() => 0.99);
     await connected(world);

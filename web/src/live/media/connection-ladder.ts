@@ -179,6 +179,8 @@ export class ConnectionLadder<Link> {
    */
   moveNow(options: { keepCurrent?: boolean } = {}): void {
     if (this.closed) return;
+    // Already moving make-before-break: the link being made is the move (a repeated notice changes nothing).
+    if (options.keepCurrent === true && this.previous !== null) return;
     if (this.rejoinTimer !== null) this.clock.clearTimeout(this.rejoinTimer);
     this.rejoinTimer = null;
     this.rejoinAttempt = 0;
