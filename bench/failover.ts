@@ -19,8 +19,10 @@
  * waits until every student that was on it decodes a frame of the teacher's camera on a new consumer (on the other
  * node): their media sockets close at once (kill) or the class object sends `media.move` (drain), and each rejoins
  * as the browser does. The time from the signal to that frame is that student's figure; one still without a frame
- * after 30 s counts as stuck. Then the node is started again (same id, a new process) before the next round.
- * Per round and over all rounds of a kind: p50 / p95 / max and the load average.
+ * after 30 s counts as stuck. Each student also notes every pause between decoded frames of the teacher's camera:
+ * the longest pause of the round is what that student saw go blank (after a kill, the whole rejoin; after a drain,
+ * whose people move make-before-break, hardly anything). Then the node is started again (same id, a new process)
+ * before the next round. Per round and over all rounds of a kind: p50 / p95 / max and the load average.
  */
 import { spawnSync } from "node:child_process";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -77,6 +79,8 @@ interface RoundResult {
   moved: number;
   /** Signal → first decoded teacher frame, per student that got one (ms). */
   times: number[];
+  /** Longest pause between decoded teacher frames in the round, per moved student (ms). */
+  gaps: number[];
   stuck: number;
   load: string;
 }
@@ -147,11 +151,14 @@ async function main(): Promise<void> {
         const cpu = process.cpuUsage(cpuBefore);
         const ownCpu = `${Math.round(((cpu.user + cpu.system) / 1000 / (Date.now() - signalAt)) * 100)} %`;
         const times = moved.map((s) => s.frameSince(signalAt)).flatMap((at) => (at === null ? [] : [at - signalAt]));
+        const roundEnd = Date.now();
+        const gaps = moved.map((s) => s.longestGap(signalAt, roundEnd));
         const result: RoundResult = {
           kind,
           victim: slot.nodeId,
           moved: moved.length,
           times,
+          gaps,
           stuck: moved.length - times.length,
           load: `${loadBefore} → ${loadAverage()}`,
         };
@@ -166,6 +173,7 @@ async function main(): Promise<void> {
             `now ${slots.map((other) => `${other.nodeId} ${spread(other.nodeId)}`).join(", ")}; load ${result.load}`,
         );
         console.log(`  from the signal, p50/p95 of each step: ${steps.filter((step) => step !== null).join(", ")}`);
+        console.log(`  longest pause in the teacher's camera, per student: ${figures(gaps)}`);
         console.log(`  this process (the peers) meanwhile: CPU ${ownCpu}, event loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms`);
         await slot.node.exited;
         await slot.node.stop();
@@ -176,8 +184,8 @@ async function main(): Promise<void> {
 
     const failures = people.reduce((sum, p) => sum + p.consumeFailures, 0);
     console.log("");
-    console.log(`| ${STUDENTS} students | rounds | students moved | p50 | p95 | max | stuck |`);
-    console.log("| --- | --- | --- | --- | --- | --- | --- |");
+    console.log(`| ${STUDENTS} students | rounds | students moved | p50 | p95 | max | stuck | longest pause p50 / p95 / max |`);
+    console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for (const kind of ["kill", "drain"] as const) {
       const rounds = results.filter((r) => r.kind === kind);
       const all = rounds.flatMap((r) => r.times);
@@ -185,8 +193,12 @@ async function main(): Promise<void> {
         .split(", ")
         .map((part) => part.split(" ").slice(1).join(" "));
       const label = kind === "kill" ? "kill -9" : "`SIGTERM` (drain)";
+      const pauses = figures(rounds.flatMap((r) => r.gaps))
+        .split(", ")
+        .map((part) => part.split(" ").slice(1).join(" "))
+        .join(" / ");
       console.log(
-        `| ${label} | ${rounds.length} | ${rounds.reduce((sum, r) => sum + r.moved, 0)} | ${p50} | ${p95} | ${max} | ${rounds.reduce((sum, r) => sum + r.stuck, 0)} |`,
+        `| ${label} | ${rounds.length} | ${rounds.reduce((sum, r) => sum + r.moved, 0)} | ${p50} | ${p95} | ${max} | ${rounds.reduce((sum, r) => sum + r.stuck, 0)} | ${pauses} |`,
       );
     }
     console.log(`consume attempts refused or failed (then retried): ${failures}; load average now ${loadAverage()}`);

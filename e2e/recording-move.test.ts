@@ -22,6 +22,8 @@ const PART_MS = 8_000;
 const PROCESSING_TIMEOUT_MS = 240_000;
 /** The issue's target: the recording goes on within 10 s of its node going. */
 const CONTINUES_WITHIN_MS = 10_000;
+/** At most this much of a drained node's part overlaps the next one (the next part's start-up on a busy machine). */
+const PARTS_OVERLAP_MS = 3_000;
 
 const stackNodeId = stackNodeOf(baseUrl).nodeId;
 
@@ -89,9 +91,11 @@ describe("a recording across the teacher's move", () => {
     const [first, second] = await stopForTwoParts(teacher, classId, rec);
     expect([first.title, second.title]).toEqual([`${title} — Part 1`, `${title} — Part 2`]);
     expect(first.failureReason).toBeNull();
-    // The first part ends where the second begins, which is within the target of the SIGTERM.
+    // The second part begins within the target of the SIGTERM. The teacher moves make-before-break (the drained
+    // node keeps their camera until the new one is shown), so the first part records on until the class object
+    // has the second one running and stops it: the two overlap by that start-up, never more than a few seconds.
     expect(second.startedAt - termAt).toBeLessThan(CONTINUES_WITHIN_MS);
-    expect(first.endedAt!).toBeLessThanOrEqual(second.startedAt + 1_000);
+    expect(first.endedAt!).toBeLessThanOrEqual(second.startedAt + PARTS_OVERLAP_MS);
     expect(first.durationMs!).toBeGreaterThan(PART_MS - 1_000);
     expect(second.durationMs!).toBeGreaterThan(PART_MS - 2_000);
 

@@ -5,11 +5,13 @@
  * once on `media.move`, ICE restart, token renewal) and media signaling socket (web/src/live/media-signaling.ts),
  * and mediasoup-client's Chrome handler running on libwebrtc in Node (`@roamhq/wrtc`). A teacher sends a small
  * generated camera (one VP8 layer); a student consumes every camera in the class's media map, as the web app does,
- * and notes when each new consumer decodes its first frame.
+ * and notes when each new consumer decodes its first frame, and every gap between decoded frames of the teacher's
+ * camera. On a draining node's `media.move` it moves make-before-break as the web app does: the old link keeps
+ * receiving until the new one decoded every camera the old one had.
  *
  * What differs from the browser: the camera is one layer of 160×96 at 10 fps (not three simulcast layers of
  * 1280×720: a hundred decoders share this machine's two cores with the stack), no audio, and a student consumes
- * cameras only.
+ * cameras only; the web app tells a new track has media by its \`unmute\`, this peer by its first decoded frame.
  */
 import wrtc from "@roamhq/wrtc";
 import { Device, type types } from "mediasoup-client";
@@ -47,9 +49,23 @@ interface Link {
   send: types.Transport | null;
   /** Producers consumed, or being consumed, on this link. */
   consumed: Set<string>;
+  /** Producers whose consumer on this link decoded a frame. */
+  framed: Set<string>;
+  /** The camera's producer on this link (the teacher), once made. */
+  producerId: string | null;
+  /** When this link's camera was first seen in the class's media map (a move's old link stops a while after). */
+  listedAt: number | null;
+  /** Frame sinks of this link's consumers, stopped with the link. */
+  sinks: { stop(): void }[];
 }
 
 type CameraTrack = ReturnType<InstanceType<typeof wrtc.nonstandard.RTCVideoSource>["createTrack"]>;
+
+/** As the web app's: a move's old camera keeps sending this long once the new one is in the class's media map. */
+const SENDER_OVERLAP_MS = 2_000;
+
+/** A pause between two decoded camera frames longer than this is noted as a gap (the camera sends 10 fps). */
+const GAP_NOTED_MS = 250;
 
 /** A camera made of flat frames whose brightness changes every frame, sent through libwebrtc's VP8 encoder. */
 class GeneratedCamera {
@@ -96,6 +112,8 @@ export class SimParticipant {
   readonly firstFrames: number[] = [];
   /** What happened when (ms since the epoch), in order: where the time of a rejoin goes. */
   readonly marks: { step: SimStep; at: number }[] = [];
+  /** Pauses between decoded camera frames longer than {@link GAP_NOTED_MS}: when each ended, and how long it was. */
+  readonly gaps: { endedAt: number; ms: number }[] = [];
   /** Consumes that were refused or failed (each tried again as the web app does). */
   consumeFailures = 0;
   status: MediaStatus = "idle";
@@ -105,6 +123,7 @@ export class SimParticipant {
   readonly #producers = new Map<string, MediaProducerInfo>();
   readonly #myUserId: string;
   #closed = false;
+  #lastFrameAt: number | null = null;
 
   private constructor(channel: ClassChannel, options: SimParticipantOptions) {
     this.#channel = channel;
@@ -112,7 +131,18 @@ export class SimParticipant {
     this.#camera = options.publishCamera ? new GeneratedCamera() : null;
     for (const producer of channel.snapshot.media.producers) this.#producers.set(producer.producerId, producer);
     this.#ladder = new ConnectionLadder<Link>({
-      createLink: () => ({ nodeId: null, socket: null, device: null, recv: null, send: null, consumed: new Set() }),
+      createLink: () => ({
+        nodeId: null,
+        socket: null,
+        device: null,
+        recv: null,
+        send: null,
+        consumed: new Set(),
+        framed: new Set(),
+        producerId: null,
+        listedAt: null,
+        sinks: [],
+      }),
       joinMedia: async () => {
         this.#mark("join");
         const grant = await this.#channel.request("media.join", {});
@@ -131,10 +161,14 @@ export class SimParticipant {
         await link.socket!.request("token.renew", { token });
       },
       closeLink: (link) => {
+        for (const sink of link.sinks) sink.stop();
         link.socket?.close();
         link.recv?.close();
         link.send?.close();
       },
+      // As the web app: our camera sent again and in the class's map for the overlap, and every camera still in
+      // the class decoding on the new link.
+      tookOver: (previous, next) => this.#sentAgain(previous, next) && [...previous.consumed].every((id) => !this.#producers.has(id) || next.framed.has(id)),
       failure: describeFailure,
       report: (status) => {
         if (status === "connected" && this.status !== "connected") this.#mark("connected");
@@ -146,7 +180,7 @@ export class SimParticipant {
         // As the web app: a move for a node this participant already left is stale.
         if (this.status === "connected" && this.nodeId !== notification.data.nodeId) return;
         this.#mark("moved");
-        this.#ladder.moveNow();
+        this.#ladder.moveNow({ keepCurrent: notification.data.reason === "node-draining" });
         return;
       }
       if (notification.notification !== "events") return;
@@ -189,6 +223,11 @@ export class SimParticipant {
 
   #mark(step: SimStep): void {
     this.marks.push({ step, at: Date.now() });
+  }
+
+  /** The longest gap between decoded camera frames that ended in [`from`, `to`], in ms (0 when none was noted). */
+  longestGap(from: number, to: number): number {
+    return Math.max(0, ...this.gaps.filter((gap) => gap.endedAt >= from && gap.endedAt <= to).map((gap) => gap.ms));
   }
 
   /** The first frame decoded at or after `since` (a camera consumed anew), or null. */
@@ -261,7 +300,13 @@ export class SimParticipant {
         .request("produce", { transportId: send.id, kind, source: "video", rtpParameters: rtpParameters as never })
         .then(({ producerId }) => callback({ id: producerId }), errback);
     });
-    await send.produce({ track: camera.track as never, stopTracks: false, encodings: [{ maxBitrate: CAMERA_MAX_BITRATE }], appData: { source: "video" } });
+    const producer = await send.produce({
+      track: camera.track as never,
+      stopTracks: false,
+      encodings: [{ maxBitrate: CAMERA_MAX_BITRATE }],
+      appData: { source: "video" },
+    });
+    link.producerId = producer.id;
   }
 
   #consumeCameras(link: Link): void {
@@ -292,11 +337,8 @@ export class SimParticipant {
           rtpParameters: answer.rtpParameters as types.RtpParameters,
         });
         const sink = new wrtc.nonstandard.RTCVideoSink(consumer.track as never);
-        sink.onframe = () => {
-          this.firstFrames.push(Date.now());
-          this.#mark("frame");
-          sink.stop();
-        };
+        link.sinks.push(sink);
+        sink.onframe = () => this.#frame(link, producerId);
         await link.socket!.request("resumeConsumer", { consumerId: consumer.id });
         return;
       } catch (error) {
@@ -305,6 +347,26 @@ export class SimParticipant {
         await new Promise((resolve) => setTimeout(resolve, consumeRetryDelayMs(attempt, Math.random)));
       }
     }
+  }
+
+  /** Whether the camera `previous` sent is sent on `next` and has been in the class's map for {@link SENDER_OVERLAP_MS}. */
+  #sentAgain(previous: Link, next: Link): boolean {
+    if (previous.producerId === null) return true;
+    if (next.producerId === null || !this.#producers.has(next.producerId)) return false;
+    next.listedAt ??= Date.now();
+    return Date.now() - next.listedAt >= SENDER_OVERLAP_MS;
+  }
+
+  /** A decoded camera frame on `link`: the consumer's first is noted, and so is a gap since the last frame of any link. */
+  #frame(link: Link, producerId: string): void {
+    const now = Date.now();
+    if (!link.framed.has(producerId)) {
+      link.framed.add(producerId);
+      this.firstFrames.push(now);
+      this.#mark("frame");
+    }
+    if (this.#lastFrameAt !== null && now - this.#lastFrameAt > GAP_NOTED_MS) this.gaps.push({ endedAt: now, ms: now - this.#lastFrameAt });
+    this.#lastFrameAt = now;
   }
 
   #wireTransport(link: Link, transport: types.Transport): void {

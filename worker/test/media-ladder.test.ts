@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { MediaJoinResponse } from "../../schema/protocol/classroom";
 import {
   ConnectionLadder,
+  HANDOVER_CHECK_MS,
+  HANDOVER_MAX_MS,
   ICE_RECOVERY_MS,
   type LadderDependencies,
   type MediaStatus,
@@ -42,6 +44,8 @@ class FakeWorld {
   /** What the next `media.join`s answer; an empty queue grants a place. */
   readonly joinAnswers: (Refusal | "grant")[] = [];
   handOverRefusal: Refusal | null = null;
+  /** Whether the new link of a make-before-break move carries everything yet (what the session answers). */
+  newLinkReady = false;
   readonly ladder: ConnectionLadder<FakeLink>;
 
   constructor(random: () => number = () => 0.5) {
@@ -72,6 +76,7 @@ class FakeWorld {
       closeLink: (link) => {
         link.closed = true;
       },
+      tookOver: () => this.newLinkReady,
       failure: (error) => (error instanceof Refusal ? { from: error.from, code: error.code, retryAfterMs: error.retryAfterMs } : null),
       report: (status, message) => {
         this.statuses.push(status);
@@ -160,6 +165,68 @@ describe("media connection ladder", () => {
     expect(world.joinTimes).toEqual([movedAt, movedAt]);
     expect(world.status).toBe("connected");
     expect(world.link).not.toBe(first);
+  });
+
+  it("a draining node's media.move is make-before-break: the old link stays, still connected, until the new one took over", async () => {
+    const world = new FakeWorld(() => 0.99);
+    await connected(world);
+    const first = world.link;
+    const movedAt = Date.now();
+    world.ladder.moveNow({ keepCurrent: true });
+    expect(first.closed).toBe(false);
+    expect(world.ladder.handingOver).toBe(first);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(world.joinTimes).toEqual([movedAt, movedAt]);
+    expect(world.link).not.toBe(first);
+    // The new link is up but does not carry everything yet: the old one goes on.
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(first.closed).toBe(false);
+    world.newLinkReady = true;
+    await vi.advanceTimersByTimeAsync(HANDOVER_CHECK_MS);
+    expect(first.closed).toBe(true);
+    expect(world.link.closed).toBe(false);
+    expect(world.ladder.handingOver).toBeNull();
+    // The user never saw "reconnecting": media flowed through the old link all along.
+    expect(world.statuses).toEqual(["joining", "connected", "connected"]);
+  });
+
+  it("a second draining move while one is handing over changes nothing: the old link still carries the media", async () => {
+    const world = new FakeWorld(() => 0.99);
+    await connected(world);
+    const first = world.link;
+    world.ladder.moveNow({ keepCurrent: true });
+    world.ladder.moveNow({ keepCurrent: true });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(first.closed).toBe(false);
+    expect(world.ladder.handingOver).toBe(first);
+    expect(world.links).toHaveLength(2);
+    expect(world.joinTimes).toHaveLength(2);
+  });
+
+  it("a make-before-break move closes the old link after the longest handover even when the new one never took over", async () => {
+    const world = new FakeWorld(() => 0.99);
+    await connected(world);
+    const first = world.link;
+    world.ladder.moveNow({ keepCurrent: true });
+    await vi.advanceTimersByTimeAsync(HANDOVER_MAX_MS - HANDOVER_CHECK_MS);
+    expect(first.closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(2 * HANDOVER_CHECK_MS);
+    expect(first.closed).toBe(true);
+    expect(world.status).toBe("connected");
+  });
+
+  it("a make-before-break move whose join fails drops the old link too and rejoins after the backoff", async () => {
+    const world = new FakeWorld(() => 0.5);
+    await connected(world);
+    const first = world.link;
+    world.joinAnswers.push(new Refusal("class", "UNAVAILABLE"));
+    world.ladder.moveNow({ keepCurrent: true });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(first.closed).toBe(true);
+    expect(world.ladder.handingOver).toBeNull();
+    expect(world.status).toBe("unavailable");
+    await vi.advanceTimersByTimeAsync(REJOIN_BASE_MS);
+    expect(world.status).toBe("connected");
   });
 
   it("a media.move while a rejoin waits for its backoff starts that rejoin now, once", async () => {

@@ -15,6 +15,7 @@ import {
   HEARTBEAT_PING,
   HEARTBEAT_PONG,
   type JoinResponse,
+  type MediaMoveReason,
   type MediaProducerInfo,
   type MediaState,
   type Participant,
@@ -88,7 +89,7 @@ export class ClassChannel {
   readonly state: ChannelState;
   private readonly setState: SetStoreFunction<ChannelState>;
   private readonly inkListeners = new Set<(userId: string, ink: BoardInk) => void>();
-  private readonly moveListeners = new Set<(nodeId: string) => void>();
+  private readonly moveListeners = new Set<(nodeId: string, reason: MediaMoveReason) => void>();
   private readonly boardOpListeners = new Set<(entry: BoardOpEntry) => void>();
   private readonly socket: PartySocket;
   private readonly pending = new PendingRequests<ClassroomMethod>(REQUEST_TIMEOUT_MS);
@@ -250,7 +251,7 @@ export class ClassChannel {
         for (const listener of this.inkListeners) listener(message.data.userId, message.data.ink);
         break;
       case "media.move":
-        for (const listener of this.moveListeners) listener(message.data.nodeId);
+        for (const listener of this.moveListeners) listener(message.data.nodeId, message.data.reason);
         break;
       case "closing":
         this.setState("closedMessage", message.data.message);
@@ -378,8 +379,8 @@ export class ClassChannel {
   }
 
   /** Calls `listener` with every stroke in progress others draw (the board component draws them). */
-  /** The class tells this browser to move its media off `nodeId` (gone or draining) now. */
-  onMediaMove(listener: (nodeId: string) => void): () => void {
+  /** The class tells this browser to move its media off `nodeId` (gone or draining: `reason`) now. */
+  onMediaMove(listener: (nodeId: string, reason: MediaMoveReason) => void): () => void {
     this.moveListeners.add(listener);
     return () => this.moveListeners.delete(listener);
   }

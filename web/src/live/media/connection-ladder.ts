@@ -26,6 +26,13 @@ export const RENEW_RETRY_MS = 3_000;
  * node from before it existed). Anything else (a timeout, `UNAVAILABLE`) is tried again while time is left.
  */
 const FINAL_RENEW_ERRORS: readonly string[] = ["NOT_FOUND", "UNAUTHORIZED", "FORBIDDEN", "INVALID_MESSAGE"];
+/**
+ * A make-before-break move keeps the old link at most this long while the new one gets ready; by then a node
+ * that is still forwarding would have had its keyframe through many times over.
+ */
+export const HANDOVER_MAX_MS = 8_000;
+/** How often a make-before-break move asks whether the new link has taken over everything the old one carried. */
+export const HANDOVER_CHECK_MS = 50;
 /** `media.join` refusals (from the class) after which retrying cannot help. */
 const FINAL_JOIN_ERRORS: readonly string[] = ["UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND"];
 
@@ -87,6 +94,12 @@ export interface LadderDependencies<Link> {
   handOverToken(link: Link, token: string): Promise<void>;
   /** Closes the link's socket and transports (the tracks stay for the next link). */
   closeLink(link: Link): void;
+  /**
+   * After a make-before-break move ({@link ConnectionLadder.moveNow} with `keepCurrent`): whether `next` now
+   * carries everything `previous` did (our producers sent again, every stream still in the class showing on
+   * `next`), so `previous` can close without anyone seeing or hearing a gap.
+   */
+  tookOver(previous: Link, next: Link): boolean;
   /** What a failed request was; null for anything that is not a refusal with a code. */
   failure(error: unknown): LadderFailure | null;
   /** The status (and the message for the user; `undefined` keeps the last one) the UI shows. */
@@ -110,6 +123,9 @@ const browserClock: LadderClock = {
  */
 export class ConnectionLadder<Link> {
   private link: Link | null = null;
+  /** The link a make-before-break move keeps until the new one took over (media still flows through it). */
+  private previous: Link | null = null;
+  private handoverTimer: unknown = null;
   private rejoinAttempt = 0;
   private rejoinTimer: unknown = null;
   private iceTimer: unknown = null;
@@ -133,6 +149,11 @@ export class ConnectionLadder<Link> {
     return this.link;
   }
 
+  /** The old link of a make-before-break move while it still carries media, or null. */
+  get handingOver(): Link | null {
+    return this.previous;
+  }
+
   /** Whether `link` is still the one in use (work for an older link must stop). */
   isCurrent(link: Link): boolean {
     return !this.closed && this.link === link;
@@ -149,16 +170,28 @@ export class ConnectionLadder<Link> {
   }
 
   /**
-   * The class says the node is gone or draining (`media.move`): throw the link away and join again now, without
-   * the backoff (the class already spread its people over a window) and with a fresh backoff for later tries.
-   * A rejoin waiting for its backoff starts now.
+   * The class says the node is gone or draining (`media.move`): join again now, without the backoff (the class
+   * already spread its people over a window) and with a fresh backoff for later tries. A rejoin waiting for its
+   * backoff starts now. With `keepCurrent` (a draining node, which goes on forwarding until its people left) a
+   * connected link stays up while the new one is made — make-before-break: it closes once the new link took over
+   * ({@link LadderDependencies.tookOver}) or after {@link HANDOVER_MAX_MS}, so media never stops. Otherwise the
+   * link is thrown away first.
    */
-  moveNow(): void {
+  moveNow(options: { keepCurrent?: boolean } = {}): void {
     if (this.closed) return;
+    // Already moving make-before-break: the link being made is the move (a repeated notice changes nothing).
+    if (options.keepCurrent === true && this.previous !== null) return;
     if (this.rejoinTimer !== null) this.clock.clearTimeout(this.rejoinTimer);
     this.rejoinTimer = null;
     this.rejoinAttempt = 0;
-    this.teardown();
+    const keep = options.keepCurrent === true && this.link !== null && this.status === "connected";
+    if (keep) {
+      const current = this.link;
+      this.link = null;
+      this.stopLinkTimers();
+      this.closePrevious();
+      this.previous = current;
+    } else this.teardown();
     void this.join();
   }
 
@@ -193,7 +226,8 @@ export class ConnectionLadder<Link> {
     if (this.closed) return;
     const link = this.deps.createLink();
     this.link = link;
-    this.report(this.joinedOnceFlag ? "reconnecting" : "joining");
+    // While the old link of a make-before-break move still carries the media, the user sees no reconnecting.
+    if (this.previous === null) this.report(this.joinedOnceFlag ? "reconnecting" : "joining");
     try {
       const grant = await this.deps.joinMedia();
       if (!this.isCurrent(link)) return;
@@ -206,6 +240,7 @@ export class ConnectionLadder<Link> {
       this.report("connected", null);
       this.scheduleRenewal(link, grant.expiresAt);
       this.deps.connected(link, grant);
+      this.handOver(link);
     } catch (error) {
       if (!this.isCurrent(link)) return;
       this.teardown();
@@ -281,13 +316,41 @@ export class ConnectionLadder<Link> {
     this.deps.report(status, message);
   }
 
-  private teardown(): void {
-    const link = this.link;
-    this.link = null;
+  /** Closes the link of a make-before-break move once `next` took over everything, or after {@link HANDOVER_MAX_MS}. */
+  private handOver(next: Link): void {
+    const previous = this.previous;
+    if (previous === null) return;
+    const startedAt = this.clock.now();
+    const check = () => {
+      this.handoverTimer = null;
+      if (this.previous !== previous || !this.isCurrent(next)) return;
+      if (this.deps.tookOver(previous, next) || this.clock.now() - startedAt >= HANDOVER_MAX_MS) this.closePrevious();
+      else this.handoverTimer = this.clock.setTimeout(check, HANDOVER_CHECK_MS);
+    };
+    check();
+  }
+
+  private closePrevious(): void {
+    if (this.handoverTimer !== null) this.clock.clearTimeout(this.handoverTimer);
+    this.handoverTimer = null;
+    const previous = this.previous;
+    this.previous = null;
+    if (previous !== null) this.deps.closeLink(previous);
+  }
+
+  private stopLinkTimers(): void {
     if (this.iceTimer !== null) this.clock.clearTimeout(this.iceTimer);
     if (this.renewTimer !== null) this.clock.clearTimeout(this.renewTimer);
     this.iceTimer = null;
     this.renewTimer = null;
+  }
+
+  /** Closes the link in use, and the old one of a move still handing over (a failed or lost new link ends it too). */
+  private teardown(): void {
+    const link = this.link;
+    this.link = null;
+    this.stopLinkTimers();
+    this.closePrevious();
     if (link !== null) this.deps.closeLink(link);
   }
 }

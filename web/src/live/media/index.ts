@@ -12,11 +12,18 @@ import { LocalCapture } from "./local-capture";
 import { Publishing } from "./publishing";
 import { RemoteFeeds } from "./remote-feeds";
 import { closeTransports, createRecvTransport } from "./transports";
-import { type Connection, emptyConnection, type MediaSessionState } from "./types";
+import { type Connection, emptyConnection, type MediaSessionState, type RemoteFeed } from "./types";
 
 export { ICE_RECOVERY_MS } from "./connection-ladder";
 export { describeMediaError } from "./local-capture";
 export type { LocalSource, MediaDeviceChoice, MediaSessionState, MediaStatus, RemoteFeed } from "./types";
+
+/**
+ * After a move, our old producers keep sending this long once the new ones are in the class's media map: the
+ * others consume the new one (through a pipe when they are on another node) and show it before the old one
+ * stops, so nobody sees us go blank.
+ */
+const SENDER_OVERLAP_MS = 2_000;
 
 /** The User Timing mark set when the first `media.join` starts (bench/media-join.ts reads it). */
 export const MEDIA_JOIN_MARK = "insp-media-join";
@@ -40,6 +47,8 @@ export class MediaSession {
   private readonly feeds: RemoteFeeds;
   private readonly publishing: Publishing;
   private closed = false;
+  /** When the new connection of a move first had all our producers in the class's media map (see {@link tookOver}). */
+  private readonly sentAgainAt = new WeakMap<Connection, number>();
   private readonly dispose: () => void;
   private readonly watch = (connection: Connection, transport: types.Transport) => this.watchTransport(connection, transport);
 
@@ -77,6 +86,7 @@ export class MediaSession {
         if (this.current(connection) && !sameSources(answer.produce, this.state.produce)) this.publishing.onGrant(connection, answer.produce);
       },
       closeLink: (connection) => this.closeConnection(connection),
+      tookOver: (previous, next) => this.tookOver(previous, next),
       failure: describeFailure,
       report: (status, message) => this.setState(message === undefined ? { status } : { status, message }),
     });
@@ -89,6 +99,7 @@ export class MediaSession {
       capture: this.capture,
       watch: this.watch,
       connection: () => this.ladder.current,
+      previousConnection: () => this.ladder.handingOver,
       isCurrent: (connection) => this.current(connection),
       closed: () => this.closed,
     });
@@ -104,10 +115,11 @@ export class MediaSession {
         ),
       );
       // The class moves us off a node that is gone or draining: join again now, not after the backoff. A move for a
-      // node this browser already left is stale (its ladder got here first).
-      const stopMoves = channel.onMediaMove((nodeId) => {
+      // node this browser already left is stale (its ladder got here first). A draining node goes on forwarding
+      // until its people left, so its connection stays until the new one carries everything (make-before-break).
+      const stopMoves = channel.onMediaMove((nodeId, reason) => {
         if (this.state.status === "connected" && this.state.nodeId !== nodeId) return;
-        this.ladder.moveNow();
+        this.ladder.moveNow({ keepCurrent: reason === "node-draining" });
       });
       onCleanup(stopMoves);
       // The class channel's media map is the authority on who sends what: consume what appears there.
@@ -224,11 +236,42 @@ export class MediaSession {
     this.publishing.republish(connection, grant.produce);
   }
 
-  /** Closes a connection being thrown away; local tracks stay for the next one. */
+  /**
+   * Closes a connection being thrown away, or the old one of a move once the new one took over; local tracks
+   * stay. What the page shows of it goes; what a newer connection already shows stays.
+   */
   private closeConnection(connection: Connection): void {
     closeTransports(connection);
-    this.feeds.closeAll(connection);
-    for (const source of Object.keys(this.state.local) as MediaSource[]) this.setState("local", source, "producerId", null);
+    this.feeds.closeAll(connection, this.ladder.current !== null);
+    for (const [source, producer] of connection.producers)
+      if (this.state.local[source]?.producerId === producer.id) this.setState("local", source, "producerId", null);
+    this.setState("producerScores", (scores) => {
+      const kept = { ...scores };
+      for (const producer of connection.producers.values()) delete kept[producer.id];
+      return kept;
+    });
+  }
+
+  /**
+   * Whether `next` carries everything `previous` did (a make-before-break move): every source we still send is
+   * produced on `next` and has been in the class's media map for {@link SENDER_OVERLAP_MS} (the others' time to
+   * consume it and show it before the old one stops), and no feed the page shows from `previous` is of a stream
+   * someone still sends.
+   */
+  private tookOver(previous: Connection, next: Connection): boolean {
+    const resent = [...previous.producers.keys()].filter((source) => this.state.local[source]);
+    if (resent.length > 0) {
+      const listed = (source: MediaSource) => {
+        const id = next.producers.get(source)?.id;
+        return id !== undefined && this.channel.state.media.producers.some((p) => p.producerId === id);
+      };
+      if (!resent.every(listed)) return false;
+      const since = this.sentAgainAt.get(next) ?? Date.now();
+      this.sentAgainAt.set(next, since);
+      if (Date.now() - since < SENDER_OVERLAP_MS) return false;
+    }
+    const sent = (feed: RemoteFeed) => this.channel.state.media.producers.some((p) => p.userId === feed.userId && p.source === feed.source);
+    return this.feeds.shownFrom(previous).every((feed) => !sent(feed));
   }
 
   /** ICE states go to the ladder, which restarts ICE (this request) or rejoins. */

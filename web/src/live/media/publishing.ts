@@ -14,6 +14,8 @@ export interface PublishingContext {
   watch: WatchTransport;
   /** The connection in use, or null between tries. */
   connection(): Connection | null;
+  /** The old connection of a make-before-break move while it still sends, or null. */
+  previousConnection(): Connection | null;
   /** Whether the connection is still the one in use (and the session is not closed). */
   isCurrent(connection: Connection): boolean;
   closed(): boolean;
@@ -68,12 +70,17 @@ export class Publishing {
     const local = this.context.state.local[source];
     if (!local) return;
     this.context.setState("local", source, { paused, pausedByModerator: false });
-    const connection = this.context.connection();
-    const producer = connection?.producers.get(source);
-    if (!producer) return;
-    if (paused) producer.pause();
-    else producer.resume();
-    await connection?.socket?.request(paused ? "pauseProducer" : "resumeProducer", { producerId: producer.id });
+    // A muted microphone is muted on the old connection of a move too, which still sends until it closes.
+    const connections = [this.context.connection(), this.context.previousConnection()];
+    await Promise.all(
+      connections.map(async (connection) => {
+        const producer = connection?.producers.get(source);
+        if (!producer) return;
+        if (paused) producer.pause();
+        else producer.resume();
+        await connection?.socket?.request(paused ? "pauseProducer" : "resumeProducer", { producerId: producer.id });
+      }),
+    );
   }
 
   /** Switches the microphone or camera; a live track is replaced without renegotiating. */

@@ -45,8 +45,31 @@ export class RemoteFeeds {
     const consumer = connection.consumers.get(producerId);
     if (!consumer) return;
     connection.consumers.delete(producerId);
+    connection.feeds.delete(producerId);
     consumer.close();
+    const shown = this.state.feeds.findIndex((feed) => feed.producerId === producerId);
+    if (shown !== -1) {
+      const { userId, source } = this.state.feeds[shown]!;
+      // While someone moves between nodes, two streams of theirs (the old node's and the new one's) may both be
+      // received: when the shown one ends, the other takes its place.
+      const standby = [...connection.feeds.values()].find((feed) => feed.userId === userId && feed.source === source);
+      if (standby && !this.state.feeds.some((feed) => feed.consumerId === standby.consumerId)) {
+        this.setState("feeds", shown, standby);
+        return;
+      }
+      // The same person's newer stream is still being consumed: the last picture stays until it takes its place,
+      // rather than their tile going away in between.
+      if (this.successorPending(connection, this.state.feeds[shown]!)) return;
+    }
     this.setState("feeds", (feeds) => feeds.filter((feed) => feed.producerId !== producerId));
+  }
+
+  /** Whether a consume on `connection` is under way for another stream of the same person and source as `feed`. */
+  private successorPending(connection: Connection, feed: RemoteFeed): boolean {
+    return [...connection.consuming].some((id) => {
+      const producer = this.channel.state.media.producers.find((p) => p.producerId === id);
+      return id !== feed.producerId && producer?.userId === feed.userId && producer.source === feed.source;
+    });
   }
 
   /** The node closed the consumer `consumerId`. */
@@ -66,10 +89,21 @@ export class RemoteFeeds {
     connection.socket.request("setPreferredLayers", { consumerId, spatialLayer }).catch(() => connection.preferredLayers.delete(consumerId));
   }
 
-  /** Closes every consumer of a connection being thrown away and clears what the page shows of them. */
-  closeAll(connection: Connection): void {
+  /** The feeds the page shows from `connection`'s consumers. */
+  shownFrom(connection: Connection): RemoteFeed[] {
+    const ids = new Set([...connection.consumers.values()].map((consumer) => consumer.id));
+    return this.state.feeds.filter((feed) => ids.has(feed.consumerId));
+  }
+
+  /**
+   * Closes every consumer of a connection being thrown away and clears what the page shows of them. `handedOver`:
+   * a newer connection is up (the old one of a move), and what it shows stays, the active speaker included.
+   */
+  closeAll(connection: Connection, handedOver: boolean): void {
+    const ids = new Set([...connection.consumers.values()].map((consumer) => consumer.id));
     for (const consumer of connection.consumers.values()) consumer.close();
-    this.setState({ feeds: [], producerScores: {}, activeSpeaker: null });
+    this.setState("feeds", (feeds) => feeds.filter((feed) => !ids.has(feed.consumerId)));
+    if (!handedOver) this.setState({ producerScores: {}, activeSpeaker: null });
   }
 
   /**
@@ -96,6 +130,9 @@ export class RemoteFeeds {
       }
     } finally {
       connection.consuming.delete(producerId);
+      // A picture kept for this one (see drop) goes now if this consume did not take its place.
+      if (this.state.feeds.some((feed) => connection.gone.has(feed.producerId)))
+        this.setState("feeds", (feeds) => feeds.filter((feed) => !connection.gone.has(feed.producerId)));
     }
   }
 
@@ -136,7 +173,16 @@ export class RemoteFeeds {
     }
     connection.consumers.set(producerId, consumer);
     const owner = this.channel.state.media.producers.find((p) => p.producerId === producerId)?.userId ?? connection.announced.get(producerId) ?? "";
-    this.setState("feeds", this.state.feeds.length, {
+    const sameStream = (feed: RemoteFeed) => feed.userId === owner && feed.source === answer.source;
+    // The page already shows this person's camera (or microphone, or screen) from an older consumer: the old
+    // connection of a move, or a producer they replaced. It stays shown until the new track carries media, so
+    // the picture never goes blank in between.
+    if (this.state.feeds.some(sameStream)) {
+      await firstMedia(consumer.track, FIRST_MEDIA_WAIT_MS);
+      if (!this.isCurrent(connection) || connection.gone.has(producerId) || consumer.closed) return;
+    }
+    const shown = this.state.feeds.findIndex(sameStream);
+    const feed: RemoteFeed = {
       consumerId: consumer.id,
       producerId,
       userId: owner,
@@ -147,8 +193,27 @@ export class RemoteFeeds {
       producerPaused: answer.producerPaused,
       score: 10,
       producerScore: 10,
-    });
+    };
+    connection.feeds.set(producerId, feed);
+    this.setState("feeds", shown === -1 ? this.state.feeds.length : shown, feed);
   }
+}
+
+/** A new track waits at most this long for its first media before it takes the place of the one shown. */
+const FIRST_MEDIA_WAIT_MS = 3_000;
+
+/** Resolves once `track` carries media (a remote track is muted until its first packets arrive), or after `timeoutMs`. */
+function firstMedia(track: MediaStreamTrack, timeoutMs: number): Promise<void> {
+  if (!track.muted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      track.removeEventListener("unmute", done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    track.addEventListener("unmute", done);
+  });
 }
 
 /** Whether a failed consume is worth another try: a refusal or lost answer from the node with a curable code. */

@@ -65,6 +65,8 @@ export interface Connection {
   readonly producers: Map<MediaSource, types.Producer>;
   /** Consumers by producer id (and the requests still in flight, so a producer is consumed once). */
   readonly consumers: Map<string, types.Consumer>;
+  /** What each consumer shows, by producer id (a second stream of one person waits here while the other is shown). */
+  readonly feeds: Map<string, RemoteFeed>;
   readonly consuming: Set<string>;
   /** Producers the node announced (they may reach the class channel's map later). */
   readonly announced: Map<string, string>;
@@ -81,6 +83,7 @@ export function emptyConnection(): Connection {
     send: null,
     producers: new Map(),
     consumers: new Map(),
+    feeds: new Map(),
     consuming: new Set(),
     announced: new Map(),
     gone: new Set(),
