@@ -5,13 +5,12 @@
  * published its part before it exited, the other node the rest; each plays and shows the teacher's camera, the first
  * from before the move, the second from after it. The time from the SIGTERM to the next part's start is printed.
  */
-import type { Browser, Locator } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { RecordingView } from "../schema/api/recordings";
 import { launchBrowser } from "./lib/browser";
 import { type ExtraNode, stackStoreEnv, startExtraNode } from "./lib/extra-node";
-import { type IdentifiedPerson, startRecording } from "./lib/live-class";
-import { classWithMedia, nodeOf, running, stackNodeOf, stackNodePid } from "./lib/media-nodes";
+import { startRecording } from "./lib/live-class";
+import { classWithMedia, nodeOf, running, stackNodeOf, stackNodePid, stopForTwoParts } from "./lib/media-nodes";
 import { FRAME_HEIGHT, FRAME_WIDTH, type Frame, readRecordingFrames, type Rgb, shareOf } from "./lib/recording-frames";
 
 const baseUrl = inject("baseUrl");
@@ -29,24 +28,6 @@ const stackNodeId = stackNodeOf(baseUrl).nodeId;
 
 /** Chromium's fake camera is mostly green. */
 const greenish = ([r, g, b]: Rgb) => g > r + 40 && g > b + 40;
-
-/** Stops the recording and waits until both its parts are published (`ready`); they come oldest first. */
-async function stopForTwoParts(teacher: IdentifiedPerson, classId: string, rec: Locator): Promise<[RecordingView, RecordingView]> {
-  await teacher.page.getByRole("button", { name: "■ Stop recording" }).click();
-  await rec.waitFor({ state: "detached" });
-  let parts: RecordingView[] = [];
-  await expect
-    .poll(
-      async () => {
-        const response = await teacher.context.request.get(`/api/classes/${classId}/recordings`);
-        parts = ((await response.json()) as { recordings: RecordingView[] }).recordings.sort((a, b) => a.startedAt - b.startedAt);
-        return parts.map((part) => part.status);
-      },
-      { timeout: PROCESSING_TIMEOUT_MS, interval: 1_000 },
-    )
-    .toEqual(["ready", "ready"]);
-  return parts as [RecordingView, RecordingView];
-}
 
 describe("a recording across the teacher's move", () => {
   let browser: Browser;
@@ -88,7 +69,7 @@ describe("a recording across the teacher's move", () => {
     expect(await rec.count()).toBe(1);
     await expect.poll(() => running(drained), { timeout: MEDIA_TIMEOUT_MS, interval: 100 }).toBe(false);
     await teacher.page.waitForTimeout(PART_MS);
-    const [first, second] = await stopForTwoParts(teacher, classId, rec);
+    const [first, second] = await stopForTwoParts(teacher, classId, rec, PROCESSING_TIMEOUT_MS);
     expect([first.title, second.title]).toEqual([`${title} — Part 1`, `${title} — Part 2`]);
     expect(first.failureReason).toBeNull();
     // The second part begins within the target of the SIGTERM. The teacher moves make-before-break (the drained
@@ -156,7 +137,7 @@ describe("a recording across the teacher's move, its node killed", () => {
     await expect.poll(async () => (await nodeOf(teacher.page)) !== null && Date.now() - killedAt > 1_000, { timeout: MEDIA_TIMEOUT_MS }).toBe(true);
     expect(await rec.count()).toBe(1);
     await teacher.page.waitForTimeout(PART_MS);
-    const [first, second] = await stopForTwoParts(teacher, classId, rec);
+    const [first, second] = await stopForTwoParts(teacher, classId, rec, PROCESSING_TIMEOUT_MS);
     expect([first.title, second.title]).toEqual([`${title} — Part 1`, `${title} — Part 2`]);
     // The restarted node's note (sfu-node/src/recording/recovery.ts), shown above the player.
     expect(first.failureReason).toBe("Recording ended early: the media server restarted");

@@ -8,13 +8,12 @@
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import type { RecordingView } from "../schema/api/recordings";
 import { RESCUED_NOTE } from "../sfu-node/src/recording/recovery";
 import { launchBrowser } from "./lib/browser";
 import { type ExtraNode, stackStoreEnv, startExtraNode } from "./lib/extra-node";
-import { createClassWithStudents, type IdentifiedPerson, openMediaPerson, startRecording } from "./lib/live-class";
+import { createClassWithStudents, openMediaPerson, startRecording } from "./lib/live-class";
 import { cameraAt } from "./lib/media-faults";
-import { nodeOf, stackNodeOf } from "./lib/media-nodes";
+import { nodeOf, stackNodeOf, stopForTwoParts } from "./lib/media-nodes";
 import { FRAME_HEIGHT, FRAME_WIDTH, type Frame, readRecordingFrames, type Rgb, shareOf } from "./lib/recording-frames";
 import { newPerson } from "./lib/sso";
 
@@ -39,11 +38,6 @@ function videoState(page: Page): Promise<{ paused: boolean; currentTime: number 
     const { paused, currentTime } = element as unknown as { paused: boolean; currentTime: number };
     return { paused, currentTime };
   });
-}
-
-async function recordingsOf(who: IdentifiedPerson, classId: string): Promise<RecordingView[]> {
-  const response = await who.context.request.get(`/api/classes/${classId}/recordings`);
-  return ((await response.json()) as { recordings: RecordingView[] }).recordings.sort((a, b) => a.startedAt - b.startedAt);
 }
 
 describe("a recording whose node is killed and never comes back", () => {
@@ -93,21 +87,8 @@ describe("a recording whose node is killed and never comes back", () => {
     // dismissed stays away and nothing said it stopped.
     expect(await notice.count()).toBe(0);
     expect(await student.page.getByTestId("recording-stopped").count()).toBe(0);
-    await teacher.page.getByRole("button", { name: "■ Stop recording" }).click();
-    await rec.waitFor({ state: "detached" });
-
     // The second part is published by its node; the first, whose node is gone, by the stack's node.
-    let parts: RecordingView[] = [];
-    await expect
-      .poll(
-        async () => {
-          parts = await recordingsOf(teacher, classId);
-          return parts.map((part) => part.status);
-        },
-        { timeout: RESCUED_WITHIN_MS, interval: 2_000 },
-      )
-      .toEqual(["ready", "ready"]);
-    const [first, second] = parts as [RecordingView, RecordingView];
+    const [first, second] = await stopForTwoParts(teacher, classId, rec, RESCUED_WITHIN_MS);
     expect([first.title, second.title]).toEqual([`${title} — Part 1`, `${title} — Part 2`]);
     // Shown above the player: why the first part is shorter than the class was before the kill.
     expect(first.failureReason).toBe(RESCUED_NOTE);

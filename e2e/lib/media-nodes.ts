@@ -3,8 +3,9 @@
  * for the tests that kill, drain or move nodes under a live class.
  */
 import { readFileSync } from "node:fs";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { expect } from "vitest";
+import type { RecordingView } from "../../schema/api/recordings";
 import { createClassWithStudents, enterLiveClass, type IdentifiedPerson, openMediaPerson } from "./live-class";
 import { cameraAt, ourMediaWorkers, parentOf } from "./media-faults";
 import { newPerson } from "./sso";
@@ -74,4 +75,25 @@ export function stackNodePid(...others: { pid: number }[]): number {
   );
   if (parents.size !== 1) throw new Error(`expected one stack sfu-node, found ${parents.size} parents of mediasoup workers`);
   return [...parents][0]!;
+}
+
+/**
+ * The teacher stops the recording (REC goes off for `rec`'s page); resolves, oldest first, with the class's two
+ * recording parts once both are published (`ready`), within `timeoutMs`.
+ */
+export async function stopForTwoParts(teacher: IdentifiedPerson, classId: string, rec: Locator, timeoutMs: number): Promise<[RecordingView, RecordingView]> {
+  await teacher.page.getByRole("button", { name: "■ Stop recording" }).click();
+  await rec.waitFor({ state: "detached" });
+  let parts: RecordingView[] = [];
+  await expect
+    .poll(
+      async () => {
+        const response = await teacher.context.request.get(`/api/classes/${classId}/recordings`);
+        parts = ((await response.json()) as { recordings: RecordingView[] }).recordings.sort((a, b) => a.startedAt - b.startedAt);
+        return parts.map((part) => part.status);
+      },
+      { timeout: timeoutMs, interval: 1_000 },
+    )
+    .toEqual(["ready", "ready"]);
+  return parts as [RecordingView, RecordingView];
 }
