@@ -23,9 +23,17 @@ export const RESCUABLE_REASONS = [
 export const RESCUE_WITHIN_MS = 7 * 24 * 3600_000;
 
 /**
+ * A node that registered this long ago has taken back every recording it found on its disk (its recovery claims
+ * each at start): one of its own still failed is not on its disk (a new machine under the same id), and it is
+ * offered the recording like any other node, to finish from the store.
+ */
+export const OWN_RECOVERY_MS = FLEET_STALE_AFTER_MS;
+
+/**
  * What a node's heartbeat answer offers it to finish: the oldest rescuable recording whose own node has been
  * silent for {@link FLEET_STALE_AFTER_MS} (a node that is back finishes its own from its disk, which also holds
- * the segment that was being written). One at a time: a node composes one rescued recording after another.
+ * the segment that was being written), or one of its own it did not take back from its disk within
+ * {@link OWN_RECOVERY_MS} of registering. One at a time: a node composes one rescued recording after another.
  */
 export async function rescueOffers(db: Db, nodeId: string, now: number): Promise<FleetRescueOffer[]> {
   const rows = await db
@@ -37,9 +45,11 @@ export async function rescueOffers(db: Db, nodeId: string, now: number): Promise
         eq(recordings.status, "failed"),
         inArray(recordings.failureReason, [...RESCUABLE_REASONS]),
         isNotNull(recordings.nodeId),
-        ne(recordings.nodeId, nodeId),
         gt(recordings.updatedAt, now - RESCUE_WITHIN_MS),
-        or(isNull(sfuNodes.id), lt(sfuNodes.lastHeartbeatAt, now - FLEET_STALE_AFTER_MS)),
+        or(
+          and(ne(recordings.nodeId, nodeId), or(isNull(sfuNodes.id), lt(sfuNodes.lastHeartbeatAt, now - FLEET_STALE_AFTER_MS))),
+          and(eq(recordings.nodeId, nodeId), lt(sfuNodes.registeredAt, now - OWN_RECOVERY_MS)),
+        ),
       ),
     )
     .orderBy(asc(recordings.updatedAt))

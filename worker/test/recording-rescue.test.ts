@@ -12,7 +12,7 @@ import { NODE_LOST_REASON, PART_LOST_REASON } from "../../durable-objects/record
 import { enrolledNode, nodePost, type TestNodeKey } from "./fleet-helpers";
 import { api, db } from "./helpers";
 import { portalFixture } from "./portal-fixture";
-import { RESCUE_WITHIN_MS } from "../portal/recording-rescue";
+import { OWN_RECOVERY_MS, RESCUE_WITHIN_MS } from "../portal/recording-rescue";
 
 const CDN = "http://127.0.0.1:8837/insp-live-recordings";
 const load = { cpu: 0.1, transports: 0, consumers: 0, maxConsumers: 500 };
@@ -117,6 +117,21 @@ describe("a recording whose node died and never came back", () => {
     expect((await claim(owner, id)).status).toBe(200);
     expect(await rowOf(id)).toMatchObject({ status: "composing", nodeId: owner.nodeId, failureReason: null });
     expect((await report(owner, id, { status: "composing", progress: 100 })).status).toBe(200);
+  });
+
+  it("is offered to its own node when that node came back without it on its disk, and not while it may still take it back", async () => {
+    const f = await portalFixture();
+    const { owner } = await fleet("rescue-d", 0);
+    const id = await lostRecording(f.classId, owner.nodeId, NODE_LOST_REASON, RESCUE_WITHIN_MS - 5_000_000);
+    // Just registered: its recovery is still taking back what its disk holds.
+    expect((await heartbeat(owner)).rescue ?? []).not.toContainEqual({ recordingId: id, classId: f.classId });
+    await db
+      .update(sfuNodes)
+      .set({ registeredAt: Date.now() - OWN_RECOVERY_MS - 1_000 })
+      .where(eq(sfuNodes.id, owner.nodeId));
+    expect((await heartbeat(owner)).rescue).toContainEqual({ recordingId: id, classId: f.classId });
+    expect((await claim(owner, id)).status).toBe(200);
+    expect(await rowOf(id)).toMatchObject({ status: "composing", nodeId: owner.nodeId });
   });
 
   it("is only what went away with a node: other failures, finished recordings and old ones stay as they are", async () => {
