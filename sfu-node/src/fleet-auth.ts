@@ -32,4 +32,14 @@ export class NodeIdentity {
     const { pathname } = new URL(url);
     return `Bearer ${await this.#signer.sign({ nodeId: this.nodeId, audience: this.#audience, method, path: pathname })}`;
   }
+
+  /** POSTs `body` as JSON to `url` with a token for it, given up after `timeoutMs`. */
+  async post(url: string, body: unknown, timeoutMs: number): Promise<Response> {
+    return fetch(url, {
+      method: "POST",
+      headers: { authorization: await this.authorization("POST", url), "content-type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  }
 }

@@ -115,12 +115,7 @@ export class FleetLink {
 
   async #post(path: string, body: unknown): Promise<v.InferOutput<typeof FleetAckSchema>> {
     const url = `${this.#config.workerUrl}${path}`;
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { authorization: await this.#identity.authorization("POST", url), "content-type": "application/json" },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(5_000),
-    });
+    const response = await this.#identity.post(url, body, 5_000);
     if (!response.ok) throw new FleetHttpError(response.status, `${path} answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
     return v.parse(FleetAckSchema, await response.json());
   }

@@ -17,6 +17,8 @@ import { PublishError, type PublishDetails, type PublishStatus, type RecordingPu
 const REPORT_ATTEMPTS = 10;
 const REPORT_FIRST_DELAY_MS = 500;
 const REPORT_MAX_DELAY_MS = 30_000;
+/** How long one report or claim may take before it counts as undelivered. */
+const FLEET_REQUEST_TIMEOUT_MS = 10_000;
 
 export interface RecordingGlueOptions {
   /** The Worker's origin; reports go to `POST <workerUrl>/api/fleet/recordings/:id`. */
@@ -247,12 +249,7 @@ export function createRecordingGlue(options: RecordingGlueOptions): RecordingGlu
 async function claimRecording(options: Pick<RecordingGlueOptions, "workerUrl" | "identity">, recordingId: string): Promise<ClaimOutcome> {
   const url = `${options.workerUrl.replace(/\/+$/, "")}/api/fleet/recordings/${encodeURIComponent(recordingId)}/rescue`;
   try {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: await options.identity.authorization("POST", url) },
-      body: "{}",
-      signal: AbortSignal.timeout(10_000),
-    });
+    const response = await options.identity.post(url, {}, FLEET_REQUEST_TIMEOUT_MS);
     const body = await response.text();
     if (response.ok) return "ours";
     log(response.status === 409 ? "info" : "warn", "recording_claim_refused", { recordingId, status: response.status, body: body.slice(0, 300) });
@@ -312,12 +309,7 @@ class ProgressReporter {
     for (let attempt = 1; ; attempt += 1) {
       let outcome: string;
       try {
-        const response = await fetch(url, {
-          method: "POST",
-          headers: { "content-type": "application/json", authorization: await this.#options.identity.authorization("POST", url) },
-          body: JSON.stringify(update),
-          signal: AbortSignal.timeout(10_000),
-        });
+        const response = await this.#options.identity.post(url, update, FLEET_REQUEST_TIMEOUT_MS);
         if (response.ok) {
           await response.body?.cancel();
           return;

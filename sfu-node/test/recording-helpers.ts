@@ -354,6 +354,12 @@ export async function beepOnsets(file: string): Promise<number[]> {
  * Each flash paired with its nearest beep: the beep's offset from it in ms (positive: sound after picture). A
  * flash with no beep within half a second is left out.
  */
+/**
+ * The largest flash-to-beep offset a composed recording may have: beyond about 45 ms people notice sound and
+ * picture apart (ITU-R BT.1359 puts detectability at 45 ms of sound leading, 125 ms of sound lagging).
+ */
+export const MAX_AV_OFFSET_MS = 45;
+
 export function flashBeepOffsets(flashes: readonly number[], beeps: readonly number[]): { flash: number; offsetMs: number }[] {
   return flashes
     .map((flash) => {

@@ -7,6 +7,7 @@ import {
   SOUNDS,
   beepOnsets,
   flashBeepOffsets,
+  MAX_AV_OFFSET_MS,
   encodeAudioVideo,
   ffmpegPeer,
   flashOnsets,
@@ -30,9 +31,6 @@ afterAll(() => {
   sender?.kill("SIGKILL");
   node?.close();
 });
-
-/** The largest flash-to-beep offset the composed recording may have (lip sync people notice beyond this). */
-const MAX_OFFSET_MS = 40;
 
 /**
  * The recording's first second, where one track may not have begun yet: the first packets of a track arrive up to
@@ -89,7 +87,7 @@ describe("A/V sync of a recording", () => {
     expect(flashes.length).toBeGreaterThanOrEqual(9);
     expect(beeps.length).toBeGreaterThanOrEqual(9);
     expect(offsets.length).toBe(flashes.filter((flash) => flash >= TRACKS_BEGIN_WITHIN_S).length);
-    for (const { offsetMs } of offsets) expect(Math.abs(offsetMs)).toBeLessThanOrEqual(MAX_OFFSET_MS);
+    for (const { offsetMs } of offsets) expect(Math.abs(offsetMs)).toBeLessThanOrEqual(MAX_AV_OFFSET_MS);
   });
 
   it("keeps them within 40 ms when the microphone sends with DTX (gaps in silence) and is turned on late", { timeout: 120_000 }, async () => {
@@ -103,6 +101,6 @@ describe("A/V sync of a recording", () => {
     expect(beeps.length).toBeGreaterThanOrEqual(6);
     expect(Math.min(...beeps)).toBeGreaterThan(1.5);
     expect(offsets.length).toBeGreaterThanOrEqual(6);
-    for (const { offsetMs } of offsets) expect(Math.abs(offsetMs)).toBeLessThanOrEqual(MAX_OFFSET_MS);
+    for (const { offsetMs } of offsets) expect(Math.abs(offsetMs)).toBeLessThanOrEqual(MAX_AV_OFFSET_MS);
   });
 });

@@ -104,7 +104,7 @@ export function Player(props: {
     const wasPlaying = !video.paused;
     loadedSource = ladder;
     try {
-      await instance.load(ladder, at);
+      await loadAt(instance, ladder, at);
     } catch (loadError) {
       // The playable form is gone with the load: try it again, so the viewer keeps watching.
       console.error("ladder failed to load", ladder, loadError);
@@ -114,12 +114,34 @@ export function Player(props: {
         return;
       }
       loadedSource = fallback;
-      await instance.load(fallback, at).catch((error: unknown) => setError(describePlaybackError(error)));
+      await loadAt(instance, fallback, at).catch((error: unknown) => setError(describePlaybackError(error)));
     }
     refreshRenditions();
     thumbnails = addThumbnails(instance);
     video.playbackRate = speed();
     if (wasPlaying) void video.play().catch(() => setError("Press play again to start the video."));
+  }
+
+  /**
+   * Loads `source` and moves to `at` seconds once the video knows its length. Not through shaka's start time: its
+   * playhead keeps putting that time back for a moment after the load, so a seek made then ("Start from the
+   * beginning" pressed as it appeared) was undone.
+   */
+  async function loadAt(instance: shakaNamespace.Player, source: string, at: number | null): Promise<void> {
+    await instance.load(source);
+    if (at === null || at <= 0) return;
+    if (video.readyState < HTMLMediaElement.HAVE_METADATA) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          video.removeEventListener("loadedmetadata", done);
+          video.removeEventListener("error", done);
+          resolve();
+        };
+        video.addEventListener("loadedmetadata", done);
+        video.addEventListener("error", done);
+      });
+    }
+    video.currentTime = at;
   }
 
   async function start(): Promise<void> {
@@ -143,7 +165,7 @@ export function Player(props: {
     const startAt = (await props.startAt?.catch(() => null)) ?? null;
     for (const source of sources()) {
       try {
-        await instance.load(source, startAt);
+        await loadAt(instance, source, startAt);
         setError(null);
         loaded = true;
         loadedSource = source;
