@@ -5,6 +5,7 @@ import { FLEET_STALE_AFTER_MS, type FleetRescueOffer } from "../../schema/protoc
 import { NODE_GONE_BEFORE_STOP_REASON, NODE_LOST_REASON, PART_LOST_REASON } from "../../durable-objects/recording";
 import type { Db } from "../db";
 import { ApiError } from "../errors";
+import { loadRecordingRow } from "./recording-row";
 import { ABANDONED_PROCESSING_REASON, ABANDONED_STOPPED_REASON } from "./recording-sweep";
 
 /**
@@ -65,8 +66,7 @@ export async function rescueOffers(db: Db, nodeId: string, now: number): Promise
  * another node took it first.
  */
 export async function claimRescue(db: Db, nodeId: string, id: string, now: number): Promise<FleetRescueClaimResponse> {
-  const current = await db.query.recordings.findFirst({ where: eq(recordings.id, id) });
-  if (!current) throw new ApiError("NOT_FOUND", "No such recording (it may have been deleted)");
+  const current = await loadRecordingRow(db, id);
   const answer: FleetRescueClaimResponse = { recording: { id, classId: current.classId, startedAt: current.startedAt } };
   if (current.nodeId === nodeId && !FINAL_RECORDING_STATUSES.includes(current.status)) return answer;
   if (current.status !== "failed" || !(RESCUABLE_REASONS as readonly string[]).includes(current.failureReason ?? ""))

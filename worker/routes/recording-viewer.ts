@@ -17,7 +17,8 @@ import { activeBlock, requireUser } from "../auth/session";
 import { ApiError } from "../errors";
 import { attachmentDisposition, signDownloadToken, sourceUrlOf, verifyDownloadToken } from "../portal/recording-download";
 import { jsonBody, parse, queryParams } from "../validate";
-import { loadRecordingRow, loadWatchableRecording } from "./recordings";
+import { loadRecordingRow } from "../portal/recording-row";
+import { loadWatchableRecording } from "./recordings";
 
 /**
  * What a viewer gets beside a recording's video (issue 13, "After class"): the MP4 download through a short-lived

@@ -25,6 +25,7 @@ import { roundRating } from "../portal/mapping";
 import { canManageClass, canViewClass, requireManageClass } from "../portal/permissions";
 import { mayDownload, sourceUrlOf } from "../portal/recording-download";
 import { claimRescue } from "../portal/recording-rescue";
+import { loadRecordingRow } from "../portal/recording-row";
 import { jsonBody, parse, queryParams } from "../validate";
 
 /**
@@ -42,8 +43,7 @@ recordingsRoutes.post("/api/fleet/recordings/:id", async (c) => {
   const nodeId = await requireNode(c);
   const id = parse(IdSchema, c.req.param("id"));
   const update = await jsonBody(c, FleetRecordingUpdateSchema);
-  const current = await c.var.db.query.recordings.findFirst({ where: eq(recordings.id, id) });
-  if (!current) throw new ApiError("NOT_FOUND", "No such recording (it may have been deleted)");
+  const current = await loadRecordingRow(c.var.db, id);
   // Only the node the class object told to record it reports on it; rows from before node_id have no owner.
   if (current.nodeId !== null && current.nodeId !== nodeId) throw new ApiError("FORBIDDEN", "This recording is held by another media server");
   const { status, progress } = update;
@@ -278,12 +278,6 @@ function toView(row: ViewRow): RecordingView {
     canManage: manages,
     canDownload: sourceUrlOf(r) !== null && mayDownload({ manages, enrolled: Boolean(row.enrolled), blocked: Boolean(row.blocked) }, row.classDownloads),
   };
-}
-
-export async function loadRecordingRow(db: Db, id: string): Promise<Recording> {
-  const row = await db.query.recordings.findFirst({ where: eq(recordings.id, id) });
-  if (!row) throw new ApiError("NOT_FOUND", "No such recording");
-  return row;
 }
 
 /** FORBIDDEN unless `user` may watch the recordings of `cls` (teacher, admin, or an enrolled student not blocked from it). */
