@@ -13,16 +13,18 @@
  * connected to): the peer is connected to the outer socket, the local transport to the inner one. Only what the
  * node receives is held, so between two delayed nodes each direction costs the receiver's setting. Never used
  * in production: config.ts refuses the setting unless the node listens on loopback.
+ *
+ * The relays run on a thread of their own at a raised scheduling priority: a network's delay does not depend on
+ * how busy the machine is, and on the node's own event loop (or at normal priority beside two browsers encoding
+ * video on two cores) packets went out up to 23 ms late, which receivers took for jitter and buffered against.
  */
-import dgram from "node:dgram";
+import { Worker } from "node:worker_threads";
 import { log } from "./log";
 
-/** Packets held at once before more are dropped (a 110 ms hold of a few Mbit/s is a few hundred). */
-const MAX_HELD_PACKETS = 20_000;
 /** How often a relay that carried packets logs how late it let them go (`pipe_delay_relay`). */
 const REPORT_EVERY_MS = 5_000;
-/** Socket buffers asked for (the kernel may give less): a keyframe burst must not overflow while the loop is busy. */
-const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/** The relay thread's nice value (Linux: per thread): above the browsers and servers it shares the machine with. */
+const RELAY_THREAD_NICE = -15;
 
 /** How much delay a node adds to what it receives through its pipes, per peer node. */
 export interface PipeDelays {
@@ -42,49 +44,187 @@ interface Address {
   port: number;
 }
 
-interface Held {
-  sendAt: number;
-  packet: Buffer;
+/** What the node asks of the relay thread. */
+type ToThread =
+  | { op: "open"; id: number; host: string; local: Address; delayMs: number }
+  | { op: "connect"; id: number; remote: Address }
+  | { op: "close"; id: number };
+
+/** What the relay thread answers and reports. */
+type FromThread =
+  | { op: "opened"; id: number; outerPort: number; innerPort: number }
+  | { op: "failed"; id: number; error: string }
+  | { op: "report"; id: number; packets: number; meanLateMs: number; maxLateMs: number; dropped: number }
+  | { op: "error"; id: number; error: string };
+
+/**
+ * The relay thread's whole program, as plain JavaScript: a thread runs it as given, without the TypeScript loader
+ * the node may run under (tsx, vitest, or none in the bundle). Each relay holds what arrives from the peer for
+ * its delay (a constant delay keeps arrival order: one timer for the head of the queue) and passes what the local
+ * transport sends straight on; packets beyond 20,000 held (a 110 ms hold of a few Mbit/s is a few hundred) are
+ * dropped; every 5 s it reports how late it let packets go.
+ */
+const RELAY_THREAD_PROGRAM = `
+const dgram = require("node:dgram");
+const os = require("node:os");
+const { parentPort, workerData } = require("node:worker_threads");
+const MAX_HELD_PACKETS = 20000;
+// Socket buffers asked for (the kernel may give less): a keyframe burst must not overflow.
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+try { os.setPriority(workerData.nice); } catch {}
+const relays = new Map();
+const bind = (type, host) => new Promise((resolve, reject) => {
+  const socket = dgram.createSocket({ type, recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES });
+  socket.once("error", reject);
+  socket.bind(0, host, () => { socket.off("error", reject); resolve(socket); });
+});
+const arm = (relay) => {
+  const head = relay.held[0];
+  relay.timer = head && !relay.closed ? setTimeout(() => release(relay), Math.max(0, head.sendAt - performance.now())) : undefined;
+};
+const release = (relay) => {
+  const now = performance.now();
+  let released = 0;
+  while (released < relay.held.length && relay.held[released].sendAt <= now) {
+    const held = relay.held[released];
+    relay.inner.send(held.packet, relay.local.port, relay.local.address);
+    const late = now - held.sendAt;
+    relay.window.packets += 1;
+    relay.window.lateMs += late;
+    if (late > relay.window.maxLateMs) relay.window.maxLateMs = late;
+    released += 1;
+  }
+  relay.held.splice(0, released);
+  arm(relay);
+};
+const open = async ({ id, host, local, delayMs }) => {
+  const type = host.includes(":") ? "udp6" : "udp4";
+  const outer = await bind(type, host);
+  const inner = await bind(type, host).catch((error) => { outer.close(); throw error; });
+  const relay = { id, outer, inner, local, delayMs, remote: undefined, held: [], timer: undefined, closed: false, dropped: 0,
+    window: { packets: 0, lateMs: 0, maxLateMs: 0 } };
+  outer.on("message", (packet, from) => {
+    const remote = relay.remote;
+    if (!remote || from.port !== remote.port || from.address !== remote.address) return;
+    if (relay.held.length >= MAX_HELD_PACKETS) { relay.dropped += 1; return; }
+    relay.held.push({ sendAt: performance.now() + relay.delayMs, packet });
+    if (!relay.timer) arm(relay);
+  });
+  inner.on("message", (packet, from) => {
+    const remote = relay.remote;
+    if (!remote || from.port !== relay.local.port) return;
+    outer.send(packet, remote.port, remote.address);
+  });
+  for (const socket of [outer, inner]) socket.on("error", (error) => parentPort.postMessage({ op: "error", id, error: String(error) }));
+  relays.set(id, relay);
+  parentPort.postMessage({ op: "opened", id, outerPort: outer.address().port, innerPort: inner.address().port });
+};
+setInterval(() => {
+  for (const relay of relays.values()) {
+    const { packets, lateMs, maxLateMs } = relay.window;
+    if (packets === 0) continue;
+    parentPort.postMessage({ op: "report", id: relay.id, packets, meanLateMs: lateMs / packets, maxLateMs, dropped: relay.dropped });
+    relay.window = { packets: 0, lateMs: 0, maxLateMs: 0 };
+  }
+}, workerData.reportEveryMs);
+parentPort.on("message", (message) => {
+  if (message.op === "open") open(message).catch((error) => parentPort.postMessage({ op: "failed", id: message.id, error: String(error) }));
+  const relay = relays.get(message.id);
+  if (!relay) return;
+  if (message.op === "connect") relay.remote = message.remote;
+  if (message.op === "close") {
+    relays.delete(message.id);
+    relay.closed = true;
+    clearTimeout(relay.timer);
+    relay.held.length = 0;
+    relay.outer.close();
+    relay.inner.close();
+  }
+});
+`;
+
+/** The one relay thread of this process, started with the first relay; it never keeps the process alive. */
+class RelayThread {
+  static #shared: RelayThread | undefined;
+  readonly #worker: Worker;
+  readonly #relays = new Map<number, PipeDelayRelay>();
+  readonly #opening = new Map<number, { resolve: (ports: { outerPort: number; innerPort: number }) => void; reject: (error: Error) => void }>();
+  #nextId = 1;
+
+  static get shared(): RelayThread {
+    RelayThread.#shared ??= new RelayThread();
+    return RelayThread.#shared;
+  }
+
+  private constructor() {
+    this.#worker = new Worker(RELAY_THREAD_PROGRAM, { eval: true, workerData: { nice: RELAY_THREAD_NICE, reportEveryMs: REPORT_EVERY_MS } });
+    this.#worker.unref();
+    this.#worker.on("message", (message: FromThread) => this.#onMessage(message));
+    const gone = (error: Error) => {
+      log("error", "pipe_delay_relay_thread_gone", { error: String(error), relays: this.#relays.size });
+      if (RelayThread.#shared === this) RelayThread.#shared = undefined;
+      for (const { reject } of this.#opening.values()) reject(error);
+      this.#opening.clear();
+    };
+    this.#worker.on("error", gone);
+    this.#worker.on("exit", (code) => gone(new Error(`the relay thread exited (${code})`)));
+  }
+
+  open(host: string, local: Address, delayMs: number): Promise<{ id: number; outerPort: number; innerPort: number }> {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#opening.set(id, { resolve: (ports) => resolve({ id, ...ports }), reject });
+      this.#post({ op: "open", id, host, local, delayMs });
+    });
+  }
+
+  adopt(id: number, relay: PipeDelayRelay): void {
+    this.#relays.set(id, relay);
+  }
+
+  connect(id: number, remote: Address): void {
+    this.#post({ op: "connect", id, remote });
+  }
+
+  close(id: number): void {
+    this.#relays.delete(id);
+    this.#post({ op: "close", id });
+  }
+
+  #post(message: ToThread): void {
+    this.#worker.postMessage(message);
+  }
+
+  #onMessage(message: FromThread): void {
+    if (message.op === "opened" || message.op === "failed") {
+      const waiting = this.#opening.get(message.id);
+      this.#opening.delete(message.id);
+      if (message.op === "opened") waiting?.resolve({ outerPort: message.outerPort, innerPort: message.innerPort });
+      else waiting?.reject(new Error(message.error));
+      return;
+    }
+    this.#relays.get(message.id)?.onThreadMessage(message);
+  }
 }
 
 /** A delay relay in front of one pipe transport (see the module's comment). */
 export class PipeDelayRelay {
   readonly delayMs: number;
-  readonly #outer: dgram.Socket;
-  readonly #inner: dgram.Socket;
-  readonly #local: Address;
-  #remote: Address | undefined;
-  readonly #held: Held[] = [];
-  #timer: NodeJS.Timeout | undefined;
-  #closed = false;
+  readonly outerPort: number;
+  readonly innerPort: number;
+  readonly #thread: RelayThread;
+  readonly #id: number;
+  readonly #label: Record<string, string>;
   #dropped = 0;
-  /** Since the last report: packets let go, and how much later than their time (the event loop's lateness). */
-  #window = { packets: 0, lateMs: 0, maxLateMs: 0 };
-  readonly #reportTimer: NodeJS.Timeout;
+  #closed = false;
 
-  private constructor(outer: dgram.Socket, inner: dgram.Socket, local: Address, delayMs: number, label: Record<string, string>) {
-    this.#outer = outer;
-    this.#inner = inner;
-    this.#local = local;
+  private constructor(thread: RelayThread, opened: { id: number; outerPort: number; innerPort: number }, delayMs: number, label: Record<string, string>) {
+    this.#thread = thread;
+    this.#id = opened.id;
+    this.outerPort = opened.outerPort;
+    this.innerPort = opened.innerPort;
     this.delayMs = delayMs;
-    // Test figures depend on it: a busy machine makes the relay late, which a receiver sees as network jitter.
-    this.#reportTimer = setInterval(() => {
-      const { packets, lateMs, maxLateMs } = this.#window;
-      if (packets === 0) return;
-      log("info", "pipe_delay_relay", {
-        ...label,
-        delayMs,
-        packets,
-        meanLateMs: Number((lateMs / packets).toFixed(2)),
-        maxLateMs: Number(maxLateMs.toFixed(1)),
-        dropped: this.#dropped,
-      });
-      this.#window = { packets: 0, lateMs: 0, maxLateMs: 0 };
-    }, REPORT_EVERY_MS);
-    this.#reportTimer.unref();
-    outer.on("message", (packet, from) => this.#fromPeer(packet, from));
-    inner.on("message", (packet, from) => this.#fromLocal(packet, from));
-    for (const socket of [outer, inner]) socket.on("error", (error) => log("warn", "pipe_delay_relay_error", { error: String(error) }));
+    this.#label = label;
   }
 
   /**
@@ -93,96 +233,44 @@ export class PipeDelayRelay {
    * pipe in the relay's log lines.
    */
   static async open(host: string, local: Address, delayMs: number, label: Record<string, string> = {}): Promise<PipeDelayRelay> {
-    const type = host.includes(":") ? "udp6" : "udp4";
-    const bind = async () => {
-      const socket = dgram.createSocket({ type, recvBufferSize: SOCKET_BUFFER_BYTES, sendBufferSize: SOCKET_BUFFER_BYTES });
-      await new Promise<void>((resolve, reject) => {
-        socket.once("error", reject);
-        socket.bind(0, host, () => {
-          socket.off("error", reject);
-          resolve();
-        });
-      });
-      return socket;
-    };
-    const outer = await bind();
-    const inner = await bind().catch((error: unknown) => {
-      outer.close();
-      throw error;
-    });
-    return new PipeDelayRelay(outer, inner, local, delayMs, label);
+    const thread = RelayThread.shared;
+    const relay = new PipeDelayRelay(thread, await thread.open(host, local, delayMs), delayMs, label);
+    thread.adopt(relay.#id, relay);
+    return relay;
   }
 
-  /** The port the peer sends to (reported as this node's end of the pipe). */
-  get outerPort(): number {
-    return this.#outer.address().port;
-  }
-
-  /** The port the local transport is connected to. */
-  get innerPort(): number {
-    return this.#inner.address().port;
-  }
-
-  /** Packets dropped because too many were held. */
+  /** Packets dropped because too many were held (as of the relay's last report). */
   get dropped(): number {
     return this.#dropped;
   }
 
   /** The peer's end, as the class object relayed it: only packets from there are taken, and replies go there. */
   connect(remote: Address): void {
-    this.#remote = { address: remote.address, port: remote.port };
+    this.#thread.connect(this.#id, { address: remote.address, port: remote.port });
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#timer);
-    clearInterval(this.#reportTimer);
-    this.#held.length = 0;
-    this.#outer.close();
-    this.#inner.close();
+    this.#thread.close(this.#id);
   }
 
-  #fromPeer(packet: Buffer, from: dgram.RemoteInfo): void {
-    const remote = this.#remote;
-    if (!remote || from.port !== remote.port || from.address !== remote.address) return;
-    if (this.#held.length >= MAX_HELD_PACKETS) {
-      this.#dropped += 1;
+  /** A report or a socket error from the relay thread. */
+  onThreadMessage(message: FromThread): void {
+    if (message.op === "error") {
+      log("warn", "pipe_delay_relay_error", { ...this.#label, error: message.error });
       return;
     }
-    this.#held.push({ sendAt: performance.now() + this.delayMs, packet });
-    if (!this.#timer) this.#arm();
-  }
-
-  #fromLocal(packet: Buffer, from: dgram.RemoteInfo): void {
-    const remote = this.#remote;
-    if (!remote || from.port !== this.#local.port) return;
-    this.#outer.send(packet, remote.port, remote.address);
-  }
-
-  /** One timer for the head of the queue: a constant delay keeps the queue in arrival order. */
-  #arm(): void {
-    const head = this.#held[0];
-    if (!head || this.#closed) {
-      this.#timer = undefined;
-      return;
-    }
-    this.#timer = setTimeout(() => this.#release(), Math.max(0, head.sendAt - performance.now()));
-  }
-
-  #release(): void {
-    const now = performance.now();
-    let released = 0;
-    while (released < this.#held.length && this.#held[released]!.sendAt <= now) {
-      const held = this.#held[released]!;
-      this.#inner.send(held.packet, this.#local.port, this.#local.address);
-      const late = now - held.sendAt;
-      this.#window.packets += 1;
-      this.#window.lateMs += late;
-      if (late > this.#window.maxLateMs) this.#window.maxLateMs = late;
-      released += 1;
-    }
-    this.#held.splice(0, released);
-    this.#arm();
+    if (message.op !== "report") return;
+    this.#dropped = message.dropped;
+    // Test figures depend on it: a relay that lets packets go late looks like network jitter to a receiver.
+    log("info", "pipe_delay_relay", {
+      ...this.#label,
+      delayMs: this.delayMs,
+      packets: message.packets,
+      meanLateMs: Number(message.meanLateMs.toFixed(2)),
+      maxLateMs: Number(message.maxLateMs.toFixed(1)),
+      dropped: message.dropped,
+    });
   }
 }
