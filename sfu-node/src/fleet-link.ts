@@ -28,6 +28,7 @@ export class FleetLink {
   #intervalMs = FLEET_HEARTBEAT_INTERVAL_MS;
   #stopped = false;
   #draining = false;
+  #drained: Promise<void> = Promise.resolve();
 
   readonly #onRescue: ((offer: FleetRescueOffer) => void) | undefined;
 
@@ -55,12 +56,18 @@ export class FleetLink {
     clearTimeout(this.#timer);
   }
 
-  /** The node drains: says so in a heartbeat now (the registry then counts it full) and in every later one. */
-  drain(): void {
-    if (this.#draining || this.#stopped) return;
-    this.#draining = true;
-    clearTimeout(this.#timer);
-    void this.#beat();
+  /**
+   * The node drains: says so in a heartbeat now (the registry then counts it full) and in every later one.
+   * Resolves when that heartbeat has been answered or has failed, so a node about to exit can wait for it.
+   */
+  drain(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    if (!this.#draining) {
+      this.#draining = true;
+      clearTimeout(this.#timer);
+      this.#drained = this.#beat();
+    }
+    return this.#drained;
   }
 
   async load(): Promise<FleetLoad> {

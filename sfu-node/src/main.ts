@@ -12,6 +12,9 @@ import { createRecordingGlue, recordingWorkRoot } from "./recording-glue";
 import { loadStorageConfig, type StorageConfig } from "./storage/config";
 import { createPublisher } from "./storage/publish";
 
+/** How long a stopping node waits for the registry to hear that it goes (its heartbeat gives up after 5 s). */
+const LEAVE_NOTICE_MAX_MS = 2_000;
+
 /** sfu-node entry point (`npm run sfu`): settings from the environment, see sfu-node/README in the report. */
 async function main(): Promise<void> {
   let config: SfuConfig;
@@ -74,6 +77,9 @@ async function main(): Promise<void> {
     // SIGTERM (a rolling restart, systemd stop) drains first: the classes move their people off, then the node
     // stops. SIGINT (Ctrl-C at a terminal) stops at once.
     if (signal === "SIGTERM") await drain({ node, signaling: server.signaling, fleetLink, classLinks }, config.drainDeadlineMs);
+    // Either way the registry hears it before the node goes (a draining node counts as full): until its
+    // heartbeats went stale, 30 s later, new classes were still sent to a node that was no longer there.
+    await Promise.race([fleetLink?.drain(), new Promise((resolve) => setTimeout(resolve, LEAVE_NOTICE_MAX_MS))]);
     // Running recordings are composed, uploaded and reported before anything closes: a SIGTERM loses none.
     await drainRecordings();
     await recording?.reportsFlushed();

@@ -155,4 +155,31 @@ describe("fleet link", () => {
       registry.state.offers = [];
     }
   });
+
+  it("a node about to exit can wait until the registry has heard that it drains (no class is sent to it after)", async () => {
+    const link = new FleetLink(
+      { workerUrl: "http://127.0.0.1:8849", region: "local", publicUrl: "http://127.0.0.1:8840", maxConsumers: 500 },
+      nodeKey.identity,
+      node,
+    );
+    link.start();
+    try {
+      await eventually(() => link.registered, 5_000, "registered");
+      registry.calls.length = 0;
+      await link.drain();
+      // The registry counts the node full from what it was told: a draining heartbeat, or (a registry that forgot
+      // the node) a registration with no room. Awaited, so it was told before drain() resolved.
+      const told = registry.calls.filter((call) => {
+        const body = call.body as { draining?: boolean; load?: { maxConsumers: number } };
+        return body.draining === true || (call.path === "/api/fleet/register" && body.load?.maxConsumers === 0);
+      });
+      expect(told.length).toBeGreaterThanOrEqual(1);
+      // Asked again (the node stopping after a drain), it does not beat once more.
+      const calls = registry.calls.length;
+      await link.drain();
+      expect(registry.calls.length).toBe(calls);
+    } finally {
+      link.stop();
+    }
+  });
 });
