@@ -144,6 +144,17 @@ export class Failover {
     this.move(nodeId, "node-lost");
   }
 
+  /**
+   * A participant could not open a media socket on the node the class sent them to. A node killed without a word
+   * stays healthy in the fleet registry until its heartbeats are stale (30 s), and the class would send every
+   * newcomer there meanwhile; believed, it is left out like a lost node at the first failed try. Not believed of a
+   * node linked to the class: that node is up, whatever one client's network says.
+   */
+  unreachable(nodeId: string, now: number): void {
+    if (this.host.linked(nodeId) || this.exclusion(nodeId)) return;
+    this.exclude(nodeId, "lost", now);
+  }
+
   /** The node is shutting down: it is left out of assignment and its people move now. */
   draining(nodeId: string, now: number): void {
     if (this.exclusion(nodeId)?.reason === "draining") return;

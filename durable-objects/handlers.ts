@@ -85,7 +85,7 @@ export const HANDLERS: { [M in ClassroomMethod]: Handler<M> } = {
     await room.endSession(caller, now);
     return {};
   },
-  "media.join": (room, caller, _data, now) => room.media.join(caller, caller.location ?? {}, now),
+  "media.join": (room, caller, data, now) => room.media.join(caller, caller.location ?? {}, now, data.unreachable),
   "media.renew": (room, caller, data, now) => room.media.renew(caller, data.nodeId, now),
   "stage.invite": async (room, _caller, data, now) => {
     await room.media.invite(data.userId);

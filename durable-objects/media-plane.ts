@@ -87,15 +87,27 @@ export class MediaPlane {
     return this.map.isOnStage(caller.userId) ? [...STAGE_SOURCES] : [];
   }
 
-  /** `media.join`: the healthy node with room nearest to the caller, and a media token for it. */
-  async join(caller: ClassIdentity, location: JoinerLocation, now: number): Promise<MediaJoinResponse> {
+  /**
+   * `media.join`: the healthy node with room nearest to the caller, and a media token for it. `unreachable`: the
+   * caller could not open a media socket on that node (see {@link Failover.unreachable}); believed only while
+   * another node could take the caller, so no client can talk the class out of its last node.
+   */
+  async join(caller: ClassIdentity, location: JoinerLocation, now: number, unreachable?: string): Promise<MediaJoinResponse> {
     // A node whose link was lost or that is draining takes nobody, even while the registry still lists it healthy.
     const healthy = await this.nodes.healthy(now);
-    const excluded = this.failover.excluded(now, registrations(healthy));
-    const node = pickNode(
-      healthy.filter((candidate) => !excluded.has(candidate.id)),
-      location,
-    );
+    let excluded = this.failover.excluded(now, registrations(healthy));
+    const candidates = () => healthy.filter((candidate) => !excluded.has(candidate.id));
+    if (
+      unreachable !== undefined &&
+      pickNode(
+        candidates().filter((candidate) => candidate.id !== unreachable),
+        location,
+      )
+    ) {
+      this.failover.unreachable(unreachable, now);
+      excluded = this.failover.excluded(now, registrations(healthy));
+    }
+    const node = pickNode(candidates(), location);
     if (!node) throw new ChannelError("UNAVAILABLE", "No media server is available right now; try again in a moment");
     const { token, expiresAt, expiresInMs, produce } = await this.tokenFor(caller, node);
     this.failover.assigned(caller.userId, node.id);

@@ -143,9 +143,9 @@ export class SimParticipant {
         listedAt: null,
         sinks: [],
       }),
-      joinMedia: async () => {
+      joinMedia: async (unreachable) => {
         this.#mark("join");
-        const grant = await this.#channel.request("media.join", {});
+        const grant = await this.#channel.request("media.join", unreachable ? { unreachable } : {});
         this.#mark("granted");
         return { ...grant, expiresAt: Date.now() + grant.expiresInMs };
       },

@@ -239,9 +239,11 @@ export const CLASSROOM_METHODS = {
   /**
    * Get a place on an sfu-node: the object picks the nearest healthy node with headroom and signs a media token
    * for it. Call it on join, after the node said `reconnect` (the answer may name another node), and when
-   * `media.renew` is refused. `UNAVAILABLE` when no node is healthy.
+   * `media.renew` is refused. `UNAVAILABLE` when no node is healthy. `unreachable`: the node the last answer named,
+   * when no media socket could be opened there; the class leaves it out for a while unless it is linked to the
+   * class (then it is up) or is the only node left.
    */
-  "media.join": { roles: CLASS_ROLES, rateLimit: { user: "media" }, request: Empty },
+  "media.join": { roles: CLASS_ROLES, rateLimit: { user: "media" }, request: v.strictObject({ unreachable: v.optional(Id) }) },
   /**
    * A fresh media token for the node you are connected to, to hand it over your open media socket
    * (`token.renew`) so your media never stops. The grant is what you may send now. `NOT_FOUND` when that node is

@@ -207,3 +207,32 @@ describe("GET /api/admin/classes/:id/media", () => {
     expect((await api(`/api/admin/classes/${crypto.randomUUID()}/media`, { as: await createUser("admin") })).status).toBe(404);
   });
 });
+
+describe("a participant cannot reach the node the class sent them to", () => {
+  it("the class leaves that node out at once, though the registry still lists it healthy (killed, heartbeats not yet stale)", { timeout: 60_000 }, async () => {
+    await addNode("node-a");
+    await addNode("node-b");
+    const { classId, students } = await createLiveClass(3);
+    const [first, second, third] = await Promise.all(students.map((student) => ChannelClient.join(student, classId)));
+    const sentTo = (await first!.ok<MediaJoinResponse>("media.join")).nodeId;
+    const other = sentTo === "node-a" ? "node-b" : "node-a";
+
+    // Its socket there did not open: the retry names the node and goes to the other one, and so does everyone after.
+    expect((await first!.ok<MediaJoinResponse>("media.join", { unreachable: sentTo })).nodeId).toBe(other);
+    expect((await second!.ok<MediaJoinResponse>("media.join")).nodeId).toBe(other);
+    // Nobody can talk the class out of its last node: a claim against it is not believed.
+    expect((await third!.ok<MediaJoinResponse>("media.join", { unreachable: other })).nodeId).toBe(other);
+    expect((await second!.ok<MediaJoinResponse>("media.join")).nodeId).toBe(other);
+  });
+
+  it("is not believed of a node linked to the class (it is up), and a claim that is not a node id is refused", { timeout: 60_000 }, async () => {
+    const { clients } = await classOnNodeA();
+    const student = clients[1]!;
+    expect((await student.ok<MediaJoinResponse>("media.join", { unreachable: "node-a" })).nodeId).toBe("node-a");
+    expect((await clients[2]!.ok<MediaJoinResponse>("media.join")).nodeId).toBe("node-a");
+    const refused = await student.request("media.join", { unreachable: 42 });
+    expect(refused).toMatchObject({ ok: false, error: { code: "INVALID_MESSAGE" } });
+    // The socket stays: the next request is answered.
+    expect((await student.ok<MediaJoinResponse>("media.join")).nodeId).toBe("node-a");
+  });
+});

@@ -43,6 +43,10 @@ class FakeWorld {
   readonly handedOver: string[] = [];
   /** What the next `media.join`s answer; an empty queue grants a place. */
   readonly joinAnswers: (Refusal | "grant")[] = [];
+  /** What each `media.join` named as unreachable (undefined: nothing). */
+  readonly unreachableClaims: (string | undefined)[] = [];
+  /** How the next signaling sockets fail to open; an empty queue opens them. */
+  readonly signalingFailures: Error[] = [];
   handOverRefusal: Refusal | null = null;
   /** Whether the new link of a make-before-break move carries everything yet (what the session answers). */
   newLinkReady = false;
@@ -55,13 +59,17 @@ class FakeWorld {
         this.links.push(link);
         return link;
       },
-      joinMedia: async () => {
+      joinMedia: async (unreachable) => {
         this.joinTimes.push(Date.now());
+        this.unreachableClaims.push(unreachable);
         const answer = this.joinAnswers.shift() ?? "grant";
         if (answer !== "grant") throw answer;
         return grant(Date.now() + TOKEN_LIFETIME_MS);
       },
-      openSignaling: async () => undefined,
+      openSignaling: async () => {
+        const failure = this.signalingFailures.shift();
+        if (failure) throw failure;
+      },
       createTransports: async () => undefined,
       connected: () => undefined,
       renewalNode: (link) => (link.closed ? null : "node-a"),
@@ -384,5 +392,15 @@ describe("media connection ladder", () => {
     await vi.advanceTimersByTimeAsync(TOKEN_LIFETIME_MS * 2);
     expect(world.joinTimes).toHaveLength(1);
     expect(world.renewals).toEqual([]);
+  });
+
+  it("a node whose socket cannot be opened at all is named in the next media.join; one that refuses with a code is not", async () => {
+    const world = new FakeWorld();
+    world.signalingFailures.push(new Error("the media socket closed before it opened"), new Refusal("node", "UNAUTHORIZED"));
+    world.ladder.start();
+    await vi.advanceTimersByTimeAsync(REJOIN_MAX_MS * 3);
+    expect(world.status).toBe("connected");
+    // First try: no claim. Second: the node the first could not reach. Third (after a refusal with a code): none.
+    expect(world.unreachableClaims).toEqual([undefined, "node-a", undefined]);
   });
 });

@@ -78,8 +78,11 @@ export interface LadderClock {
 export interface LadderDependencies<Link> {
   /** An empty connection record for the next try. */
   createLink(): Link;
-  /** `media.join` over the class channel: a place on a node; `expiresAt` already on this browser's clock. */
-  joinMedia(): Promise<MediaJoinResponse>;
+  /**
+   * `media.join` over the class channel: a place on a node; `expiresAt` already on this browser's clock.
+   * `unreachable`: the node of the last try, whose signaling socket could not be opened.
+   */
+  joinMedia(unreachable?: string): Promise<MediaJoinResponse>;
   /** Opens the signaling socket to the granted node (its loss comes back as {@link ConnectionLadder.lost}). */
   openSignaling(link: Link, grant: MediaJoinResponse): Promise<void>;
   /** Negotiates the transports on the open socket (ICE states come back as {@link ConnectionLadder.iceStateChanged}). */
@@ -133,6 +136,8 @@ export class ConnectionLadder<Link> {
   private closed = false;
   private status: MediaStatus = "idle";
   private joinedOnceFlag = false;
+  /** The node whose signaling socket the last try could not open, told to the next `media.join`. */
+  private unreachable: string | null = null;
   private readonly clock: LadderClock;
 
   constructor(private readonly deps: LadderDependencies<Link>) {
@@ -229,9 +234,17 @@ export class ConnectionLadder<Link> {
     // While the old link of a make-before-break move still carries the media, the user sees no reconnecting.
     if (this.previous === null) this.report(this.joinedOnceFlag ? "reconnecting" : "joining");
     try {
-      const grant = await this.deps.joinMedia();
+      const unreachable = this.unreachable ?? undefined;
+      this.unreachable = null;
+      const grant = await this.deps.joinMedia(unreachable);
       if (!this.isCurrent(link)) return;
-      await this.deps.openSignaling(link, grant);
+      try {
+        await this.deps.openSignaling(link, grant);
+      } catch (error) {
+        // No answer at all (not a refusal with a code): the next `media.join` says so, and goes elsewhere.
+        if (this.deps.failure(error) === null) this.unreachable = grant.nodeId;
+        throw error;
+      }
       if (!this.isCurrent(link)) return;
       await this.deps.createTransports(link);
       if (!this.isCurrent(link)) return;

@@ -71,7 +71,7 @@ export class MediaSession {
     });
     this.ladder = new ConnectionLadder<Connection>({
       createLink: emptyConnection,
-      joinMedia: () => this.joinMedia(),
+      joinMedia: (unreachable) => this.joinMedia(unreachable),
       openSignaling: (connection, grant) => this.openSignaling(connection, grant),
       createTransports: (connection) => createRecvTransport(connection, this.watch, () => this.current(connection)),
       connected: (connection, grant) => this.onConnected(connection, grant),
@@ -210,9 +210,9 @@ export class MediaSession {
 
   // ---- The ladder's steps ----
 
-  private joinMedia(): Promise<MediaJoinResponse> {
+  private joinMedia(unreachable?: string): Promise<MediaJoinResponse> {
     if (!this.ladder.joinedOnce) performance.mark(MEDIA_JOIN_MARK);
-    return this.channel.request("media.join", {}).then((grant) => ({
+    return this.channel.request("media.join", unreachable ? { unreachable } : {}).then((grant) => ({
       ...grant,
       expiresAt: Date.now() + grant.expiresInMs,
     }));
