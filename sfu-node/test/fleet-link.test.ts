@@ -1,5 +1,4 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import * as v from "valibot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FleetHeartbeatSchema, FleetRegisterSchema, type FleetRescueOffer } from "../../schema/protocol/fleet";
@@ -80,15 +79,21 @@ afterAll(async () => {
   await new Promise<void>((resolve) => registry.server.close(() => resolve()));
 });
 
+/** A link of the test node to the registry, started (`onRescue` as the recording glue would take offers). */
+function startedLink(onRescue?: (offer: FleetRescueOffer) => void): FleetLink {
+  const link = new FleetLink(
+    { workerUrl: "http://127.0.0.1:8849", region: "local", publicUrl: "http://127.0.0.1:8840", maxConsumers: 500 },
+    nodeKey.identity,
+    node,
+    onRescue,
+  );
+  link.start();
+  return link;
+}
+
 describe("fleet link", () => {
   it("registers with its identity and load, heartbeats, and registers again when the registry forgot it", async () => {
-    const port = (registry.server.address() as AddressInfo).port;
-    const link = new FleetLink(
-      { workerUrl: `http://127.0.0.1:${port}`, region: "local", publicUrl: "http://127.0.0.1:8840", maxConsumers: 500 },
-      nodeKey.identity,
-      node,
-    );
-    link.start();
+    const link = startedLink();
     await eventually(() => registry.calls.filter((call) => call.path === "/api/fleet/register").length >= 2, 5_000, "a second registration");
     link.stop();
     const [first, second] = registry.calls;
@@ -109,12 +114,7 @@ describe("fleet link", () => {
   it("keeps trying while its key is not enrolled yet, and registers once an operator enrols it", async () => {
     registry.calls.length = 0;
     registry.state.enrolled = false;
-    const link = new FleetLink(
-      { workerUrl: "http://127.0.0.1:8849", region: "local", publicUrl: "http://127.0.0.1:8840", maxConsumers: 500 },
-      nodeKey.identity,
-      node,
-    );
-    link.start();
+    const link = startedLink();
     try {
       await eventually(() => registry.state.refused >= 1, 5_000, "a refused registration");
       expect(link.registered).toBe(false);
@@ -131,13 +131,7 @@ describe("fleet link", () => {
     const offer = { recordingId: "rec-left", classId: "class-left" };
     registry.state.offers = [offer];
     const offered: FleetRescueOffer[] = [];
-    const link = new FleetLink(
-      { workerUrl: "http://127.0.0.1:8849", region: "local", publicUrl: "http://127.0.0.1:8840", maxConsumers: 500 },
-      nodeKey.identity,
-      node,
-      (rescue) => offered.push(rescue),
-    );
-    link.start();
+    const link = startedLink((rescue) => offered.push(rescue));
     try {
       await eventually(() => offered.length >= 1, 5_000, "an offer handed on");
       expect(offered[0]).toEqual(offer);
@@ -157,12 +151,7 @@ describe("fleet link", () => {
   });
 
   it("a node about to exit can wait until the registry has heard that it drains (no class is sent to it after)", async () => {
-    const link = new FleetLink(
-      { workerUrl: "http://127.0.0.1:8849", region: "local", publicUrl: "http://127.0.0.1:8840", maxConsumers: 500 },
-      nodeKey.identity,
-      node,
-    );
-    link.start();
+    const link = startedLink();
     try {
       await eventually(() => link.registered, 5_000, "registered");
       registry.calls.length = 0;
