@@ -10,9 +10,10 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { launchBrowser } from "./lib/browser";
 import { type ExtraNode, startExtraNode } from "./lib/extra-node";
-import type { IdentifiedPerson } from "./lib/live-class";
+import { createClassWithStudents, type IdentifiedPerson, openMediaPerson } from "./lib/live-class";
 import { cameraAt } from "./lib/media-faults";
 import { classWithMedia, nodeOf, running, stackNodeOf, stackNodePid } from "./lib/media-nodes";
+import { newPerson } from "./lib/sso";
 
 const baseUrl = inject("baseUrl");
 /** Media may take a few seconds to flow on a busy 2-core machine; a user would wait that long too. */
@@ -26,6 +27,11 @@ const BACK_WITHIN_MS = 20_000;
  * sampling's own jitter on a busy machine.
  */
 const STALL_BOUND_MS = 1_500;
+/**
+ * How soon a class must have media when the node nearest its people was killed just before: well under the 30 s
+ * the registry takes to see the node's heartbeats go stale, which is how long the class kept sending people to it.
+ */
+const AROUND_A_DEAD_NODE_MS = 15_000;
 
 const stackNode = stackNodeOf(baseUrl);
 
@@ -156,5 +162,33 @@ describe("a node under a live class goes away, with another node in the fleet", 
     );
     await teacher.context.close();
     await student.context.close();
+  });
+
+  it("a node killed before anyone used it: the class its region's people start is sent to another node after one failed try", {
+    timeout: 120_000,
+  }, async () => {
+    // The nearest node for people in ap-southeast, killed at once: the registry lists it healthy for 30 s more.
+    const gone = await startExtraNode(baseUrl, "e2e-node-gone", "ap-southeast", 52_400);
+    try {
+      process.kill(gone.pid, "SIGKILL");
+      const teacher = await openMediaPerson(browser, baseUrl, newPerson("teacher", "Dead Node Teacher"));
+      const student = await openMediaPerson(browser, baseUrl, newPerson("student", "Dead Node Student"));
+      const title = "Around a dead node";
+      const classId = await createClassWithStudents(baseUrl, teacher, [student], { title, startsAt: Date.now() + 5 * 60_000 });
+      const enteredAt = Date.now();
+      for (const who of [teacher, student]) {
+        await who.page.goto(`/classes/${classId}/live?region=ap-southeast`);
+        await who.page.getByRole("heading", { name: title, level: 1 }).waitFor();
+      }
+      await expect
+        .poll(async () => (await cameraAt(student.page, teacher.userId))?.framesDecoded ?? 0, { timeout: AROUND_A_DEAD_NODE_MS, interval: 250 })
+        .toBeGreaterThan(0);
+      console.log(JSON.stringify({ figure: "dead_node_class_media_after", ms: Date.now() - enteredAt }));
+      for (const who of [teacher, student]) expect([stackNode.nodeId, nodeB.nodeId]).toContain(await nodeOf(who.page));
+      await teacher.context.close();
+      await student.context.close();
+    } finally {
+      await gone.stop();
+    }
   });
 });

@@ -394,13 +394,18 @@ describe("media connection ladder", () => {
     expect(world.renewals).toEqual([]);
   });
 
-  it("a node whose socket cannot be opened at all is named in the next media.join; one that refuses with a code is not", async () => {
+  it("a node whose media socket never opened is named in the next media.join, and only in that one", async () => {
     const world = new FakeWorld();
-    world.signalingFailures.push(new Error("the media socket closed before it opened"), new Refusal("node", "UNAUTHORIZED"));
+    world.signalingFailures.push(new Error("no answer"), new Refusal("node", "UNAVAILABLE"));
     world.ladder.start();
     await vi.advanceTimersByTimeAsync(REJOIN_MAX_MS * 3);
     expect(world.status).toBe("connected");
-    // First try: no claim. Second: the node the first could not reach. Third (after a refusal with a code): none.
-    expect(world.unreachableClaims).toEqual([undefined, "node-a", undefined]);
+    // First try: no claim; the next two: the node the try before could not reach.
+    expect(world.unreachableClaims).toEqual([undefined, "node-a", "node-a"]);
+    // Lost later, once connected: the rejoin names nothing (the socket had opened).
+    world.ladder.lost(world.link);
+    await vi.advanceTimersByTimeAsync(REJOIN_MAX_MS);
+    expect(world.status).toBe("connected");
+    expect(world.unreachableClaims).toEqual([undefined, "node-a", "node-a", undefined]);
   });
 });

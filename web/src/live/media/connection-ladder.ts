@@ -83,7 +83,10 @@ export interface LadderDependencies<Link> {
    * `unreachable`: the node of the last try, whose signaling socket could not be opened.
    */
   joinMedia(unreachable?: string): Promise<MediaJoinResponse>;
-  /** Opens the signaling socket to the granted node (its loss comes back as {@link ConnectionLadder.lost}). */
+  /**
+   * Opens the signaling socket to the granted node (its loss comes back as {@link ConnectionLadder.lost}); fails
+   * only when the socket never opened.
+   */
   openSignaling(link: Link, grant: MediaJoinResponse): Promise<void>;
   /** Negotiates the transports on the open socket (ICE states come back as {@link ConnectionLadder.iceStateChanged}). */
   createTransports(link: Link): Promise<void>;
@@ -241,8 +244,8 @@ export class ConnectionLadder<Link> {
       try {
         await this.deps.openSignaling(link, grant);
       } catch (error) {
-        // No answer at all (not a refusal with a code): the next `media.join` says so, and goes elsewhere.
-        if (this.deps.failure(error) === null) this.unreachable = grant.nodeId;
+        // The socket never opened (refused, or no answer in time): the next `media.join` says so, and goes elsewhere.
+        this.unreachable = grant.nodeId;
         throw error;
       }
       if (!this.isCurrent(link)) return;
