@@ -372,9 +372,11 @@ export function Player(props: {
         }}
         onVolumeChange={() => setMuted(video.muted)}
         onRateChange={() => {
-          // Shaka sets the rate to 0 while it waits for data; that is no speed anyone chose.
+          // Shaka sets the rate to 0 while it waits for data, and when the wait ends puts back the rate it last
+          // saw, which can undo a speed chosen a moment before (after a seek, ">" pressed went back to 1.5x): the
+          // speed the viewer chose is the one the video plays at.
           const rate = video.playbackRate;
-          if ((PLAYBACK_SPEEDS as readonly number[]).includes(rate)) setSpeed(rate as PlaybackSpeed);
+          if (rate !== 0 && rate !== speed()) video.playbackRate = speed();
         }}
       />
       <Show when={notice()}>
